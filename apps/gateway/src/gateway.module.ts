@@ -1,0 +1,72 @@
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '@tongban/audit';
+import { GatewayConfig } from '@tongban/config';
+import { EnvelopeService, FederationInbox, PeerClient, ReplayStore } from '@tongban/federation';
+import { LicenceImporter } from '@tongban/licences';
+import { TrustStore } from '@tongban/trust';
+import { AttestationService, IssuerService, VerificationService } from '@tongban/verification';
+import { FederationGrpcController } from './grpc/federation.grpc-controller';
+import { RpcErrorFilter } from './grpc/rpc-error.filter';
+import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
+import { AdminController } from './http/admin.controller';
+import { ApiTokenGuard } from './http/api-token.guard';
+import { HttpErrorFilter } from './http/http-error.filter';
+import { PublicController } from './http/public.controller';
+import { VerificationController } from './http/verification.controller';
+
+/** Keeps replicas' trust snapshots fresh and closes the database last. */
+class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+  private readonly logger = new Logger('Gateway');
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly trust: TrustStore,
+    private readonly ds: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    if (this.config.trustRefreshSeconds > 0) {
+      this.timer = setInterval(() => this.trust.refresh().catch((e) => this.logger.warn(`trust refresh failed: ${e.message}`)), this.config.trustRefreshSeconds * 1000);
+      this.timer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+}
+
+/** The province gateway: wiring only; capabilities live in libs/. */
+@Module({})
+export class GatewayModule {
+  static forConfig(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [VerificationController, AdminController, PublicController, FederationGrpcController],
+      providers: [
+        ...configProviders(config),
+        ...initialisedStores,
+        ReplayStore,
+        AuditLog,
+        EnvelopeService,
+        FederationInbox,
+        PeerClient,
+        LicenceImporter,
+        AttestationService,
+        IssuerService,
+        VerificationService,
+        ApiTokenGuard,
+        Lifecycle,
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        RpcErrorFilter,
+      ],
+    };
+  }
+}

@@ -1,0 +1,64 @@
+import { Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditEventEntity, AuditLog } from '@tongban/audit';
+import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/common';
+import { GatewayConfig } from '@tongban/config';
+import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
+import { KEYS_OPTIONS, KeyStore, KeysOptions, SigningKeyEntity } from '@tongban/keys';
+import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } from '@tongban/licences';
+import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
+
+/** Every entity of the gateway's database. */
+export const ENTITIES = [SigningKeyEntity, PeerEntity, PeerKeyEntity, LicenceEntity, SeenMessageEntity, AuditEventEntity];
+
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+
+/** Providers that turn the typed config into the ports the libs ask for. */
+export function configProviders(config: GatewayConfig): Provider[] {
+  return [
+    { provide: GATEWAY_CONFIG, useValue: config },
+    { provide: SELF_CODE, useValue: config.code },
+    { provide: Clock, useClass: SystemClock },
+    { provide: ParticipantDirectory, useFactory: () => ParticipantDirectory.fromFile(config.participantsFile, config.extraParticipants) },
+    { provide: LicenceTypeCatalogue, useFactory: () => LicenceTypeCatalogue.fromFile(config.licenceTypesFile) },
+    { provide: KEYS_OPTIONS, useValue: { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg } satisfies KeysOptions },
+    {
+      provide: FEDERATION_OPTIONS,
+      useValue: {
+        allowedAlgorithms: config.allowedAlgorithms,
+        messageTtlSeconds: config.messageTtlSeconds,
+        clockSkewSeconds: config.clockSkewSeconds,
+        maxPayloadBytes: config.maxPayloadBytes,
+        peerDeadlineMs: config.peerDeadlineMs,
+      } satisfies FederationOptions,
+    },
+    {
+      provide: DataSource,
+      useFactory: () => openDatabase(buildDataSource(config.database, ENTITIES)),
+    },
+    { provide: LicenceLookup, useClass: DbLicenceLookup },
+  ];
+}
+
+/** KeyStore and TrustStore are loaded before anything may sign or verify. */
+export const initialisedStores: Provider[] = [
+  {
+    provide: KeyStore,
+    inject: [DataSource, Clock, KEYS_OPTIONS],
+    useFactory: async (ds: DataSource, clock: Clock, options: KeysOptions) => {
+      const store = new KeyStore(ds, clock, options);
+      await store.init();
+      return store;
+    },
+  },
+  {
+    provide: TrustStore,
+    inject: [DataSource, Clock, ParticipantDirectory, SELF_CODE, AuditLog],
+    useFactory: async (ds: DataSource, clock: Clock, participants: ParticipantDirectory, self: string, audit: AuditLog) => {
+      const store = new TrustStore(ds, clock, participants, self, audit);
+      await store.refresh();
+      return store;
+    },
+  },
+];

@@ -1,0 +1,27 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import { Metadata, status } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { throwError } from 'rxjs';
+import { REFUSAL_METADATA_KEY, RefusalException } from '@tongban/federation';
+
+/**
+ * The one table from failures to gRPC statuses: refusals carry their own status, the reason code
+ * in `tongban-refusal` metadata and a message starting with it; anything else is INTERNAL with a
+ * correlation id, its text kept in our log only.
+ */
+@Catch()
+export class RpcErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('RpcError');
+
+  catch(exception: unknown, _host: ArgumentsHost) {
+    const metadata = new Metadata();
+    if (exception instanceof RefusalException) {
+      metadata.set(REFUSAL_METADATA_KEY, exception.code);
+      return throwError(() => ({ code: exception.grpcStatus, message: exception.message, details: exception.message, metadata }));
+    }
+    const correlationId = randomUUID();
+    metadata.set('x-correlation-id', correlationId);
+    this.logger.error(`[${correlationId}] ${(exception as Error)?.stack ?? String(exception)}`);
+    return throwError(() => ({ code: status.INTERNAL, message: `internal error (${correlationId})`, details: `internal error (${correlationId})`, metadata }));
+  }
+}

@@ -1,0 +1,65 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DomainException, ErrorCode } from '@tongban/common';
+
+/** The one table from domain error codes to HTTP statuses. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  ISSUER_UNKNOWN: 502,
+  ISSUER_UNREACHABLE: 503,
+  ISSUER_REFUSED: 403,
+  ISSUER_REJECTED: 502,
+  ISSUER_RESPONSE_INVALID: 502,
+  INTERNAL: 500,
+};
+
+interface FastifyReplyLike {
+  status(code: number): FastifyReplyLike;
+  header(name: string, value: string): FastifyReplyLike;
+  send(body: unknown): void;
+}
+
+/**
+ * Every HTTP error leaves as `{"error": {code, message, field?, rule?, reason?, correlationId}}`.
+ * Unexpected errors become 500 INTERNAL; their text stays in our log, never in the response.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReplyLike>();
+    const req = ctx.getRequest<{ headers: Record<string, string | undefined>; method: string; url: string }>();
+    const correlationId = req.headers['x-correlation-id'] ?? randomUUID();
+    const { status, body } = this.describe(exception, correlationId, req);
+    reply.status(status).header('x-correlation-id', correlationId).send({ error: body });
+  }
+
+  private describe(e: unknown, correlationId: string, req: { method: string; url: string }): { status: number; body: Record<string, unknown> } {
+    if (e instanceof DomainException) {
+      return { status: HTTP_STATUS[e.code], body: { code: e.code, message: e.message, ...e.details, correlationId } };
+    }
+    const fastifyCode = (e as { code?: string }).code;
+    const statusCode = (e as { statusCode?: number }).statusCode;
+    if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE' || statusCode === 413) {
+      return { status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large', correlationId } };
+    }
+    if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP') || (statusCode === 400 && e instanceof SyntaxError)) {
+      return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'request body must be valid JSON (application/json)', field: '(body)', rule: 'JSON', correlationId } };
+    }
+    if (e instanceof HttpException) {
+      const status = e.getStatus();
+      const code: ErrorCode = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL';
+      const message = status === 404 ? `no route ${req.method} ${req.url.split('?')[0]}` : e.message;
+      return { status, body: { code, message, correlationId } };
+    }
+    this.logger.error(`[${correlationId}] ${req.method} ${req.url.split('?')[0]}: ${(e as Error)?.stack ?? String(e)}`);
+    return { status: 500, body: { code: 'INTERNAL', message: 'internal error; quote the correlation id to the operator', correlationId } };
+  }
+}

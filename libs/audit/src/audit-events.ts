@@ -1,0 +1,30 @@
+/**
+ * The closed list of audit event names (documented in docs/protocol.md §Audit).
+ * Adding one is a deliberate change to this list and to the docs.
+ */
+export const AUDIT_EVENTS = [
+  'federation.request.refused',
+  'federation.request.accepted',
+  'verification.requested',
+  'verification.answered',
+  'attestation.checked',
+  'admin.peer.created',
+  'admin.peer.updated',
+  'admin.peer.key.added',
+  'admin.peer.key.status_changed',
+  'licences.imported',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+export type AuditOutcome = 'OK' | 'REFUSED' | 'FAILED';
+
+/** What one audit entry says: who did what to what, how it ended and why. */
+export interface AuditRecord {
+  event: AuditEventName;
+  actor: string;
+  subject: string;
+  outcome: AuditOutcome;
+  reason?: string;
+  messageId?: string;
+  details?: Record<string, string | number | boolean>;
+}

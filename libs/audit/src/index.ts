@@ -1,0 +1,3 @@
+export * from './audit-event.entity';
+export * from './audit-events';
+export * from './audit-log.service';

@@ -1,0 +1,37 @@
+/**
+ * Machine-readable error codes that cross the local HTTP API. Each transport maps them
+ * in one table (see apps/gateway/src/http/http-error.filter.ts).
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'ISSUER_UNKNOWN'
+  | 'ISSUER_UNREACHABLE'
+  | 'ISSUER_REFUSED'
+  | 'ISSUER_REJECTED'
+  | 'ISSUER_RESPONSE_INVALID'
+  | 'INTERNAL';
+
+/** A failure the caller can act on; `message` is safe to show (never holds personal data). */
+export class DomainException extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { field?: string; rule?: string; reason?: string; peer?: string } = {},
+  ) {
+    super(message);
+    this.name = 'DomainException';
+  }
+}
+
+/** Bad input: names the field and the rule it broke. */
+export class ValidationException extends DomainException {
+  constructor(field: string, rule: string, message: string) {
+    super('VALIDATION_FAILED', message, { field, rule });
+    this.name = 'ValidationException';
+  }
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { ValidationException } from './domain.exception';
+
+/**
+ * Parses untrusted input with a schema; the first problem becomes a ValidationException naming
+ * the field (dotted path) and the rule. Custom refinements set the rule via `params.rule`.
+ */
+export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, prefix = ''): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(body)';
+  const custom = (issue as { params?: { rule?: string } }).params?.rule;
+  throw new ValidationException(field, custom ?? ruleOf(issue), `${field}: ${issue.message}`);
+}
+
+function ruleOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return /received undefined/.test(issue.message) ? 'REQUIRED' : 'TYPE';
+    case 'too_small':
+      return 'TOO_SHORT';
+    case 'too_big':
+      return 'TOO_LONG';
+    case 'invalid_format':
+      return 'FORMAT';
+    case 'invalid_value':
+      return 'ONE_OF';
+    case 'unrecognized_keys':
+      return 'UNKNOWN_FIELD';
+    default:
+      return 'INVALID';
+  }
+}

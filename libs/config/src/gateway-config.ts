@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { findUp } from '@tongban/common';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const ALGS = ['EdDSA', 'ES256'] as const;
+
+/** Every setting, with its environment variable (TONGBAN_ + UPPER_SNAKE of the key). */
+const schema = z
+  .object({
+    code: z.string().regex(/^\d{6}$/, 'must be a 6-digit participant code, e.g. 110000'),
+    env: z.enum(['development', 'test', 'production']).default('development'),
+    httpHost: z.string().min(1).default('127.0.0.1'),
+    httpPort: int(1, 65535).optional(),
+    grpcHost: z.string().min(1).default('127.0.0.1'),
+    grpcPort: int(1, 65535).optional(),
+    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    databasePoolSize: int(1, 200).default(10),
+    sqlitePath: z.string().min(1).optional(),
+    keyEncryptionSecret: z.string().optional(),
+    apiTokens: z.string().optional(),
+    adminToken: z.string().optional(),
+    signingAlg: z.enum(ALGS).default('EdDSA'),
+    allowedAlgs: z
+      .string()
+      .default('EdDSA,ES256')
+      .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(ALGS, { message: 'only EdDSA and ES256 may be allowed (never none or HS*)' })).min(1)),
+    messageTtlS: int(10, 300).default(120),
+    clockSkewS: int(0, 300).default(60),
+    maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    peerDeadlineMs: int(100, 60_000).default(3000),
+    participantsFile: z.string().optional(),
+    extraParticipants: z.string().optional(),
+    licenceTypesFile: z.string().optional(),
+    grpcReflection: bool.optional(),
+    trustRefreshS: int(0, 3600).default(10),
+    logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  })
+  .strict();
+
+type Raw = z.infer<typeof schema>;
+
+/** A local system allowed to call the local API. */
+export interface ApiClient {
+  name: string;
+  token: string;
+}
+
+/** The validated, typed configuration of one gateway. Nothing else reads process.env. */
+export interface GatewayConfig {
+  code: string;
+  env: Raw['env'];
+  http: { host: string; port: number };
+  grpc: { host: string; port: number; reflection: boolean };
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number };
+  keyEncryptionSecret: string;
+  apiClients: ApiClient[];
+  adminToken: string;
+  signingAlg: Raw['signingAlg'];
+  allowedAlgorithms: Raw['allowedAlgs'];
+  messageTtlSeconds: number;
+  clockSkewSeconds: number;
+  maxPayloadBytes: number;
+  peerDeadlineMs: number;
+  participantsFile: string;
+  extraParticipants: { code: string; name: string; nameEn: string }[];
+  licenceTypesFile: string;
+  trustRefreshSeconds: number;
+  logLevel: Raw['logLevel'];
+  /** Settings filled with development defaults (reported at boot). */
+  generated: string[];
+}
+
+/** Raised when a setting is wrong; the message names the setting and the rule. */
+export class ConfigError extends Error {}
+
+const envName = (key: string) => 'TONGBAN_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+
+/**
+ * Reads settings from an optional JSON file (TONGBAN_CONFIG or `configPath`) overlaid by
+ * TONGBAN_* environment variables, and validates them once.
+ */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env, configPath?: string): GatewayConfig {
+  const keys = Object.keys(schema.shape);
+  const file = configPath ?? env.TONGBAN_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`config file ${file} cannot be read as JSON: ${(e as Error).message}`);
+    }
+  }
+  for (const key of keys) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('TONGBAN_') && name !== 'TONGBAN_CONFIG' && !keys.some((k) => envName(k) === name)) {
+      throw new ConfigError(`${name}: unknown setting (known: ${keys.map(envName).join(', ')})`);
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0] ?? '');
+    throw new ConfigError(`${envName(key)} (${key}): ${issue.message}`);
+  }
+  return finish(parsed.data);
+}
+
+function finish(r: Raw): GatewayConfig {
+  const production = r.env === 'production';
+  const generated: string[] = [];
+  const nn = r.code.slice(0, 2);
+  const required = (key: keyof Raw, value: string | undefined, fallback: () => string): string => {
+    if (value) return value;
+    if (production) throw new ConfigError(`${envName(key)} (${key}): required in production`);
+    generated.push(envName(key));
+    return fallback();
+  };
+  const keyEncryptionSecret = required('keyEncryptionSecret', r.keyEncryptionSecret, () => `development-only-insecure-secret-${r.code}`);
+  if (keyEncryptionSecret.length < (production ? 32 : 16)) {
+    throw new ConfigError(`${envName('keyEncryptionSecret')} (keyEncryptionSecret): must be at least ${production ? 32 : 16} characters`);
+  }
+  const apiTokens = required('apiTokens', r.apiTokens, () => `local:${randomBytes(18).toString('base64url')}`);
+  const apiClients = apiTokens.split(',').map((pair, i) => {
+    const [name, token] = pair.split(':');
+    if (!name || !token || !/^[a-z0-9_-]{1,32}$/i.test(name) || token.length < 16) {
+      throw new ConfigError(`${envName('apiTokens')} (apiTokens): entry ${i + 1} must be name:token with a token of at least 16 characters`);
+    }
+    return { name, token };
+  });
+  const adminToken = required('adminToken', r.adminToken, () => randomBytes(18).toString('base64url'));
+  if (adminToken.length < 16) throw new ConfigError(`${envName('adminToken')} (adminToken): must be at least 16 characters`);
+  if (r.databaseUrl && r.sqlitePath) throw new ConfigError(`${envName('databaseUrl')}: set either databaseUrl or sqlitePath, not both`);
+  let extraParticipants: GatewayConfig['extraParticipants'] = [];
+  if (r.extraParticipants) {
+    try {
+      extraParticipants = z.array(z.object({ code: z.string().regex(/^\d{2}0000$/), name: z.string().min(1), nameEn: z.string().min(1) })).parse(JSON.parse(r.extraParticipants));
+    } catch {
+      throw new ConfigError(`${envName('extraParticipants')} (extraParticipants): must be a JSON array of {code, name, nameEn}`);
+    }
+  }
+  return {
+    code: r.code,
+    env: r.env,
+    http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`) },
+    grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
+    database: r.databaseUrl
+      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize }
+      : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
+    keyEncryptionSecret,
+    apiClients,
+    adminToken,
+    signingAlg: r.signingAlg,
+    allowedAlgorithms: r.allowedAlgs,
+    messageTtlSeconds: r.messageTtlS,
+    clockSkewSeconds: r.clockSkewS,
+    maxPayloadBytes: r.maxPayloadBytes,
+    peerDeadlineMs: r.peerDeadlineMs,
+    participantsFile: r.participantsFile ? resolve(r.participantsFile) : findUp('data/participants.json'),
+    extraParticipants,
+    licenceTypesFile: r.licenceTypesFile ? resolve(r.licenceTypesFile) : findUp('data/licence-types.json'),
+    trustRefreshSeconds: r.trustRefreshS,
+    logLevel: r.logLevel,
+    generated,
+  };
+}

@@ -1,0 +1,47 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditLog } from '@tongban/audit';
+import { Envelope } from '@tongban/proto';
+import { EnvelopeService } from './envelope.service';
+import { OpenedEnvelope } from './envelope-claims';
+import { RPC_TYPES } from './message-types';
+import { RefusalException } from './refusal';
+
+/**
+ * Server side of every federation RPC: opens the request envelope, runs the handler, seals the
+ * response to the sender (answering the request id) and records every refusal before it leaves.
+ */
+@Injectable()
+export class FederationInbox {
+  private readonly logger = new Logger('FederationInbox');
+
+  constructor(
+    private readonly envelopes: EnvelopeService,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Handles `rpc`: `handler` gets the verified request and returns the response payload bytes. */
+  async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>): Promise<{ envelope: Envelope }> {
+    const types = RPC_TYPES[rpc];
+    let opened: OpenedEnvelope | undefined;
+    try {
+      opened = await this.envelopes.open(envelope, { type: types.request });
+      const response = await handler(opened);
+      this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });
+      return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };
+    } catch (e) {
+      if (e instanceof RefusalException) {
+        const sender = e.sender ?? opened?.claims.iss ?? 'unknown';
+        this.logger.warn(`refused ${rpc} from ${sender}: ${e.code}`);
+        await this.audit.recordNow({
+          event: 'federation.request.refused',
+          actor: sender,
+          subject: rpc,
+          outcome: 'REFUSED',
+          reason: e.code,
+          messageId: e.messageId ?? opened?.claims.jti,
+        });
+      }
+      throw e;
+    }
+  }
+}

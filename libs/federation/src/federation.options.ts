@@ -1,0 +1,18 @@
+/** Configuration of the signed envelope and of peer calls. */
+export interface FederationOptions {
+  /** JWS algorithms accepted from peers; anything else is refused with ALG_NOT_ALLOWED. */
+  allowedAlgorithms: ('EdDSA' | 'ES256')[];
+  /** Lifetime given to messages we send (seconds, at most 300). */
+  messageTtlSeconds: number;
+  /** Tolerated clock difference with peers (seconds). */
+  clockSkewSeconds: number;
+  /** Largest payload accepted or sent (bytes). */
+  maxPayloadBytes: number;
+  /** Deadline of a call to a peer (milliseconds). */
+  peerDeadlineMs: number;
+}
+
+export const FEDERATION_OPTIONS = Symbol('FEDERATION_OPTIONS');
+
+/** Hard protocol limit on message lifetime (exp − iat), whatever the configuration says. */
+export const MAX_MESSAGE_LIFETIME_SECONDS = 300;

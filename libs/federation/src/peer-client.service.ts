@@ -1,0 +1,88 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { DomainException } from '@tongban/common';
+import { Envelope, FederationServiceClient } from '@tongban/proto';
+import { TrustStore } from '@tongban/trust';
+import { EnvelopeService } from './envelope.service';
+import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
+import { RPC_TYPES } from './message-types';
+import { REFUSAL_METADATA_KEY, RefusalException } from './refusal';
+
+type UnaryMethod = 'verifyLicences' | 'getJwks';
+
+/**
+ * Calls other gateways: seals the request, sends it with a deadline over a cached channel,
+ * and opens (verifies) the signed response. Failures become DomainExceptions a caller can map.
+ */
+@Injectable()
+export class PeerClient implements OnModuleDestroy {
+  private readonly logger = new Logger('PeerClient');
+  private readonly clients = new Map<string, { endpoint: string; client: FederationServiceClient }>();
+
+  constructor(
+    private readonly envelopes: EnvelopeService,
+    private readonly trust: TrustStore,
+    @Inject(FEDERATION_OPTIONS) private readonly options: FederationOptions,
+  ) {}
+
+  /** Sends a signed `rpc` to `peerCode` and returns the verified response payload bytes. */
+  async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string): Promise<Buffer> {
+    const peer = this.trust.peer(peerCode);
+    if (!peer) throw new DomainException('ISSUER_UNKNOWN', `no gateway is configured for participant ${peerCode}`, { peer: peerCode });
+    const types = RPC_TYPES[rpc];
+    const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload);
+    const client = this.client(peerCode, peer.endpoint);
+    const method = (rpc.charAt(0).toLowerCase() + rpc.slice(1)) as UnaryMethod;
+    const metadata = new Metadata();
+    if (correlationId) metadata.set('x-correlation-id', correlationId);
+    const response = await new Promise<{ envelope?: Envelope }>((resolve, reject) => {
+      client[method]({ envelope }, metadata, { deadline: Date.now() + this.options.peerDeadlineMs }, (err: ServiceError | null, res?: { envelope?: Envelope }) =>
+        err ? reject(err) : resolve(res ?? {}),
+      );
+    }).catch((err: ServiceError) => {
+      throw this.mapError(peerCode, err);
+    });
+    try {
+      const opened = await this.envelopes.open(response.envelope, { type: types.response, replyTo: { messageId, from: peerCode } });
+      return opened.payload;
+    } catch (e) {
+      if (e instanceof RefusalException) {
+        this.logger.warn(`response from ${peerCode} to ${rpc} refused: ${e.message}`);
+        throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${peerCode} failed verification (${e.code})`, { peer: peerCode, reason: e.code });
+      }
+      throw e;
+    }
+  }
+
+  onModuleDestroy(): void {
+    for (const { client } of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private client(code: string, endpoint: string): FederationServiceClient {
+    const cached = this.clients.get(code);
+    if (cached && cached.endpoint === endpoint) return cached.client;
+    cached?.client.close();
+    const client = new FederationServiceClient(endpoint, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': this.options.maxPayloadBytes + 64 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+    });
+    this.clients.set(code, { endpoint, client });
+    return client;
+  }
+
+  private mapError(peer: string, err: ServiceError): DomainException {
+    const reason = String(err.metadata?.get(REFUSAL_METADATA_KEY)?.[0] ?? '') || undefined;
+    switch (err.code) {
+      case status.UNAVAILABLE:
+      case status.DEADLINE_EXCEEDED:
+      case status.CANCELLED:
+        return new DomainException('ISSUER_UNREACHABLE', `the gateway of ${peer} did not answer in time`, { peer });
+      case status.PERMISSION_DENIED:
+        return new DomainException('ISSUER_REFUSED', `the gateway of ${peer} refused the request${reason ? ` (${reason})` : ''}`, { peer, reason });
+      default:
+        this.logger.warn(`call to ${peer} failed: ${status[err.code]} ${err.details}`);
+        return new DomainException('ISSUER_REJECTED', `the gateway of ${peer} rejected the request${reason ? ` (${reason})` : ` (${status[err.code]})`}`, { peer, reason: reason ?? status[err.code] });
+    }
+  }
+}

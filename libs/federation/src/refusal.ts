@@ -1,0 +1,52 @@
+import { status } from '@grpc/grpc-js';
+
+/**
+ * Why a receiver refused a federation message, with the gRPC status it answers with.
+ * The list is closed and documented in docs/protocol.md §Refusals.
+ */
+export const REFUSAL_STATUS = {
+  MALFORMED_ENVELOPE: status.INVALID_ARGUMENT,
+  PAYLOAD_TOO_LARGE: status.RESOURCE_EXHAUSTED,
+  ALG_NOT_ALLOWED: status.UNAUTHENTICATED,
+  UNKNOWN_SENDER: status.UNAUTHENTICATED,
+  UNKNOWN_KEY: status.UNAUTHENTICATED,
+  KEY_REVOKED: status.UNAUTHENTICATED,
+  KEY_RETIRED: status.UNAUTHENTICATED,
+  KEY_ALG_MISMATCH: status.UNAUTHENTICATED,
+  BAD_SIGNATURE: status.UNAUTHENTICATED,
+  MISSING_CLAIM: status.INVALID_ARGUMENT,
+  UNSUPPORTED_VERSION: status.INVALID_ARGUMENT,
+  WRONG_RECIPIENT: status.FAILED_PRECONDITION,
+  EXPIRED: status.UNAUTHENTICATED,
+  NOT_YET_VALID: status.UNAUTHENTICATED,
+  LIFETIME_TOO_LONG: status.INVALID_ARGUMENT,
+  TYPE_MISMATCH: status.INVALID_ARGUMENT,
+  DIGEST_MISMATCH: status.INVALID_ARGUMENT,
+  MALFORMED_PAYLOAD: status.INVALID_ARGUMENT,
+  PEER_SUSPENDED: status.PERMISSION_DENIED,
+  LICENCE_TYPE_NOT_ALLOWED: status.PERMISSION_DENIED,
+  REPLAYED: status.ALREADY_EXISTS,
+  REPLY_MISMATCH: status.FAILED_PRECONDITION,
+} as const;
+
+export type RefusalCode = keyof typeof REFUSAL_STATUS;
+
+/** gRPC metadata key carrying the refusal code (the status message also starts with it). */
+export const REFUSAL_METADATA_KEY = 'tongban-refusal';
+
+/** A message was refused; `detail` is safe to send to the peer. */
+export class RefusalException extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    readonly detail: string,
+    readonly sender?: string,
+    readonly messageId?: string,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'RefusalException';
+  }
+
+  get grpcStatus(): number {
+    return REFUSAL_STATUS[this.code];
+  }
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DataSource, LessThan, Repository } from 'typeorm';
+import { Clock } from '@tongban/common';
+import { isUniqueViolation } from '@tongban/persistence';
+import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
+import { SeenMessageEntity } from './seen-message.entity';
+
+/**
+ * Remembers accepted message ids in the database, so a replay is refused even after a restart
+ * and across replicas sharing one database. Ids are purged once their message has expired.
+ */
+@Injectable()
+export class ReplayStore implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('ReplayStore');
+  private readonly repo: Repository<SeenMessageEntity>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    ds: DataSource,
+    private readonly clock: Clock,
+    @Inject(FEDERATION_OPTIONS) private readonly options: FederationOptions,
+  ) {
+    this.repo = ds.getRepository(SeenMessageEntity);
+  }
+
+  /** Records `messageId` from `sender`; false when it was seen before (a replay). */
+  async remember(sender: string, messageId: string, expiresAtSeconds: number): Promise<boolean> {
+    try {
+      await this.repo.insert({ sender, messageId, expiresAt: (expiresAtSeconds + this.options.clockSkewSeconds) * 1000 });
+      return true;
+    } catch (e) {
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
+  }
+
+  /** Forgets ids whose messages can no longer be accepted anyway. */
+  async purge(): Promise<number> {
+    const res = await this.repo.delete({ expiresAt: LessThan(this.clock.now().getTime()) });
+    return res.affected ?? 0;
+  }
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => this.purge().catch((e) => this.logger.warn(`purge failed: ${e.message}`)), 60_000);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

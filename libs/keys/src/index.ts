@@ -1,0 +1,4 @@
+export * from './keys.options';
+export * from './signing-key.entity';
+export * from './key-store.service';
+export * from './key-encryption';

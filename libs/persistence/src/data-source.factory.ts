@@ -1,0 +1,60 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
+import { MIGRATIONS } from './migrations';
+
+/** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
+export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
+
+// Any 64-bit constant will do: it serialises migration runs of replicas sharing one database.
+const MIGRATION_LOCK_ID = 7_415_822_001;
+
+/** Builds (but does not open) the TypeORM data source for a target. Migrations only; never synchronize. */
+export function buildDataSource(target: DatabaseTarget, entities: MixedList<Function | string | EntitySchema>): DataSource {
+  const common = { entities, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
+  let options: DataSourceOptions;
+  if (target.kind === 'sqlite') {
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+    options = {
+      ...common,
+      type: 'better-sqlite3',
+      database: target.path,
+      // WAL + NORMAL: durable at each checkpoint, and readers never block the writer.
+      prepareDatabase: (db: { pragma: (s: string) => unknown }) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('busy_timeout = 5000');
+        db.pragma('foreign_keys = ON');
+      },
+    };
+  } else {
+    options = { ...common, type: 'postgres', url: target.url, extra: { max: target.poolSize ?? 10 } };
+  }
+  return new DataSource(options);
+}
+
+/** Opens the data source and applies pending migrations (under an advisory lock on PostgreSQL). */
+export async function openDatabase(ds: DataSource): Promise<DataSource> {
+  if (!ds.isInitialized) await ds.initialize();
+  if (ds.options.type === 'postgres') {
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+      await runner.release();
+    }
+  } else {
+    await ds.runMigrations({ transaction: 'each' });
+  }
+  return ds;
+}
+
+/** True when the error is a primary-key or unique-constraint violation on either database. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,3 @@
+export * from './column-transformers';
+export * from './data-source.factory';
+export { MIGRATIONS } from './migrations';

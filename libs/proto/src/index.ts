@@ -1,0 +1,5 @@
+export * from './generated/tongban/federation/v1/envelope';
+export * from './generated/tongban/federation/v1/federation';
+export * from './generated/tongban/federation/v1/payloads';
+export { Timestamp } from './generated/google/protobuf/timestamp';
+export { protoRoot, FEDERATION_PROTO_FILES, FEDERATION_PACKAGE } from './proto-files';

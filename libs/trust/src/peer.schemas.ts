@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+const LICENCE_TYPE = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/;
+
+/** A public JWK we are willing to trust: Ed25519 (EdDSA) or P-256 (ES256), never with private parts. */
+export const publicJwkSchema = z
+  .object({
+    kty: z.enum(['OKP', 'EC']),
+    crv: z.enum(['Ed25519', 'P-256']),
+    x: z.string().regex(/^[A-Za-z0-9_-]+$/),
+    y: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    alg: z.enum(['EdDSA', 'ES256']).optional(),
+    kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    use: z.literal('sig').optional(),
+  })
+  .passthrough()
+  .superRefine((jwk, ctx) => {
+    if ('d' in jwk) ctx.addIssue({ code: 'custom', path: ['d'], message: 'a private key must never be sent', params: { rule: 'PRIVATE_KEY_MATERIAL' } });
+    const okp = jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && !jwk.y && (jwk.alg ?? 'EdDSA') === 'EdDSA';
+    const ec = jwk.kty === 'EC' && jwk.crv === 'P-256' && !!jwk.y && (jwk.alg ?? 'ES256') === 'ES256';
+    if (!okp && !ec) ctx.addIssue({ code: 'custom', message: 'key must be OKP/Ed25519 for EdDSA or EC/P-256 for ES256', params: { rule: 'KEY_TYPE' } });
+  });
+
+const licenceTypes = z.array(z.string().refine((t) => t === '*' || LICENCE_TYPE.test(t), { message: "each entry must be a 21-character GB/T 36904 licence type code or '*'", params: { rule: 'LICENCE_TYPE' } })).max(500);
+
+/** Body of `POST /admin/peers`. */
+export const createPeerSchema = z
+  .object({
+    code: z.string().regex(/^\d{6}$/, 'must be a 6-digit participant code'),
+    name: z.string().min(1).max(100).optional(),
+    endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port'),
+    allowedLicenceTypes: licenceTypes.default(['*']),
+    status: z.enum(['ACTIVE', 'SUSPENDED']).default('ACTIVE'),
+    keys: z.array(publicJwkSchema).max(20).default([]),
+  })
+  .strict();
+
+/** Body of `PATCH /admin/peers/:code`. */
+export const updatePeerSchema = z
+  .object({
+    name: z.string().min(1).max(100).optional(),
+    endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port').optional(),
+    allowedLicenceTypes: licenceTypes.optional(),
+    status: z.enum(['ACTIVE', 'SUSPENDED']).optional(),
+  })
+  .strict();
+
+/** Body of `PATCH /admin/peers/:code/keys/:kid`. */
+export const updatePeerKeySchema = z.object({ status: z.enum(['ACTIVE', 'RETIRED', 'REVOKED']) }).strict();
+
+export type CreatePeerInput = z.infer<typeof createPeerSchema>;
+export type UpdatePeerInput = z.infer<typeof updatePeerSchema>;

@@ -1,0 +1,182 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, importJWK, JWK } from 'jose';
+import { DataSource, Repository } from 'typeorm';
+import { AuditLog } from '@tongban/audit';
+import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
+import { PeerEntity } from './peer.entity';
+import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
+import { createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from './peer.schemas';
+
+/** A trusted public key, imported and ready to verify with. */
+export interface TrustedKey {
+  kid: string;
+  alg: 'EdDSA' | 'ES256';
+  status: PeerKeyStatus;
+  key: KeyObject;
+  jwk: JWK;
+  addedAt: Date;
+}
+
+/** A peer with its keys, as held in memory. */
+export interface TrustedPeer {
+  code: string;
+  name: string;
+  endpoint: string;
+  status: PeerEntity['status'];
+  allowedLicenceTypes: string[];
+  keys: Map<string, TrustedKey>;
+}
+
+/** Admin view of a peer. */
+export interface PeerView {
+  code: string;
+  name: string;
+  endpoint: string;
+  status: string;
+  allowedLicenceTypes: string[];
+  keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
+}
+
+/**
+ * Which peers we know, where they are, which keys we trust for each and what they may ask.
+ * Reads are served from an in-memory snapshot; writes go to the database and reload it.
+ */
+@Injectable()
+export class TrustStore {
+  private peers = new Map<string, TrustedPeer>();
+  private readonly peerRepo: Repository<PeerEntity>;
+  private readonly keyRepo: Repository<PeerKeyEntity>;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly participants: ParticipantDirectory,
+    @Inject(SELF_CODE) private readonly self: string,
+    private readonly audit: AuditLog,
+  ) {
+    this.peerRepo = ds.getRepository(PeerEntity);
+    this.keyRepo = ds.getRepository(PeerKeyEntity);
+  }
+
+  /** Reloads the snapshot from the database (at boot, after a change, and periodically for replicas). */
+  async refresh(): Promise<void> {
+    const [peers, keys] = await Promise.all([this.peerRepo.find(), this.keyRepo.find()]);
+    const next = new Map<string, TrustedPeer>();
+    for (const p of peers) {
+      next.set(p.code, { code: p.code, name: p.name, endpoint: p.endpoint, status: p.status, allowedLicenceTypes: p.allowedLicenceTypes, keys: new Map() });
+    }
+    for (const k of keys) {
+      const peer = next.get(k.peerCode);
+      if (!peer) continue;
+      const jwk = JSON.parse(k.publicJwk) as JWK;
+      const key = (await importJWK(jwk, k.alg)) as KeyObject;
+      peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt });
+    }
+    this.peers = next;
+  }
+
+  /** The peer with this code, if we know it. */
+  peer(code: string): TrustedPeer | undefined {
+    return this.peers.get(code);
+  }
+
+  /** All peers as admins see them. */
+  list(): PeerView[] {
+    return [...this.peers.values()].sort((a, b) => a.code.localeCompare(b.code)).map((p) => this.view(p));
+  }
+
+  /** One peer as admins see it; 404 when unknown. */
+  get(code: string): PeerView {
+    const p = this.peers.get(code);
+    if (!p) throw new DomainException('NOT_FOUND', `peer ${code} is not in the trust store`);
+    return this.view(p);
+  }
+
+  /** Whether `peer` may ask us about licences of `licenceType`. */
+  allowsLicenceType(peer: TrustedPeer, licenceType: string): boolean {
+    return peer.allowedLicenceTypes.includes('*') || peer.allowedLicenceTypes.includes(licenceType);
+  }
+
+  /** Adds a peer (and optionally its keys). 409 when it exists already. */
+  async create(body: unknown, actor: string): Promise<PeerView> {
+    const input = parseOrThrow(createPeerSchema, body);
+    const participant = this.participants.get(input.code);
+    if (!participant) throw new ValidationException('code', 'UNKNOWN_PARTICIPANT', 'code: not a known participant code');
+    if (input.code === this.self) throw new ValidationException('code', 'SELF', 'code: a gateway cannot add itself as a peer');
+    const keys = await Promise.all(input.keys.map((jwk, i) => this.prepareKey(input.code, jwk, `keys.${i}`)));
+    const now = this.clock.now();
+    await this.ds.transaction(async (tx) => {
+      if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
+        throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
+      }
+      await tx.getRepository(PeerEntity).insert({
+        code: input.code,
+        name: input.name ?? participant.name,
+        endpoint: input.endpoint,
+        status: input.status,
+        allowedLicenceTypes: input.allowedLicenceTypes,
+        createdAt: now,
+        updatedAt: now,
+      });
+      for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
+    });
+    await this.audit.recordNow({ event: 'admin.peer.created', actor, subject: input.code, outcome: 'OK', details: { endpoint: input.endpoint, keys: keys.map((k) => k.kid).join(',') } });
+    await this.refresh();
+    return this.get(input.code);
+  }
+
+  /** Changes a peer's name, endpoint, status or allowed licence types. */
+  async update(code: string, body: unknown, actor: string): Promise<PeerView> {
+    const input = parseOrThrow(updatePeerSchema, body);
+    this.get(code);
+    await this.peerRepo.update({ code }, { ...input, updatedAt: this.clock.now() });
+    await this.audit.recordNow({ event: 'admin.peer.updated', actor, subject: code, outcome: 'OK', details: { changed: Object.keys(input).join(','), ...(input.status ? { status: input.status } : {}) } });
+    await this.refresh();
+    return this.get(code);
+  }
+
+  /** Trusts one more public key for a peer. */
+  async addKey(code: string, body: unknown, actor: string): Promise<PeerView> {
+    this.get(code);
+    const jwk = parseOrThrow(publicJwkSchema, body);
+    const key = await this.prepareKey(code, jwk, '');
+    if (this.peers.get(code)!.keys.has(key.kid)) throw new DomainException('CONFLICT', `key ${key.kid} is already trusted for ${code}`);
+    await this.keyRepo.insert({ ...key, addedAt: this.clock.now(), retiredAt: null });
+    await this.audit.recordNow({ event: 'admin.peer.key.added', actor, subject: `${code}/${key.kid}`, outcome: 'OK' });
+    await this.refresh();
+    return this.get(code);
+  }
+
+  /** Retires (keeps for old attestations) or revokes (trusts no longer) a peer key. */
+  async setKeyStatus(code: string, kid: string, body: unknown, actor: string): Promise<PeerView> {
+    const { status } = parseOrThrow(updatePeerKeySchema, body);
+    const peer = this.peers.get(code);
+    if (!peer?.keys.has(kid)) throw new DomainException('NOT_FOUND', `key ${kid} is not trusted for peer ${code}`);
+    await this.keyRepo.update({ peerCode: code, kid }, { status, retiredAt: status === 'ACTIVE' ? null : this.clock.now() });
+    await this.audit.recordNow({ event: 'admin.peer.key.status_changed', actor, subject: `${code}/${kid}`, outcome: 'OK', details: { status } });
+    await this.refresh();
+    return this.get(code);
+  }
+
+  private async prepareKey(peerCode: string, jwk: JWK, field: string) {
+    const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) };
+    const kid = await calculateJwkThumbprint(pub, 'sha256');
+    if (jwk.kid && jwk.kid !== kid) {
+      throw new ValidationException(`${field ? field + '.' : ''}kid`, 'KID_THUMBPRINT', `${field || 'key'}: kid must be the RFC 7638 SHA-256 thumbprint of the key`);
+    }
+    const alg = jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+    return { peerCode, kid, alg, publicJwk: JSON.stringify({ ...pub, kid, alg, use: 'sig' }), status: 'ACTIVE' as PeerKeyStatus };
+  }
+
+  private view(p: TrustedPeer): PeerView {
+    return {
+      code: p.code,
+      name: p.name,
+      endpoint: p.endpoint,
+      status: p.status,
+      allowedLicenceTypes: p.allowedLicenceTypes,
+      keys: [...p.keys.values()].map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, addedAt: k.addedAt.toISOString(), jwk: k.jwk })),
+    };
+  }
+}

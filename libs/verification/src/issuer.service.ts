@@ -1,0 +1,167 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { Clock, SELF_CODE } from '@tongban/common';
+import { AuditLog } from '@tongban/audit';
+import { checkCitizenId, checkCreditCode, checkLicenceId, parseLicenceId } from '@tongban/identifiers';
+import { LicenceLookup, LicenceRecord, LicenceTypeCatalogue } from '@tongban/licences';
+import { DisclosedLicence, LicenceQuery, LicenceResult, LicenceStatus, MatchResult } from '@tongban/proto';
+import { TrustStore } from '@tongban/trust';
+import { AttestationClaims, MatchValue } from './attestation-claims';
+import { AttestationService } from './attestation.service';
+import { MAX_BATCH } from './verification-request.schema';
+
+const STATUS_TO_PROTO: Record<AttestationClaims['status'], LicenceStatus> = {
+  VALID: LicenceStatus.LICENCE_STATUS_VALID,
+  EXPIRED: LicenceStatus.LICENCE_STATUS_EXPIRED,
+  SUSPENDED: LicenceStatus.LICENCE_STATUS_SUSPENDED,
+  REVOKED: LicenceStatus.LICENCE_STATUS_REVOKED,
+  NOT_FOUND: LicenceStatus.LICENCE_STATUS_NOT_FOUND,
+};
+const MATCH_TO_PROTO: Record<MatchValue, MatchResult> = {
+  MATCH: MatchResult.MATCH_RESULT_MATCH,
+  MISMATCH: MatchResult.MATCH_RESULT_MISMATCH,
+  NOT_CHECKED: MatchResult.MATCH_RESULT_NOT_CHECKED,
+};
+// Licence validity dates are Beijing calendar dates.
+const CHINA_OFFSET_MS = 8 * 3600_000;
+
+/** Why a query from a peer cannot be answered at all (the caller broke the protocol). */
+export class MalformedQueryError extends Error {}
+
+/**
+ * The issuer side of verification: looks licences up, compares the holder, applies disclosure
+ * policy and signs an attestation per query. Holder ID numbers are compared, never returned.
+ */
+@Injectable()
+export class IssuerService {
+  constructor(
+    private readonly lookup: LicenceLookup,
+    private readonly catalogue: LicenceTypeCatalogue,
+    private readonly attestations: AttestationService,
+    private readonly trust: TrustStore,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    @Inject(SELF_CODE) private readonly self: string,
+  ) {}
+
+  /** Throws MalformedQueryError when a query breaks the protocol's rules. */
+  validate(queries: LicenceQuery[]): void {
+    if (queries.length < 1 || queries.length > MAX_BATCH) throw new MalformedQueryError(`between 1 and ${MAX_BATCH} queries per call`);
+    queries.forEach((q, i) => {
+      const bad = (m: string) => new MalformedQueryError(`queries[${i}]: ${m}`);
+      if (!q.queryId || q.queryId.length > 64) throw bad('query_id must be 1-64 characters');
+      if (!/^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/.test(q.licenceType)) throw bad('licence_type must be a GB/T 36904 type code');
+      if (!q.licenceId && !q.licenceNumber) throw bad('licence_id or licence_number is required');
+      if (q.licenceId && !checkLicenceId(q.licenceId).ok) throw bad('licence_id fails GB/T 36904');
+      if (q.licenceNumber.length > 64) throw bad('licence_number longer than 64');
+      const purposeLength = Array.from(q.purpose.trim()).length;
+      if (purposeLength < 1 || purposeLength > 200) throw bad('purpose must be 1-200 characters');
+      if (q.holder?.idNumber && !checkCitizenId(q.holder.idNumber).ok) throw bad('holder.id_number fails GB 11643');
+      if (q.holder?.creditCode && !checkCreditCode(q.holder.creditCode).ok) throw bad('holder.credit_code fails GB 32100');
+      if ((q.holder?.name ?? '').length > 100) throw bad('holder.name longer than 100');
+    });
+  }
+
+  /** Whether `requester` may ask about every licence type in `queries` (self may ask anything). */
+  refusedTypes(requester: string, queries: LicenceQuery[]): Set<string> {
+    if (requester === this.self) return new Set();
+    const peer = this.trust.peer(requester);
+    return new Set(queries.map((q) => q.licenceType).filter((t) => !peer || !this.trust.allowsLicenceType(peer, t)));
+  }
+
+  /** Answers validated queries from `requester`, one result per query in order. */
+  async answer(requester: string, queries: LicenceQuery[], refused: Set<string>): Promise<LicenceResult[]> {
+    return Promise.all(queries.map((q) => (refused.has(q.licenceType) ? this.refuse(requester, q) : this.answerOne(requester, q))));
+  }
+
+  private refuse(requester: string, q: LicenceQuery): LicenceResult {
+    this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'REFUSED', reason: 'LICENCE_TYPE_NOT_ALLOWED', details: { queryId: q.queryId } });
+    return {
+      queryId: q.queryId,
+      status: LicenceStatus.LICENCE_STATUS_UNSPECIFIED,
+      nameMatch: MatchResult.MATCH_RESULT_UNSPECIFIED,
+      codeMatch: MatchResult.MATCH_RESULT_UNSPECIFIED,
+      licence: undefined,
+      issuer: { province: this.self, organName: '', organCode: '' },
+      checkedAt: undefined,
+      attestation: '',
+      refusalCode: 'LICENCE_TYPE_NOT_ALLOWED',
+    };
+  }
+
+  private async answerOne(requester: string, q: LicenceQuery): Promise<LicenceResult> {
+    const record = await this.find(q);
+    const now = this.clock.now();
+    const status = record ? statusOf(record, now) : 'NOT_FOUND';
+    const nameMatch: MatchValue = record && q.holder?.name ? (normaliseName(q.holder.name) === normaliseName(record.holderName) ? 'MATCH' : 'MISMATCH') : 'NOT_CHECKED';
+    const claimedCode = q.holder?.idNumber ? { type: '111', value: q.holder.idNumber.toUpperCase() } : q.holder?.creditCode ? { type: '001', value: q.holder.creditCode } : undefined;
+    const codeMatch: MatchValue = record && claimedCode ? (claimedCode.type === record.holderCodeType && claimedCode.value === record.holderCode ? 'MATCH' : 'MISMATCH') : 'NOT_CHECKED';
+    const checkedAt = now.toISOString();
+    const claims: AttestationClaims = {
+      iss: this.self,
+      aud: requester,
+      jti: randomUUID(),
+      iat: Math.floor(now.getTime() / 1000),
+      rid: q.queryId,
+      licenceType: q.licenceType,
+      licenceNumber: record?.number ?? (q.licenceNumber || null),
+      licenceId: record?.licenceId ?? (q.licenceId || null),
+      status,
+      holderMatch: { name: nameMatch, code: codeMatch },
+      purposeHash: createHash('sha256').update(q.purpose.trim(), 'utf8').digest('base64url'),
+      organCode: record?.issuerOrganCode ?? null,
+      checkedAt,
+    };
+    this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'OK', reason: status, details: { queryId: q.queryId, attestation: claims.jti } });
+    return {
+      queryId: q.queryId,
+      status: STATUS_TO_PROTO[status],
+      nameMatch: MATCH_TO_PROTO[nameMatch],
+      codeMatch: MATCH_TO_PROTO[codeMatch],
+      licence: record ? this.disclose(record) : undefined,
+      issuer: { province: this.self, organName: record?.issuerOrganName ?? '', organCode: record?.issuerOrganCode ?? '' },
+      checkedAt: { seconds: String(Math.floor(now.getTime() / 1000)), nanos: (now.getTime() % 1000) * 1e6 },
+      attestation: this.attestations.issue(claims),
+      refusalCode: '',
+    };
+  }
+
+  private async find(q: LicenceQuery): Promise<LicenceRecord | null> {
+    const record = q.licenceId ? await this.lookup.findById(q.licenceId) : await this.lookup.findByNumber(q.licenceType, q.licenceNumber);
+    if (!record) return null;
+    // Both identifiers given: they must name the same licence, and the type must agree.
+    if (record.typeCode !== q.licenceType) return null;
+    if (q.licenceId && q.licenceNumber && record.number !== q.licenceNumber) return null;
+    if (q.licenceId && parseLicenceId(q.licenceId).typeCode !== q.licenceType) return null;
+    return record;
+  }
+
+  private disclose(r: LicenceRecord): DisclosedLicence {
+    const allowed = this.catalogue.disclosed(r.typeCode);
+    const all: Record<string, string | undefined> = {
+      licenceType: r.typeCode,
+      licenceName: r.name,
+      licenceNumber: r.number,
+      licenceId: r.licenceId,
+      holderName: r.holderName,
+      issueDate: r.issueDate,
+      validFrom: r.validFrom,
+      validUntil: r.validUntil ?? undefined,
+      jurisdictionCode: r.jurisdictionCode,
+    };
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) if (v !== undefined && allowed.has(k as never)) out[k] = v;
+    return out as DisclosedLicence;
+  }
+}
+
+/** A licence's status on a given instant, judged on the Beijing calendar date. */
+export function statusOf(r: LicenceRecord, now: Date): AttestationClaims['status'] {
+  if (r.status !== 'VALID') return r.status;
+  const today = new Date(now.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10);
+  return r.validUntil && r.validUntil < today ? 'EXPIRED' : 'VALID';
+}
+
+function normaliseName(name: string): string {
+  return name.normalize('NFKC').replace(/[\s·•・]/g, '');
+}

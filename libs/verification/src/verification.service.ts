@@ -1,0 +1,155 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
+import { AuditLog } from '@tongban/audit';
+import { PeerClient } from '@tongban/federation';
+import { parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
+import {
+  LicenceQuery,
+  LicenceResult,
+  LicenceStatus,
+  MatchResult,
+  VerifyLicencesPayload,
+  VerifyLicencesResultPayload,
+  licenceStatusToJSON,
+} from '@tongban/proto';
+import { AttestationService } from './attestation.service';
+import { IssuerService } from './issuer.service';
+import { BatchItemResult, VerificationResult } from './verification-result';
+import { VerificationRequest, batchRequestSchema, verificationRequestSchema } from './verification-request.schema';
+
+const MATCH_FROM_PROTO: Partial<Record<MatchResult, 'MATCH' | 'MISMATCH' | 'NOT_CHECKED'>> = {
+  [MatchResult.MATCH_RESULT_MATCH]: 'MATCH',
+  [MatchResult.MATCH_RESULT_MISMATCH]: 'MISMATCH',
+  [MatchResult.MATCH_RESULT_NOT_CHECKED]: 'NOT_CHECKED',
+};
+
+interface PreparedQuery {
+  issuer: string;
+  query: LicenceQuery;
+}
+
+/**
+ * The asking side of verification: validates a local request, finds the issuing province,
+ * asks its gateway (or answers itself) and returns the issuer's signed result.
+ */
+@Injectable()
+export class VerificationService {
+  constructor(
+    private readonly peers: PeerClient,
+    private readonly issuer: IssuerService,
+    private readonly attestations: AttestationService,
+    private readonly participants: ParticipantDirectory,
+    private readonly audit: AuditLog,
+    @Inject(SELF_CODE) private readonly self: string,
+  ) {}
+
+  /** One verification; throws DomainException (400/403/502/503) on failure. */
+  async verify(body: unknown, actor: string, correlationId?: string): Promise<VerificationResult> {
+    const prepared = this.prepare(parseOrThrow(verificationRequestSchema, body), '');
+    const [result] = await this.ask(prepared.issuer, [prepared.query], correlationId);
+    return this.finish(prepared, result, actor);
+  }
+
+  /** Up to 100 verifications: one signed call per issuer, concurrently; results in request order. */
+  async verifyBatch(body: unknown, actor: string, correlationId?: string): Promise<{ results: BatchItemResult[] }> {
+    const { items } = parseOrThrow(batchRequestSchema, body);
+    const prepared = items.map((item, i) => this.prepare(parseOrThrow(verificationRequestSchema, item, `items[${i}]`), `items[${i}].`));
+    const groups = new Map<string, number[]>();
+    prepared.forEach((p, i) => groups.set(p.issuer, [...(groups.get(p.issuer) ?? []), i]));
+    const results: BatchItemResult[] = new Array(prepared.length);
+    await Promise.all(
+      [...groups].map(async ([issuer, indexes]) => {
+        try {
+          const answers = await this.ask(issuer, indexes.map((i) => prepared[i].query), correlationId);
+          for (const [k, i] of indexes.entries()) {
+            try {
+              results[i] = await this.finish(prepared[i], answers[k], actor);
+            } catch (e) {
+              results[i] = itemError(prepared[i], e);
+            }
+          }
+        } catch (e) {
+          for (const i of indexes) results[i] = itemError(prepared[i], e);
+        }
+      }),
+    );
+    return { results };
+  }
+
+  private prepare(req: VerificationRequest, fieldPrefix: string): PreparedQuery {
+    let issuer = req.issuerProvince;
+    if (req.licenceId) {
+      const parts = parseLicenceId(req.licenceId);
+      if (parts.typeCode !== req.licenceType) {
+        throw new ValidationException(`${fieldPrefix}licenceType`, 'LICENCE_ID_CONSISTENCY', `${fieldPrefix}licenceType: must equal the type code inside licenceId`);
+      }
+      const fromId = provinceOfCreditCode(parts.issuerCode);
+      if (issuer && issuer !== fromId) {
+        throw new ValidationException(`${fieldPrefix}issuerProvince`, 'ISSUER_CONSISTENCY', `${fieldPrefix}issuerProvince: licenceId was issued in ${fromId}`);
+      }
+      issuer = fromId;
+    }
+    if (!issuer) throw new ValidationException(`${fieldPrefix}issuerProvince`, 'REQUIRED', `${fieldPrefix}issuerProvince: required when licenceId is not given`);
+    if (!this.participants.has(issuer)) {
+      throw new ValidationException(`${fieldPrefix}${req.issuerProvince ? 'issuerProvince' : 'licenceId'}`, 'UNKNOWN_PARTICIPANT', `${fieldPrefix}issuerProvince: ${issuer} is not a participant of the federation`);
+    }
+    return {
+      issuer,
+      query: {
+        queryId: randomUUID(),
+        licenceType: req.licenceType,
+        licenceNumber: req.licenceNumber ?? '',
+        licenceId: req.licenceId ?? '',
+        holder: { name: req.holder.name ?? '', idNumber: req.holder.idNumber ?? '', creditCode: req.holder.creditCode ?? '' },
+        purpose: req.purpose,
+      },
+    };
+  }
+
+  private async ask(issuer: string, queries: LicenceQuery[], correlationId?: string): Promise<LicenceResult[]> {
+    if (issuer === this.self) return this.issuer.answer(this.self, queries, new Set());
+    const bytes = await this.peers.call(issuer, 'VerifyLicences', VerifyLicencesPayload.encode({ queries }).finish(), correlationId);
+    let results: LicenceResult[];
+    try {
+      results = VerifyLicencesResultPayload.decode(bytes).results;
+    } catch {
+      throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} is not a valid VerifyLicencesResultPayload`, { peer: issuer });
+    }
+    if (results.length !== queries.length || results.some((r, i) => r.queryId !== queries[i].queryId)) {
+      throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} does not answer the queries sent`, { peer: issuer });
+    }
+    return results;
+  }
+
+  /** Checks the issuer's attestation against its answer, audits, and shapes the local response. */
+  private async finish(p: PreparedQuery, r: LicenceResult, actor: string): Promise<VerificationResult> {
+    if (r.refusalCode) {
+      this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'REFUSED', reason: r.refusalCode, details: { requestId: p.query.queryId } });
+      throw new DomainException('ISSUER_REFUSED', `the gateway of ${p.issuer} refused this query (${r.refusalCode})`, { peer: p.issuer, reason: r.refusalCode });
+    }
+    const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];
+    const check = await this.attestations.check(r.attestation);
+    const c = check.claims;
+    if (!check.valid || !c || c.iss !== p.issuer || c.aud !== this.self || c.rid !== p.query.queryId || c.status !== status || r.status === LicenceStatus.LICENCE_STATUS_UNSPECIFIED) {
+      throw new DomainException('ISSUER_RESPONSE_INVALID', `the attestation from ${p.issuer} does not check (${check.reason ?? 'claims differ from the answer'})`, { peer: p.issuer });
+    }
+    this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'OK', reason: status, details: { requestId: p.query.queryId, attestation: c.jti } });
+    const licence: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.licence ?? {})) if (typeof v === 'string') licence[k] = v;
+    return {
+      requestId: p.query.queryId,
+      status,
+      holderMatch: { name: MATCH_FROM_PROTO[r.nameMatch] ?? 'NOT_CHECKED', code: MATCH_FROM_PROTO[r.codeMatch] ?? 'NOT_CHECKED' },
+      licence,
+      issuer: { province: p.issuer, organName: r.issuer?.organName || null, organCode: r.issuer?.organCode || null },
+      checkedAt: c.checkedAt,
+      attestation: r.attestation,
+    };
+  }
+}
+
+function itemError(p: PreparedQuery, e: unknown): BatchItemResult {
+  if (e instanceof DomainException) return { requestId: p.query.queryId, error: { code: e.code, message: e.message } };
+  return { requestId: p.query.queryId, error: { code: 'INTERNAL', message: 'internal error' } };
+}
