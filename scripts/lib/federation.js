@@ -1,0 +1,143 @@
+'use strict';
+// Starts real gateway processes and wires their trust, for `npm start`, the e2e tests and the
+// benchmarks. Plain CommonJS with no dependencies, so it runs before anything is installed.
+const { fork } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { mkdirSync } = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const GATEWAY_MAIN = path.join(ROOT, 'dist', 'apps', 'gateway', 'main.js');
+const CLI_MAIN = path.join(ROOT, 'dist', 'apps', 'cli', 'main.js');
+
+/** Fresh secrets for one gateway (key-encryption secret, local API token, admin token). */
+function newSecrets() {
+  return {
+    keyEncryptionSecret: randomBytes(32).toString('base64url'),
+    apiToken: randomBytes(24).toString('base64url'),
+    adminToken: randomBytes(24).toString('base64url'),
+  };
+}
+
+/**
+ * Environment for one gateway process.
+ * @param {{code: string, dir: string, secrets: ReturnType<typeof newSecrets>, httpPort?: number, grpcPort?: number, databaseUrl?: string, env?: Record<string,string>}} o
+ */
+function gatewayEnv(o) {
+  mkdirSync(o.dir, { recursive: true });
+  const env = {
+    TONGBAN_CODE: o.code,
+    TONGBAN_KEY_ENCRYPTION_SECRET: o.secrets.keyEncryptionSecret,
+    TONGBAN_API_TOKENS: `local:${o.secrets.apiToken}`,
+    TONGBAN_ADMIN_TOKEN: o.secrets.adminToken,
+    ...(o.httpPort ? { TONGBAN_HTTP_PORT: String(o.httpPort) } : {}),
+    ...(o.grpcPort ? { TONGBAN_GRPC_PORT: String(o.grpcPort) } : {}),
+    ...(o.databaseUrl ? { TONGBAN_DATABASE_URL: o.databaseUrl } : { TONGBAN_SQLITE_PATH: path.join(o.dir, `tongban-${o.code}.sqlite`) }),
+    ...(o.env || {}),
+  };
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TONGBAN_')));
+  return { ...clean, ...env };
+}
+
+/**
+ * Starts one gateway process and resolves when it reports ready (IPC), or rejects with its output.
+ * @returns {Promise<Gateway>}
+ */
+function startGateway(o) {
+  const env = gatewayEnv(o);
+  const nn = o.code.slice(0, 2);
+  const httpPort = o.httpPort || Number(`80${nn}`);
+  const grpcPort = o.grpcPort || Number(`90${nn}`);
+  return new Promise((resolve, reject) => {
+    const proc = fork(GATEWAY_MAIN, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: o.execArgv || [] });
+    let output = '';
+    const keep = (chunk) => {
+      output = (output + chunk.toString()).slice(-20000);
+      if (o.echo) process.stdout.write(chunk);
+    };
+    proc.stdout.on('data', keep);
+    proc.stderr.on('data', keep);
+    const exitPromise = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    const onExit = (code) => reject(new Error(`gateway ${o.code} exited (${code}) before ready:\n${output}`));
+    proc.once('exit', onExit);
+    proc.on('message', (m) => {
+      if (!m || m.type !== 'ready') return;
+      proc.off('exit', onExit);
+      resolve({
+        code: o.code,
+        httpPort,
+        grpcPort,
+        baseUrl: `http://127.0.0.1:${httpPort}`,
+        grpcEndpoint: `127.0.0.1:${grpcPort}`,
+        apiToken: o.secrets.apiToken,
+        adminToken: o.secrets.adminToken,
+        secrets: o.secrets,
+        options: o,
+        proc,
+        output: () => output,
+        exited: exitPromise,
+        /** Graceful stop (SIGTERM) and wait. */
+        stop: async () => {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+          return exitPromise;
+        },
+        /** Hard kill (SIGKILL) and wait. */
+        kill: async () => {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+          return exitPromise;
+        },
+      });
+    });
+  });
+}
+
+/** Calls a gateway's HTTP API; returns {status, body}. */
+async function call(gw, method, urlPath, body, token) {
+  const res = await fetch(gw.baseUrl + urlPath, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token || gw.apiToken}` },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** Makes `from` trust `to`: adds or updates the peer with `to`'s endpoint and current public keys. */
+async function trustPeer(from, to, allowedLicenceTypes = ['*']) {
+  const jwks = await (await fetch(`${to.baseUrl}/.well-known/jwks.json`)).json();
+  const created = await call(from, 'POST', '/admin/peers', { code: to.code, endpoint: to.grpcEndpoint, allowedLicenceTypes, keys: jwks.keys }, from.adminToken);
+  if (created.status === 201 || created.status === 200) return created.body;
+  if (created.status !== 409) throw new Error(`trust ${from.code}→${to.code}: ${created.status} ${JSON.stringify(created.body)}`);
+  const updated = await call(from, 'PATCH', `/admin/peers/${to.code}`, { endpoint: to.grpcEndpoint, allowedLicenceTypes, status: 'ACTIVE' }, from.adminToken);
+  if (updated.status !== 200) throw new Error(`update ${from.code}→${to.code}: ${updated.status} ${JSON.stringify(updated.body)}`);
+  for (const key of jwks.keys) {
+    const added = await call(from, 'POST', `/admin/peers/${to.code}/keys`, key, from.adminToken);
+    if (added.status !== 201 && added.status !== 200 && added.status !== 409) throw new Error(`key ${from.code}→${to.code}: ${added.status} ${JSON.stringify(added.body)}`);
+  }
+  return updated.body;
+}
+
+/** Every gateway trusts every other one. */
+async function connectAll(gateways, allowedLicenceTypes) {
+  for (const a of gateways) for (const b of gateways) if (a !== b) await trustPeer(a, b, allowedLicenceTypes);
+}
+
+/** Runs the `tongban` CLI with a gateway's environment; resolves with {code, stdout, stderr}. */
+function runCli(o, args) {
+  return new Promise((resolve) => {
+    const proc = fork(CLI_MAIN, args, { env: gatewayEnv(o), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => (stdout += c));
+    proc.stderr.on('data', (c) => (stderr += c));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+module.exports = { ROOT, GATEWAY_MAIN, CLI_MAIN, newSecrets, gatewayEnv, startGateway, call, trustPeer, connectAll, runCli };

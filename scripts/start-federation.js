@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+'use strict';
+// `npm start`: installs and builds when needed, then runs a local federation of three gateways
+// (北京 110000, 河北 130000, 广东 440000), each its own process with its own SQLite file, keys and
+// demo licences, each trusting the others. Writes .federation/local.json; Ctrl-C stops all.
+const { execSync } = require('node:child_process');
+const { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync } = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const STATE = path.join(ROOT, '.federation');
+const CODES = (process.env.FEDERATION_CODES || '110000,130000,440000').split(',');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function prepare() {
+  if (!existsSync(path.join(ROOT, 'node_modules', '@nestjs', 'core'))) {
+    console.log('installing dependencies (npm ci)…');
+    execSync('npm ci', { cwd: ROOT, stdio: 'inherit' });
+  }
+  const built = ['gateway', 'cli'].map((a) => path.join(ROOT, 'dist', 'apps', a, 'main.js'));
+  const sources = Math.max(newestMtime(path.join(ROOT, 'apps')), newestMtime(path.join(ROOT, 'libs')));
+  if (built.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources)) {
+    console.log('building (npm run build)…');
+    execSync('npm run build', { cwd: ROOT, stdio: 'inherit' });
+  }
+}
+
+async function main() {
+  prepare();
+  const fed = require('./lib/federation');
+  mkdirSync(STATE, { recursive: true });
+  // Secrets persist across runs: the key-encryption secret must, or the stored keys cannot be opened.
+  const secretsFile = path.join(STATE, 'secrets.json');
+  const secrets = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {};
+  for (const code of CODES) secrets[code] = secrets[code] || fed.newSecrets();
+  writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+
+  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code] }));
+  for (const o of options) {
+    const file = path.join(ROOT, 'deploy', 'demo', `licences-${o.code}.json`);
+    if (!existsSync(file)) continue;
+    const r = await fed.runCli(o, ['licences', 'import', file]);
+    if (r.code !== 0) throw new Error(`importing demo licences for ${o.code} failed:\n${r.stderr}`);
+    console.log(`${o.code}: demo licences ${r.stdout.trim()}`);
+  }
+  const gateways = [];
+  const stopAll = async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+  };
+  process.on('SIGINT', () => {
+    console.log('\nstopping…');
+    stopAll().then(() => process.exit(0));
+  });
+  process.on('SIGTERM', () => stopAll().then(() => process.exit(0)));
+  for (const o of options) {
+    const gw = await fed.startGateway({ ...o, echo: !!process.env.FEDERATION_VERBOSE });
+    gateways.push(gw);
+    gw.exited.then(({ code, signal }) => console.log(`gateway ${o.code} exited (${code ?? signal})\n${gw.output().slice(-3000)}`));
+    console.log(`${o.code}: gateway up — HTTP ${gw.baseUrl}, gRPC ${gw.grpcEndpoint}`);
+  }
+  await fed.connectAll(gateways);
+  const description = {
+    about: 'Local Tongban federation started by `npm start`. Tokens are secrets for this machine only.',
+    startedAt: new Date().toISOString(),
+    gateways: gateways.map((g) => ({
+      code: g.code,
+      httpUrl: g.baseUrl,
+      grpcUrl: `grpc://${g.grpcEndpoint}`,
+      apiToken: g.apiToken,
+      adminToken: g.adminToken,
+      database: path.join(STATE, 'data', `tongban-${g.code}.sqlite`),
+      pid: g.proc.pid,
+    })),
+  };
+  writeFileSync(path.join(STATE, 'local.json'), JSON.stringify(description, null, 2), { mode: 0o600 });
+  printTour(gateways);
+}
+
+function printTour(gateways) {
+  const gd = gateways.find((g) => g.code === '440000') || gateways[gateways.length - 1];
+  const bj = gateways.find((g) => g.code === '110000') || gateways[0];
+  const demo = JSON.parse(readFileSync(path.join(ROOT, 'deploy', 'demo', `licences-${bj.code}.json`), 'utf8'));
+  const valid = demo.find((l) => l.status === 'VALID' && (!l.validUntil || l.validUntil > '2027')) || demo[0];
+  const holder = valid.holderCodeType === '111' ? { name: valid.holderName, idNumber: valid.holderCode } : { name: valid.holderName, creditCode: valid.holderCode };
+  const body = JSON.stringify({ licenceType: valid.typeCode, licenceId: valid.licenceId, holder, purpose: '异地办理业务核验' });
+  console.log(`
+Federation ready: ${gateways.map((g) => g.code).join(', ')} trust each other. Description: .federation/local.json
+
+Verify a ${bj.code}-issued licence from ${gd.code} (the answer is signed by ${bj.code}):
+  curl -s -X POST ${gd.baseUrl}/v1/verifications \\
+    -H 'authorization: Bearer ${gd.apiToken}' -H 'content-type: application/json' \\
+    -d '${body}'
+
+Check the returned attestation offline (paste it):
+  curl -s -X POST ${gd.baseUrl}/v1/attestations/verify \\
+    -H 'authorization: Bearer ${gd.apiToken}' -H 'content-type: application/json' \\
+    -d '{"attestation":"<paste>"}'
+
+Peers as ${gd.code} sees them:
+  curl -s ${gd.baseUrl}/admin/peers -H 'authorization: Bearer ${gd.adminToken}'
+
+More demo licences (every status): deploy/demo/README.md. Ctrl-C stops all gateways.`);
+}
+
+main().catch((e) => {
+  console.error(`npm start failed: ${e.stack || e}`);
+  process.exit(1);
+});
