@@ -15,7 +15,7 @@ const program = new Command('tongban')
   .option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
 
 async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>): Promise<T> {
-  const config = loadGatewayConfig(process.env, program.opts().config);
+  const config = loadGatewayConfig(undefined, program.opts().config);
   const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity]));
   try {
     return await fn(ds, config);

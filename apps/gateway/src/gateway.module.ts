@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { DataSource } from 'typeorm';
+import { DataSource } from '@tongban/persistence';
 import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore } from '@tongban/federation';

@@ -1,12 +1,11 @@
 import { Provider } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AuditEventEntity, AuditLog } from '@tongban/audit';
 import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/common';
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
 import { KEYS_OPTIONS, KeyStore, KeysOptions, SigningKeyEntity } from '@tongban/keys';
 import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } from '@tongban/licences';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 
 /** Every entity of the gateway's database. */

@@ -11,7 +11,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 async function bootstrap(): Promise<void> {
   let config: GatewayConfig;
   try {
-    config = loadGatewayConfig(process.env, argValue('--config'));
+    config = loadGatewayConfig(undefined, argValue('--config'));
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`tongban gateway: configuration error: ${e.message}\n`);

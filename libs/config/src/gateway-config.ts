@@ -19,6 +19,7 @@ const schema = z
     grpcPort: int(1, 65535).optional(),
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     databasePoolSize: int(1, 200).default(10),
+    databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
     apiTokens: z.string().optional(),
@@ -56,7 +57,7 @@ export interface GatewayConfig {
   env: Raw['env'];
   http: { host: string; port: number };
   grpc: { host: string; port: number; reflection: boolean };
-  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number };
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string };
   keyEncryptionSecret: string;
   apiClients: ApiClient[];
   adminToken: string;
@@ -84,7 +85,8 @@ const envName = (key: string) => 'TONGBAN_' + key.replace(/[A-Z]/g, (c) => '_' +
  * Reads settings from an optional JSON file (TONGBAN_CONFIG or `configPath`) overlaid by
  * TONGBAN_* environment variables, and validates them once.
  */
-export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env, configPath?: string): GatewayConfig {
+export function loadGatewayConfig(env: NodeJS.ProcessEnv | undefined, configPath?: string): GatewayConfig {
+  env ??= process.env;
   const keys = Object.keys(schema.shape);
   const file = configPath ?? env.TONGBAN_CONFIG;
   let raw: Record<string, unknown> = {};
@@ -152,7 +154,7 @@ function finish(r: Raw): GatewayConfig {
     http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`) },
     grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
     database: r.databaseUrl
-      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize }
+      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema }
       : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
     keyEncryptionSecret,
     apiClients,

@@ -4,7 +4,7 @@ import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm'
 import { MIGRATIONS } from './migrations';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
-export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
+export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
 
 // Any 64-bit constant will do: it serialises migration runs of replicas sharing one database.
 const MIGRATION_LOCK_ID = 7_415_822_001;
@@ -28,7 +28,10 @@ export function buildDataSource(target: DatabaseTarget, entities: MixedList<Func
       },
     };
   } else {
-    options = { ...common, type: 'postgres', url: target.url, extra: { max: target.poolSize ?? 10 } };
+    // A schema lets several gateways (or test suites) share one PostgreSQL database.
+    const searchPath = target.schema ? { options: `-c search_path=${target.schema}` } : {};
+    if (target.schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(target.schema)) throw new Error('database schema must match [a-z_][a-z0-9_]*');
+    options = { ...common, type: 'postgres', url: target.url, schema: target.schema, extra: { max: target.poolSize ?? 10, ...searchPath } };
   }
   return new DataSource(options);
 }
@@ -41,6 +44,8 @@ export async function openDatabase(ds: DataSource): Promise<DataSource> {
     await runner.connect();
     try {
       await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      const schema = (ds.options as { schema?: string }).schema;
+      if (schema) await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
       await ds.runMigrations({ transaction: 'each' });
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);

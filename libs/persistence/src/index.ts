@@ -1,3 +1,4 @@
 export * from './column-transformers';
 export * from './data-source.factory';
 export { MIGRATIONS } from './migrations';
+export { DataSource } from 'typeorm';

@@ -13,8 +13,9 @@ export function grpcServerOptions(config: GatewayConfig, health: HealthImplement
       package: FEDERATION_PACKAGE,
       protoPath: FEDERATION_PROTO_FILES,
       loader: { includeDirs: [protoRoot()], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true },
-      // Room for the largest payload plus the envelope; the exact limit is enforced with a reason.
-      maxReceiveMessageLength: config.maxPayloadBytes + 64 * 1024,
+      // The transport admits up to twice the payload limit so that an oversized payload is
+      // refused with PAYLOAD_TOO_LARGE (and audited); beyond that grpc-js cuts it off itself.
+      maxReceiveMessageLength: 2 * config.maxPayloadBytes + 64 * 1024,
       maxSendMessageLength: config.maxPayloadBytes + 64 * 1024,
       gracefulShutdown: true,
       onLoadPackageDefinition: (pkg, server) => {

@@ -1,0 +1,99 @@
+import { createHash, createHmac, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
+import { calculateJwkThumbprint, JWK } from 'jose';
+import { credentials, Metadata, ServiceError } from '@grpc/grpc-js';
+import { Envelope, FederationServiceClient } from '@tongban/proto';
+
+/** What a hostile or honest test party can vary when it builds an envelope. */
+export interface CraftOptions {
+  aud: string;
+  mty: string;
+  payload: Uint8Array;
+  claims?: Record<string, unknown>;
+  header?: Record<string, unknown>;
+  /** Replace the signature: 'none' = empty, 'hs256' = HMAC with the public key as secret. */
+  signature?: 'none' | 'hs256';
+  /** Payload actually sent (to tamper after signing). */
+  sendPayload?: Uint8Array;
+}
+
+/** Outcome of a raw gRPC call: either a response envelope or a status with the refusal code. */
+export interface RawResult {
+  envelope?: Envelope;
+  code?: number;
+  refusal?: string;
+  details?: string;
+}
+
+/**
+ * A test participant with its own Ed25519 (or P-256) key, able to craft any envelope — honest
+ * or hostile — and send it to a gateway over real gRPC.
+ */
+export class FakePeer {
+  readonly privateKey: KeyObject;
+  readonly publicJwk: JWK;
+  kid = '';
+  readonly alg: 'EdDSA' | 'ES256';
+
+  private constructor(
+    readonly code: string,
+    alg: 'EdDSA' | 'ES256',
+  ) {
+    this.alg = alg;
+    const pair = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    this.privateKey = pair.privateKey;
+    this.publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
+  }
+
+  /** A new party for participant `code`. */
+  static async create(code: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<FakePeer> {
+    const p = new FakePeer(code, alg);
+    p.kid = await calculateJwkThumbprint(p.publicJwk, 'sha256');
+    return p;
+  }
+
+  /** The public JWK to register in a gateway's trust store. */
+  jwk(): JWK {
+    return { ...this.publicJwk, kid: this.kid, alg: this.alg, use: 'sig' };
+  }
+
+  /** Builds an envelope; by default honest, with every claim overridable. */
+  craft(o: CraftOptions): Envelope {
+    const now = Math.floor(Date.now() / 1000);
+    const header = { alg: this.alg, kid: this.kid, typ: 'tongban-envelope+jws', ...o.header };
+    const claims = {
+      ver: 1,
+      iss: this.code,
+      aud: o.aud,
+      mty: o.mty,
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 120,
+      dig: createHash('sha256').update(o.payload).digest('base64url'),
+      ...o.claims,
+    };
+    const h = b64(JSON.stringify(header));
+    const c = b64(JSON.stringify(claims));
+    const input = Buffer.from(`${h}.${c}`);
+    let sig: Buffer;
+    if (o.signature === 'none') sig = Buffer.alloc(0);
+    else if (o.signature === 'hs256') sig = createHmac('sha256', Buffer.from(JSON.stringify(this.publicJwk))).update(input).digest();
+    else sig = this.alg === 'EdDSA' ? sign(null, input, this.privateKey) : sign('sha256', input, { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
+    return { jws: `${h}.${c}.${sig.toString('base64url')}`, payload: Buffer.from(o.sendPayload ?? o.payload) };
+  }
+
+  /** Sends an envelope to `endpoint` as `rpc` and reports the outcome. */
+  static send(endpoint: string, rpc: 'verifyLicences' | 'getJwks', envelope: Envelope | undefined): Promise<RawResult> {
+    const client = new FederationServiceClient(endpoint, credentials.createInsecure());
+    return new Promise<RawResult>((resolve) => {
+      client[rpc]({ envelope }, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res?: { envelope?: Envelope }) => {
+        client.close();
+        if (err) resolve({ code: err.code, refusal: String(err.metadata?.get('tongban-refusal')?.[0] ?? ''), details: err.details });
+        else resolve({ envelope: res?.envelope });
+      });
+    });
+  }
+}
+
+function b64(s: string): string {
+  return Buffer.from(s).toString('base64url');
+}

@@ -1,0 +1,97 @@
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+
+// The launcher is plain JS so that `npm start` runs it before anything is built.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fed = require('../../../scripts/lib/federation.js');
+
+export interface Secrets {
+  keyEncryptionSecret: string;
+  apiToken: string;
+  adminToken: string;
+}
+
+export interface GatewayOptions {
+  code: string;
+  dir: string;
+  secrets: Secrets;
+  httpPort?: number;
+  grpcPort?: number;
+  databaseUrl?: string;
+  env?: Record<string, string>;
+  echo?: boolean;
+}
+
+/** A running gateway process. */
+export interface Gateway {
+  code: string;
+  httpPort: number;
+  grpcPort: number;
+  baseUrl: string;
+  grpcEndpoint: string;
+  apiToken: string;
+  adminToken: string;
+  secrets: Secrets;
+  options: GatewayOptions;
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  stop(): Promise<unknown>;
+  kill(): Promise<unknown>;
+}
+
+export interface HttpResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export const newSecrets: () => Secrets = fed.newSecrets;
+export const startGateway: (o: GatewayOptions) => Promise<Gateway> = fed.startGateway;
+export const call: <T = any>(gw: Gateway, method: string, path: string, body?: unknown, token?: string) => Promise<HttpResult<T>> = fed.call;
+export const trustPeer: (from: Gateway, to: Gateway, allowed?: string[]) => Promise<unknown> = fed.trustPeer;
+export const connectAll: (gws: Gateway[], allowed?: string[]) => Promise<void> = fed.connectAll;
+export const runCli: (o: GatewayOptions, args: string[]) => Promise<{ code: number; stdout: string; stderr: string }> = fed.runCli;
+export const ROOT: string = fed.ROOT;
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Options for a gateway on free ports in a fresh temp folder. */
+export async function gatewayOptions(code: string, extra: Partial<GatewayOptions> = {}): Promise<GatewayOptions> {
+  return {
+    code,
+    dir: extra.dir ?? mkdtempSync(join(tmpdir(), `tongban-e2e-${code}-`)),
+    secrets: extra.secrets ?? newSecrets(),
+    httpPort: extra.httpPort ?? (await freePort()),
+    grpcPort: extra.grpcPort ?? (await freePort()),
+    ...extra,
+  };
+}
+
+/** Imports the demo licences of `code` into the gateway's database (before it starts). */
+export async function importDemoLicences(o: GatewayOptions): Promise<void> {
+  const r = await runCli(o, ['licences', 'import', join(ROOT, 'deploy', 'demo', `licences-${o.code}.json`)]);
+  if (r.code !== 0) throw new Error(`demo import for ${o.code} failed: ${r.stderr}`);
+}
+
+/** Starts gateways for `codes` with demo licences, all trusting each other. */
+export async function startFederation(codes: string[], extra: Partial<GatewayOptions> = {}): Promise<Gateway[]> {
+  const options = await Promise.all(codes.map((c) => gatewayOptions(c, extra)));
+  await Promise.all(options.map(importDemoLicences));
+  const gateways = await Promise.all(options.map(startGateway));
+  await connectAll(gateways);
+  return gateways;
+}

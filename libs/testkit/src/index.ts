@@ -1,0 +1,4 @@
+export * from './databases';
+export * from './federation';
+export * from './demo-licences';
+export * from './fake-peer';

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+'use strict';
+// Layer rules from docs/conventions: apps are wiring (no typeorm, no jose); only libs/keys may
+// touch private keys (createPrivateKey, generateKeyPair*, crypto sign); testkit stays out of
+// production code; nothing but libs/config reads process.env.
+const { readFileSync, readdirSync, statSync } = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const walk = (dir) =>
+  readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') && !/\.(spec|integration-spec|e2e-spec)\.ts$/.test(p) ? [p] : [];
+  });
+const rules = [
+  { where: /^apps\//, forbid: /from '(typeorm|jose)'/, why: 'apps are wiring: use a lib instead of typeorm/jose' },
+  { where: /^(apps|libs\/(?!keys\/|testkit\/))/, forbid: /\b(createPrivateKey|generateKeyPair(Sync)?)\b|\bsign as cryptoSign\b/, why: 'only libs/keys may touch private keys' },
+  { where: /^(apps|libs\/(?!testkit\/))/, forbid: /from '@tongban\/testkit'/, why: 'testkit is for tests only' },
+  { where: /^(apps|libs\/(?!config\/|testkit\/))/, forbid: /process\.env\b/, why: 'only libs/config reads process.env' },
+];
+const problems = [];
+for (const file of [...walk(path.join(ROOT, 'apps')), ...walk(path.join(ROOT, 'libs'))]) {
+  const rel = path.relative(ROOT, file);
+  const text = readFileSync(file, 'utf8');
+  for (const r of rules) if (r.where.test(rel) && r.forbid.test(text)) problems.push(`${rel}: ${r.why}`);
+}
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log('layers: ok');

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+'use strict';
+// `npm test`: checks generated proto types are current, builds the apps (e2e suites start the
+// built gateway), then runs every jest tier: unit, integration (SQLite + PostgreSQL) and e2e.
+const { execSync } = require('node:child_process');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const run = (cmd) => execSync(cmd, { cwd: ROOT, stdio: 'inherit' });
+
+try {
+  run('node scripts/check-proto.js');
+  run('npm run --silent lint');
+  run('npm run --silent build');
+  run(`npx jest --ci ${process.argv.slice(2).join(' ')}`);
+} catch (e) {
+  process.exit(e.status || 1);
+}
