@@ -221,3 +221,10 @@ describe('issuer down', () => {
     expect(check.body).toMatchObject({ valid: true, claims: { iss: HB } });
   });
 });
+
+describe('personal data in logs', () => {
+  it('no gateway logged a holder ID number or credit code it handled', () => {
+    const codes = [BJ, HB, GD].flatMap((c) => (require('@tongban/testkit') as typeof import('@tongban/testkit')).demoLicences(c).map((l) => l.holderCode));
+    for (const gw of Object.values(gws)) for (const code of codes) expect(gw.output()).not.toContain(code);
+  });
+});

@@ -1,0 +1,90 @@
+import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GetJwksPayload, JwksPayload } from '@tongban/proto';
+import { FakePeer, Gateway, call, gatewayOptions, runCli, startGateway } from '@tongban/testkit';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { service: healthService } = require('grpc-health-check');
+const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+
+describe('gateway boot, configuration and the federation port', () => {
+  let gw: Gateway;
+  let peer: FakePeer;
+
+  beforeAll(async () => {
+    gw = await startGateway(await gatewayOptions('110000'));
+    peer = await FakePeer.create('130000');
+    const added = await call(gw, 'POST', '/admin/peers', { code: '130000', endpoint: '127.0.0.1:1', keys: [peer.jwk()] }, gw.adminToken);
+    expect(added.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('serves grpc.health.v1 as SERVING on the federation port', async () => {
+    const client = new HealthClient(gw.grpcEndpoint, credentials.createInsecure()) as any;
+    const res = await new Promise<any>((resolve, reject) =>
+      client.check({ service: 'tongban.federation.v1.FederationService' }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))),
+    );
+    client.close();
+    expect(res.status).toBe('SERVING');
+  });
+
+  it('publishes its JWKS over HTTP and over the signed GetJwks RPC, identically and without private parts', async () => {
+    const http = (await (await fetch(`${gw.baseUrl}/.well-known/jwks.json`)).json()) as { keys: Record<string, string>[] };
+    expect(http.keys).toHaveLength(1);
+    expect(http.keys[0]).not.toHaveProperty('d');
+    const env = peer.craft({ aud: '110000', mty: 'tongban.federation.v1.GetJwksPayload', payload: GetJwksPayload.encode({}).finish() });
+    const res = await FakePeer.send(gw.grpcEndpoint, 'getJwks', env);
+    expect(res.code).toBeUndefined();
+    const [, claims] = res.envelope!.jws.split('.');
+    expect(JSON.parse(Buffer.from(claims, 'base64url').toString())).toMatchObject({ iss: '110000', aud: '130000', mty: 'tongban.federation.v1.JwksPayload' });
+    expect(JSON.parse(JwksPayload.decode(res.envelope!.payload).jwksJson)).toEqual(http);
+  });
+
+  it('admin endpoints need the admin token, and bad peer input is a 400 naming the field', async () => {
+    expect((await call(gw, 'GET', '/admin/peers')).status).toBe(401);
+    const bad = await call(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'not an endpoint' }, gw.adminToken);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'endpoint' });
+    const priv = await call(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'h:1', keys: [{ ...peer.jwk(), d: 'secret' }] }, gw.adminToken);
+    expect(priv.body.error).toMatchObject({ field: 'keys.0.d', rule: 'PRIVATE_KEY_MATERIAL' });
+    expect((await call(gw, 'GET', '/admin/peers/440000', undefined, gw.adminToken)).status).toBe(404);
+  });
+
+  it('refuses to start in production without a key-encryption secret, naming the setting', async () => {
+    const o = await gatewayOptions('130000', { env: { TONGBAN_ENV: 'production', TONGBAN_KEY_ENCRYPTION_SECRET: '' } });
+    const started = startGateway({ ...o, secrets: { ...o.secrets, keyEncryptionSecret: '' } });
+    await expect(started).rejects.toThrow(/TONGBAN_KEY_ENCRYPTION_SECRET \(keyEncryptionSecret\): required in production/);
+  });
+
+  it('stops boot on a bad setting with a message naming it', async () => {
+    const o = await gatewayOptions('130000', { env: { TONGBAN_PEER_DEADLINE_MS: 'soon' } });
+    await expect(startGateway(o)).rejects.toThrow(/TONGBAN_PEER_DEADLINE_MS/);
+    const unknown = await gatewayOptions('130000', { env: { TONGBAN_PEER_DEADLINE: '5' } });
+    await expect(startGateway(unknown)).rejects.toThrow(/TONGBAN_PEER_DEADLINE: unknown setting/);
+  });
+
+  it('restarts with the same key (decrypted from the database) and refuses a wrong key-encryption secret', async () => {
+    const o = await gatewayOptions('440000');
+    const first = await startGateway(o);
+    const kid = ((await (await fetch(`${first.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys[0].kid;
+    await first.stop();
+    const again = await startGateway(o);
+    const kid2 = ((await (await fetch(`${again.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys[0].kid;
+    await again.stop();
+    expect(kid2).toBe(kid);
+    await expect(startGateway({ ...o, secrets: { ...o.secrets, keyEncryptionSecret: 'another-secret-of-enough-length' } })).rejects.toThrow(/cannot be decrypted/);
+  });
+
+  it('CLI import: a bad record is reported by index and field, and nothing is written', async () => {
+    const o = await gatewayOptions('650000');
+    const file = join(o.dir, 'bad.json');
+    writeFileSync(file, JSON.stringify([{ licenceId: '1.2.156.3005.2.x' }]));
+    const r = await runCli(o, ['licences', 'import', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/records\[0\]\.licenceId/);
+  });
+});
