@@ -3,7 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { DataSource } from '@tongban/persistence';
 import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
-import { EnvelopeService, FederationInbox, PeerClient, ReplayStore } from '@tongban/federation';
+import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
 import { TrustStore } from '@tongban/trust';
 import { AttestationService, IssuerService, VerificationService } from '@tongban/verification';
@@ -56,6 +56,7 @@ export class GatewayModule {
         ReplayStore,
         AuditLog,
         EnvelopeService,
+        SignedTokenVerifier,
         FederationInbox,
         PeerClient,
         LicenceImporter,

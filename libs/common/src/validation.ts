@@ -11,13 +11,23 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pre
   const issue = result.error.issues[0];
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(body)';
   const custom = (issue as { params?: { rule?: string } }).params?.rule;
-  throw new ValidationException(field, custom ?? ruleOf(issue), `${field}: ${issue.message}`);
+  const missing = (issue.code === 'invalid_type' || issue.code === 'invalid_value') && valueAt(input, issue.path) === undefined;
+  throw new ValidationException(field, custom ?? (missing ? 'REQUIRED' : ruleOf(issue)), `${field}: ${missing ? 'is required' : issue.message}`);
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }
 
 function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return /received undefined/.test(issue.message) ? 'REQUIRED' : 'TYPE';
+      return 'TYPE';
     case 'too_small':
       return 'TOO_SHORT';
     case 'too_big':

@@ -18,7 +18,8 @@ const schema = z
     grpcHost: z.string().min(1).default('127.0.0.1'),
     grpcPort: int(1, 65535).optional(),
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    databasePoolSize: int(1, 200).default(10),
+    // At least 2: migrations hold one connection for the advisory lock and run on another.
+    databasePoolSize: int(2, 200).default(10),
     databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
@@ -131,7 +132,10 @@ function finish(r: Raw): GatewayConfig {
   }
   const apiTokens = required('apiTokens', r.apiTokens, () => `local:${randomBytes(18).toString('base64url')}`);
   const apiClients = apiTokens.split(',').map((pair, i) => {
-    const [name, token] = pair.split(':');
+    // Split at the first colon only: a token may itself contain colons.
+    const at = pair.indexOf(':');
+    const name = at > 0 ? pair.slice(0, at) : '';
+    const token = at > 0 ? pair.slice(at + 1) : '';
     if (!name || !token || !/^[a-z0-9_-]{1,32}$/i.test(name) || token.length < 16) {
       throw new ConfigError(`${envName('apiTokens')} (apiTokens): entry ${i + 1} must be name:token with a token of at least 16 characters`);
     }

@@ -65,7 +65,8 @@ export class EnvelopeService {
     const { header, claims: unverified } = parseCompact(envelope.jws);
     const sender = typeof unverified.iss === 'string' && CODE.test(unverified.iss) ? unverified.iss : undefined;
     const messageId = typeof unverified.jti === 'string' ? unverified.jti.slice(0, 64) : undefined;
-    const refuse = (code: ConstructorParameters<typeof RefusalException>[0], detail: string) => new RefusalException(code, detail, sender, messageId);
+    let verified = false;
+    const refuse = (code: ConstructorParameters<typeof RefusalException>[0], detail: string) => new RefusalException(code, detail, sender, messageId, verified);
 
     if (header.typ !== ENVELOPE_TYP) throw refuse('MALFORMED_ENVELOPE', `header typ must be ${ENVELOPE_TYP}`);
     if (header.crit !== undefined) throw refuse('MALFORMED_ENVELOPE', 'header crit is not supported');
@@ -88,6 +89,7 @@ export class EnvelopeService {
       if (e instanceof joseErrors.JOSEAlgNotAllowed) throw refuse('ALG_NOT_ALLOWED', 'alg not allowed for this key');
       throw refuse('BAD_SIGNATURE', 'signature does not verify');
     }
+    verified = true;
     if (peer.status !== 'ACTIVE') throw refuse('PEER_SUSPENDED', `peer ${sender} is suspended`);
     const claims = checkClaims(unverified, refuse);
     if (claims.aud !== this.self) throw refuse('WRONG_RECIPIENT', `message is addressed to ${claims.aud}, not ${this.self}`);

@@ -30,7 +30,8 @@ export class FederationInbox {
       return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };
     } catch (e) {
       if (e instanceof RefusalException) {
-        const sender = e.sender ?? opened?.claims.iss ?? 'unknown';
+        // A sender is only named as such once its signature checked; before that it is a claim.
+        const sender = opened ? opened.claims.iss : e.sender ? (e.senderVerified ? e.sender : `claimed:${e.sender}`) : 'unknown';
         this.logger.warn(`refused ${rpc} from ${sender}: ${e.code}`);
         await this.audit.recordNow({
           event: 'federation.request.refused',

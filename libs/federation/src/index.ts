@@ -7,3 +7,4 @@ export * from './seen-message.entity';
 export * from './replay-store.service';
 export * from './peer-client.service';
 export * from './federation-inbox.service';
+export * from './signed-token.verifier';

@@ -8,7 +8,7 @@ import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { RPC_TYPES } from './message-types';
 import { REFUSAL_METADATA_KEY, RefusalException } from './refusal';
 
-type UnaryMethod = 'verifyLicences' | 'getJwks';
+type UnaryMethod = 'verifyLicences' | 'getJwks' | 'deliver';
 
 /**
  * Calls other gateways: seals the request, sends it with a deadline over a cached channel,
@@ -29,6 +29,7 @@ export class PeerClient implements OnModuleDestroy {
   async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string): Promise<Buffer> {
     const peer = this.trust.peer(peerCode);
     if (!peer) throw new DomainException('ISSUER_UNKNOWN', `no gateway is configured for participant ${peerCode}`, { peer: peerCode });
+    if (peer.status !== 'ACTIVE') throw new DomainException('FORBIDDEN', `peer ${peerCode} is suspended in our trust store`, { peer: peerCode, reason: 'PEER_SUSPENDED' });
     const types = RPC_TYPES[rpc];
     const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload);
     const client = this.client(peerCode, peer.endpoint);

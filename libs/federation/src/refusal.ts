@@ -27,6 +27,9 @@ export const REFUSAL_STATUS = {
   LICENCE_TYPE_NOT_ALLOWED: status.PERMISSION_DENIED,
   REPLAYED: status.ALREADY_EXISTS,
   REPLY_MISMATCH: status.FAILED_PRECONDITION,
+  OUT_OF_ORDER: status.FAILED_PRECONDITION,
+  ITEM_NOT_ALLOWED: status.PERMISSION_DENIED,
+  MATERIAL_INTEGRITY: status.DATA_LOSS,
 } as const;
 
 export type RefusalCode = keyof typeof REFUSAL_STATUS;
@@ -41,6 +44,8 @@ export class RefusalException extends Error {
     readonly detail: string,
     readonly sender?: string,
     readonly messageId?: string,
+    /** False when the refusal came before the signature proved who the sender is. */
+    readonly senderVerified = false,
   ) {
     super(`${code}: ${detail}`);
     this.name = 'RefusalException';

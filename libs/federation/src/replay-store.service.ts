@@ -26,7 +26,8 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   /** Records `messageId` from `sender`; false when it was seen before (a replay). */
   async remember(sender: string, messageId: string, expiresAtSeconds: number): Promise<boolean> {
     try {
-      await this.repo.insert({ sender, messageId, expiresAt: (expiresAtSeconds + this.options.clockSkewSeconds) * 1000 });
+      // Acceptance is judged in whole seconds (now_s <= exp + skew), so keep the id one second longer.
+      await this.repo.insert({ sender, messageId, expiresAt: (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000 });
       return true;
     } catch (e) {
       if (isUniqueViolation(e)) return false;

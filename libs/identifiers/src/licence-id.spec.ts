@@ -110,7 +110,9 @@ describe('licenceIdCheckChar', () => {
     expect(licenceIdCheckChar('11100000000013338W011' + '11430000006122244L' + '20230000403' + '001')).toBe('U');
   });
 
-  it('property: detects every single substitution and adjacent transposition in a body plus check', () => {
+  // ISO 7064 MOD 37,36 detects every single substitution; it does not catch every adjacent
+  // transposition (e.g. 'IJ' ↔ 'JI' before some suffixes), so only substitutions are asserted.
+  it('property: detects every single substitution in a body plus check', () => {
     fc.assert(
       fc.property(chars(ALNUM, 1, 120), fc.nat(), fc.constantFrom(...ALNUM), (body, n, ch) => {
         const full = body + licenceIdCheckChar(body);
@@ -118,10 +120,6 @@ describe('licenceIdCheckChar', () => {
         expect(verifies(full)).toBe(true);
         const pos = n % full.length;
         if (ch !== full[pos]) expect(verifies(full.slice(0, pos) + ch + full.slice(pos + 1))).toBe(false);
-        const t = n % (full.length - 1);
-        if (full[t] !== full[t + 1]) {
-          expect(verifies(full.slice(0, t) + full[t + 1] + full[t] + full.slice(t + 2))).toBe(false);
-        }
       }),
     );
   });

@@ -21,7 +21,7 @@ export const licenceRecordSchema = z
       if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message, params: { rule: r.rule } });
     }),
     holderName: z.string().min(1).max(200),
-    holderCode: z.string().min(1).max(18),
+    holderCode: z.string().min(1).max(18).transform((v) => v.toUpperCase()),
     holderCodeType: z.enum(['111', '001']),
     issueDate: date,
     validFrom: date,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
 import { MIGRATIONS } from './migrations';
+import { serializeSqliteAccess } from './sqlite-serializer';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
 export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
@@ -53,6 +54,7 @@ export async function openDatabase(ds: DataSource): Promise<DataSource> {
     }
   } else {
     await ds.runMigrations({ transaction: 'each' });
+    serializeSqliteAccess(ds);
   }
   return ds;
 }

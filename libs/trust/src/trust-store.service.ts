@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, JWK } from 'jose';
 import { DataSource, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
+import { isUniqueViolation } from '@tongban/persistence';
 import { PeerEntity } from './peer.entity';
 import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
 import { createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from './peer.schemas';
@@ -44,6 +45,7 @@ export interface PeerView {
  */
 @Injectable()
 export class TrustStore {
+  private readonly logger = new Logger('TrustStore');
   private peers = new Map<string, TrustedPeer>();
   private readonly peerRepo: Repository<PeerEntity>;
   private readonly keyRepo: Repository<PeerKeyEntity>;
@@ -70,7 +72,13 @@ export class TrustStore {
       const peer = next.get(k.peerCode);
       if (!peer) continue;
       const jwk = JSON.parse(k.publicJwk) as JWK;
-      const key = (await importJWK(jwk, k.alg)) as KeyObject;
+      let key: KeyObject;
+      try {
+        key = (await importJWK(jwk, k.alg)) as KeyObject;
+      } catch {
+        this.logger.error(`key ${k.kid} of peer ${k.peerCode} is not a usable ${k.alg} key; it is ignored`);
+        continue;
+      }
       peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt });
     }
     this.peers = next;
@@ -106,7 +114,8 @@ export class TrustStore {
     if (input.code === this.self) throw new ValidationException('code', 'SELF', 'code: a gateway cannot add itself as a peer');
     const keys = await Promise.all(input.keys.map((jwk, i) => this.prepareKey(input.code, jwk, `keys.${i}`)));
     const now = this.clock.now();
-    await this.ds.transaction(async (tx) => {
+    await this.ds
+      .transaction(async (tx) => {
       if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
         throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
       }
@@ -119,8 +128,11 @@ export class TrustStore {
         createdAt: now,
         updatedAt: now,
       });
-      for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
-    });
+        for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
+      })
+      .catch((e) => {
+        throw isUniqueViolation(e) ? new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`) : e;
+      });
     await this.audit.recordNow({ event: 'admin.peer.created', actor, subject: input.code, outcome: 'OK', details: { endpoint: input.endpoint, keys: keys.map((k) => k.kid).join(',') } });
     await this.refresh();
     return this.get(input.code);
@@ -142,7 +154,9 @@ export class TrustStore {
     const jwk = parseOrThrow(publicJwkSchema, body);
     const key = await this.prepareKey(code, jwk, '');
     if (this.peers.get(code)!.keys.has(key.kid)) throw new DomainException('CONFLICT', `key ${key.kid} is already trusted for ${code}`);
-    await this.keyRepo.insert({ ...key, addedAt: this.clock.now(), retiredAt: null });
+    await this.keyRepo.insert({ ...key, addedAt: this.clock.now(), retiredAt: null }).catch((e) => {
+      throw isUniqueViolation(e) ? new DomainException('CONFLICT', `key ${key.kid} is already trusted for ${code}`) : e;
+    });
     await this.audit.recordNow({ event: 'admin.peer.key.added', actor, subject: `${code}/${key.kid}`, outcome: 'OK' });
     await this.refresh();
     return this.get(code);
@@ -166,6 +180,11 @@ export class TrustStore {
       throw new ValidationException(`${field ? field + '.' : ''}kid`, 'KID_THUMBPRINT', `${field || 'key'}: kid must be the RFC 7638 SHA-256 thumbprint of the key`);
     }
     const alg = jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+    try {
+      await importJWK(pub, alg);
+    } catch {
+      throw new ValidationException(field || 'key', 'KEY_MATERIAL', `${field || 'key'}: not a usable ${alg} public key`);
+    }
     return { peerCode, kid, alg, publicJwk: JSON.stringify({ ...pub, kid, alg, use: 'sig' }), status: 'ACTIVE' as PeerKeyStatus };
   }
 

@@ -56,9 +56,10 @@ export class IssuerService {
       if (q.licenceNumber.length > 64) throw bad('licence_number longer than 64');
       const purposeLength = Array.from(q.purpose.trim()).length;
       if (purposeLength < 1 || purposeLength > 200) throw bad('purpose must be 1-200 characters');
-      if (q.holder?.idNumber && !checkCitizenId(q.holder.idNumber).ok) throw bad('holder.id_number fails GB 11643');
+      if (q.holder?.idNumber && !checkCitizenId(q.holder.idNumber, this.clock.now()).ok) throw bad('holder.id_number fails GB 11643');
       if (q.holder?.creditCode && !checkCreditCode(q.holder.creditCode).ok) throw bad('holder.credit_code fails GB 32100');
       if ((q.holder?.name ?? '').length > 100) throw bad('holder.name longer than 100');
+      if (q.holder?.idNumber && q.holder?.creditCode) throw bad('give holder.id_number or holder.credit_code, not both');
     });
   }
 

@@ -131,7 +131,7 @@ export class VerificationService {
     const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];
     const check = await this.attestations.check(r.attestation);
     const c = check.claims;
-    if (!check.valid || !c || c.iss !== p.issuer || c.aud !== this.self || c.rid !== p.query.queryId || c.status !== status || r.status === LicenceStatus.LICENCE_STATUS_UNSPECIFIED) {
+    if (!check.valid || !c || c.iss !== p.issuer || c.aud !== this.self || c.rid !== p.query.queryId || c.status !== status || c.licenceType !== p.query.licenceType || r.status === LicenceStatus.LICENCE_STATUS_UNSPECIFIED) {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the attestation from ${p.issuer} does not check (${check.reason ?? 'claims differ from the answer'})`, { peer: p.issuer });
     }
     this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'OK', reason: status, details: { requestId: p.query.queryId, attestation: c.jti } });

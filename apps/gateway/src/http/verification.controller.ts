@@ -31,7 +31,7 @@ export class VerificationController {
 
   @Post('attestations/verify')
   @HttpCode(200)
-  checkAttestation(@Body() body: unknown) {
-    return this.attestations.check(parseOrThrow(attestationBody, body).attestation);
+  checkAttestation(@Body() body: unknown, @Ctx() ctx: RequestContext) {
+    return this.attestations.checkFor(parseOrThrow(attestationBody, body).attestation, ctx.caller);
   }
 }

@@ -1,0 +1,135 @@
+import { DataSource, QueryRunner, Table } from 'typeorm';
+import { AuditEventEntity } from '@tongban/audit';
+import { SeenMessageEntity } from '@tongban/federation';
+import { SigningKeyEntity } from '@tongban/keys';
+import { LicenceEntity } from '@tongban/licences';
+import { describeEachDatabase } from '@tongban/testkit';
+import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
+import { DatabaseTarget, MIGRATIONS, buildDataSource, isUniqueViolation, openDatabase } from '@tongban/persistence';
+
+const ENTITIES = [SigningKeyEntity, PeerEntity, PeerKeyEntity, LicenceEntity, SeenMessageEntity, AuditEventEntity];
+const APP_TABLES = ['audit_events', 'licences', 'peer_keys', 'peers', 'seen_messages', 'signing_keys'];
+
+/** Tables the migration set creates, read off the migrations themselves (so a new migration is covered too). */
+async function tablesCreatedByMigrations(): Promise<string[]> {
+  const names: string[] = [];
+  const recorder = new Proxy({} as QueryRunner, {
+    get: (_target, prop) => (prop === 'createTable' ? async (t: Table) => void names.push(t.name) : async () => undefined),
+  });
+  for (const M of MIGRATIONS) await new M().up(recorder);
+  return names;
+}
+
+/** Every table expected after migrating an empty database: the migrated ones and TypeORM's `migrations`. */
+async function expectedTables(): Promise<string[]> {
+  return [...new Set([...(await tablesCreatedByMigrations()), 'migrations'])].sort();
+}
+
+/** Table names of the database (SQLite) or of the target's schema (PostgreSQL). */
+async function tablesOf(ds: DataSource, target: DatabaseTarget): Promise<string[]> {
+  const rows: { name: string }[] =
+    target.kind === 'sqlite'
+      ? await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+      : await ds.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1`, [target.schema]);
+  return rows.map((r) => r.name).sort();
+}
+
+async function migrationRows(ds: DataSource): Promise<{ name: string }[]> {
+  return ds.query(`SELECT name FROM migrations`);
+}
+
+const peerRow = (code: string) => ({ code, name: 'p', endpoint: 'h:1', status: 'ACTIVE' as const, allowedLicenceTypes: ['*'], createdAt: new Date(1), updatedAt: new Date(1) });
+
+describeEachDatabase('persistence migrations', (fresh, kind) => {
+  const open: DataSource[] = [];
+  const connect = async (target: DatabaseTarget) => {
+    const ds = buildDataSource(target, ENTITIES);
+    open.push(ds);
+    return openDatabase(ds);
+  };
+
+  afterEach(async () => {
+    for (const ds of open.splice(0)) if (ds.isInitialized) await ds.destroy();
+  });
+
+  it('creates every table on an empty database and records the migration', async () => {
+    const target = fresh();
+    const ds = await connect(target);
+    const tables = await tablesOf(ds, target);
+    expect(tables).toEqual(await expectedTables());
+    // Including every table the gateway's entities use.
+    expect(tables).toEqual(expect.arrayContaining(APP_TABLES));
+    expect((await migrationRows(ds)).map((r) => r.name)).toEqual(MIGRATIONS.map((m) => new m().name));
+    expect(await ds.showMigrations()).toBe(false);
+    // Every entity maps onto the migrated tables: selecting all its columns succeeds and finds nothing.
+    for (const entity of ENTITIES) expect(await ds.getRepository(entity).find()).toEqual([]);
+  });
+
+  it('is a no-op when opened twice (same data source and a new one), keeping the data', async () => {
+    const target = fresh();
+    const ds = await connect(target);
+    await ds.getRepository(PeerEntity).insert(peerRow('110000'));
+    await openDatabase(ds);
+    expect(await migrationRows(ds)).toHaveLength(MIGRATIONS.length);
+    await ds.destroy();
+
+    const again = await connect(target);
+    expect(await migrationRows(again)).toHaveLength(MIGRATIONS.length);
+    expect(await tablesOf(again, target)).toEqual(await expectedTables());
+    const peers = await again.getRepository(PeerEntity).find();
+    expect(peers.map((p) => p.code)).toEqual(['110000']);
+    expect(peers[0].allowedLicenceTypes).toEqual(['*']);
+    expect(peers[0].createdAt.getTime()).toBe(1);
+  });
+
+  it('isUniqueViolation is true for a duplicate primary key or unique index, false for other errors', async () => {
+    const ds = await connect(fresh());
+    const peers = ds.getRepository(PeerEntity);
+    await peers.insert(peerRow('110000'));
+    const duplicate = await peers.insert(peerRow('110000')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(duplicate).toBeDefined();
+    expect(isUniqueViolation(duplicate)).toBe(true);
+
+    const seen = ds.getRepository(SeenMessageEntity);
+    await seen.insert({ sender: '110000', messageId: 'm1', expiresAt: 1 });
+    const dupComposite = await seen.insert({ sender: '110000', messageId: 'm1', expiresAt: 2 }).catch((e: unknown) => e);
+    expect(isUniqueViolation(dupComposite)).toBe(true);
+
+    // (type_code, number) is a unique index, not the primary key.
+    await ds.query(
+      `INSERT INTO licences (licence_id, type_code, name, number, issuer_organ_name, issuer_organ_code, holder_name, holder_code, holder_code_type, issue_date, valid_from, status, jurisdiction_code, updated_at)
+       VALUES ('a', 'T', 'n', 'N1', 'o', 'oc', 'h', 'hc', '001', '2020-01-01', '2020-01-01', 'VALID', '110000', 1)`,
+    );
+    const dupIndex = await ds
+      .query(
+        `INSERT INTO licences (licence_id, type_code, name, number, issuer_organ_name, issuer_organ_code, holder_name, holder_code, holder_code_type, issue_date, valid_from, status, jurisdiction_code, updated_at)
+         VALUES ('b', 'T', 'n', 'N1', 'o', 'oc', 'h', 'hc', '001', '2020-01-01', '2020-01-01', 'VALID', '110000', 1)`,
+      )
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(dupIndex)).toBe(true);
+
+    // A NOT NULL violation is a constraint error too, but not a unique one.
+    const notNull = await ds.query(`INSERT INTO peers (code, name, endpoint, status, allowed_licence_types, created_at, updated_at) VALUES ('120000', 'p', 'h:1', 'ACTIVE', '[]', NULL, 1)`).catch((e: unknown) => e);
+    expect(notNull).toBeInstanceOf(Error);
+    expect(isUniqueViolation(notNull)).toBe(false);
+    expect(isUniqueViolation(new Error('boom'))).toBe(false);
+    expect(isUniqueViolation(undefined)).toBe(false);
+    expect(await peers.count()).toBe(1);
+  });
+
+  if (kind === 'postgres') {
+    it('two concurrent openDatabase calls on the same fresh schema both succeed (advisory lock)', async () => {
+      const target = fresh();
+      const [a, b] = await Promise.all([connect(target), connect(target)]);
+      expect(a.isInitialized && b.isInitialized).toBe(true);
+      expect(await migrationRows(a)).toHaveLength(MIGRATIONS.length);
+      expect(await tablesOf(b, target)).toEqual(await expectedTables());
+      // Both see the same schema: a row written through one is read through the other.
+      await a.getRepository(PeerEntity).insert(peerRow('130000'));
+      expect((await b.getRepository(PeerEntity).find()).map((p) => p.code)).toEqual(['130000']);
+    });
+  }
+});
