@@ -4,10 +4,16 @@ export const MessageType = {
   VerifyLicencesResult: 'tongban.federation.v1.VerifyLicencesResultPayload',
   GetJwks: 'tongban.federation.v1.GetJwksPayload',
   Jwks: 'tongban.federation.v1.JwksPayload',
+  Delivery: 'tongban.federation.v1.DeliveryPayload',
+  DeliveryReceipt: 'tongban.federation.v1.DeliveryReceiptPayload',
+  MaterialHeader: 'tongban.federation.v1.MaterialHeader',
+  MaterialReceipt: 'tongban.federation.v1.MaterialReceiptPayload',
 } as const;
 
 /** For each RPC, the payload type its request and its response must carry. */
 export const RPC_TYPES: Record<string, { request: string; response: string }> = {
   VerifyLicences: { request: MessageType.VerifyLicences, response: MessageType.VerifyLicencesResult },
   GetJwks: { request: MessageType.GetJwks, response: MessageType.Jwks },
+  Deliver: { request: MessageType.Delivery, response: MessageType.DeliveryReceipt },
+  PushMaterial: { request: MessageType.MaterialHeader, response: MessageType.MaterialReceipt },
 };

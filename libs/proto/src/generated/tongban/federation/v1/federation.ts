@@ -12,6 +12,8 @@ import {
   Client,
   type ClientOptions,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -37,6 +39,31 @@ export interface GetJwksRequest {
 
 /** GetJwksResponse carries a signed JwksPayload. */
 export interface GetJwksResponse {
+  envelope: Envelope | undefined;
+}
+
+/** DeliverRequest carries a signed DeliveryPayload. */
+export interface DeliverRequest {
+  envelope: Envelope | undefined;
+}
+
+/** DeliverResponse carries a signed DeliveryReceiptPayload. */
+export interface DeliverResponse {
+  envelope: Envelope | undefined;
+}
+
+/** PushMaterialRequest is one message of a material upload stream. */
+export interface PushMaterialRequest {
+  /** Set on the first message only: payload MaterialHeader. */
+  envelope:
+    | Envelope
+    | undefined;
+  /** File bytes, on every message after the first (at most 64 KiB each). */
+  chunk: Buffer;
+}
+
+/** PushMaterialResponse carries a signed MaterialReceiptPayload. */
+export interface PushMaterialResponse {
   envelope: Envelope | undefined;
 }
 
@@ -272,6 +299,255 @@ export const GetJwksResponse: MessageFns<GetJwksResponse> = {
   },
 };
 
+function createBaseDeliverRequest(): DeliverRequest {
+  return { envelope: undefined };
+}
+
+export const DeliverRequest: MessageFns<DeliverRequest> = {
+  encode(message: DeliverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliverRequest {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: DeliverRequest): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
+function createBaseDeliverResponse(): DeliverResponse {
+  return { envelope: undefined };
+}
+
+export const DeliverResponse: MessageFns<DeliverResponse> = {
+  encode(message: DeliverResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliverResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliverResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliverResponse {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: DeliverResponse): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
+function createBasePushMaterialRequest(): PushMaterialRequest {
+  return { envelope: undefined, chunk: Buffer.alloc(0) };
+}
+
+export const PushMaterialRequest: MessageFns<PushMaterialRequest> = {
+  encode(message: PushMaterialRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk.length !== 0) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushMaterialRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushMaterialRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushMaterialRequest {
+    return {
+      envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PushMaterialRequest): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    if (message.chunk.length !== 0) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+};
+
+function createBasePushMaterialResponse(): PushMaterialResponse {
+  return { envelope: undefined };
+}
+
+export const PushMaterialResponse: MessageFns<PushMaterialResponse> = {
+  encode(message: PushMaterialResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushMaterialResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushMaterialResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushMaterialResponse {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: PushMaterialResponse): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
 /**
  * FederationService is served by every province gateway on its federation port.
  * Every request and response carries a signed Envelope; the payload message type
@@ -307,6 +583,34 @@ export const FederationServiceService = {
     responseSerialize: (value: GetJwksResponse): Buffer => Buffer.from(GetJwksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetJwksResponse => GetJwksResponse.decode(value),
   },
+  /**
+   * Deliver hands over one reliable-delivery message (outbox → inbox) and returns a signed receipt.
+   * Request payload: DeliveryPayload. Response payload: DeliveryReceiptPayload.
+   */
+  deliver: {
+    path: "/tongban.federation.v1.FederationService/Deliver" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeliverRequest): Buffer => Buffer.from(DeliverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeliverRequest => DeliverRequest.decode(value),
+    responseSerialize: (value: DeliverResponse): Buffer => Buffer.from(DeliverResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeliverResponse => DeliverResponse.decode(value),
+  },
+  /**
+   * PushMaterial streams one case material file: the first message carries a signed envelope whose
+   * payload is a MaterialHeader; every message after it carries a chunk of the file's bytes.
+   * Response payload: MaterialReceiptPayload.
+   */
+  pushMaterial: {
+    path: "/tongban.federation.v1.FederationService/PushMaterial" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: PushMaterialRequest): Buffer => Buffer.from(PushMaterialRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushMaterialRequest => PushMaterialRequest.decode(value),
+    responseSerialize: (value: PushMaterialResponse): Buffer =>
+      Buffer.from(PushMaterialResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PushMaterialResponse => PushMaterialResponse.decode(value),
+  },
 } as const;
 
 export interface FederationServiceServer extends UntypedServiceImplementation {
@@ -320,6 +624,17 @@ export interface FederationServiceServer extends UntypedServiceImplementation {
    * Request payload: GetJwksPayload. Response payload: JwksPayload.
    */
   getJwks: handleUnaryCall<GetJwksRequest, GetJwksResponse>;
+  /**
+   * Deliver hands over one reliable-delivery message (outbox → inbox) and returns a signed receipt.
+   * Request payload: DeliveryPayload. Response payload: DeliveryReceiptPayload.
+   */
+  deliver: handleUnaryCall<DeliverRequest, DeliverResponse>;
+  /**
+   * PushMaterial streams one case material file: the first message carries a signed envelope whose
+   * payload is a MaterialHeader; every message after it carries a chunk of the file's bytes.
+   * Response payload: MaterialReceiptPayload.
+   */
+  pushMaterial: handleClientStreamingCall<PushMaterialRequest, PushMaterialResponse>;
 }
 
 export interface FederationServiceClient extends Client {
@@ -361,6 +676,46 @@ export interface FederationServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetJwksResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Deliver hands over one reliable-delivery message (outbox → inbox) and returns a signed receipt.
+   * Request payload: DeliveryPayload. Response payload: DeliveryReceiptPayload.
+   */
+  deliver(
+    request: DeliverRequest,
+    callback: (error: ServiceError | null, response: DeliverResponse) => void,
+  ): ClientUnaryCall;
+  deliver(
+    request: DeliverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeliverResponse) => void,
+  ): ClientUnaryCall;
+  deliver(
+    request: DeliverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeliverResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PushMaterial streams one case material file: the first message carries a signed envelope whose
+   * payload is a MaterialHeader; every message after it carries a chunk of the file's bytes.
+   * Response payload: MaterialReceiptPayload.
+   */
+  pushMaterial(
+    callback: (error: ServiceError | null, response: PushMaterialResponse) => void,
+  ): ClientWritableStream<PushMaterialRequest>;
+  pushMaterial(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PushMaterialResponse) => void,
+  ): ClientWritableStream<PushMaterialRequest>;
+  pushMaterial(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PushMaterialResponse) => void,
+  ): ClientWritableStream<PushMaterialRequest>;
+  pushMaterial(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PushMaterialResponse) => void,
+  ): ClientWritableStream<PushMaterialRequest>;
 }
 
 export const FederationServiceClient = makeGenericClientConstructor(
@@ -371,6 +726,14 @@ export const FederationServiceClient = makeGenericClientConstructor(
   service: typeof FederationServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -1,0 +1,37 @@
+/** Tuning of the reliable delivery path. */
+export interface DeliveryOptions {
+  /** After this age an undelivered message is parked as DEAD (visible to admins, re-queueable). */
+  deadLetterAgeMs: number;
+  /** First retry delay; doubles per attempt up to `backoffCapMs`, with full jitter. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** How often the dispatcher looks for due messages when nothing nudges it. */
+  pollIntervalMs: number;
+  /** How long a claimed message is reserved for one sender (process or replica). */
+  leaseMs: number;
+  /** Messages in flight at once (each stream still one at a time). */
+  concurrency: number;
+}
+
+export const DELIVERY_OPTIONS = Symbol('DELIVERY_OPTIONS');
+
+/** Protected-header `typ` of a delivery receipt. */
+export const RECEIPT_TYP = 'tongban-receipt+jwt';
+
+/** Claims of a signed delivery receipt (non-repudiation of receipt). */
+export interface ReceiptClaims {
+  iss: string;
+  aud: string;
+  /** The delivered message id. */
+  mid: string;
+  stm: string;
+  seq: number;
+  /** Payload type of the delivered body. */
+  mty: string;
+  /** base64url(SHA-256(body)). */
+  dig: string;
+  /** ACCEPTED (applied) or REJECTED (will never be applied; see rsn). */
+  sta: 'ACCEPTED' | 'REJECTED';
+  rsn?: string;
+  iat: number;
+}

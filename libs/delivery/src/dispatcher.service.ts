@@ -1,0 +1,171 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, In } from 'typeorm';
+import { Clock, DomainException } from '@tongban/common';
+import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
+import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
+import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
+import { OutboxMessageEntity } from './outbox-message.entity';
+
+const CLAIM_BATCH = 64;
+
+/**
+ * Sends outbox messages to peers: only the head of each (peer, stream) is eligible, so order is
+ * kept; a claim is a lease written to the row (on PostgreSQL the candidates are read with
+ * FOR UPDATE SKIP LOCKED), so replicas sharing a database never send the same message at once.
+ * Failures retry with exponential backoff and full jitter; past the dead-letter age a message is
+ * parked as DEAD, never dropped. Each delivery ends with the peer's signed receipt stored.
+ */
+@Injectable()
+export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Dispatcher');
+  private readonly owner = randomUUID();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly peers: PeerClient,
+    private readonly verifier: SignedTokenVerifier,
+    @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Starts the polling loop. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops taking new work and waits for messages in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
+  }
+
+  /** Asks for a dispatch round soon (after a commit that enqueued messages). */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), ms);
+    this.timer.unref?.();
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped || this.running) return;
+    this.running = true;
+    this.again = false;
+    try {
+      const free = this.options.concurrency - this.inflight;
+      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
+      for (const m of claimed) {
+        this.inflight++;
+        void this.send(m).finally(() => {
+          this.inflight--;
+          this.nudge();
+          this.settle();
+        });
+      }
+      if (claimed.length === free && free > 0) this.again = true;
+    } catch (e) {
+      this.logger.warn(`dispatch round failed: ${(e as Error).message}`);
+    } finally {
+      this.running = false;
+      this.settle();
+      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+    }
+  }
+
+  private settle(): void {
+    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
+  }
+
+  /** Leases up to `limit` due stream heads to this dispatcher. */
+  private async claim(limit: number): Promise<OutboxMessageEntity[]> {
+    const now = this.clock.now().getTime();
+    const postgres = this.ds.options.type === 'postgres';
+    return this.ds.transaction(async (tx) => {
+      const ids: { id: string }[] = await tx.query(
+        `SELECT o.id FROM outbox_messages o
+          WHERE o.status = 'PENDING' AND o.next_attempt_at <= ${p(postgres, 1)}
+            AND (o.lease_until IS NULL OR o.lease_until < ${p(postgres, 1)})
+            AND NOT EXISTS (SELECT 1 FROM outbox_messages h
+                             WHERE h.peer = o.peer AND h.stream = o.stream AND h.status = 'PENDING' AND h.seq < o.seq)
+          ORDER BY o.next_attempt_at, o.created_at
+          LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+        postgres ? [now] : [now, now],
+      );
+      if (ids.length === 0) return [];
+      const leaseUntil = now + this.options.leaseMs;
+      const list = ids.map((r) => r.id);
+      await tx
+        .createQueryBuilder()
+        .update(OutboxMessageEntity)
+        .set({ leaseOwner: this.owner, leaseUntil: new Date(leaseUntil) })
+        .where({ id: In(list) })
+        .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
+        .execute();
+      return tx.getRepository(OutboxMessageEntity).find({ where: { id: In(list), leaseOwner: this.owner } });
+    });
+  }
+
+  private async send(m: OutboxMessageEntity): Promise<void> {
+    const body = Buffer.from(m.body, 'base64');
+    const repo = this.ds.getRepository(OutboxMessageEntity);
+    try {
+      const payload = DeliveryPayload.encode({ messageId: m.id, stream: m.stream, seq: String(m.seq), type: m.type, body }).finish();
+      const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload));
+      const check = await this.verifier.check<ReceiptClaims>(response.receipt, RECEIPT_TYP);
+      const c = check.claims;
+      if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {
+        throw new Error(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
+      }
+      await repo.update({ id: m.id, leaseOwner: this.owner }, { status: 'DELIVERED', deliveredAt: this.clock.now(), receipt: response.receipt, leaseOwner: null, leaseUntil: null, lastError: c.sta === 'REJECTED' ? `rejected: ${c.rsn ?? ''}`.slice(0, 300) : null });
+      if (c.sta === 'REJECTED') this.logger.warn(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`);
+      if (m.attempts > 0) {
+        // The peer is back: let the rest of its queue go now instead of waiting out the backoff.
+        await repo
+          .createQueryBuilder()
+          .update(OutboxMessageEntity)
+          .set({ nextAttemptAt: this.clock.now() })
+          .where("peer = :peer AND status = 'PENDING' AND next_attempt_at > :now", { peer: m.peer, now: this.clock.now().getTime() })
+          .execute();
+      }
+    } catch (e) {
+      const attempts = m.attempts + 1;
+      const now = this.clock.now();
+      const dead = now.getTime() - m.createdAt.getTime() >= this.options.deadLetterAgeMs;
+      const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
+      const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+      const reason = e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message;
+      await repo.update(
+        { id: m.id, leaseOwner: this.owner },
+        { attempts, status: dead ? 'DEAD' : 'PENDING', nextAttemptAt: new Date(now.getTime() + delay), lastError: reason.slice(0, 300), leaseOwner: null, leaseUntil: null },
+      );
+      if (dead) this.logger.error(`message ${m.id} to ${m.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
+    }
+  }
+}
+
+function p(postgres: boolean, n: number): string {
+  return postgres ? `$${n}` : '?';
+}

@@ -1,0 +1,120 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock, SELF_CODE } from '@tongban/common';
+import { digest, RefusalException } from '@tongban/federation';
+import { KeyStore } from '@tongban/keys';
+import { isUniqueViolation } from '@tongban/persistence';
+import { DeliveryPayload } from '@tongban/proto';
+import { RECEIPT_TYP, ReceiptClaims } from './delivery.options';
+import { InboxMessageEntity } from './inbox-message.entity';
+
+/** A delivered message as a handler sees it. */
+export interface IncomingMessage {
+  sender: string;
+  messageId: string;
+  stream: string;
+  seq: number;
+  type: string;
+  body: Buffer;
+}
+
+/** Applies one message type inside the inbox transaction. */
+export type InboxHandler = (tx: EntityManager, m: IncomingMessage) => Promise<void>;
+
+/** Thrown by a handler for a message that can never be applied; the sender gets a REJECTED receipt. */
+export class DeliveryRejection extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * Idempotent inbox: a message id from a sender takes effect once, inside one transaction with its
+ * state change and its signed receipt; a second delivery gets the stored receipt back. Messages of
+ * a stream must arrive in seq order (a gap is refused with OUT_OF_ORDER so the sender retries).
+ */
+@Injectable()
+export class Inbox {
+  private readonly logger = new Logger('Inbox');
+  private readonly handlers = new Map<string, InboxHandler>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    @Inject(SELF_CODE) private readonly self: string,
+  ) {}
+
+  /** Registers the handler of one payload type. */
+  on(type: string, handler: InboxHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  /** Applies (once) a message from `sender` and returns the signed receipt. */
+  async receive(sender: string, p: DeliveryPayload): Promise<string> {
+    const seq = Number(p.seq);
+    if (!p.messageId || p.messageId.length > 64 || !p.stream || p.stream.length > 64 || !Number.isSafeInteger(seq) || seq < 1 || !p.type || p.type.length > 100) {
+      throw new RefusalException('MALFORMED_PAYLOAD', 'delivery needs message_id (≤64), stream (≤64), seq ≥ 1 and type (≤100)', sender);
+    }
+    const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body) };
+    try {
+      return await this.ds.transaction((tx) => this.apply(tx, msg));
+    } catch (e) {
+      // A concurrent duplicate (another replica) committed first: answer with its receipt.
+      if (isUniqueViolation(e)) {
+        const stored = await this.ds.getRepository(InboxMessageEntity).findOneBy({ sender, messageId: msg.messageId });
+        if (stored) return stored.receipt;
+      }
+      throw e;
+    }
+  }
+
+  private async apply(tx: EntityManager, m: IncomingMessage): Promise<string> {
+    const repo = tx.getRepository(InboxMessageEntity);
+    const seen = await repo.findOneBy({ sender: m.sender, messageId: m.messageId });
+    if (seen) return seen.receipt;
+    const last = await repo
+      .createQueryBuilder('i')
+      .select('MAX(i.seq)', 'max')
+      .where('i.sender = :sender AND i.stream = :stream', { sender: m.sender, stream: m.stream })
+      .getRawOne<{ max: number | string | null }>();
+    const expected = Number(last?.max ?? 0) + 1;
+    if (m.seq > expected) throw new RefusalException('OUT_OF_ORDER', `stream ${m.stream} expects seq ${expected} before ${m.seq}`, m.sender);
+    let status: ReceiptClaims['sta'] = 'ACCEPTED';
+    let reason: string | undefined;
+    if (m.seq < expected) {
+      status = 'REJECTED';
+      reason = `seq ${m.seq} of stream ${m.stream} was already used by another message`;
+    } else {
+      const handler = this.handlers.get(m.type);
+      if (!handler) {
+        status = 'REJECTED';
+        reason = `no handler for ${m.type}`;
+      } else {
+        try {
+          await handler(tx, m);
+        } catch (e) {
+          if (!(e instanceof DeliveryRejection)) throw e;
+          status = 'REJECTED';
+          reason = e.reason;
+        }
+      }
+    }
+    const claims: ReceiptClaims = {
+      iss: this.self,
+      aud: m.sender,
+      mid: m.messageId,
+      stm: m.stream,
+      seq: m.seq,
+      mty: m.type,
+      dig: digest(m.body),
+      sta: status,
+      ...(reason ? { rsn: reason.slice(0, 200) } : {}),
+      iat: this.clock.epochSeconds(),
+    };
+    const receipt = this.keys.signJws(RECEIPT_TYP, claims);
+    await repo.insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
+    if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);
+    return receipt;
+  }
+}

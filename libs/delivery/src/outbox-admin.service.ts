@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, Repository } from 'typeorm';
+import { Clock, DomainException } from '@tongban/common';
+import { Dispatcher } from './dispatcher.service';
+import { OutboxMessageEntity, OutboxStatus } from './outbox-message.entity';
+
+/** Admin view of one outbox message (body omitted: it may hold personal data). */
+export interface OutboxView {
+  id: string;
+  peer: string;
+  stream: string;
+  seq: number;
+  type: string;
+  status: OutboxStatus;
+  attempts: number;
+  createdAt: string;
+  nextAttemptAt: string;
+  deliveredAt: string | null;
+  lastError: string | null;
+  receipt: string | null;
+}
+
+/** What admins see and do with undelivered messages: list, count, re-queue dead letters. */
+@Injectable()
+export class OutboxAdmin {
+  private readonly repo: Repository<OutboxMessageEntity>;
+
+  constructor(
+    ds: DataSource,
+    private readonly clock: Clock,
+    private readonly dispatcher: Dispatcher,
+  ) {
+    this.repo = ds.getRepository(OutboxMessageEntity);
+  }
+
+  /** Messages by status (default: not yet delivered), oldest first. */
+  async list(status?: string, limit = 100): Promise<OutboxView[]> {
+    if (status && !['PENDING', 'DELIVERED', 'DEAD'].includes(status)) {
+      throw new DomainException('VALIDATION_FAILED', 'status must be PENDING, DELIVERED or DEAD', { field: 'status', rule: 'ONE_OF' });
+    }
+    const rows = await this.repo.find({ where: status ? { status: status as OutboxStatus } : {}, order: { createdAt: 'ASC' }, take: Math.min(Math.max(limit, 1), 1000) });
+    return rows.map((r) => ({
+      id: r.id,
+      peer: r.peer,
+      stream: r.stream,
+      seq: r.seq,
+      type: r.type,
+      status: r.status,
+      attempts: r.attempts,
+      createdAt: r.createdAt.toISOString(),
+      nextAttemptAt: r.nextAttemptAt.toISOString(),
+      deliveredAt: r.deliveredAt?.toISOString() ?? null,
+      lastError: r.lastError,
+      receipt: r.receipt,
+    }));
+  }
+
+  /** Counts per status, and per peer for undelivered messages. */
+  async depth(): Promise<{ status: string; peer: string; count: number; oldest: string }[]> {
+    const rows = await this.repo
+      .createQueryBuilder('o')
+      .select('o.status', 'status')
+      .addSelect('o.peer', 'peer')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect('MIN(o.created_at)', 'oldest')
+      .where("o.status <> 'DELIVERED'")
+      .groupBy('o.status')
+      .addGroupBy('o.peer')
+      .getRawMany<{ status: string; peer: string; count: string; oldest: string }>();
+    return rows.map((r) => ({ status: r.status, peer: r.peer, count: Number(r.count), oldest: new Date(Number(r.oldest)).toISOString() }));
+  }
+
+  /** Puts a DEAD message back in the queue, to be sent now. */
+  async requeue(id: string): Promise<OutboxView> {
+    const row = await this.repo.findOneBy({ id });
+    if (!row) throw new DomainException('NOT_FOUND', `no outbox message ${id}`);
+    if (row.status !== 'DEAD') throw new DomainException('CONFLICT', `message ${id} is ${row.status}; only DEAD messages can be re-queued`);
+    await this.repo.update({ id }, { status: 'PENDING', nextAttemptAt: this.clock.now(), createdAt: this.clock.now(), lastError: null });
+    this.dispatcher.nudge();
+    return (await this.list(undefined, 1000)).find((v) => v.id === id)!;
+  }
+}

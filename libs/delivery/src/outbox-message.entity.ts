@@ -1,0 +1,26 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs } from '@tongban/persistence';
+
+/** PENDING: to send; DELIVERED: receipt stored; DEAD: parked after the dead-letter age. */
+export type OutboxStatus = 'PENDING' | 'DELIVERED' | 'DEAD';
+
+/** A message committed with the state change that caused it, waiting to reach a peer. */
+@Entity('outbox_messages')
+export class OutboxMessageEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) id: string;
+  @Column({ type: 'varchar', length: 6 }) peer: string;
+  @Column({ type: 'varchar', length: 64 }) stream: string;
+  @Column({ type: 'integer' }) seq: number;
+  @Column({ type: 'varchar', length: 100 }) type: string;
+  /** base64 of the protobuf body. */
+  @Column({ type: 'text' }) body: string;
+  @Column({ type: 'varchar', length: 16 }) status: OutboxStatus;
+  @Column({ type: 'integer', default: 0 }) attempts: number;
+  @Column({ name: 'next_attempt_at', type: 'bigint', transformer: epochMs }) nextAttemptAt: Date;
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
+  @Column({ name: 'delivered_at', type: 'bigint', nullable: true, transformer: epochMs }) deliveredAt: Date | null;
+  @Column({ type: 'text', nullable: true }) receipt: string | null;
+  @Column({ name: 'last_error', type: 'varchar', length: 300, nullable: true }) lastError: string | null;
+  @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true }) leaseOwner: string | null;
+  @Column({ name: 'lease_until', type: 'bigint', nullable: true, transformer: epochMs }) leaseUntil: Date | null;
+}

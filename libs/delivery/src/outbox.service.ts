@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { Clock } from '@tongban/common';
+import { OutboxMessageEntity } from './outbox-message.entity';
+
+/** A message to hand to a peer reliably. */
+export interface OutgoingMessage {
+  peer: string;
+  /** Ordering key: messages of one stream reach one peer in the order they were enqueued. */
+  stream: string;
+  /** Fully qualified protobuf type of `body`. */
+  type: string;
+  body: Uint8Array;
+}
+
+/**
+ * Transactional outbox: `enqueue` writes the message with the caller's transaction, so the state
+ * change and the message commit together or not at all. The Dispatcher sends them later.
+ */
+@Injectable()
+export class Outbox {
+  constructor(private readonly clock: Clock) {}
+
+  /** Adds a message inside `tx`; returns its id. */
+  async enqueue(tx: EntityManager, m: OutgoingMessage): Promise<string> {
+    const repo = tx.getRepository(OutboxMessageEntity);
+    const row = await repo
+      .createQueryBuilder('o')
+      .select('MAX(o.seq)', 'max')
+      .where('o.peer = :peer AND o.stream = :stream', { peer: m.peer, stream: m.stream })
+      .getRawOne<{ max: number | string | null }>();
+    const now = this.clock.now();
+    const id = randomUUID();
+    await repo.insert({
+      id,
+      peer: m.peer,
+      stream: m.stream,
+      seq: Number(row?.max ?? 0) + 1,
+      type: m.type,
+      body: Buffer.from(m.body).toString('base64'),
+      status: 'PENDING',
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now,
+      deliveredAt: null,
+      receipt: null,
+      lastError: null,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    return id;
+  }
+}
