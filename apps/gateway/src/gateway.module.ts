@@ -5,6 +5,10 @@ import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
+import { CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, TaskService } from '@tongban/cases';
+import { CatalogueStore } from '@tongban/catalogue';
+import { Dispatcher, Inbox, Outbox, OutboxAdmin } from '@tongban/delivery';
+import { CasesController } from './http/cases.controller';
 import { TrustStore } from '@tongban/trust';
 import { AttestationService, IssuerService, VerificationService } from '@tongban/verification';
 import { FederationGrpcController } from './grpc/federation.grpc-controller';
@@ -24,12 +28,16 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly trust: TrustStore,
+    private readonly catalogue: CatalogueStore,
     private readonly ds: DataSource,
   ) {}
 
   onModuleInit(): void {
     if (this.config.trustRefreshSeconds > 0) {
-      this.timer = setInterval(() => this.trust.refresh().catch((e) => this.logger.warn(`trust refresh failed: ${e.message}`)), this.config.trustRefreshSeconds * 1000);
+      // Replicas sharing a database pick up each other's admin changes.
+      const refresh = () =>
+        Promise.all([this.trust.refresh(), this.catalogue.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
+      this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
       this.timer.unref();
     }
   }
@@ -49,7 +57,7 @@ export class GatewayModule {
   static forConfig(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [VerificationController, AdminController, PublicController, FederationGrpcController],
+      controllers: [VerificationController, CasesController, AdminController, PublicController, FederationGrpcController],
       providers: [
         ...configProviders(config),
         ...initialisedStores,
@@ -63,6 +71,16 @@ export class GatewayModule {
         AttestationService,
         IssuerService,
         VerificationService,
+        Outbox,
+        Dispatcher,
+        Inbox,
+        OutboxAdmin,
+        CaseTransactions,
+        CaseOwner,
+        CaseInboxHandlers,
+        TaskService,
+        CaseQuery,
+        CaseNotes,
         ApiTokenGuard,
         Lifecycle,
         { provide: APP_FILTER, useClass: HttpErrorFilter },

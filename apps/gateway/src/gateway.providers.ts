@@ -7,9 +7,26 @@ import { KEYS_OPTIONS, KeyStore, KeysOptions, SigningKeyEntity } from '@tongban/
 import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } from '@tongban/licences';
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
+import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
+import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
+import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 
 /** Every entity of the gateway's database. */
-export const ENTITIES = [SigningKeyEntity, PeerEntity, PeerKeyEntity, LicenceEntity, SeenMessageEntity, AuditEventEntity];
+export const ENTITIES = [
+  SigningKeyEntity,
+  PeerEntity,
+  PeerKeyEntity,
+  LicenceEntity,
+  SeenMessageEntity,
+  AuditEventEntity,
+  OutboxMessageEntity,
+  InboxMessageEntity,
+  CatalogueVersionEntity,
+  CalendarVersionEntity,
+  CaseEntity,
+  CaseStepEntity,
+  CaseEventEntity,
+];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -37,11 +54,22 @@ export function configProviders(config: GatewayConfig): Provider[] {
       useFactory: () => openDatabase(buildDataSource(config.database, ENTITIES)),
     },
     { provide: LicenceLookup, useClass: DbLicenceLookup },
+    { provide: DELIVERY_OPTIONS, useValue: { ...config.delivery, leaseMs: Math.max(30_000, 3 * config.peerDeadlineMs) } },
+    { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
   ];
 }
 
-/** KeyStore and TrustStore are loaded before anything may sign or verify. */
+/** KeyStore, TrustStore and CatalogueStore are loaded before anything may use them. */
 export const initialisedStores: Provider[] = [
+  {
+    provide: CatalogueStore,
+    inject: [DataSource, Clock, CATALOGUE_OPTIONS],
+    useFactory: async (ds: DataSource, clock: Clock, options: CatalogueOptions) => {
+      const store = new CatalogueStore(ds, clock, options);
+      await store.init();
+      return store;
+    },
+  },
   {
     provide: KeyStore,
     inject: [DataSource, Clock, KEYS_OPTIONS],

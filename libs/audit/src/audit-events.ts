@@ -13,6 +13,11 @@ export const AUDIT_EVENTS = [
   'admin.peer.key.added',
   'admin.peer.key.status_changed',
   'licences.imported',
+  'case.applicant.disclosed',
+  'admin.catalogue.loaded',
+  'admin.calendar.loaded',
+  'admin.outbox.requeued',
+  'admin.webhook.registered',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

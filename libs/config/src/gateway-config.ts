@@ -40,6 +40,13 @@ const schema = z
     licenceTypesFile: z.string().optional(),
     grpcReflection: bool.optional(),
     trustRefreshS: int(0, 3600).default(10),
+    catalogueFile: z.string().optional(),
+    calendarFile: z.string().optional(),
+    deadLetterAgeS: int(60, 90 * 24 * 3600).default(7 * 24 * 3600),
+    deliveryBackoffBaseMs: int(10, 60_000).default(500),
+    deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
+    deliveryPollMs: int(10, 60_000).default(1000),
+    deliveryConcurrency: int(1, 256).default(16),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   })
   .strict();
@@ -72,6 +79,9 @@ export interface GatewayConfig {
   extraParticipants: { code: string; name: string; nameEn: string }[];
   licenceTypesFile: string;
   trustRefreshSeconds: number;
+  catalogueFile: string;
+  calendarFile: string;
+  delivery: { deadLetterAgeMs: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
   logLevel: Raw['logLevel'];
   /** Settings filled with development defaults (reported at boot). */
   generated: string[];
@@ -173,6 +183,15 @@ function finish(r: Raw): GatewayConfig {
     extraParticipants,
     licenceTypesFile: r.licenceTypesFile ? resolve(r.licenceTypesFile) : findUp('data/licence-types.json'),
     trustRefreshSeconds: r.trustRefreshS,
+    catalogueFile: r.catalogueFile ? resolve(r.catalogueFile) : findUp('data/catalogue.json'),
+    calendarFile: r.calendarFile ? resolve(r.calendarFile) : findUp('data/calendar.json'),
+    delivery: {
+      deadLetterAgeMs: r.deadLetterAgeS * 1000,
+      backoffBaseMs: r.deliveryBackoffBaseMs,
+      backoffCapMs: Math.max(r.deliveryBackoffCapMs, r.deliveryBackoffBaseMs),
+      pollIntervalMs: r.deliveryPollMs,
+      concurrency: r.deliveryConcurrency,
+    },
     logLevel: r.logLevel,
     generated,
   };

@@ -2,7 +2,8 @@ import { Controller, UseFilters } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { FederationInbox, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
-import { Envelope, GetJwksPayload, JwksPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
+import { Inbox } from '@tongban/delivery';
+import { DeliveryPayload, DeliveryReceiptPayload, Envelope, GetJwksPayload, JwksPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
 import { IssuerService, MalformedQueryError } from '@tongban/verification';
 import { RpcErrorFilter } from './rpc-error.filter';
 
@@ -14,7 +15,17 @@ export class FederationGrpcController {
     private readonly inbox: FederationInbox,
     private readonly issuer: IssuerService,
     private readonly keys: KeyStore,
+    private readonly deliveries: Inbox,
   ) {}
+
+  @GrpcMethod('FederationService', 'Deliver')
+  deliver(req: { envelope?: Envelope }) {
+    return this.inbox.handle('Deliver', req.envelope, async ({ claims, payload }) => {
+      const message = decode(() => DeliveryPayload.decode(payload));
+      const receipt = await this.deliveries.receive(claims.iss, message);
+      return DeliveryReceiptPayload.encode({ receipt }).finish();
+    });
+  }
 
   @GrpcMethod('FederationService', 'VerifyLicences')
   verifyLicences(req: { envelope?: Envelope }) {

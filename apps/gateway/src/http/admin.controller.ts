@@ -1,5 +1,7 @@
-import { Body, Controller, Get, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
+import { CatalogueStore } from '@tongban/catalogue';
+import { OutboxAdmin } from '@tongban/delivery';
 import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { ApiTokenGuard, RequiresToken } from './api-token.guard';
@@ -14,7 +16,51 @@ export class AdminController {
     private readonly trust: TrustStore,
     private readonly keys: KeyStore,
     private readonly audit: AuditLog,
+    private readonly outbox: OutboxAdmin,
+    private readonly catalogue: CatalogueStore,
   ) {}
+
+  @Get('outbox')
+  listOutbox(@Query('status') status?: string, @Query('limit') limit?: string) {
+    return this.outbox.list(status, limit ? Number(limit) : 100).then((messages) => ({ messages }));
+  }
+
+  @Get('outbox/depth')
+  outboxDepth() {
+    return this.outbox.depth().then((depth) => ({ depth }));
+  }
+
+  @Post('outbox/:id/requeue')
+  @HttpCode(200)
+  async requeue(@Param('id') id: string, @Ctx() ctx: RequestContext) {
+    const view = await this.outbox.requeue(id);
+    await this.audit.recordNow({ event: 'admin.outbox.requeued', actor: ctx.caller, subject: id, outcome: 'OK' });
+    return view;
+  }
+
+  @Get('catalogue')
+  getCatalogue() {
+    return this.catalogue.catalogue().toJSON();
+  }
+
+  @Put('catalogue')
+  async loadCatalogue(@Body() body: unknown, @Ctx() ctx: RequestContext) {
+    const c = await this.catalogue.loadCatalogue(body, ctx.caller);
+    await this.audit.recordNow({ event: 'admin.catalogue.loaded', actor: ctx.caller, subject: c.version, outcome: 'OK' });
+    return { version: c.version, items: c.items().length };
+  }
+
+  @Get('calendar')
+  getCalendar() {
+    return this.catalogue.calendar().toJSON();
+  }
+
+  @Put('calendar')
+  async loadCalendar(@Body() body: unknown, @Ctx() ctx: RequestContext) {
+    const c = await this.catalogue.loadCalendar(body, ctx.caller);
+    await this.audit.recordNow({ event: 'admin.calendar.loaded', actor: ctx.caller, subject: c.version, outcome: 'OK' });
+    return { version: c.version };
+  }
 
   @Get('peers')
   listPeers() {

@@ -1,0 +1,175 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DomainException } from '@tongban/common';
+import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
+import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepOutcome, StepStatusChanged } from '@tongban/proto';
+import { CaseEntity } from './case.entity';
+import { CaseItem } from './case-item';
+import { CaseMessage } from './case-messages';
+import { CaseOwner } from './case-owner.service';
+import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
+import { CaseTransactions } from './case-transactions';
+import { CaseUnitOfWork, fromTs } from './case-unit-of-work';
+
+const STEP_STATUSES: StepStatus[] = ['WAITING', 'ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED', 'COMPLETED', 'REFUSED', 'CANCELLED'];
+
+/**
+ * Applies case messages from other gateways inside the inbox transaction: replicas follow their
+ * owner (opened, assigned, status, closed, notes); the owner applies step outcomes. A message that
+ * can never apply (wrong sender, unknown case) is rejected with a signed REJECTED receipt.
+ */
+@Injectable()
+export class CaseInboxHandlers implements OnModuleInit {
+  constructor(
+    private readonly inbox: Inbox,
+    private readonly txs: CaseTransactions,
+    private readonly owner: CaseOwner,
+  ) {}
+
+  onModuleInit(): void {
+    const on = (type: string, fn: (uow: CaseUnitOfWork, m: IncomingMessage) => Promise<void>) =>
+      this.inbox.on(type, (tx, m) =>
+        this.txs.within(tx, (uow) =>
+          fn(uow, m).catch((e) => {
+            if (e instanceof DomainException) throw new DeliveryRejection(`${e.code}: ${e.message}`);
+            throw e;
+          }),
+        ),
+      );
+    on(CaseMessage.Opened, (uow, m) => this.opened(uow, m));
+    on(CaseMessage.StepAssigned, (uow, m) => this.assigned(uow, m));
+    on(CaseMessage.StepStatusChanged, (uow, m) => this.statusChanged(uow, m));
+    on(CaseMessage.Closed, (uow, m) => this.closed(uow, m));
+    on(CaseMessage.Note, (uow, m) => this.noted(uow, m));
+    on(CaseMessage.StepOutcome, (uow, m) => this.outcome(uow, m));
+  }
+
+  private async opened(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const o = decode(() => CaseOpened.decode(m.body));
+    if (o.collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
+    if (o.acceptingProvince !== m.sender || !o.collaborationId.startsWith(`${m.sender}-`)) throw new DeliveryRejection('a case can only be opened by its accepting province');
+    if (!o.participants.some((p) => p.province === uow.self)) throw new DeliveryRejection(`${uow.self} takes no part in this case`);
+    const repo = uow.tx.getRepository(CaseEntity);
+    if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
+    const snapshot = JSON.parse(o.receivedJson || '{}') as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
+    if (!snapshot.case) throw new DeliveryRejection('received_json lacks the case item');
+    const openedAt = fromTs(o.openedAt) ?? uow.now;
+    const c: CaseEntity = {
+      id: randomUUID(),
+      collaborationId: o.collaborationId,
+      itemCode: o.itemCode,
+      itemVersion: o.itemVersion,
+      item: snapshot.case,
+      mode: o.mode,
+      owner: m.sender,
+      state: 'OPEN',
+      participants: Object.fromEntries(o.participants.map((p) => [p.role, p.province])),
+      applicantName: o.applicantName,
+      applicantIdNumber: o.applicantIdNumber || null,
+      received: snapshot.received ?? {},
+      materials: snapshot.materials ?? [],
+      currentStep: 0,
+      createdAt: openedAt,
+      updatedAt: uow.now,
+      closedAt: null,
+      closeReason: null,
+      refusedStep: null,
+    };
+    await repo.insert(c as never);
+    await uow.tx.getRepository(CaseStepEntity).insert(
+      o.steps.map((s) => ({
+        caseId: c.id,
+        idx: s.index,
+        role: s.role,
+        province: s.province,
+        action: s.action,
+        name: (snapshot.case!.steps[s.index]?.name ?? s.action).slice(0, 100),
+        timeLimitDays: s.timeLimitWorkingDays,
+        status: STEP_STATUSES.includes(s.status as StepStatus) ? (s.status as StepStatus) : 'WAITING',
+        assignedAt: null,
+        dueAt: fromTs(s.dueAt),
+        acceptedAt: null,
+        finishedAt: null,
+        actor: null,
+        inputs: null,
+        outputs: null,
+        reason: null,
+      })),
+    );
+    await uow.event(c, 'CASE_OPENED', String(c.received.by ?? m.sender), null, { itemCode: c.itemCode, itemVersion: c.itemVersion }, m.sender);
+  }
+
+  private async assigned(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const a = decode(() => StepAssigned.decode(m.body));
+    const { c, steps } = await this.replica(uow, m, a.collaborationId);
+    const step = steps[a.stepIndex];
+    if (!step || step.province !== uow.self) throw new DeliveryRejection(`step ${a.stepIndex} is not performed by ${uow.self}`);
+    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: fromTs(a.dueAt), inputs: JSON.parse(a.inputsJson || '{}') };
+    await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
+    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
+    await uow.event(c, 'STEP_ASSIGNED', m.sender, step.idx, { action: step.action, dueAt: patch.dueAt?.toISOString() ?? null }, m.sender);
+  }
+
+  private async statusChanged(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const s = decode(() => StepStatusChanged.decode(m.body));
+    const { c, steps } = await this.replica(uow, m, s.collaborationId);
+    const step = steps[s.stepIndex];
+    if (!step || !STEP_STATUSES.includes(s.status as StepStatus)) throw new DeliveryRejection(`bad step ${s.stepIndex} or status ${s.status}`);
+    const at = fromTs(s.at) ?? uow.now;
+    const status = s.status as StepStatus;
+    const patch: Partial<CaseStepEntity> = { status, actor: s.actor.slice(0, 100) || step.actor, reason: s.reason || step.reason };
+    if (status === 'ASSIGNED') patch.assignedAt = at;
+    if (status === 'ACCEPTED') patch.acceptedAt = at;
+    if (status === 'COMPLETED' || status === 'REFUSED') patch.finishedAt = at;
+    await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
+    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: Math.max(c.currentStep, status === 'ASSIGNED' ? step.idx : c.currentStep), updatedAt: uow.now });
+    if (step.province !== uow.self || status === 'ASSIGNED') await uow.event(c, `STEP_${status}`, s.actor || m.sender, step.idx, s.reason ? { reason: s.reason } : null, step.province);
+  }
+
+  private async closed(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const k = decode(() => CaseClosed.decode(m.body));
+    const { c, steps } = await this.replica(uow, m, k.collaborationId);
+    if (!['COMPLETED', 'REFUSED', 'CANCELLED'].includes(k.state)) throw new DeliveryRejection(`bad final state ${k.state}`);
+    for (const s of steps) {
+      if (s.status === 'WAITING' || OPEN_STEP.includes(s.status)) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status: 'CANCELLED' });
+    }
+    const at = fromTs(k.at) ?? uow.now;
+    await uow.tx.getRepository(CaseEntity).update(
+      { id: c.id },
+      { state: k.state as CaseEntity['state'], closedAt: at, closeReason: k.reason.slice(0, 500), refusedStep: k.state === 'REFUSED' ? k.refusedStepIndex : null, updatedAt: uow.now },
+    );
+    await uow.event(c, `CASE_${k.state}`, k.actor || m.sender, k.state === 'REFUSED' ? k.refusedStepIndex : null, { reason: k.reason }, m.sender);
+  }
+
+  private async noted(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const n = decode(() => CaseEventNote.decode(m.body));
+    const { c } = await this.txs.load(uow.tx, n.collaborationId);
+    if (!Object.values(c.participants).includes(m.sender)) throw new DeliveryRejection(`${m.sender} takes no part in ${c.collaborationId}`);
+    const details = JSON.parse(n.detailsJson || '{}') as Record<string, unknown>;
+    if (c.owner === uow.self) return this.owner.note(uow, c, n.type, details, n.actor, m.sender);
+    if (m.sender !== c.owner) throw new DeliveryRejection('notes reach participants through the accepting gateway');
+    await uow.event(c, n.type, n.actor, null, details, String(details.province ?? m.sender).slice(0, 6));
+  }
+
+  private async outcome(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
+    const o = decode(() => StepOutcome.decode(m.body));
+    const outcome = o.outcome as 'ACCEPTED' | 'COMPLETED' | 'REFUSED' | 'MATERIALS_REQUESTED';
+    if (!['ACCEPTED', 'COMPLETED', 'REFUSED', 'MATERIALS_REQUESTED'].includes(outcome)) throw new DeliveryRejection(`bad outcome ${o.outcome}`);
+    await this.owner.apply(uow, o.collaborationId, { stepIndex: o.stepIndex, outcome, outputs: JSON.parse(o.outputsJson || '{}'), reason: o.reason || undefined, actor: o.actor || m.sender, from: m.sender });
+  }
+
+  /** The local replica of a case the sender owns. */
+  private async replica(uow: CaseUnitOfWork, m: IncomingMessage, collaborationId: string) {
+    const loaded = await this.txs.load(uow.tx, collaborationId);
+    if (loaded.c.owner !== m.sender) throw new DeliveryRejection(`${m.sender} does not own ${collaborationId}`);
+    return loaded;
+  }
+}
+
+function decode<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch {
+    throw new DeliveryRejection('body is not a valid message of its type');
+  }
+}

@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In } from 'typeorm';
+import { CatalogueStore } from '@tongban/catalogue';
+import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
+import { Inject } from '@nestjs/common';
+import { CaseEntity, CaseState } from './case.entity';
+import { CaseEventEntity } from './case-event.entity';
+import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
+
+/** How a step looks in the local API. */
+export interface StepView {
+  index: number;
+  taskId: string;
+  role: string;
+  province: string;
+  action: string;
+  name: string;
+  status: StepStatus;
+  timeLimitWorkingDays: number;
+  assignedAt: string | null;
+  dueAt: string | null;
+  workingDaysLeft: number | null;
+  overdue: boolean;
+  acceptedAt: string | null;
+  finishedAt: string | null;
+  actor: string | null;
+  inputs: Record<string, string> | null;
+  outputs: Record<string, string> | null;
+  reason: string | null;
+}
+
+/** Reads cases, tasks and histories for the local API; ID numbers are masked. */
+@Injectable()
+export class CaseQuery {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly catalogue: CatalogueStore,
+    @Inject(SELF_CODE) private readonly self: string,
+  ) {}
+
+  /** One case (by id or collaboration id) with steps and history. */
+  async view(ref: string) {
+    const c = await this.ds.getRepository(CaseEntity).findOne({ where: [{ id: ref }, { collaborationId: ref }] });
+    if (!c) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
+    const steps = await this.ds.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
+    const events = await this.ds.getRepository(CaseEventEntity).find({ where: { caseId: c.id }, order: { seq: 'ASC' } });
+    return {
+      ...this.summary(c, steps),
+      participants: c.participants,
+      applicant: { name: c.applicantName, idNumber: c.applicantIdNumber ? maskIdentifier(c.applicantIdNumber) : null },
+      received: c.received,
+      materials: c.materials,
+      steps: steps.map((s) => this.step(c, s)),
+      events: events.map((e) => ({ seq: e.seq, at: e.at.toISOString(), type: e.type, province: e.province, actor: e.actor, stepIndex: e.stepIndex, details: e.details })),
+    };
+  }
+
+  /** Cases here (owned or taken part in), newest first; `overdue` keeps those with a late open step. */
+  async list(q: { state?: string; overdue?: string; itemCode?: string; limit?: string }) {
+    if (q.state && !['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'].includes(q.state)) throw new DomainException('VALIDATION_FAILED', 'state must be OPEN, COMPLETED, REFUSED or CANCELLED', { field: 'state', rule: 'ONE_OF' });
+    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
+    const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').limit(limit);
+    if (q.state) qb.andWhere('c.state = :state', { state: q.state as CaseState });
+    if (q.itemCode) qb.andWhere('c.item_code = :item', { item: q.itemCode });
+    if (q.overdue === 'true') {
+      qb.andWhere(
+        `c.state = 'OPEN' AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.status IN (:...open) AND s.due_at < :now)`,
+        { open: OPEN_STEP, now: this.clock.now().getTime() },
+      );
+    }
+    const cases = await qb.getMany();
+    const steps = cases.length ? await this.ds.getRepository(CaseStepEntity).find({ where: { caseId: In(cases.map((c) => c.id)) }, order: { idx: 'ASC' } }) : [];
+    return { cases: cases.map((c) => this.summary(c, steps.filter((s) => s.caseId === c.id))) };
+  }
+
+  /** Steps this province performs, as tasks. */
+  async tasks(q: { status?: string; limit?: string }) {
+    const statuses = q.status ? q.status.split(',') : OPEN_STEP;
+    for (const s of statuses) {
+      if (!['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED', 'COMPLETED', 'REFUSED', 'CANCELLED', 'WAITING'].includes(s)) {
+        throw new DomainException('VALIDATION_FAILED', `status ${s.slice(0, 30)} is not a step status`, { field: 'status', rule: 'ONE_OF' });
+      }
+    }
+    const limit = Math.min(Math.max(Number(q.limit ?? 200) || 200, 1), 1000);
+    const steps = await this.ds.getRepository(CaseStepEntity).find({ where: { province: this.self, status: In(statuses) }, take: limit, order: { dueAt: 'ASC' } });
+    const cases = steps.length ? await this.ds.getRepository(CaseEntity).find({ where: { id: In([...new Set(steps.map((s) => s.caseId))]) } }) : [];
+    const byId = new Map(cases.map((c) => [c.id, c]));
+    return {
+      tasks: steps.map((s) => {
+        const c = byId.get(s.caseId)!;
+        return { ...this.step(c, s), id: `${c.collaborationId}~${s.idx}`, caseId: c.id, collaborationId: c.collaborationId, itemCode: c.itemCode, itemName: c.item.name, acceptingProvince: c.owner, caseState: c.state, applicant: { name: c.applicantName } };
+      }),
+    };
+  }
+
+  private summary(c: CaseEntity, steps: CaseStepEntity[]) {
+    const now = this.clock.now();
+    return {
+      caseId: c.id,
+      collaborationId: c.collaborationId,
+      itemCode: c.itemCode,
+      itemName: c.item.name,
+      itemVersion: c.itemVersion,
+      mode: c.mode,
+      state: c.state,
+      acceptingProvince: c.owner,
+      ownedHere: c.owner === this.self,
+      currentStep: c.currentStep,
+      overdue: c.state === 'OPEN' && steps.some((s) => OPEN_STEP.includes(s.status) && !!s.dueAt && s.dueAt < now),
+      openedAt: c.createdAt.toISOString(),
+      updatedAt: c.updatedAt.toISOString(),
+      closedAt: c.closedAt?.toISOString() ?? null,
+      closeReason: c.closeReason,
+      refusedStep: c.refusedStep,
+    };
+  }
+
+  private step(c: CaseEntity, s: CaseStepEntity): StepView {
+    const now = this.clock.now();
+    const open = OPEN_STEP.includes(s.status);
+    return {
+      index: s.idx,
+      taskId: `${c.collaborationId}~${s.idx}`,
+      role: s.role,
+      province: s.province,
+      action: s.action,
+      name: s.name,
+      status: s.status,
+      timeLimitWorkingDays: s.timeLimitDays,
+      assignedAt: s.assignedAt?.toISOString() ?? null,
+      dueAt: s.dueAt?.toISOString() ?? null,
+      workingDaysLeft: open && s.dueAt ? (s.dueAt < now ? -this.catalogue.calendar().workingDaysBetween(s.dueAt, now) : this.catalogue.calendar().workingDaysBetween(now, s.dueAt)) : null,
+      overdue: open && !!s.dueAt && s.dueAt < now,
+      acceptedAt: s.acceptedAt?.toISOString() ?? null,
+      finishedAt: s.finishedAt?.toISOString() ?? null,
+      actor: s.actor,
+      inputs: s.inputs,
+      outputs: s.outputs,
+      reason: s.reason,
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock, DomainException, SELF_CODE } from '@tongban/common';
+import { Dispatcher, Outbox } from '@tongban/delivery';
+import { CaseEntity } from './case.entity';
+import { CaseStepEntity } from './case-step.entity';
+import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
+
+/**
+ * Runs case work in one transaction and, after the commit, publishes its events to local
+ * subscribers (`events.on('event', …)`, e.g. webhooks) and wakes the dispatcher.
+ */
+@Injectable()
+export class CaseTransactions {
+  readonly events = new EventEmitter();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly dispatcher: Dispatcher,
+    private readonly clock: Clock,
+    @Inject(SELF_CODE) readonly self: string,
+  ) {
+    this.events.setMaxListeners(50);
+  }
+
+  /** Runs `fn` in a new transaction (its own unit of work). */
+  async run<T>(fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
+    let uow!: CaseUnitOfWork;
+    const result = await this.ds.transaction(async (tx) => {
+      uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
+      return fn(uow);
+    });
+    this.afterCommit(uow);
+    return result;
+  }
+
+  /** Runs `fn` inside an existing transaction (the inbox's); publishing waits for its commit. */
+  async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
+    const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
+    const result = await fn(uow);
+    // The inbox commits right after the handler returns; publish on the next turn.
+    setImmediate(() => this.afterCommit(uow));
+    return result;
+  }
+
+  /** The case by local id or collaboration id, with its steps; 404 when unknown. */
+  async load(tx: EntityManager, ref: string, lock = false): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+    const repo = tx.getRepository(CaseEntity);
+    const where = [{ id: ref }, { collaborationId: ref }];
+    const c = lock && this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
+    if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
+    const steps = await tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
+    return { c, steps };
+  }
+
+  private afterCommit(uow: CaseUnitOfWork): void {
+    if (uow.sent > 0) this.dispatcher.nudge();
+    for (const e of uow.published) this.events.emit('event', e satisfies CaseEventRecord);
+  }
+}

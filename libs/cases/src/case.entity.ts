@@ -1,0 +1,31 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs, jsonText } from '@tongban/persistence';
+
+/** OPEN until one final state: COMPLETED, REFUSED or CANCELLED. */
+export type CaseState = 'OPEN' | 'COMPLETED' | 'REFUSED' | 'CANCELLED';
+
+/** A cross-province case: the owner's record (owner = this gateway) or a participant's replica. */
+@Entity('cases')
+export class CaseEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) id: string;
+  @Column({ name: 'collaboration_id', type: 'varchar', length: 64, unique: true }) collaborationId: string;
+  @Column({ name: 'item_code', type: 'varchar', length: 40 }) itemCode: string;
+  @Column({ name: 'item_version', type: 'varchar', length: 40 }) itemVersion: string;
+  /** The catalogue item as it was when the case opened; the case follows this workflow to the end. */
+  @Column({ name: 'item_json', type: 'text', transformer: jsonText }) item: import('./case-item').CaseItem;
+  @Column({ type: 'varchar', length: 16 }) mode: string;
+  @Column({ type: 'varchar', length: 6 }) owner: string;
+  @Column({ type: 'varchar', length: 16 }) state: CaseState;
+  @Column({ type: 'text', transformer: jsonText }) participants: Record<string, string>;
+  @Column({ name: 'applicant_name', type: 'varchar', length: 100 }) applicantName: string;
+  /** Held only where a step of this province needs it (and at the owner). */
+  @Column({ name: 'applicant_id_number', type: 'varchar', length: 18, nullable: true }) applicantIdNumber: string | null;
+  @Column({ name: 'received_json', type: 'text', transformer: jsonText }) received: Record<string, unknown>;
+  @Column({ name: 'materials_json', type: 'text', transformer: jsonText }) materials: Record<string, unknown>[];
+  @Column({ name: 'current_step', type: 'integer' }) currentStep: number;
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
+  @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs }) updatedAt: Date;
+  @Column({ name: 'closed_at', type: 'bigint', nullable: true, transformer: epochMs }) closedAt: Date | null;
+  @Column({ name: 'close_reason', type: 'varchar', length: 500, nullable: true }) closeReason: string | null;
+  @Column({ name: 'refused_step', type: 'integer', nullable: true }) refusedStep: number | null;
+}

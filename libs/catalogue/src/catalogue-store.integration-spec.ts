@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { Clock, DomainException, ValidationException } from '@tongban/common';
+import { Catalogue1764300000000 } from '../../persistence/src/migrations/1764300000000-catalogue';
+import { DatabaseTarget, buildDataSource, openDatabase } from '../../persistence/src';
+import { describeEachDatabase } from '../../testkit/src/databases';
+import { CalendarVersionEntity } from './calendar-version.entity';
+import { CatalogueVersionEntity } from './catalogue-version.entity';
+import { CatalogueStore } from './catalogue-store.service';
+
+class TestClock extends Clock {
+  constructor(private t = Date.UTC(2025, 9, 9, 2, 0, 0)) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+const DATA = join(__dirname, '..', '..', '..', 'data');
+const defaults = { catalogueFile: join(DATA, 'catalogue.json'), calendarFile: join(DATA, 'calendar.json') };
+const shippedCatalogue = () => JSON.parse(readFileSync(defaults.catalogueFile, 'utf8'));
+const shippedCalendar = () => JSON.parse(readFileSync(defaults.calendarFile, 'utf8'));
+const ADMIN = 'admin:alice';
+
+/** The shipped catalogue under a new version, with the ORIGIN de-registration limit changed to tell it apart. */
+function catalogueV(version: string, deregisterDays = 4): any {
+  const doc = shippedCatalogue();
+  doc.version = version;
+  doc.items.find((i: any) => i.code === 'HUKOU_SPOUSE').steps[1].timeLimitWorkingDays = deregisterDays;
+  return doc;
+}
+
+async function caught(p: Promise<unknown>): Promise<DomainException> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(DomainException);
+  return e as DomainException;
+}
+
+describeEachDatabase('CatalogueStore', (fresh, kind) => {
+  const open: DataSource[] = [];
+  let clock: TestClock;
+  let target: DatabaseTarget;
+  let ds: DataSource;
+  let store: CatalogueStore;
+
+  const connect = async (t: DatabaseTarget) => {
+    const d = buildDataSource(t, [CatalogueVersionEntity, CalendarVersionEntity]);
+    open.push(d);
+    await openDatabase(d);
+    // Until the migration is listed in MIGRATIONS, apply it here; afterwards this is a no-op.
+    const qr = d.createQueryRunner();
+    if (!(await qr.hasTable('catalogue_versions'))) await new Catalogue1764300000000().up(qr);
+    await qr.release();
+    return d;
+  };
+  const newStore = async (d: DataSource, c: Clock = clock) => {
+    const s = new CatalogueStore(d, c, defaults);
+    await s.init();
+    return s;
+  };
+  const rows = async (d = ds) => ({
+    catalogues: (await d.getRepository(CatalogueVersionEntity).find({ order: { version: 'ASC' } })).map((r) => ({ ...r })),
+    calendars: (await d.getRepository(CalendarVersionEntity).find({ order: { version: 'ASC' } })).map((r) => ({ ...r })),
+  });
+
+  beforeEach(async () => {
+    clock = new TestClock();
+    target = fresh();
+    ds = await connect(target);
+    store = await newStore(ds);
+  });
+
+  afterEach(async () => {
+    for (const d of open.splice(0)) if (d.isInitialized) await d.destroy();
+  });
+
+  it('starts from the shipped files when the database holds no version', async () => {
+    expect(store.catalogue().version).toBe('2026.11-1');
+    expect(store.catalogue().item('HUKOU_SPOUSE')!.steps[1].timeLimitWorkingDays).toBe(5);
+    expect(store.calendar().version).toBe(shippedCalendar().version);
+    expect(store.calendar().isWorkingDay(new Date('2025-10-11T04:00:00Z'))).toBe(true);
+    expect(await rows()).toEqual({ catalogues: [], calendars: [] });
+  });
+
+  it('stores a new catalogue version, makes it current and records who loaded it when', async () => {
+    const loaded = await store.loadCatalogue(catalogueV('2026.12-1'), ADMIN);
+    expect(loaded.version).toBe('2026.12-1');
+    expect(store.catalogue()).toBe(loaded);
+    expect(store.catalogue().item('HUKOU_SPOUSE')!.steps[1].timeLimitWorkingDays).toBe(4);
+    const [row] = (await rows()).catalogues;
+    expect(row).toMatchObject({ version: '2026.12-1', loadedBy: ADMIN });
+    expect(row.loadedAt.getTime()).toBe(clock.now().getTime());
+    expect(row.content).toEqual(catalogueV('2026.12-1'));
+
+    // A restart picks the stored version over the shipped file.
+    expect((await newStore(ds)).catalogue().version).toBe('2026.12-1');
+  });
+
+  it('refuses a version that is already stored, leaving everything unchanged', async () => {
+    await store.loadCatalogue(catalogueV('2026.12-1'), ADMIN);
+    const before = await rows();
+    clock.advance(60_000);
+    const e = await caught(store.loadCatalogue(catalogueV('2026.12-1', 3), 'admin:bob'));
+    expect(e.code).toBe('CONFLICT');
+    expect(e.message).toMatch(/catalogue version '2026\.12-1' is already stored/);
+    expect(await rows()).toEqual(before);
+    expect(store.catalogue().item('HUKOU_SPOUSE')!.steps[1].timeLimitWorkingDays).toBe(4);
+  });
+
+  it('refuses an invalid catalogue with a ValidationException naming item and field, leaving everything unchanged', async () => {
+    const bad = catalogueV('2026.12-1');
+    bad.items.find((i: any) => i.code === 'HUKOU_GRADUATE').steps[1].inputs = ['migration_certificate_no'];
+    const e = await caught(store.loadCatalogue(bad, ADMIN));
+    expect(e).toBeInstanceOf(ValidationException);
+    expect(e.details).toEqual({ field: 'items[HUKOU_GRADUATE].steps[1].inputs[0]', rule: 'CATALOGUE' });
+    expect(e.message).toBe("items[HUKOU_GRADUATE].steps[1].inputs[0]: 'migration_certificate_no' is not an output of an earlier step");
+    expect(await rows()).toEqual({ catalogues: [], calendars: [] });
+    expect(store.catalogue().version).toBe('2026.11-1');
+
+    const noActor = await caught(store.loadCatalogue(catalogueV('2026.12-2'), ''));
+    expect(noActor.details).toEqual({ field: 'actor', rule: 'REQUIRED' });
+    expect(await rows()).toEqual({ catalogues: [], calendars: [] });
+  });
+
+  it('loads calendars the same way: new → current, duplicate → CONFLICT, invalid → VALIDATION_FAILED', async () => {
+    const next = { ...shippedCalendar(), version: '2027.1', holidays: [...shippedCalendar().holidays, '2027-01-01'] };
+    const cal = await store.loadCalendar(next, ADMIN);
+    expect(store.calendar()).toBe(cal);
+    expect(cal.isWorkingDay(new Date('2027-01-01T04:00:00Z'))).toBe(false);
+    const before = await rows();
+    expect(before.calendars.map((r) => [r.version, r.loadedBy])).toEqual([['2027.1', ADMIN]]);
+
+    expect((await caught(store.loadCalendar({ ...next, holidays: [] }, ADMIN))).code).toBe('CONFLICT');
+    const bad = await caught(store.loadCalendar({ ...next, version: '2027.2', workdays: ['2027-01-05'] }, ADMIN));
+    expect(bad).toBeInstanceOf(ValidationException);
+    expect(bad.details).toEqual({ field: 'workdays[0]', rule: 'CALENDAR' });
+    expect(await rows()).toEqual(before);
+    expect(store.calendar().version).toBe('2027.1');
+    expect(store.catalogue().version).toBe('2026.11-1');
+  });
+
+  it('a second store on the same database sees a new version after refresh()', async () => {
+    await store.loadCatalogue(catalogueV('2026.12-1'), ADMIN);
+    const replica = await newStore(await connect(target));
+    expect(replica.catalogue().version).toBe('2026.12-1');
+
+    clock.advance(1000);
+    await store.loadCatalogue(catalogueV('2026.12-2', 3), ADMIN);
+    await store.loadCalendar({ ...shippedCalendar(), version: '2027.1' }, ADMIN);
+    expect(replica.catalogue().version).toBe('2026.12-1');
+    const same = replica.catalogue();
+    await replica.refresh();
+    expect(replica.catalogue().version).toBe('2026.12-2');
+    expect(replica.catalogue()).not.toBe(same);
+    expect(replica.catalogue().item('HUKOU_SPOUSE')!.steps[1].timeLimitWorkingDays).toBe(3);
+    expect(replica.calendar().version).toBe('2027.1');
+
+    // Refreshing without a change keeps the same snapshot.
+    const current = replica.catalogue();
+    await replica.refresh();
+    expect(replica.catalogue()).toBe(current);
+  });
+
+  it('orders versions by load, even when a replica clock lags behind', async () => {
+    await store.loadCatalogue(catalogueV('2026.12-1'), ADMIN);
+    const lagging = new TestClock(clock.now().getTime() - 3_600_000);
+    const replica = await newStore(await connect(target), lagging);
+    await replica.loadCatalogue(catalogueV('2026.12-0', 3), 'admin:bob');
+    const row = await ds.getRepository(CatalogueVersionEntity).findOneByOrFail({ version: '2026.12-0' });
+    expect(row.loadedAt.getTime()).toBe(clock.now().getTime() + 1);
+    await store.refresh();
+    expect(store.catalogue().version).toBe('2026.12-0');
+  });
+
+  it('lets exactly one of two concurrent loads of the same version win', async () => {
+    const replica = await newStore(kind === 'postgres' ? await connect(target) : ds);
+    const results = await Promise.allSettled([store.loadCatalogue(catalogueV('2026.12-1'), ADMIN), replica.loadCatalogue(catalogueV('2026.12-1', 3), 'admin:bob')]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+    expect((failed.reason as DomainException).code).toBe('CONFLICT');
+    expect((await rows()).catalogues).toHaveLength(1);
+  });
+});
