@@ -54,7 +54,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
       useFactory: () => openDatabase(buildDataSource(config.database, ENTITIES)),
     },
     { provide: LicenceLookup, useClass: DbLicenceLookup },
-    { provide: DELIVERY_OPTIONS, useValue: { ...config.delivery, leaseMs: Math.max(30_000, 3 * config.peerDeadlineMs) } },
+    { provide: DELIVERY_OPTIONS, useValue: { ...config.delivery, leaseMs: 3 * config.peerDeadlineMs + 1000 } },
     { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
   ];
 }

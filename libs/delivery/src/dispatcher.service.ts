@@ -35,7 +35,12 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    // An embedded SQLite file has exactly one gateway process: leases left by a process that
+    // died are void. On PostgreSQL other replicas may be alive, so their leases run out instead.
+    if (this.ds.options.type !== 'postgres') {
+      await this.ds.getRepository(OutboxMessageEntity).createQueryBuilder().update().set({ leaseOwner: null, leaseUntil: null }).where('lease_owner IS NOT NULL').execute();
+    }
     this.start();
   }
 

@@ -82,7 +82,7 @@ export class FakePeer {
   }
 
   /** Sends an envelope to `endpoint` as `rpc` and reports the outcome. */
-  static send(endpoint: string, rpc: 'verifyLicences' | 'getJwks', envelope: Envelope | undefined): Promise<RawResult> {
+  static send(endpoint: string, rpc: 'verifyLicences' | 'getJwks' | 'deliver', envelope: Envelope | undefined): Promise<RawResult> {
     const client = new FederationServiceClient(endpoint, credentials.createInsecure());
     return new Promise<RawResult>((resolve) => {
       client[rpc]({ envelope }, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res?: { envelope?: Envelope }) => {
