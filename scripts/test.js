@@ -13,6 +13,8 @@ try {
   run('npm run --silent lint');
   run('npm run --silent build');
   run(`npx jest --ci ${process.argv.slice(2).join(' ')}`);
+  // A short randomised soak with kills and restarts, reconciled at the end (see docs/performance.md).
+  if (!process.argv.slice(2).length) run('SOAK_QUICK=1 node scripts/soak/cases-soak.js');
 } catch (e) {
   process.exit(e.status || 1);
 }

@@ -38,7 +38,7 @@ describe('reliable delivery under faults', () => {
     const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou(TJ))).body;
     await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第101号' } });
     const outcome = StepOutcome.encode({ collaborationId, stepIndex: 1, outcome: 'COMPLETED', outputsJson: JSON.stringify({ migration_certificate_no: '津迁字2026-1' }), reason: '', actor: '天津公安', at: undefined }).finish();
-    const delivery = DeliveryPayload.encode({ messageId: 'tj-msg-1', stream: collaborationId, seq: '1', type: 'tongban.cases.v1.StepOutcome', body: outcome }).finish();
+    const delivery = DeliveryPayload.encode({ messageId: 'tj-msg-1', stream: collaborationId, seq: '1', type: 'tongban.cases.v1.StepOutcome', body: Buffer.from(outcome) }).finish();
     const send = () => FakePeer.send(gws[BJ].grpcEndpoint, 'deliver', tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.DeliveryPayload', payload: delivery }));
     const first = await send();
     const second = await send();
@@ -54,7 +54,7 @@ describe('reliable delivery under faults', () => {
     expect(c.steps[2].status).toBe('ASSIGNED');
     expect(c.events.filter((e: any) => e.type === 'STEP_COMPLETED' && e.stepIndex === 1)).toHaveLength(1);
     // A message skipping ahead in the stream is refused until its predecessors arrive.
-    const gap = DeliveryPayload.encode({ messageId: 'tj-msg-3', stream: collaborationId, seq: '3', type: 'tongban.cases.v1.StepOutcome', body: outcome }).finish();
+    const gap = DeliveryPayload.encode({ messageId: 'tj-msg-3', stream: collaborationId, seq: '3', type: 'tongban.cases.v1.StepOutcome', body: Buffer.from(outcome) }).finish();
     const refused = await FakePeer.send(gws[BJ].grpcEndpoint, 'deliver', tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.DeliveryPayload', payload: gap }));
     expect(refused.refusal).toBe('OUT_OF_ORDER');
   });

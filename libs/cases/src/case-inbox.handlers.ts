@@ -130,8 +130,11 @@ export class CaseInboxHandlers implements OnModuleInit {
     const k = decode(() => CaseClosed.decode(m.body));
     const { c, steps } = await this.replica(uow, m, k.collaborationId);
     if (!['COMPLETED', 'REFUSED', 'CANCELLED'].includes(k.state)) throw new DeliveryRejection(`bad final state ${k.state}`);
+    // The owner's final step statuses win (e.g. a step completed here after the owner cancelled).
+    const final = new Map(k.steps.map((s) => [s.index, s.status as StepStatus]));
     for (const s of steps) {
-      if (s.status === 'WAITING' || OPEN_STEP.includes(s.status)) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status: 'CANCELLED' });
+      const status = final.get(s.idx) ?? (s.status === 'WAITING' || OPEN_STEP.includes(s.status) ? 'CANCELLED' : s.status);
+      if (STEP_STATUSES.includes(status) && status !== s.status) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status });
     }
     const at = fromTs(k.at) ?? uow.now;
     await uow.tx.getRepository(CaseEntity).update(

@@ -207,7 +207,8 @@ export class CaseOwner {
     c.refusedStep = refusedStep ?? null;
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
     await uow.event(c, `CASE_${state}`, actor, refusedStep ?? null, { reason });
-    await uow.broadcast(c, CaseMessage.Closed, CaseClosed.encode({ collaborationId: c.collaborationId, state, reason, refusedStepIndex: refusedStep ?? 0, at: ts(uow.now), actor }).finish());
+    const final = steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) }));
+    await uow.broadcast(c, CaseMessage.Closed, CaseClosed.encode({ collaborationId: c.collaborationId, state, reason, refusedStepIndex: refusedStep ?? 0, at: ts(uow.now), actor, steps: final }).finish());
   }
 
   private async touch(uow: CaseUnitOfWork, c: CaseEntity): Promise<void> {

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
-import { Inject } from '@nestjs/common';
+import { Inject, Optional } from '@nestjs/common';
 import { CaseEntity, CaseState } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
+import { CaseFiles } from './case-files.port';
 import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
 
 /** How a step looks in the local API. */
@@ -37,9 +38,10 @@ export class CaseQuery {
     private readonly clock: Clock,
     private readonly catalogue: CatalogueStore,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() private readonly files?: CaseFiles,
   ) {}
 
-  /** One case (by id or collaboration id) with steps and history. */
+  /** One case (by id or collaboration id) with steps, material files and history. */
   async view(ref: string) {
     const c = await this.ds.getRepository(CaseEntity).findOne({ where: [{ id: ref }, { collaborationId: ref }] });
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
@@ -51,6 +53,7 @@ export class CaseQuery {
       applicant: { name: c.applicantName, idNumber: c.applicantIdNumber ? maskIdentifier(c.applicantIdNumber) : null },
       received: c.received,
       materials: c.materials,
+      files: this.files ? await this.files.list(c.id) : [],
       steps: steps.map((s) => this.step(c, s)),
       events: events.map((e) => ({ seq: e.seq, at: e.at.toISOString(), type: e.type, province: e.province, actor: e.actor, stepIndex: e.stepIndex, details: e.details })),
     };

@@ -8,12 +8,20 @@ import { CaseStepEntity } from './case-step.entity';
 import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
 
 /**
+ * Called inside the case transaction, after the work and before the commit, with the events the
+ * work recorded; what it writes commits (or rolls back) with them. A throw aborts the transaction.
+ */
+export type InTransactionListener = (tx: EntityManager, records: CaseEventRecord[]) => Promise<void>;
+
+/**
  * Runs case work in one transaction and, after the commit, publishes its events to local
- * subscribers (`events.on('event', …)`, e.g. webhooks) and wakes the dispatcher.
+ * subscribers (`events.on('event', …)`) and wakes the dispatcher. Subscribers that must not
+ * lose an event (webhook deliveries) register with `inTransaction` instead and write with it.
  */
 @Injectable()
 export class CaseTransactions {
   readonly events = new EventEmitter();
+  private readonly listeners: InTransactionListener[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -25,12 +33,19 @@ export class CaseTransactions {
     this.events.setMaxListeners(50);
   }
 
+  /** Registers a listener called with each transaction's events before it commits. */
+  inTransaction(listener: InTransactionListener): void {
+    this.listeners.push(listener);
+  }
+
   /** Runs `fn` in a new transaction (its own unit of work). */
   async run<T>(fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
     let uow!: CaseUnitOfWork;
     const result = await this.ds.transaction(async (tx) => {
       uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
-      return fn(uow);
+      const r = await fn(uow);
+      await this.beforeCommit(uow);
+      return r;
     });
     this.afterCommit(uow);
     return result;
@@ -40,6 +55,7 @@ export class CaseTransactions {
   async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
     const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
     const result = await fn(uow);
+    await this.beforeCommit(uow);
     // The inbox commits right after the handler returns; publish on the next turn.
     setImmediate(() => this.afterCommit(uow));
     return result;
@@ -53,6 +69,11 @@ export class CaseTransactions {
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
     const steps = await tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
     return { c, steps };
+  }
+
+  private async beforeCommit(uow: CaseUnitOfWork): Promise<void> {
+    if (uow.published.length === 0) return;
+    for (const listener of this.listeners) await listener(uow.tx, uow.published);
   }
 
   private afterCommit(uow: CaseUnitOfWork): void {

@@ -11,3 +11,4 @@ export * from './case-inbox.handlers';
 export * from './task.service';
 export * from './case-query.service';
 export * from './case-notes.service';
+export * from './case-files.port';

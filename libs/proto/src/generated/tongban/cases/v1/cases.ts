@@ -90,6 +90,8 @@ export interface CaseClosed {
   refusedStepIndex: number;
   at: Timestamp | undefined;
   actor: string;
+  /** Every step's final status at the owner, so replicas end exactly as the owner. */
+  steps: StepSummary[];
 }
 
 /** CaseEventNote carries a free event for the case history (postal dispatch, receipt, result delivery). */
@@ -1069,7 +1071,7 @@ export const StepStatusChanged: MessageFns<StepStatusChanged> = {
 };
 
 function createBaseCaseClosed(): CaseClosed {
-  return { collaborationId: "", state: "", reason: "", refusedStepIndex: 0, at: undefined, actor: "" };
+  return { collaborationId: "", state: "", reason: "", refusedStepIndex: 0, at: undefined, actor: "", steps: [] };
 }
 
 export const CaseClosed: MessageFns<CaseClosed> = {
@@ -1091,6 +1093,9 @@ export const CaseClosed: MessageFns<CaseClosed> = {
     }
     if (message.actor !== "") {
       writer.uint32(50).string(message.actor);
+    }
+    for (const v of message.steps) {
+      StepSummary.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1156,6 +1161,14 @@ export const CaseClosed: MessageFns<CaseClosed> = {
             message.actor = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.steps.push(StepSummary.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1184,6 +1197,7 @@ export const CaseClosed: MessageFns<CaseClosed> = {
         : 0,
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => StepSummary.fromJSON(e)) : [],
     };
   },
 
@@ -1206,6 +1220,9 @@ export const CaseClosed: MessageFns<CaseClosed> = {
     }
     if (message.actor !== "") {
       obj.actor = message.actor;
+    }
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => StepSummary.toJSON(e));
     }
     return obj;
   },
