@@ -86,7 +86,7 @@ export class CaseInboxHandlers implements OnModuleInit {
         name: (snapshot.case!.steps[s.index]?.name ?? s.action).slice(0, 100),
         timeLimitDays: s.timeLimitWorkingDays,
         status: STEP_STATUSES.includes(s.status as StepStatus) ? (s.status as StepStatus) : 'WAITING',
-        assignedAt: null,
+        assignedAt: s.status === 'ASSIGNED' ? openedAt : null,
         dueAt: fromTs(s.dueAt),
         acceptedAt: null,
         finishedAt: null,
@@ -104,6 +104,13 @@ export class CaseInboxHandlers implements OnModuleInit {
     const { c, steps } = await this.replica(uow, m, a.collaborationId);
     const step = steps[a.stepIndex];
     if (!step || step.province !== uow.self) throw new DeliveryRejection(`step ${a.stepIndex} is not performed by ${uow.self}`);
+    // Steps run in order: an assignment of step n means every earlier step was completed.
+    for (const earlier of steps.slice(0, step.idx)) {
+      if (earlier.status === 'WAITING' || OPEN_STEP.includes(earlier.status)) {
+        await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: earlier.idx }, { status: 'COMPLETED', finishedAt: uow.now });
+        await uow.event(c, 'STEP_COMPLETED', m.sender, earlier.idx, null, earlier.province);
+      }
+    }
     const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: fromTs(a.dueAt), inputs: JSON.parse(a.inputsJson || '{}') };
     await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });

@@ -108,6 +108,8 @@ export class CaseOwner {
       }));
       await uow.tx.getRepository(CaseStepEntity).insert(steps);
       await uow.event(c, 'CASE_OPENED', actor, null, { itemCode: c.itemCode, itemVersion: c.itemVersion, channel: req.receivedAt.channel, office: req.receivedAt.office });
+      // Step 0 is assigned before CaseOpened is built, so CaseOpened already carries its status.
+      await this.assign(uow, c, steps, 0, actor, false);
       for (const peer of new Set(Object.values(c.participants))) {
         if (peer === this.txs.self) continue;
         const needsId = frozen.steps.some((s) => s.needsApplicantId && req.participants[s.role] === peer);
@@ -120,13 +122,13 @@ export class CaseOwner {
           participants: Object.entries(c.participants).map(([role, province]) => ({ role, province })),
           applicantName: c.applicantName,
           applicantIdNumber: needsId ? c.applicantIdNumber ?? '' : '',
-          steps: steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: undefined })),
+          steps: steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) })),
           openedAt: ts(uow.now),
           receivedJson: JSON.stringify({ case: c.item, received: c.received, materials: c.materials }),
         }).finish();
         await uow.send(peer, c, CaseMessage.Opened, opened);
       }
-      await this.assign(uow, c, steps, 0, actor);
+      if (steps[0].province !== this.txs.self) await this.sendAssignment(uow, c, steps[0]);
       return { caseId: c.id, collaborationId: c.collaborationId };
     });
   }
@@ -150,8 +152,11 @@ export class CaseOwner {
     await repo.update({ caseId: c.id, idx: step.idx }, patch);
     Object.assign(step, patch);
     await uow.event(c, `STEP_${r.outcome}`, r.actor, step.idx, { ...(r.reason ? { reason: r.reason } : {}), ...(patch.outputs ? { outputs: patch.outputs } : {}) }, r.from);
-    // The performer already holds this status; everyone else learns it from the owner.
-    await uow.broadcast(c, CaseMessage.StepStatusChanged, StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: step.idx, status, actor: r.actor, at: ts(uow.now), reason: r.reason ?? '' }).finish(), step.province);
+    // The performer already holds this status; the next step's performer learns a completion from
+    // its StepAssigned (steps run in order); everyone else learns it from this message.
+    const next = r.outcome === 'COMPLETED' ? steps[step.idx + 1]?.province : undefined;
+    const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: step.idx, status, actor: r.actor, at: ts(uow.now), reason: r.reason ?? '' }).finish();
+    for (const peer of new Set(Object.values(c.participants))) if (peer !== step.province && peer !== next) await uow.send(peer, c, CaseMessage.StepStatusChanged, changed);
     if (r.outcome === 'REFUSED') return this.close(uow, c, steps, 'REFUSED', r.reason ?? 'refused', r.actor, step.idx);
     if (r.outcome !== 'COMPLETED') return this.touch(uow, c);
     if (step.idx + 1 < steps.length) return this.assign(uow, c, steps, step.idx + 1, r.actor);
@@ -176,7 +181,7 @@ export class CaseOwner {
     await this.touch(uow, c);
   }
 
-  private async assign(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], idx: number, actor: string): Promise<void> {
+  private async assign(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], idx: number, actor: string, announce = true): Promise<void> {
     const step = steps[idx];
     const def = c.item.steps[idx];
     const due = this.catalogue.calendar().addWorkingDays(uow.now, def.timeLimitWorkingDays);
@@ -187,11 +192,17 @@ export class CaseOwner {
     Object.assign(step, patch);
     c.currentStep = idx;
     await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString() });
-    const assigned = StepAssigned.encode({ collaborationId: c.collaborationId, stepIndex: idx, role: step.role, action: step.action, dueAt: ts(due), inputsJson: JSON.stringify(inputs), materialIds: [] }).finish();
-    await uow.send(step.province, c, CaseMessage.StepAssigned, assigned);
-    const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
-    await uow.broadcast(c, CaseMessage.StepStatusChanged, changed, step.province);
+    if (announce) {
+      await this.sendAssignment(uow, c, step);
+      const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
+      await uow.broadcast(c, CaseMessage.StepStatusChanged, changed, step.province);
+    }
     await this.touch(uow, c);
+  }
+
+  private async sendAssignment(uow: CaseUnitOfWork, c: CaseEntity, step: CaseStepEntity): Promise<void> {
+    const assigned = StepAssigned.encode({ collaborationId: c.collaborationId, stepIndex: step.idx, role: step.role, action: step.action, dueAt: ts(step.dueAt), inputsJson: JSON.stringify(step.inputs ?? {}), materialIds: [] }).finish();
+    await uow.send(step.province, c, CaseMessage.StepAssigned, assigned);
   }
 
   private async close(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], state: 'COMPLETED' | 'REFUSED' | 'CANCELLED', reason: string, actor: string, refusedStep?: number): Promise<void> {
