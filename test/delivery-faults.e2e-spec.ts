@@ -1,5 +1,5 @@
 import { DeliveryPayload, DeliveryReceiptPayload, StepOutcome } from '@tongban/proto';
-import { FakePeer, Gateway, call, connectAll, gatewayOptions, importDemoLicences, startFederation, startGateway } from '@tongban/testkit';
+import { FakePeer, Gateway, call, connectAll, dropPostgresSchema, gatewayOptions, importDemoLicences, startFederation, startGateway } from '@tongban/testkit';
 import { waitFor } from './support/wait';
 
 const BJ = '110000';
@@ -92,13 +92,14 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
   const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   let replicas: Gateway[] = [];
   let hebei: Gateway;
+  const schema = `e2e_${Date.now().toString(36)}`;
 
   afterAll(async () => {
     await Promise.all([...replicas, hebei].filter(Boolean).map((g) => g.stop()));
+    await dropPostgresSchema(schema);
   });
 
   it('never sends the same message twice', async () => {
-    const schema = `e2e_${Date.now().toString(36)}`;
     const env = { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DELIVERY_POLL_MS: '20' };
     const a = await gatewayOptions(BJ, { databaseUrl: url, env });
     const b = await gatewayOptions(BJ, { databaseUrl: url, env, secrets: a.secrets });

@@ -41,10 +41,12 @@ const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, M
 async function run(label, database) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tongban-bench-cases-'));
   const gws = [];
+  const schemas = [];
   let robot;
   try {
     for (const code of ['110000', '130000']) {
       const schema = `bench_${code}_${Date.now().toString(36)}`;
+      schemas.push(schema);
       const env = database === 'postgres' ? { ...ENV, TONGBAN_DATABASE_SCHEMA: schema } : ENV;
       gws.push(await fed.startGateway({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), httpPort: 28000 + gws.length, grpcPort: 29000 + gws.length, env, databaseUrl: database === 'postgres' ? PG_URL : undefined }));
     }
@@ -103,6 +105,13 @@ async function run(label, database) {
     if (robot) await robot.stop();
     await Promise.all(gws.map((g) => g.stop()));
     rmSync(dir, { recursive: true, force: true });
+    if (database === 'postgres') {
+      const { Client } = require('pg');
+      const client = new Client({ connectionString: PG_URL });
+      await client.connect();
+      for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+      await client.end();
+    }
   }
 }
 
