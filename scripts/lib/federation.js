@@ -95,7 +95,7 @@ function startGateway(o) {
 async function call(gw, method, urlPath, body, token) {
   const res = await fetch(gw.baseUrl + urlPath, {
     method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token || gw.apiToken}` },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), authorization: `Bearer ${token || gw.apiToken}` },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

@@ -5,10 +5,14 @@ import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
-import { CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, TaskService } from '@tongban/cases';
+import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Dispatcher, Inbox, Outbox, OutboxAdmin } from '@tongban/delivery';
+import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin } from '@tongban/materials';
+import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/webhooks';
 import { CasesController } from './http/cases.controller';
+import { MaterialsController } from './http/materials.controller';
+import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
 import { AttestationService, IssuerService, VerificationService } from '@tongban/verification';
 import { FederationGrpcController } from './grpc/federation.grpc-controller';
@@ -57,7 +61,7 @@ export class GatewayModule {
   static forConfig(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [VerificationController, CasesController, AdminController, PublicController, FederationGrpcController],
+      controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, FederationGrpcController],
       providers: [
         ...configProviders(config),
         ...initialisedStores,
@@ -81,6 +85,15 @@ export class GatewayModule {
         TaskService,
         CaseQuery,
         CaseNotes,
+        MaterialStore,
+        { provide: CaseFiles, useExisting: MaterialStore },
+        MaterialService,
+        MaterialReceiver,
+        MaterialPusher,
+        MaterialTransferAdmin,
+        WebhookService,
+        WebhookDispatcher,
+        WebhookRecorder,
         ApiTokenGuard,
         Lifecycle,
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -10,6 +10,8 @@ import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
 import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
+import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
+import { WEBHOOKS_OPTIONS, WebhookDeliveryEntity, WebhookEntity, WebhooksOptions } from '@tongban/webhooks';
 
 /** Every entity of the gateway's database. */
 export const ENTITIES = [
@@ -26,6 +28,11 @@ export const ENTITIES = [
   CaseEntity,
   CaseStepEntity,
   CaseEventEntity,
+  CaseMaterialEntity,
+  MaterialChunkEntity,
+  MaterialTransferEntity,
+  WebhookEntity,
+  WebhookDeliveryEntity,
 ];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -55,6 +62,17 @@ export function configProviders(config: GatewayConfig): Provider[] {
     },
     { provide: LicenceLookup, useClass: DbLicenceLookup },
     { provide: DELIVERY_OPTIONS, useValue: { ...config.delivery, leaseMs: 3 * config.peerDeadlineMs + 1000 } },
+    { provide: MATERIALS_OPTIONS, useValue: { maxBytes: config.materialMaxBytes } satisfies MaterialsOptions },
+    {
+      provide: WEBHOOKS_OPTIONS,
+      useValue: {
+        ...config.webhooks,
+        deadLetterAgeMs: config.delivery.deadLetterAgeMs,
+        pollIntervalMs: config.delivery.pollIntervalMs,
+        concurrency: config.delivery.concurrency,
+        httpsOnly: config.env === 'production',
+      } satisfies WebhooksOptions,
+    },
     { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
   ];
 }

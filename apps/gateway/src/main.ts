@@ -3,6 +3,7 @@ import { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
+import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { GatewayModule } from './gateway.module';
 import { createHealth, grpcServerOptions, setServing } from './grpc/grpc-server.options';
 
@@ -26,6 +27,11 @@ async function bootstrap(): Promise<void> {
     logger,
     bufferLogs: true,
   });
+  // Material uploads are raw files: handed over as a Buffer, up to the material limit.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser([...MATERIAL_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: config.materialMaxBytes }, (_req: unknown, body: Buffer, done: (err: null, body: Buffer) => void) => done(null, body));
   const health = createHealth();
   app.connectMicroservice(grpcServerOptions(config, health), { inheritAppConfig: true });
   app.enableShutdownHooks();

@@ -18,6 +18,8 @@ export const AUDIT_EVENTS = [
   'admin.calendar.loaded',
   'admin.outbox.requeued',
   'admin.webhook.registered',
+  'admin.webhook.deleted',
+  'case.material.downloaded',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

@@ -47,6 +47,11 @@ const schema = z
     deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
     deliveryPollMs: int(10, 60_000).default(1000),
     deliveryConcurrency: int(1, 256).default(16),
+    materialMaxBytes: int(1024, 64 * 1024 * 1024).default(20 * 1024 * 1024),
+    webhookBackoffBaseMs: int(10, 3_600_000).default(1000),
+    webhookBackoffCapMs: int(100, 24 * 3_600_000).default(3_600_000),
+    webhookMaxAttempts: int(1, 100).default(12),
+    webhookTimeoutMs: int(100, 60_000).default(5000),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   })
   .strict();
@@ -82,6 +87,10 @@ export interface GatewayConfig {
   catalogueFile: string;
   calendarFile: string;
   delivery: { deadLetterAgeMs: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
+  /** Largest case material accepted (upload or PushMaterial), bytes. */
+  materialMaxBytes: number;
+  /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
+  webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number };
   logLevel: Raw['logLevel'];
   /** Settings filled with development defaults (reported at boot). */
   generated: string[];
@@ -191,6 +200,13 @@ function finish(r: Raw): GatewayConfig {
       backoffCapMs: Math.max(r.deliveryBackoffCapMs, r.deliveryBackoffBaseMs),
       pollIntervalMs: r.deliveryPollMs,
       concurrency: r.deliveryConcurrency,
+    },
+    materialMaxBytes: r.materialMaxBytes,
+    webhooks: {
+      backoffBaseMs: r.webhookBackoffBaseMs,
+      backoffCapMs: Math.max(r.webhookBackoffCapMs, r.webhookBackoffBaseMs),
+      maxAttempts: r.webhookMaxAttempts,
+      timeoutMs: r.webhookTimeoutMs,
     },
     logLevel: r.logLevel,
     generated,

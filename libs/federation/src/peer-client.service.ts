@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { ClientWritableStream, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { DomainException } from '@tongban/common';
-import { Envelope, FederationServiceClient } from '@tongban/proto';
+import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
 import { EnvelopeService } from './envelope.service';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
@@ -27,9 +28,7 @@ export class PeerClient implements OnModuleDestroy {
 
   /** Sends a signed `rpc` to `peerCode` and returns the verified response payload bytes. */
   async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string): Promise<Buffer> {
-    const peer = this.trust.peer(peerCode);
-    if (!peer) throw new DomainException('ISSUER_UNKNOWN', `no gateway is configured for participant ${peerCode}`, { peer: peerCode });
-    if (peer.status !== 'ACTIVE') throw new DomainException('FORBIDDEN', `peer ${peerCode} is suspended in our trust store`, { peer: peerCode, reason: 'PEER_SUSPENDED' });
+    const peer = this.activePeer(peerCode);
     const types = RPC_TYPES[rpc];
     const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload);
     const client = this.client(peerCode, peer.endpoint);
@@ -43,9 +42,56 @@ export class PeerClient implements OnModuleDestroy {
     }).catch((err: ServiceError) => {
       throw this.mapError(peerCode, err);
     });
+    return (await this.openResponse(peerCode, rpc, response.envelope, messageId)).payload;
+  }
+
+  /**
+   * Client-streaming PushMaterial: sends the signed `header` (a MaterialHeader) in the first
+   * message, then `chunks` (≤ 64 KiB each) with flow control, under a deadline that grows with
+   * `size` (peer deadline + 1 s per MiB); returns the verified response payload and its envelope.
+   */
+  async pushMaterial(peerCode: string, header: Uint8Array, chunks: Iterable<Uint8Array>, size: number): Promise<{ payload: Buffer; envelope: Envelope }> {
+    const peer = this.activePeer(peerCode);
+    const types = RPC_TYPES.PushMaterial;
+    const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, header);
+    const client = this.client(peerCode, peer.endpoint);
+    const deadline = Date.now() + this.options.peerDeadlineMs + Math.ceil((size / 1048576) * 1000);
+    let stream!: ClientWritableStream<PushMaterialRequest>;
+    const done = new Promise<PushMaterialResponse>((resolve, reject) => {
+      stream = client.pushMaterial(new Metadata(), { deadline }, (err: ServiceError | null, res: PushMaterialResponse) => (err ? reject(err) : resolve(res)));
+    });
+    // The peer may answer (a refusal) before the last chunk: stop writing then.
+    let finished = false;
+    const settled = done.then(
+      () => void (finished = true),
+      () => void (finished = true),
+    );
+    const write = async (m: PushMaterialRequest) => {
+      if (!finished && !stream.write(m)) await Promise.race([once(stream, 'drain'), settled]);
+    };
+    await write({ envelope, chunk: Buffer.alloc(0) });
+    for (const chunk of chunks) {
+      if (finished) break;
+      await write({ envelope: undefined, chunk: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+    }
+    if (!finished) stream.end();
+    const response = await done.catch((err: ServiceError) => {
+      throw this.mapError(peerCode, err);
+    });
+    const opened = await this.openResponse(peerCode, 'PushMaterial', response.envelope, messageId);
+    return { payload: opened.payload, envelope: response.envelope! };
+  }
+
+  private activePeer(peerCode: string) {
+    const peer = this.trust.peer(peerCode);
+    if (!peer) throw new DomainException('ISSUER_UNKNOWN', `no gateway is configured for participant ${peerCode}`, { peer: peerCode });
+    if (peer.status !== 'ACTIVE') throw new DomainException('FORBIDDEN', `peer ${peerCode} is suspended in our trust store`, { peer: peerCode, reason: 'PEER_SUSPENDED' });
+    return peer;
+  }
+
+  private async openResponse(peerCode: string, rpc: string, envelope: Envelope | undefined, messageId: string) {
     try {
-      const opened = await this.envelopes.open(response.envelope, { type: types.response, replyTo: { messageId, from: peerCode } });
-      return opened.payload;
+      return await this.envelopes.open(envelope, { type: RPC_TYPES[rpc].response, replyTo: { messageId, from: peerCode } });
     } catch (e) {
       if (e instanceof RefusalException) {
         this.logger.warn(`response from ${peerCode} to ${rpc} refused: ${e.message}`);

@@ -2,3 +2,4 @@ export * from './databases';
 export * from './federation';
 export * from './demo-licences';
 export * from './fake-peer';
+export * from './fake-peer-stream';

@@ -1,22 +1,38 @@
-import { Controller, UseFilters } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
+import { Controller, Logger, UseFilters } from '@nestjs/common';
+import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
+import { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
 import { FederationInbox, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { Inbox } from '@tongban/delivery';
-import { DeliveryPayload, DeliveryReceiptPayload, Envelope, GetJwksPayload, JwksPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
+import { MaterialReceiver } from '@tongban/materials';
+import { DeliveryPayload, DeliveryReceiptPayload, Envelope, GetJwksPayload, JwksPayload, PushMaterialRequest, PushMaterialResponse, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
 import { IssuerService, MalformedQueryError } from '@tongban/verification';
-import { RpcErrorFilter } from './rpc-error.filter';
+import { grpcErrorOf, RpcErrorFilter } from './rpc-error.filter';
+import { readStream } from './stream-reader';
 
 /** gRPC face for peers: `tongban.federation.v1.FederationService`. */
 @Controller()
 @UseFilters(RpcErrorFilter)
 export class FederationGrpcController {
+  private readonly logger = new Logger('RpcError');
+
   constructor(
     private readonly inbox: FederationInbox,
     private readonly issuer: IssuerService,
     private readonly keys: KeyStore,
     private readonly deliveries: Inbox,
+    private readonly materials: MaterialReceiver,
   ) {}
+
+  // Pass-through streaming: the raw call is read with back-pressure (Nest's RX variant buffers the
+  // whole stream until a returned promise settles), so the answer goes through the callback.
+  @GrpcStreamCall('FederationService', 'PushMaterial')
+  pushMaterial(call: ServerReadableStream<PushMaterialRequest, PushMaterialResponse>, callback: sendUnaryData<PushMaterialResponse>): void {
+    this.materials.receive(readStream<PushMaterialRequest>(call)).then(
+      (res) => callback(null, res),
+      (e) => callback(grpcErrorOf(e, this.logger)),
+    );
+  }
 
   @GrpcMethod('FederationService', 'Deliver')
   deliver(req: { envelope?: Envelope }) {

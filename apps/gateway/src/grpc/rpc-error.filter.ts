@@ -14,14 +14,19 @@ export class RpcErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('RpcError');
 
   catch(exception: unknown, _host: ArgumentsHost) {
-    const metadata = new Metadata();
-    if (exception instanceof RefusalException) {
-      metadata.set(REFUSAL_METADATA_KEY, exception.code);
-      return throwError(() => ({ code: exception.grpcStatus, message: exception.message, details: exception.message, metadata }));
-    }
-    const correlationId = randomUUID();
-    metadata.set('x-correlation-id', correlationId);
-    this.logger.error(`[${correlationId}] ${(exception as Error)?.stack ?? String(exception)}`);
-    return throwError(() => ({ code: status.INTERNAL, message: `internal error (${correlationId})`, details: `internal error (${correlationId})`, metadata }));
+    return throwError(() => grpcErrorOf(exception, this.logger));
   }
+}
+
+/** The gRPC status object for a failure (used by the filter and by handlers that answer by callback). */
+export function grpcErrorOf(exception: unknown, logger: Logger): { code: number; message: string; details: string; metadata: Metadata } {
+  const metadata = new Metadata();
+  if (exception instanceof RefusalException) {
+    metadata.set(REFUSAL_METADATA_KEY, exception.code);
+    return { code: exception.grpcStatus, message: exception.message, details: exception.message, metadata };
+  }
+  const correlationId = randomUUID();
+  metadata.set('x-correlation-id', correlationId);
+  logger.error(`[${correlationId}] ${(exception as Error)?.stack ?? String(exception)}`);
+  return { code: status.INTERNAL, message: `internal error (${correlationId})`, details: `internal error (${correlationId})`, metadata };
 }

@@ -3,11 +3,13 @@ import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
 import { OutboxAdmin } from '@tongban/delivery';
 import { KeyStore } from '@tongban/keys';
+import { MaterialTransferAdmin } from '@tongban/materials';
 import { TrustStore } from '@tongban/trust';
+import { WebhookService } from '@tongban/webhooks';
 import { ApiTokenGuard, RequiresToken } from './api-token.guard';
 import { Ctx, RequestContext } from './request-context';
 
-/** Admin API: peers and their keys, own public keys, the audit trail. */
+/** Admin API: peers and their keys, own public keys, the audit trail, delivery queues. */
 @Controller('admin')
 @UseGuards(ApiTokenGuard)
 @RequiresToken('admin')
@@ -18,7 +20,19 @@ export class AdminController {
     private readonly audit: AuditLog,
     private readonly outbox: OutboxAdmin,
     private readonly catalogue: CatalogueStore,
+    private readonly transfers: MaterialTransferAdmin,
+    private readonly webhooks: WebhookService,
   ) {}
+
+  @Get('material-transfers')
+  listMaterialTransfers(@Query('status') status?: string, @Query('limit') limit?: string) {
+    return this.transfers.list(status, limit ? Number(limit) : 100).then((transfers) => ({ transfers }));
+  }
+
+  @Get('webhook-deliveries')
+  listWebhookDeliveries(@Query('status') status?: string, @Query('limit') limit?: string) {
+    return this.webhooks.deliveries(status, limit ? Number(limit) : 100).then((deliveries) => ({ deliveries }));
+  }
 
   @Get('outbox')
   listOutbox(@Query('status') status?: string, @Query('limit') limit?: string) {

@@ -50,11 +50,15 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE' || statusCode === 413) {
       return { status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large', correlationId } };
     }
+    if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'content-type is not accepted on this route', field: 'content-type', rule: 'ONE_OF', correlationId } };
+    }
     if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP') || (statusCode === 400 && e instanceof SyntaxError)) {
       return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'request body must be valid JSON (application/json)', field: '(body)', rule: 'JSON', correlationId } };
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
+      if (status === 413) return { status, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large', correlationId } };
       const code: ErrorCode = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL';
       const message = status === 404 ? `no route ${req.method} ${req.url.split('?')[0]}` : e.message;
       return { status, body: { code, message, correlationId } };

@@ -1,0 +1,204 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { CaseEntity, CaseMessage } from '@tongban/cases';
+import { Clock, DomainException } from '@tongban/common';
+import { DELIVERY_OPTIONS, DeliveryOptions } from '@tongban/delivery';
+import { FEDERATION_OPTIONS, FederationOptions, PeerClient } from '@tongban/federation';
+import { MaterialHeader, MaterialReceiptPayload } from '@tongban/proto';
+import { CaseMaterialEntity } from './case-material.entity';
+import { MaterialStore } from './material-store.service';
+import { MaterialTransferEntity } from './material-transfer.entity';
+import { MATERIALS_OPTIONS, MaterialsOptions, STREAM_CHUNK_BYTES } from './materials.options';
+
+const CLAIM_BATCH = 16;
+/** Files are large: few in flight at once, whatever the delivery concurrency. */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * Pushes queued materials to participants with the PushMaterial stream, the way the Dispatcher
+ * sends outbox messages: a claim is a lease written to the row (FOR UPDATE SKIP LOCKED on
+ * PostgreSQL), failures retry with exponential backoff and full jitter (DELIVERY_OPTIONS), and past
+ * the dead-letter age a transfer is parked as DEAD, never dropped. Success = the peer's signed
+ * receipt echoing the file's SHA-256 and size, which is stored. A transfer is held back while the
+ * case's CaseOpened message to that peer is still in the outbox (read from `outbox_messages`).
+ */
+@Injectable()
+export class MaterialPusher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('MaterialPusher');
+  private readonly owner = randomUUID();
+  private readonly leaseMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly peers: PeerClient,
+    private readonly store: MaterialStore,
+    @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
+    @Inject(FEDERATION_OPTIONS) federation: FederationOptions,
+    @Inject(MATERIALS_OPTIONS) materials: MaterialsOptions,
+  ) {
+    // A lease must outlast the longest push (its deadline grows with the file size).
+    this.leaseMs = Math.max(options.leaseMs, 2 * (federation.peerDeadlineMs + Math.ceil(materials.maxBytes / 1048576) * 1000));
+  }
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Starts the polling loop. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops taking new work and waits for pushes in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
+  }
+
+  /** Asks for a round soon (after a commit that queued transfers). */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), ms);
+    this.timer.unref?.();
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped || this.running) return;
+    this.running = true;
+    this.again = false;
+    try {
+      const free = Math.min(this.options.concurrency, MAX_IN_FLIGHT) - this.inflight;
+      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
+      for (const t of claimed) {
+        this.inflight++;
+        void this.push(t).finally(() => {
+          this.inflight--;
+          this.nudge();
+          this.settle();
+        });
+      }
+      if (claimed.length === free && free > 0) this.again = true;
+    } catch (e) {
+      this.logger.warn(`push round failed: ${(e as Error).message}`);
+    } finally {
+      this.running = false;
+      this.settle();
+      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+    }
+  }
+
+  private settle(): void {
+    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
+  }
+
+  /** Leases up to `limit` due transfers to this pusher. */
+  private async claim(limit: number): Promise<MaterialTransferEntity[]> {
+    const now = this.clock.now().getTime();
+    const postgres = this.ds.options.type === 'postgres';
+    return this.ds.transaction(async (tx) => {
+      // A push waits while the case's CaseOpened to that peer is still queued: until it lands, the
+      // peer does not know the case and would refuse the material (OUT_OF_ORDER).
+      const keys: { material_id: string; peer: string }[] = await tx.query(
+        `SELECT t.material_id, t.peer FROM material_transfers t
+           JOIN case_materials m ON m.id = t.material_id
+           JOIN cases c ON c.id = m.case_id
+          WHERE t.status = 'PENDING' AND t.next_attempt_at <= ${postgres ? '$1' : '?'}
+            AND (t.lease_until IS NULL OR t.lease_until < ${postgres ? '$1' : '?'})
+            AND NOT EXISTS (SELECT 1 FROM outbox_messages o
+                             WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = ${postgres ? '$2' : '?'} AND o.status = 'PENDING')
+          ORDER BY t.next_attempt_at, t.created_at
+          LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
+        postgres ? [now, CaseMessage.Opened] : [now, now, CaseMessage.Opened],
+      );
+      if (keys.length === 0) return [];
+      const leaseUntil = new Date(now + this.leaseMs);
+      const claimed: MaterialTransferEntity[] = [];
+      const repo = tx.getRepository(MaterialTransferEntity);
+      for (const k of keys) {
+        const res = await repo
+          .createQueryBuilder()
+          .update(MaterialTransferEntity)
+          .set({ leaseOwner: this.owner, leaseUntil })
+          .where({ materialId: k.material_id, peer: k.peer })
+          .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
+          .execute();
+        if (res.affected !== 0) {
+          const t = await repo.findOneBy({ materialId: k.material_id, peer: k.peer, leaseOwner: this.owner });
+          if (t) claimed.push(t);
+        }
+      }
+      return claimed;
+    });
+  }
+
+  private async push(t: MaterialTransferEntity): Promise<void> {
+    const repo = this.ds.getRepository(MaterialTransferEntity);
+    const key = { materialId: t.materialId, peer: t.peer, leaseOwner: this.owner };
+    let m: CaseMaterialEntity | null = null;
+    try {
+      m = await this.ds.getRepository(CaseMaterialEntity).findOneBy({ id: t.materialId });
+      const c = m ? await this.ds.getRepository(CaseEntity).findOneBy({ id: m.caseId }) : null;
+      if (!m || !c) throw new LocalFault(`material ${t.materialId} or its case is gone`);
+      let bytes: Buffer;
+      try {
+        bytes = await this.store.bytes(m);
+      } catch {
+        throw new LocalFault(`material ${m.id} fails its local integrity check; not sent`);
+      }
+      const header = MaterialHeader.encode({ collaborationId: c.collaborationId, materialId: m.id, name: `${m.code}/${m.name}`, mediaType: m.mediaType, size: String(m.size), sha256: m.sha256 }).finish();
+      const { payload, envelope } = await this.peers.pushMaterial(t.peer, header, chunks(bytes), m.size);
+      const receipt = MaterialReceiptPayload.decode(payload);
+      if (receipt.materialId !== m.id || receipt.sha256 !== m.sha256 || receipt.size !== String(m.size)) {
+        throw new Error(`receipt from ${t.peer} does not echo material ${m.id}, its sha256 and size`);
+      }
+      await repo.update(key, {
+        status: 'DELIVERED',
+        deliveredAt: this.clock.now(),
+        receipt: JSON.stringify({ jws: envelope.jws, payload: Buffer.from(envelope.payload).toString('base64') }),
+        lastError: null,
+        leaseOwner: null,
+        leaseUntil: null,
+      });
+      if (t.attempts > 0) this.logger.log(`material ${m.id} reached ${t.peer} after ${t.attempts} failed attempts`);
+    } catch (e) {
+      const attempts = t.attempts + 1;
+      const now = this.clock.now();
+      // A file that fails its own check will never get better by retrying: park it at once.
+      const dead = e instanceof LocalFault || now.getTime() - t.createdAt.getTime() >= this.options.deadLetterAgeMs;
+      const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
+      const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+      const reason = e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message;
+      await repo.update(key, { attempts, status: dead ? 'DEAD' : 'PENDING', nextAttemptAt: new Date(now.getTime() + delay), lastError: reason.slice(0, 300), leaseOwner: null, leaseUntil: null });
+      if (dead) this.logger.error(`material ${t.materialId} to ${t.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
+    }
+  }
+}
+
+/** A failure on our side that retrying cannot fix. */
+class LocalFault extends Error {}
+
+/** The file cut into stream chunks of at most 64 KiB. */
+function* chunks(bytes: Buffer): Generator<Buffer> {
+  for (let at = 0; at < bytes.length; at += STREAM_CHUNK_BYTES) yield bytes.subarray(at, at + STREAM_CHUNK_BYTES);
+}

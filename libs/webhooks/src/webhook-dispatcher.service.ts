@@ -1,0 +1,174 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, In } from 'typeorm';
+import { Clock } from '@tongban/common';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookEntity } from './webhook.entity';
+import { signWebhook } from './webhook-signature';
+import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
+
+const CLAIM_BATCH = 64;
+
+/**
+ * POSTs queued deliveries to local systems, signed with the webhook's secret. Claims are leases
+ * written to the rows (FOR UPDATE SKIP LOCKED on PostgreSQL), so replicas never send one delivery
+ * at once; any 2xx is success; failures retry with exponential backoff and full jitter until the
+ * attempt limit or the dead-letter age, then the delivery is parked as DEAD. Order is not kept:
+ * receivers use the event `id` to drop duplicates and `at` to order.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('WebhookDispatcher');
+  private readonly owner = randomUUID();
+  private readonly leaseMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
+  ) {
+    this.leaseMs = Math.max(30_000, 3 * options.timeoutMs);
+  }
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Starts the polling loop. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops taking new work and waits for requests in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
+  }
+
+  /** Asks for a round soon (after a commit that queued deliveries). */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), ms);
+    this.timer.unref?.();
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped || this.running) return;
+    this.running = true;
+    this.again = false;
+    try {
+      const free = this.options.concurrency - this.inflight;
+      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
+      for (const d of claimed) {
+        this.inflight++;
+        void this.send(d).finally(() => {
+          this.inflight--;
+          this.nudge();
+          this.settle();
+        });
+      }
+      if (claimed.length === free && free > 0) this.again = true;
+    } catch (e) {
+      this.logger.warn(`webhook round failed: ${(e as Error).message}`);
+    } finally {
+      this.running = false;
+      this.settle();
+      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+    }
+  }
+
+  private settle(): void {
+    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
+  }
+
+  /** Leases up to `limit` due deliveries to this dispatcher. */
+  private async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
+    const now = this.clock.now().getTime();
+    const postgres = this.ds.options.type === 'postgres';
+    return this.ds.transaction(async (tx) => {
+      const ids: { id: string }[] = await tx.query(
+        `SELECT d.id FROM webhook_deliveries d
+          WHERE d.status = 'PENDING' AND d.next_attempt_at <= ${postgres ? '$1' : '?'}
+            AND (d.lease_until IS NULL OR d.lease_until < ${postgres ? '$1' : '?'})
+          ORDER BY d.next_attempt_at, d.created_at
+          LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+        postgres ? [now] : [now, now],
+      );
+      if (ids.length === 0) return [];
+      const list = ids.map((r) => r.id);
+      await tx
+        .createQueryBuilder()
+        .update(WebhookDeliveryEntity)
+        .set({ leaseOwner: this.owner, leaseUntil: new Date(now + this.leaseMs) })
+        .where({ id: In(list) })
+        .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
+        .execute();
+      return tx.getRepository(WebhookDeliveryEntity).find({ where: { id: In(list), leaseOwner: this.owner } });
+    });
+  }
+
+  private async send(d: WebhookDeliveryEntity): Promise<void> {
+    const repo = this.ds.getRepository(WebhookDeliveryEntity);
+    const key = { id: d.id, leaseOwner: this.owner };
+    const attempts = d.attempts + 1;
+    const hook = await this.ds.getRepository(WebhookEntity).findOneBy({ id: d.webhookId });
+    if (!hook) {
+      await repo.update(key, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
+      return;
+    }
+    const origin = new URL(hook.url).origin;
+    let status: number | null = null;
+    let problem: string;
+    try {
+      const t = this.clock.epochSeconds();
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-tongban-event': d.eventType,
+          'x-tongban-delivery': d.id,
+          'x-tongban-signature': signWebhook(hook.secret, t, d.body),
+        },
+        body: d.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      status = res.status;
+      await res.body?.cancel().catch(() => undefined);
+      if (status >= 200 && status < 300) {
+        await repo.update(key, { status: 'DELIVERED', attempts, lastStatus: status, lastError: null, deliveredAt: this.clock.now(), leaseOwner: null, leaseUntil: null });
+        return;
+      }
+      problem = `HTTP ${status}`;
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      problem = err.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `${err.message}${err.cause?.code ? ` (${err.cause.code})` : ''}`;
+    }
+    const now = this.clock.now();
+    const dead = attempts >= this.options.maxAttempts || now.getTime() - d.createdAt.getTime() >= this.options.deadLetterAgeMs;
+    const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
+    const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+    await repo.update(key, { attempts, status: dead ? 'DEAD' : 'PENDING', lastStatus: status, lastError: problem.slice(0, 300), nextAttemptAt: new Date(now.getTime() + delay), leaseOwner: null, leaseUntil: null });
+    if (dead) this.logger.error(`webhook delivery ${d.id} (${d.eventType}) to ${origin} parked as DEAD after ${attempts} attempts: ${problem}`);
+    else this.logger.warn(`webhook delivery ${d.id} to ${origin} failed (${problem}); attempt ${attempts} of ${this.options.maxAttempts}`);
+  }
+}

@@ -1,0 +1,82 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { CaseEventRecord, CaseStepEntity, CaseTransactions } from '@tongban/cases';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { WebhookEntity } from './webhook.entity';
+
+/** Whether a webhook's `events` list takes `type`. */
+export function subscribes(events: string[], type: string): boolean {
+  return events.some((e) => e === '*' || e === type || (e.endsWith('*') && type.startsWith(e.slice(0, -1))));
+}
+
+/**
+ * Turns case events into webhook deliveries inside the case transaction (CaseTransactions
+ * `inTransaction`), so a delivery exists exactly when its event committed — as reliable as the
+ * outbox. Each commit wakes the WebhookDispatcher.
+ */
+@Injectable()
+export class WebhookRecorder implements OnModuleInit {
+  constructor(
+    private readonly txs: CaseTransactions,
+    private readonly dispatcher: WebhookDispatcher,
+  ) {}
+
+  onModuleInit(): void {
+    this.txs.inTransaction((tx, records) => this.record(tx, records));
+    this.txs.events.on('event', () => this.dispatcher.nudge());
+  }
+
+  /** Queues one delivery per (event, subscribed webhook) in `tx`. */
+  async record(tx: EntityManager, records: CaseEventRecord[]): Promise<void> {
+    const hooks = await tx.getRepository(WebhookEntity).find();
+    if (hooks.length === 0) return;
+    const performers = new Map<string, string>();
+    const repo = tx.getRepository(WebhookDeliveryEntity);
+    for (const r of records) {
+      const targets = hooks.filter((h) => subscribes(h.events, r.type));
+      if (targets.length === 0) continue;
+      let taskId: string | null = null;
+      if (r.stepIndex !== null) {
+        const key = `${r.caseId}~${r.stepIndex}`;
+        if (!performers.has(key)) {
+          const step = await tx.getRepository(CaseStepEntity).findOneBy({ caseId: r.caseId, idx: r.stepIndex });
+          performers.set(key, step?.province ?? '');
+        }
+        // A task event: the step is performed here, so a department's task system can act on it.
+        if (performers.get(key) === this.txs.self) taskId = `${r.collaborationId}~${r.stepIndex}`;
+      }
+      const body = JSON.stringify({
+        id: randomUUID(),
+        type: r.type,
+        at: r.at,
+        caseId: r.caseId,
+        collaborationId: r.collaborationId,
+        province: r.province,
+        actor: r.actor,
+        stepIndex: r.stepIndex,
+        taskId,
+        details: r.details,
+      });
+      const now = new Date(r.at);
+      for (const h of targets) {
+        await repo.insert({
+          id: randomUUID(),
+          webhookId: h.id,
+          eventType: r.type.slice(0, 40),
+          body,
+          status: 'PENDING',
+          attempts: 0,
+          nextAttemptAt: now,
+          lastStatus: null,
+          lastError: null,
+          createdAt: now,
+          deliveredAt: null,
+          leaseOwner: null,
+          leaseUntil: null,
+        });
+      }
+    }
+  }
+}

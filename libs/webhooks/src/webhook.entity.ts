@@ -1,0 +1,15 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs, jsonText } from '@tongban/persistence';
+
+/** A local system's subscription to case events. */
+@Entity('webhooks')
+export class WebhookEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) id: string;
+  @Column({ type: 'varchar', length: 2000 }) url: string;
+  /** Event types (exact, or a prefix ending in `*`; `*` = all). */
+  @Column({ type: 'text', transformer: jsonText }) events: string[];
+  /** HMAC key of the signature header; shown once at creation, never returned or logged after. */
+  @Column({ type: 'varchar', length: 200 }) secret: string;
+  @Column({ name: 'created_by', type: 'varchar', length: 100 }) createdBy: string;
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
+}

@@ -1,0 +1,120 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '@tongban/audit';
+import { Clock, DomainException, ValidationException, parseOrThrow } from '@tongban/common';
+import { WebhookDeliveryEntity, WebhookDeliveryStatus } from './webhook-delivery.entity';
+import { WebhookEntity } from './webhook.entity';
+import { registerWebhookSchema } from './webhook-requests.schema';
+import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
+
+/** A webhook as listed (never with its secret). */
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  createdBy: string;
+  createdAt: string;
+}
+
+/** Admin view of one delivery (body omitted: it may hold personal data). */
+export interface WebhookDeliveryView {
+  id: string;
+  webhookId: string;
+  eventType: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  createdAt: string;
+  nextAttemptAt: string;
+  deliveredAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+}
+
+/** Registration of local systems' webhooks, and the admin view of deliveries. */
+@Injectable()
+export class WebhookService {
+  private readonly logger = new Logger('Webhooks');
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly audit: AuditLog,
+    @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
+  ) {}
+
+  /** Registers a webhook; the secret (given or generated) is returned this once only. */
+  async register(body: unknown, actor: string): Promise<{ id: string; url: string; events: string[]; secret: string }> {
+    const req = parseOrThrow(registerWebhookSchema, body);
+    const url = this.checkUrl(req.url);
+    const row: WebhookEntity = {
+      id: randomUUID(),
+      url,
+      events: [...new Set(req.events)],
+      secret: req.secret ?? randomBytes(32).toString('base64url'),
+      createdBy: actor.slice(0, 100),
+      createdAt: this.clock.now(),
+    };
+    await this.ds.getRepository(WebhookEntity).insert(row);
+    await this.audit.recordNow({ event: 'admin.webhook.registered', actor, subject: row.id, outcome: 'OK', details: { origin: new URL(url).origin, events: row.events.join(',') } });
+    this.logger.log(`webhook ${row.id} registered by ${actor} for ${new URL(url).origin}`);
+    return { id: row.id, url: row.url, events: row.events, secret: row.secret };
+  }
+
+  /** Every webhook, oldest first, without secrets. */
+  async list(): Promise<{ webhooks: WebhookView[] }> {
+    const rows = await this.ds.getRepository(WebhookEntity).find({ order: { createdAt: 'ASC' } });
+    return { webhooks: rows.map((w) => ({ id: w.id, url: w.url, events: w.events, createdBy: w.createdBy, createdAt: w.createdAt.toISOString() })) };
+  }
+
+  /** Deletes a webhook; its undelivered deliveries are parked as DEAD. */
+  async remove(id: string, actor: string): Promise<void> {
+    const found = await this.ds.transaction(async (tx) => {
+      const res = await tx.getRepository(WebhookEntity).delete({ id });
+      if (!res.affected) return false;
+      await tx.getRepository(WebhookDeliveryEntity).update({ webhookId: id, status: 'PENDING' }, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
+      return true;
+    });
+    if (!found) throw new DomainException('NOT_FOUND', `no webhook ${id.slice(0, 64)}`);
+    await this.audit.recordNow({ event: 'admin.webhook.deleted', actor, subject: id, outcome: 'OK' });
+  }
+
+  /** Deliveries by status (default: all), oldest first. */
+  async deliveries(status?: string, limit = 100): Promise<WebhookDeliveryView[]> {
+    if (status && !['PENDING', 'DELIVERED', 'DEAD'].includes(status)) {
+      throw new DomainException('VALIDATION_FAILED', 'status must be PENDING, DELIVERED or DEAD', { field: 'status', rule: 'ONE_OF' });
+    }
+    const rows = await this.ds.getRepository(WebhookDeliveryEntity).find({
+      where: status ? { status: status as WebhookDeliveryStatus } : {},
+      order: { createdAt: 'ASC' },
+      take: Math.min(Math.max(Number.isFinite(limit) ? limit : 100, 1), 1000),
+    });
+    return rows.map((d) => ({
+      id: d.id,
+      webhookId: d.webhookId,
+      eventType: d.eventType,
+      status: d.status,
+      attempts: d.attempts,
+      createdAt: d.createdAt.toISOString(),
+      nextAttemptAt: d.nextAttemptAt.toISOString(),
+      deliveredAt: d.deliveredAt?.toISOString() ?? null,
+      lastStatus: d.lastStatus,
+      lastError: d.lastError,
+    }));
+  }
+
+  private checkUrl(raw: string): string {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ValidationException('url', 'URL', 'url: must be an absolute http(s) URL');
+    }
+    if (this.options.httpsOnly ? u.protocol !== 'https:' : u.protocol !== 'https:' && u.protocol !== 'http:') {
+      throw new ValidationException('url', 'SCHEME', `url: must be ${this.options.httpsOnly ? 'https (production)' : 'http or https'}`);
+    }
+    if (u.username || u.password) throw new ValidationException('url', 'NO_CREDENTIALS', 'url: must not carry a user name or password (use the signature)');
+    u.hash = '';
+    return u.toString();
+  }
+}

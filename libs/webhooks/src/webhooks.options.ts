@@ -1,0 +1,20 @@
+/** Tuning of webhook deliveries to local systems. */
+export interface WebhooksOptions {
+  /** First retry delay; doubles per attempt up to `backoffCapMs`, with full jitter. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Requests before a delivery is parked as DEAD. */
+  maxAttempts: number;
+  /** A delivery older than this is parked as DEAD at its next failure. */
+  deadLetterAgeMs: number;
+  /** Timeout of one request. */
+  timeoutMs: number;
+  /** How often the dispatcher looks for due deliveries when nothing nudges it. */
+  pollIntervalMs: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Only https:// URLs (production). */
+  httpsOnly: boolean;
+}
+
+export const WEBHOOKS_OPTIONS = Symbol('WEBHOOKS_OPTIONS');

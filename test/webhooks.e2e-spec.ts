@@ -1,0 +1,191 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Gateway, call, startFederation } from '@tongban/testkit';
+import { waitFor } from './support/wait';
+
+// Webhooks of a local system at 河北: a real HTTP receiver in this test process gets the case and
+// task events of a 户口迁移 case (北京 destination, 河北 origin), signed with HMAC-SHA256.
+const BJ = '110000';
+const HB = '130000';
+const ENV = {
+  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
+  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
+  TONGBAN_DELIVERY_POLL_MS: '100',
+  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
+  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
+  TONGBAN_WEBHOOK_MAX_ATTEMPTS: '4',
+};
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: string;
+  body: any;
+}
+
+let gws: Record<string, Gateway>;
+let server: Server;
+let base: string;
+const received: Received[] = [];
+const tries = new Map<string, number>();
+
+const hookAt = (gw: Gateway, body: unknown) => call(gw, 'POST', '/v1/webhooks', body);
+const unhook = (gw: Gateway, id: string) => fetch(`${gw.baseUrl}/v1/webhooks/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gw.apiToken}` } });
+const at = (path: string) => received.filter((r) => r.path === path);
+const deliveries = async (gw: Gateway, status?: string) =>
+  (await call(gw, 'GET', `/admin/webhook-deliveries?limit=1000${status ? `&status=${status}` : ''}`, undefined, gw.adminToken)).body.deliveries as any[];
+const caseAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
+
+/** The receiver's check, written out as a subscriber would (docs/protocol.md §Webhooks). */
+function signatureValid(secret: string, header: string | undefined, raw: string): boolean {
+  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!m || Math.abs(Date.now() / 1000 - Number(m[1])) > 300) return false;
+  const expected = createHmac('sha256', secret).update(`${m[1]}.${raw}`).digest();
+  return timingSafeEqual(expected, Buffer.from(m[2], 'hex'));
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      received.push({ path, headers: req.headers, raw, body: JSON.parse(raw) });
+      // /flaky answers 500 to the first two attempts of every delivery.
+      const id = String(req.headers['x-tongban-delivery']);
+      const n = (tries.get(id) ?? 0) + 1;
+      tries.set(id, n);
+      res.statusCode = path === '/flaky' && n <= 2 ? 500 : 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const list = await startFederation([BJ, HB], { env: ENV });
+  gws = Object.fromEntries(list.map((g) => [g.code, g]));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
+  await new Promise((r) => server?.close(r));
+});
+
+describe('webhooks for local systems', () => {
+  it('registration: secret returned once (generated or given), never listed; bad URLs and short secrets are 400; delete is 204', async () => {
+    const generated = await hookAt(gws[HB], { url: `${base}/tmp` });
+    expect(generated.status).toBe(201);
+    expect(generated.body).toEqual({ id: expect.any(String), url: `${base}/tmp`, events: ['*'], secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    const listed = await call(gws[HB], 'GET', '/v1/webhooks');
+    expect(listed.body.webhooks.find((w: any) => w.id === generated.body.id)).toEqual({ id: generated.body.id, url: `${base}/tmp`, events: ['*'], createdBy: 'local', createdAt: expect.any(String) });
+    expect(JSON.stringify(listed.body)).not.toContain(generated.body.secret);
+
+    const bad: [unknown, string, string][] = [
+      [{ url: 'ftp://example.org/x' }, 'url', 'SCHEME'],
+      [{ url: 'not a url' }, 'url', 'URL'],
+      [{ url: `${base}/x`, secret: 'too-short' }, 'secret', 'TOO_SHORT'],
+      [{ url: `${base}/x`, events: ['step_assigned'] }, 'events.0', 'FORMAT'],
+      [{ url: `${base}/x`, extra: 1 }, '(body)', 'UNKNOWN_FIELD'],
+    ];
+    for (const [body, field, rule] of bad) {
+      const r = await hookAt(gws[HB], body);
+      expect({ status: r.status, field: r.body.error?.field, rule: r.body.error?.rule }).toEqual({ status: 400, field, rule });
+    }
+    expect((await unhook(gws[HB], generated.body.id)).status).toBe(204);
+    expect((await unhook(gws[HB], generated.body.id)).status).toBe(404);
+    expect((await call(gws[HB], 'GET', '/v1/webhooks')).body.webhooks.map((w: any) => w.id)).not.toContain(generated.body.id);
+    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=admin.webhook.registered', undefined, gws[HB].adminToken)).body.events;
+    expect(audit.some((e: any) => e.subject === generated.body.id && e.actor === 'local')).toBe(true);
+    expect(JSON.stringify(audit)).not.toContain(generated.body.secret);
+    expect(gws[HB].output()).not.toContain(generated.body.secret);
+  });
+
+  it('户口迁移 at 河北: case and task events arrive signed; a receiver answering 500 twice gets every delivery on the third attempt', async () => {
+    const secret = 'hebei-public-security-webhook-secret';
+    const all = await hookAt(gws[HB], { url: `${base}/all`, secret });
+    expect(all.status).toBe(201);
+    expect(all.body.secret).toBe(secret);
+    const flaky = (await hookAt(gws[HB], { url: `${base}/flaky`, secret, events: ['STEP_*'] })).body;
+    const opened = (await hookAt(gws[HB], { url: `${base}/opened`, secret, events: ['CASE_OPENED'] })).body;
+
+    const body = {
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      applicant: { name: '张三', idNumber: '11010519491231002X' },
+      participants: { DESTINATION: BJ, ORIGIN: HB },
+      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+    };
+    const { caseId: ownerCaseId, collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
+    expect((await call(gws[BJ], 'POST', `/v1/tasks/${collaborationId}~0/complete`, { outputs: { approval_no: '京准迁字2026第501号' } })).status).toBe(200);
+    const task = `${collaborationId}~1`;
+    await waitFor('task assigned at 河北', () => caseAt(gws[HB], collaborationId), (c) => c?.steps?.[1]?.status === 'ASSIGNED');
+    expect((await call(gws[HB], 'POST', `/v1/tasks/${task}/accept`, {})).status).toBe(200);
+    expect((await call(gws[HB], 'POST', `/v1/tasks/${task}/complete`, { outputs: { migration_certificate_no: '冀迁字2026000501' } })).status).toBe(200);
+    await waitFor('step 2 assigned at 北京', () => caseAt(gws[BJ], ownerCaseId), (c) => c?.steps?.[2]?.status === 'ASSIGNED');
+
+    const mine = (path: string) => at(path).filter((r) => r.body.collaborationId === collaborationId);
+    const types = (path: string) => mine(path).map((r) => `${r.body.type}:${r.body.stepIndex}`);
+    await waitFor('events at /all', async () => types('/all'), (t) => ['CASE_OPENED:null', 'STEP_ASSIGNED:1', 'STEP_ACCEPTED:1', 'STEP_COMPLETED:1', 'STEP_ASSIGNED:2'].every((x) => t.includes(x)));
+
+    const hb = await caseAt(gws[HB], collaborationId);
+    for (const r of mine('/all')) {
+      expect(signatureValid(secret, r.headers['x-tongban-signature'] as string, r.raw)).toBe(true);
+      expect(signatureValid('some-other-secret-0000', r.headers['x-tongban-signature'] as string, r.raw)).toBe(false);
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(r.headers['x-tongban-event']).toBe(r.body.type);
+      expect(r.headers['x-tongban-delivery']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(Object.keys(r.body).sort()).toEqual(['actor', 'at', 'caseId', 'collaborationId', 'details', 'id', 'province', 'stepIndex', 'taskId', 'type']);
+      expect(r.body.caseId).toBe(hb.caseId);
+    }
+    // Each event once per webhook, matching 河北's own case history.
+    expect(mine('/all').length).toBe(hb.events.length);
+    expect(new Set(mine('/all').map((r) => r.body.id)).size).toBe(hb.events.length);
+    // A task event names the task of this province; other steps' events do not.
+    const assigned = mine('/all').find((r) => r.body.type === 'STEP_ASSIGNED' && r.body.stepIndex === 1)!.body;
+    expect(assigned).toMatchObject({ taskId: task, province: BJ, details: { action: 'DEREGISTER' } });
+    expect(mine('/all').find((r) => r.body.type === 'STEP_COMPLETED' && r.body.stepIndex === 1)!.body).toMatchObject({ taskId: task, province: HB, actor: 'local', details: { outputs: { migration_certificate_no: '冀迁字2026000501' } } });
+    expect(mine('/all').find((r) => r.body.type === 'STEP_ASSIGNED' && r.body.stepIndex === 2)!.body.taskId).toBeNull();
+    // Filters: CASE_OPENED only; STEP_* only.
+    expect(types('/opened')).toEqual(['CASE_OPENED:null']);
+    expect(mine('/flaky').every((r) => r.body.type.startsWith('STEP_'))).toBe(true);
+
+    // Every delivery to /flaky failed twice (HTTP 500), was retried with backoff and then DELIVERED.
+    const flakyRows = await waitFor(
+      'flaky deliveries done',
+      async () => (await deliveries(gws[HB])).filter((d) => d.webhookId === flaky.id),
+      (rows) => rows.length === new Set(mine('/flaky').map((r) => r.body.id)).size && rows.every((d) => d.status === 'DELIVERED'),
+    );
+    for (const d of flakyRows) {
+      expect(d).toMatchObject({ status: 'DELIVERED', attempts: 3, lastStatus: 204, lastError: null, deliveredAt: expect.any(String) });
+      const seen = received.filter((r) => r.headers['x-tongban-delivery'] === d.id);
+      expect(seen).toHaveLength(3);
+      expect(new Set(seen.map((r) => r.raw)).size).toBe(1);
+    }
+    const delivered = await deliveries(gws[HB], 'DELIVERED');
+    expect(delivered.filter((d) => d.webhookId === opened.id && d.eventType === 'CASE_OPENED').length).toBeGreaterThanOrEqual(1);
+    expect(delivered.every((d) => !('body' in d))).toBe(true);
+    expect(gws[HB].output()).not.toContain(secret);
+  });
+
+  it('a receiver that never answers 2xx: parked as DEAD after the attempt limit; deleting a webhook parks its queue', async () => {
+    const closed = (await hookAt(gws[HB], { url: 'http://127.0.0.1:1/closed', events: ['POSTAL_MATERIALS_SENT'] })).body;
+    const doomed = (await hookAt(gws[HB], { url: 'http://127.0.0.1:1/doomed', events: ['POSTAL_MATERIALS_SENT'] })).body;
+    const body = {
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      applicant: { name: '张三', idNumber: '11010519491231002X' },
+      participants: { DESTINATION: BJ, ORIGIN: HB },
+      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+    };
+    const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
+    await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
+    expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS5550001' })).status).toBe(200);
+    expect((await unhook(gws[HB], doomed.id)).status).toBe(204);
+    const dead = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => [closed.id, doomed.id].includes(d.webhookId)), (rows) => rows.length === 2);
+    expect(dead.find((d) => d.webhookId === closed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', attempts: 4, lastStatus: null, lastError: expect.stringMatching(/fetch failed|ECONNREFUSED/) });
+    expect(dead.find((d) => d.webhookId === doomed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', lastError: 'webhook deleted' });
+    // The case itself is untouched by a failing subscriber.
+    expect((await caseAt(gws[HB], collaborationId)).events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
+  });
+});
