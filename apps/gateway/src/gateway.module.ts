@@ -11,6 +11,8 @@ import { Dispatcher, Inbox, Outbox, OutboxAdmin } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin } from '@tongban/materials';
 import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/webhooks';
 import { CasesController } from './http/cases.controller';
+import { KeyAdmin } from '@tongban/key-admin';
+import { KeyStore } from '@tongban/keys';
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
@@ -33,6 +35,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly trust: TrustStore,
     private readonly catalogue: CatalogueStore,
+    private readonly keys: KeyStore,
     private readonly ds: DataSource,
   ) {}
 
@@ -40,7 +43,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.
       const refresh = () =>
-        Promise.all([this.trust.refresh(), this.catalogue.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
+        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
       this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
       this.timer.unref();
     }
@@ -79,6 +82,7 @@ export class GatewayModule {
         Dispatcher,
         Inbox,
         OutboxAdmin,
+        KeyAdmin,
         CaseTransactions,
         CaseOwner,
         CaseInboxHandlers,

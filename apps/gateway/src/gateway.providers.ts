@@ -8,6 +8,7 @@ import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } f
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
+import { KEY_ADMIN_OPTIONS, KeyAdminOptions } from '@tongban/key-admin';
 import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
@@ -73,6 +74,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
         httpsOnly: config.env === 'production',
       } satisfies WebhooksOptions,
     },
+    { provide: KEY_ADMIN_OPTIONS, useValue: { overlapMs: config.keyOverlapMs } satisfies KeyAdminOptions },
     { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
   ];
 }

@@ -19,6 +19,9 @@ export const AUDIT_EVENTS = [
   'admin.outbox.requeued',
   'admin.webhook.registered',
   'admin.webhook.deleted',
+  'admin.key.rotated',
+  'admin.key.revoked',
+  'trust.peer.key.announced',
   'case.material.downloaded',
 ] as const;
 

@@ -43,6 +43,7 @@ const schema = z
     catalogueFile: z.string().optional(),
     calendarFile: z.string().optional(),
     deadLetterAgeS: int(60, 90 * 24 * 3600).default(7 * 24 * 3600),
+    keyOverlapHours: z.coerce.number().min(0).max(720).default(24),
     deliveryBackoffBaseMs: int(10, 60_000).default(500),
     deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
     deliveryPollMs: int(10, 60_000).default(1000),
@@ -86,6 +87,8 @@ export interface GatewayConfig {
   trustRefreshSeconds: number;
   catalogueFile: string;
   calendarFile: string;
+  /** Time between announcing a rotated key and signing with it. */
+  keyOverlapMs: number;
   delivery: { deadLetterAgeMs: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
   /** Largest case material accepted (upload or PushMaterial), bytes. */
   materialMaxBytes: number;
@@ -192,6 +195,7 @@ function finish(r: Raw): GatewayConfig {
     extraParticipants,
     licenceTypesFile: r.licenceTypesFile ? resolve(r.licenceTypesFile) : findUp('data/licence-types.json'),
     trustRefreshSeconds: r.trustRefreshS,
+    keyOverlapMs: r.keyOverlapHours * 3600_000,
     catalogueFile: r.catalogueFile ? resolve(r.catalogueFile) : findUp('data/catalogue.json'),
     calendarFile: r.calendarFile ? resolve(r.calendarFile) : findUp('data/calendar.json'),
     delivery: {

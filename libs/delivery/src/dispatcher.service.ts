@@ -138,7 +138,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     const repo = this.ds.getRepository(OutboxMessageEntity);
     try {
       const payload = DeliveryPayload.encode({ messageId: m.id, stream: m.stream, seq: String(m.seq), type: m.type, body }).finish();
-      const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload));
+      const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload, undefined, m.signKid ?? undefined));
       const check = await this.verifier.check<ReceiptClaims>(response.receipt, RECEIPT_TYP);
       const c = check.claims;
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {

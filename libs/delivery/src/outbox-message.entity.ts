@@ -23,4 +23,6 @@ export class OutboxMessageEntity {
   @Column({ name: 'last_error', type: 'varchar', length: 300, nullable: true }) lastError: string | null;
   @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true }) leaseOwner: string | null;
   @Column({ name: 'lease_until', type: 'bigint', nullable: true, transformer: epochMs }) leaseUntil: Date | null;
+  /** Key the envelope must be signed with (key announcements); null = the active key. */
+  @Column({ name: 'sign_kid', type: 'varchar', length: 64, nullable: true }) signKid: string | null;
 }

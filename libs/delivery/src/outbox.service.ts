@@ -12,6 +12,8 @@ export interface OutgoingMessage {
   /** Fully qualified protobuf type of `body`. */
   type: string;
   body: Uint8Array;
+  /** Sign the envelope with this own key instead of the active one (key announcements only). */
+  signKid?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Outbox {
       lastError: null,
       leaseOwner: null,
       leaseUntil: null,
+      signKid: m.signKid ?? null,
     });
     return id;
   }

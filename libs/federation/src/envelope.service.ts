@@ -35,7 +35,7 @@ export class EnvelopeService {
   ) {}
 
   /** Signs `payload` for `recipient`; returns the envelope and its message id. */
-  seal(recipient: string, type: string, payload: Uint8Array, replyTo?: string): { envelope: Envelope; messageId: string } {
+  seal(recipient: string, type: string, payload: Uint8Array, replyTo?: string, signKid?: string): { envelope: Envelope; messageId: string } {
     const iat = this.clock.epochSeconds();
     const claims: EnvelopeClaims = {
       ver: ENVELOPE_VERSION,
@@ -48,7 +48,7 @@ export class EnvelopeService {
       dig: digest(payload),
       ...(replyTo ? { rto: replyTo } : {}),
     };
-    const jws = this.keys.signJws(ENVELOPE_TYP, claims);
+    const jws = this.keys.signJws(ENVELOPE_TYP, claims, signKid);
     return { envelope: { jws, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) }, messageId: claims.jti };
   }
 
@@ -81,7 +81,12 @@ export class EnvelopeService {
     const key = peer.keys.get(header.kid);
     if (!key) throw refuse('UNKNOWN_KEY', `key ${header.kid} is not trusted for ${sender}`);
     if (key.status === 'REVOKED') throw refuse('KEY_REVOKED', `key ${header.kid} of ${sender} is revoked`);
-    if (key.status === 'RETIRED') throw refuse('KEY_RETIRED', `key ${header.kid} of ${sender} is retired`);
+    // Messages signed just before a rotation may still be in flight: a retired key is accepted for
+    // one maximum message lifetime (plus skew) after its retirement, then refused.
+    const grace = (MAX_MESSAGE_LIFETIME_SECONDS + this.options.clockSkewSeconds) * 1000;
+    if (key.status === 'RETIRED' && (!key.retiredAt || key.retiredAt.getTime() + grace < this.clock.now().getTime())) {
+      throw refuse('KEY_RETIRED', `key ${header.kid} of ${sender} is retired`);
+    }
     if (key.alg !== header.alg) throw refuse('KEY_ALG_MISMATCH', `key ${header.kid} is an ${key.alg} key`);
     try {
       await compactVerify(envelope.jws, key.key, { algorithms: [key.alg] });

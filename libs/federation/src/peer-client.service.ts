@@ -27,10 +27,10 @@ export class PeerClient implements OnModuleDestroy {
   ) {}
 
   /** Sends a signed `rpc` to `peerCode` and returns the verified response payload bytes. */
-  async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string): Promise<Buffer> {
+  async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string, signKid?: string): Promise<Buffer> {
     const peer = this.activePeer(peerCode);
     const types = RPC_TYPES[rpc];
-    const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload);
+    const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload, undefined, signKid);
     const client = this.client(peerCode, peer.endpoint);
     const method = (rpc.charAt(0).toLowerCase() + rpc.slice(1)) as UnaryMethod;
     const metadata = new Metadata();

@@ -86,7 +86,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     expect(row.kid).toBe(await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, 'sha256'));
     expect(store.activeKid()).toBe(row.kid);
     expect(store.algOf(row.kid)).toBe('EdDSA');
-    expect(store.list()).toEqual([{ kid: row.kid, alg: 'EdDSA', status: 'ACTIVE', createdAt: clock.now().toISOString(), jwk }]);
+    expect(store.list()).toEqual([{ kid: row.kid, alg: 'EdDSA', status: 'ACTIVE', createdAt: clock.now().toISOString(), activatedAt: clock.now().toISOString(), retiredAt: null, revokedAt: null, revocationReason: null, jwk }]);
   });
 
   it('a second KeyStore on the same database loads the same key and generates none', async () => {
@@ -225,7 +225,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     await expect(new KeyStore(ds, clock, eddsa).init()).resolves.toBeUndefined();
     const other = new KeyStore(ds, clock, eddsa);
     clock.advance(1000);
-    const kid2 = await other.generate('EdDSA');
+    const kid2 = await other.insertKey(ds.manager, 'EdDSA', 'ACTIVE', clock.now());
     await repo.update({ kid: kid2 }, { privateKeyEnc: row.privateKeyEnc });
     await expect(new KeyStore(ds, clock, eddsa).init()).rejects.toThrow(kid2);
   });
@@ -237,7 +237,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     await store.init();
     const first = store.activeKid();
     clock.advance(1000);
-    const second = await store.generate('ES256');
+    const second = await store.insertKey(ds.manager, 'ES256', 'ACTIVE', clock.now());
 
     const reloaded = new KeyStore(ds, clock, eddsa);
     await reloaded.init();

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { calculateJwkThumbprint, JWK } from 'jose';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { KeyEncryption } from './key-encryption';
-import { SigningKeyEntity } from './signing-key.entity';
+import { SigningKeyEntity, SigningKeyStatus } from './signing-key.entity';
 import { KEYS_OPTIONS, KeysOptions, SigningAlg } from './keys.options';
 
 interface LoadedKey {
@@ -13,8 +13,12 @@ interface LoadedKey {
   privateKey: KeyObject | null;
   publicKey: KeyObject;
   publicJwk: JWK;
-  status: SigningKeyEntity['status'];
+  status: SigningKeyStatus;
   createdAt: Date;
+  activatedAt: Date | null;
+  retiredAt: Date | null;
+  revokedAt: Date | null;
+  revocationReason: string | null;
 }
 
 /** A public view of one of our keys, safe to show anywhere. */
@@ -23,6 +27,10 @@ export interface PublicKeyInfo {
   alg: string;
   status: string;
   createdAt: string;
+  activatedAt: string | null;
+  retiredAt: string | null;
+  revokedAt: string | null;
+  revocationReason: string | null;
   jwk: JWK;
 }
 
@@ -33,7 +41,7 @@ export interface PublicKeyInfo {
 @Injectable()
 export class KeyStore {
   private readonly logger = new Logger('KeyStore');
-  private readonly keys = new Map<string, LoadedKey>();
+  private keys = new Map<string, LoadedKey>();
   private active: LoadedKey | undefined;
   private readonly repo: Repository<SigningKeyEntity>;
   private readonly encryption: KeyEncryption;
@@ -49,59 +57,81 @@ export class KeyStore {
 
   /** Loads every key, generating the first one when none exists. Fails if a key cannot be decrypted. */
   async init(): Promise<void> {
-    let rows = await this.repo.find({ order: { createdAt: 'ASC' } });
-    if (!rows.some((r) => r.status === 'ACTIVE')) {
-      await this.generate(this.options.signingAlg);
-      rows = await this.repo.find({ order: { createdAt: 'ASC' } });
-    }
-    this.keys.clear();
+    if (!(await this.repo.exists({ where: { status: 'ACTIVE' } }))) await this.insertKey(this.repo.manager, this.options.signingAlg, 'ACTIVE', this.clock.now());
+    await this.refresh();
+    this.logger.log(`signing with key ${this.active?.kid} (${this.active?.alg}); ${this.keys.size} key(s) known`);
+  }
+
+  /** Re-reads keys from the database (after a rotation here, by the CLI or by another replica). */
+  async refresh(): Promise<void> {
+    const rows = await this.repo.find({ order: { createdAt: 'ASC' } });
+    const next = new Map<string, LoadedKey>();
     for (const row of rows) {
-      let privateKey: KeyObject | null = null;
-      if (row.status === 'ACTIVE') {
+      const known = this.keys.get(row.kid);
+      let privateKey = known?.privateKey ?? null;
+      if (!privateKey) {
         try {
           privateKey = createPrivateKey({ key: this.encryption.open(row.kid, row.privateKeyEnc), format: 'der', type: 'pkcs8' });
         } catch {
           throw new Error(`signing key ${row.kid} cannot be decrypted: wrong key-encryption secret (TONGBAN_KEY_ENCRYPTION_SECRET) or altered record`);
         }
       }
-      this.keys.set(row.kid, {
+      const publicJwk = JSON.parse(row.publicJwk) as JWK;
+      next.set(row.kid, {
         kid: row.kid,
         alg: row.alg as SigningAlg,
         privateKey,
-        publicKey: createPublicKey({ key: JSON.parse(row.publicJwk), format: 'jwk' }),
-        publicJwk: JSON.parse(row.publicJwk),
+        publicKey: known?.publicKey ?? createPublicKey({ key: publicJwk as never, format: 'jwk' }),
+        publicJwk,
         status: row.status,
         createdAt: row.createdAt,
+        activatedAt: row.activatedAt,
+        retiredAt: row.retiredAt,
+        revokedAt: row.revokedAt,
+        revocationReason: row.revocationReason,
       });
     }
-    const actives = [...this.keys.values()].filter((k) => k.status === 'ACTIVE');
+    this.keys = next;
+    const actives = [...next.values()].filter((k) => k.status === 'ACTIVE').sort((a, b) => (a.activatedAt?.getTime() ?? 0) - (b.activatedAt?.getTime() ?? 0));
     this.active = actives[actives.length - 1];
-    this.logger.log(`signing with key ${this.active?.kid} (${this.active?.alg}); ${this.keys.size} key(s) known`);
   }
 
-  /** Creates and stores a new ACTIVE key; the private key is encrypted before it is written. */
-  async generate(alg: SigningAlg): Promise<string> {
-    const { privateKey, publicKey } =
-      alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  /** Creates a key inside `tx` (encrypted before it is written); NEXT keys activate at `activateAt`. */
+  async insertKey(tx: EntityManager, alg: SigningAlg, status: 'ACTIVE' | 'NEXT', activateAt: Date): Promise<string> {
+    return (await this.createKey(tx, alg, status, activateAt)).kid;
+  }
+
+  /** `insertKey`, also returning the new public JWK (for announcing it in the same transaction). */
+  async createKey(tx: EntityManager, alg: SigningAlg, status: 'ACTIVE' | 'NEXT', activateAt: Date): Promise<{ kid: string; jwk: JWK }> {
+    const { privateKey, publicKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(jwk, 'sha256');
-    const publicJwk: JWK = { ...jwk, kid, alg, use: 'sig' };
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    const now = this.clock.now();
-    await this.repo.insert({
+    const publicJwk: JWK = { ...jwk, kid, alg, use: 'sig' };
+    await tx.getRepository(SigningKeyEntity).insert({
       kid,
       alg,
       publicJwk: JSON.stringify(publicJwk),
       privateKeyEnc: this.encryption.seal(kid, der),
-      status: 'ACTIVE',
-      createdAt: now,
-      activatedAt: now,
+      status,
+      createdAt: this.clock.now(),
+      activatedAt: activateAt,
       retiredAt: null,
       revokedAt: null,
       revocationReason: null,
     });
-    this.logger.log(`generated ${alg} signing key ${kid}`);
-    return kid;
+    this.logger.log(`generated ${alg} signing key ${kid} (${status})`);
+    return { kid, jwk: publicJwk };
+  }
+
+  /** Changes a key's status inside `tx` (RETIRED/REVOKED record when and why). */
+  async setStatus(tx: EntityManager, kid: string, status: SigningKeyStatus, reason?: string): Promise<void> {
+    const now = this.clock.now();
+    const patch: Partial<SigningKeyEntity> = { status };
+    if (status === 'ACTIVE') patch.activatedAt = now;
+    if (status === 'RETIRED') patch.retiredAt = now;
+    if (status === 'REVOKED') Object.assign(patch, { revokedAt: now, revocationReason: (reason ?? '').slice(0, 200) });
+    await tx.getRepository(SigningKeyEntity).update({ kid }, patch);
   }
 
   /** The key id new messages are signed with. */
@@ -121,14 +151,14 @@ export class KeyStore {
   sign(kid: string, data: Buffer): Buffer {
     const key = this.keys.get(kid);
     if (!key?.privateKey) throw new Error(`key ${kid} cannot sign`);
-    return key.alg === 'EdDSA'
-      ? cryptoSign(null, data, key.privateKey)
-      : cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    return key.alg === 'EdDSA' ? cryptoSign(null, data, key.privateKey) : cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   }
 
-  /** Builds a compact JWS over `claims` with the active key; `typ` goes in the protected header. */
-  signJws(typ: string, claims: object): string {
-    const kid = this.activeKid();
+  /**
+   * Builds a compact JWS over `claims`; `typ` goes in the protected header. Signs with the active
+   * key unless `kid` names another (used only to announce a key change with a key peers trust).
+   */
+  signJws(typ: string, claims: object, kid: string = this.activeKid()): string {
     const header = Buffer.from(JSON.stringify({ alg: this.algOf(kid), kid, typ })).toString('base64url');
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     const signingInput = `${header}.${body}`;
@@ -138,23 +168,37 @@ export class KeyStore {
   /** Public key object of one of our keys (for checking our own attestations), if known. */
   publicKey(kid: string): { key: KeyObject; alg: SigningAlg; status: string } | undefined {
     const k = this.keys.get(kid);
-    if (!k) return undefined;
-    return { key: k.publicKey, alg: k.alg, status: k.status };
+    return k ? { key: k.publicKey, alg: k.alg, status: k.status } : undefined;
   }
 
-  /** Public keys that peers should accept or use to re-check old attestations (not revoked ones). */
+  /** The public JWK of one of our keys. */
+  publicJwk(kid: string): JWK | undefined {
+    return this.keys.get(kid)?.publicJwk;
+  }
+
+  /** Public keys peers should accept or use to re-check old attestations (never revoked ones). */
   jwks(): { keys: JWK[] } {
     return { keys: [...this.keys.values()].filter((k) => k.status !== 'REVOKED').map((k) => k.publicJwk) };
   }
 
   /** Every own key with its status, for administrators. */
   list(): PublicKeyInfo[] {
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
     return [...this.keys.values()].map((k) => ({
       kid: k.kid,
       alg: k.alg,
       status: k.status,
       createdAt: k.createdAt.toISOString(),
+      activatedAt: iso(k.activatedAt),
+      retiredAt: iso(k.retiredAt),
+      revokedAt: iso(k.revokedAt),
+      revocationReason: k.revocationReason,
       jwk: k.publicJwk,
     }));
+  }
+
+  /** NEXT keys whose activation time has come. */
+  dueForActivation(now: Date): string[] {
+    return [...this.keys.values()].filter((k) => k.status === 'NEXT' && k.activatedAt && k.activatedAt <= now).map((k) => k.kid);
   }
 }

@@ -1,8 +1,12 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '@tongban/persistence';
 
-/** Lifecycle of one of this gateway's own signing keys. */
-export type SigningKeyStatus = 'ACTIVE' | 'RETIRED' | 'REVOKED';
+/**
+ * Lifecycle of one of this gateway's own signing keys: NEXT (published and announced, not yet
+ * signing; `activated_at` is when it will) → ACTIVE (signing) → RETIRED (only checks old
+ * attestations) — or REVOKED at any point (compromise; checks nothing).
+ */
+export type SigningKeyStatus = 'NEXT' | 'ACTIVE' | 'RETIRED' | 'REVOKED';
 
 /** One of this gateway's own signing keys; the private half is only ever stored encrypted. */
 @Entity('signing_keys')

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, JWK } from 'jose';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
@@ -17,6 +17,7 @@ export interface TrustedKey {
   key: KeyObject;
   jwk: JWK;
   addedAt: Date;
+  retiredAt: Date | null;
 }
 
 /** A peer with its keys, as held in memory. */
@@ -79,7 +80,7 @@ export class TrustStore {
         this.logger.error(`key ${k.kid} of peer ${k.peerCode} is not a usable ${k.alg} key; it is ignored`);
         continue;
       }
-      peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt });
+      peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt, retiredAt: k.retiredAt });
     }
     this.peers = next;
   }
@@ -171,6 +172,22 @@ export class TrustStore {
     await this.audit.recordNow({ event: 'admin.peer.key.status_changed', actor, subject: `${code}/${kid}`, outcome: 'OK', details: { status } });
     await this.refresh();
     return this.get(code);
+  }
+
+  /**
+   * Applies a peer's key announcement inside the inbox transaction (the envelope carrying it was
+   * signed by a key we already trust for that peer). A revoked key is never brought back.
+   */
+  async applyAnnouncement(tx: EntityManager, peerCode: string, jwk: JWK, status: PeerKeyStatus, at: Date): Promise<{ kid: string; changed: boolean }> {
+    const input = publicJwkSchema.safeParse(jwk);
+    if (!input.success) throw new DomainException('VALIDATION_FAILED', 'announced key is not an acceptable public JWK', { rule: 'KEY_TYPE' });
+    const key = await this.prepareKey(peerCode, input.data as JWK, 'jwk');
+    const repo = tx.getRepository(PeerKeyEntity);
+    const existing = await repo.findOneBy({ peerCode, kid: key.kid });
+    if (existing?.status === 'REVOKED' || existing?.status === status) return { kid: key.kid, changed: false };
+    if (!existing) await repo.insert({ ...key, status, addedAt: at, retiredAt: status === 'ACTIVE' ? null : at });
+    else await repo.update({ peerCode, kid: key.kid }, { status, retiredAt: status === 'ACTIVE' ? null : at });
+    return { kid: key.kid, changed: true };
   }
 
   private async prepareKey(peerCode: string, jwk: JWK, field: string) {

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, UseGua
 import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
 import { OutboxAdmin } from '@tongban/delivery';
+import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore } from '@tongban/keys';
 import { MaterialTransferAdmin } from '@tongban/materials';
 import { TrustStore } from '@tongban/trust';
@@ -17,6 +18,7 @@ export class AdminController {
   constructor(
     private readonly trust: TrustStore,
     private readonly keys: KeyStore,
+    private readonly keyAdmin: KeyAdmin,
     private readonly audit: AuditLog,
     private readonly outbox: OutboxAdmin,
     private readonly catalogue: CatalogueStore,
@@ -109,6 +111,18 @@ export class AdminController {
   @Get('keys')
   listKeys() {
     return { keys: this.keys.list() };
+  }
+
+  @Post('keys/rotate')
+  @HttpCode(200)
+  rotateKey(@Body() body: unknown, @Ctx() ctx: RequestContext) {
+    return this.keyAdmin.rotate(body, ctx.caller).then((keys) => ({ keys }));
+  }
+
+  @Post('keys/:kid/revoke')
+  @HttpCode(200)
+  revokeKey(@Param('kid') kid: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
+    return this.keyAdmin.revoke(kid, body, ctx.caller).then((keys) => ({ keys }));
   }
 
   @Get('audit')

@@ -1,0 +1,150 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { JWK } from 'jose';
+import { DataSource, EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { AuditLog } from '@tongban/audit';
+import { Clock, DomainException, parseOrThrow } from '@tongban/common';
+import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
+import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
+import { KeyAnnouncement } from '@tongban/proto';
+import { PeerKeyStatus, TrustStore } from '@tongban/trust';
+
+/** Payload type of key announcements; their delivery stream. */
+export const KEY_ANNOUNCEMENT = 'tongban.federation.v1.KeyAnnouncement';
+export const KEY_STREAM = 'keys';
+
+/** Options of key rotation. */
+export interface KeyAdminOptions {
+  /** Time between announcing a new key and signing with it (peers learn it first). */
+  overlapMs: number;
+}
+export const KEY_ADMIN_OPTIONS = Symbol('KEY_ADMIN_OPTIONS');
+
+const rotateSchema = z.object({ immediate: z.boolean().default(false), overlapHours: z.number().min(0).max(720).optional() }).strict().default({ immediate: false });
+const revokeSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
+
+/**
+ * Own-key lifecycle across the federation: rotation (new key announced, signing switches after an
+ * overlap), revocation (compromise), and the announcements that carry both to every peer through
+ * the reliable delivery path; plus applying peers' announcements to our trust store.
+ */
+@Injectable()
+export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('KeyAdmin');
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly keys: KeyStore,
+    private readonly trust: TrustStore,
+    private readonly outbox: Outbox,
+    private readonly dispatcher: Dispatcher,
+    private readonly inbox: Inbox,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    @Inject(KEYS_OPTIONS) private readonly keyOptions: KeysOptions,
+    @Inject(KEY_ADMIN_OPTIONS) private readonly options: KeyAdminOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.inbox.on(KEY_ANNOUNCEMENT, (tx, m) => this.receive(tx, m.sender, m.body));
+    this.timer = setInterval(() => this.promoteDue().catch((e) => this.logger.warn(`key promotion failed: ${e.message}`)), 5000);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Starts a rotation: a NEXT key now (announced), signing switches after the overlap, or at once. */
+  async rotate(body: unknown, actor: string): Promise<PublicKeyInfo[]> {
+    const req = parseOrThrow(rotateSchema, body ?? {});
+    const overlap = req.immediate ? 0 : req.overlapHours !== undefined ? req.overlapHours * 3600_000 : this.options.overlapMs;
+    const old = this.keys.activeKid();
+    await this.ds.transaction(async (tx) => {
+      const now = this.clock.now();
+      const created = await this.keys.createKey(tx, this.keyOptions.signingAlg, overlap === 0 ? 'ACTIVE' : 'NEXT', new Date(now.getTime() + overlap));
+      // Announce the new key with the key peers trust now, before anything is signed with it.
+      await this.announce(tx, created.kid, created.jwk, 'ACTIVE', now, '', old);
+      if (overlap === 0) {
+        await this.keys.setStatus(tx, old, 'RETIRED');
+        await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', now, 'rotated', old);
+      }
+    });
+    await this.keys.refresh();
+    this.dispatcher.nudge();
+    await this.audit.recordNow({ event: 'admin.key.rotated', actor, subject: old, outcome: 'OK', details: { immediate: overlap === 0, overlapMs: overlap } });
+    return this.keys.list();
+  }
+
+  /** Revokes a key (compromise): refused everywhere once the announcement arrives. */
+  async revoke(kid: string, body: unknown, actor: string): Promise<PublicKeyInfo[]> {
+    const { reason } = parseOrThrow(revokeSchema, body);
+    const key = this.keys.list().find((k) => k.kid === kid);
+    if (!key) throw new DomainException('NOT_FOUND', `no own key ${kid.slice(0, 64)}`);
+    if (key.status === 'REVOKED') throw new DomainException('CONFLICT', `key ${kid} is already revoked`);
+    await this.ds.transaction(async (tx) => {
+      const now = this.clock.now();
+      if (key.status === 'ACTIVE' && kid === this.keys.activeKid()) {
+        // A replacement first, announced with the key peers still trust (the compromised one);
+        // peers that must not rely on that should confirm the new thumbprint out of band.
+        const replacement = await this.keys.createKey(tx, this.keyOptions.signingAlg, 'ACTIVE', now);
+        await this.announce(tx, replacement.kid, replacement.jwk, 'ACTIVE', now, 'replaces a revoked key', kid);
+      }
+      await this.keys.setStatus(tx, kid, 'REVOKED', reason);
+      // The revocation is signed by the revoked key itself: every peer still trusts it until now.
+      await this.announce(tx, kid, key.jwk, 'REVOKED', now, reason, kid);
+    });
+    await this.keys.refresh();
+    this.dispatcher.nudge();
+    await this.audit.recordNow({ event: 'admin.key.revoked', actor, subject: kid, outcome: 'OK', reason: reason.slice(0, 64) });
+    return this.keys.list();
+  }
+
+  /** Switches signing to NEXT keys whose time has come and retires the key they replace. */
+  async promoteDue(): Promise<void> {
+    await this.keys.refresh();
+    const due = this.keys.dueForActivation(this.clock.now());
+    if (!due.length) return;
+    await this.ds.transaction(async (tx) => {
+      const old = this.keys.activeKid();
+      for (const kid of due) await this.keys.setStatus(tx, kid, 'ACTIVE');
+      await this.keys.setStatus(tx, old, 'RETIRED');
+      await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', this.clock.now(), 'rotated', old);
+    });
+    await this.keys.refresh();
+    this.dispatcher.nudge();
+    this.logger.log(`signing switched to ${this.keys.activeKid()}`);
+  }
+
+  private async announce(tx: EntityManager, kid: string, jwk: JWK, status: PeerKeyStatus, at: Date, reason: string, signKid: string): Promise<void> {
+    const body = KeyAnnouncement.encode({ kid, jwkJson: JSON.stringify(jwk), status, effectiveAt: { seconds: String(Math.floor(at.getTime() / 1000)), nanos: 0 }, reason }).finish();
+    for (const peer of this.trust.list()) await this.outbox.enqueue(tx, { peer: peer.code, stream: KEY_STREAM, type: KEY_ANNOUNCEMENT, body, signKid });
+  }
+
+  /** A peer announced a key change (its envelope was signed by a key we trust for it). */
+  private async receive(tx: EntityManager, sender: string, bytes: Buffer): Promise<void> {
+    let a: KeyAnnouncement;
+    let jwk: JWK;
+    try {
+      a = KeyAnnouncement.decode(bytes);
+      jwk = JSON.parse(a.jwkJson);
+    } catch {
+      throw new DeliveryRejection('not a valid KeyAnnouncement');
+    }
+    if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
+    const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
+    let result: { kid: string; changed: boolean };
+    try {
+      result = await this.trust.applyAnnouncement(tx, sender, jwk, a.status as PeerKeyStatus, at);
+    } catch (e) {
+      throw new DeliveryRejection(e instanceof Error ? e.message : 'key not acceptable');
+    }
+    if (result.kid !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
+    if (result.changed) {
+      // Refresh the snapshot once the inbox transaction has committed.
+      setImmediate(() => void this.trust.refresh().catch((e) => this.logger.warn(`trust refresh failed: ${e.message}`)));
+      this.audit.record({ event: 'trust.peer.key.announced', actor: sender, subject: `${sender}/${a.kid}`, outcome: 'OK', reason: a.status });
+    }
+  }
+}
