@@ -51,7 +51,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (!o.participants.some((p) => p.province === uow.self)) throw new DeliveryRejection(`${uow.self} takes no part in this case`);
     const repo = uow.tx.getRepository(CaseEntity);
     if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
-    const snapshot = JSON.parse(o.receivedJson || '{}') as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
+    const snapshot = json(o.receivedJson) as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
     if (!snapshot.case) throw new DeliveryRejection('received_json lacks the case item');
     const openedAt = fromTs(o.openedAt) ?? uow.now;
     const c: CaseEntity = {
@@ -111,7 +111,7 @@ export class CaseInboxHandlers implements OnModuleInit {
         await uow.event(c, 'STEP_COMPLETED', m.sender, earlier.idx, null, earlier.province);
       }
     }
-    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: fromTs(a.dueAt), inputs: JSON.parse(a.inputsJson || '{}') };
+    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: fromTs(a.dueAt), inputs: json(a.inputsJson) as Record<string, string> };
     await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
     await uow.event(c, 'STEP_ASSIGNED', m.sender, step.idx, { action: step.action, dueAt: patch.dueAt?.toISOString() ?? null }, m.sender);
@@ -155,7 +155,8 @@ export class CaseInboxHandlers implements OnModuleInit {
     const n = decode(() => CaseEventNote.decode(m.body));
     const { c } = await this.txs.load(uow.tx, n.collaborationId);
     if (!Object.values(c.participants).includes(m.sender)) throw new DeliveryRejection(`${m.sender} takes no part in ${c.collaborationId}`);
-    const details = JSON.parse(n.detailsJson || '{}') as Record<string, unknown>;
+    const details = json(n.detailsJson);
+    if (!/^[A-Z_]{2,40}$/.test(n.type)) throw new DeliveryRejection('note type must be 2-40 upper-case letters');
     if (c.owner === uow.self) return this.owner.note(uow, c, n.type, details, n.actor, m.sender);
     if (m.sender !== c.owner) throw new DeliveryRejection('notes reach participants through the accepting gateway');
     await uow.event(c, n.type, n.actor, null, details, String(details.province ?? m.sender).slice(0, 6));
@@ -163,17 +164,31 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async outcome(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const o = decode(() => StepOutcome.decode(m.body));
+    const { c } = await this.txs.load(uow.tx, o.collaborationId);
+    if (c.owner !== uow.self) throw new DeliveryRejection(`${uow.self} does not own ${o.collaborationId}; outcomes go to ${c.owner}`);
     const outcome = o.outcome as 'ACCEPTED' | 'COMPLETED' | 'REFUSED' | 'MATERIALS_REQUESTED';
     if (!['ACCEPTED', 'COMPLETED', 'REFUSED', 'MATERIALS_REQUESTED'].includes(outcome)) throw new DeliveryRejection(`bad outcome ${o.outcome}`);
-    await this.owner.apply(uow, o.collaborationId, { stepIndex: o.stepIndex, outcome, outputs: JSON.parse(o.outputsJson || '{}'), reason: o.reason || undefined, actor: o.actor || m.sender, from: m.sender });
+    await this.owner.apply(uow, o.collaborationId, { stepIndex: o.stepIndex, outcome, outputs: json(o.outputsJson) as Record<string, string>, reason: o.reason || undefined, actor: o.actor || m.sender, from: m.sender });
   }
 
   /** The local replica of a case the sender owns. */
   private async replica(uow: CaseUnitOfWork, m: IncomingMessage, collaborationId: string) {
+    if (collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
     const loaded = await this.txs.load(uow.tx, collaborationId);
     if (loaded.c.owner !== m.sender) throw new DeliveryRejection(`${m.sender} does not own ${collaborationId}`);
     return loaded;
   }
+}
+
+/** A JSON object field from a peer; anything else can never apply, so it is rejected. */
+function json(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text || '{}');
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
+  } catch {
+    // fall through
+  }
+  throw new DeliveryRejection('a *_json field is not a JSON object');
 }
 
 function decode<T>(fn: () => T): T {

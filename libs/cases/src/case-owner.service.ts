@@ -65,7 +65,8 @@ export class CaseOwner {
     });
     const frozen: CaseItem = JSON.parse(JSON.stringify({ ...item, version: cat.version }));
     return this.txs.run(async (uow) => {
-      const day = uow.now.toISOString().slice(0, 10).replace(/-/g, '');
+      // The date in a collaboration id is the Beijing calendar date.
+      const day = new Date(uow.now.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
       const c: CaseEntity = {
         id: randomUUID(),
         collaborationId: `${this.txs.self}-${day}-${randomBytes(5).toString('hex').toUpperCase()}`,

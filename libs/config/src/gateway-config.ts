@@ -132,6 +132,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv | undefined, configPath
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue.code === 'unrecognized_keys') throw new ConfigError(`config file: unknown setting(s) ${issue.keys.join(', ')}`);
     const key = String(issue.path[0] ?? '');
     throw new ConfigError(`${envName(key)} (${key}): ${issue.message}`);
   }

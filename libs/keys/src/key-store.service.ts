@@ -57,7 +57,11 @@ export class KeyStore {
 
   /** Loads every key, generating the first one when none exists. Fails if a key cannot be decrypted. */
   async init(): Promise<void> {
-    if (!(await this.repo.exists({ where: { status: 'ACTIVE' } }))) await this.insertKey(this.repo.manager, this.options.signingAlg, 'ACTIVE', this.clock.now());
+    // Replicas starting together on an empty PostgreSQL database must create one first key, not two.
+    await this.repo.manager.transaction(async (tx) => {
+      if (tx.connection.options.type === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7415822002)');
+      if (!(await tx.getRepository(SigningKeyEntity).exists({ where: { status: 'ACTIVE' } }))) await this.insertKey(tx, this.options.signingAlg, 'ACTIVE', this.clock.now());
+    });
     await this.refresh();
     this.logger.log(`signing with key ${this.active?.kid} (${this.active?.alg}); ${this.keys.size} key(s) known`);
   }

@@ -26,7 +26,7 @@ export interface DeliveryPayload {
 /** DeliveryReceiptPayload answers a DeliveryPayload with the receiver's signed receipt. */
 export interface DeliveryReceiptPayload {
   /**
-   * Compact JWS, typ tongban-receipt+jwt (see docs/protocol.md §Receipts). A second delivery of the
+   * Compact JWS, typ tongban-receipt+jwt (see docs/protocol-cases.md §Receipts). A second delivery of the
    * same message_id returns the receipt of the first.
    */
   receipt: string;

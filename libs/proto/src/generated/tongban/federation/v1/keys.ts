@@ -11,7 +11,7 @@ import { Timestamp } from "../../../google/protobuf/timestamp";
 /**
  * KeyAnnouncement tells peers about a change to one of the sender's signing keys. It travels as a
  * DeliveryPayload body on the stream "keys", so it is ordered, retried and receipted; the envelope
- * is signed by a key the recipient already trusts for the sender (see docs/protocol.md §Keys).
+ * is signed by a key the recipient already trusts for the sender (see docs/protocol.md and docs/operations.md (key rotation)).
  */
 export interface KeyAnnouncement {
   kid: string;
