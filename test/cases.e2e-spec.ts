@@ -196,3 +196,28 @@ describe('a participant that is down', () => {
     for (const m of delivered) expect(m.receipt.split('.')).toHaveLength(3);
   });
 });
+
+describe('peer policy for cases', () => {
+  it('we do not route an item a peer is not allowed, and a peer rejects an item it does not accept', async () => {
+    await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowedItems: ['PENSION_TRANSFER'] }, gws[BJ].adminToken);
+    try {
+      const refused = await call(gws[BJ], 'POST', '/v1/cases', hukou());
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ field: 'participants.ORIGIN', rule: 'ITEM_NOT_ALLOWED' });
+    } finally {
+      await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowedItems: ['*'] }, gws[BJ].adminToken);
+    }
+    await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedItems: ['PENSION_TRANSFER'] }, gws[HB].adminToken);
+    try {
+      const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
+      const rejected = await waitFor('a REJECTED receipt from 河北', () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken), (r) =>
+        r.body.messages.some((m: any) => m.stream === collaborationId && /ITEM_NOT_ALLOWED/.test(m.lastError ?? '')),
+      );
+      const receipt = rejected.body.messages.find((m: any) => m.stream === collaborationId).receipt;
+      expect(JSON.parse(Buffer.from(receipt.split('.')[1], 'base64url').toString())).toMatchObject({ iss: HB, sta: 'REJECTED' });
+      expect((await call(gws[HB], 'GET', `/v1/cases/${collaborationId}`)).status).toBe(404);
+    } finally {
+      await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedItems: ['*'] }, gws[HB].adminToken);
+    }
+  });
+});

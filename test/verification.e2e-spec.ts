@@ -228,3 +228,21 @@ describe('personal data in logs', () => {
     for (const gw of Object.values(gws)) for (const code of codes) expect(gw.output()).not.toContain(code);
   });
 });
+
+describe('peer rate limit', () => {
+  it('requests beyond a peer\'s rate are refused (RATE_LIMITED → 429 at the asker) and recorded', async () => {
+    await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { rateLimitPerSecond: 1 }, gws[BJ].adminToken);
+    try {
+      const body = verificationBody(demoLicence(BJ, 'VALID'));
+      const results = await Promise.all(Array.from({ length: 8 }, () => verify(body)));
+      const statuses = results.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(429);
+      expect(results.find((r) => r.status === 429)!.body.error).toMatchObject({ code: 'ISSUER_RATE_LIMITED', reason: 'RATE_LIMITED' });
+      const refused = await audit(gws[BJ], 'federation.request.refused');
+      expect(refused.some((e) => e.reason === 'RATE_LIMITED' && e.actor === GD)).toBe(true);
+    } finally {
+      await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { rateLimitPerSecond: null }, gws[BJ].adminToken);
+    }
+  });
+});

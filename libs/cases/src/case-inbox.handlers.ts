@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainException } from '@tongban/common';
 import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
 import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepOutcome, StepStatusChanged } from '@tongban/proto';
+import { TrustStore } from '@tongban/trust';
 import { CaseEntity } from './case.entity';
 import { CaseItem } from './case-item';
 import { CaseMessage } from './case-messages';
@@ -24,6 +25,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     private readonly inbox: Inbox,
     private readonly txs: CaseTransactions,
     private readonly owner: CaseOwner,
+    private readonly trust: TrustStore,
   ) {}
 
   onModuleInit(): void {
@@ -49,6 +51,8 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (o.collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
     if (o.acceptingProvince !== m.sender || !o.collaborationId.startsWith(`${m.sender}-`)) throw new DeliveryRejection('a case can only be opened by its accepting province');
     if (!o.participants.some((p) => p.province === uow.self)) throw new DeliveryRejection(`${uow.self} takes no part in this case`);
+    const peer = this.trust.peer(m.sender);
+    if (!peer || !this.trust.allowsItem(peer, o.itemCode)) throw new DeliveryRejection(`ITEM_NOT_ALLOWED: ${m.sender} may not route ${o.itemCode} to ${uow.self}`);
     const repo = uow.tx.getRepository(CaseEntity);
     if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
     const snapshot = json(o.receivedJson) as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };

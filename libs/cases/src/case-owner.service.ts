@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { CatalogueStore } from '@tongban/catalogue';
 import { DomainException, ParticipantDirectory, ValidationException, parseOrThrow } from '@tongban/common';
 import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepStatusChanged } from '@tongban/proto';
+import { TrustStore } from '@tongban/trust';
 import { CaseEntity } from './case.entity';
 import { CaseItem } from './case-item';
 import { CaseMessage } from './case-messages';
@@ -38,6 +39,7 @@ export class CaseOwner {
     private readonly txs: CaseTransactions,
     private readonly catalogue: CatalogueStore,
     private readonly participants: ParticipantDirectory,
+    private readonly trust: TrustStore,
   ) {}
 
   /** Opens a case at this (accepting) gateway; 400 naming the field on bad input. */
@@ -52,6 +54,10 @@ export class CaseOwner {
     for (const [role, code] of Object.entries(req.participants)) {
       if (!item.roles.includes(role)) throw new ValidationException(`participants.${role}`, 'UNKNOWN_ROLE', `participants.${role}: item ${item.code} has roles ${item.roles.join(', ')}`);
       if (!this.participants.has(code)) throw new ValidationException(`participants.${role}`, 'UNKNOWN_PARTICIPANT', `participants.${role}: ${code} is not a participant`);
+      if (code === this.txs.self) continue;
+      const peer = this.trust.peer(code);
+      if (!peer || peer.status !== 'ACTIVE') throw new ValidationException(`participants.${role}`, 'PEER_NOT_TRUSTED', `participants.${role}: ${code} is not an active peer in the trust store`);
+      if (!this.trust.allowsItem(peer, req.itemCode)) throw new ValidationException(`participants.${role}`, 'ITEM_NOT_ALLOWED', `participants.${role}: our policy does not route ${req.itemCode} to ${code}`);
     }
     if (req.participants[item.acceptingRole] !== this.txs.self) {
       throw new ValidationException(`participants.${item.acceptingRole}`, 'ACCEPTING_PROVINCE', `participants.${item.acceptingRole}: the accepting role must be this gateway (${this.txs.self})`);

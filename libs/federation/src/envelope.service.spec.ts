@@ -92,6 +92,8 @@ class FakeTrustStore {
       endpoint: `gw-${code}:9000`,
       status,
       allowedLicenceTypes: ['*'],
+      allowedItems: ['*'],
+      rateLimitPerSecond: null,
       keys: new Map(keys.map(({ key, status: s }) => [key.kid, { kid: key.kid, alg: key.alg, status: s, key: key.publicKey, jwk: key.jwk as never, addedAt: new Date(0), retiredAt: null }])),
     };
     this.peers.set(code, peer);

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
+import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
 import { EnvelopeService } from './envelope.service';
 import { OpenedEnvelope } from './envelope-claims';
@@ -14,10 +15,26 @@ import { RefusalException } from './refusal';
 export class FederationInbox {
   private readonly logger = new Logger('FederationInbox');
 
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
   constructor(
     private readonly envelopes: EnvelopeService,
     private readonly audit: AuditLog,
+    private readonly trust: TrustStore,
   ) {}
+
+  /** Token bucket per verified sender (burst of two seconds' worth); refuses beyond the peer's limit. */
+  private takeToken(sender: string, messageId: string): void {
+    const limit = this.trust.peer(sender)?.rateLimitPerSecond;
+    if (!limit) return;
+    const now = Date.now();
+    const b = this.buckets.get(sender) ?? { tokens: 2 * limit, at: now };
+    b.tokens = Math.min(2 * limit, b.tokens + ((now - b.at) / 1000) * limit);
+    b.at = now;
+    this.buckets.set(sender, b);
+    if (b.tokens < 1) throw new RefusalException('RATE_LIMITED', `more than ${limit} requests per second from ${sender}`, sender, messageId, true);
+    b.tokens -= 1;
+  }
 
   /** Handles `rpc`: `handler` gets the verified request and returns the response payload bytes. */
   async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>): Promise<{ envelope: Envelope }> {
@@ -25,6 +42,7 @@ export class FederationInbox {
     let opened: OpenedEnvelope | undefined;
     try {
       opened = await this.envelopes.open(envelope, { type: types.request });
+      this.takeToken(opened.claims.iss, opened.claims.jti);
       const response = await handler(opened);
       this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });
       return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };

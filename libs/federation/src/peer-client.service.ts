@@ -125,6 +125,9 @@ export class PeerClient implements OnModuleDestroy {
       case status.DEADLINE_EXCEEDED:
       case status.CANCELLED:
         return new DomainException('ISSUER_UNREACHABLE', `the gateway of ${peer} did not answer in time`, { peer });
+      case status.RESOURCE_EXHAUSTED:
+        if (reason === 'RATE_LIMITED') return new DomainException('ISSUER_RATE_LIMITED', `the gateway of ${peer} is rate-limiting our requests; retry later`, { peer, reason });
+        return new DomainException('ISSUER_REJECTED', `the gateway of ${peer} rejected the request (${reason ?? 'RESOURCE_EXHAUSTED'})`, { peer, reason: reason ?? 'RESOURCE_EXHAUSTED' });
       case status.PERMISSION_DENIED:
         return new DomainException('ISSUER_REFUSED', `the gateway of ${peer} refused the request${reason ? ` (${reason})` : ''}`, { peer, reason });
       default:

@@ -13,6 +13,10 @@ export class PeerEntity {
   @Column({ type: 'varchar', length: 16 }) status: PeerStatus;
   /** Licence type codes this peer may verify with us; `*` allows every type. */
   @Column({ name: 'allowed_licence_types', type: 'text', transformer: jsonText }) allowedLicenceTypes: string[];
+  /** Service item codes this peer may route to us (cases); null or `*` allows every item. */
+  @Column({ name: 'allowed_items', type: 'text', nullable: true, transformer: jsonText }) allowedItems: string[] | null;
+  /** Requests per second accepted from this peer (token bucket, burst = 2 s worth); null = unlimited. */
+  @Column({ name: 'rate_limit_per_s', type: 'integer', nullable: true }) rateLimitPerSecond: number | null;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs }) updatedAt: Date;
 }

@@ -23,6 +23,9 @@ export const publicJwkSchema = z
 
 const licenceTypes = z.array(z.string().refine((t) => t === '*' || LICENCE_TYPE.test(t), { message: "each entry must be a 21-character GB/T 36904 licence type code or '*'", params: { rule: 'LICENCE_TYPE' } })).max(500);
 
+const itemCodes = z.array(z.string().regex(/^(\*|[A-Z0-9_-]{2,40})$/, "each entry must be a catalogue item code or '*'")).max(500);
+const rateLimit = z.number().int().min(1).max(100_000).nullable();
+
 /** Body of `POST /admin/peers`. */
 export const createPeerSchema = z
   .object({
@@ -31,6 +34,8 @@ export const createPeerSchema = z
     endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port'),
     allowedLicenceTypes: licenceTypes.default(['*']),
     status: z.enum(['ACTIVE', 'SUSPENDED']).default('ACTIVE'),
+    allowedItems: itemCodes.default(['*']),
+    rateLimitPerSecond: rateLimit.default(null),
     keys: z.array(publicJwkSchema).max(20).default([]),
   })
   .strict();
@@ -42,6 +47,8 @@ export const updatePeerSchema = z
     endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port').optional(),
     allowedLicenceTypes: licenceTypes.optional(),
     status: z.enum(['ACTIVE', 'SUSPENDED']).optional(),
+    allowedItems: itemCodes.optional(),
+    rateLimitPerSecond: rateLimit.optional(),
   })
   .strict();
 

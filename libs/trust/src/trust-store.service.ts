@@ -27,6 +27,8 @@ export interface TrustedPeer {
   endpoint: string;
   status: PeerEntity['status'];
   allowedLicenceTypes: string[];
+  allowedItems: string[];
+  rateLimitPerSecond: number | null;
   keys: Map<string, TrustedKey>;
 }
 
@@ -37,6 +39,8 @@ export interface PeerView {
   endpoint: string;
   status: string;
   allowedLicenceTypes: string[];
+  allowedItems: string[];
+  rateLimitPerSecond: number | null;
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
 
@@ -67,7 +71,16 @@ export class TrustStore {
     const [peers, keys] = await Promise.all([this.peerRepo.find(), this.keyRepo.find()]);
     const next = new Map<string, TrustedPeer>();
     for (const p of peers) {
-      next.set(p.code, { code: p.code, name: p.name, endpoint: p.endpoint, status: p.status, allowedLicenceTypes: p.allowedLicenceTypes, keys: new Map() });
+      next.set(p.code, {
+        code: p.code,
+        name: p.name,
+        endpoint: p.endpoint,
+        status: p.status,
+        allowedLicenceTypes: p.allowedLicenceTypes,
+        allowedItems: p.allowedItems ?? ['*'],
+        rateLimitPerSecond: p.rateLimitPerSecond ?? null,
+        keys: new Map(),
+      });
     }
     for (const k of keys) {
       const peer = next.get(k.peerCode);
@@ -107,6 +120,11 @@ export class TrustStore {
     return peer.allowedLicenceTypes.includes('*') || peer.allowedLicenceTypes.includes(licenceType);
   }
 
+  /** Whether `peer` may route cases of `itemCode` to us. */
+  allowsItem(peer: TrustedPeer, itemCode: string): boolean {
+    return peer.allowedItems.includes('*') || peer.allowedItems.includes(itemCode);
+  }
+
   /** Adds a peer (and optionally its keys). 409 when it exists already. */
   async create(body: unknown, actor: string): Promise<PeerView> {
     const input = parseOrThrow(createPeerSchema, body);
@@ -126,6 +144,8 @@ export class TrustStore {
         endpoint: input.endpoint,
         status: input.status,
         allowedLicenceTypes: input.allowedLicenceTypes,
+        allowedItems: input.allowedItems,
+        rateLimitPerSecond: input.rateLimitPerSecond,
         createdAt: now,
         updatedAt: now,
       });
@@ -212,6 +232,8 @@ export class TrustStore {
       endpoint: p.endpoint,
       status: p.status,
       allowedLicenceTypes: p.allowedLicenceTypes,
+      allowedItems: p.allowedItems,
+      rateLimitPerSecond: p.rateLimitPerSecond,
       keys: [...p.keys.values()].map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, addedAt: k.addedAt.toISOString(), jwk: k.jwk })),
     };
   }

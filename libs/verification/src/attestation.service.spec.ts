@@ -54,6 +54,8 @@ function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey
         endpoint: `gw-${code}:9000`,
         status: 'ACTIVE',
         allowedLicenceTypes: ['*'],
+        allowedItems: ['*'],
+        rateLimitPerSecond: null,
         keys: new Map(ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null }])),
       },
     ]),
