@@ -13,6 +13,7 @@ import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/web
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore } from '@tongban/keys';
+import { ClientRegistry } from '@tongban/access';
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
@@ -36,6 +37,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     private readonly trust: TrustStore,
     private readonly catalogue: CatalogueStore,
     private readonly keys: KeyStore,
+    private readonly clients: ClientRegistry,
     private readonly ds: DataSource,
   ) {}
 
@@ -43,7 +45,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.
       const refresh = () =>
-        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
+        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
       this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
       this.timer.unref();
     }

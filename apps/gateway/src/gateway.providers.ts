@@ -9,6 +9,7 @@ import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence'
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
 import { KEY_ADMIN_OPTIONS, KeyAdminOptions } from '@tongban/key-admin';
+import { ApiClientEntity, ClientRegistry } from '@tongban/access';
 import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
@@ -34,6 +35,7 @@ export const ENTITIES = [
   MaterialTransferEntity,
   WebhookEntity,
   WebhookDeliveryEntity,
+  ApiClientEntity,
 ];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -79,8 +81,17 @@ export function configProviders(config: GatewayConfig): Provider[] {
   ];
 }
 
-/** KeyStore, TrustStore and CatalogueStore are loaded before anything may use them. */
+/** KeyStore, TrustStore, CatalogueStore and ClientRegistry are loaded before anything may use them. */
 export const initialisedStores: Provider[] = [
+  {
+    provide: ClientRegistry,
+    inject: [DataSource, Clock, AuditLog, GATEWAY_CONFIG],
+    useFactory: async (ds: DataSource, clock: Clock, audit: AuditLog, config: GatewayConfig) => {
+      const registry = new ClientRegistry(ds, clock, audit, { systems: config.apiClients, adminToken: config.adminToken });
+      await registry.refresh();
+      return registry;
+    },
+  },
   {
     provide: CatalogueStore,
     inject: [DataSource, Clock, CATALOGUE_OPTIONS],

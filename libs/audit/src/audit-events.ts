@@ -22,6 +22,9 @@ export const AUDIT_EVENTS = [
   'admin.key.rotated',
   'admin.key.revoked',
   'trust.peer.key.announced',
+  'admin.client.created',
+  'admin.client.disabled',
+  'access.denied',
   'case.material.downloaded',
 ] as const;
 

@@ -3,6 +3,7 @@ import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
 import { OutboxAdmin } from '@tongban/delivery';
 import { KeyAdmin } from '@tongban/key-admin';
+import { ClientRegistry } from '@tongban/access';
 import { KeyStore } from '@tongban/keys';
 import { MaterialTransferAdmin } from '@tongban/materials';
 import { TrustStore } from '@tongban/trust';
@@ -19,6 +20,7 @@ export class AdminController {
     private readonly trust: TrustStore,
     private readonly keys: KeyStore,
     private readonly keyAdmin: KeyAdmin,
+    private readonly clients: ClientRegistry,
     private readonly audit: AuditLog,
     private readonly outbox: OutboxAdmin,
     private readonly catalogue: CatalogueStore,
@@ -106,6 +108,22 @@ export class AdminController {
   @Patch('peers/:code/keys/:kid')
   setPeerKeyStatus(@Param('code') code: string, @Param('kid') kid: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.setKeyStatus(code, kid, body, ctx.caller);
+  }
+
+  @Get('clients')
+  listClients() {
+    return this.clients.list().then((clients) => ({ clients }));
+  }
+
+  @Post('clients')
+  createClient(@Body() body: unknown, @Ctx() ctx: RequestContext) {
+    return this.clients.create(body, ctx.caller);
+  }
+
+  @Post('clients/:id/disable')
+  @HttpCode(200)
+  disableClient(@Param('id') id: string, @Ctx() ctx: RequestContext) {
+    return this.clients.disable(id, ctx.caller).then(() => ({ disabled: id }));
   }
 
   @Get('keys')

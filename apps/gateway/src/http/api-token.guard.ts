@@ -1,49 +1,42 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { timingSafeEqual } from 'node:crypto';
+import { ClientRegistry, permits, requirementOf } from '@tongban/access';
+import { AuditLog } from '@tongban/audit';
 import { DomainException } from '@tongban/common';
-import { GatewayConfig } from '@tongban/config';
-import { GATEWAY_CONFIG } from '../gateway.providers';
 
-/** Which bearer token a route takes. */
+/** Which family of tokens a controller takes (documentation; the permission table is in @tongban/access). */
 export type Audience = 'api' | 'admin';
 export const AUDIENCE = 'tongban:audience';
-/** Marks a controller or route as needing the local API token or the admin token. */
+/** Marks a controller or route as needing a local API client or an administrator. */
 export const RequiresToken = (audience: Audience) => SetMetadata(AUDIENCE, audience);
 
-/** Checks `Authorization: Bearer …` against configured tokens (constant-time) and names the caller. */
+/**
+ * Authenticates `Authorization: Bearer …` through the client registry and applies the permission
+ * table (scope for provincial systems, role for administrators); names the caller for audit.
+ */
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
-  private readonly api: { name: string; token: Buffer }[];
-  private readonly admin: Buffer;
-
   constructor(
     private readonly reflector: Reflector,
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
-  ) {
-    this.api = config.apiClients.map((c) => ({ name: c.name, token: Buffer.from(c.token) }));
-    this.admin = Buffer.from(config.adminToken);
-  }
+    private readonly clients: ClientRegistry,
+    private readonly audit: AuditLog,
+  ) {}
 
   canActivate(ctx: ExecutionContext): boolean {
     const audience = this.reflector.getAllAndOverride<Audience | undefined>(AUDIENCE, [ctx.getHandler(), ctx.getClass()]);
     if (!audience) return true;
-    const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; caller?: string }>();
+    const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; method: string; url: string; caller?: string }>();
     const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(req.headers.authorization ?? '');
     if (!match) throw new DomainException('UNAUTHENTICATED', 'Authorization: Bearer <token> is required');
-    const presented = Buffer.from(match[1]);
-    if (audience === 'admin') {
-      if (!same(presented, this.admin)) throw new DomainException('UNAUTHENTICATED', 'admin token is not valid');
-      req.caller = 'admin';
-      return true;
+    const who = this.clients.authenticate(match[1]);
+    if (!who) throw new DomainException('UNAUTHENTICATED', `${audience === 'admin' ? 'admin' : 'API'} token is not valid`);
+    const need = requirementOf(req.method, req.url);
+    if (need && !permits(who, need)) {
+      const what = 'scope' in need ? `scope ${need.scope}` : `role ${need.roles.join(' or ')}`;
+      this.audit.record({ event: 'access.denied', actor: who.name, subject: `${req.method} ${req.url.split('?')[0]}`.slice(0, 256), outcome: 'REFUSED', reason: 'scope' in need ? need.scope : 'role' });
+      throw new DomainException('FORBIDDEN', `${who.name} lacks ${what}`);
     }
-    const client = this.api.find((c) => same(presented, c.token));
-    if (!client) throw new DomainException('UNAUTHENTICATED', 'API token is not valid');
-    req.caller = client.name;
+    req.caller = who.name;
     return true;
   }
-}
-
-function same(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,0 +1,3 @@
+export * from './access-policy';
+export * from './api-client.entity';
+export * from './client-registry.service';
