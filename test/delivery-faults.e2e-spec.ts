@@ -100,7 +100,7 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
   });
 
   it('never sends the same message twice', async () => {
-    const env = { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DELIVERY_POLL_MS: '20' };
+    const env = { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DELIVERY_POLL_MS: '20', TONGBAN_TRUST_REFRESH_S: '1' };
     const a = await gatewayOptions(BJ, { databaseUrl: url, env });
     const b = await gatewayOptions(BJ, { databaseUrl: url, env, secrets: a.secrets });
     const h = await gatewayOptions(HB, { env: FAST });
@@ -108,6 +108,8 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
     replicas = [await startGateway(a), await startGateway(b)];
     hebei = await startGateway(h);
     await connectAll([replicas[0], hebei]);
+    // Replica B learns the peer through its periodic trust refresh (both share the database).
+    await waitFor('replica B trusts 河北', () => call(replicas[1], 'GET', `/admin/peers/${HB}`, undefined, replicas[1].adminToken), (r) => r.status === 200, 30_000);
     const kids = await Promise.all(replicas.map(async (r) => ((await (await fetch(`${r.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)));
     expect(kids[1]).toEqual(kids[0]);
     const ids: string[] = [];

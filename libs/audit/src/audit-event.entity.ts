@@ -1,7 +1,11 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { epochMs } from '@tongban/persistence';
 
-/** One append-only audit row. Never holds raw personal data. */
+/**
+ * One append-only audit row. Never holds raw personal data. `seq`, `prev_hash` and `hash` are
+ * assigned by AuditLog inside the appending transaction (never by the column's own sequence);
+ * the database refuses UPDATE and DELETE (triggers, see docs/audit.md).
+ */
 @Entity('audit_events')
 export class AuditEventEntity {
   @PrimaryGeneratedColumn('increment') seq: number;
@@ -13,4 +17,8 @@ export class AuditEventEntity {
   @Column({ type: 'varchar', length: 64, nullable: true }) reason: string | null;
   @Column({ name: 'message_id', type: 'varchar', length: 64, nullable: true }) messageId: string | null;
   @Column({ type: 'text', nullable: true }) details: string | null;
+  /** Hash of the previous entry (64 zeros for the first). */
+  @Column({ name: 'prev_hash', type: 'varchar', length: 64, nullable: true }) prevHash: string | null;
+  /** SHA-256 over this entry and `prevHash` (see audit-chain.ts). */
+  @Column({ type: 'varchar', length: 64, nullable: true }) hash: string | null;
 }

@@ -1,7 +1,11 @@
 import { DataSource } from 'typeorm';
 import { Clock } from '@tongban/common';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { KeyStore, SigningKeyEntity } from '@tongban/keys';
+import { DatabaseTarget, buildDataSource, openDatabase } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
+import { GENESIS_HASH, verifyAuditChain } from './audit-chain';
+import { verifyStoredAuditChain } from './audit-chain.store';
+import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditRecord } from './audit-events';
 import { AuditLog } from './audit-log.service';
@@ -37,23 +41,41 @@ function withFrozenTimer<T>(fn: () => T): T {
   }
 }
 
-describeEachDatabase('AuditLog', (fresh) => {
+describeEachDatabase('AuditLog', (fresh, kind) => {
   let ds: DataSource;
   let clock: TestClock;
   let audit: AuditLog;
+  let target: DatabaseTarget;
+  const extra: DataSource[] = [];
   const stored = () => ds.getRepository(AuditEventEntity).find({ order: { seq: 'ASC' } });
+  const checkpoints = () => ds.getRepository(AuditCheckpointEntity).find({ order: { seq: 'ASC' } });
 
   beforeEach(async () => {
     clock = new TestClock();
-    ds = await openDatabase(buildDataSource(fresh(), [AuditEventEntity]));
+    target = fresh();
+    ds = await openDatabase(buildDataSource(target, [AuditEventEntity, AuditCheckpointEntity, SigningKeyEntity]));
     audit = new AuditLog(ds, clock);
   });
 
   afterEach(async () => {
     jest.useRealTimers();
     await audit.flush();
+    for (const d of extra.splice(0)) if (d.isInitialized) await d.destroy();
     if (ds?.isInitialized) await ds.destroy();
   });
+
+  /** A second data source on the same database: another replica (or the CLI beside the gateway). */
+  async function replica(): Promise<DataSource> {
+    const d = await openDatabase(buildDataSource(target, [AuditEventEntity, AuditCheckpointEntity, SigningKeyEntity]));
+    extra.push(d);
+    return d;
+  }
+
+  async function keyStore(): Promise<KeyStore> {
+    const keys = new KeyStore(ds, clock, { keyEncryptionSecret: 'x'.repeat(32), signingAlg: 'EdDSA' });
+    await keys.init();
+    return keys;
+  }
 
   it('record() queues entries that appear, in order, after flush()', async () => {
     withFrozenTimer(() => {
@@ -171,4 +193,96 @@ describeEachDatabase('AuditLog', (fresh) => {
     const raw: { details: string | null }[] = await ds.query(`SELECT details FROM audit_events ORDER BY seq`);
     expect(raw.map((r) => r.details)).toEqual([JSON.stringify(details), null, '{"n":1}']);
   });
+
+  it('200 entries from concurrent record() and recordNow() calls, in two replicas, form one chain', async () => {
+    const other = new AuditLog(await replica(), clock);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const log = i % 4 < 2 ? audit : other;
+      clock.advance(1);
+      if (i % 2 === 0) log.record(entry(`r${i}`));
+      else writes.push(log.recordNow(entry(`n${i}`, { outcome: 'REFUSED', reason: 'REPLAYED', messageId: `m${i}` })));
+    }
+    await Promise.all([...writes, audit.flush(), other.flush()]);
+
+    const rows = await stored();
+    expect(rows).toHaveLength(200);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(new Set(rows.map((r) => r.subject)).size).toBe(200);
+    expect(rows[0].prevHash).toBe(GENESIS_HASH);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].prevHash).toBe(rows[i - 1].hash);
+
+    const report = await verifyAuditChain(rows, []);
+    expect(report).toMatchObject({ ok: true, checked: 200, gaps: 0, headSeq: 200 });
+    expect(await verifyStoredAuditChain(ds, { pageSize: 7 })).toMatchObject({ ok: true, checked: 200 });
+  });
+
+  it('stores what it hashes: lone surrogates and NUL are replaced, long values cut by code points', async () => {
+    await audit.recordNow(entry(`bad \uD800 pair \uDC00 nul \u0000 ok 🙂`, { actor: '通'.repeat(70), reason: 'r'.repeat(80), details: { note: 'lone \uDBFF' } }));
+    await audit.recordNow(entry('🙂'.repeat(300)));
+    const rows = await stored();
+    expect(rows[0].subject).toBe('bad \uFFFD pair \uFFFD nul \uFFFD ok 🙂');
+    expect(rows[0].actor).toBe('通'.repeat(64));
+    expect(rows[0].reason).toBe('r'.repeat(64));
+    expect(JSON.parse(rows[0].details!)).toEqual({ note: 'lone \uDBFF' });
+    expect(rows[1].subject).toBe('🙂'.repeat(256));
+    expect(await verifyStoredAuditChain(ds)).toMatchObject({ ok: true, checked: 2 });
+  });
+
+  it('checkpoint() signs the head once; a new one only after the chain moved; it verifies against the JWKS', async () => {
+    const keys = await keyStore();
+    const log = new AuditLog(ds, clock, keys, '110000', { checkpointEverySeconds: 0 });
+    expect(await log.checkpoint()).toBeNull(); // empty log
+
+    withFrozenTimer(() => log.record(entry('a')));
+    await log.recordNow(entry('b'));
+    clock.advance(1000);
+    const first = await log.checkpoint(); // flushes 'a' first
+    expect(first).toMatchObject({ seq: 2, kid: keys.activeKid() });
+    expect(first!.at.getTime()).toBe(T0 + 1000);
+    expect(first!.hash).toBe((await stored())[1].hash);
+    expect(await log.checkpoint()).toBeNull(); // head did not move
+
+    await log.recordNow(entry('c'));
+    expect(await log.checkpoint()).toMatchObject({ seq: 3 });
+    expect((await checkpoints()).map((c) => c.seq)).toEqual([2, 3]);
+
+    const report = await verifyStoredAuditChain(ds, { jwks: keys.jwks(), issuer: '110000' });
+    expect(report).toMatchObject({ ok: true, checked: 3, signaturesChecked: true, checkpoints: { checked: 2, bad: 0, skipped: 0, lastGoodSeq: 3 } });
+    expect(await verifyStoredAuditChain(ds, { jwks: keys.jwks(), issuer: '120000' })).toMatchObject({ ok: false, firstBadSeq: 2, problem: expect.stringContaining('not 120000') });
+    await expect(new AuditLog(ds, clock).checkpoint()).rejects.toThrow('signer');
+  });
+
+  it('the checkpoint timer writes a checkpoint when the head moved, and shutdown seals the rest', async () => {
+    const keys = await keyStore();
+    // Fake setInterval only; database I/O keeps real timers.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'Date', 'hrtime', 'performance'] });
+    const log = new AuditLog(ds, clock, keys, '110000', { checkpointEverySeconds: 60 });
+    const checkpoint = jest.spyOn(log, 'checkpoint');
+    await log.recordNow(entry('a'));
+
+    jest.advanceTimersByTime(59_999);
+    expect(checkpoint).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(1);
+    expect(checkpoint).toHaveBeenCalledTimes(1);
+    await checkpoint.mock.results[0].value;
+    expect((await checkpoints()).map((c) => c.seq)).toEqual([1]);
+
+    jest.advanceTimersByTime(60_000); // head did not move: nothing new
+    await checkpoint.mock.results[1].value;
+    expect(await checkpoints()).toHaveLength(1);
+
+    await log.recordNow(entry('b'));
+    await log.onModuleDestroy();
+    expect((await checkpoints()).map((c) => c.seq)).toEqual([1, 2]);
+    jest.advanceTimersByTime(600_000); // the timer is gone
+    expect(checkpoint).toHaveBeenCalledTimes(3);
+    jest.useRealTimers();
+  });
+
+  if (kind === 'postgres') {
+    it('PostgreSQL: an insert that relies on the seq sequence is refused (only AuditLog appends)', async () => {
+      await expect(ds.query(`INSERT INTO audit_events (at, event, actor, subject, outcome) VALUES (1, 'e', 'a', 's', 'OK')`)).rejects.toThrow(/null value in column "seq"/);
+    });
+  }
 });

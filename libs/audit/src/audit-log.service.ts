@@ -1,42 +1,93 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { DataSource, Repository } from 'typeorm';
-import { Clock } from '@tongban/common';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { DataSource, EntityManager, Repository } from 'typeorm';
+import { Clock, SELF_CODE } from '@tongban/common';
+import { KeyStore } from '@tongban/keys';
+import { isUniqueViolation } from '@tongban/persistence';
+import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash } from './audit-chain';
+import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpointSeq, lockChain, readHead } from './audit-chain.store';
+import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditRecord } from './audit-events';
 
 const FLUSH_EVERY_MS = 50;
 const FLUSH_AT = 500;
+const APPEND_ATTEMPTS = 10;
+
+/** What checkpoints are signed with: the KeyStore (signs by reference; no key material here). */
+export interface AuditSigner {
+  signJws(typ: string, claims: object): string;
+  activeKid(): string;
+}
+
+export interface AuditLogOptions {
+  /** Seconds between checkpoints (written only when the chain moved); 0 disables. Default 300. */
+  checkpointEverySeconds?: number;
+}
+
+/** Injection token for AuditLogOptions. */
+export const AUDIT_LOG_OPTIONS = Symbol('AUDIT_LOG_OPTIONS');
+
+type PendingEntry = Omit<ChainedEntry, 'seq' | 'prevHash' | 'hash'>;
+
+/** Column widths of audit_events (PostgreSQL enforces them; one over-long value must not lose a batch). */
+const WIDTH = { event: 64, actor: 64, subject: 256, outcome: 16, reason: 64, messageId: 64 } as const;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
- * Appends audit entries. Refusals and admin actions are written before the call returns
- * (`recordNow`); high-volume entries (`record`) are written in small batches every 50 ms, so a
- * hard kill can lose at most the last batch of routine entries, never a refusal.
+ * Stores exactly what the hash covers: drivers write UTF-8, which cannot hold a lone surrogate
+ * (it would come back as U+FFFD and the entry would no longer match its hash), and PostgreSQL
+ * text cannot hold NUL. Truncates by code points, as varchar(n) counts them.
+ */
+function clean(s: string, width: number): string {
+  const c = s.replace(LONE_SURROGATE, '\uFFFD').replace(/\u0000/g, '\uFFFD');
+  return c.length <= width ? c : Array.from(c).slice(0, width).join('');
+}
+
+const retryable = (e: unknown) => isUniqueViolation(e) || /^SQLITE_BUSY/.test(String((e as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (e as { code?: string })?.code ?? ''));
+
+/**
+ * Appends audit entries to a hash chain. Refusals and admin actions are written before the call
+ * returns (`recordNow`); high-volume entries (`record`) are written in small batches every 50 ms, so
+ * a hard kill can lose at most the last batch of routine entries, never a refusal. Each write is one
+ * transaction that reads the chain head and assigns seq and hashes (under an advisory lock on
+ * PostgreSQL), so replicas sharing a database extend one chain. With a signer, the head is signed
+ * into `audit_checkpoints` every few minutes and at shutdown.
  */
 @Injectable()
 export class AuditLog implements OnModuleDestroy {
   private readonly logger = new Logger('AuditLog');
   private readonly repo: Repository<AuditEventEntity>;
-  private pending: Partial<AuditEventEntity>[] = [];
+  private pending: PendingEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ds: DataSource,
     private readonly clock: Clock,
+    @Optional() @Inject(KeyStore) private readonly signer?: AuditSigner,
+    @Optional() @Inject(SELF_CODE) private readonly selfCode?: string,
+    @Optional() @Inject(AUDIT_LOG_OPTIONS) options: AuditLogOptions = {},
   ) {
     this.repo = ds.getRepository(AuditEventEntity);
+    const every = options?.checkpointEverySeconds ?? 300;
+    if (signer && every > 0) {
+      this.checkpointTimer = setInterval(() => void this.checkpoint().catch((e: Error) => this.logger.warn(`audit checkpoint not written: ${e.message}`)), every * 1000);
+      this.checkpointTimer.unref();
+    }
   }
 
   /** Queues a routine entry; written within ~50 ms. */
   record(r: AuditRecord): void {
-    this.pending.push(this.row(r));
+    this.pending.push(this.entry(r));
     if (this.pending.length >= FLUSH_AT) void this.flush();
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
   }
 
   /** Writes an entry before returning. */
   async recordNow(r: AuditRecord): Promise<void> {
-    await this.repo.insert(this.row(r));
+    await this.append([this.entry(r)]);
   }
 
   /** Writes everything queued so far. */
@@ -47,12 +98,36 @@ export class AuditLog implements OnModuleDestroy {
     this.pending = [];
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(() =>
-      this.repo.insert(batch).then(
+      this.append(batch).then(
         () => undefined,
         (e: Error) => this.logger.error(`audit batch of ${batch.length} not written: ${e.message}`),
       ),
     );
     return this.flushing;
+  }
+
+  /**
+   * Signs the current chain head into `audit_checkpoints` (after flushing). Returns the new
+   * checkpoint, or null when the log is empty or its head is checkpointed already.
+   */
+  async checkpoint(): Promise<AuditCheckpointEntity | null> {
+    const signer = this.signer;
+    if (!signer) throw new Error('audit checkpoints need a signer (the KeyStore)');
+    await this.flush();
+    return this.ds.transaction(async (tx) => {
+      await lockChain(tx);
+      const head = await readHead(tx);
+      if (!head?.hash) return null;
+      const last = await lastCheckpointSeq(tx);
+      if (last !== undefined && last >= head.seq) return null;
+      const at = this.clock.now().getTime();
+      const claims: AuditCheckpointClaims = { ...(this.selfCode ? { iss: this.selfCode } : {}), seq: head.seq, hash: head.hash, at };
+      const signature = signer.signJws(AUDIT_CHECKPOINT_TYP, claims);
+      const kid = (JSON.parse(Buffer.from(signature.split('.')[0], 'base64url').toString('utf8')) as { kid?: string }).kid ?? signer.activeKid();
+      const row = { seq: head.seq, hash: head.hash, at, signature, kid };
+      await insertCheckpoint(tx, row);
+      return Object.assign(new AuditCheckpointEntity(), { ...row, at: new Date(at) });
+    });
   }
 
   /** Entries in insertion order, newest last; for admins and tests. */
@@ -65,18 +140,54 @@ export class AuditLog implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    const sealing = this.checkpointTimer !== undefined;
+    this.checkpointTimer = undefined;
     await this.flush();
+    // Seal what this process wrote since the last checkpoint.
+    if (sealing && this.ds.isInitialized) await this.checkpoint().catch((e: Error) => this.logger.warn(`audit checkpoint at shutdown not written: ${e.message}`));
   }
 
-  private row(r: AuditRecord): Partial<AuditEventEntity> {
+  /** One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race. */
+  private async append(batch: PendingEntry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ds.transaction((tx) => this.appendIn(tx, batch));
+        return;
+      } catch (e) {
+        // Another process won the race for the head (SQLite file shared with the CLI, or an
+        // older replica that still inserts through the column's sequence): read the head again.
+        if (attempt >= APPEND_ATTEMPTS || !retryable(e)) throw e;
+        await delay(5 * attempt + Math.floor(Math.random() * 10));
+      }
+    }
+  }
+
+  private async appendIn(tx: EntityManager, batch: PendingEntry[]): Promise<void> {
+    await lockChain(tx);
+    const head = await readHead(tx);
+    let seq = head?.seq ?? 0;
+    // A head without a hash was written around the log: verification names that row; chain on from it.
+    let prevHash = head ? head.hash : GENESIS_HASH;
+    const chained: ChainedEntry[] = batch.map((e) => {
+      seq++;
+      const entry: ChainedEntry = { ...e, seq, prevHash, hash: '' };
+      entry.hash = auditEntryHash(entry);
+      prevHash = entry.hash;
+      return entry;
+    });
+    await insertEntries(tx, chained);
+  }
+
+  private entry(r: AuditRecord): PendingEntry {
     return {
-      at: this.clock.now(),
-      event: r.event,
-      actor: r.actor,
-      subject: r.subject.slice(0, 256),
-      outcome: r.outcome,
-      reason: r.reason ?? null,
-      messageId: r.messageId ?? null,
+      at: this.clock.now().getTime(),
+      event: clean(r.event, WIDTH.event),
+      actor: clean(r.actor, WIDTH.actor),
+      subject: clean(r.subject, WIDTH.subject),
+      outcome: clean(r.outcome, WIDTH.outcome),
+      reason: r.reason == null ? null : clean(r.reason, WIDTH.reason),
+      messageId: r.messageId == null ? null : clean(r.messageId, WIDTH.messageId),
       details: r.details ? JSON.stringify(r.details) : null,
     };
   }

@@ -92,7 +92,8 @@ export class Inbox {
         reason = `no handler for ${m.type}`;
       } else {
         try {
-          await handler(tx, m);
+          // A savepoint: a handler that wrote and then rejected leaves nothing behind.
+          await tx.transaction((inner) => handler(inner, m));
         } catch (e) {
           if (!(e instanceof DeliveryRejection)) throw e;
           status = 'REJECTED';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { JWK } from 'jose';
+import { calculateJwkThumbprint, JWK } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
@@ -133,6 +133,9 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
       throw new DeliveryRejection('not a valid KeyAnnouncement');
     }
     if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
+    const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
+    const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) } as JWK, 'sha256').catch(() => '');
+    if (thumbprint !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
     let result: { kid: string; changed: boolean };
     try {

@@ -1,0 +1,114 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditChainCheckpoint, AuditChainReport, AuditChainRow, AuditChainVerifier, AuditChainVerifyOptions } from './audit-chain';
+
+/**
+ * Raw SQL for the chain, shared by AuditLog and the offline verifier. Raw (not repositories) so that
+ * seq is inserted explicitly on PostgreSQL too (TypeORM leaves an increment column to its sequence),
+ * and so that a data source need not register AuditCheckpointEntity.
+ */
+
+// First key of pg_advisory_xact_lock(int, int); the second is the schema, so gateways sharing one
+// PostgreSQL database in different schemas do not wait for each other.
+const CHAIN_LOCK_KEY = 7_415_823;
+const INSERT_CHUNK = 200;
+
+export const ENTRY_COLUMNS = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'message_id', 'details', 'prev_hash', 'hash'] as const;
+
+/** One entry with its chain fields, ready to insert. */
+export interface ChainedEntry {
+  seq: number;
+  at: number;
+  event: string;
+  actor: string;
+  subject: string;
+  outcome: string;
+  reason: string | null;
+  messageId: string | null;
+  details: string | null;
+  /** Null only when chaining onto a head that was written around the log (and has no hash). */
+  prevHash: string | null;
+  hash: string;
+}
+
+type Querier = Pick<EntityManager, 'query'> & { connection: DataSource };
+
+const isPostgres = (q: Querier) => q.connection.options.type === 'postgres';
+const placeholders = (q: Querier, from: number, count: number) => Array.from({ length: count }, (_, i) => (isPostgres(q) ? `$${from + i + 1}` : '?')).join(', ');
+
+/** Serialises appenders across replicas (PostgreSQL); SQLite transactions are serialised already. */
+export async function lockChain(tx: Querier): Promise<void> {
+  if (isPostgres(tx)) await tx.query(`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY}, hashtext(current_schema()))`);
+}
+
+/** The last entry's seq and hash, or undefined for an empty log. */
+export async function readHead(tx: Querier): Promise<{ seq: number; hash: string | null } | undefined> {
+  const rows: { seq: number | string; hash: string | null }[] = await tx.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  return rows.length ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+}
+
+/** Inserts chained entries with their explicit seq values. */
+export async function insertEntries(tx: Querier, entries: ChainedEntry[]): Promise<void> {
+  const columns = ENTRY_COLUMNS.join(', ');
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const chunk = entries.slice(i, i + INSERT_CHUNK);
+    const values = chunk.map((_, k) => `(${placeholders(tx, k * ENTRY_COLUMNS.length, ENTRY_COLUMNS.length)})`).join(', ');
+    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash]);
+    await tx.query(`INSERT INTO audit_events (${columns}) VALUES ${values}`, params);
+  }
+}
+
+/** Seq of the newest checkpoint, or undefined. */
+export async function lastCheckpointSeq(tx: Querier): Promise<number | undefined> {
+  const rows: { seq: number | string }[] = await tx.query('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
+  return rows.length ? Number(rows[0].seq) : undefined;
+}
+
+export async function insertCheckpoint(tx: Querier, c: { seq: number; hash: string; at: number; signature: string; kid: string }): Promise<void> {
+  await tx.query(`INSERT INTO audit_checkpoints (seq, hash, at, signature, kid) VALUES (${placeholders(tx, 0, 5)})`, [c.seq, c.hash, c.at, c.signature, c.kid]);
+}
+
+/** Every checkpoint, in seq order. */
+export async function readCheckpoints(q: Querier): Promise<AuditChainCheckpoint[]> {
+  const rows: { seq: number | string; hash: string; at: number | string; signature: string; kid: string }[] = await q.query('SELECT seq, hash, at, signature, kid FROM audit_checkpoints ORDER BY seq');
+  return rows.map((r) => ({ seq: Number(r.seq), hash: r.hash, at: Number(r.at), signature: r.signature, kid: r.kid }));
+}
+
+/** Up to `limit` entries after `afterSeq` (from the start when undefined), in seq order. */
+export async function readEntries(q: Querier, afterSeq: number | undefined, limit: number): Promise<AuditChainRow[]> {
+  const select = `SELECT ${ENTRY_COLUMNS.join(', ')} FROM audit_events`;
+  const rows: Record<(typeof ENTRY_COLUMNS)[number], string | number | null>[] =
+    afterSeq === undefined
+      ? await q.query(`${select} ORDER BY seq LIMIT ${Number(limit)}`)
+      : await q.query(`${select} WHERE seq > ${placeholders(q, 0, 1)} ORDER BY seq LIMIT ${Number(limit)}`, [afterSeq]);
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    at: Number(r.at),
+    event: r.event as string,
+    actor: r.actor as string,
+    subject: r.subject as string,
+    outcome: r.outcome as string,
+    reason: r.reason as string | null,
+    messageId: r.message_id as string | null,
+    details: r.details as string | null,
+    prevHash: r.prev_hash as string | null,
+    hash: r.hash as string | null,
+  }));
+}
+
+/**
+ * Verifies the chain stored in `ds` page by page (memory stays flat however long the log is):
+ * the offline check behind `tongban audit verify`.
+ */
+export async function verifyStoredAuditChain(ds: DataSource, options: AuditChainVerifyOptions & { pageSize?: number } = {}): Promise<AuditChainReport> {
+  const q = ds.manager as Querier;
+  const verifier = new AuditChainVerifier(await readCheckpoints(q));
+  const pageSize = options.pageSize ?? 5000;
+  let after: number | undefined;
+  for (;;) {
+    const page = await readEntries(q, after, pageSize);
+    for (const row of page) verifier.add(row);
+    if (page.length < pageSize) break;
+    after = Number(page[page.length - 1].seq);
+  }
+  return verifier.finish(options);
+}
