@@ -78,13 +78,21 @@ async function run(label, database) {
     // Let the last cases finish (bounded).
     const settleBy = Date.now() + 60_000;
     let completed = [];
+    const allCompleted = async () => {
+      const out = [];
+      for (let offset = 0; ; offset += 1000) {
+        const page = (await fed.call(bj, 'GET', `/v1/cases?state=COMPLETED&limit=1000&offset=${offset}`)).body.cases;
+        out.push(...page);
+        if (page.length < 1000) return out;
+      }
+    };
     while (Date.now() < settleBy) {
-      completed = (await fed.call(bj, 'GET', '/v1/cases?state=COMPLETED&limit=1000000')).body.cases;
+      completed = await allCompleted();
       if (completed.length >= opened.length) break;
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 500));
     }
     const lat = completed.map((c) => Date.parse(c.closedAt) - Date.parse(c.openedAt)).sort((a, b) => a - b);
-    const lastClose = Math.max(...completed.map((c) => Date.parse(c.closedAt)));
+    const lastClose = completed.reduce((m, c) => Math.max(m, Date.parse(c.closedAt)), 0);
     const result = {
       database: label,
       concurrency: CONCURRENCY,

@@ -60,10 +60,11 @@ export class CaseQuery {
   }
 
   /** Cases here (owned or taken part in), newest first; `overdue` keeps those with a late open step. */
-  async list(q: { state?: string; overdue?: string; itemCode?: string; limit?: string }) {
+  async list(q: { state?: string; overdue?: string; itemCode?: string; limit?: string; offset?: string }) {
     if (q.state && !['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'].includes(q.state)) throw new DomainException('VALIDATION_FAILED', 'state must be OPEN, COMPLETED, REFUSED or CANCELLED', { field: 'state', rule: 'ONE_OF' });
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
-    const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').limit(limit);
+    const offset = Math.max(Number(q.offset ?? 0) || 0, 0);
+    const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').addOrderBy('c.id').limit(limit).offset(offset);
     if (q.state) qb.andWhere('c.state = :state', { state: q.state as CaseState });
     if (q.itemCode) qb.andWhere('c.item_code = :item', { item: q.itemCode });
     if (q.overdue === 'true') {
