@@ -5,3 +5,4 @@ export * from './participants';
 export * from './tokens';
 export * from './validation';
 export * from './find-up';
+export * from './leased-worker';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
-import { Clock, DomainException } from '@tongban/common';
+import { Clock, DomainException, LeasedWorker } from '@tongban/common';
 import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
@@ -17,15 +17,9 @@ const CLAIM_BATCH = 64;
  * parked as DEAD, never dropped. Each delivery ends with the peer's signed receipt stored.
  */
 @Injectable()
-export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('Dispatcher');
+export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnApplicationBootstrap, OnModuleDestroy {
+  protected readonly logger = new Logger('Dispatcher');
   private readonly owner = randomUUID();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private again = false;
-  private stopped = true;
-  private inflight = 0;
-  private idle: (() => void)[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -33,7 +27,9 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly peers: PeerClient,
     private readonly verifier: SignedTokenVerifier,
     @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
-  ) {}
+  ) {
+    super();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // An embedded SQLite file has exactly one gateway process: leases left by a process that
@@ -48,64 +44,14 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     await this.stop();
   }
 
-  /** Starts the polling loop. */
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+  protected limits() {
+    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-  /** Stops taking new work and waits for messages in flight. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
-  }
 
-  /** Asks for a dispatch round soon (after a commit that enqueued messages). */
-  nudge(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), ms);
-    this.timer.unref?.();
-  }
-
-  private async round(): Promise<void> {
-    if (this.stopped || this.running) return;
-    this.running = true;
-    this.again = false;
-    try {
-      const free = this.options.concurrency - this.inflight;
-      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
-      for (const m of claimed) {
-        this.inflight++;
-        void this.send(m).finally(() => {
-          this.inflight--;
-          this.nudge();
-          this.settle();
-        });
-      }
-      if (claimed.length === free && free > 0) this.again = true;
-    } catch (e) {
-      this.logger.warn(`dispatch round failed: ${(e as Error).message}`);
-    } finally {
-      this.running = false;
-      this.settle();
-      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
-    }
-  }
-
-  private settle(): void {
-    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
-  }
 
   /** Leases up to `limit` due stream heads to this dispatcher. */
-  private async claim(limit: number): Promise<OutboxMessageEntity[]> {
+  protected async claim(limit: number): Promise<OutboxMessageEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
     return this.ds.transaction(async (tx) => {
@@ -133,7 +79,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  private async send(m: OutboxMessageEntity): Promise<void> {
+  protected async process(m: OutboxMessageEntity): Promise<void> {
     const body = Buffer.from(m.body, 'base64');
     const repo = this.ds.getRepository(OutboxMessageEntity);
     try {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CaseEntity, CaseMessage } from '@tongban/cases';
-import { Clock, DomainException } from '@tongban/common';
+import { Clock, DomainException, LeasedWorker } from '@tongban/common';
 import { DELIVERY_OPTIONS, DeliveryOptions } from '@tongban/delivery';
 import { FEDERATION_OPTIONS, FederationOptions, PeerClient } from '@tongban/federation';
 import { MaterialHeader, MaterialReceiptPayload } from '@tongban/proto';
@@ -24,16 +24,10 @@ const MAX_IN_FLIGHT = 4;
  * case's CaseOpened message to that peer is still in the outbox (read from `outbox_messages`).
  */
 @Injectable()
-export class MaterialPusher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('MaterialPusher');
+export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> implements OnApplicationBootstrap, OnModuleDestroy {
+  protected readonly logger = new Logger('MaterialPusher');
   private readonly owner = randomUUID();
   private readonly leaseMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private again = false;
-  private stopped = true;
-  private inflight = 0;
-  private idle: (() => void)[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -44,6 +38,7 @@ export class MaterialPusher implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(FEDERATION_OPTIONS) federation: FederationOptions,
     @Inject(MATERIALS_OPTIONS) materials: MaterialsOptions,
   ) {
+    super();
     // A lease must outlast the longest push (its deadline grows with the file size).
     this.leaseMs = Math.max(options.leaseMs, 2 * (federation.peerDeadlineMs + Math.ceil(materials.maxBytes / 1048576) * 1000));
   }
@@ -56,64 +51,14 @@ export class MaterialPusher implements OnApplicationBootstrap, OnModuleDestroy {
     await this.stop();
   }
 
-  /** Starts the polling loop. */
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+  protected limits() {
+    return { concurrency: Math.min(this.options.concurrency, MAX_IN_FLIGHT), claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-  /** Stops taking new work and waits for pushes in flight. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
-  }
 
-  /** Asks for a round soon (after a commit that queued transfers). */
-  nudge(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), ms);
-    this.timer.unref?.();
-  }
-
-  private async round(): Promise<void> {
-    if (this.stopped || this.running) return;
-    this.running = true;
-    this.again = false;
-    try {
-      const free = Math.min(this.options.concurrency, MAX_IN_FLIGHT) - this.inflight;
-      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
-      for (const t of claimed) {
-        this.inflight++;
-        void this.push(t).finally(() => {
-          this.inflight--;
-          this.nudge();
-          this.settle();
-        });
-      }
-      if (claimed.length === free && free > 0) this.again = true;
-    } catch (e) {
-      this.logger.warn(`push round failed: ${(e as Error).message}`);
-    } finally {
-      this.running = false;
-      this.settle();
-      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
-    }
-  }
-
-  private settle(): void {
-    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
-  }
 
   /** Leases up to `limit` due transfers to this pusher. */
-  private async claim(limit: number): Promise<MaterialTransferEntity[]> {
+  protected async claim(limit: number): Promise<MaterialTransferEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
     return this.ds.transaction(async (tx) => {
@@ -152,7 +97,7 @@ export class MaterialPusher implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  private async push(t: MaterialTransferEntity): Promise<void> {
+  protected async process(t: MaterialTransferEntity): Promise<void> {
     const repo = this.ds.getRepository(MaterialTransferEntity);
     const key = { materialId: t.materialId, peer: t.peer, leaseOwner: this.owner };
     let m: CaseMaterialEntity | null = null;

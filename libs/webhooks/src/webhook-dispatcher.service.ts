@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
-import { Clock } from '@tongban/common';
+import { Clock, LeasedWorker } from '@tongban/common';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
@@ -17,22 +17,17 @@ const CLAIM_BATCH = 64;
  * receivers use the event `id` to drop duplicates and `at` to order.
  */
 @Injectable()
-export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('WebhookDispatcher');
+export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> implements OnApplicationBootstrap, OnModuleDestroy {
+  protected readonly logger = new Logger('WebhookDispatcher');
   private readonly owner = randomUUID();
   private readonly leaseMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private again = false;
-  private stopped = true;
-  private inflight = 0;
-  private idle: (() => void)[] = [];
 
   constructor(
     private readonly ds: DataSource,
     private readonly clock: Clock,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
   ) {
+    super();
     this.leaseMs = Math.max(30_000, 3 * options.timeoutMs);
   }
 
@@ -44,64 +39,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     await this.stop();
   }
 
-  /** Starts the polling loop. */
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+  protected limits() {
+    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-  /** Stops taking new work and waits for requests in flight. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
-  }
 
-  /** Asks for a round soon (after a commit that queued deliveries). */
-  nudge(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), ms);
-    this.timer.unref?.();
-  }
-
-  private async round(): Promise<void> {
-    if (this.stopped || this.running) return;
-    this.running = true;
-    this.again = false;
-    try {
-      const free = this.options.concurrency - this.inflight;
-      const claimed = free > 0 ? await this.claim(Math.min(free, CLAIM_BATCH)) : [];
-      for (const d of claimed) {
-        this.inflight++;
-        void this.send(d).finally(() => {
-          this.inflight--;
-          this.nudge();
-          this.settle();
-        });
-      }
-      if (claimed.length === free && free > 0) this.again = true;
-    } catch (e) {
-      this.logger.warn(`webhook round failed: ${(e as Error).message}`);
-    } finally {
-      this.running = false;
-      this.settle();
-      if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollIntervalMs);
-    }
-  }
-
-  private settle(): void {
-    if (this.inflight === 0 && !this.running) for (const r of this.idle.splice(0)) r();
-  }
 
   /** Leases up to `limit` due deliveries to this dispatcher. */
-  private async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
+  protected async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
     return this.ds.transaction(async (tx) => {
@@ -126,7 +71,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     });
   }
 
-  private async send(d: WebhookDeliveryEntity): Promise<void> {
+  protected async process(d: WebhookDeliveryEntity): Promise<void> {
     const repo = this.ds.getRepository(WebhookDeliveryEntity);
     const key = { id: d.id, leaseOwner: this.owner };
     const attempts = d.attempts + 1;
