@@ -49,6 +49,11 @@ export class IssuerService {
     if (queries.length < 1 || queries.length > MAX_BATCH) throw new MalformedQueryError(`between 1 and ${MAX_BATCH} queries per call`);
     queries.forEach((q, i) => {
       const bad = (m: string) => new MalformedQueryError(`queries[${i}]: ${m}`);
+      // Proto3 strings must be valid UTF-8; the decoder replaces invalid bytes with U+FFFD, so a
+      // replacement character means the peer sent something other than what we would answer to.
+      if ([q.queryId, q.licenceType, q.licenceNumber, q.licenceId, q.purpose, q.holder?.name ?? '', q.holder?.idNumber ?? '', q.holder?.creditCode ?? ''].some((v) => v.includes('\uFFFD'))) {
+        throw bad('strings must be valid UTF-8');
+      }
       if (!q.queryId || q.queryId.length > 64) throw bad('query_id must be 1-64 characters');
       if (!/^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/.test(q.licenceType)) throw bad('licence_type must be a GB/T 36904 type code');
       if (!q.licenceId && !q.licenceNumber) throw bad('licence_id or licence_number is required');
