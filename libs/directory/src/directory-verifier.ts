@@ -1,0 +1,131 @@
+import { KeyObject, createPublicKey } from 'node:crypto';
+import { compactVerify } from 'jose';
+import { DIRECTORY_MAX_BYTES, DIRECTORY_TYP, DirectoryDocument, directoryDocumentSchema, jwkThumbprint } from './directory-document';
+
+/** Why a directory was not applied (the `reason` of `directory.refused`). */
+export type DirectoryRefusalReason = 'BAD_SIGNATURE' | 'NOT_ANCHOR_KEY' | 'ROLLBACK' | 'EXPIRED' | 'NOT_YET_VALID' | 'MALFORMED' | 'UNREACHABLE';
+
+/** A typed refusal: the reason code and a message safe to log and show to admins. */
+export interface DirectoryRefusal {
+  ok: false;
+  reason: DirectoryRefusalReason;
+  message: string;
+  /** The serial the document claims, when it could be read. */
+  serial?: number;
+}
+
+/** A document whose signature and content check. */
+export interface VerifiedDirectory {
+  ok: true;
+  document: DirectoryDocument;
+  jws: string;
+}
+
+/** The national trust anchor's public key, ready to verify with. */
+export interface AnchorKey {
+  kid: string;
+  key: KeyObject;
+}
+
+/** The directory a gateway holds now (for rollback checks). */
+export interface HeldDirectory {
+  serial: number;
+  issuedAt: string;
+  jws: string;
+}
+
+const B64URL_PART = /^[A-Za-z0-9_-]*$/;
+const refuse = (reason: DirectoryRefusalReason, message: string, serial?: number): DirectoryRefusal => ({ ok: false, reason, message, ...(serial === undefined ? {} : { serial }) });
+
+/**
+ * Reads the anchor's public JWK (Ed25519 only). Throws with a plain message when it is not one;
+ * a JWK with a private part is refused: a gateway must never hold the anchor's private key.
+ */
+export function loadAnchor(jwk: unknown): AnchorKey {
+  const j = jwk as Record<string, unknown> | null;
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('the anchor key must be a JSON object (a public JWK)');
+  if ('d' in j) throw new Error("the anchor key holds a private part (d): give the gateway the anchor's PUBLIC key only");
+  if (j.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string') throw new Error('the anchor key must be an Ed25519 public JWK (kty OKP, crv Ed25519)');
+  const kid = jwkThumbprint(j);
+  if (j.kid !== undefined && j.kid !== kid) throw new Error('the anchor key has a kid that is not its RFC 7638 thumbprint');
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: j.x }, format: 'jwk' });
+  } catch {
+    throw new Error('the anchor key is not a usable Ed25519 public key');
+  }
+  return { kid, key };
+}
+
+/**
+ * Checks a signed directory: compact JWS shape, header (`typ`, `alg` EdDSA only, `kid` = the
+ * anchor's), the Ed25519 signature with the anchor key, then the document. Time and rollback are
+ * checked separately (`checkFreshness`). Never throws: every failure is a typed refusal.
+ */
+export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<VerifiedDirectory | DirectoryRefusal> {
+  try {
+    if (typeof jws !== 'string') return refuse('MALFORMED', 'not text');
+    const token = jws.trim();
+    if (token.length === 0 || token.length > DIRECTORY_MAX_BYTES) return refuse('MALFORMED', `empty or larger than ${DIRECTORY_MAX_BYTES} characters`);
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((p) => B64URL_PART.test(p)) || !parts[0] || !parts[1]) return refuse('MALFORMED', 'not a compact JWS (three base64url parts)');
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    } catch {
+      return refuse('MALFORMED', 'the JWS header is not JSON');
+    }
+    if (!header || typeof header !== 'object' || Array.isArray(header)) return refuse('MALFORMED', 'the JWS header is not a JSON object');
+    if (header.typ !== DIRECTORY_TYP) return refuse('MALFORMED', `typ must be ${DIRECTORY_TYP}`);
+    if (header.crit !== undefined) return refuse('MALFORMED', 'crit is not supported');
+    // Only the anchor's algorithm: alg none, HS256 (the public key as an HMAC secret) and others
+    // never reach a verifier.
+    if (header.alg !== 'EdDSA') return refuse('BAD_SIGNATURE', `alg ${String(header.alg).slice(0, 20)} is not allowed (EdDSA only)`);
+    if (typeof header.kid !== 'string') return refuse('MALFORMED', 'the JWS header has no kid');
+    if (header.kid !== anchor.kid) return refuse('NOT_ANCHOR_KEY', `signed by key ${header.kid.slice(0, 64)}, not by the trust anchor ${anchor.kid}`);
+    let payload: Uint8Array;
+    try {
+      ({ payload } = await compactVerify(token, anchor.key, { algorithms: ['EdDSA'] }));
+    } catch {
+      return refuse('BAD_SIGNATURE', 'the signature does not verify with the trust anchor key');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(payload).toString('utf8'));
+    } catch {
+      return refuse('MALFORMED', 'the payload is not JSON');
+    }
+    const parsed = directoryDocumentSchema.safeParse(value);
+    const claimed = value && typeof value === 'object' && Number.isSafeInteger((value as { serial?: unknown }).serial) ? (value as { serial: number }).serial : undefined;
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return refuse('MALFORMED', `${issue.path.map(String).join('.') || '(document)'}: ${issue.message}`.slice(0, 300), claimed);
+    }
+    return { ok: true, document: parsed.data, jws: token };
+  } catch (e) {
+    // A bug in a check must still not take the gateway down; the document is simply not used.
+    return refuse('MALFORMED', `unreadable: ${(e as Error)?.message ?? e}`.slice(0, 300));
+  }
+}
+
+/** Outcome of the time and rollback checks of a verified directory. */
+export type Freshness = { ok: true; unchanged: boolean } | DirectoryRefusal;
+
+/**
+ * Time and rollback rules of a verified directory against the one held now:
+ * serial lower than held → ROLLBACK; the same serial is accepted only as the same bytes (unchanged)
+ * or as a re-issue with a later issuedAt; notBefore later than now + skew → NOT_YET_VALID;
+ * past notAfter + grace → EXPIRED (within the grace it is still the newest truth and is used).
+ */
+export function checkFreshness(doc: DirectoryDocument, jws: string, held: HeldDirectory | null, nowMs: number, graceMs: number, skewMs: number): Freshness {
+  if (held) {
+    if (jws === held.jws) return { ok: true, unchanged: true };
+    if (doc.serial < held.serial) return refuse('ROLLBACK', `serial ${doc.serial} is lower than the applied serial ${held.serial}`, doc.serial);
+    if (doc.serial === held.serial && !(Date.parse(doc.issuedAt) > Date.parse(held.issuedAt))) {
+      return refuse('ROLLBACK', `serial ${doc.serial} is applied already with other content and a later or equal issuedAt`, doc.serial);
+    }
+  }
+  if (Date.parse(doc.notBefore) > nowMs + skewMs) return refuse('NOT_YET_VALID', `not valid before ${doc.notBefore}`, doc.serial);
+  if (nowMs > Date.parse(doc.notAfter) + graceMs) return refuse('EXPIRED', `expired at ${doc.notAfter} and its grace period has ended too`, doc.serial);
+  return { ok: true, unchanged: false };
+}
