@@ -11,6 +11,7 @@ const run = (cmd) => execSync(cmd, { cwd: ROOT, stdio: 'inherit' });
 try {
   run('node scripts/check-proto.js');
   run('npm run --silent lint');
+  run('node scripts/check-deploy.js');
   run('npm run --silent build');
   run(`npx jest --ci ${process.argv.slice(2).join(' ')}`);
   // A short randomised soak with kills and restarts, reconciled at the end (see docs/performance.md).

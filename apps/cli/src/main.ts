@@ -9,6 +9,7 @@ import { SigningKeyEntity } from '@tongban/keys';
 import { LicenceEntity, LicenceImporter } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
+import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban')
@@ -108,6 +109,33 @@ program
       }
     }),
   );
+
+// The federation directory (national trust anchor): offline commands, no gateway config or database.
+const print = (o: CommandOutput) => {
+  process.stdout.write(o.stdout);
+  process.stderr.write(o.stderr);
+  process.exitCode = o.exitCode;
+};
+const directory = program.command('directory').description('the signed federation directory (trust anchor key, sign, verify)');
+directory
+  .command('keygen')
+  .description("generate the trust anchor's Ed25519 key: writes the PRIVATE JWK (mode 0600) and prints the public JWK")
+  .requiredOption('--out <file>', 'where to write the private JWK (a new file; keep it offline)')
+  .option('--public-out <file>', 'also write the public JWK to this file')
+  .action((o: { out: string; publicOut?: string }) => print(anchorKeygenCommand(o)));
+directory
+  .command('sign')
+  .description('sign a directory (JSON) with the anchor private key; fills issuedAt, notBefore and notAfter when absent')
+  .requiredOption('--key <file>', "the anchor's private JWK")
+  .requiredOption('--in <file>', 'the directory document (JSON)')
+  .requiredOption('--out <file>', 'where to write the signed directory (.jws)')
+  .option('--valid-days <days>', 'validity from notBefore when notAfter is absent', '30')
+  .action(async (o: { key: string; in: string; out: string; validDays: string }) => print(await signDirectoryCommand(o)));
+directory
+  .command('verify <file>')
+  .description("check a signed directory with the anchor's public key and print a summary (exit 1 unless valid now)")
+  .requiredOption('--anchor <jwk>', "the anchor's public JWK (a file or inline JSON)")
+  .action(async (file: string, o: { anchor: string }) => print(await verifyDirectoryCommand(file, o)));
 
 program.parseAsync(process.argv).catch((e) => {
   if (e instanceof ConfigError) process.stderr.write(`tongban: configuration error: ${e.message}\n`);

@@ -1,15 +1,16 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from '@tongban/persistence';
 import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
-import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, TaskService } from '@tongban/cases';
+import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Dispatcher, Inbox, Outbox, OutboxAdmin } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin } from '@tongban/materials';
 import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/webhooks';
+import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore } from '@tongban/keys';
@@ -25,6 +26,8 @@ import { AdminController } from './http/admin.controller';
 import { ApiTokenGuard } from './http/api-token.guard';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { PublicController } from './http/public.controller';
+import { HealthController } from './http/health.controller';
+import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
@@ -66,7 +69,7 @@ export class GatewayModule {
   static forConfig(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, FederationGrpcController],
+      controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, HealthController, FederationGrpcController],
       providers: [
         ...configProviders(config),
         ...initialisedStores,
@@ -100,8 +103,22 @@ export class GatewayModule {
         WebhookService,
         WebhookDispatcher,
         WebhookRecorder,
+        ...DIRECTORY_PROVIDERS,
         ApiTokenGuard,
         Lifecycle,
+        Metrics,
+        ShutdownState,
+        {
+          provide: Readiness,
+          inject: [DataSource, KeyStore, ShutdownState],
+          useFactory: (ds: DataSource, keys: KeyStore, shutdown: ShutdownState) => new Readiness(ds, () => keys.list().some((k) => k.status === 'ACTIVE'), shutdown),
+        },
+        {
+          provide: OPERATIONAL_GAUGES,
+          inject: [Metrics, OutboxAdmin, KeyStore, DataSource],
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource) => registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP }),
+        },
+        { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         RpcErrorFilter,
       ],

@@ -14,6 +14,7 @@ import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueSt
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
 import { WEBHOOKS_OPTIONS, WebhookDeliveryEntity, WebhookEntity, WebhooksOptions } from '@tongban/webhooks';
+import { DIRECTORY_OPTIONS, DirectoryOptions, DirectoryStateEntity } from '@tongban/directory';
 
 /** Every entity of the gateway's database. */
 export const ENTITIES = [
@@ -36,6 +37,7 @@ export const ENTITIES = [
   WebhookEntity,
   WebhookDeliveryEntity,
   ApiClientEntity,
+  DirectoryStateEntity,
 ];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -78,6 +80,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
     },
     { provide: KEY_ADMIN_OPTIONS, useValue: { overlapMs: config.keyOverlapMs } satisfies KeyAdminOptions },
     { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
+    { provide: DIRECTORY_OPTIONS, useValue: (config.directory ? { enabled: true, ...config.directory, clockSkewSeconds: config.clockSkewSeconds } : { enabled: false }) satisfies DirectoryOptions },
   ];
 }
 

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { ConsoleLogger, LogLevel } from '@nestjs/common';
+import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
+import { CORRELATION_HEADER, GatewayLogger, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
 import { createHealth, grpcServerOptions, setServing } from './grpc/grpc-server.options';
 
@@ -20,7 +21,7 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
-  const logger = new ConsoleLogger({ prefix: `tongban-${config.code}`, logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1), timestamp: true });
+  const logger = new GatewayLogger(config.code, config.logFormat, LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
   for (const name of config.generated) logger.warn(`${name} is not set: using a development default (never do this in production)`, 'Config');
 
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(config), new FastifyAdapter({ bodyLimit: 2 * 1024 * 1024 }), {
@@ -32,15 +33,54 @@ async function bootstrap(): Promise<void> {
     .getHttpAdapter()
     .getInstance()
     .addContentTypeParser([...MATERIAL_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: config.materialMaxBytes }, (_req: unknown, body: Buffer, done: (err: null, body: Buffer) => void) => done(null, body));
+  // Every request gets a well-formed correlation id (the caller's if valid, else a new one): it is
+  // answered in the response header, logged, and forwarded to peers in gRPC metadata.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (req: { headers: Record<string, unknown> }, reply: { header(n: string, v: string): unknown }, done: () => void) => {
+      const id = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
+      req.headers[CORRELATION_HEADER] = id;
+      reply.header(CORRELATION_HEADER, id);
+      done();
+    });
+  setupOpenApi(app, {
+    title: `Tongban gateway ${config.code}`,
+    description: 'Local API (/v1, API token) and admin API (/admin, admin token) of one province gateway. Errors: {"error": {code, message, field?, rule?, reason?, correlationId}}.',
+    version: 'v1',
+  });
   const health = createHealth();
   app.connectMicroservice(grpcServerOptions(config, health), { inheritAppConfig: true });
-  app.enableShutdownHooks();
+  const shutdown = app.get(ShutdownState);
+  let stopping = false;
+  // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) first, then a grace period for load balancers
+  // to notice, then Nest's shutdown hooks close the servers (in-flight calls finish) and the
+  // database; the signal is re-raised at the end so the exit looks as before.
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    shutdown.begin();
+    setServing(health, false);
+    logger.log(`${signal}: not ready; closing in ${config.shutdownGraceMs} ms`, 'Gateway');
+    setTimeout(() => {
+      app.close().then(
+        () => {
+          process.removeListener('SIGTERM', stop);
+          process.removeListener('SIGINT', stop);
+          process.kill(process.pid, signal);
+        },
+        (e) => {
+          logger.error(`shutdown failed: ${e?.stack ?? e}`, 'Gateway');
+          process.exit(1);
+        },
+      );
+    }, config.shutdownGraceMs);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.host);
-  setServing(health, true);
-  const stop = () => setServing(health, false);
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (!stopping) setServing(health, true);
   logger.log(`gateway ${config.code} ready: http://${config.http.host}:${config.http.port} grpc ${config.grpc.host}:${config.grpc.port} (${config.database.kind})`, 'Gateway');
   if (config.generated.includes('TONGBAN_API_TOKENS')) logger.warn(`development API token: ${config.apiClients[0].token}`, 'Config');
   if (config.generated.includes('TONGBAN_ADMIN_TOKEN')) logger.warn(`development admin token: ${config.adminToken}`, 'Config');

@@ -25,6 +25,8 @@ export const AUDIT_EVENTS = [
   'admin.client.created',
   'admin.client.disabled',
   'access.denied',
+  'directory.applied',
+  'directory.refused',
   'case.material.downloaded',
 ] as const;
 

@@ -54,6 +54,16 @@ const schema = z
     webhookMaxAttempts: int(1, 100).default(12),
     webhookTimeoutMs: int(100, 60_000).default(5000),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    // Federation directory: the anchor's PUBLIC JWK (file path or inline JSON) and where the signed
+    // directory is (file path or http(s) URL). Directory mode is off unless both are set.
+    directoryAnchor: z.string().min(1).optional(),
+    directorySource: z.string().min(1).optional(),
+    directoryRefreshS: int(1, 86_400).default(300),
+    directoryGraceS: int(0, 90 * 24 * 3600).default(7 * 24 * 3600),
+    // Unset means json in production (one object per line for log shippers), pretty otherwise.
+    logFormat: z.enum(['json', 'pretty']).optional(),
+    // Unset means 2000 ms in production, 0 otherwise: time for load balancers to see "not ready".
+    shutdownGraceMs: int(0, 120_000).optional(),
   })
   .strict();
 
@@ -95,6 +105,12 @@ export interface GatewayConfig {
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
   webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number };
   logLevel: Raw['logLevel'];
+  /** Directory mode (libs/directory); null when off. */
+  directory: { anchorJwk: Record<string, unknown>; source: string; refreshSeconds: number; graceSeconds: number } | null;
+  /** `json`: one JSON object per log line; `pretty`: Nest's console format. */
+  logFormat: 'json' | 'pretty';
+  /** On SIGTERM/SIGINT: time between reporting "not ready" and closing the servers. */
+  shutdownGraceMs: number;
   /** Settings filled with development defaults (reported at boot). */
   generated: string[];
 }
@@ -214,6 +230,29 @@ function finish(r: Raw): GatewayConfig {
       timeoutMs: r.webhookTimeoutMs,
     },
     logLevel: r.logLevel,
+    directory: directorySettings(r),
+    logFormat: r.logFormat ?? (production ? 'json' : 'pretty'),
+    shutdownGraceMs: r.shutdownGraceMs ?? (production ? 2000 : 0),
     generated,
   };
+}
+
+/** Directory mode: both settings or neither; the anchor must be an Ed25519 PUBLIC JWK. */
+function directorySettings(r: Raw): GatewayConfig['directory'] {
+  if (!r.directoryAnchor && !r.directorySource) return null;
+  if (!r.directorySource) throw new ConfigError(`${envName('directorySource')} (directorySource): required when ${envName('directoryAnchor')} is set (a file path or http(s) URL of the signed directory)`);
+  if (!r.directoryAnchor) throw new ConfigError(`${envName('directoryAnchor')} (directoryAnchor): required when ${envName('directorySource')} is set (the trust anchor's public JWK)`);
+  const where = `${envName('directoryAnchor')} (directoryAnchor)`;
+  const inline = r.directoryAnchor.trim().startsWith('{');
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(inline ? r.directoryAnchor : readFileSync(resolve(r.directoryAnchor), 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${where}: must be a JSON public JWK or the path of a file holding one: ${(e as Error).message}`);
+  }
+  const anchor = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).passthrough().safeParse(jwk);
+  if (!anchor.success) throw new ConfigError(`${where}: must be an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…})`);
+  if ('d' in anchor.data) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);
+  const source = /^https?:\/\//i.test(r.directorySource) ? r.directorySource : resolve(r.directorySource);
+  return { anchorJwk: anchor.data, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
 }

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
+import { Metrics, currentCorrelationId } from '@tongban/observability';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
 import { EnvelopeService } from './envelope.service';
@@ -21,6 +22,7 @@ export class FederationInbox {
     private readonly envelopes: EnvelopeService,
     private readonly audit: AuditLog,
     private readonly trust: TrustStore,
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   /** Token bucket per verified sender (burst of two seconds' worth); refuses beyond the peer's limit. */
@@ -50,7 +52,10 @@ export class FederationInbox {
       if (e instanceof RefusalException) {
         // A sender is only named as such once its signature checked; before that it is a claim.
         const sender = opened ? opened.claims.iss : e.sender ? (e.senderVerified ? e.sender : `claimed:${e.sender}`) : 'unknown';
-        this.logger.warn(`refused ${rpc} from ${sender}: ${e.code}`);
+        // The asker's correlation id (gRPC metadata) ties this line to its request at the asking gateway.
+        const correlationId = currentCorrelationId();
+        this.logger.warn(`refused ${rpc} from ${sender}: ${e.code}${correlationId ? ` (correlation id ${correlationId})` : ''}`);
+        this.metrics?.refusal(e.code);
         await this.audit.recordNow({
           event: 'federation.request.refused',
           actor: sender,

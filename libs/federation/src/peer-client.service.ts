@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { once } from 'node:events';
 import { ClientWritableStream, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { DomainException } from '@tongban/common';
+import { Metrics } from '@tongban/observability';
 import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
 import { EnvelopeService } from './envelope.service';
@@ -24,10 +25,16 @@ export class PeerClient implements OnModuleDestroy {
     private readonly envelopes: EnvelopeService,
     private readonly trust: TrustStore,
     @Inject(FEDERATION_OPTIONS) private readonly options: FederationOptions,
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   /** Sends a signed `rpc` to `peerCode` and returns the verified response payload bytes. */
   async call(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string, signKid?: string): Promise<Buffer> {
+    const send = () => this.send(peerCode, rpc, payload, correlationId, signKid);
+    return this.metrics ? this.metrics.timePeerCall(rpc, peerCode, send) : send();
+  }
+
+  private async send(peerCode: string, rpc: keyof typeof RPC_TYPES, payload: Uint8Array, correlationId?: string, signKid?: string): Promise<Buffer> {
     const peer = this.activePeer(peerCode);
     const types = RPC_TYPES[rpc];
     const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload, undefined, signKid);

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { TEST_PG_URL, dropPostgresSchema } from './databases';
 
 // The launcher is plain JS so that `npm start` runs it before anything is built.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -88,10 +89,28 @@ export async function importDemoLicences(o: GatewayOptions): Promise<void> {
 }
 
 /** Starts gateways for `codes` with demo licences, all trusting each other. */
-export async function startFederation(codes: string[], extra: Partial<GatewayOptions> = {}): Promise<Gateway[]> {
-  const options = await Promise.all(codes.map((c) => gatewayOptions(c, extra)));
+export async function startFederation(codes: string[], extra: Partial<GatewayOptions> = {}, database: 'sqlite' | 'postgres' = 'sqlite'): Promise<Gateway[]> {
+  // On PostgreSQL each gateway gets a schema of its own on the test database (dropped by the caller).
+  const options = await Promise.all(
+    codes.map((c) =>
+      gatewayOptions(
+        c,
+        database === 'postgres'
+          ? { ...extra, databaseUrl: TEST_PG_URL, env: { ...(extra.env ?? {}), TONGBAN_DATABASE_SCHEMA: `e2e_${c}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}` } }
+          : extra,
+      ),
+    ),
+  );
   await Promise.all(options.map(importDemoLicences));
   const gateways = await Promise.all(options.map(startGateway));
   await connectAll(gateways);
   return gateways;
+}
+
+/** Drops the PostgreSQL schemas of gateways started by `startFederation(…, 'postgres')`. */
+export async function dropFederationSchemas(gateways: Gateway[]): Promise<void> {
+  for (const g of gateways) {
+    const schema = g.options.env?.TONGBAN_DATABASE_SCHEMA;
+    if (g.options.databaseUrl && schema) await dropPostgresSchema(schema);
+  }
 }

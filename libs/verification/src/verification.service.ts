@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
+import { Metrics } from '@tongban/observability';
 import { PeerClient } from '@tongban/federation';
 import { parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
 import {
@@ -42,6 +43,7 @@ export class VerificationService {
     private readonly participants: ParticipantDirectory,
     private readonly audit: AuditLog,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   /** One verification; throws DomainException (400/403/502/503) on failure. */
@@ -126,6 +128,7 @@ export class VerificationService {
   private async finish(p: PreparedQuery, r: LicenceResult, actor: string): Promise<VerificationResult> {
     if (r.refusalCode) {
       this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'REFUSED', reason: r.refusalCode, details: { requestId: p.query.queryId } });
+      this.metrics?.verification('REFUSED');
       throw new DomainException('ISSUER_REFUSED', `the gateway of ${p.issuer} refused this query (${r.refusalCode})`, { peer: p.issuer, reason: r.refusalCode });
     }
     const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];
@@ -135,6 +138,7 @@ export class VerificationService {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the attestation from ${p.issuer} does not check (${check.reason ?? 'claims differ from the answer'})`, { peer: p.issuer });
     }
     this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'OK', reason: status, details: { requestId: p.query.queryId, attestation: c.jti } });
+    this.metrics?.verification(status);
     const licence: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.licence ?? {})) if (typeof v === 'string') licence[k] = v;
     return {

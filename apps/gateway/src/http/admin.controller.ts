@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
 import { OutboxAdmin } from '@tongban/delivery';
@@ -6,12 +7,23 @@ import { KeyAdmin } from '@tongban/key-admin';
 import { ClientRegistry } from '@tongban/access';
 import { KeyStore } from '@tongban/keys';
 import { MaterialTransferAdmin } from '@tongban/materials';
-import { TrustStore } from '@tongban/trust';
+import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
+import { TrustStore, createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from '@tongban/trust';
 import { WebhookService } from '@tongban/webhooks';
+import { DirectoryService } from '@tongban/directory';
 import { ApiTokenGuard, RequiresToken } from './api-token.guard';
 import { Ctx, RequestContext } from './request-context';
 
+// OpenAPI examples (河北's gateway seen from another province; the key is a made-up Ed25519 JWK).
+const PEER_KEY = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k', alg: 'EdDSA', use: 'sig' };
+const STATUS_QUERY = (values: string[]) => ApiQuery({ name: 'status', required: false, enum: values });
+const LIMIT_QUERY = ApiQuery({ name: 'limit', required: false, description: '1–1000, default 100' });
+const LIST = (key: string) => ({ type: 'object', properties: { [key]: { type: 'array', items: { type: 'object' } } } });
+
 /** Admin API: peers and their keys, own public keys, the audit trail, delivery queues. */
+@ApiTags('admin')
+@ApiBearerAuth('admin')
+@ApiErrors(401, 403)
 @Controller('admin')
 @UseGuards(ApiTokenGuard)
 @RequiresToken('admin')
@@ -26,29 +38,55 @@ export class AdminController {
     private readonly catalogue: CatalogueStore,
     private readonly transfers: MaterialTransferAdmin,
     private readonly webhooks: WebhookService,
+    private readonly directory: DirectoryService,
   ) {}
 
+  @Get('directory')
+  @ApiOperation({ summary: 'The federation directory in use: mode (off, ok, degraded, expired), serial, validity, grace, last error and participants' })
+  @ApiResponse({ status: 200, example: { mode: 'ok', serial: 12, notAfter: '2026-12-25T08:00:00.000Z', graceUntil: '2027-01-01T08:00:00.000Z', lastError: null, source: 'https://directory.example.gov.cn/directory.jws', participants: [] } })
+  getDirectory() {
+    return this.directory.view();
+  }
+
   @Get('material-transfers')
+  @ApiOperation({ summary: 'Case material transfers to peers (their own queue, not the outbox)' })
+  @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
+  @LIMIT_QUERY
+  @ApiResponse({ status: 200, schema: LIST('transfers') })
   listMaterialTransfers(@Query('status') status?: string, @Query('limit') limit?: string) {
     return this.transfers.list(status, limit ? Number(limit) : 100).then((transfers) => ({ transfers }));
   }
 
   @Get('webhook-deliveries')
+  @ApiOperation({ summary: 'Webhook deliveries to local systems (bodies omitted)' })
+  @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
+  @LIMIT_QUERY
+  @ApiResponse({ status: 200, schema: LIST('deliveries') })
   listWebhookDeliveries(@Query('status') status?: string, @Query('limit') limit?: string) {
     return this.webhooks.deliveries(status, limit ? Number(limit) : 100).then((deliveries) => ({ deliveries }));
   }
 
   @Get('outbox')
+  @ApiOperation({ summary: 'Outbox messages to peers, oldest first (default: not yet delivered; bodies omitted)' })
+  @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
+  @LIMIT_QUERY
+  @ApiResponse({ status: 200, schema: LIST('messages') })
+  @ApiErrors(400)
   listOutbox(@Query('status') status?: string, @Query('limit') limit?: string) {
     return this.outbox.list(status, limit ? Number(limit) : 100).then((messages) => ({ messages }));
   }
 
   @Get('outbox/depth')
+  @ApiOperation({ summary: 'Undelivered messages per status and peer, with the oldest creation time' })
+  @ApiResponse({ status: 200, schema: LIST('depth'), example: { depth: [{ status: 'PENDING', peer: '130000', count: 3, oldest: '2026-11-25T02:00:00.000Z' }] } })
   outboxDepth() {
     return this.outbox.depth().then((depth) => ({ depth }));
   }
 
   @Post('outbox/:id/requeue')
+  @ApiOperation({ summary: 'Put a DEAD message back in the queue, to be sent now (audited)' })
+  @ApiResponse({ status: 200, description: 'The message, now PENDING' })
+  @ApiErrors(404, 409)
   @HttpCode(200)
   async requeue(@Param('id') id: string, @Ctx() ctx: RequestContext) {
     const view = await this.outbox.requeue(id);
@@ -57,11 +95,16 @@ export class AdminController {
   }
 
   @Get('catalogue')
+  @ApiOperation({ summary: 'The current service catalogue (items and their workflows)' })
   getCatalogue() {
     return this.catalogue.catalogue().toJSON();
   }
 
   @Put('catalogue')
+  @ApiOperation({ summary: 'Load a new catalogue version (immutable; a version string loads once); format in docs/protocol-cases.md §4' })
+  @ApiBody({ schema: { type: 'object', required: ['version', 'items'], properties: { version: { type: 'string' }, items: { type: 'array', items: { type: 'object' } } } } })
+  @ApiResponse({ status: 200, example: { version: '2026.12-1', items: 10 } })
+  @ApiErrors(400, 409)
   async loadCatalogue(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     const c = await this.catalogue.loadCatalogue(body, ctx.caller);
     await this.audit.recordNow({ event: 'admin.catalogue.loaded', actor: ctx.caller, subject: c.version, outcome: 'OK' });
@@ -69,11 +112,16 @@ export class AdminController {
   }
 
   @Get('calendar')
+  @ApiOperation({ summary: 'The current working-day calendar' })
   getCalendar() {
     return this.catalogue.calendar().toJSON();
   }
 
   @Put('calendar')
+  @ApiOperation({ summary: 'Load a new calendar version (replaces the current one); format in docs/protocol-cases.md §4' })
+  @ApiBody({ schema: { type: 'object', required: ['version', 'timezone', 'holidays', 'workdays'], properties: { version: { type: 'string' }, timezone: { type: 'string', enum: ['Asia/Shanghai'] }, holidays: { type: 'array', items: { type: 'string', format: 'date' } }, workdays: { type: 'array', items: { type: 'string', format: 'date' } } } } })
+  @ApiResponse({ status: 200, example: { version: '2027.1' } })
+  @ApiErrors(400, 409)
   async loadCalendar(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     const c = await this.catalogue.loadCalendar(body, ctx.caller);
     await this.audit.recordNow({ event: 'admin.calendar.loaded', actor: ctx.caller, subject: c.version, outcome: 'OK' });
@@ -81,31 +129,56 @@ export class AdminController {
   }
 
   @Get('peers')
+  @ApiOperation({ summary: 'The trust store: every peer with its endpoint, status, policy and keys' })
+  @ApiResponse({ status: 200, schema: LIST('peers') })
   listPeers() {
     return { peers: this.trust.list() };
   }
 
   @Post('peers')
+  @ApiOperation({ summary: 'Trust a peer: its code, gRPC endpoint and public keys (obtained out of band; kid = RFC 7638 thumbprint)' })
+  @ApiBody({ schema: openApiSchemaOf(createPeerSchema), examples: { hebei: { summary: '河北 with one Ed25519 key', value: { code: '130000', endpoint: 'gw.he.example:9013', keys: [PEER_KEY] } } } })
+  @ApiResponse({ status: 201, description: 'The peer as stored' })
+  @ApiErrors(400, 409)
   createPeer(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.create(body, ctx.caller);
   }
 
   @Get('peers/:code')
+  @ApiOperation({ summary: 'One peer' })
+  @ApiResponse({ status: 200, description: 'The peer' })
+  @ApiParam({ name: 'code', example: '130000' })
+  @ApiErrors(404)
   getPeer(@Param('code') code: string) {
     return this.trust.get(code);
   }
 
   @Patch('peers/:code')
+  @ApiOperation({ summary: 'Change endpoint, name, status (ACTIVE/SUSPENDED) or policy of a peer' })
+  @ApiResponse({ status: 200, description: 'The peer as stored' })
+  @ApiParam({ name: 'code', example: '130000' })
+  @ApiBody({ schema: openApiSchemaOf(updatePeerSchema), examples: { move: { summary: 'New endpoint', value: { endpoint: 'gw2.he.example:9013' } }, suspend: { summary: 'Suspend', value: { status: 'SUSPENDED' } } } })
+  @ApiErrors(400, 404)
   updatePeer(@Param('code') code: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.update(code, body, ctx.caller);
   }
 
   @Post('peers/:code/keys')
+  @ApiOperation({ summary: 'Trust one more key of a peer' })
+  @ApiResponse({ status: 201, description: 'The peer as stored' })
+  @ApiParam({ name: 'code', example: '130000' })
+  @ApiBody({ schema: openApiSchemaOf(publicJwkSchema, 'A public JWK: OKP/Ed25519 or EC/P-256; never with d'), examples: { ed25519: { summary: 'An Ed25519 key', value: PEER_KEY } } })
+  @ApiErrors(400, 404, 409)
   addPeerKey(@Param('code') code: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.addKey(code, body, ctx.caller);
   }
 
   @Patch('peers/:code/keys/:kid')
+  @ApiOperation({ summary: 'Retire or revoke a key of a peer' })
+  @ApiResponse({ status: 200, description: 'The peer as stored' })
+  @ApiParam({ name: 'code', example: '130000' })
+  @ApiBody({ schema: openApiSchemaOf(updatePeerKeySchema), examples: { revoke: { summary: 'Revoke', value: { status: 'REVOKED' } } } })
+  @ApiErrors(400, 404)
   setPeerKeyStatus(@Param('code') code: string, @Param('kid') kid: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.setKeyStatus(code, kid, body, ctx.caller);
   }
@@ -127,23 +200,38 @@ export class AdminController {
   }
 
   @Get('keys')
+  @ApiOperation({ summary: "This gateway's own keys with their status (public parts only)" })
+  @ApiResponse({ status: 200, schema: LIST('keys') })
   listKeys() {
     return { keys: this.keys.list() };
   }
 
   @Post('keys/rotate')
+  @ApiOperation({ summary: 'Rotate our signing key: announce a NEXT key to every peer, switch after the overlap (or at once)' })
+  @ApiBody({ schema: { type: 'object', properties: { immediate: { type: 'boolean', default: false }, overlapHours: { type: 'number', minimum: 0, maximum: 720 } }, additionalProperties: false }, examples: { scheduled: { summary: 'Switch after 24 h of overlap', value: { overlapHours: 24 } } } })
+  @ApiResponse({ status: 200, schema: LIST('keys') })
+  @ApiErrors(400, 409)
   @HttpCode(200)
   rotateKey(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.keyAdmin.rotate(body, ctx.caller).then((keys) => ({ keys }));
   }
 
   @Post('keys/:kid/revoke')
+  @ApiOperation({ summary: 'Revoke one of our keys (announced to peers)' })
+  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 200 } }, additionalProperties: false }, examples: { compromise: { summary: 'Suspected compromise', value: { reason: 'suspected compromise of the signing host' } } } })
+  @ApiResponse({ status: 200, schema: LIST('keys') })
+  @ApiErrors(400, 404, 409)
   @HttpCode(200)
   revokeKey(@Param('kid') kid: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.keyAdmin.revoke(kid, body, ctx.caller).then((keys) => ({ keys }));
   }
 
   @Get('audit')
+  @ApiOperation({ summary: 'The audit trail, oldest first; page with after=<last seq>' })
+  @ApiQuery({ name: 'event', required: false, example: 'federation.request.refused' })
+  @ApiQuery({ name: 'limit', required: false, description: '1–1000' })
+  @ApiQuery({ name: 'after', required: false, description: 'Return events with seq greater than this' })
+  @ApiResponse({ status: 200, schema: LIST('events') })
   listAudit(@Query('event') event?: string, @Query('limit') limit?: string, @Query('after') after?: string) {
     return this.audit.list({ event, limit: limit ? Number(limit) : undefined, afterSeq: after ? Number(after) : undefined }).then((events) => ({ events }));
   }

@@ -1,9 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import { WebhookService } from '@tongban/webhooks';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
+import { WebhookService, registerWebhookSchema } from '@tongban/webhooks';
 import { ApiTokenGuard, RequiresToken } from './api-token.guard';
 import { Ctx, RequestContext } from './request-context';
 
 /** Local API for local systems' webhooks (case and task events, signed). */
+@ApiTags('webhooks')
+@ApiBearerAuth('api')
 @Controller('v1/webhooks')
 @UseGuards(ApiTokenGuard)
 @RequiresToken('api')
@@ -11,17 +15,34 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhookService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Register a webhook for case and task events (HMAC-signed with the secret; retried with backoff)' })
+  @ApiBody({
+    schema: openApiSchemaOf(registerWebhookSchema, 'url must be https in production; secret is generated when omitted and shown only in this answer'),
+    examples: { stepsOfThisProvince: { summary: 'Step events and case closures', value: { url: 'https://hall.example.gov.cn/tongban/events', events: ['STEP_*', 'CASE_CLOSED'], secret: 'hall-webhook-secret-2026-11' } } },
+  })
+  @ApiResponse({
+    status: 201,
+    schema: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' }, events: { type: 'array', items: { type: 'string' } }, secret: { type: 'string' } } },
+    example: { id: '0b6f2c9e-4c1a-4f7e-9d2b-5a8e7c6d1f30', url: 'https://hall.example.gov.cn/tongban/events', events: ['STEP_*', 'CASE_CLOSED'], secret: 'hall-webhook-secret-2026-11' },
+  })
+  @ApiErrors(400, 401)
   register(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.webhooks.register(body, ctx.caller);
   }
 
   @Get()
+  @ApiOperation({ summary: 'Every webhook, oldest first (secrets are never shown again)' })
+  @ApiResponse({ status: 200, schema: { type: 'object', properties: { webhooks: { type: 'array', items: { type: 'object' } } } } })
+  @ApiErrors(401)
   list() {
     return this.webhooks.list();
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a webhook; its undelivered deliveries are parked as DEAD' })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiErrors(401, 404)
   remove(@Param('id') id: string, @Ctx() ctx: RequestContext) {
     return this.webhooks.remove(id, ctx.caller);
   }

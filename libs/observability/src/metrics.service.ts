@@ -1,0 +1,119 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DomainException } from '@tongban/common';
+
+/** One sample of a gauge computed at scrape time. */
+export interface GaugeSample {
+  labels?: Record<string, string>;
+  value: number;
+}
+
+/**
+ * The gateway's Prometheus registry. Libs record through these methods and never import
+ * prom-client; every label value comes from a closed list (RPC names, participant codes, error
+ * and refusal codes, statuses), never from personal data.
+ */
+@Injectable()
+export class Metrics {
+  private readonly logger = new Logger('Metrics');
+  /** One registry per gateway instance (not prom-client's global one), so tests can run several. */
+  readonly registry = new Registry();
+  private readonly peerCalls = new Counter({
+    name: 'tongban_peer_calls_total',
+    help: 'Signed unary calls to peer gateways, by RPC, peer and outcome (ok or the error code)',
+    labelNames: ['method', 'peer', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly peerCallSeconds = new Histogram({
+    name: 'tongban_peer_call_seconds',
+    help: 'Duration of signed unary calls to peer gateways, including signing and verifying',
+    labelNames: ['method', 'peer'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly refusals = new Counter({
+    name: 'tongban_refusals_total',
+    help: 'Federation requests this gateway refused (and audited), by refusal code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly verifications = new Counter({
+    name: 'tongban_verifications_total',
+    help: 'Licence verifications answered to local systems, by licence status (REFUSED when the issuer refused)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  private readonly scrapeErrors = new Counter({
+    name: 'tongban_scrape_errors_total',
+    help: 'Failures computing an on-scrape gauge (its samples are missing, or NaN, for that scrape)',
+    labelNames: ['gauge'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Runs one call to `peer`, timing it and counting its outcome: `ok` or the DomainException code. */
+  async timePeerCall<T>(method: string, peer: string, call: () => Promise<T>): Promise<T> {
+    const stop = this.peerCallSeconds.startTimer({ method, peer });
+    try {
+      const result = await call();
+      this.peerCalls.inc({ method, peer, outcome: 'ok' });
+      return result;
+    } catch (e) {
+      this.peerCalls.inc({ method, peer, outcome: e instanceof DomainException ? e.code : 'INTERNAL' });
+      throw e;
+    } finally {
+      stop();
+    }
+  }
+
+  /** Counts one refused federation request. */
+  refusal(reason: string): void {
+    this.refusals.inc({ reason });
+  }
+
+  /** Counts one verification result given to a local system. */
+  verification(status: string): void {
+    this.verifications.inc({ status });
+  }
+
+  /**
+   * A gauge whose samples `collect` computes at each scrape. If it fails, the gauge has no
+   * samples for that scrape (NaN without labels) and tongban_scrape_errors_total{gauge} goes up:
+   * a scrape never fails.
+   */
+  gaugeOnScrape(name: string, help: string, labelNames: string[], collect: () => Promise<GaugeSample[]>): void {
+    const { logger, scrapeErrors } = this;
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        let samples: GaugeSample[] = [];
+        try {
+          samples = await collect();
+        } catch (e) {
+          scrapeErrors.inc({ gauge: name });
+          logger.warn(`gauge ${name} not computed: ${(e as Error)?.message ?? e}`);
+        }
+        for (const s of samples) this.set(s.labels ?? {}, s.value);
+        // prom-client always shows a label-less gauge; NaN says "unknown" where 0 would mislead.
+        if (!labelNames.length && !samples.length) this.set(NaN);
+      },
+    });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The content type of `render()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

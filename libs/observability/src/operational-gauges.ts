@@ -1,0 +1,66 @@
+import type { DataSource } from 'typeorm';
+import { caseCounts } from './case-counts';
+import { GaugeSample, Metrics } from './metrics.service';
+
+/** Provider token of the (value-less) provider that registers the gauges once at boot. */
+export const OPERATIONAL_GAUGES = Symbol('OPERATIONAL_GAUGES');
+
+/** The outbox view the gauges need (OutboxAdmin.depth()). */
+export interface OutboxDepthPort {
+  depth(): Promise<{ status: string; peer: string; count: number; oldest: string }[]>;
+}
+
+/** The key view the gauges need (KeyStore). */
+export interface OwnKeysPort {
+  activeKid(): string;
+  list(): { kid: string; activatedAt: string | null }[];
+}
+
+/** What the on-scrape gauges read. */
+export interface OperationalSources {
+  outbox: OutboxDepthPort;
+  keys: OwnKeysPort;
+  ds: DataSource;
+  /** Step statuses that make a step a task (OPEN_STEP of @tongban/cases). */
+  openStepStatuses: readonly string[];
+  now?: () => number;
+}
+
+/**
+ * Registers the gauges computed from the database at scrape time: outbox depth and oldest age per
+ * peer and status, cases by state, overdue cases, and the age of the active signing key.
+ * Returns the names of the gauges registered.
+ */
+export function registerOperationalGauges(metrics: Metrics, src: OperationalSources): string[] {
+  const now = src.now ?? Date.now;
+  // Two gauges read one query: share its answer for the length of one scrape.
+  const depth = sharedFor(500, () => src.outbox.depth());
+  const cases = sharedFor(500, () => caseCounts(src.ds, src.openStepStatuses, now()));
+
+  metrics.gaugeOnScrape('tongban_outbox_messages', 'Undelivered outbox messages (PENDING or DEAD), per peer and status', ['peer', 'status'], async () =>
+    (await depth()).map((d): GaugeSample => ({ labels: { peer: d.peer, status: d.status }, value: d.count })),
+  );
+  metrics.gaugeOnScrape('tongban_outbox_oldest_age_seconds', 'Age of the oldest undelivered outbox message, per peer and status', ['peer', 'status'], async () =>
+    (await depth()).map((d): GaugeSample => ({ labels: { peer: d.peer, status: d.status }, value: Math.max(0, (now() - Date.parse(d.oldest)) / 1000) })),
+  );
+  metrics.gaugeOnScrape('tongban_cases', 'Cases held by this gateway (owned or taken part in), by state', ['state'], async () =>
+    Object.entries((await cases()).byState).map(([state, value]): GaugeSample => ({ labels: { state }, value })),
+  );
+  metrics.gaugeOnScrape('tongban_cases_overdue', 'OPEN cases with an open step past its due time', [], async () => [{ value: (await cases()).overdue }]);
+  metrics.gaugeOnScrape('tongban_signing_key_age_seconds', 'Time since the active signing key was activated', [], async () => {
+    const kid = src.keys.activeKid();
+    const at = src.keys.list().find((k) => k.kid === kid)?.activatedAt;
+    return at ? [{ value: Math.max(0, (now() - Date.parse(at)) / 1000) }] : [];
+  });
+  return ['tongban_outbox_messages', 'tongban_outbox_oldest_age_seconds', 'tongban_cases', 'tongban_cases_overdue', 'tongban_signing_key_age_seconds'];
+}
+
+/** `fn`'s promise, reused by callers within `ms` of the first call. */
+function sharedFor<T>(ms: number, fn: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const t = Date.now();
+    if (!last || t - last.at > ms) last = { at: t, value: fn() };
+    return last.value;
+  };
+}

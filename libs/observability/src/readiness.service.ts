@@ -1,0 +1,73 @@
+import { Logger } from '@nestjs/common';
+import { ShutdownState } from './shutdown-state';
+
+/** Anything that can run `SELECT 1` (a TypeORM DataSource). */
+export interface QueryRunnerPort {
+  query(sql: string): Promise<unknown>;
+}
+
+/** One readiness check: `ok`, or a short code that says what is wrong (no error text leaves). */
+export type CheckResult = 'ok' | 'timeout' | 'error' | 'no_active_key' | 'shutting_down';
+
+/** The answer of `GET /health/ready`. */
+export interface ReadinessReport {
+  status: 'ok' | 'not_ready';
+  checks: { database: CheckResult; keys: CheckResult; shutdown: CheckResult };
+}
+
+/**
+ * Readiness of this replica to take traffic: the database answers `SELECT 1` in time, there is an
+ * active signing key, and shutdown has not begun. Failures are logged when they start and end only,
+ * so a probe every few seconds does not flood the log.
+ */
+export class Readiness {
+  private readonly logger = new Logger('Health');
+  private lastFailures = '';
+
+  constructor(
+    private readonly db: QueryRunnerPort,
+    private readonly hasActiveKey: () => boolean,
+    private readonly shutdown: ShutdownState,
+    private readonly timeoutMs = 1000,
+  ) {}
+
+  /** Runs every check (the database one bounded by the timeout). */
+  async check(): Promise<ReadinessReport> {
+    const [database, keys] = await Promise.all([this.database(), Promise.resolve(this.keys())]);
+    const checks = { database, keys, shutdown: (this.shutdown.shuttingDown ? 'shutting_down' : 'ok') as CheckResult };
+    const failures = Object.entries(checks)
+      .filter(([, v]) => v !== 'ok')
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    if (failures !== this.lastFailures) {
+      if (failures) this.logger.warn(`not ready: ${failures}`);
+      else this.logger.log('ready again');
+      this.lastFailures = failures;
+    }
+    return { status: failures ? 'not_ready' : 'ok', checks };
+  }
+
+  private async database(): Promise<CheckResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<CheckResult>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
+    });
+    const query = this.db.query('SELECT 1').then(
+      (): CheckResult => 'ok',
+      (): CheckResult => 'error',
+    );
+    try {
+      return await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private keys(): CheckResult {
+    try {
+      return this.hasActiveKey() ? 'ok' : 'no_active_key';
+    } catch {
+      return 'no_active_key';
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { Gateway, call, demoLicences, gatewayOptions, startFederation, startGateway } from '@tongban/testkit';
+import { waitFor } from './support/wait';
+
+// Operations surface of real gateway processes: health and readiness (also during a SIGTERM grace
+// period), Prometheus metrics, correlation ids across gateways, JSON logs, and the OpenAPI document
+// whose examples must work against a federation with the demo licences imported.
+const BJ = '110000';
+const HB = '130000';
+const GD = '440000';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { service: healthService } = require('grpc-health-check');
+const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+
+let gws: Record<string, Gateway>;
+
+beforeAll(async () => {
+  const list = await startFederation([BJ, HB, GD]);
+  gws = Object.fromEntries(list.map((g) => [g.code, g]));
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
+});
+
+/** Sum of the samples of `name` whose labels include `labels`; NaN when there is none. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = NaN;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total = (Number.isNaN(total) ? 0 : total) + Number(m[3]);
+  }
+  return total;
+}
+
+async function scrape(gw: Gateway): Promise<string> {
+  const res = await fetch(`${gw.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+async function post(gw: Gateway, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(gw.baseUrl + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.apiToken}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+}
+
+function grpcHealth(gw: Gateway): Promise<string> {
+  const client = new HealthClient(gw.grpcEndpoint, credentials.createInsecure()) as any;
+  return new Promise<string>((resolve, reject) =>
+    client.check({ service: 'tongban.federation.v1.FederationService' }, { deadline: Date.now() + 2000 }, (err: Error | null, r: { status: string }) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(r.status);
+    }),
+  );
+}
+
+describe('health', () => {
+  it('/health/live is 200; /health/ready is 200 with every check ok; /health is kept', async () => {
+    const live = await fetch(`${gws[BJ].baseUrl}/health/live`);
+    expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
+    const ready = await fetch(`${gws[BJ].baseUrl}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok' } });
+    expect((await call(gws[BJ], 'GET', '/health')).body).toEqual({ status: 'ok', code: BJ });
+  });
+});
+
+describe('OpenAPI', () => {
+  let doc: any;
+
+  beforeAll(async () => {
+    const res = await fetch(`${gws[GD].baseUrl}/docs/openapi.json`);
+    expect(res.status).toBe(200);
+    doc = await res.json();
+  });
+
+  it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes', async () => {
+    const ui = await fetch(`${gws[GD].baseUrl}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger-ui');
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin', 'api']);
+    for (const path of ['/v1/verifications', '/v1/verifications/batch', '/v1/attestations/verify', '/v1/cases', '/v1/cases/{id}', '/v1/tasks', '/v1/tasks/{id}/{action}', '/v1/webhooks', '/admin/peers', '/admin/audit', '/health/ready', '/metrics']) {
+      expect(doc.paths).toHaveProperty([path]);
+    }
+    expect(doc.paths['/v1/verifications'].post.security).toEqual([{ api: [] }]);
+    expect(doc.paths['/admin/peers'].get.security).toEqual([{ admin: [] }]);
+    expect(doc.paths['/v1/verifications'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['licenceType', 'purpose']));
+  });
+
+  it('every documented example of POST /v1/verifications and /batch succeeds at 广东 (北京 answers)', async () => {
+    const examples = doc.paths['/v1/verifications'].post.requestBody.content['application/json'].examples;
+    expect(Object.keys(examples).length).toBeGreaterThanOrEqual(2);
+    for (const [name, ex] of Object.entries<any>(examples)) {
+      const res = await post(gws[GD], '/v1/verifications', ex.value);
+      expect([name, res.status, res.body.status, res.body.issuer?.province]).toEqual([name, 200, 'VALID', BJ]);
+    }
+    const batch = Object.values<any>(doc.paths['/v1/verifications/batch'].post.requestBody.content['application/json'].examples)[0].value;
+    const res = await post(gws[GD], '/v1/verifications/batch', batch);
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: any) => r.status)).toEqual(batch.items.map(() => 'VALID'));
+  });
+
+  it('the documented case and webhook examples succeed at 北京', async () => {
+    const open = Object.values<any>(doc.paths['/v1/cases'].post.requestBody.content['application/json'].examples)[0].value;
+    const opened = await post(gws[BJ], '/v1/cases', open);
+    expect(opened.status).toBe(201);
+    expect(opened.body).toMatchObject({ state: 'OPEN', acceptingProvince: BJ, itemCode: open.itemCode });
+    const hook = Object.values<any>(doc.paths['/v1/webhooks'].post.requestBody.content['application/json'].examples)[0].value;
+    const registered = await post(gws[BJ], '/v1/webhooks', hook);
+    expect(registered.status).toBe(201);
+    expect(registered.body).toMatchObject({ url: hook.url, events: hook.events });
+    expect((await call(gws[BJ], 'DELETE', `/v1/webhooks/${registered.body.id}`)).status).toBe(204);
+  });
+});
+
+describe('metrics and correlation ids', () => {
+  it('after a verification: the asker counts an ok peer call and a VALID result; gauges are computed at scrape', async () => {
+    const ex = { licenceType: '11100000000013338W009', licenceId: demoLicences(BJ)[0].licenceId, holder: { name: demoLicences(BJ)[0].holderName }, purpose: '指标测试' };
+    expect((await post(gws[GD], '/v1/verifications', ex)).status).toBe(200);
+    const text = await scrape(gws[GD]);
+    expect(metric(text, 'tongban_peer_calls_total', { method: 'VerifyLicences', peer: BJ, outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'tongban_peer_call_seconds_count', { method: 'VerifyLicences', peer: BJ })).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'tongban_verifications_total', { status: 'VALID' })).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'tongban_signing_key_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(metric(text, 'tongban_cases_overdue')).toBe(0);
+    expect(metric(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(metric(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    // 北京 opened a case above (documented example) and holds it OPEN.
+    expect(metric(await scrape(gws[BJ]), 'tongban_cases', { state: 'OPEN' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a refusal at the issuer counts tongban_refusals_total and logs the asker’s correlation id there', async () => {
+    const before = metric(await scrape(gws[BJ]), 'tongban_refusals_total', { reason: 'PEER_SUSPENDED' }) || 0;
+    expect((await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { status: 'SUSPENDED' }, gws[BJ].adminToken)).status).toBe(200);
+    try {
+      const correlationId = `ops-${randomUUID()}`;
+      const l = demoLicences(BJ)[0];
+      const res = await post(gws[GD], '/v1/verifications', { licenceType: l.typeCode, licenceId: l.licenceId, purpose: '拒绝测试' }, { 'x-correlation-id': correlationId });
+      expect([res.status, res.body.error.code, res.body.error.reason, res.body.error.correlationId]).toEqual([403, 'ISSUER_REFUSED', 'PEER_SUSPENDED', correlationId]);
+      expect(res.headers.get('x-correlation-id')).toBe(correlationId);
+      expect(metric(await scrape(gws[BJ]), 'tongban_refusals_total', { reason: 'PEER_SUSPENDED' })).toBe(before + 1);
+      expect(metric(await scrape(gws[GD]), 'tongban_peer_calls_total', { method: 'VerifyLicences', peer: BJ, outcome: 'ISSUER_REFUSED' })).toBeGreaterThanOrEqual(1);
+      await waitFor('refusal line with the correlation id at 北京', async () => gws[BJ].output(), (out) => out.includes(`refused VerifyLicences from ${GD}: PEER_SUSPENDED (correlation id ${correlationId})`));
+    } finally {
+      expect((await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { status: 'ACTIVE' }, gws[BJ].adminToken)).status).toBe(200);
+    }
+  });
+
+  it('answers a valid x-correlation-id as sent and replaces a malformed or missing one', async () => {
+    const ok = await fetch(`${gws[GD].baseUrl}/health/live`, { headers: { 'x-correlation-id': 'hall.req-42_A' } });
+    expect(ok.headers.get('x-correlation-id')).toBe('hall.req-42_A');
+    for (const bad of ['has space', 'x'.repeat(65), '%E4%B8%AD%E6%96%87', 'a/b', 'a,b']) {
+      const res = await fetch(`${gws[GD].baseUrl}/v1/cases/none`, { headers: { 'x-correlation-id': bad, authorization: `Bearer ${gws[GD].apiToken}` } });
+      const id = res.headers.get('x-correlation-id');
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(((await res.json()) as any).error.correlationId).toBe(id);
+    }
+    expect((await fetch(`${gws[GD].baseUrl}/health/live`)).headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('no gateway logged a holder ID number or credit code, nor the applicant of the case example', () => {
+    const codes = [BJ, HB, GD].flatMap((c) => demoLicences(c).map((l) => l.holderCode));
+    for (const gw of Object.values(gws)) {
+      for (const code of [...codes, '11010519491231002X']) expect(gw.output()).not.toContain(code);
+    }
+  });
+});
+
+describe('shutdown and JSON logs', () => {
+  it('SIGTERM: readiness 503 and gRPC NOT_SERVING during the grace period, liveness still 200, then exit', async () => {
+    const gw = await startGateway(await gatewayOptions(HB, { env: { TONGBAN_SHUTDOWN_GRACE_MS: '1500', TONGBAN_LOG_FORMAT: 'json' } }));
+    try {
+      expect((await fetch(`${gw.baseUrl}/health/ready`)).status).toBe(200);
+      expect(await grpcHealth(gw)).toBe('SERVING');
+      const t0 = Date.now();
+      gw.proc.kill('SIGTERM');
+      const ready = await waitFor(
+        'readiness 503',
+        async () => {
+          const r = await fetch(`${gw.baseUrl}/health/ready`);
+          return { status: r.status, body: (await r.json()) as any };
+        },
+        (r) => r.status === 503,
+        1000,
+      );
+      expect(ready.body).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down' } });
+      expect(await grpcHealth(gw)).toBe('NOT_SERVING');
+      expect((await fetch(`${gw.baseUrl}/health/live`)).status).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(1400); // all of the above happened inside the grace period
+      const exit = await gw.exited;
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1450);
+      expect(exit.signal).toBe('SIGTERM');
+
+      const lines = gw.output().split('\n').filter((l) => l.trim());
+      const records = lines.map((l) => JSON.parse(l));
+      expect(records.every((r) => typeof r.level === 'string' && 'message' in r && r.gateway === HB && typeof r.time === 'string')).toBe(true);
+      expect(records.some((r) => r.context === 'Gateway' && /^SIGTERM: not ready; closing in 1500 ms$/.test(r.message))).toBe(true);
+    } finally {
+      await gw.kill();
+    }
+  });
+});
