@@ -22,12 +22,6 @@ export interface StepReport {
   from: string;
 }
 
-const ALLOWED_FROM: Record<StepReport['outcome'], StepStatus[]> = {
-  ACCEPTED: ['ASSIGNED', 'MATERIALS_REQUESTED'],
-  MATERIALS_REQUESTED: ['ASSIGNED', 'ACCEPTED'],
-  COMPLETED: ['ASSIGNED', 'ACCEPTED'],
-  REFUSED: ['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED'],
-};
 
 /**
  * The accepting gateway's side of a case: it owns the case, opens it, sends each step to the
@@ -147,9 +141,8 @@ export class CaseOwner {
     if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
     if (!step || step.idx !== c.currentStep) throw new DomainException('CONFLICT', `step ${r.stepIndex} is not the current step of ${c.collaborationId}`);
     if (step.province !== r.from) throw new DomainException('FORBIDDEN', `step ${r.stepIndex} is performed by ${step.province}, not ${r.from}`);
-    if (!ALLOWED_FROM[r.outcome].includes(step.status)) throw new DomainException('CONFLICT', `step ${r.stepIndex} is ${step.status}; cannot become ${r.outcome}`);
     const def = c.item.steps[step.idx];
-    if (r.outcome === 'REFUSED' && !def.mayRefuse) throw new DomainException('CONFLICT', `step ${step.action} may not refuse`);
+    checkTransition(step, r.outcome, def);
     const repo = uow.tx.getRepository(CaseStepEntity);
     const status: StepStatus = r.outcome;
     const patch: Partial<CaseStepEntity> = { status, actor: r.actor.slice(0, 100), reason: r.reason ?? null };
@@ -232,6 +225,19 @@ export class CaseOwner {
   private async touch(uow: CaseUnitOfWork, c: CaseEntity): Promise<void> {
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { updatedAt: uow.now, currentStep: c.currentStep });
   }
+}
+
+const ALLOWED_FROM: Record<StepReport['outcome'], StepStatus[]> = {
+  ACCEPTED: ['ASSIGNED', 'MATERIALS_REQUESTED'],
+  MATERIALS_REQUESTED: ['ASSIGNED', 'ACCEPTED'],
+  COMPLETED: ['ASSIGNED', 'ACCEPTED'],
+  REFUSED: ['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED'],
+};
+
+/** Whether a step in `status` may take `outcome` (409 otherwise); the owner and performers share it. */
+export function checkTransition(step: CaseStepEntity, outcome: StepReport['outcome'], def: CaseItem['steps'][number]): void {
+  if (!ALLOWED_FROM[outcome].includes(step.status)) throw new DomainException('CONFLICT', `step ${step.idx} is ${step.status}; cannot become ${outcome}`);
+  if (outcome === 'REFUSED' && !def.mayRefuse) throw new DomainException('CONFLICT', `step ${step.action} may not refuse`);
 }
 
 /** Validates step outputs against the item's definition; 400 naming `outputs.<name>`. */

@@ -3,8 +3,8 @@ import { DomainException, parseOrThrow } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { StepOutcome } from '@tongban/proto';
 import { CaseMessage } from './case-messages';
-import { CaseOwner, StepReport, checkOutputs } from './case-owner.service';
-import { CaseStepEntity, StepStatus } from './case-step.entity';
+import { CaseOwner, StepReport, checkOutputs, checkTransition } from './case-owner.service';
+import { CaseStepEntity } from './case-step.entity';
 import { CaseTransactions } from './case-transactions';
 import { ts } from './case-unit-of-work';
 import { acceptSchema, completeSchema, reasonSchema } from './case-requests.schema';
@@ -17,12 +17,6 @@ const OUTCOME: Record<TaskAction, StepReport['outcome']> = {
   complete: 'COMPLETED',
   refuse: 'REFUSED',
   'request-materials': 'MATERIALS_REQUESTED',
-};
-const ALLOWED_FROM: Record<StepReport['outcome'], StepStatus[]> = {
-  ACCEPTED: ['ASSIGNED', 'MATERIALS_REQUESTED'],
-  MATERIALS_REQUESTED: ['ASSIGNED', 'ACCEPTED'],
-  COMPLETED: ['ASSIGNED', 'ACCEPTED'],
-  REFUSED: ['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED'],
 };
 
 /** Splits a task id `<collaborationId>~<stepIndex>`. */
@@ -57,9 +51,8 @@ export class TaskService {
       if (!step || step.province !== this.txs.self) throw new DomainException('NOT_FOUND', `no task ${taskId} for ${this.txs.self}`);
       if (c.owner === this.txs.self) return this.owner.apply(uow, c.id, report);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
-      if (!ALLOWED_FROM[outcome].includes(step.status)) throw new DomainException('CONFLICT', `task is ${step.status}; cannot become ${outcome}`);
       const def = c.item.steps[stepIndex];
-      if (outcome === 'REFUSED' && !def.mayRefuse) throw new DomainException('CONFLICT', `step ${step.action} may not refuse`);
+      checkTransition(step, outcome, def);
       const outputs = outcome === 'COMPLETED' ? checkOutputs(def.outputs, report.outputs ?? {}) : undefined;
       const patch: Partial<CaseStepEntity> = { status: outcome, actor: actor.slice(0, 100), reason: report.reason ?? null };
       if (outcome === 'ACCEPTED') patch.acceptedAt = uow.now;
