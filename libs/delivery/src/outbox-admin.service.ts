@@ -33,13 +33,17 @@ export class OutboxAdmin {
     this.repo = ds.getRepository(OutboxMessageEntity);
   }
 
-  /** Messages by status (default: not yet delivered), oldest first. */
+  /** Messages by status (default: every status), oldest first. */
   async list(status?: string, limit = 100): Promise<OutboxView[]> {
     if (status && !['PENDING', 'DELIVERED', 'DEAD'].includes(status)) {
       throw new DomainException('VALIDATION_FAILED', 'status must be PENDING, DELIVERED or DEAD', { field: 'status', rule: 'ONE_OF' });
     }
     const rows = await this.repo.find({ where: status ? { status: status as OutboxStatus } : {}, order: { createdAt: 'ASC' }, take: Math.min(Math.max(limit, 1), 1000) });
-    return rows.map((r) => ({
+    return rows.map((r) => this.view(r));
+  }
+
+  private view(r: OutboxMessageEntity): OutboxView {
+    return {
       id: r.id,
       peer: r.peer,
       stream: r.stream,
@@ -52,7 +56,7 @@ export class OutboxAdmin {
       deliveredAt: r.deliveredAt?.toISOString() ?? null,
       lastError: r.lastError,
       receipt: r.receipt,
-    }));
+    };
   }
 
   /** Counts per status, and per peer for undelivered messages. */
@@ -75,8 +79,9 @@ export class OutboxAdmin {
     const row = await this.repo.findOneBy({ id });
     if (!row) throw new DomainException('NOT_FOUND', `no outbox message ${id}`);
     if (row.status !== 'DEAD') throw new DomainException('CONFLICT', `message ${id} is ${row.status}; only DEAD messages can be re-queued`);
-    await this.repo.update({ id }, { status: 'PENDING', nextAttemptAt: this.clock.now(), createdAt: this.clock.now(), lastError: null });
+    // The dead-letter age counts again from now (created_at); attempts restart so backoff starts short.
+    await this.repo.update({ id }, { status: 'PENDING', nextAttemptAt: this.clock.now(), createdAt: this.clock.now(), attempts: 0, lastError: null });
     this.dispatcher.nudge();
-    return (await this.list(undefined, 1000)).find((v) => v.id === id)!;
+    return this.view((await this.repo.findOneBy({ id }))!);
   }
 }
