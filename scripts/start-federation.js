@@ -2,7 +2,8 @@
 'use strict';
 // `npm start`: installs and builds when needed, then runs a local federation of three gateways
 // (北京 110000, 河北 130000, 广东 440000), each its own process with its own SQLite file, keys and
-// demo licences, each trusting the others. Writes .federation/local.json; Ctrl-C stops all.
+// demo licences, each trusting the others, talking gRPC over mutual TLS with certificates from a
+// local development CA (.federation/tls). Writes .federation/local.json; Ctrl-C stops all.
 const { execSync } = require('node:child_process');
 const { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync } = require('node:fs');
 const path = require('node:path');
@@ -42,9 +43,13 @@ async function main() {
   const secretsFile = path.join(STATE, 'secrets.json');
   const secrets = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {};
   for (const code of CODES) secrets[code] = secrets[code] || fed.newSecrets();
+  secrets.pki = secrets.pki || fed.newPkiSecrets();
   writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  // Mutual TLS: a local CA (made once) and a certificate per gateway (renewed near expiry).
+  const tls = fed.localPki(path.join(STATE, 'tls'), CODES, secrets.pki);
+  console.log(`mutual TLS: local CA ${path.join('.federation', 'tls', 'ca.pem')}, one certificate per gateway`);
 
-  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code] }));
+  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code], tls: tls[code] }));
   for (const o of options) {
     const file = path.join(ROOT, 'deploy', 'demo', `licences-${o.code}.json`);
     if (!existsSync(file)) continue;
@@ -74,7 +79,8 @@ async function main() {
     gateways: gateways.map((g) => ({
       code: g.code,
       httpUrl: g.baseUrl,
-      grpcUrl: `grpc://${g.grpcEndpoint}`,
+      grpcUrl: `grpcs://${g.grpcEndpoint}`,
+      tls: { certificate: g.options.tls.certFile, key: g.options.tls.keyFile, ca: g.options.tls.caFile },
       apiToken: g.apiToken,
       adminToken: g.adminToken,
       database: path.join(STATE, 'data', `tongban-${g.code}.sqlite`),

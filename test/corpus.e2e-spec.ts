@@ -179,7 +179,7 @@ async function run(c: CorpusCase) {
   }
   const before = await snapshot();
   const internalErrorsBefore = internalErrors();
-  const res: RawResult = built.raw ? await sendRaw(gw.grpcEndpoint, built.rpc, built.raw) : await FakePeer.send(gw.grpcEndpoint, built.rpc, built.envelope);
+  const res: RawResult = built.raw ? await sendRaw(gw.grpcEndpoint, built.rpc, built.raw, built.tls) : await FakePeer.send(gw.grpcEndpoint, built.rpc, built.envelope, built.tls);
   const after = await snapshot();
   // Hostile input is refused or answered, never an unexpected error (logged by RpcErrorFilter).
   expect(internalErrors()).toBe(internalErrorsBefore);

@@ -1,8 +1,8 @@
-import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetJwksPayload, JwksPayload } from '@tongban/proto';
-import { FakePeer, Gateway, call, gatewayOptions, runCli, startGateway } from '@tongban/testkit';
+import { FakePeer, Gateway, call, gatewayOptions, runCli, startGateway, testCredentials } from '@tongban/testkit';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { service: healthService } = require('grpc-health-check');
@@ -24,7 +24,7 @@ describe('gateway boot, configuration and the federation port', () => {
   });
 
   it('serves grpc.health.v1 as SERVING on the federation port', async () => {
-    const client = new HealthClient(gw.grpcEndpoint, credentials.createInsecure()) as any;
+    const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as any;
     const res = await new Promise<any>((resolve, reject) =>
       client.check({ service: 'tongban.federation.v1.FederationService' }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))),
     );

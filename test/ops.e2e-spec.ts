@@ -1,6 +1,6 @@
-import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { Gateway, call, demoLicences, gatewayOptions, startFederation, startGateway } from '@tongban/testkit';
+import { Gateway, call, demoLicences, gatewayOptions, startFederation, startGateway, testCredentials } from '@tongban/testkit';
 import { waitFor } from './support/wait';
 
 // Operations surface of real gateway processes: health and readiness (also during a SIGTERM grace
@@ -53,8 +53,9 @@ async function post(gw: Gateway, path: string, body: unknown, headers: Record<st
   return { status: res.status, body: (await res.json()) as any, headers: res.headers };
 }
 
-function grpcHealth(gw: Gateway): Promise<string> {
-  const client = new HealthClient(gw.grpcEndpoint, credentials.createInsecure()) as any;
+async function grpcHealth(gw: Gateway): Promise<string> {
+  // The federation port asks every client for a certificate, health checkers included.
+  const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as any;
   return new Promise<string>((resolve, reject) =>
     client.check({ service: 'tongban.federation.v1.FederationService' }, { deadline: Date.now() + 2000 }, (err: Error | null, r: { status: string }) => {
       client.close();
@@ -71,7 +72,7 @@ describe('health', () => {
     const ready = await fetch(`${gws[BJ].baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok' } });
-    expect((await call(gws[BJ], 'GET', '/health')).body).toEqual({ status: 'ok', code: BJ });
+    expect((await call(gws[BJ], 'GET', '/health')).body).toEqual({ status: 'ok', code: BJ, transport: 'mtls' });
   });
 });
 

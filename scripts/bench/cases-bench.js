@@ -44,11 +44,12 @@ async function run(label, database) {
   const schemas = [];
   let robot;
   try {
+    const tls = fed.localPki(path.join(dir, 'tls'), ['110000', '130000'], fed.newPkiSecrets());
     for (const code of ['110000', '130000']) {
       const schema = `bench_${code}_${Date.now().toString(36)}`;
       schemas.push(schema);
       const env = database === 'postgres' ? { ...ENV, TONGBAN_DATABASE_SCHEMA: schema } : ENV;
-      gws.push(await fed.startGateway({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), httpPort: 28000 + gws.length, grpcPort: 29000 + gws.length, env, databaseUrl: database === 'postgres' ? PG_URL : undefined }));
+      gws.push(await fed.startGateway({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: 28000 + gws.length, grpcPort: 29000 + gws.length, env, databaseUrl: database === 'postgres' ? PG_URL : undefined }));
     }
     const [bj, hb] = gws;
     await fed.connectAll(gws);

@@ -407,10 +407,12 @@ async function main() {
   log(`  generated ${records.length} licence records in ${secs(genMs)} (${(fs.statSync(licencesFile).size / 2 ** 20).toFixed(1)} MiB)`);
 
   const ports = new Set();
+  const tls = fed.localPki(path.join(tmpDir, 'tls'), [ISSUER, ASKER], fed.newPkiSecrets());
   const issuerOptions = {
     code: ISSUER,
     dir: path.join(tmpDir, 'gw-110000'),
     secrets: fed.newSecrets(),
+    tls: tls[ISSUER],
     httpPort: await freePort(ports),
     grpcPort: await freePort(ports),
     ...(PROFILE ? { execArgv: ['-r', path.join(__dirname, 'profile-preload.js')] } : {}),
@@ -419,6 +421,7 @@ async function main() {
     code: ASKER,
     dir: path.join(tmpDir, 'gw-440000'),
     secrets: fed.newSecrets(),
+    tls: tls[ASKER],
     httpPort: await freePort(ports),
     grpcPort: await freePort(ports),
     ...(PROFILE ? { execArgv: ['-r', path.join(__dirname, 'profile-preload.js')] } : {}),

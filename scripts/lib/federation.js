@@ -1,9 +1,9 @@
 'use strict';
 // Starts real gateway processes and wires their trust, for `npm start`, the e2e tests and the
 // benchmarks. Plain CommonJS with no dependencies, so it runs before anything is installed.
-const { fork } = require('node:child_process');
+const { execFileSync, fork } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { mkdirSync } = require('node:fs');
+const { existsSync, mkdirSync } = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -20,12 +20,45 @@ function newSecrets() {
 }
 
 /**
- * Environment for one gateway process.
- * @param {{code: string, dir: string, secrets: ReturnType<typeof newSecrets>, httpPort?: number, grpcPort?: number, databaseUrl?: string, env?: Record<string,string>}} o
+ * A local federation CA in `dir` (created once) and a certificate per code (issued when missing
+ * or within 7 days of expiry), made with `tongban tls ca|issue`. Returns each code's TLS options
+ * for startGateway. The passphrases are kept by the caller (npm start keeps them in
+ * .federation/secrets.json beside the other development secrets).
+ * @param {string} dir
+ * @param {string[]} codes
+ * @param {{caPassphrase: string, keyPassphrase: string}} secrets
+ * @returns {Record<string, {certFile: string, keyFile: string, caFile: string, keyPassphrase: string}>}
+ */
+function localPki(dir, codes, secrets) {
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env, CA_KEY_PASSPHRASE: secrets.caPassphrase, TONGBAN_TLS_KEY_PASSPHRASE: secrets.keyPassphrase };
+  const cli = (args) => execFileSync(process.execPath, [CLI_MAIN, 'tls', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!existsSync(path.join(dir, 'ca.pem'))) cli(['ca', '--out', dir, '--name', 'Tongban local development CA', '--days', '825']);
+  cli(['issue', '--ca', dir, '--out', dir, '--code', codes.join(','), '--host', 'localhost', '--host', '127.0.0.1', '--days', '90', '--renew-within', '7']);
+  return Object.fromEntries(
+    codes.map((code) => [code, { certFile: path.join(dir, `${code}.pem`), keyFile: path.join(dir, `${code}.key`), caFile: path.join(dir, 'ca.pem'), keyPassphrase: secrets.keyPassphrase }]),
+  );
+}
+
+/** Fresh passphrases for a local CA and its gateway keys. */
+function newPkiSecrets() {
+  return { caPassphrase: randomBytes(24).toString('base64url'), keyPassphrase: randomBytes(24).toString('base64url') };
+}
+
+/**
+ * Environment for one gateway process. `tls` (from localPki) gives it mutual TLS; `insecure: true`
+ * the development flag instead; one of the two is required.
+ * @param {{code: string, dir: string, secrets: ReturnType<typeof newSecrets>, tls?: {certFile: string, keyFile: string, caFile: string, keyPassphrase: string}, insecure?: boolean, httpPort?: number, grpcPort?: number, databaseUrl?: string, env?: Record<string,string>}} o
  */
 function gatewayEnv(o) {
   mkdirSync(o.dir, { recursive: true });
+  const transport = o.tls
+    ? { TONGBAN_TLS_CERT: o.tls.certFile, TONGBAN_TLS_KEY: o.tls.keyFile, TONGBAN_TLS_CA: o.tls.caFile, TONGBAN_TLS_KEY_PASSPHRASE: o.tls.keyPassphrase }
+    : o.insecure
+      ? { TONGBAN_GRPC_INSECURE: 'true' }
+      : {};
   const env = {
+    ...transport,
     TONGBAN_CODE: o.code,
     TONGBAN_KEY_ENCRYPTION_SECRET: o.secrets.keyEncryptionSecret,
     TONGBAN_API_TOKENS: `local:${o.secrets.apiToken}`,
@@ -140,4 +173,4 @@ function runCli(o, args) {
   });
 }
 
-module.exports = { ROOT, GATEWAY_MAIN, CLI_MAIN, newSecrets, gatewayEnv, startGateway, call, trustPeer, connectAll, runCli };
+module.exports = { ROOT, GATEWAY_MAIN, CLI_MAIN, newSecrets, newPkiSecrets, localPki, gatewayEnv, startGateway, call, trustPeer, connectAll, runCli };

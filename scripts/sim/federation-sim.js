@@ -610,6 +610,7 @@ async function main() {
 
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongban-sim-'));
   const runId = Date.now().toString(36);
+  const tls = fed.localPki(path.join(tmpDir, 'tls'), participants.map((p) => p.code), fed.newPkiSecrets());
   const options = participants.map((p, i) => {
     const schema = `sim_${p.code}_${runId}`;
     if (PG) pgSchemas.push(schema);
@@ -617,6 +618,7 @@ async function main() {
       code: p.code,
       dir: path.join(tmpDir, p.code),
       secrets: fed.newSecrets(),
+      tls: tls[p.code],
       httpPort: S.httpBase + i,
       grpcPort: S.grpcBase + i,
       databaseUrl: PG ? PG_URL : undefined,

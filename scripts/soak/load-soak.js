@@ -49,7 +49,8 @@ async function main() {
   const bots = [];
   let exitCode = 1;
   try {
-    const options = CODES.map((code, i) => ({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), httpPort: 38000 + i, grpcPort: 39000 + i, env: ENV }));
+    const tls = fed.localPki(path.join(dir, 'tls'), CODES, fed.newPkiSecrets());
+    const options = CODES.map((code, i) => ({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: 38000 + i, grpcPort: 39000 + i, env: ENV }));
     for (const o of options) {
       const r = await fed.runCli(o, ['licences', 'import', path.join(fed.ROOT, 'deploy', 'demo', `licences-${o.code}.json`)]);
       if (r.code !== 0) throw new Error(r.stderr);

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { CaseOpened, DeliveryPayload, Envelope, KeyAnnouncement, LicenceQuery, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
-import { FakePeer, RawResult } from '@tongban/testkit';
+import { FakePeer, RawResult, TlsAs, credentialsFor } from '@tongban/testkit';
 
 // The hostile-input corpus (test/fixtures/federation/{ok,not-ok}/*.json) and the small language
 // its `attack` members are written in. Everything here builds bytes; test/corpus.e2e-spec.ts sends
@@ -81,6 +81,12 @@ export interface Attack {
   /** Honest messages (each accepted) sent just before the attack, to use up a rate-limit burst. */
   burst?: number;
   delivery?: DeliverySpec;
+  /**
+   * Who the sender is at the TLS layer (default: a certificate for the envelope's iss):
+   * a participant code, null (a CA-issued certificate naming no participant), "no-certificate",
+   * "insecure" (plaintext), or {"untrustedCa": code} (a certificate from a CA the gateway does not trust).
+   */
+  tls?: TlsAs;
 }
 
 export interface Setup {
@@ -129,7 +135,7 @@ export interface CorpusCase {
   knownIssue?: string;
 }
 
-const ATTACK_KEYS = ['signer', 'strangerCode', 'header', 'omitHeader', 'kid', 'claims', 'clock', 'omitClaims', 'mty', 'signature', 'tamper', 'tamperClaims', 'tamperHeader', 'jws', 'envelope', 'rawRequestHex', 'payload', 'payloadBytes', 'replay', 'burst', 'delivery'];
+const ATTACK_KEYS = ['signer', 'strangerCode', 'header', 'omitHeader', 'kid', 'claims', 'clock', 'omitClaims', 'mty', 'signature', 'tamper', 'tamperClaims', 'tamperHeader', 'jws', 'envelope', 'rawRequestHex', 'payload', 'payloadBytes', 'replay', 'burst', 'delivery', 'tls'];
 const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'retiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems'];
 
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'federation');
@@ -184,6 +190,8 @@ export interface Built {
   jti?: string;
   /** For deliveries: the message id in the DeliveryPayload. */
   deliveryMessageId?: string;
+  /** The TLS identity the attack is sent with (attack.tls). */
+  tls?: TlsAs;
 }
 
 export function b64(s: string | Buffer): string {
@@ -447,13 +455,13 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
   const jti = typeof claims.jti === 'string' ? claims.jti.slice(0, 64) : undefined;
 
   const rpc: Rpc = a.replay === 'other-rpc' ? 'getJwks' : c.rpc;
-  if (a.rawRequestHex !== undefined) return { primes, rpc, raw: Buffer.from(a.rawRequestHex, 'hex') };
-  return { primes, rpc, envelope, jti: a.omitClaims?.includes('jti') ? undefined : jti, deliveryMessageId };
+  if (a.rawRequestHex !== undefined) return { primes, rpc, raw: Buffer.from(a.rawRequestHex, 'hex'), tls: a.tls };
+  return { primes, rpc, envelope, jti: a.omitClaims?.includes('jti') ? undefined : jti, deliveryMessageId, tls: a.tls };
 }
 
 /** Sends pre-serialised request bytes (a broken wrapper message) and reports like FakePeer.send. */
-export function sendRaw(endpoint: string, rpc: Rpc, bytes: Buffer): Promise<RawResult> {
-  const client = new Client(endpoint, credentials.createInsecure());
+export async function sendRaw(endpoint: string, rpc: Rpc, bytes: Buffer, as?: TlsAs): Promise<RawResult> {
+  const client = new Client(endpoint, await credentialsFor(as ?? '000000'));
   return new Promise<RawResult>((resolve) => {
     client.makeUnaryRequest(
       METHOD_PATH[rpc],

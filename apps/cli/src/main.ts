@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { AuditEventEntity, AuditLog, verifyStoredAuditChain } from '@tongban/audit';
 import { DomainException, SystemClock } from '@tongban/common';
-import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
+import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
 import { SigningKeyEntity } from '@tongban/keys';
 import { LicenceEntity, LicenceImporter } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
 import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
+import { tlsCaCommand, tlsIssueCommand, tlsShowCommand } from '@tongban/tls';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban')
@@ -136,6 +137,37 @@ directory
   .description("check a signed directory with the anchor's public key and print a summary (exit 1 unless valid now)")
   .requiredOption('--anchor <jwk>', "the anchor's public JWK (a file or inline JSON)")
   .action(async (file: string, o: { anchor: string }) => print(await verifyDirectoryCommand(file, o)));
+
+// Mutual TLS between gateways: a small offline CA and gateway certificates. Passphrases come from
+// environment variables the administrator names (never from the command line, which `ps` shows).
+const tls = program.command('tls').description('certificates for mutual TLS between gateways (offline CA, issue, show)');
+const collect = (v: string, all: string[]) => [...all, ...v.split(',').filter(Boolean)];
+tls
+  .command('ca')
+  .description('create a federation CA: <out>/ca.pem (give to every gateway: TONGBAN_TLS_CA) and <out>/ca.key (encrypted, 0600, keep offline)')
+  .requiredOption('--out <dir>', 'directory to write ca.pem and ca.key to (never over existing files)')
+  .option('--name <name>', 'the CA common name', 'Tongban federation CA')
+  .option('--days <days>', 'validity in days', '3650')
+  .option('--passphrase-env <name>', 'environment variable holding the passphrase for ca.key', 'CA_KEY_PASSPHRASE')
+  .action(async (o: { out: string; name: string; days: string; passphraseEnv: string }) => print(await tlsCaCommand(o, readNamedSecret(o.passphraseEnv))));
+tls
+  .command('issue')
+  .description('issue gateway certificates (server and client auth, naming the participant): <out>/<code>.pem and <out>/<code>.key (encrypted, 0600)')
+  .requiredOption('--ca <dir>', 'the CA directory (ca.pem, ca.key)')
+  .requiredOption('--code <code>', 'participant code; repeat or comma-separate for several', collect, [])
+  .option('--host <name>', 'DNS name or IP address the gateway is reached at; repeatable', collect, [])
+  .option('--days <days>', 'validity in days', '90')
+  .requiredOption('--out <dir>', 'directory to write the certificate and key to')
+  .option('--renew-within <days>', 'keep an existing certificate unless it expires within this many days (else refuse to overwrite)')
+  .option('--ca-passphrase-env <name>', 'environment variable holding the passphrase of ca.key', 'CA_KEY_PASSPHRASE')
+  .option('--key-passphrase-env <name>', "environment variable holding the passphrase for the gateway's key (the gateway reads TONGBAN_TLS_KEY_PASSPHRASE)", 'TONGBAN_TLS_KEY_PASSPHRASE')
+  .action(async (o: { ca: string; code: string[]; host: string[]; days: string; out: string; renewWithin?: string; caPassphraseEnv: string; keyPassphraseEnv: string }) =>
+    print(await tlsIssueCommand(o, readNamedSecret(o.caPassphraseEnv), readNamedSecret(o.keyPassphraseEnv))),
+  );
+tls
+  .command('show <file>')
+  .description('what a certificate file says: participant, names, validity, SHA-256, issuer')
+  .action((file: string) => print(tlsShowCommand(file)));
 
 program.parseAsync(process.argv).catch((e) => {
   if (e instanceof ConfigError) process.stderr.write(`tongban: configuration error: ${e.message}\n`);

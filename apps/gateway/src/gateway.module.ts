@@ -14,6 +14,7 @@ import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore } from '@tongban/keys';
+import { TransportSecurity } from '@tongban/tls';
 import { ClientRegistry } from '@tongban/access';
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
@@ -42,9 +43,11 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     private readonly keys: KeyStore,
     private readonly clients: ClientRegistry,
     private readonly ds: DataSource,
+    private readonly transport: TransportSecurity,
   ) {}
 
   onModuleInit(): void {
+    this.transport.watch();
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.
       const refresh = () =>
@@ -55,6 +58,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
   }
 
   onModuleDestroy(): void {
+    this.transport.stop();
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -66,12 +70,13 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
 /** The province gateway: wiring only; capabilities live in libs/. */
 @Module({})
 export class GatewayModule {
-  static forConfig(config: GatewayConfig): DynamicModule {
+  static forConfig(config: GatewayConfig, transport: TransportSecurity): DynamicModule {
     return {
       module: GatewayModule,
       controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, HealthController, FederationGrpcController],
       providers: [
         ...configProviders(config),
+        { provide: TransportSecurity, useValue: transport },
         ...initialisedStores,
         ReplayStore,
         AuditLog,
@@ -116,7 +121,14 @@ export class GatewayModule {
         {
           provide: OPERATIONAL_GAUGES,
           inject: [Metrics, OutboxAdmin, KeyStore, DataSource],
-          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource) => registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP }),
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource) => {
+            const names = registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP });
+            metrics.gaugeOnScrape('tongban_tls_certificate_expiry_seconds', "Time until this gateway's TLS certificate expires (absent without TLS)", [], async () => {
+              const left = transport.secondsToExpiry();
+              return left === null ? [] : [{ value: left }];
+            });
+            return [...names, 'tongban_tls_certificate_expiry_seconds'];
+          },
         },
         { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
+import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
 import { CORRELATION_HEADER, GatewayLogger, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
 import { createHealth, grpcServerOptions, setServing } from './grpc/grpc-server.options';
@@ -23,8 +24,25 @@ async function bootstrap(): Promise<void> {
   }
   const logger = new GatewayLogger(config.code, config.logFormat, LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
   for (const name of config.generated) logger.warn(`${name} is not set: using a development default (never do this in production)`, 'Config');
+  // The federation transport: mutual TLS with checked files, or plaintext behind the development
+  // flag (loudly, at every start). Without either the gateway does not start.
+  if (config.transport.kind === 'unset') {
+    process.stderr.write(`tongban gateway: configuration error: ${config.transport.problem}\n`);
+    process.exit(78);
+  }
+  let transport: TransportSecurity;
+  try {
+    transport = new TransportSecurity(config.transport, config.code, config.env === 'production');
+  } catch (e) {
+    if (!(e instanceof TlsMaterialError)) throw e;
+    process.stderr.write(`tongban gateway: configuration error: ${e.message}\n`);
+    process.exit(78);
+  }
+  if (!transport.secure) {
+    logger.warn('TONGBAN_GRPC_INSECURE=true: the federation port and calls to peers use PLAINTEXT gRPC with no TLS identity check (development only; refused in production)', 'Transport');
+  }
 
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(config), new FastifyAdapter({ bodyLimit: 2 * 1024 * 1024 }), {
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(config, transport), new FastifyAdapter({ bodyLimit: 2 * 1024 * 1024 }), {
     logger,
     bufferLogs: true,
   });
@@ -50,7 +68,7 @@ async function bootstrap(): Promise<void> {
     version: 'v1',
   });
   const health = createHealth();
-  app.connectMicroservice(grpcServerOptions(config, health), { inheritAppConfig: true });
+  app.connectMicroservice(grpcServerOptions(config, health, transport), { inheritAppConfig: true });
   const shutdown = app.get(ShutdownState);
   let stopping = false;
   // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) first, then a grace period for load balancers
@@ -81,7 +99,10 @@ async function bootstrap(): Promise<void> {
   await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.host);
   if (!stopping) setServing(health, true);
-  logger.log(`gateway ${config.code} ready: http://${config.http.host}:${config.http.port} grpc ${config.grpc.host}:${config.grpc.port} (${config.database.kind})`, 'Gateway');
+  logger.log(
+    `gateway ${config.code} ready: http://${config.http.host}:${config.http.port} grpc ${config.grpc.host}:${config.grpc.port} (${transport.secure ? 'mutual TLS' : 'PLAINTEXT'}, ${config.database.kind})`,
+    'Gateway',
+  );
   if (config.generated.includes('TONGBAN_API_TOKENS')) logger.warn(`development API token: ${config.apiClients[0].token}`, 'Config');
   if (config.generated.includes('TONGBAN_ADMIN_TOKEN')) logger.warn(`development admin token: ${config.adminToken}`, 'Config');
   process.send?.({ type: 'ready', code: config.code, http: config.http.port, grpc: config.grpc.port });

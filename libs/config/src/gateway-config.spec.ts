@@ -74,6 +74,40 @@ describe('loadGatewayConfig', () => {
     });
   });
 
+  describe('federation transport (mutual TLS)', () => {
+    const TLS = { TONGBAN_TLS_CERT: '/etc/tongban/tls/gw.pem', TONGBAN_TLS_KEY: '/etc/tongban/tls/gw.key', TONGBAN_TLS_CA: '/etc/tongban/tls/ca.pem', TONGBAN_TLS_KEY_PASSPHRASE: 'p'.repeat(20) };
+
+    it('takes the three files and the passphrase, with a 60 s reload check by default', () => {
+      expect(loadGatewayConfig({ ...PROD, ...TLS }).transport).toEqual({
+        kind: 'mtls',
+        certFile: TLS.TONGBAN_TLS_CERT,
+        keyFile: TLS.TONGBAN_TLS_KEY,
+        caFile: TLS.TONGBAN_TLS_CA,
+        keyPassphrase: TLS.TONGBAN_TLS_KEY_PASSPHRASE,
+        reloadSeconds: 60,
+      });
+    });
+
+    it('reports an unset transport (the gateway refuses to start; database-only CLI commands still run)', () => {
+      const t = loadGatewayConfig(PROD).transport;
+      expect(t.kind).toBe('unset');
+      expect(t.kind === 'unset' && t.problem).toMatch(/TONGBAN_TLS_CERT, TONGBAN_TLS_KEY and TONGBAN_TLS_CA are not set.*TONGBAN_GRPC_INSECURE=true/);
+    });
+
+    it.each(['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA'])('names %s when only it is missing', (name) => {
+      const env: NodeJS.ProcessEnv = { ...PROD, ...TLS };
+      delete env[name];
+      expect(configError(env)).toMatch(new RegExp(`^${name} .*required with`));
+    });
+
+    it('allows plaintext only behind the development flag, never in production, never mixed with TLS files', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_GRPC_INSECURE: 'true' }).transport).toEqual({ kind: 'insecure' });
+      expect(configError({ ...PROD, TONGBAN_GRPC_INSECURE: 'true' })).toMatch(/TONGBAN_GRPC_INSECURE.*not allowed in production/);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_GRPC_INSECURE: 'true', ...TLS })).toMatch(/either the TLS files or grpcInsecure=true, not both/);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_GRPC_INSECURE: 'yes' })).toMatch(/TONGBAN_GRPC_INSECURE/);
+    });
+  });
+
   describe('production', () => {
     it('loads a complete production config without generating anything and without reflection', () => {
       const config = loadGatewayConfig(PROD);

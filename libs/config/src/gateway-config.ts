@@ -39,6 +39,16 @@ const schema = z
     extraParticipants: z.string().optional(),
     licenceTypesFile: z.string().optional(),
     grpcReflection: bool.optional(),
+    // Mutual TLS on the federation port and for calls to peers (docs/operations.md §18): the
+    // gateway's certificate chain, its private key (encrypted PKCS#8 in production), the key's
+    // passphrase, and the CA certificates trusted for peers. Checked for changes every tlsReloadS.
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    tlsKeyPassphrase: z.string().optional(),
+    tlsCa: z.string().min(1).optional(),
+    tlsReloadS: int(0, 86_400).default(60),
+    // Development only: plaintext gRPC between gateways. Refused in production; warned at every start.
+    grpcInsecure: bool.default(false),
     trustRefreshS: int(0, 3600).default(10),
     catalogueFile: z.string().optional(),
     calendarFile: z.string().optional(),
@@ -105,6 +115,14 @@ export interface GatewayConfig {
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
   webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number };
   logLevel: Raw['logLevel'];
+  /**
+   * The federation transport: mutual TLS with these files, plaintext (development flag), or not
+   * configured (the gateway refuses to start; CLI commands that only touch the database still run).
+   */
+  transport:
+    | { kind: 'mtls'; certFile: string; keyFile: string; caFile: string; keyPassphrase?: string; reloadSeconds: number }
+    | { kind: 'insecure' }
+    | { kind: 'unset'; problem: string };
   /** Directory mode (libs/directory); null when off. */
   directory: { anchorJwk: Record<string, unknown>; source: string; refreshSeconds: number; graceSeconds: number } | null;
   /** `json`: one JSON object per log line; `pretty`: Nest's console format. */
@@ -231,10 +249,31 @@ function finish(r: Raw): GatewayConfig {
     },
     logLevel: r.logLevel,
     directory: directorySettings(r),
+    transport: transportSettings(r, production),
     logFormat: r.logFormat ?? (production ? 'json' : 'pretty'),
     shutdownGraceMs: r.shutdownGraceMs ?? (production ? 2000 : 0),
     generated,
   };
+}
+
+/** Mutual TLS files, or the development flag; never both, never the flag in production. */
+function transportSettings(r: Raw, production: boolean): GatewayConfig['transport'] {
+  const files = { tlsCert: r.tlsCert, tlsKey: r.tlsKey, tlsCa: r.tlsCa };
+  const given = Object.entries(files).filter(([, v]) => v);
+  if (r.grpcInsecure) {
+    if (production) throw new ConfigError(`${envName('grpcInsecure')} (grpcInsecure): not allowed in production: gateways must use mutual TLS (TONGBAN_TLS_CERT, TONGBAN_TLS_KEY, TONGBAN_TLS_CA)`);
+    if (given.length) throw new ConfigError(`${envName('grpcInsecure')} (grpcInsecure): set either the TLS files or grpcInsecure=true, not both`);
+    return { kind: 'insecure' };
+  }
+  const missing = Object.keys(files).filter((k) => !files[k as keyof typeof files]);
+  if (missing.length === 3) {
+    return {
+      kind: 'unset',
+      problem: `${envName('tlsCert')}, ${envName('tlsKey')} and ${envName('tlsCa')} are not set: gateways talk over mutual TLS (docs/operations.md §18; \`tongban tls ca|issue\` makes a CA and certificates). For development only, ${envName('grpcInsecure')}=true runs without TLS`,
+    };
+  }
+  if (missing.length) throw new ConfigError(`${envName(missing[0])} (${missing[0]}): required with ${given.map(([k]) => envName(k)).join(' and ')} (mutual TLS needs the certificate, its key and the CA bundle)`);
+  return { kind: 'mtls', certFile: resolve(r.tlsCert!), keyFile: resolve(r.tlsKey!), caFile: resolve(r.tlsCa!), keyPassphrase: r.tlsKeyPassphrase || undefined, reloadSeconds: r.tlsReloadS };
 }
 
 /** Directory mode: both settings or neither; the anchor must be an Ed25519 PUBLIC JWK. */
@@ -255,4 +294,13 @@ function directorySettings(r: Raw): GatewayConfig['directory'] {
   if ('d' in anchor.data) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);
   const source = /^https?:\/\//i.test(r.directorySource) ? r.directorySource : resolve(r.directorySource);
   return { anchorJwk: anchor.data, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
+}
+
+/**
+ * The value of an environment variable an administrator named on the command line (e.g.
+ * `--passphrase-env CA_KEY_PASSPHRASE`), so that secrets never appear in the process list.
+ */
+export function readNamedSecret(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!/^[A-Z_][A-Z0-9_]{0,63}$/.test(name)) throw new ConfigError(`${name.slice(0, 70)}: not an environment variable name (A-Z, 0-9, _)`);
+  return env[name] || undefined;
 }

@@ -20,6 +20,11 @@ export interface OpenExpectation {
   type: string;
   /** For a response: the request id it must answer, and the peer that must have sent it. */
   replyTo?: { messageId: string; from: string };
+  /**
+   * The participant the caller's TLS client certificate names (null: none); undefined when the
+   * transport is not TLS (development flag). The envelope's sender must be this participant.
+   */
+  transportPeer?: string | null;
 }
 
 /** Seals outgoing messages and opens incoming ones; every rule of docs/protocol.md §Envelope lives here. */
@@ -75,6 +80,9 @@ export class EnvelopeService {
     }
     if (typeof header.kid !== 'string' || !KID.test(header.kid)) throw refuse('MALFORMED_ENVELOPE', 'header kid must be 1-64 base64url characters');
     if (!sender) throw refuse('MISSING_CLAIM', 'iss must be a 6-digit participant code');
+    if (expect.transportPeer !== undefined && expect.transportPeer !== sender) {
+      throw refuse('TLS_IDENTITY_MISMATCH', `the TLS client certificate is for ${expect.transportPeer === null ? 'no participant' : `participant ${expect.transportPeer}`}; it may not send as ${sender}`);
+    }
     if (expect.replyTo && sender !== expect.replyTo.from) throw refuse('REPLY_MISMATCH', `response must come from ${expect.replyTo.from}`);
     const peer = this.trust.peer(sender);
     if (!peer) throw refuse('UNKNOWN_SENDER', `sender ${sender} is not in the trust store`);

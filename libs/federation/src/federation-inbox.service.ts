@@ -38,12 +38,20 @@ export class FederationInbox {
     b.tokens -= 1;
   }
 
-  /** Handles `rpc`: `handler` gets the verified request and returns the response payload bytes. */
-  async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>): Promise<{ envelope: Envelope }> {
+  /**
+   * Handles `rpc`: `handler` gets the verified request and returns the response payload bytes.
+   * `transportPeer` is the participant of the caller's TLS certificate (TransportSecurity.peerOf).
+   */
+  async handle(
+    rpc: keyof typeof RPC_TYPES,
+    envelope: Envelope | undefined,
+    handler: (req: OpenedEnvelope) => Promise<Uint8Array>,
+    transportPeer?: string | null,
+  ): Promise<{ envelope: Envelope }> {
     const types = RPC_TYPES[rpc];
     let opened: OpenedEnvelope | undefined;
     try {
-      opened = await this.envelopes.open(envelope, { type: types.request });
+      opened = await this.envelopes.open(envelope, { type: types.request, transportPeer });
       this.takeToken(opened.claims.iss, opened.claims.jti);
       const response = await handler(opened);
       this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { once } from 'node:events';
-import { ClientWritableStream, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { ClientWritableStream, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { DomainException } from '@tongban/common';
 import { Metrics } from '@tongban/observability';
 import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
+import { TransportSecurity } from '@tongban/tls';
 import { TrustStore } from '@tongban/trust';
 import { EnvelopeService } from './envelope.service';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
@@ -24,6 +25,7 @@ export class PeerClient implements OnModuleDestroy {
   constructor(
     private readonly envelopes: EnvelopeService,
     private readonly trust: TrustStore,
+    private readonly transport: TransportSecurity,
     @Inject(FEDERATION_OPTIONS) private readonly options: FederationOptions,
     @Optional() private readonly metrics?: Metrics,
   ) {}
@@ -117,7 +119,8 @@ export class PeerClient implements OnModuleDestroy {
     const cached = this.clients.get(code);
     if (cached && cached.endpoint === endpoint) return cached.client;
     cached?.client.close();
-    const client = new FederationServiceClient(endpoint, credentials.createInsecure(), {
+    // Mutual TLS: our certificate, and a check that the server's names participant `code`.
+    const client = new FederationServiceClient(endpoint, this.transport.channelCredentials(code), {
       'grpc.max_receive_message_length': this.options.maxPayloadBytes + 64 * 1024,
       'grpc.keepalive_time_ms': 30_000,
     });
@@ -129,6 +132,11 @@ export class PeerClient implements OnModuleDestroy {
     const reason = String(err.metadata?.get(REFUSAL_METADATA_KEY)?.[0] ?? '') || undefined;
     switch (err.code) {
       case status.UNAVAILABLE:
+        if (/certificate|TLS|SSL|secure/i.test(err.details ?? '')) {
+          this.logger.warn(`call to ${peer} failed in the TLS handshake: ${err.details}`);
+          return new DomainException('ISSUER_UNREACHABLE', `the gateway of ${peer} could not be reached over mutual TLS (certificate or CA problem; see the log)`, { peer, reason: 'TLS_HANDSHAKE' });
+        }
+        return new DomainException('ISSUER_UNREACHABLE', `the gateway of ${peer} did not answer in time`, { peer });
       case status.DEADLINE_EXCEEDED:
       case status.CANCELLED:
         return new DomainException('ISSUER_UNREACHABLE', `the gateway of ${peer} did not answer in time`, { peer });

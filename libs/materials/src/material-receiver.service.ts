@@ -32,12 +32,15 @@ export class MaterialReceiver {
     @Inject(FEDERATION_OPTIONS) private readonly federation: FederationOptions,
   ) {}
 
-  /** Handles one PushMaterial stream and returns the signed response (or throws a refusal). */
-  async receive(messages: AsyncIterable<StreamMessage>): Promise<{ envelope: Envelope }> {
+  /**
+   * Handles one PushMaterial stream and returns the signed response (or throws a refusal);
+   * `transportPeer` is the participant of the caller's TLS certificate (see FederationInbox).
+   */
+  async receive(messages: AsyncIterable<StreamMessage>, transportPeer?: string | null): Promise<{ envelope: Envelope }> {
     const it = messages[Symbol.asyncIterator]();
     const first = await it.next();
     const head: StreamMessage | undefined = first.done ? undefined : first.value;
-    return this.inbox.handle('PushMaterial', head?.envelope ?? undefined, (req) => this.accept(req, head!, it));
+    return this.inbox.handle('PushMaterial', head?.envelope ?? undefined, (req) => this.accept(req, head!, it), transportPeer);
   }
 
   private async accept({ claims, payload }: OpenedEnvelope, head: StreamMessage, rest: AsyncIterator<StreamMessage>): Promise<Uint8Array> {

@@ -1,13 +1,13 @@
-import { credentials, Metadata, ServiceError } from '@grpc/grpc-js';
+import { Metadata, ServiceError } from '@grpc/grpc-js';
 import { Envelope, FederationServiceClient, PushMaterialResponse } from '@tongban/proto';
-import { RawResult } from './fake-peer';
+import { credentialsFor, RawResult, TlsAs } from './fake-peer';
 
 /**
  * Sends a PushMaterial stream as a (possibly hostile) test party: `envelope` in the first message
  * (from FakePeer.craft with mty MaterialHeader), then each of `chunks`, and reports the outcome.
  */
-export function pushMaterial(endpoint: string, envelope: Envelope | undefined, chunks: Uint8Array[]): Promise<RawResult> {
-  const client = new FederationServiceClient(endpoint, credentials.createInsecure());
+export async function pushMaterial(endpoint: string, envelope: Envelope | undefined, chunks: Uint8Array[], as?: TlsAs): Promise<RawResult> {
+  const client = new FederationServiceClient(endpoint, await credentialsFor(as, envelope));
   return new Promise<RawResult>((resolve) => {
     const stream = client.pushMaterial(new Metadata(), { deadline: Date.now() + 10_000 }, (err: ServiceError | null, res?: PushMaterialResponse) => {
       client.close();

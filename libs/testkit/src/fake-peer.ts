@@ -1,7 +1,32 @@
 import { createHash, createHmac, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
 import { calculateJwkThumbprint, JWK } from 'jose';
-import { credentials, Metadata, ServiceError } from '@grpc/grpc-js';
+import { ChannelCredentials, credentials, Metadata, ServiceError } from '@grpc/grpc-js';
 import { Envelope, FederationServiceClient } from '@tongban/proto';
+import { TestPki, testCredentials } from './test-pki';
+
+/**
+ * Who a test party is at the TLS layer: a participant code, null (a certificate naming no
+ * participant), 'no-certificate', 'insecure' (plaintext, for gateways on the development flag),
+ * or a certificate for a participant from a CA nobody trusts. Unset: the envelope's iss (an
+ * honest peer), or 000000 when the envelope has none.
+ */
+export type TlsAs = string | null | 'no-certificate' | 'insecure' | { untrustedCa: string };
+
+/** Client credentials for `as` (see TlsAs); `envelope` supplies the default identity. */
+export async function credentialsFor(as: TlsAs | undefined, envelope?: Envelope): Promise<ChannelCredentials> {
+  if (as === 'insecure') return credentials.createInsecure();
+  if (as !== null && typeof as === 'object') return (await (await TestPki.get()).other()).credentials(as.untrustedCa);
+  return testCredentials(as === undefined ? (issOf(envelope) ?? '000000') : as);
+}
+
+function issOf(envelope: Envelope | undefined): string | undefined {
+  try {
+    const iss = JSON.parse(Buffer.from(String(envelope?.jws ?? '').split('.')[1] ?? '', 'base64url').toString('utf8'))?.iss;
+    return typeof iss === 'string' && /^\d{6}$/.test(iss) ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What a hostile or honest test party can vary when it builds an envelope. */
 export interface CraftOptions {
@@ -81,9 +106,9 @@ export class FakePeer {
     return { jws: `${h}.${c}.${sig.toString('base64url')}`, payload: Buffer.from(o.sendPayload ?? o.payload) };
   }
 
-  /** Sends an envelope to `endpoint` as `rpc` and reports the outcome. */
-  static send(endpoint: string, rpc: 'verifyLicences' | 'getJwks' | 'deliver', envelope: Envelope | undefined): Promise<RawResult> {
-    const client = new FederationServiceClient(endpoint, credentials.createInsecure());
+  /** Sends an envelope to `endpoint` as `rpc` over mutual TLS (as `as`) and reports the outcome. */
+  static async send(endpoint: string, rpc: 'verifyLicences' | 'getJwks' | 'deliver', envelope: Envelope | undefined, as?: TlsAs): Promise<RawResult> {
+    const client = new FederationServiceClient(endpoint, await credentialsFor(as, envelope));
     return new Promise<RawResult>((resolve) => {
       client[rpc]({ envelope }, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res?: { envelope?: Envelope }) => {
         client.close();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { TEST_PG_URL, dropPostgresSchema } from './databases';
+import { TestPki, TlsFilesOption } from './test-pki';
 
 // The launcher is plain JS so that `npm start` runs it before anything is built.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,6 +25,10 @@ export interface GatewayOptions {
   databaseUrl?: string;
   env?: Record<string, string>;
   echo?: boolean;
+  /** Mutual TLS files (gatewayOptions fills them from the test CA unless `insecure`). */
+  tls?: TlsFilesOption;
+  /** Start with the development flag TONGBAN_GRPC_INSECURE=true instead of TLS. */
+  insecure?: boolean;
 }
 
 /** A running gateway process. */
@@ -70,10 +75,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Options for a gateway on free ports in a fresh temp folder. */
+/** Options for a gateway on free ports in a fresh temp folder, with a certificate from the test CA. */
 export async function gatewayOptions(code: string, extra: Partial<GatewayOptions> = {}): Promise<GatewayOptions> {
   return {
     code,
+    tls: extra.insecure ? undefined : (extra.tls ?? (await (await TestPki.get()).filesFor(code))),
     dir: extra.dir ?? mkdtempSync(join(tmpdir(), `tongban-e2e-${code}-`)),
     secrets: extra.secrets ?? newSecrets(),
     httpPort: extra.httpPort ?? (await freePort()),

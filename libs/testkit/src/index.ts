@@ -3,3 +3,4 @@ export * from './federation';
 export * from './demo-licences';
 export * from './fake-peer';
 export * from './fake-peer-stream';
+export * from './test-pki';

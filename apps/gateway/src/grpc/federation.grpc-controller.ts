@@ -1,8 +1,9 @@
 import { Controller, Logger, UseFilters } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
-import { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
+import { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { FederationInbox, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
+import { TransportSecurity } from '@tongban/tls';
 import { Inbox } from '@tongban/delivery';
 import { MaterialReceiver } from '@tongban/materials';
 import { DeliveryPayload, DeliveryReceiptPayload, Envelope, GetJwksPayload, JwksPayload, PushMaterialRequest, PushMaterialResponse, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
@@ -22,29 +23,35 @@ export class FederationGrpcController {
     private readonly keys: KeyStore,
     private readonly deliveries: Inbox,
     private readonly materials: MaterialReceiver,
+    private readonly transport: TransportSecurity,
   ) {}
 
   // Pass-through streaming: the raw call is read with back-pressure (Nest's RX variant buffers the
   // whole stream until a returned promise settles), so the answer goes through the callback.
   @GrpcStreamCall('FederationService', 'PushMaterial')
   pushMaterial(call: ServerReadableStream<PushMaterialRequest, PushMaterialResponse>, callback: sendUnaryData<PushMaterialResponse>): void {
-    this.materials.receive(readStream<PushMaterialRequest>(call)).then(
+    this.materials.receive(readStream<PushMaterialRequest>(call), this.transport.peerOf(call)).then(
       (res) => callback(null, res),
       (e) => callback(grpcErrorOf(e, this.logger)),
     );
   }
 
   @GrpcMethod('FederationService', 'Deliver')
-  deliver(req: { envelope?: Envelope }) {
-    return this.inbox.handle('Deliver', req.envelope, async ({ claims, payload }) => {
-      const message = decode(() => DeliveryPayload.decode(payload));
-      const receipt = await this.deliveries.receive(claims.iss, message);
-      return DeliveryReceiptPayload.encode({ receipt }).finish();
-    });
+  deliver(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+    return this.inbox.handle(
+      'Deliver',
+      req.envelope,
+      async ({ claims, payload }) => {
+        const message = decode(() => DeliveryPayload.decode(payload));
+        const receipt = await this.deliveries.receive(claims.iss, message);
+        return DeliveryReceiptPayload.encode({ receipt }).finish();
+      },
+      this.transport.peerOf(call),
+    );
   }
 
   @GrpcMethod('FederationService', 'VerifyLicences')
-  verifyLicences(req: { envelope?: Envelope }) {
+  verifyLicences(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
     return this.inbox.handle('VerifyLicences', req.envelope, async ({ claims, payload }) => {
       const queries = decode(() => VerifyLicencesPayload.decode(payload).queries);
       try {
@@ -59,17 +66,24 @@ export class FederationGrpcController {
       }
       const results = await this.issuer.answer(claims.iss, queries, refused);
       return VerifyLicencesResultPayload.encode({ results }).finish();
-    });
+    }, this.transport.peerOf(call));
   }
 
   @GrpcMethod('FederationService', 'GetJwks')
-  getJwks(req: { envelope?: Envelope }) {
-    return this.inbox.handle('GetJwks', req.envelope, async ({ payload }) => {
-      decode(() => GetJwksPayload.decode(payload));
-      return JwksPayload.encode({ jwksJson: JSON.stringify(this.keys.jwks()) }).finish();
-    });
+  getJwks(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+    return this.inbox.handle(
+      'GetJwks',
+      req.envelope,
+      async ({ payload }) => {
+        decode(() => GetJwksPayload.decode(payload));
+        return JwksPayload.encode({ jwksJson: JSON.stringify(this.keys.jwks()) }).finish();
+      },
+      this.transport.peerOf(call),
+    );
   }
 }
+
+type Call = ServerUnaryCall<unknown, unknown>;
 
 function decode<T>(fn: () => T): T {
   try {

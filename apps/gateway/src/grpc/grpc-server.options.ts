@@ -2,14 +2,19 @@ import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import { GatewayConfig } from '@tongban/config';
+import { TransportSecurity } from '@tongban/tls';
 import { FEDERATION_PACKAGE, FEDERATION_PROTO_FILES, protoRoot } from '@tongban/proto';
 
-/** The federation port: FederationService, grpc.health.v1 and (outside production) reflection. */
-export function grpcServerOptions(config: GatewayConfig, health: HealthImplementation): GrpcOptions {
+/**
+ * The federation port: FederationService, grpc.health.v1 and (outside production) reflection,
+ * over mutual TLS (or plaintext behind the development flag).
+ */
+export function grpcServerOptions(config: GatewayConfig, health: HealthImplementation, transport: TransportSecurity): GrpcOptions {
   return {
     transport: Transport.GRPC,
     options: {
       url: `${config.grpc.host}:${config.grpc.port}`,
+      credentials: transport.serverCredentials(),
       package: FEDERATION_PACKAGE,
       protoPath: FEDERATION_PROTO_FILES,
       loader: { includeDirs: [protoRoot()], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true },

@@ -11,6 +11,7 @@ import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { TrustStore, createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from '@tongban/trust';
 import { WebhookService } from '@tongban/webhooks';
 import { DirectoryService } from '@tongban/directory';
+import { TransportSecurity } from '@tongban/tls';
 import { ApiTokenGuard, RequiresToken } from './api-token.guard';
 import { Ctx, RequestContext } from './request-context';
 
@@ -39,7 +40,27 @@ export class AdminController {
     private readonly transfers: MaterialTransferAdmin,
     private readonly webhooks: WebhookService,
     private readonly directory: DirectoryService,
+    private readonly transport: TransportSecurity,
   ) {}
+
+  @Get('tls')
+  @ApiOperation({ summary: "The federation transport: mtls or insecure (development flag); this gateway's certificate (participant, validity, SHA-256), the trusted CAs and the last reload" })
+  @ApiResponse({
+    status: 200,
+    example: {
+      mode: 'mtls',
+      participant: '110000',
+      notBefore: '2026-11-25T00:00:00.000Z',
+      notAfter: '2027-02-23T00:00:00.000Z',
+      fingerprint: '9f2c…',
+      trustedCas: ['CN=Tongban federation CA, O=Tongban federation'],
+      lastReloadAt: '2026-11-25T08:00:00.000Z',
+      lastReloadError: null,
+    },
+  })
+  getTls() {
+    return this.transport.status();
+  }
 
   @Get('directory')
   @ApiOperation({ summary: 'The federation directory in use: mode (off, ok, degraded, expired), serial, validity, grace, last error and participants' })

@@ -3,6 +3,7 @@ import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger
 import { GatewayConfig } from '@tongban/config';
 import { KeyStore } from '@tongban/keys';
 import { DirectoryService } from '@tongban/directory';
+import { TransportSecurity } from '@tongban/tls';
 import { Metrics } from '@tongban/observability';
 import { GATEWAY_CONFIG } from '../gateway.providers';
 
@@ -15,6 +16,7 @@ export class PublicController {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly metrics: Metrics,
     private readonly directory: DirectoryService,
+    private readonly transport: TransportSecurity,
   ) {}
 
   @Get('.well-known/jwks.json')
@@ -27,11 +29,12 @@ export class PublicController {
 
   @Get('health')
   @ApiOperation({ summary: 'The HTTP server answers (kept for compatibility; probes use /health/live and /health/ready)' })
-  @ApiResponse({ status: 200, example: { status: 'ok', code: '110000' } })
+  @ApiResponse({ status: 200, example: { status: 'ok', code: '110000', transport: 'mtls' } })
   health() {
     // `directory` (ok, degraded, expired) only in directory mode: the answer is unchanged without it.
     const directory = this.directory.status().mode;
-    return { status: 'ok', code: this.config.code, ...(directory === 'off' ? {} : { directory }) };
+    // `transport`: mtls, or insecure when started with the development flag.
+    return { status: 'ok', code: this.config.code, transport: this.transport.secure ? 'mtls' : 'insecure', ...(directory === 'off' ? {} : { directory }) };
   }
 
   @Get('metrics')

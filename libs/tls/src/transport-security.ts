@@ -1,0 +1,215 @@
+import { Logger } from '@nestjs/common';
+import { statSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
+import { ChannelCredentials, experimental, ServerCredentials } from '@grpc/grpc-js';
+import { participantFromSubjectAltName } from './identity';
+import { loadTlsMaterial, TlsFiles, TlsMaterial } from './tls-material';
+
+type CaListener = (u: { caCertificate: Buffer } | null) => void;
+type IdentityListener = (u: { certificate: Buffer; privateKey: Buffer } | null) => void;
+
+/** How the federation port is secured: mutual TLS, or (development flag) not at all. */
+export type TransportSettings = ({ kind: 'mtls'; reloadSeconds: number } & TlsFiles) | { kind: 'insecure' };
+
+/** A call's authenticated transport peer, as the gRPC server sees it. */
+export interface AuthenticatedCall {
+  getAuthContext?(): { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } | null;
+}
+
+/** What `/health` and `/admin/tls` report (no key material). */
+export interface TransportStatus {
+  mode: 'mtls' | 'insecure';
+  participant?: string;
+  notBefore?: string;
+  notAfter?: string;
+  fingerprint?: string;
+  trustedCas?: string[];
+  lastReloadAt?: string;
+  lastReloadError?: string | null;
+}
+
+/**
+ * Mutual TLS for the federation port and for calls to peers. Both ends present a certificate
+ * naming their participant; the server asks for and verifies the client's certificate, the client
+ * checks that the server's certificate names the participant it meant to call. The files are
+ * re-read when they change (every `reloadSeconds`), so a renewed certificate or CA bundle takes
+ * effect for new connections without a restart; a bad new file is logged and the old one kept.
+ *
+ * It is its own grpc-js CertificateProvider (CA and identity), so the server and every channel
+ * follow the reloads.
+ */
+export class TransportSecurity {
+  private readonly logger = new Logger('TransportSecurity');
+  private material: TlsMaterial | null = null;
+  private readonly caListeners = new Set<CaListener>();
+  private readonly identityListeners = new Set<IdentityListener>();
+  private readonly channels = new Map<string, ChannelCredentials>();
+  private timer: NodeJS.Timeout | undefined;
+  private stamp = '';
+  private extraCas: string[] = [];
+  private lastReloadAt: Date | undefined;
+  private lastReloadError: string | null = null;
+  private server: ServerCredentials | undefined;
+
+  constructor(
+    readonly settings: TransportSettings,
+    private readonly code: string,
+    private readonly production: boolean,
+  ) {
+    if (settings.kind === 'mtls') {
+      this.material = loadTlsMaterial(settings, code, { production });
+      this.stamp = this.fileStamp();
+      this.lastReloadAt = new Date();
+    }
+  }
+
+  get secure(): boolean {
+    return this.settings.kind === 'mtls';
+  }
+
+  /** Starts watching the files (no-op without TLS or with reloadSeconds 0). */
+  watch(): void {
+    if (this.settings.kind !== 'mtls' || this.settings.reloadSeconds <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.fileStamp() !== this.stamp) this.reload();
+    }, this.settings.reloadSeconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Re-reads the files (and re-applies the directory's CAs); on success new connections use the
+   * new material at once. Returns false, keeping the old material, when a file is wrong.
+   */
+  reload(): boolean {
+    if (this.settings.kind !== 'mtls') return false;
+    const stamp = this.fileStamp();
+    try {
+      const next = loadTlsMaterial(this.settings, this.code, { production: this.production, extraCas: this.extraCas });
+      const changed = !this.material || next.fingerprint !== this.material.fingerprint || !next.caBundle.equals(this.material.caBundle);
+      this.material = next;
+      this.stamp = stamp;
+      this.lastReloadAt = new Date();
+      this.lastReloadError = null;
+      if (changed) {
+        this.logger.log(`TLS material loaded: certificate ${next.fingerprint.slice(0, 16)}… valid to ${next.notAfter.toISOString()}, ${next.caSubjects.length} trusted CA(s)`);
+        this.publish();
+      }
+      return true;
+    } catch (e) {
+      this.stamp = stamp; // do not retry the same broken files every tick; a new edit is retried
+      this.lastReloadError = (e as Error).message;
+      this.logger.error(`TLS files changed but cannot be used; keeping the previous ones: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
+   * CAs the federation directory publishes for participants (`tlsCa`): trusted in addition to
+   * TONGBAN_TLS_CA from the next connection on.
+   */
+  setDirectoryCas(pems: string[]): void {
+    const next = [...new Set(pems.map((p) => p.trim()).filter(Boolean))].sort();
+    if (next.join('\n') === this.extraCas.join('\n')) return;
+    this.extraCas = next;
+    if (this.settings.kind === 'mtls') this.reload();
+  }
+
+  /** Credentials for the federation port: TLS asking for (and requiring) a client certificate. */
+  serverCredentials(): ServerCredentials {
+    if (this.settings.kind !== 'mtls') return ServerCredentials.createInsecure();
+    if (!this.server) {
+      this.server = experimental.createCertificateProviderServerCredentials(this.provider(), this.provider(), true);
+      // grpc-js reads the credentials' current context when it creates the listener and only
+      // then adds its own watcher; a first watcher subscribes to the providers now, so the
+      // context exists from the first connection on (and later reloads reach every watcher).
+      this.server._addWatcher(() => undefined);
+    }
+    return this.server;
+  }
+
+  /** Credentials for calling `peerCode`: our certificate, and a check that theirs names `peerCode`. */
+  channelCredentials(peerCode: string): ChannelCredentials {
+    if (this.settings.kind !== 'mtls') return ChannelCredentials.createInsecure();
+    let creds = this.channels.get(peerCode);
+    if (!creds) {
+      creds = experimental.createCertificateProviderChannelCredentials(this.provider(), this.provider(), {
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+          const named = participantFromSubjectAltName(cert.subjectaltname);
+          if (named === peerCode) return undefined;
+          return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
+        },
+      });
+      this.channels.set(peerCode, creds);
+    }
+    return creds;
+  }
+
+  /**
+   * The participant a call's client certificate names: a code, or null when it names none.
+   * Undefined without TLS (development flag): there is nothing to compare.
+   */
+  peerOf(call: AuthenticatedCall | undefined): string | null | undefined {
+    if (this.settings.kind !== 'mtls') return undefined;
+    const cert = call?.getAuthContext?.()?.sslPeerCertificate;
+    return cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
+  }
+
+  /** Seconds until our certificate expires (null without TLS). */
+  secondsToExpiry(now = Date.now()): number | null {
+    return this.material ? Math.floor((this.material.notAfter.getTime() - now) / 1000) : null;
+  }
+
+  status(): TransportStatus {
+    if (!this.material) return { mode: 'insecure' };
+    return {
+      mode: 'mtls',
+      participant: this.material.participant,
+      notBefore: this.material.notBefore.toISOString(),
+      notAfter: this.material.notAfter.toISOString(),
+      fingerprint: this.material.fingerprint,
+      trustedCas: this.material.caSubjects,
+      lastReloadAt: this.lastReloadAt?.toISOString(),
+      lastReloadError: this.lastReloadError,
+    };
+  }
+
+  private fileStamp(): string {
+    if (this.settings.kind !== 'mtls') return '';
+    return [this.settings.certFile, this.settings.keyFile, this.settings.caFile]
+      .map((f) => {
+        try {
+          const s = statSync(f);
+          return `${s.mtimeMs}:${s.size}:${s.ino}`;
+        } catch {
+          return 'missing';
+        }
+      })
+      .join('|');
+  }
+
+  private publish(): void {
+    const m = this.material!;
+    for (const l of this.caListeners) l({ caCertificate: m.caBundle });
+    for (const l of this.identityListeners) l({ certificate: m.certificateChain, privateKey: m.privateKey });
+  }
+
+  private provider(): experimental.CertificateProvider {
+    return {
+      addCaCertificateListener: (l: CaListener) => {
+        this.caListeners.add(l);
+        l(this.material ? { caCertificate: this.material.caBundle } : null);
+      },
+      removeCaCertificateListener: (l: CaListener) => void this.caListeners.delete(l),
+      addIdentityCertificateListener: (l: IdentityListener) => {
+        this.identityListeners.add(l);
+        l(this.material ? { certificate: this.material.certificateChain, privateKey: this.material.privateKey } : null);
+      },
+      removeIdentityCertificateListener: (l: IdentityListener) => void this.identityListeners.delete(l),
+    };
+  }
+}
