@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
+import { TransportSecurity } from '@tongban/tls';
 import { TrustStore } from '@tongban/trust';
 import { DirectoryApplier, DirectoryChanges, StoredDirectory } from './directory-applier';
 import { DirectoryDocument, tlsCaFingerprint } from './directory-document';
@@ -62,7 +63,14 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() private readonly transport?: TransportSecurity,
   ) {}
+
+  /** The directory in use becomes `c`; its participants' TLS CAs go to the transport (trusted and pinned). */
+  private use(c: Current): void {
+    this.current = c;
+    this.transport?.setDirectoryCas(Object.fromEntries(c.document.participants.filter((p) => p.tlsCa).map((p) => [p.code, p.tlsCa!])));
+  }
 
   /** Loads the anchor and the stored directory, checks the source once, then every refreshSeconds. */
   async onApplicationBootstrap(): Promise<void> {
@@ -155,7 +163,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
       await this.adopt(await this.applier.load());
       return refusal ? this.refused(refusal, `${(refusal as DirectoryRefusal).reason}|${fingerprint}`) : this.succeeded({ outcome: 'unchanged', serial: verified.document.serial });
     }
-    this.current = { document: verified.document, jws: verified.jws, appliedAt: now };
+    this.use({ document: verified.document, jws: verified.jws, appliedAt: now });
     // The change is committed; replicas also reload it within TONGBAN_TRUST_REFRESH_S.
     await this.trust.refresh().catch((e: Error) => this.logger.warn(`trust store reload after directory serial ${verified.document.serial} failed: ${e.message}`));
     this.logApplied(verified.document, changes);
@@ -182,7 +190,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
   private async adopt(stored: StoredDirectory): Promise<void> {
     if (!stored.jws || stored.jws === this.current?.jws) return;
     const held = await this.verifiedStored(stored);
-    if (held) this.current = { document: held.document, jws: held.jws, appliedAt: stored.appliedAt };
+    if (held) this.use({ document: held.document, jws: held.jws, appliedAt: stored.appliedAt });
   }
 
   /** The stored directory if it verifies with the configured anchor (an anchor change voids it). */

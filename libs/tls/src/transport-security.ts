@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { ChannelCredentials, experimental, ServerCredentials } from '@grpc/grpc-js';
 import { participantFromSubjectAltName } from './identity';
-import { loadTlsMaterial, TlsFiles, TlsMaterial } from './tls-material';
+import { issuedBy, loadTlsMaterial, parseCertificates, TlsFiles, TlsMaterial } from './tls-material';
 
 type CaListener = (u: { caCertificate: Buffer } | null) => void;
 type IdentityListener = (u: { certificate: Buffer; privateKey: Buffer } | null) => void;
@@ -47,6 +48,9 @@ export class TransportSecurity {
   private timer: NodeJS.Timeout | undefined;
   private stamp = '';
   private extraCas: string[] = [];
+  /** Participant → the CAs the directory lists for it: its certificate must be issued by one. */
+  private pins = new Map<string, X509Certificate[]>();
+  private readonly pinVerdicts = new Map<string, boolean>();
   private lastReloadAt: Date | undefined;
   private lastReloadError: string | null = null;
   private server: ServerCredentials | undefined;
@@ -109,11 +113,23 @@ export class TransportSecurity {
   }
 
   /**
-   * CAs the federation directory publishes for participants (`tlsCa`): trusted in addition to
-   * TONGBAN_TLS_CA from the next connection on.
+   * The TLS CAs the federation directory publishes per participant (`tlsCa`, PEM). They are
+   * trusted in addition to TONGBAN_TLS_CA from the next connection on, and they are pinned: a
+   * certificate naming a listed participant must be issued directly by one of its listed CAs,
+   * so that no other CA of the federation can speak for it.
    */
-  setDirectoryCas(pems: string[]): void {
-    const next = [...new Set(pems.map((p) => p.trim()).filter(Boolean))].sort();
+  setDirectoryCas(byParticipant: Record<string, string>): void {
+    const pins = new Map<string, X509Certificate[]>();
+    for (const [code, pem] of Object.entries(byParticipant)) {
+      const cas = parseCertificates(pem, `directory tlsCa of ${code}`).filter((c) => c.ca);
+      if (cas.length) pins.set(code, cas);
+    }
+    const next = [...new Set([...pins.values()].flat().map((c) => c.toString().trim()))].sort();
+    const pinKey = (m: Map<string, X509Certificate[]>) => JSON.stringify([...m].map(([k, v]) => [k, v.map((c) => c.fingerprint256)]).sort());
+    if (pinKey(pins) !== pinKey(this.pins)) {
+      this.pins = pins;
+      this.pinVerdicts.clear();
+    }
     if (next.join('\n') === this.extraCas.join('\n')) return;
     this.extraCas = next;
     if (this.settings.kind === 'mtls') this.reload();
@@ -140,8 +156,9 @@ export class TransportSecurity {
       creds = experimental.createCertificateProviderChannelCredentials(this.provider(), this.provider(), {
         checkServerIdentity: (_host: string, cert: PeerCertificate) => {
           const named = participantFromSubjectAltName(cert.subjectaltname);
-          if (named === peerCode) return undefined;
-          return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
+          if (named !== peerCode) return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
+          if (!this.pinned(named, cert)) return new Error(`the server's certificate for ${peerCode} is not issued by a CA the federation directory lists for ${peerCode}`);
+          return undefined;
         },
       });
       this.channels.set(peerCode, creds);
@@ -156,7 +173,28 @@ export class TransportSecurity {
   peerOf(call: AuthenticatedCall | undefined): string | null | undefined {
     if (this.settings.kind !== 'mtls') return undefined;
     const cert = call?.getAuthContext?.()?.sslPeerCertificate;
-    return cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
+    const code = cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
+    return code !== null && this.pinned(code, cert!) ? code : null;
+  }
+
+  /** Whether `cert` (naming `code`) is issued by a CA the directory lists for `code` (true when none is listed). */
+  private pinned(code: string, cert: PeerCertificate): boolean {
+    const cas = this.pins.get(code);
+    if (!cas) return true;
+    const key = `${code}/${cert.fingerprint256}`;
+    let ok = this.pinVerdicts.get(key);
+    if (ok === undefined) {
+      try {
+        const leaf = new X509Certificate(cert.raw);
+        ok = cas.some((ca) => issuedBy(leaf, ca));
+      } catch {
+        ok = false;
+      }
+      if (this.pinVerdicts.size > 1000) this.pinVerdicts.clear();
+      this.pinVerdicts.set(key, ok);
+      if (!ok) this.logger.warn(`a TLS certificate for ${code} (SHA-256 ${cert.fingerprint256}) is not issued by the CA the federation directory lists for ${code}: treated as naming no participant`);
+    }
+    return ok;
   }
 
   /** Seconds until our certificate expires (null without TLS). */
