@@ -62,7 +62,14 @@ function checkSettings(where, env) {
   for (const name of Object.keys(env)) if (name.startsWith('TONGBAN_') && !SETTINGS.has(name)) problem(where, `${name} is not a gateway setting (boot would stop with "unknown setting")`);
 }
 
-const SECRET_NAME = /SECRET|TOKEN|PASSWORD/;
+const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSPHRASE/;
+
+/** Gateways in a deployment talk over mutual TLS: the three files, never the development flag. */
+function checkTransport(where, env) {
+  if (/^(true|1)$/.test(String(env.TONGBAN_GRPC_INSECURE ?? ''))) problem(where, 'TONGBAN_GRPC_INSECURE is a development flag (refused in production)');
+  for (const k of ['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA']) if (!env[k]) problem(where, `${k} is not set: gateways must use mutual TLS`);
+  if (!env.TONGBAN_TLS_KEY_PASSPHRASE && !(env.__secretRefs ?? false)) problem(where, 'TONGBAN_TLS_KEY_PASSPHRASE is not set: the TLS key must be encrypted in production');
+}
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
@@ -153,6 +160,8 @@ function checkCompose(image) {
     const at = `${where} ${name}`;
     const env = { ...(image?.env ?? {}), ...toEnv(s.environment) };
     checkSettings(at, env);
+    checkTransport(at, env);
+    if (!(s.volumes ?? []).some((v) => String(typeof v === 'object' ? v.target : v.split(':')[1]) === '/etc/tongban/tls')) problem(at, 'mount the TLS files at /etc/tongban/tls');
     const replicas = s.deploy?.replicas ?? s.scale ?? 1;
     if (replicas < 2) problem(at, `needs at least 2 replicas (has ${replicas})`);
     if (env.TONGBAN_ENV !== 'production') problem(at, 'TONGBAN_ENV must be production');
@@ -371,6 +380,12 @@ function checkProvince(dir, objs) {
     if ((SECRET_NAME.test(e.name) || e.name === 'TONGBAN_DATABASE_URL') && e.value !== undefined) problem(where, `${e.name} has a literal value: use secretKeyRef`);
   }
   checkSettings(`${where} container env`, env);
+  // The passphrase comes from the Secret (envFrom secretRef), which is not in the repository.
+  checkTransport(`${where} container env`, { ...env, __secretRefs: (c.envFrom ?? []).some((r) => r.secretRef?.name) });
+  const tlsMount = (c.volumeMounts ?? []).find((m) => m.mountPath === '/etc/tongban/tls');
+  const tlsVolume = tlsMount && (pod.volumes ?? []).find((v) => v.name === tlsMount.name);
+  if (!tlsVolume?.secret?.secretName) problem(where, 'mount the TLS files at /etc/tongban/tls from a Secret');
+  for (const k of ['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA']) if (env[k] && !String(env[k]).startsWith('/etc/tongban/tls/')) problem(where, `${k} must point into the mounted /etc/tongban/tls`);
   const refs = c.envFrom ?? [];
   if (!refs.some((r) => r.configMapRef?.name === cm.metadata.name)) problem(where, `container does not load ConfigMap ${cm.metadata.name}`);
   if (!refs.some((r) => r.secretRef?.name)) problem(where, 'container does not reference a Secret (envFrom secretRef) for the keys and tokens');
