@@ -289,11 +289,17 @@ function directorySettings(r: Raw): GatewayConfig['directory'] {
   } catch (e) {
     throw new ConfigError(`${where}: must be a JSON public JWK or the path of a file holding one: ${(e as Error).message}`);
   }
-  const anchor = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).passthrough().safeParse(jwk);
-  if (!anchor.success) throw new ConfigError(`${where}: must be an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…})`);
-  if ('d' in anchor.data) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);
+  // One public JWK, or during an anchor rollover a JWK Set {"keys": [old, new]} (at most 3).
+  const one = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).passthrough();
+  const isSet = typeof jwk === 'object' && jwk !== null && 'keys' in jwk;
+  const anchor = (isSet ? z.object({ keys: z.array(one).min(1).max(3) }).strict() : one).safeParse(jwk);
+  if (!anchor.success) {
+    throw new ConfigError(`${where}: must be an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…}) or, during an anchor rollover, a JWK Set {"keys":[…]} of 1 to 3 of them`);
+  }
+  const keys = isSet ? (anchor.data as { keys: Record<string, unknown>[] }).keys : [anchor.data as Record<string, unknown>];
+  if (keys.some((k) => 'd' in k)) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);
   const source = /^https?:\/\//i.test(r.directorySource) ? r.directorySource : resolve(r.directorySource);
-  return { anchorJwk: anchor.data, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
+  return { anchorJwk: anchor.data as Record<string, unknown>, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
 }
 
 /**

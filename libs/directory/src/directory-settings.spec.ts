@@ -23,6 +23,14 @@ describe('directory settings', () => {
     expect(loadGatewayConfig(BASE).directory).toBeNull();
   });
 
+  it('take a JWK Set of up to three anchor keys during an anchor rollover, never a private one', () => {
+    const next = generateAnchorKey();
+    const set = { keys: [anchor.publicJwk, next.publicJwk] };
+    expect(loadGatewayConfig({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(set), TONGBAN_DIRECTORY_SOURCE: 'd.jws' }).directory?.anchorJwk).toEqual(set);
+    expect(configError({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify({ keys: [anchor.publicJwk, next.privateJwk] }), TONGBAN_DIRECTORY_SOURCE: 'd.jws' })).toMatch(/private key/);
+    expect(configError({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify({ keys: [] }), TONGBAN_DIRECTORY_SOURCE: 'd.jws' })).toMatch(/JWK Set .*1 to 3/);
+  });
+
   it('take the anchor from a file or inline JSON, and a file path or URL as the source', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tongban-dir-config-'));
     writeFileSync(join(dir, 'anchor.pub.jwk'), JSON.stringify(anchor.publicJwk));

@@ -92,6 +92,29 @@ describe('signDirectory / verifyDirectory', () => {
     expect(await refusal(await rawSign(canonicalJson(directory()), {}, other.privateJwk))).toBe('BAD_SIGNATURE');
   });
 
+  it('anchor rollover: with a JWK Set of the old and the new anchor, a directory signed by either verifies; a third key is NOT_ANCHOR_KEY', async () => {
+    const next = generateAnchorKey();
+    const both = loadAnchor({ keys: [anchorPair.publicJwk, next.publicJwk] });
+    expect([...both.keys.keys()]).toEqual([anchorPair.publicJwk.kid, next.publicJwk.kid]);
+    for (const signer of [anchorPair, next]) {
+      const v = await verifyDirectory((await signDirectory(directory(), signer.privateJwk)).jws, both);
+      expect(v).toMatchObject({ ok: true, kid: signer.publicJwk.kid });
+    }
+    const stranger = await verifyDirectory((await signDirectory(directory(), generateAnchorKey().privateJwk)).jws, both);
+    expect(stranger).toMatchObject({ ok: false, reason: 'NOT_ANCHOR_KEY' });
+    // The new key alone (after the rollover) refuses what only the old one signed.
+    const after = loadAnchor({ keys: [next.publicJwk] });
+    expect(await verifyDirectory((await signDirectory(directory(), anchorPair.privateJwk)).jws, after)).toMatchObject({ ok: false, reason: 'NOT_ANCHOR_KEY' });
+  });
+
+  it('an anchor JWK Set must hold 1 to 3 public Ed25519 keys', () => {
+    const k = () => generateAnchorKey().publicJwk;
+    expect(() => loadAnchor({ keys: [] })).toThrow(/1 to 3/);
+    expect(() => loadAnchor({ keys: [k(), k(), k(), k()] })).toThrow(/1 to 3/);
+    expect(() => loadAnchor({ keys: [k(), anchorPair.privateJwk] })).toThrow(/keys\[1\]: .*private part/);
+    expect(() => loadAnchor({ keys: [k(), { kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] })).toThrow(/keys\[1\]: .*Ed25519/);
+  });
+
   it('a tampered payload, header or signature is BAD_SIGNATURE', async () => {
     const { jws } = await signDirectory(directory(), anchorPair.privateJwk);
     const [h, p, s] = jws.split('.');

@@ -19,13 +19,25 @@ export interface VerifiedDirectory {
   ok: true;
   document: DirectoryDocument;
   jws: string;
+  /** The anchor key that signed it. */
+  kid: string;
 }
 
-/** The national trust anchor's public key, ready to verify with. */
+/**
+ * The national trust anchor's public key(s), ready to verify with. Usually one; during an anchor
+ * rollover the old and the new key are both configured (a JWK Set), and a directory signed by
+ * either verifies (docs/operations.md §17.8).
+ */
 export interface AnchorKey {
+  /** The first configured key's kid (for display). */
   kid: string;
   key: KeyObject;
+  /** Every configured anchor key by kid. */
+  keys: Map<string, KeyObject>;
 }
+
+/** At most this many anchor keys at once (old, new, and one spare). */
+export const MAX_ANCHOR_KEYS = 3;
 
 /** The directory a gateway holds now (for rollback checks). */
 export interface HeldDirectory {
@@ -42,6 +54,25 @@ const refuse = (reason: DirectoryRefusalReason, message: string, serial?: number
  * a JWK with a private part is refused: a gateway must never hold the anchor's private key.
  */
 export function loadAnchor(jwk: unknown): AnchorKey {
+  const set = jwk as { keys?: unknown } | null;
+  if (set && typeof set === 'object' && !Array.isArray(set) && 'keys' in set) {
+    if (!Array.isArray(set.keys) || set.keys.length < 1 || set.keys.length > MAX_ANCHOR_KEYS) {
+      throw new Error(`an anchor JWK Set must hold 1 to ${MAX_ANCHOR_KEYS} public keys`);
+    }
+    const loaded = set.keys.map((k, i) => {
+      try {
+        return loadOneAnchor(k);
+      } catch (e) {
+        throw new Error(`anchor keys[${i}]: ${(e as Error).message}`);
+      }
+    });
+    return { kid: loaded[0].kid, key: loaded[0].key, keys: new Map(loaded.map((a) => [a.kid, a.key])) };
+  }
+  const one = loadOneAnchor(jwk);
+  return { ...one, keys: new Map([[one.kid, one.key]]) };
+}
+
+function loadOneAnchor(jwk: unknown): { kid: string; key: KeyObject } {
   const j = jwk as Record<string, unknown> | null;
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('the anchor key must be a JSON object (a public JWK)');
   if ('d' in j) throw new Error("the anchor key holds a private part (d): give the gateway the anchor's PUBLIC key only");
@@ -82,10 +113,11 @@ export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<
     // never reach a verifier.
     if (header.alg !== 'EdDSA') return refuse('BAD_SIGNATURE', `alg ${String(header.alg).slice(0, 20)} is not allowed (EdDSA only)`);
     if (typeof header.kid !== 'string') return refuse('MALFORMED', 'the JWS header has no kid');
-    if (header.kid !== anchor.kid) return refuse('NOT_ANCHOR_KEY', `signed by key ${header.kid.slice(0, 64)}, not by the trust anchor ${anchor.kid}`);
+    const key = anchor.keys.get(header.kid);
+    if (!key) return refuse('NOT_ANCHOR_KEY', `signed by key ${header.kid.slice(0, 64)}, not by the trust anchor ${[...anchor.keys.keys()].join(' or ')}`);
     let payload: Uint8Array;
     try {
-      ({ payload } = await compactVerify(token, anchor.key, { algorithms: ['EdDSA'] }));
+      ({ payload } = await compactVerify(token, key, { algorithms: ['EdDSA'] }));
     } catch {
       return refuse('BAD_SIGNATURE', 'the signature does not verify with the trust anchor key');
     }
@@ -101,7 +133,7 @@ export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<
       const issue = parsed.error.issues[0];
       return refuse('MALFORMED', `${issue.path.map(String).join('.') || '(document)'}: ${issue.message}`.slice(0, 300), claimed);
     }
-    return { ok: true, document: parsed.data, jws: token };
+    return { ok: true, document: parsed.data, jws: token, kid: header.kid };
   } catch (e) {
     // A bug in a check must still not take the gateway down; the document is simply not used.
     return refuse('MALFORMED', `unreadable: ${(e as Error)?.message ?? e}`.slice(0, 300));

@@ -19,6 +19,8 @@ export type RefreshOutcome = { outcome: 'off' } | { outcome: 'applied'; serial: 
 export interface DirectoryView extends DirectoryStatus {
   source: string | null;
   anchorKid: string | null;
+  /** Every configured anchor key (two during a rollover). */
+  anchorKids: string[];
   issuedAt: string | null;
   appliedAt: string | null;
   lastCheckAt: string | null;
@@ -76,7 +78,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.enabled) return;
     this.anchor = loadAnchor(this.options.anchorJwk);
-    this.logger.log(`directory mode: anchor ${this.anchor.kid}, source ${this.source.location}, every ${this.options.refreshSeconds} s, grace ${this.options.graceSeconds} s`);
+    this.logger.log(`directory mode: anchor ${[...this.anchor.keys.keys()].join(' + ')}, source ${this.source.location}, every ${this.options.refreshSeconds} s, grace ${this.options.graceSeconds} s`);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.options.refreshSeconds * 1000);
     this.timer.unref();
@@ -101,6 +103,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
       ...this.status(),
       source: this.options.enabled ? this.source.location : null,
       anchorKid: this.anchor?.kid ?? null,
+      anchorKids: [...(this.anchor?.keys.keys() ?? [])],
       issuedAt: c?.document.issuedAt ?? null,
       appliedAt: c?.appliedAt?.toISOString() ?? null,
       lastCheckAt: this.lastCheckAt?.toISOString() ?? null,
@@ -175,7 +178,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
       details: {
         serial: verified.document.serial,
         notAfter: verified.document.notAfter,
-        anchor: anchor.kid,
+        anchor: verified.kid,
         added: changes.added.join(','),
         updated: changes.updated.join(','),
         keysAdded: changes.keysAdded,
