@@ -61,11 +61,18 @@ function readConfig() {
   const cfg = JSON.parse(fs.readFileSync(process.env.BARE_CONFIG, 'utf8'));
   return {
     ...cfg,
+    tls: cfg.tls ? { issuer: tlsFiles(cfg.tls.issuer), front: tlsFiles(cfg.tls.front) } : null,
     frontPrivate: crypto.createPrivateKey(cfg.keys.frontPrivatePem),
     frontPublic: crypto.createPublicKey(cfg.keys.frontPublicPem),
     issuerPrivate: crypto.createPrivateKey(cfg.keys.issuerPrivatePem),
     issuerPublic: crypto.createPublicKey(cfg.keys.issuerPublicPem),
   };
+}
+
+/** Certificate chain, decrypted key and CA of one side (files from `tongban tls issue`). */
+function tlsFiles(t) {
+  const key = crypto.createPrivateKey({ key: fs.readFileSync(t.keyFile, 'utf8'), passphrase: t.keyPassphrase });
+  return { cert: fs.readFileSync(t.certFile), key: Buffer.from(key.export({ format: 'pem', type: 'pkcs8' })), ca: fs.readFileSync(t.caFile) };
 }
 
 /** Fresh Ed25519 key pairs for the two bare processes, as PEM. */

@@ -8,7 +8,10 @@ const { digest, loadService, readConfig, signJws, verifyJws } = require('./bare-
 
 const cfg = readConfig();
 const { grpc, Bare } = loadService(cfg.protoFile);
-const client = new Bare(`127.0.0.1:${cfg.issuerGrpcPort}`, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000 });
+// Mutual TLS like the gateways (unless the config says plaintext); the server certificate is
+// accepted by chain only, as the gateway's participant check is a string comparison.
+const creds = cfg.tls ? grpc.credentials.createSsl(cfg.tls.front.ca, cfg.tls.front.key, cfg.tls.front.cert, { checkServerIdentity: () => undefined }) : grpc.credentials.createInsecure();
+const client = new Bare(`127.0.0.1:${cfg.issuerGrpcPort}`, creds, { 'grpc.keepalive_time_ms': 30_000, ...(cfg.tls ? { 'grpc.ssl_target_name_override': 'bare-issuer' } : {}) });
 const expectedAuth = `Bearer ${cfg.apiToken}`;
 const MAX_BODY = 64 * 1024;
 

@@ -66,7 +66,10 @@ function verify(call, callback) {
 
 const server = new grpc.Server();
 server.addService(Bare.service, { Verify: verify });
-server.bindAsync(`127.0.0.1:${cfg.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err) => {
+const creds = cfg.tls
+  ? grpc.ServerCredentials.createSsl(cfg.tls.issuer.ca, [{ private_key: cfg.tls.issuer.key, cert_chain: cfg.tls.issuer.cert }], true)
+  : grpc.ServerCredentials.createInsecure();
+server.bindAsync(`127.0.0.1:${cfg.grpcPort}`, creds, (err) => {
   if (err) {
     process.stderr.write(`bare issuer: ${err.message}\n`);
     process.exit(1);

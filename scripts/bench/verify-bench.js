@@ -12,6 +12,7 @@
 // zod validation) is part of what the ratio measures.
 //
 // Env: BENCH_DURATION_S (seconds per measurement, default 10), BENCH_QUICK=1 (3 s each: smoke run),
+//      BENCH_BARE_PLAINTEXT=1 (the bare baseline without TLS; by default it uses the same mutual TLS as the gateways),
 //      BENCH_PROFILE=1 (afterwards, CPU-profile the gateways and then the bare processes under c=64
 //      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js).
 // Output: a table on stdout and .bench/verify-<timestamp>.json. Exits 0 on target FAIL (the figures
@@ -475,6 +476,9 @@ async function main() {
     grpcPort: await freePort(ports),
     apiToken: crypto.randomBytes(24).toString('base64url'),
     keys: newBareKeys(),
+    // The same mutual TLS as the gateways (same CA and certificates), so the baseline pays the
+    // same transport cost; BENCH_BARE_PLAINTEXT=1 gives the old plaintext baseline.
+    tls: process.env.BENCH_BARE_PLAINTEXT === '1' ? null : { issuer: tls[ISSUER], front: tls[ASKER] },
   };
   bareConfig.issuerGrpcPort = bareConfig.grpcPort;
   const bareConfigFile = path.join(tmpDir, 'bare', 'config.json');

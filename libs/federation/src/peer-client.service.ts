@@ -123,6 +123,9 @@ export class PeerClient implements OnModuleDestroy {
     const client = new FederationServiceClient(endpoint, this.transport.channelCredentials(code), {
       'grpc.max_receive_message_length': this.options.maxPayloadBytes + 64 * 1024,
       'grpc.keepalive_time_ms': 30_000,
+      // TLS server name (SNI) = the participant, not the endpoint's IP address (RFC 6066 forbids
+      // IP addresses there); the server certificate is checked by participant, not by host name.
+      ...(this.transport.secure ? { 'grpc.ssl_target_name_override': `gateway-${code}.tongban.invalid` } : {}),
     });
     this.clients.set(code, { endpoint, client });
     return client;
