@@ -37,6 +37,8 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
   let serverTs: TransportSecurity;
   let port: number;
   let seen: (string | null | undefined)[] = [];
+  let sessions: (object | undefined)[] = [];
+  let certificateReads = 0;
 
   beforeAll(async () => {
     const ca = await createCertificateAuthority({ name: 'Test federation CA', days: 30 }, PASS);
@@ -57,8 +59,11 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     server = new Server();
     server.addService(service, {
       whoAmI: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+        const read = call.getAuthContext.bind(call);
+        call.getAuthContext = () => (certificateReads++, read());
         const who = serverTs.peerOf(call);
         seen.push(who);
+        sessions.push(TransportSecurity.sessionOf(call));
         cb(null, Buffer.from(String(who)));
       },
     });
@@ -66,7 +71,11 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
   });
 
   afterAll(() => server?.forceShutdown());
-  beforeEach(() => (seen = []));
+  beforeEach(() => {
+    seen = [];
+    sessions = [];
+    certificateReads = 0;
+  });
 
   const ask = (creds: ChannelCredentials) =>
     new Promise<{ who?: string; code?: number; details?: string }>((resolve) => {
@@ -81,6 +90,22 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...(await issue('130000')) }, '130000', true);
     expect(await ask(client.channelCredentials('110000'))).toEqual({ who: '130000' });
     expect(seen).toEqual(['130000']);
+    // grpc-js still exposes the connection where peerOf looks for it (else every call re-reads the certificate).
+    expect(sessions[0]).toBeDefined();
+  });
+
+  it('keeps the identity per connection: several calls on one connection read the certificate once', async () => {
+    const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...(await issue('130000')) }, '130000', true);
+    const c = new Client(`127.0.0.1:${port}`, client.channelCredentials('110000'));
+    const one = () =>
+      new Promise<string>((resolve, reject) =>
+        c.makeUnaryRequest(service.whoAmI.path, (v: Buffer) => v, (b: Buffer) => b, Buffer.alloc(0), (err, res) => (err ? reject(err) : resolve(res!.toString()))),
+      );
+    expect(await Promise.all([one(), one(), one()])).toEqual(['130000', '130000', '130000']);
+    c.close();
+    expect(new Set(sessions).size).toBe(1);
+    expect(sessions[0]).toBeDefined();
+    expect(certificateReads).toBe(1);
   });
 
   it('refuses to talk to a server whose certificate names another participant (client side)', async () => {

@@ -51,6 +51,10 @@ export class TransportSecurity {
   /** Participant → the CAs the directory lists for it: its certificate must be issued by one. */
   private pins = new Map<string, X509Certificate[]>();
   private readonly pinVerdicts = new Map<string, boolean>();
+  /** Bumped when the pins change: cached per-connection identities from before are recomputed. */
+  private pinGeneration = 0;
+  /** Per HTTP/2 session (one TLS connection): the participant its client certificate names. */
+  private readonly sessions = new WeakMap<object, { generation: number; code: string | null }>();
   private lastReloadAt: Date | undefined;
   private lastReloadError: string | null = null;
   private server: ServerCredentials | undefined;
@@ -129,6 +133,7 @@ export class TransportSecurity {
     if (pinKey(pins) !== pinKey(this.pins)) {
       this.pins = pins;
       this.pinVerdicts.clear();
+      this.pinGeneration++;
     }
     if (next.join('\n') === this.extraCas.join('\n')) return;
     this.extraCas = next;
@@ -172,9 +177,28 @@ export class TransportSecurity {
    */
   peerOf(call: AuthenticatedCall | undefined): string | null | undefined {
     if (this.settings.kind !== 'mtls') return undefined;
+    // The client certificate cannot change within a TLS connection (HTTP/2 forbids renegotiation),
+    // so the answer is kept per connection: reading the certificate costs ~50 µs per call.
+    const session = TransportSecurity.sessionOf(call);
+    const cached = session ? this.sessions.get(session) : undefined;
+    if (cached && cached.generation === this.pinGeneration) return cached.code;
     const cert = call?.getAuthContext?.()?.sslPeerCertificate;
-    const code = cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
-    return code !== null && this.pinned(code, cert!) ? code : null;
+    const named = cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
+    const code = named !== null && this.pinned(named, cert!) ? named : null;
+    if (session) this.sessions.set(session, { generation: this.pinGeneration, code });
+    return code;
+  }
+
+  /**
+   * The HTTP/2 session (TLS connection) a grpc-js server call runs on, or undefined when grpc-js
+   * does not expose it the expected way (then every call reads the certificate itself). grpc-js
+   * keeps it at call.call[.nextCall…].stream.session; test/… checks this still holds.
+   */
+  static sessionOf(call: unknown): object | undefined {
+    let c = (call as { call?: unknown } | undefined)?.call as { stream?: { session?: object }; nextCall?: unknown } | undefined;
+    for (let i = 0; i < 8 && c && !c.stream; i++) c = c.nextCall as typeof c;
+    const session = c?.stream?.session;
+    return typeof session === 'object' && session !== null ? session : undefined;
   }
 
   /** Whether `cert` (naming `code`) is issued by a CA the directory lists for `code` (true when none is listed). */
