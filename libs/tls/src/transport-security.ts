@@ -192,7 +192,8 @@ export class TransportSecurity {
   /**
    * The HTTP/2 session (TLS connection) a grpc-js server call runs on, or undefined when grpc-js
    * does not expose it the expected way (then every call reads the certificate itself). grpc-js
-   * keeps it at call.call[.nextCall…].stream.session; test/… checks this still holds.
+   * keeps it at call.call[.nextCall…].stream.session; transport-security.integration-spec.ts checks
+   * that this still holds.
    */
   static sessionOf(call: unknown): object | undefined {
     let c = (call as { call?: unknown } | undefined)?.call as { stream?: { session?: object }; nextCall?: unknown } | undefined;
