@@ -12,7 +12,8 @@
 // zod validation) is part of what the ratio measures.
 //
 // Env: BENCH_DURATION_S (seconds per measurement, default 10), BENCH_QUICK=1 (3 s each: smoke run),
-//      BENCH_BARE_PLAINTEXT=1 (the bare baseline without TLS; by default it uses the same mutual TLS as the gateways),
+//      BENCH_PLAINTEXT=1 (both sides without TLS: gateways on the development flag, bare on plaintext
+//      gRPC; by default both use the same mutual TLS, to measure what TLS costs),
 //      BENCH_PROFILE=1 (afterwards, CPU-profile the gateways and then the bare processes under c=64
 //      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js).
 // Output: a table on stdout and .bench/verify-<timestamp>.json. Exits 0 on target FAIL (the figures
@@ -52,6 +53,7 @@ const WARMUP_S = 2;
 const REQUEST_TIMEOUT_S = 10;
 const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PLAINTEXT = process.env.BENCH_PLAINTEXT === '1';
 const DURATION_S = QUICK ? 3 : parseDuration(process.env.BENCH_DURATION_S);
 const TARGETS = { throughputRatioC64: 0.75, p99RatioC16: 1.5, batchOverSingle: 3 };
 
@@ -413,7 +415,7 @@ async function main() {
     code: ISSUER,
     dir: path.join(tmpDir, 'gw-110000'),
     secrets: fed.newSecrets(),
-    tls: tls[ISSUER],
+    ...(PLAINTEXT ? { insecure: true } : { tls: tls[ISSUER] }),
     httpPort: await freePort(ports),
     grpcPort: await freePort(ports),
     ...(PROFILE ? { execArgv: ['-r', path.join(__dirname, 'profile-preload.js')] } : {}),
@@ -422,7 +424,7 @@ async function main() {
     code: ASKER,
     dir: path.join(tmpDir, 'gw-440000'),
     secrets: fed.newSecrets(),
-    tls: tls[ASKER],
+    ...(PLAINTEXT ? { insecure: true } : { tls: tls[ASKER] }),
     httpPort: await freePort(ports),
     grpcPort: await freePort(ports),
     ...(PROFILE ? { execArgv: ['-r', path.join(__dirname, 'profile-preload.js')] } : {}),
@@ -477,8 +479,8 @@ async function main() {
     apiToken: crypto.randomBytes(24).toString('base64url'),
     keys: newBareKeys(),
     // The same mutual TLS as the gateways (same CA and certificates), so the baseline pays the
-    // same transport cost; BENCH_BARE_PLAINTEXT=1 gives the old plaintext baseline.
-    tls: process.env.BENCH_BARE_PLAINTEXT === '1' ? null : { issuer: tls[ISSUER], front: tls[ASKER] },
+    // same transport cost; BENCH_PLAINTEXT=1 runs both sides without TLS.
+    tls: PLAINTEXT ? null : { issuer: tls[ISSUER], front: tls[ASKER] },
   };
   bareConfig.issuerGrpcPort = bareConfig.grpcPort;
   const bareConfigFile = path.join(tmpDir, 'bare', 'config.json');
@@ -566,6 +568,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
   const W = 118;
   log('='.repeat(W));
   log(`machine: ${machine.cpuModel} | ${machine.cores} cores | ${machine.totalMemGiB} GiB | Node ${machine.node} | ${machine.date}`);
+  log(`transport: ${PLAINTEXT ? "PLAINTEXT on both sides (BENCH_PLAINTEXT=1; gateways on the development flag)" : "mutual TLS on both sides (same CA and certificates)"}`);
   log(`licences: ${LICENCES} for issuer ${ISSUER}; import ${secs(importMs)} (generation ${secs(genMs)}); ${DURATION_S} s per run after ${WARMUP_S} s warm-up`);
   log('-'.repeat(W));
   log(`${'conc'.padEnd(5)}| ${'Tongban req/s'.padStart(13)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'bare req/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'req/s T/B'.padStart(9)} ${'p99 T/B'.padStart(8)} | ${'bad T/B'.padStart(9)} | ${'other CPU T/B'.padStart(13)}`);
