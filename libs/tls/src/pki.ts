@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { participantUri } from './identity';
 
 // A small certificate authority for the federation's mutual TLS: `tongban tls ca|issue` (an
@@ -10,8 +10,18 @@ import { participantUri } from './identity';
 // AES-256-CBC under a passphrase (PBES2), never in the clear. A province that already runs a PKI
 // can use its own certificates instead: the gateway only needs the participant URI (identity.ts).
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-x509.cryptoProvider.set(webcrypto as any);
+// @peculiar/x509 (and its ASN.1 schemas) adds ~14 MiB to a process: loaded on first use only, so
+// a running gateway, which never issues certificates, does not carry it.
+let loaded: typeof X509 | undefined;
+function x509lib(): typeof X509 {
+  if (!loaded) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('@peculiar/x509') as typeof X509;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    loaded.cryptoProvider.set(webcrypto as any);
+  }
+  return loaded;
+}
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -68,6 +78,7 @@ function dnValue(s: string): string {
 
 /** A new self-signed CA (pathLen 0: it issues gateway certificates only). */
 export async function createCertificateAuthority(o: CaOptions, passphrase: string | undefined): Promise<IssuedPem> {
+  const x509 = x509lib();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -108,8 +119,9 @@ export async function loadCertificateAuthority(certificatePem: string, privateKe
  * holds the leaf followed by the CA certificate.
  */
 export async function issueGatewayCertificate(ca: CertificateAuthority, o: GatewayCertificateOptions, passphrase: string | undefined): Promise<IssuedPem> {
+  const x509 = x509lib();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const names: x509.JsonGeneralName[] = [];
+  const names: X509.JsonGeneralName[] = [];
   if (o.identity !== false) names.push({ type: 'url', value: participantUri(o.code) });
   for (const h of o.hosts) {
     if (isIP(h)) names.push({ type: 'ip', value: h });
