@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Gateway, call, startFederation } from '@tongban/testkit';
@@ -99,6 +101,11 @@ describe('webhooks for local systems', () => {
     expect(audit.some((e: any) => e.subject === generated.body.id && e.actor === 'local')).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(generated.body.secret);
     expect(gws[HB].output()).not.toContain(generated.body.secret);
+    // Encrypted at rest: the secret is nowhere in the database files (main file and WAL).
+    const db = join(gws[HB].options.dir, `tongban-${HB}.sqlite`);
+    const bytes = Buffer.concat([readFileSync(db), existsSync(`${db}-wal`) ? readFileSync(`${db}-wal`) : Buffer.alloc(0)]);
+    expect(bytes.length).toBeGreaterThan(0);
+    expect(bytes.includes(Buffer.from(generated.body.secret))).toBe(false);
   });
 
   it('户口迁移 at 河北: case and task events arrive signed; a receiver answering 500 twice gets every delivery on the third attempt', async () => {

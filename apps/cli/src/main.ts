@@ -11,6 +11,7 @@ import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
 import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
 import { tlsCaCommand, tlsIssueCommand, tlsShowCommand } from '@tongban/tls';
+import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban')
@@ -51,9 +52,8 @@ licences
     }),
   );
 
-program
-  .command('keys')
-  .description("this gateway's signing keys (public parts only)")
+const keys = program.command('keys').description("this gateway's signing keys (public parts only)");
+keys
   .command('list')
   .action(() =>
     withDatabase(async (ds) => {
@@ -62,6 +62,31 @@ program
       if (!rows.length) process.stdout.write('no keys yet: the gateway generates its first key when it starts\n');
     }),
   );
+
+// Rotation and revocation go through the running gateway (it announces them to every peer).
+const adminTarget = (o: { gateway?: string; tokenEnv: string }) => {
+  const token = readNamedSecret(o.tokenEnv);
+  if (!token) throw new Error(`${o.tokenEnv} is not set: the command needs an administrator token (or name another variable with --token-env)`);
+  if (o.gateway) return { url: o.gateway, token };
+  const config = loadGatewayConfig(undefined, program.opts().config);
+  const host = ['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host;
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`, token };
+};
+keys
+  .command('rotate')
+  .description('rotate the signing key: a new key is announced to every peer and signs after the overlap (TONGBAN_KEY_OVERLAP_HOURS, default 24 h)')
+  .option('--immediate', 'sign with the new key at once (peers may refuse calls until the announcement reaches them)')
+  .option('--overlap-hours <hours>', 'overlap before the new key signs (0-720)')
+  .option('--gateway <url>', "the gateway's HTTP URL (default: from its config)")
+  .option('--token-env <name>', 'environment variable holding an admin token', 'TONGBAN_ADMIN_TOKEN')
+  .action(async (o: { immediate?: boolean; overlapHours?: string; gateway?: string; tokenEnv: string }) => print(await rotateKeyCommand(adminTarget(o), o)));
+keys
+  .command('revoke <kid>')
+  .description('revoke one of our keys (compromise): announced to every peer; a replacement is made when it was the active key')
+  .requiredOption('--reason <text>', 'why (recorded in the audit trail and sent to peers)')
+  .option('--gateway <url>', "the gateway's HTTP URL (default: from its config)")
+  .option('--token-env <name>', 'environment variable holding an admin token', 'TONGBAN_ADMIN_TOKEN')
+  .action(async (kid: string, o: { reason: string; gateway?: string; tokenEnv: string }) => print(await revokeKeyCommand(adminTarget(o), kid, o)));
 
 program
   .command('peers')

@@ -13,7 +13,7 @@ import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/web
 import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
-import { KeyStore } from '@tongban/keys';
+import { KeyStore, SecretSealer } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
 import { ClientRegistry } from '@tongban/access';
 import { MaterialsController } from './http/materials.controller';
@@ -79,6 +79,7 @@ export class GatewayModule {
         { provide: TransportSecurity, useValue: transport },
         ...initialisedStores,
         ReplayStore,
+        SecretSealer,
         AuditLog,
         EnvelopeService,
         SignedTokenVerifier,

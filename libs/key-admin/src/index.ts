@@ -1,1 +1,2 @@
 export * from './key-admin.service';
+export * from './key-admin-cli';

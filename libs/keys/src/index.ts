@@ -2,3 +2,4 @@ export * from './keys.options';
 export * from './signing-key.entity';
 export * from './key-store.service';
 export * from './key-encryption';
+export * from './secret-sealer';

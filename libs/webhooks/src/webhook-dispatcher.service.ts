@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
 import { Clock, LeasedWorker } from '@tongban/common';
+import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
@@ -22,10 +23,14 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
   private readonly owner = randomUUID();
   private readonly leaseMs: number;
 
+  /** Opened secrets by webhook id (opening costs a scrypt derivation, ~50 ms). */
+  private readonly secrets = new Map<string, string>();
+
   constructor(
     private readonly ds: DataSource,
     private readonly clock: Clock,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
+    private readonly sealer: SecretSealer,
   ) {
     super();
     this.leaseMs = Math.max(30_000, 3 * options.timeoutMs);
@@ -71,6 +76,16 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     });
   }
 
+  private secretOf(hook: WebhookEntity): string {
+    if (!hook.secretSealed) return hook.secret; // not sealed yet (a row from before this version)
+    let secret = this.secrets.get(hook.id);
+    if (secret === undefined) {
+      secret = this.sealer.open('webhook', hook.id, hook.secretSealed);
+      this.secrets.set(hook.id, secret);
+    }
+    return secret;
+  }
+
   protected async process(d: WebhookDeliveryEntity): Promise<void> {
     const repo = this.ds.getRepository(WebhookDeliveryEntity);
     const key = { id: d.id, leaseOwner: this.owner };
@@ -91,7 +106,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
           'content-type': 'application/json',
           'x-tongban-event': d.eventType,
           'x-tongban-delivery': d.id,
-          'x-tongban-signature': signWebhook(hook.secret, t, d.body),
+          'x-tongban-signature': signWebhook(this.secretOf(hook), t, d.body),
         },
         body: d.body,
         redirect: 'manual',

@@ -8,8 +8,13 @@ export class WebhookEntity {
   @Column({ type: 'varchar', length: 2000 }) url: string;
   /** Event types (exact, or a prefix ending in `*`; `*` = all). */
   @Column({ type: 'text', transformer: jsonText }) events: string[];
-  /** HMAC key of the signature header; shown once at creation, never returned or logged after. */
+  /**
+   * Legacy plaintext HMAC key: empty once sealed (the gateway seals old rows at start). Never
+   * returned or logged.
+   */
   @Column({ type: 'varchar', length: 200 }) secret: string;
+  /** The HMAC key of the signature header, sealed (SecretSealer, purpose `webhook`); shown in clear once, at creation. */
+  @Column({ name: 'secret_sealed', type: 'text', nullable: true }) secretSealed: string | null;
   @Column({ name: 'created_by', type: 'varchar', length: 100 }) createdBy: string;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
 }

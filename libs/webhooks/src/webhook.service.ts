@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, ValidationException, parseOrThrow } from '@tongban/common';
+import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity, WebhookDeliveryStatus } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { registerWebhookSchema } from './webhook-requests.schema';
@@ -33,7 +34,7 @@ export interface WebhookDeliveryView {
 
 /** Registration of local systems' webhooks, and the admin view of deliveries. */
 @Injectable()
-export class WebhookService {
+export class WebhookService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Webhooks');
 
   constructor(
@@ -41,24 +42,45 @@ export class WebhookService {
     private readonly clock: Clock,
     private readonly audit: AuditLog,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
+    private readonly sealer: SecretSealer,
   ) {}
+
+  /** Seals secrets stored in clear by builds before secret_sealed (once; idempotent). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.sealLegacySecrets();
+  }
+
+  /** Moves every plaintext secret into `secret_sealed`; returns how many were sealed. */
+  async sealLegacySecrets(): Promise<number> {
+    const repo = this.ds.getRepository(WebhookEntity);
+    const legacy = (await repo.find()).filter((w) => !w.secretSealed && w.secret);
+    for (const w of legacy) {
+      // Only a row still holding that same plaintext is changed (another replica may be doing the same).
+      await repo.update({ id: w.id, secret: w.secret }, { secretSealed: this.sealer.seal('webhook', w.id, w.secret), secret: '' });
+    }
+    if (legacy.length) this.logger.log(`sealed ${legacy.length} webhook secret(s) stored in clear by an earlier version`);
+    return legacy.length;
+  }
 
   /** Registers a webhook; the secret (given or generated) is returned this once only. */
   async register(body: unknown, actor: string): Promise<{ id: string; url: string; events: string[]; secret: string }> {
     const req = parseOrThrow(registerWebhookSchema, body);
     const url = this.checkUrl(req.url);
+    const id = randomUUID();
+    const secret = req.secret ?? randomBytes(32).toString('base64url');
     const row: WebhookEntity = {
-      id: randomUUID(),
+      id,
       url,
       events: [...new Set(req.events)],
-      secret: req.secret ?? randomBytes(32).toString('base64url'),
+      secret: '',
+      secretSealed: this.sealer.seal('webhook', id, secret),
       createdBy: actor.slice(0, 100),
       createdAt: this.clock.now(),
     };
     await this.ds.getRepository(WebhookEntity).insert(row);
     await this.audit.recordNow({ event: 'admin.webhook.registered', actor, subject: row.id, outcome: 'OK', details: { origin: new URL(url).origin, events: row.events.join(',') } });
     this.logger.log(`webhook ${row.id} registered by ${actor} for ${new URL(url).origin}`);
-    return { id: row.id, url: row.url, events: row.events, secret: row.secret };
+    return { id: row.id, url: row.url, events: row.events, secret };
   }
 
   /** Every webhook, oldest first, without secrets. */

@@ -1,0 +1,26 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KeyEncryption } from './key-encryption';
+import { KEYS_OPTIONS, KeysOptions } from './keys.options';
+
+/**
+ * Encrypts other secrets the gateway must store and use again (webhook HMAC keys) with the same
+ * key-encryption secret as the signing keys: AES-256-GCM, scrypt-derived key, the purpose and the
+ * record id bound as associated data (a sealed value copied to another row does not open).
+ */
+@Injectable()
+export class SecretSealer {
+  private readonly encryption: KeyEncryption;
+
+  constructor(@Inject(KEYS_OPTIONS) options: Pick<KeysOptions, 'keyEncryptionSecret'>) {
+    this.encryption = new KeyEncryption(options.keyEncryptionSecret);
+  }
+
+  seal(purpose: string, id: string, plaintext: string): string {
+    return this.encryption.seal(`${purpose}:${id}`, Buffer.from(plaintext, 'utf8'));
+  }
+
+  /** Throws when the secret is wrong or the value was altered or moved to another record. */
+  open(purpose: string, id: string, sealed: string): string {
+    return this.encryption.open(`${purpose}:${id}`, sealed).toString('utf8');
+  }
+}
