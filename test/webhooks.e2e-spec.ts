@@ -31,6 +31,8 @@ let server: Server;
 let base: string;
 const received: Received[] = [];
 const tries = new Map<string, number>();
+/** /recovering answers 500 until this is set. */
+let recovered = false;
 
 const hookAt = (gw: Gateway, body: unknown) => call(gw, 'POST', '/v1/webhooks', body);
 const unhook = (gw: Gateway, id: string) => fetch(`${gw.baseUrl}/v1/webhooks/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gw.apiToken}` } });
@@ -59,7 +61,7 @@ beforeAll(async () => {
       const id = String(req.headers['x-tongban-delivery']);
       const n = (tries.get(id) ?? 0) + 1;
       tries.set(id, n);
-      res.statusCode = path === '/flaky' && n <= 2 ? 500 : 204;
+      res.statusCode = (path === '/flaky' && n <= 2) || (path === '/recovering' && !recovered) ? 500 : 204;
       res.end();
     });
   });
@@ -194,5 +196,45 @@ describe('webhooks for local systems', () => {
     expect(dead.find((d) => d.webhookId === doomed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', lastError: 'webhook deleted' });
     // The case itself is untouched by a failing subscriber.
     expect((await caseAt(gws[HB], collaborationId)).events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
+  });
+
+  it('an operator re-queues a DEAD delivery once the receiver is back; it arrives signed; a deleted webhook cannot be re-queued', async () => {
+    const secret = 'recovering-receiver-webhook-secret';
+    const hook = (await hookAt(gws[HB], { url: `${base}/recovering`, secret, events: ['POSTAL_MATERIALS_SENT'] })).body;
+    const body = {
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      applicant: { name: '张三', idNumber: '11010519491231002X' },
+      participants: { DESTINATION: BJ, ORIGIN: HB },
+      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+    };
+    const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
+    await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
+    expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS5550002' })).status).toBe(200);
+    const [dead] = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => d.webhookId === hook.id), (rows) => rows.length === 1);
+    expect(dead).toMatchObject({ attempts: 4, lastStatus: 500 });
+
+    // An operator (not only an admin) may re-queue; an auditor may not.
+    const operator = (await call(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'night-operator', role: 'operator' }, gws[HB].adminToken)).body.token;
+    const auditor = (await call(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'webhook-auditor', role: 'auditor' }, gws[HB].adminToken)).body.token;
+    expect((await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, auditor)).status).toBe(403);
+    recovered = true;
+    const requeued = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);
+    expect(requeued.status).toBe(200);
+    expect(requeued.body).toMatchObject({ id: dead.id, status: 'PENDING', attempts: 0 });
+    await waitFor('the re-queued delivery to arrive', async () => (await deliveries(gws[HB], 'DELIVERED')).filter((d) => d.id === dead.id), (rows) => rows.length === 1);
+    const arrived = at('/recovering').filter((r) => r.headers['x-tongban-delivery'] === dead.id);
+    expect(signatureValid(secret, arrived.at(-1)!.headers['x-tongban-signature'] as string, arrived.at(-1)!.raw)).toBe(true);
+    const again = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);
+    expect(again.status).toBe(409);
+    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=admin.webhook_delivery.requeued', undefined, gws[HB].adminToken)).body.events;
+    expect(audit).toEqual([expect.objectContaining({ actor: 'night-operator', subject: dead.id, outcome: 'OK' })]);
+
+    // The delivery of the deleted webhook (previous test) stays DEAD.
+    const orphan = (await deliveries(gws[HB], 'DEAD')).find((d) => d.lastError === 'webhook deleted');
+    expect(orphan).toBeDefined();
+    const refused = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${orphan.id}/requeue`, undefined, operator);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/was deleted/);
   });
 });

@@ -22,7 +22,7 @@ export function requirementOf(method: string, path: string): { scope: Scope } | 
   const p = path.split('?')[0];
   if (p.startsWith('/admin/')) {
     if (method === 'GET') return { roles: ['admin', 'operator', 'auditor'] };
-    if (/^\/admin\/(outbox\/[^/]+\/requeue)$/.test(p)) return { roles: ['admin', 'operator'] };
+    if (/^\/admin\/(outbox\/[^/]+|material-transfers\/[^/]+\/[^/]+|webhook-deliveries\/[^/]+)\/requeue$/.test(p)) return { roles: ['admin', 'operator'] };
     return { roles: ['admin'] };
   }
   if (p.startsWith('/v1/verifications') || p.startsWith('/v1/attestations')) return { scope: 'verify' };

@@ -17,6 +17,8 @@ export const AUDIT_EVENTS = [
   'admin.catalogue.loaded',
   'admin.calendar.loaded',
   'admin.outbox.requeued',
+  'admin.material_transfer.requeued',
+  'admin.webhook_delivery.requeued',
   'admin.webhook.registered',
   'admin.webhook.deleted',
   'admin.key.rotated',

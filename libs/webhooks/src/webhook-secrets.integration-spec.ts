@@ -9,16 +9,20 @@ import { WebhookEntity } from './webhook.entity';
 import { WebhookService } from './webhook.service';
 
 // Webhook HMAC secrets are sealed at rest: new ones at registration, rows from earlier versions at
-// the next start; a sealed value only opens for its own row and with the right secret.
-describeEachDatabase('webhook secrets at rest', (fresh) => {
+// the next start; a sealed value only opens for its own row and with the right secret. And the
+// admin's re-queue of a DEAD delivery.
+describeEachDatabase('webhook secrets at rest, and re-queueing deliveries', (fresh) => {
   let ds: DataSource;
   let service: WebhookService;
+  let nudges = 0;
   const sealer = new SecretSealer({ keyEncryptionSecret: 'a-test-key-encryption-secret-0123' });
 
   beforeAll(async () => {
     ds = await openDatabase(buildDataSource(fresh(), [WebhookEntity, WebhookDeliveryEntity, AuditEventEntity]));
     const clock = new SystemClock();
-    service = new WebhookService(ds, clock, new AuditLog(ds, clock), { backoffBaseMs: 1000, backoffCapMs: 10_000, maxAttempts: 3, timeoutMs: 1000 } as never, sealer);
+    service = new WebhookService(ds, clock, new AuditLog(ds, clock), { backoffBaseMs: 1000, backoffCapMs: 10_000, maxAttempts: 3, timeoutMs: 1000 } as never, sealer, {
+      nudge: () => void nudges++,
+    } as never);
   });
 
   afterAll(async () => {
@@ -44,5 +48,34 @@ describeEachDatabase('webhook secrets at rest', (fresh) => {
     expect(row.secret).toBe('');
     expect(sealer.open('webhook', 'legacy-hook', row.secretSealed!)).toBe('an-old-plaintext-webhook-secret');
     expect(await service.sealLegacySecrets()).toBe(0);
+  });
+
+  it('re-queues a DEAD delivery with a fresh attempt budget; refuses one that is not DEAD or whose webhook was deleted', async () => {
+    const { id: hookId } = await service.register({ url: 'http://127.0.0.1:9/requeue' }, 'tester');
+    const old = new Date(Date.now() - 86_400_000);
+    const delivery = (id: string, webhookId: string, status: WebhookDeliveryEntity['status']): WebhookDeliveryEntity => ({
+      id,
+      webhookId,
+      eventType: 'CASE_OPENED',
+      body: '{}',
+      status,
+      attempts: 12,
+      nextAttemptAt: old,
+      lastStatus: 500,
+      lastError: 'HTTP 500',
+      createdAt: old,
+      deliveredAt: null,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    await ds.getRepository(WebhookDeliveryEntity).insert([delivery('d-dead', hookId, 'DEAD'), delivery('d-done', hookId, 'DELIVERED'), delivery('d-orphan', 'deleted-hook', 'DEAD')]);
+    const view = await service.requeue('d-dead');
+    expect(view).toMatchObject({ id: 'd-dead', status: 'PENDING', attempts: 0, lastError: null, lastStatus: null });
+    expect(nudges).toBe(1);
+    await expect(service.requeue('d-done')).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(service.requeue('d-orphan')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/was deleted/) });
+    await expect(service.requeue('d-none')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await ds.getRepository(WebhookDeliveryEntity).findOneByOrFail({ id: 'd-orphan' })).status).toBe('DEAD');
+    expect(nudges).toBe(1);
   });
 });

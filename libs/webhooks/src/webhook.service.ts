@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
@@ -6,6 +6,7 @@ import { Clock, DomainException, ValidationException, parseOrThrow } from '@tong
 import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity, WebhookDeliveryStatus } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { registerWebhookSchema } from './webhook-requests.schema';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
 
@@ -43,7 +44,26 @@ export class WebhookService implements OnApplicationBootstrap {
     private readonly audit: AuditLog,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
     private readonly sealer: SecretSealer,
+    @Optional() private readonly dispatcher?: WebhookDispatcher,
   ) {}
+
+  /**
+   * Puts a DEAD delivery back in the queue, to be sent now with a fresh attempt budget. Refused
+   * when the webhook was deleted (there is nowhere to send it) or the delivery is not DEAD.
+   */
+  async requeue(id: string): Promise<WebhookDeliveryView> {
+    const repo = this.ds.getRepository(WebhookDeliveryEntity);
+    const row = await repo.findOneBy({ id });
+    if (!row) throw new DomainException('NOT_FOUND', `no webhook delivery ${id}`);
+    if (row.status !== 'DEAD') throw new DomainException('CONFLICT', `delivery ${id} is ${row.status}; only DEAD deliveries can be re-queued`);
+    if (!(await this.ds.getRepository(WebhookEntity).existsBy({ id: row.webhookId }))) {
+      throw new DomainException('CONFLICT', `the webhook of delivery ${id} was deleted; register it again and the next events will be sent`);
+    }
+    const now = this.clock.now();
+    await repo.update({ id, status: 'DEAD' }, { status: 'PENDING', attempts: 0, createdAt: now, nextAttemptAt: now, lastError: null, lastStatus: null, leaseOwner: null, leaseUntil: null });
+    this.dispatcher?.nudge();
+    return this.view((await repo.findOneBy({ id }))!);
+  }
 
   /** Seals secrets stored in clear by builds before secret_sealed (once; idempotent). */
   async onApplicationBootstrap(): Promise<void> {
@@ -111,7 +131,11 @@ export class WebhookService implements OnApplicationBootstrap {
       order: { createdAt: 'ASC' },
       take: Math.min(Math.max(Number.isFinite(limit) ? limit : 100, 1), 1000),
     });
-    return rows.map((d) => ({
+    return rows.map((d) => this.view(d));
+  }
+
+  private view(d: WebhookDeliveryEntity): WebhookDeliveryView {
+    return {
       id: d.id,
       webhookId: d.webhookId,
       eventType: d.eventType,
@@ -122,7 +146,7 @@ export class WebhookService implements OnApplicationBootstrap {
       deliveredAt: d.deliveredAt?.toISOString() ?? null,
       lastStatus: d.lastStatus,
       lastError: d.lastError,
-    }));
+    };
   }
 
   private checkUrl(raw: string): string {

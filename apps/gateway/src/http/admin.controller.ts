@@ -78,6 +78,28 @@ export class AdminController {
     return this.transfers.list(status, limit ? Number(limit) : 100).then((transfers) => ({ transfers }));
   }
 
+  @Post('material-transfers/:materialId/:peer/requeue')
+  @ApiOperation({ summary: 'Put a DEAD material transfer back in the queue, to be pushed now (audited)' })
+  @ApiResponse({ status: 200, description: 'The transfer, now PENDING' })
+  @ApiErrors(404, 409)
+  @HttpCode(200)
+  async requeueMaterialTransfer(@Param('materialId') materialId: string, @Param('peer') peer: string, @Ctx() ctx: RequestContext) {
+    const view = await this.transfers.requeue(materialId, peer);
+    await this.audit.recordNow({ event: 'admin.material_transfer.requeued', actor: ctx.caller, subject: `${materialId}/${peer}`, outcome: 'OK' });
+    return view;
+  }
+
+  @Post('webhook-deliveries/:id/requeue')
+  @ApiOperation({ summary: 'Put a DEAD webhook delivery back in the queue, to be sent now with a fresh attempt budget (audited)' })
+  @ApiResponse({ status: 200, description: 'The delivery, now PENDING' })
+  @ApiErrors(404, 409)
+  @HttpCode(200)
+  async requeueWebhookDelivery(@Param('id') id: string, @Ctx() ctx: RequestContext) {
+    const view = await this.webhooks.requeue(id);
+    await this.audit.recordNow({ event: 'admin.webhook_delivery.requeued', actor: ctx.caller, subject: id, outcome: 'OK' });
+    return view;
+  }
+
   @Get('webhook-deliveries')
   @ApiOperation({ summary: 'Webhook deliveries to local systems (bodies omitted)' })
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
