@@ -17,7 +17,9 @@ const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1
 let gws: Record<string, Gateway>;
 
 beforeAll(async () => {
-  const list = await startFederation([BJ, HB, GD]);
+  // JSON logs at debug level: the receiving inbox logs each accepted delivery, and JSON lines carry
+  // the correlation id of the request being handled.
+  const list = await startFederation([BJ, HB, GD], { env: { TONGBAN_LOG_LEVEL: 'debug', TONGBAN_LOG_FORMAT: 'json' } });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
 }, 90_000);
 
@@ -156,6 +158,35 @@ describe('metrics and correlation ids', () => {
     } finally {
       expect((await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { status: 'ACTIVE' }, gws[BJ].adminToken)).status).toBe(200);
     }
+  });
+
+  it('a case message carries the correlation id of the request that caused it, through the outbox to the peer', async () => {
+    const correlationId = `case-${randomUUID()}`;
+    const body = {
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      applicant: { name: '张三', idNumber: '11010519491231002X' },
+      participants: { DESTINATION: BJ, ORIGIN: HB },
+      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+    };
+    const opened = await post(gws[BJ], '/v1/cases', body, { 'x-correlation-id': correlationId });
+    expect(opened.status).toBe(201);
+    // 北京's outbox row keeps the id; the delivery to 河北 is sent with it.
+    const sent = await waitFor(
+      'the CaseOpened message delivered',
+      async () => (await call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken)).body.messages as any[],
+      (ms) => ms.some((m) => m.correlationId === correlationId && m.peer === HB),
+    );
+    const message = sent.find((m) => m.correlationId === correlationId && m.peer === HB);
+    // 河北's inbox logged the accepted delivery under the same id.
+    const accepted = (out: string) =>
+      out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line))
+        .find((l) => String(l.message).startsWith(`accepted ${message.type} ${message.id}`));
+    const line = (await waitFor('河北 to log the accepted delivery', async () => accepted(gws[HB].output()), (l) => l !== undefined))!;
+    expect(line).toMatchObject({ gateway: HB, context: 'Inbox', correlationId });
   });
 
   it('answers a valid x-correlation-id as sent and replaces a malformed or missing one', async () => {

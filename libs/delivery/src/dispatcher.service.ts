@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
 import { Clock, DomainException, LeasedWorker } from '@tongban/common';
 import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
+import { withCorrelationId } from '@tongban/observability';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { OutboxMessageEntity } from './outbox-message.entity';
@@ -79,12 +80,17 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     });
   }
 
-  protected async process(m: OutboxMessageEntity): Promise<void> {
+  /** Sends one message under its correlation id (log lines here and at the peer carry it). */
+  protected process(m: OutboxMessageEntity): Promise<void> {
+    return withCorrelationId(m.correlationId ?? undefined, () => this.deliver(m));
+  }
+
+  private async deliver(m: OutboxMessageEntity): Promise<void> {
     const body = Buffer.from(m.body, 'base64');
     const repo = this.ds.getRepository(OutboxMessageEntity);
     try {
       const payload = DeliveryPayload.encode({ messageId: m.id, stream: m.stream, seq: String(m.seq), type: m.type, body }).finish();
-      const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload, undefined, m.signKid ?? undefined));
+      const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload, m.correlationId ?? undefined, m.signKid ?? undefined));
       const check = await this.verifier.check<ReceiptClaims>(response.receipt, RECEIPT_TYP);
       const c = check.claims;
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {

@@ -116,6 +116,7 @@ export class Inbox {
     const receipt = this.keys.signJws(RECEIPT_TYP, claims);
     await repo.insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
     if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);
+    else this.logger.debug(`accepted ${m.type} ${m.messageId} (stream ${m.stream} #${m.seq}) from ${m.sender}`);
     return receipt;
   }
 }

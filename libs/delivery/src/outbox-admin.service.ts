@@ -18,6 +18,8 @@ export interface OutboxView {
   deliveredAt: string | null;
   lastError: string | null;
   receipt: string | null;
+  /** Correlation id of the request that caused it (x-correlation-id), if any. */
+  correlationId: string | null;
 }
 
 /** What admins see and do with undelivered messages: list, count, re-queue dead letters. */
@@ -56,6 +58,7 @@ export class OutboxAdmin {
       deliveredAt: r.deliveredAt?.toISOString() ?? null,
       lastError: r.lastError,
       receipt: r.receipt,
+      correlationId: r.correlationId,
     };
   }
 

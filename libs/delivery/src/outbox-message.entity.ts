@@ -25,4 +25,6 @@ export class OutboxMessageEntity {
   @Column({ name: 'lease_until', type: 'bigint', nullable: true, transformer: epochMs }) leaseUntil: Date | null;
   /** Key the envelope must be signed with (key announcements); null = the active key. */
   @Column({ name: 'sign_kid', type: 'varchar', length: 64, nullable: true }) signKid: string | null;
+  /** Correlation id of the request that caused the message (sent as x-correlation-id); null: none. */
+  @Column({ name: 'correlation_id', type: 'varchar', length: 64, nullable: true }) correlationId: string | null;
 }

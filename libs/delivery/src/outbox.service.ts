@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Clock } from '@tongban/common';
+import { currentCorrelationId } from '@tongban/observability';
 import { OutboxMessageEntity } from './outbox-message.entity';
 
 /** A message to hand to a peer reliably. */
@@ -14,6 +15,8 @@ export interface OutgoingMessage {
   body: Uint8Array;
   /** Sign the envelope with this own key instead of the active one (key announcements only). */
   signKid?: string;
+  /** Correlation id to send with it; default: the one of the request being handled, if any. */
+  correlationId?: string;
 }
 
 /**
@@ -51,6 +54,7 @@ export class Outbox {
       leaseOwner: null,
       leaseUntil: null,
       signKid: m.signKid ?? null,
+      correlationId: m.correlationId ?? currentCorrelationId() ?? null,
     });
     return id;
   }
