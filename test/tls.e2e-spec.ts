@@ -1,5 +1,5 @@
 import { GetJwksPayload } from '@tongban/proto';
-import { FakePeer, Gateway, TestPki, call, demoLicence, gatewayOptions, startFederation, startGateway, verificationBody } from '@tongban/testkit';
+import { FakePeer, Gateway, TestPki, call, demoLicence, gatewayOptions, runCli, startFederation, startGateway, verificationBody } from '@tongban/testkit';
 import { waitFor } from './support/wait';
 
 // Mutual TLS between real gateway processes: identities in certificates, the client-side check
@@ -80,6 +80,22 @@ describe('mutual TLS between gateways', () => {
     // Both directions work with the new certificate: 河北 as server and as client.
     expect((await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')))).status).toBe(200);
     expect((await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);
+  });
+});
+
+describe('tongban tls check and show', () => {
+  it('runs the start-up checks on the configured files, or on others, without starting a gateway', async () => {
+    const pki = await TestPki.get();
+    const o = await gatewayOptions(HB);
+    const ok = await runCli(o, ['tls', 'check']);
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(ok.stdout).toMatch(/^OK: certificate for participant 130000, valid .* \(\d+ days left\)/);
+    const wrong = await runCli(o, ['tls', 'check', '--cert', (await pki.filesFor(GD)).certFile]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^NOT OK: TONGBAN_TLS_CERT .*: the certificate is for participant 440000, but this gateway is 130000/);
+    const shown = await runCli(o, ['tls', 'show', o.tls!.certFile]);
+    expect(shown.stdout).toMatch(/participant\s+130000[\s\S]*URI:urn:tongban:participant:130000/);
+    expect(shown.stdout + shown.stderr + ok.stdout).not.toMatch(/PRIVATE KEY/);
   });
 });
 

@@ -10,7 +10,7 @@ import { LicenceEntity, LicenceImporter } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
 import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
-import { tlsCaCommand, tlsIssueCommand, tlsShowCommand } from '@tongban/tls';
+import { tlsCaCommand, tlsCheckCommand, tlsIssueCommand, tlsShowCommand } from '@tongban/tls';
 import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
@@ -189,6 +189,19 @@ tls
   .action(async (o: { ca: string; code: string[]; host: string[]; days: string; out: string; renewWithin?: string; caPassphraseEnv: string; keyPassphraseEnv: string }) =>
     print(await tlsIssueCommand(o, readNamedSecret(o.caPassphraseEnv), readNamedSecret(o.keyPassphraseEnv))),
   );
+tls
+  .command('check')
+  .description("run the gateway's start-up checks on its TLS files (participant, validity, key, CA chain, encryption in production) without starting it")
+  .option('--cert <file>', 'certificate chain (default: TONGBAN_TLS_CERT)')
+  .option('--key <file>', 'private key (default: TONGBAN_TLS_KEY; passphrase from TONGBAN_TLS_KEY_PASSPHRASE)')
+  .option('--ca <file>', 'trusted CA bundle (default: TONGBAN_TLS_CA)')
+  .action((o: { cert?: string; key?: string; ca?: string }) => {
+    const config = loadGatewayConfig(undefined, program.opts().config);
+    const t = config.transport.kind === 'mtls' ? config.transport : undefined;
+    const files = { certFile: o.cert ?? t?.certFile, keyFile: o.key ?? t?.keyFile, caFile: o.ca ?? t?.caFile, keyPassphrase: t?.keyPassphrase ?? readNamedSecret('TONGBAN_TLS_KEY_PASSPHRASE') };
+    if (!files.certFile || !files.keyFile || !files.caFile) throw new Error('give --cert, --key and --ca, or configure TONGBAN_TLS_CERT, TONGBAN_TLS_KEY and TONGBAN_TLS_CA');
+    print(tlsCheckCommand(files as { certFile: string; keyFile: string; caFile: string; keyPassphrase?: string }, config.code, config.env === 'production'));
+  });
 tls
   .command('show <file>')
   .description('what a certificate file says: participant, names, validity, SHA-256, issuer')

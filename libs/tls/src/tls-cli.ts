@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createHash, X509Certificate as Cert } from 'node:crypto';
 import { participantOfCertificate } from './identity';
 import { createCertificateAuthority, issueGatewayCertificate, loadCertificateAuthority } from './pki';
-import { parseCertificates } from './tls-material';
+import { loadTlsMaterial, parseCertificates, TlsFiles, TlsMaterialError } from './tls-material';
 
 // The `tongban tls` commands (apps/cli wires them and passes the passphrases it read from the
 // environment variables the administrator named). They need no gateway config or database.
@@ -85,6 +85,28 @@ export async function tlsIssueCommand(
     lines.push(`${code}: wrote ${certFile} and ${keyFile} (valid to ${new Date(new Cert(issued.certificate).validTo).toISOString()})`);
   }
   return { stdout: lines.join('\n') + '\n', stderr: '', exitCode: 0 };
+}
+
+/**
+ * `tls check`: runs the gateway's own start-up checks on TLS files (by default the configured
+ * ones) without starting it — e.g. on renewed files before they are moved into place.
+ */
+export function tlsCheckCommand(files: TlsFiles, code: string, production: boolean): TlsCommandOutput {
+  try {
+    const m = loadTlsMaterial(files, code, { production });
+    const days = Math.floor((m.notAfter.getTime() - Date.now()) / DAY_MS);
+    return {
+      stdout: [
+        `OK: certificate for participant ${m.participant}, valid ${m.notBefore.toISOString()} to ${m.notAfter.toISOString()} (${days} days left)`,
+        `    SHA-256 ${m.fingerprint}; key matches${files.keyPassphrase ? ' (encrypted)' : ''}; chains to ${m.caSubjects.join(' | ')}`,
+      ].join('\n') + '\n',
+      stderr: days < 14 ? `warning: expires in ${days} days: renew it (docs/operations.md §18.4)\n` : '',
+      exitCode: 0,
+    };
+  } catch (e) {
+    if (e instanceof TlsMaterialError) return { stdout: '', stderr: `NOT OK: ${e.message}\n`, exitCode: 1 };
+    throw e;
+  }
 }
 
 /** `tls show`: what a certificate file says (participant, names, validity, fingerprint, issuer). */
