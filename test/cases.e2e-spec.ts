@@ -228,5 +228,32 @@ describe.each(DATABASES)('cases on %s', (database) => {
         await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedItems: ['*'] }, gws[HB].adminToken);
       }
     });
+
+    it('we do not give a peer a role it is not allowed, and a peer rejects a case in which we take a role it does not accept', async () => {
+      // 北京 lets 河北 act only as DESTINATION: 河北 as ORIGIN is refused before anything is written.
+      expect((await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowedRoles: ['DESTINATION'] }, gws[BJ].adminToken)).status).toBe(200);
+      try {
+        const casesBefore = (await call(gws[BJ], 'GET', '/v1/cases?limit=1000')).body.cases.length;
+        const refused = await call(gws[BJ], 'POST', '/v1/cases', hukou());
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toMatchObject({ field: 'participants.ORIGIN', rule: 'ROLE_NOT_ALLOWED' });
+        expect((await call(gws[BJ], 'GET', '/v1/cases?limit=1000')).body.cases.length).toBe(casesBefore);
+        expect((await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowedRoles: ['bad role'] }, gws[BJ].adminToken)).status).toBe(400);
+      } finally {
+        await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowedRoles: ['*'] }, gws[BJ].adminToken);
+      }
+      // 河北 lets 北京 act only as ORIGIN; 北京 opens a case as DESTINATION: 河北 answers REJECTED.
+      expect((await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedRoles: ['ORIGIN'] }, gws[HB].adminToken)).status).toBe(200);
+      try {
+        const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
+        await waitFor('a REJECTED receipt naming ROLE_NOT_ALLOWED', () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken), (r) =>
+          r.body.messages.some((m: any) => m.stream === collaborationId && /ROLE_NOT_ALLOWED: 110000 may not take the role DESTINATION/.test(m.lastError ?? '')),
+        );
+        expect((await call(gws[HB], 'GET', `/v1/cases/${collaborationId}`)).status).toBe(404);
+        expect((await call(gws[HB], 'GET', '/admin/peers', undefined, gws[HB].adminToken)).body.peers.find((p: any) => p.code === BJ).allowedRoles).toEqual(['ORIGIN']);
+      } finally {
+        await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedRoles: ['*'] }, gws[HB].adminToken);
+      }
+    });
   });
 });

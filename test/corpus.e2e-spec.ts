@@ -162,6 +162,10 @@ async function applySetup(s: Setup | undefined): Promise<() => Promise<void>> {
     expect((await admin('PATCH', `/admin/peers/${TJ}`, { allowedItems: s.allowedItems })).status).toBe(200);
     undo.push(() => admin('PATCH', `/admin/peers/${TJ}`, { allowedItems: ['*'] }));
   }
+  if (s?.allowedRoles) {
+    expect((await admin('PATCH', `/admin/peers/${TJ}`, { allowedRoles: s.allowedRoles })).status).toBe(200);
+    undo.push(() => admin('PATCH', `/admin/peers/${TJ}`, { allowedRoles: ['*'] }));
+  }
   return async () => {
     for (const u of undo.reverse()) {
       const r = (await u()) as { status: number };

@@ -97,6 +97,7 @@ export interface Setup {
   retiredAgoSeconds?: number;
   rateLimitPerSecond?: number;
   allowedItems?: string[];
+  allowedRoles?: string[];
 }
 
 export interface NotOkExpect {
@@ -136,7 +137,7 @@ export interface CorpusCase {
 }
 
 const ATTACK_KEYS = ['signer', 'strangerCode', 'header', 'omitHeader', 'kid', 'claims', 'clock', 'omitClaims', 'mty', 'signature', 'tamper', 'tamperClaims', 'tamperHeader', 'jws', 'envelope', 'rawRequestHex', 'payload', 'payloadBytes', 'replay', 'burst', 'delivery', 'tls'];
-const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'retiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems'];
+const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'retiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles'];
 
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'federation');
 

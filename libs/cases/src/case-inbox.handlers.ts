@@ -53,6 +53,8 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (!o.participants.some((p) => p.province === uow.self)) throw new DeliveryRejection(`${uow.self} takes no part in this case`);
     const peer = this.trust.peer(m.sender);
     if (!peer || !this.trust.allowsItem(peer, o.itemCode)) throw new DeliveryRejection(`ITEM_NOT_ALLOWED: ${m.sender} may not route ${o.itemCode} to ${uow.self}`);
+    const refusedRole = o.participants.find((p) => p.province === m.sender && !this.trust.allowsRole(peer, p.role));
+    if (refusedRole) throw new DeliveryRejection(`ROLE_NOT_ALLOWED: ${m.sender} may not take the role ${refusedRole.role} in cases with ${uow.self}`);
     const repo = uow.tx.getRepository(CaseEntity);
     if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
     const snapshot = json(o.receivedJson) as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };

@@ -52,6 +52,7 @@ export class CaseOwner {
       const peer = this.trust.peer(code);
       if (!peer || peer.status !== 'ACTIVE') throw new ValidationException(`participants.${role}`, 'PEER_NOT_TRUSTED', `participants.${role}: ${code} is not an active peer in the trust store`);
       if (!this.trust.allowsItem(peer, req.itemCode)) throw new ValidationException(`participants.${role}`, 'ITEM_NOT_ALLOWED', `participants.${role}: our policy does not route ${req.itemCode} to ${code}`);
+      if (!this.trust.allowsRole(peer, role)) throw new ValidationException(`participants.${role}`, 'ROLE_NOT_ALLOWED', `participants.${role}: our policy does not let ${code} take the role ${role}`);
     }
     if (req.participants[item.acceptingRole] !== this.txs.self) {
       throw new ValidationException(`participants.${item.acceptingRole}`, 'ACCEPTING_PROVINCE', `participants.${item.acceptingRole}: the accepting role must be this gateway (${this.txs.self})`);

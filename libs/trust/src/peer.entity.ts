@@ -15,6 +15,8 @@ export class PeerEntity {
   @Column({ name: 'allowed_licence_types', type: 'text', transformer: jsonText }) allowedLicenceTypes: string[];
   /** Service item codes this peer may route to us (cases); null or `*` allows every item. */
   @Column({ name: 'allowed_items', type: 'text', nullable: true, transformer: jsonText }) allowedItems: string[] | null;
+  /** Case roles (catalogue role names) this peer may take in cases shared with us; null or `*` allows every role. */
+  @Column({ name: 'allowed_roles', type: 'text', nullable: true, transformer: jsonText }) allowedRoles: string[] | null;
   /** Requests per second accepted from this peer (token bucket, burst = 2 s worth); null = unlimited. */
   @Column({ name: 'rate_limit_per_s', type: 'integer', nullable: true }) rateLimitPerSecond: number | null;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;

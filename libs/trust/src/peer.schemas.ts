@@ -24,6 +24,7 @@ export const publicJwkSchema = z
 const licenceTypes = z.array(z.string().refine((t) => t === '*' || LICENCE_TYPE.test(t), { message: "each entry must be a 21-character GB/T 36904 licence type code or '*'", params: { rule: 'LICENCE_TYPE' } })).max(500);
 
 const itemCodes = z.array(z.string().regex(/^(\*|[A-Z0-9_-]{2,40})$/, "each entry must be a catalogue item code or '*'")).max(500);
+const roleNames = z.array(z.string().regex(/^(\*|[A-Z][A-Z0-9_]{1,39})$/, "each entry must be a case role name (e.g. ORIGIN) or '*'")).max(100);
 const rateLimit = z.number().int().min(1).max(100_000).nullable();
 
 /** Body of `POST /admin/peers`. */
@@ -35,6 +36,7 @@ export const createPeerSchema = z
     allowedLicenceTypes: licenceTypes.default(['*']),
     status: z.enum(['ACTIVE', 'SUSPENDED']).default('ACTIVE'),
     allowedItems: itemCodes.default(['*']),
+    allowedRoles: roleNames.default(['*']),
     rateLimitPerSecond: rateLimit.default(null),
     keys: z.array(publicJwkSchema).max(20).default([]),
   })
@@ -48,6 +50,7 @@ export const updatePeerSchema = z
     allowedLicenceTypes: licenceTypes.optional(),
     status: z.enum(['ACTIVE', 'SUSPENDED']).optional(),
     allowedItems: itemCodes.optional(),
+    allowedRoles: roleNames.optional(),
     rateLimitPerSecond: rateLimit.optional(),
   })
   .strict();

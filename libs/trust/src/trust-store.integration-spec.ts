@@ -82,7 +82,7 @@ describeEachDatabase('TrustStore', (fresh) => {
   it('creates, lists, gets and updates peers', async () => {
     expect(store.list()).toEqual([]);
     const bj = await store.create({ code: '110000', endpoint: 'gw.bj.example:9443' }, ADMIN);
-    expect(bj).toEqual({ code: '110000', name: '北京市', endpoint: 'gw.bj.example:9443', status: 'ACTIVE', allowedLicenceTypes: ['*'], allowedItems: ['*'], rateLimitPerSecond: null, keys: [] });
+    expect(bj).toEqual({ code: '110000', name: '北京市', endpoint: 'gw.bj.example:9443', status: 'ACTIVE', allowedLicenceTypes: ['*'], allowedItems: ['*'], allowedRoles: ['*'], rateLimitPerSecond: null, keys: [] });
     clock.advance(1000);
     await store.create({ code: '130000', name: 'Hebei GW', endpoint: '10.0.0.3:9001', allowedLicenceTypes: [BIZ_LICENCE], status: 'SUSPENDED' }, ADMIN);
 

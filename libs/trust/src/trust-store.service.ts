@@ -28,6 +28,7 @@ export interface TrustedPeer {
   status: PeerEntity['status'];
   allowedLicenceTypes: string[];
   allowedItems: string[];
+  allowedRoles: string[];
   rateLimitPerSecond: number | null;
   keys: Map<string, TrustedKey>;
 }
@@ -40,6 +41,7 @@ export interface PeerView {
   status: string;
   allowedLicenceTypes: string[];
   allowedItems: string[];
+  allowedRoles: string[];
   rateLimitPerSecond: number | null;
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
@@ -78,6 +80,7 @@ export class TrustStore {
         status: p.status,
         allowedLicenceTypes: p.allowedLicenceTypes,
         allowedItems: p.allowedItems ?? ['*'],
+        allowedRoles: p.allowedRoles ?? ['*'],
         rateLimitPerSecond: p.rateLimitPerSecond ?? null,
         keys: new Map(),
       });
@@ -125,6 +128,11 @@ export class TrustStore {
     return peer.allowedItems.includes('*') || peer.allowedItems.includes(itemCode);
   }
 
+  /** Whether `peer` may take the case role `role` (e.g. ORIGIN) in cases shared with us. */
+  allowsRole(peer: TrustedPeer, role: string): boolean {
+    return peer.allowedRoles.includes('*') || peer.allowedRoles.includes(role);
+  }
+
   /** Adds a peer (and optionally its keys). 409 when it exists already. */
   async create(body: unknown, actor: string): Promise<PeerView> {
     const input = parseOrThrow(createPeerSchema, body);
@@ -145,6 +153,7 @@ export class TrustStore {
         status: input.status,
         allowedLicenceTypes: input.allowedLicenceTypes,
         allowedItems: input.allowedItems,
+        allowedRoles: input.allowedRoles,
         rateLimitPerSecond: input.rateLimitPerSecond,
         createdAt: now,
         updatedAt: now,
@@ -159,7 +168,7 @@ export class TrustStore {
     return this.get(input.code);
   }
 
-  /** Changes a peer's name, endpoint, status or allowed licence types. */
+  /** Changes a peer's name, endpoint, status or policy (licence types, items, roles, rate limit). */
   async update(code: string, body: unknown, actor: string): Promise<PeerView> {
     const input = parseOrThrow(updatePeerSchema, body);
     this.get(code);
@@ -233,6 +242,7 @@ export class TrustStore {
       status: p.status,
       allowedLicenceTypes: p.allowedLicenceTypes,
       allowedItems: p.allowedItems,
+      allowedRoles: p.allowedRoles,
       rateLimitPerSecond: p.rateLimitPerSecond,
       keys: [...p.keys.values()].map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, addedAt: k.addedAt.toISOString(), jwk: k.jwk })),
     };

@@ -55,6 +55,7 @@ function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey
         status: 'ACTIVE',
         allowedLicenceTypes: ['*'],
         allowedItems: ['*'],
+        allowedRoles: ['*'],
         rateLimitPerSecond: null,
         keys: new Map(ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null }])),
       },
