@@ -77,6 +77,9 @@ describe('mutual TLS between gateways', () => {
     expect(after).toMatchObject({ mode: 'mtls', participant: HB, lastReloadError: null });
     expect(Date.parse(after.notAfter)).toBeGreaterThan(Date.parse(before.notAfter));
     expect(gws[HB].output()).toMatch(/TLS material loaded: certificate/);
+    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=transport.tls.reloaded', undefined, gws[HB].adminToken)).body.events;
+    expect(audit.at(-1)).toMatchObject({ actor: 'system', subject: after.fingerprint, outcome: 'OK' });
+    expect(JSON.parse(audit.at(-1).details)).toMatchObject({ previous: before.fingerprint, notAfter: after.notAfter, trustedCas: 1 });
     // Both directions work with the new certificate: 河北 as server and as client.
     expect((await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')))).status).toBe(200);
     expect((await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);

@@ -44,9 +44,18 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     private readonly clients: ClientRegistry,
     private readonly ds: DataSource,
     private readonly transport: TransportSecurity,
+    private readonly audit: AuditLog,
   ) {}
 
   onModuleInit(): void {
+    // A new certificate or CA bundle is a security-relevant change made through files: audited.
+    this.transport.onChange((e) =>
+      this.audit.record(
+        e.kind === 'reloaded'
+          ? { event: 'transport.tls.reloaded', actor: 'system', subject: e.fingerprint.slice(0, 64), outcome: 'OK', details: { previous: e.previousFingerprint ?? '', notAfter: e.notAfter, trustedCas: e.trustedCas } }
+          : { event: 'transport.tls.reload_failed', actor: 'system', subject: e.keptFingerprint ?? 'none', outcome: 'FAILED', reason: e.problem.slice(0, 200) },
+      ),
+    );
     this.transport.watch();
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.

@@ -28,6 +28,8 @@ export const AUDIT_EVENTS = [
   'admin.client.disabled',
   'access.denied',
   'directory.applied',
+  'transport.tls.reloaded',
+  'transport.tls.reload_failed',
   'directory.refused',
   'case.material.downloaded',
 ] as const;

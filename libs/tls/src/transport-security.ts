@@ -17,6 +17,11 @@ export interface AuthenticatedCall {
   getAuthContext?(): { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } | null;
 }
 
+/** A change of the TLS material in use (or a change that was refused), for the audit trail. */
+export type TransportEvent =
+  | { kind: 'reloaded'; fingerprint: string; previousFingerprint: string | null; notAfter: string; trustedCas: number }
+  | { kind: 'reload_failed'; problem: string; keptFingerprint: string | null };
+
 /** What `/health` and `/admin/tls` report (no key material). */
 export interface TransportStatus {
   mode: 'mtls' | 'insecure';
@@ -58,6 +63,7 @@ export class TransportSecurity {
   private lastReloadAt: Date | undefined;
   private lastReloadError: string | null = null;
   private server: ServerCredentials | undefined;
+  private readonly listeners = new Set<(e: TransportEvent) => void>();
 
   constructor(
     readonly settings: TransportSettings,
@@ -68,6 +74,21 @@ export class TransportSecurity {
       this.material = loadTlsMaterial(settings, code, { production });
       this.stamp = this.fileStamp();
       this.lastReloadAt = new Date();
+    }
+  }
+
+  /** Calls `listener` for every reload that changed the material, and every reload refused. */
+  onChange(listener: (e: TransportEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  private emit(e: TransportEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.logger.error(`transport listener failed: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -99,6 +120,7 @@ export class TransportSecurity {
     try {
       const next = loadTlsMaterial(this.settings, this.code, { production: this.production, extraCas: this.extraCas });
       const changed = !this.material || next.fingerprint !== this.material.fingerprint || !next.caBundle.equals(this.material.caBundle);
+      const previousFingerprint = this.material?.fingerprint ?? null;
       this.material = next;
       this.stamp = stamp;
       this.lastReloadAt = new Date();
@@ -106,12 +128,14 @@ export class TransportSecurity {
       if (changed) {
         this.logger.log(`TLS material loaded: certificate ${next.fingerprint.slice(0, 16)}… valid to ${next.notAfter.toISOString()}, ${next.caSubjects.length} trusted CA(s)`);
         this.publish();
+        this.emit({ kind: 'reloaded', fingerprint: next.fingerprint, previousFingerprint, notAfter: next.notAfter.toISOString(), trustedCas: next.caSubjects.length });
       }
       return true;
     } catch (e) {
       this.stamp = stamp; // do not retry the same broken files every tick; a new edit is retried
       this.lastReloadError = (e as Error).message;
       this.logger.error(`TLS files changed but cannot be used; keeping the previous ones: ${(e as Error).message}`);
+      this.emit({ kind: 'reload_failed', problem: (e as Error).message.slice(0, 300), keptFingerprint: this.material?.fingerprint ?? null });
       return false;
     }
   }
