@@ -41,6 +41,23 @@ const deliveries = async (gw: Gateway, status?: string) =>
   (await call(gw, 'GET', `/admin/webhook-deliveries?limit=1000${status ? `&status=${status}` : ''}`, undefined, gw.adminToken)).body.deliveries as any[];
 const caseAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
 
+/** A 户口迁移 case: 北京 destination (accepting), 河北 origin. */
+const hukou = () => ({
+  itemCode: 'HUKOU_WORK_TRANSFER',
+  applicant: { name: '张三', idNumber: '11010519491231002X' },
+  participants: { DESTINATION: BJ, ORIGIN: HB },
+  materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+  receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+});
+
+/** Opens a 户口迁移 case at 北京 and, once 河北 has it, records there that the materials were posted (a POSTAL_MATERIALS_SENT event at 河北). */
+async function postalSentAtHebei(trackingNumber: string): Promise<string> {
+  const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
+  await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
+  expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber })).status).toBe(200);
+  return collaborationId;
+}
+
 /** The receiver's check, written out as a subscriber would (docs/protocol.md §Webhooks). */
 function signatureValid(secret: string, header: string | undefined, raw: string): boolean {
   const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
@@ -118,13 +135,7 @@ describe('webhooks for local systems', () => {
     const flaky = (await hookAt(gws[HB], { url: `${base}/flaky`, secret, events: ['STEP_*'] })).body;
     const opened = (await hookAt(gws[HB], { url: `${base}/opened`, secret, events: ['CASE_OPENED'] })).body;
 
-    const body = {
-      itemCode: 'HUKOU_WORK_TRANSFER',
-      applicant: { name: '张三', idNumber: '11010519491231002X' },
-      participants: { DESTINATION: BJ, ORIGIN: HB },
-      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
-      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
-    };
+    const body = hukou();
     const { caseId: ownerCaseId, collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
     expect((await call(gws[BJ], 'POST', `/v1/tasks/${collaborationId}~0/complete`, { outputs: { approval_no: '京准迁字2026第501号' } })).status).toBe(200);
     const task = `${collaborationId}~1`;
@@ -180,16 +191,7 @@ describe('webhooks for local systems', () => {
   it('a receiver that never answers 2xx: parked as DEAD after the attempt limit; deleting a webhook parks its queue', async () => {
     const closed = (await hookAt(gws[HB], { url: 'http://127.0.0.1:1/closed', events: ['POSTAL_MATERIALS_SENT'] })).body;
     const doomed = (await hookAt(gws[HB], { url: 'http://127.0.0.1:1/doomed', events: ['POSTAL_MATERIALS_SENT'] })).body;
-    const body = {
-      itemCode: 'HUKOU_WORK_TRANSFER',
-      applicant: { name: '张三', idNumber: '11010519491231002X' },
-      participants: { DESTINATION: BJ, ORIGIN: HB },
-      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
-      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
-    };
-    const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
-    await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
-    expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS5550001' })).status).toBe(200);
+    const collaborationId = await postalSentAtHebei('EMS5550001');
     expect((await unhook(gws[HB], doomed.id)).status).toBe(204);
     const dead = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => [closed.id, doomed.id].includes(d.webhookId)), (rows) => rows.length === 2);
     expect(dead.find((d) => d.webhookId === closed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', attempts: 4, lastStatus: null, lastError: expect.stringMatching(/fetch failed|ECONNREFUSED/) });
@@ -201,16 +203,7 @@ describe('webhooks for local systems', () => {
   it('an operator re-queues a DEAD delivery once the receiver is back; it arrives signed; a deleted webhook cannot be re-queued', async () => {
     const secret = 'recovering-receiver-webhook-secret';
     const hook = (await hookAt(gws[HB], { url: `${base}/recovering`, secret, events: ['POSTAL_MATERIALS_SENT'] })).body;
-    const body = {
-      itemCode: 'HUKOU_WORK_TRANSFER',
-      applicant: { name: '张三', idNumber: '11010519491231002X' },
-      participants: { DESTINATION: BJ, ORIGIN: HB },
-      materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
-      receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
-    };
-    const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
-    await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
-    expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS5550002' })).status).toBe(200);
+    const collaborationId = await postalSentAtHebei('EMS5550002');
     const [dead] = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => d.webhookId === hook.id), (rows) => rows.length === 1);
     expect(dead).toMatchObject({ attempts: 4, lastStatus: 500 });
 
