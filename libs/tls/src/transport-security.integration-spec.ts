@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChannelCredentials, credentials, makeGenericClientConstructor, Server, ServerUnaryCall, sendUnaryData, status } from '@grpc/grpc-js';
@@ -96,6 +97,13 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
 
   it('keeps the identity per connection: several calls on one connection read the certificate once', async () => {
     const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...(await issue('130000')) }, '130000', true);
+    // Count the server side's reads of the peer certificate (the client reads the server's once, at the handshake).
+    let serverReads = 0;
+    const original = TLSSocket.prototype.getPeerCertificate;
+    const spy = jest.spyOn(TLSSocket.prototype, 'getPeerCertificate').mockImplementation(function (this: TLSSocket, ...args: [boolean?]) {
+      if ((this as unknown as { _tlsOptions?: { isServer?: boolean } })._tlsOptions?.isServer) serverReads++;
+      return original.apply(this, args as [true]);
+    });
     const c = new Client(`127.0.0.1:${port}`, client.channelCredentials('110000'));
     const one = () =>
       new Promise<string>((resolve, reject) =>
@@ -103,9 +111,12 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
       );
     expect(await Promise.all([one(), one(), one()])).toEqual(['130000', '130000', '130000']);
     c.close();
+    spy.mockRestore();
+    expect(serverReads).toBe(1);
     expect(new Set(sessions).size).toBe(1);
     expect(sessions[0]).toBeDefined();
-    expect(certificateReads).toBe(1);
+    // peerOf read it from the connection, not through each call's auth context.
+    expect(certificateReads).toBe(0);
   });
 
   it('refuses to talk to a server whose certificate names another participant (client side)', async () => {
@@ -182,4 +193,59 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const key = createPrivateKey({ key: readFileSync(f.keyFile, 'utf8'), passphrase: PASS }).export({ format: 'pem', type: 'pkcs8' });
     return { key: Buffer.from(key), cert: readFileSync(f.certFile) };
   }
+
+  describe('directory pinning with an intermediate CA', () => {
+    // A province's own PKI: root (listed in the directory as tlsCa) → intermediate → gateway certificate.
+    async function provincePki(code: string) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const x509 = require('@peculiar/x509') as typeof import('@peculiar/x509');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { webcrypto, createPrivateKey } = require('node:crypto') as typeof import('node:crypto');
+      x509.cryptoProvider.set(webcrypto as never);
+      const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+      const keys = async () => (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+      const [rootKeys, midKeys, leafKeys] = [await keys(), await keys(), await keys()];
+      const now = Date.now();
+      const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
+      const root = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: '01', name: `CN=Province ${code} root CA`, ...validity, signingAlgorithm: alg, keys: rootKeys,
+        extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey)],
+      });
+      const mid = await x509.X509CertificateGenerator.create({
+        serialNumber: '02', subject: `CN=Province ${code} issuing CA`, issuer: root.subject, ...validity, signingAlgorithm: alg, publicKey: midKeys.publicKey, signingKey: rootKeys.privateKey,
+        extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), await x509.AuthorityKeyIdentifierExtension.create(root), await x509.SubjectKeyIdentifierExtension.create(midKeys.publicKey)],
+      });
+      const leaf = await x509.X509CertificateGenerator.create({
+        serialNumber: '03', subject: `CN=tongban-gateway-${code}`, issuer: mid.subject, ...validity, signingAlgorithm: alg, publicKey: leafKeys.publicKey, signingKey: midKeys.privateKey,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `urn:tongban:participant:${code}` }]),
+          await x509.AuthorityKeyIdentifierExtension.create(mid),
+        ],
+      });
+      const key = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' });
+      return { rootPem: root.toString('pem'), chain: Buffer.from(`${leaf.toString('pem')}\n${mid.toString('pem')}\n`), key: Buffer.from(key) };
+    }
+
+    it('accepts a certificate issued through an intermediate of the listed CA; refuses one from another CA even if it carries a copy of the listed CA', async () => {
+      const hebei = await provincePki('130000');
+      serverTs.setDirectoryCas({ '130000': hebei.rootPem });
+      try {
+        const ca = Buffer.from(caPem);
+        // 河北's own PKI, root listed in the directory: accepted (leaf ← intermediate ← listed root).
+        expect(await ask(credentials.createSsl(ca, hebei.key, hebei.chain))).toEqual({ who: '130000' });
+        // A certificate for 130000 from the federation test CA (trusted, but not 河北's listed CA): names nobody.
+        const other = loadTlsMaterialUnchecked(await issue('130000'));
+        expect(await ask(credentials.createSsl(ca, other.key, other.cert))).toEqual({ who: 'null' });
+        // The same, presenting a copy of 河北's root in its chain: still nobody (links are checked by signature).
+        expect(await ask(credentials.createSsl(ca, other.key, Buffer.concat([other.cert, Buffer.from(hebei.rootPem)])))).toEqual({ who: 'null' });
+      } finally {
+        serverTs.setDirectoryCas({});
+      }
+      // Without a pin the federation CA's certificate for 130000 is accepted again.
+      const other = loadTlsMaterialUnchecked(await issue('130000'));
+      expect(await ask(credentials.createSsl(Buffer.from(caPem), other.key, other.cert))).toEqual({ who: '130000' });
+    });
+  });
 });

@@ -7,6 +7,8 @@ import { participantFromSubjectAltName } from './identity';
 import { issuedBy, loadTlsMaterial, parseCertificates, TlsFiles, TlsMaterial } from './tls-material';
 
 type CaListener = (u: { caCertificate: Buffer } | null) => void;
+/** A peer certificate as Node gives it with `getPeerCertificate(true)`: with its issuers. */
+type DetailedCertificate = PeerCertificate & { issuerCertificate?: DetailedCertificate };
 type IdentityListener = (u: { certificate: Buffer; privateKey: Buffer } | null) => void;
 
 /** How the federation port is secured: mutual TLS, or (development flag) not at all. */
@@ -206,7 +208,10 @@ export class TransportSecurity {
     const session = TransportSecurity.sessionOf(call);
     const cached = session ? this.sessions.get(session) : undefined;
     if (cached && cached.generation === this.pinGeneration) return cached.code;
-    const cert = call?.getAuthContext?.()?.sslPeerCertificate;
+    // With the connection at hand, read the certificate with its chain (intermediates matter for
+    // directory pinning); otherwise the leaf grpc-js exposes.
+    const detailed = (session as { socket?: { getPeerCertificate?(detailed: boolean): PeerCertificate } } | undefined)?.socket?.getPeerCertificate?.(true);
+    const cert = detailed?.raw ? detailed : call?.getAuthContext?.()?.sslPeerCertificate;
     const named = cert ? participantFromSubjectAltName(cert.subjectaltname) : null;
     const code = named !== null && this.pinned(named, cert!) ? named : null;
     if (session) this.sessions.set(session, { generation: this.pinGeneration, code });
@@ -226,16 +231,30 @@ export class TransportSecurity {
     return typeof session === 'object' && session !== null ? session : undefined;
   }
 
-  /** Whether `cert` (naming `code`) is issued by a CA the directory lists for `code` (true when none is listed). */
+  /**
+   * Whether `cert` (naming `code`) comes from a CA the directory lists for `code`: the listed CA
+   * signed it, or signed an intermediate that signed it (each link checked by signature here: the
+   * chain a peer presents may carry extra certificates, such as a copy of the listed CA itself).
+   * True when the directory lists no CA for `code`.
+   */
   private pinned(code: string, cert: PeerCertificate): boolean {
     const cas = this.pins.get(code);
     if (!cas) return true;
     const key = `${code}/${cert.fingerprint256}`;
     let ok = this.pinVerdicts.get(key);
     if (ok === undefined) {
+      ok = false;
       try {
-        const leaf = new X509Certificate(cert.raw);
-        ok = cas.some((ca) => issuedBy(leaf, ca));
+        let current = new X509Certificate(cert.raw);
+        let next: DetailedCertificate | undefined = (cert as DetailedCertificate).issuerCertificate;
+        for (let depth = 0; depth < 5 && !ok; depth++) {
+          ok = cas.some((ca) => issuedBy(current, ca));
+          if (ok || !next?.raw) break;
+          const issuer = new X509Certificate(next.raw);
+          if (!issuer.ca || issuer.fingerprint256 === current.fingerprint256 || !issuedBy(current, issuer)) break; // not a CA, the self-signed end, or not a real link
+          current = issuer;
+          next = next.issuerCertificate;
+        }
       } catch {
         ok = false;
       }
