@@ -67,6 +67,26 @@ describe('mutual TLS between gateways', () => {
     expect((await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env())).code).toBeUndefined();
   });
 
+  it('counts and logs handshakes it refuses (no certificate, untrusted CA, plaintext), which never reach a handler', async () => {
+    const env = (await FakePeer.create('120000')).craft({ aud: BJ, mty: 'tongban.federation.v1.GetJwksPayload', payload: GetJwksPayload.encode({}).finish() });
+    for (const as of ['no-certificate', { untrustedCa: '120000' }, 'insecure'] as const) {
+      expect((await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env, as)).code).toBe(14); // UNAVAILABLE at the client
+    }
+    const count = async (reason: string) => {
+      const text = await (await fetch(`${gws[BJ].baseUrl}/metrics`)).text();
+      return Number(new RegExp(`^tongban_tls_handshake_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    // A certificate from an unknown CA is reported as UNTRUSTED_CERTIFICATE, or as CONNECTION_RESET when
+    // the client hangs up before the server has recorded its verdict (TLS 1.3 timing).
+    await waitFor(
+      'the refused handshakes counted',
+      async () => ({ none: await count('NO_CLIENT_CERTIFICATE'), untrusted: (await count('UNTRUSTED_CERTIFICATE')) + (await count('CONNECTION_RESET')), plaintext: await count('NOT_TLS') }),
+      (c) => c.none >= 1 && c.untrusted >= 1 && c.plaintext >= 1,
+    );
+    // Logged too (at most one line per 10 s, with a count of the others).
+    await waitFor('the refused handshake logged', async () => gws[BJ].output(), (out) => /TLS handshake from \S+ refused: [A-Z_]+/.test(out));
+  });
+
   it('picks up a renewed certificate without a restart and keeps serving with it', async () => {
     const tlsOf = async () => (await call(gws[HB], 'GET', '/admin/tls', undefined, gws[HB].adminToken)).body;
     const before = await tlsOf();

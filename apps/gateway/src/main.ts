@@ -5,9 +5,9 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
-import { CORRELATION_HEADER, GatewayLogger, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
+import { CORRELATION_HEADER, GatewayLogger, Metrics, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
-import { createHealth, grpcServerOptions, setServing } from './grpc/grpc-server.options';
+import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -68,7 +68,8 @@ async function bootstrap(): Promise<void> {
     version: 'v1',
   });
   const health = createHealth();
-  app.connectMicroservice(grpcServerOptions(config, health, transport), { inheritAppConfig: true });
+  const federationPort = new FederationGrpcServer(grpcServerOptions(config, health, transport).options);
+  app.connectMicroservice({ strategy: federationPort }, { inheritAppConfig: true });
   const shutdown = app.get(ShutdownState);
   let stopping = false;
   // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) first, then a grace period for load balancers
@@ -97,6 +98,7 @@ async function bootstrap(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   await app.startAllMicroservices();
+  watchHandshakes(federationPort.grpcServer, transport, app.get(Metrics), logger);
   await app.listen(config.http.port, config.http.host);
   if (!stopping) setServing(health, true);
   logger.log(

@@ -43,6 +43,12 @@ export class Metrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  private readonly tlsHandshakeFailures = new Counter({
+    name: 'tongban_tls_handshake_failures_total',
+    help: 'TLS handshakes refused on the federation port (no or untrusted client certificate, plaintext, …), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly scrapeErrors = new Counter({
     name: 'tongban_scrape_errors_total',
     help: 'Failures computing an on-scrape gauge (its samples are missing, or NaN, for that scrape)',
@@ -72,6 +78,11 @@ export class Metrics {
   /** Counts one refused federation request. */
   refusal(reason: string): void {
     this.refusals.inc({ reason });
+  }
+
+  /** Counts one TLS handshake refused on the federation port (`reason`: a small closed set). */
+  tlsHandshakeFailure(reason: string): void {
+    this.tlsHandshakeFailures.inc({ reason });
   }
 
   /** Counts one verification result given to a local system. */

@@ -42,3 +42,20 @@ describe('participant identity in a certificate', () => {
     expect(() => participantUri('11000x')).toThrow(/6 digits/);
   });
 });
+
+describe('handshakeReason', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { handshakeReason } = require('./transport-security') as typeof import('./transport-security');
+  const err = (code: string, message = '') => Object.assign(new Error(message), { code });
+  it.each([
+    [err('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'), undefined, 'NO_CLIENT_CERTIFICATE'],
+    [err('ECONNRESET', 'socket hang up'), 'SELF_SIGNED_CERT_IN_CHAIN', 'UNTRUSTED_CERTIFICATE'],
+    [err('ECONNRESET', 'socket hang up'), 'CERT_HAS_EXPIRED', 'EXPIRED_CERTIFICATE'],
+    [err('ERR_SSL_WRONG_VERSION_NUMBER'), undefined, 'NOT_TLS'],
+    [err('ERR_SSL_HTTP_REQUEST'), undefined, 'NOT_TLS'],
+    [err('ECONNRESET', 'socket hang up'), null, 'CONNECTION_RESET'],
+    [err('ERR_SOMETHING_NEW'), undefined, 'OTHER'],
+  ])('%s with authorizationError %s → %s', (e, auth, reason) => {
+    expect(handshakeReason(e, auth)).toBe(reason);
+  });
+});

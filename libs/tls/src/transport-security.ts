@@ -24,6 +24,27 @@ export type TransportEvent =
   | { kind: 'reloaded'; fingerprint: string; previousFingerprint: string | null; notAfter: string; trustedCas: number }
   | { kind: 'reload_failed'; problem: string; keptFingerprint: string | null };
 
+/** Why a TLS handshake on the federation port failed (a closed list, for metrics and logs). */
+export type HandshakeFailure = 'NO_CLIENT_CERTIFICATE' | 'UNTRUSTED_CERTIFICATE' | 'EXPIRED_CERTIFICATE' | 'NOT_TLS' | 'CONNECTION_RESET' | 'OTHER';
+
+/**
+ * Maps a refused handshake to a HandshakeFailure. With TLS 1.3 the server's verdict on the client
+ * certificate is in the socket's `authorizationError` (e.g. SELF_SIGNED_CERT_IN_CHAIN) while the
+ * error itself is often just a reset.
+ */
+export function handshakeReason(err: Error & { code?: string }, authorizationError?: unknown): HandshakeFailure {
+  const auth = authorizationError === undefined || authorizationError === null ? '' : String((authorizationError as { code?: string }).code ?? authorizationError);
+  if (/EXPIRED/i.test(auth)) return 'EXPIRED_CERTIFICATE';
+  if (auth) return 'UNTRUSTED_CERTIFICATE';
+  const code = `${err.code ?? ''} ${err.message}`;
+  if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/i.test(code)) return 'NO_CLIENT_CERTIFICATE';
+  if (/CERTIFICATE_EXPIRED|certificate has expired/i.test(code)) return 'EXPIRED_CERTIFICATE';
+  if (/UNKNOWN_CA|CERTIFICATE_VERIFY_FAILED|unable to (get|verify)|self[- ]signed|BAD_CERTIFICATE/i.test(code)) return 'UNTRUSTED_CERTIFICATE';
+  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|packet length too long/i.test(code)) return 'NOT_TLS';
+  if (/ECONNRESET|socket hang up/i.test(code)) return 'CONNECTION_RESET';
+  return 'OTHER';
+}
+
 /** What `/health` and `/admin/tls` report (no key material). */
 export interface TransportStatus {
   mode: 'mtls' | 'insecure';
@@ -164,6 +185,25 @@ export class TransportSecurity {
     if (next.join('\n') === this.extraCas.join('\n')) return;
     this.extraCas = next;
     if (this.settings.kind === 'mtls') this.reload();
+  }
+
+  /**
+   * Watches the TLS listeners of a started grpc-js server for refused handshakes (they never reach
+   * a handler, so nothing else records them): `onFailure` gets a short reason and the remote
+   * address. grpc-js keeps its HTTP/2 servers in a private map; returns how many were found, so a
+   * caller (and a test) can tell when an upgrade moved it.
+   */
+  observeHandshakes(grpcServer: unknown, onFailure: (reason: HandshakeFailure, remote: string) => void): number {
+    if (this.settings.kind !== 'mtls') return 0;
+    const servers = (grpcServer as { http2Servers?: Map<unknown, unknown> } | undefined)?.http2Servers;
+    let n = 0;
+    for (const s of servers?.keys() ?? []) {
+      const emitter = s as { on?(event: 'tlsClientError', fn: (err: Error & { code?: string }, socket: { remoteAddress?: string; authorizationError?: unknown }) => void): void };
+      if (typeof emitter.on !== 'function') continue;
+      emitter.on('tlsClientError', (err, socket) => onFailure(handshakeReason(err, socket?.authorizationError), socket?.remoteAddress ?? 'unknown'));
+      n++;
+    }
+    return n;
   }
 
   /** Credentials for the federation port: TLS asking for (and requiring) a client certificate. */

@@ -1,8 +1,10 @@
 import { ReflectionService } from '@grpc/reflection';
-import { GrpcOptions, Transport } from '@nestjs/microservices';
+import { GrpcOptions, ServerGrpc, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import { GatewayConfig } from '@tongban/config';
 import { TransportSecurity } from '@tongban/tls';
+import { LoggerService } from '@nestjs/common';
+import { Metrics } from '@tongban/observability';
 import { FEDERATION_PACKAGE, FEDERATION_PROTO_FILES, protoRoot } from '@tongban/proto';
 
 /**
@@ -29,6 +31,34 @@ export function grpcServerOptions(config: GatewayConfig, health: HealthImplement
       },
     },
   };
+}
+
+/** Nest's gRPC server, with the grpc-js Server it runs made visible (to watch its TLS listeners). */
+export class FederationGrpcServer extends ServerGrpc {
+  get grpcServer(): unknown {
+    return this.grpcClient;
+  }
+}
+
+/**
+ * Counts refused TLS handshakes on the federation port (`tongban_tls_handshake_failures_total`)
+ * and logs them, at most one line per 10 s with the number left out. Call after the port started.
+ */
+export function watchHandshakes(grpcServer: unknown, transport: TransportSecurity, metrics: Metrics, logger: LoggerService): void {
+  let lastLog = 0;
+  let unlogged = 0;
+  const watched = transport.observeHandshakes(grpcServer, (reason, remote) => {
+    metrics.tlsHandshakeFailure(reason);
+    const now = Date.now();
+    if (now - lastLog < 10_000) {
+      unlogged++;
+      return;
+    }
+    logger.warn(`TLS handshake from ${remote} refused: ${reason}${unlogged ? ` (and ${unlogged} more since the last such line)` : ''}`, 'Transport');
+    lastLog = now;
+    unlogged = 0;
+  });
+  if (transport.secure && watched === 0) logger.warn('refused TLS handshakes cannot be counted: the gRPC server does not expose its listeners as expected', 'Transport');
 }
 
 /** Health statuses served on the federation port. */
