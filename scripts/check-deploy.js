@@ -64,11 +64,14 @@ function checkSettings(where, env) {
 
 const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSPHRASE/;
 
-/** Gateways in a deployment talk over mutual TLS: the three files, never the development flag. */
-function checkTransport(where, env) {
+/**
+ * Gateways in a deployment talk over mutual TLS: the three files, never the development flag, and a
+ * key passphrase (in `env`, or from a referenced Secret when `secretRef` is true).
+ */
+function checkTransport(where, env, secretRef = false) {
   if (/^(true|1)$/.test(String(env.TONGBAN_GRPC_INSECURE ?? ''))) problem(where, 'TONGBAN_GRPC_INSECURE is a development flag (refused in production)');
   for (const k of ['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA']) if (!env[k]) problem(where, `${k} is not set: gateways must use mutual TLS`);
-  if (!env.TONGBAN_TLS_KEY_PASSPHRASE && !(env.__secretRefs ?? false)) problem(where, 'TONGBAN_TLS_KEY_PASSPHRASE is not set: the TLS key must be encrypted in production');
+  if (!env.TONGBAN_TLS_KEY_PASSPHRASE && !secretRef) problem(where, 'TONGBAN_TLS_KEY_PASSPHRASE is not set: the TLS key must be encrypted in production');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +384,7 @@ function checkProvince(dir, objs) {
   }
   checkSettings(`${where} container env`, env);
   // The passphrase comes from the Secret (envFrom secretRef), which is not in the repository.
-  checkTransport(`${where} container env`, { ...env, __secretRefs: (c.envFrom ?? []).some((r) => r.secretRef?.name) });
+  checkTransport(`${where} container env`, env, (c.envFrom ?? []).some((r) => r.secretRef?.name));
   const tlsMount = (c.volumeMounts ?? []).find((m) => m.mountPath === '/etc/tongban/tls');
   const tlsVolume = tlsMount && (pod.volumes ?? []).find((v) => v.name === tlsMount.name);
   if (!tlsVolume?.secret?.secretName) problem(where, 'mount the TLS files at /etc/tongban/tls from a Secret');

@@ -1,58 +1,15 @@
 #!/usr/bin/env node
 'use strict';
 // Writes deterministic demo licence files to deploy/demo/ (run: node scripts/gen-demo-data.js).
-// Every holder is fictitious. The check-character functions below are deliberately small copies of
-// libs/identifiers (plain Node cannot load the TS lib); libs/identifiers/src/demo-data.spec.ts
-// re-validates every generated identifier with the real library, so drift is caught there.
+// Every holder is fictitious. Check characters come from scripts/lib/check-characters.js (plain Node
+// cannot load the TS lib); libs/identifiers/src/demo-data.spec.ts re-validates every generated
+// identifier with the real library, so drift is caught there.
 const fs = require('node:fs');
 const path = require('node:path');
+const { citizenCheck, creditCheck, licenceId, orgCodeCheck, prng } = require('./lib/check-characters');
 
 const OUT_DIR = path.join(__dirname, '..', 'deploy', 'demo');
-const LICENCE_ROOT = '1.2.156.3005.2';
 const DEFINER = '11100000000013338W'; // the defining ministry's credit code, prefix of every type code
-const CREDIT = '0123456789ABCDEFGHJKLMNPQRTUWXY';
-const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-
-/** GB 11643 / ISO 7064 MOD 11-2. */
-function citizenCheck(b17) {
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 17; i++) s += Number(b17[i]) * w[i];
-  return '10X98765432'[s % 11];
-}
-/** GB 32100: a check value of 31 is written 0. */
-function creditCheck(b17) {
-  let s = 0;
-  let w = 1;
-  for (const c of b17) { s += CREDIT.indexOf(c) * w; w = (w * 3) % 31; }
-  return CREDIT[(31 - (s % 31)) % 31];
-}
-/** GB 11714 organisation-code check, so positions 9-17 of generated credit codes look genuine too. */
-function orgCodeCheck(b8) {
-  const w = [3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 8; i++) s += Number(b8[i]) * w[i];
-  const c = 11 - (s % 11);
-  return c === 10 ? 'X' : c === 11 ? '0' : String(c);
-}
-/** ISO/IEC 7064 hybrid MOD 37,36 over type‖issuer‖serial‖version. */
-function licenceCheck(body) {
-  let p = 36;
-  for (const c of body) p = (((p + ALNUM.indexOf(c)) % 36 || 36) * 2) % 37;
-  return ALNUM[(((1 - p) % 36) + 36) % 36];
-}
-
-/** mulberry32: tiny seeded PRNG so every run writes byte-identical files. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TYPES = {
   business: { code: `${DEFINER}009`, name: '营业执照', word: '营', holder: 'company' },
@@ -168,10 +125,9 @@ function generateProvince(province, provinceIndex) {
     }
 
     const version = '001';
-    const body = type.code + issuer.code + serial + version;
     const issueDate = isoDate(issueYear, month, day);
     return {
-      licenceId: [LICENCE_ROOT, type.code, issuer.code, serial, version, licenceCheck(body)].join('.'),
+      licenceId: licenceId(type.code, issuer.code, serial, version),
       typeCode: type.code,
       name: type.name,
       number: `${province.abbr}${type.word}字${serial}`,

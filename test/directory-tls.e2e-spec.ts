@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetJwksPayload } from '@tongban/proto';
-import { FakePeer, Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
+import { FakePeer, Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 import { waitFor } from './support/wait';
 
 // Two provinces with CAs of their own: each gateway's TONGBAN_TLS_CA holds only its own CA, so
@@ -20,32 +21,9 @@ let pkiHb: TestPki;
 
 const source = () => join(dir, 'directory.jws');
 
-async function cliOk(args: string[]): Promise<string> {
-  const r = await runCli(options[0], args);
-  if (r.code !== 0) throw new Error(`tongban ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
 async function publish(serial: number): Promise<void> {
-  const participants = [];
-  for (const [gw, pki] of [
-    [gws[BJ], pkiBj],
-    [gws[HB], pkiHb],
-  ] as const) {
-    const jwks = (await (await fetch(`${gw.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-    participants.push({
-      code: gw.code,
-      name: gw.code === BJ ? '北京市' : '河北省',
-      endpoint: gw.grpcEndpoint,
-      status: 'ACTIVE',
-      keys: jwks.keys.map((k) => ({ kid: k.kid, jwk: k, status: 'ACTIVE' })),
-      tlsCa: pki.caPem,
-    });
-  }
-  const json = join(dir, `directory-${serial}.json`);
-  writeFileSync(json, JSON.stringify({ format: 'tongban-directory/1', serial, participants }, null, 2));
-  await cliOk(['directory', 'sign', '--key', join(dir, 'anchor.jwk'), '--in', json, '--out', `${json}.jws`, '--valid-days', '30']);
-  renameSync(`${json}.jws`, source());
+  const participants = [await directoryEntry(gws[BJ], '北京市', { tlsCa: pkiBj.caPem }), await directoryEntry(gws[HB], '河北省', { tlsCa: pkiHb.caPem })];
+  await publishDirectory(options[0], { format: 'tongban-directory/1', serial, participants } as { serial: number }, { dir, key: join(dir, 'anchor.jwk'), source: source() });
 }
 
 beforeAll(async () => {
@@ -54,7 +32,7 @@ beforeAll(async () => {
   pkiHb = await pkiBj.other();
   const env = { TONGBAN_DIRECTORY_ANCHOR: join(dir, 'anchor.pub.jwk'), TONGBAN_DIRECTORY_SOURCE: source(), TONGBAN_DIRECTORY_REFRESH_S: '1' };
   options = [await gatewayOptions(BJ, { env, tls: await pkiBj.filesFor(BJ) }), await gatewayOptions(HB, { env, tls: await pkiHb.filesFor(HB) })];
-  await runCli(options[0], ['directory', 'keygen', '--out', join(dir, 'anchor.jwk'), '--public-out', join(dir, 'anchor.pub.jwk')]);
+  await cliOk(options[0], ['directory', 'keygen', '--out', join(dir, 'anchor.jwk'), '--public-out', join(dir, 'anchor.pub.jwk')]);
   await importDemoLicences(options[0]);
   const list = await Promise.all(options.map(startGateway));
   gws = Object.fromEntries(list.map((g) => [g.code, g]));

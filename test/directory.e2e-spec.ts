@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway, GatewayOptions, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
 import { waitFor } from './support/wait';
+import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
 // Two gateways that were never told about each other through the admin API learn each other from
 // a directory signed by the national trust anchor, and keep working through a forged directory and
@@ -25,35 +26,18 @@ const peers = async (gw: Gateway) => (await admin(gw, '/admin/peers')).body.peer
 const directoryStatus = async (gw: Gateway) => (await admin(gw, '/admin/directory')).body;
 const refusals = async (gw: Gateway) => (await admin(gw, '/admin/audit?event=directory.refused&limit=1000')).body.events as { reason: string; subject: string }[];
 
-async function cliOk(args: string[]): Promise<string> {
-  const r = await runCli(cli, args);
-  if (r.code !== 0) throw new Error(`tongban ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
 /** The directory JSON for both gateways as they are now (JWKS and gRPC endpoints). */
 async function directoryFor(overrides: { endpoints?: Record<string, string>; times?: { issuedAt: string; notBefore: string; notAfter: string } } = {}) {
   const participants = [];
   for (const gw of [gws[BJ], gws[HB]]) {
-    const jwks = (await (await fetch(`${gw.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-    participants.push({
-      code: gw.code,
-      name: gw.code === BJ ? '北京市' : '河北省',
-      endpoint: overrides.endpoints?.[gw.code] ?? gw.grpcEndpoint,
-      status: 'ACTIVE',
-      keys: jwks.keys.map((k) => ({ kid: k.kid, jwk: k, status: 'ACTIVE' })),
-    });
+    participants.push(await directoryEntry(gw, gw.code === BJ ? '北京市' : '河北省', { endpoint: overrides.endpoints?.[gw.code] ?? gw.grpcEndpoint }));
   }
   return { format: 'tongban-directory/1', serial: ++serial, ...(overrides.times ?? {}), participants };
 }
 
 /** Signs with the CLI and publishes atomically at the source path the gateways read. */
-async function publish(doc: object, key = anchorKey()): Promise<void> {
-  const json = join(dir, `directory-${serial}.json`);
-  const out = join(dir, `directory-${serial}.jws`);
-  writeFileSync(json, JSON.stringify(doc, null, 2));
-  await cliOk(['directory', 'sign', '--key', key, '--in', json, '--out', out, '--valid-days', '30']);
-  renameSync(out, source());
+async function publish(doc: { serial: number }, key = anchorKey()): Promise<void> {
+  await publishDirectory(cli, doc, { dir, key, source: source() });
 }
 
 beforeAll(async () => {
@@ -62,10 +46,10 @@ beforeAll(async () => {
   const options = await Promise.all([BJ, HB].map((code) => gatewayOptions(code, { env })));
   cli = options[0];
   // The key ceremony: the anchor key is generated offline; gateways get its public JWK only.
-  const printed = JSON.parse(await cliOk(['directory', 'keygen', '--out', anchorKey(), '--public-out', anchorPub()]));
+  const printed = JSON.parse(await cliOk(cli, ['directory', 'keygen', '--out', anchorKey(), '--public-out', anchorPub()]));
   expect(printed).toEqual(JSON.parse(readFileSync(anchorPub(), 'utf8')));
   expect(printed.d).toBeUndefined();
-  await cliOk(['directory', 'keygen', '--out', otherKey()]);
+  await cliOk(cli, ['directory', 'keygen', '--out', otherKey()]);
   await importDemoLicences(options[0]);
   // No directory exists yet: both start (directory degraded) and trust nobody.
   const list = await Promise.all(options.map(startGateway));
@@ -103,7 +87,7 @@ it('bootstraps mutual trust from the signed directory; a cross-province verifica
   const applied = (await admin(gws[HB], '/admin/audit?event=directory.applied')).body.events;
   expect(applied).toEqual([expect.objectContaining({ subject: 'serial 1', outcome: 'OK' })]);
   // What national admins run before publishing.
-  expect(await cliOk(['directory', 'verify', '--anchor', anchorPub(), source()])).toMatch(/serial\s+1[\s\S]*VALID now[\s\S]*110000[\s\S]*130000/);
+  expect(await cliOk(cli, ['directory', 'verify', '--anchor', anchorPub(), source()])).toMatch(/serial\s+1[\s\S]*VALID now[\s\S]*110000[\s\S]*130000/);
 });
 
 it('refuses a directory signed by a key other than the anchor; trust is unchanged', async () => {

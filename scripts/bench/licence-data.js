@@ -1,75 +1,15 @@
 'use strict';
 // Synthetic licence records for the verification benchmark: deterministic (seeded), every
-// identifier carries a valid check character. The check-character functions are small copies of
-// libs/identifiers (plain Node cannot load the TS lib, as in scripts/gen-demo-data.js); they are
-// self-checked against the demo file at load time, and the CLI import re-validates every record
-// with the real library, so a drift fails the benchmark before anything is timed.
+// identifier carries a valid check character (scripts/lib/check-characters.js, self-checked against
+// the demo files before generating; the CLI import re-validates every record with the real library,
+// so a drift fails the benchmark before anything is timed).
 const fs = require('node:fs');
 const path = require('node:path');
+const { citizenCheck, creditCheck, licenceId, orgCodeCheck, prng, selfCheck } = require('../lib/check-characters');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const LICENCE_ROOT = '1.2.156.3005.2';
-const CREDIT = '0123456789ABCDEFGHJKLMNPQRTUWXY';
-const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const REGION = '110105'; // 北京市朝阳区
 const PURPOSE = '跨省通办业务办理核验';
-
-/** GB 11643 / ISO 7064 MOD 11-2. */
-function citizenCheck(b17) {
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 17; i++) s += (b17.charCodeAt(i) - 48) * w[i];
-  return '10X98765432'[s % 11];
-}
-/** GB 32100 (MOD 31); a check value of 31 is written 0. */
-function creditCheck(b17) {
-  let s = 0;
-  let w = 1;
-  for (const c of b17) {
-    s += CREDIT.indexOf(c) * w;
-    w = (w * 3) % 31;
-  }
-  return CREDIT[(31 - (s % 31)) % 31];
-}
-/** GB 11714 organisation-code check (positions 9-17 of a credit code). */
-function orgCodeCheck(b8) {
-  const w = [3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 8; i++) s += Number(b8[i]) * w[i];
-  const c = 11 - (s % 11);
-  return c === 10 ? 'X' : c === 11 ? '0' : String(c);
-}
-/** ISO/IEC 7064 MOD 37,36 over type‖issuer‖serial‖version (GB/T 36904). */
-function licenceCheck(body) {
-  let p = 36;
-  for (const c of body) p = (((p + ALNUM.indexOf(c)) % 36 || 36) * 2) % 37;
-  return ALNUM[(((1 - p) % 36) + 36) % 36];
-}
-
-/** mulberry32: tiny seeded PRNG. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Throws if the copied check functions disagree with the committed demo data (drift guard). */
-function selfCheck() {
-  const demo = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy', 'demo', 'licences-110000.json'), 'utf8'));
-  for (const r of demo) {
-    const parts = r.licenceId.split('.').slice(5);
-    const [type, issuer, serial, version, check] = parts;
-    if (licenceCheck(type + issuer + serial + version) !== check) throw new Error(`licence check drift on ${r.licenceId}`);
-    if (creditCheck(issuer.slice(0, 17)) !== issuer[17]) throw new Error(`credit check drift on ${issuer}`);
-    const h = r.holderCode;
-    if (r.holderCodeType === '111' ? citizenCheck(h.slice(0, 17)) !== h[17] : creditCheck(h.slice(0, 17)) !== h[17]) throw new Error(`holder check drift on ${h}`);
-  }
-}
 
 const pad = (n, w) => String(n).padStart(w, '0');
 
@@ -133,7 +73,7 @@ function generateLicences(n, seed = 110105) {
     }
     const u = rand();
     records[i] = {
-      licenceId: [LICENCE_ROOT, type.code, type.issuerCode, serial, version, licenceCheck(type.code + type.issuerCode + serial + version)].join('.'),
+      licenceId: licenceId(type.code, type.issuerCode, serial, version),
       typeCode: type.code,
       name: type.name,
       number: `京${type.word}字${serial}`,

@@ -37,6 +37,7 @@ childProcess.fork = function trackedFork(...args) {
   return proc;
 };
 const fed = require('../lib/federation');
+const { stopProcesses } = require('../lib/processes');
 const { generateLicences, expectedStatus, verificationBody, buildBareDatabase, prng } = require('./licence-data');
 const { newBareKeys, writeProto } = require('./bare-common');
 const profileSummary = require('./cpuprofile-summary');
@@ -75,29 +76,7 @@ let cleaning;
 /** Stops every child (SIGTERM, then SIGKILL after 5 s) and removes the temp dir. Idempotent. */
 function cleanup() {
   cleaning ??= (async () => {
-    const alive = [...children].filter((p) => p.exitCode === null && p.signalCode === null);
-    await Promise.all(
-      alive.map(
-        (p) =>
-          new Promise((resolve) => {
-            const hard = setTimeout(() => {
-              try {
-                p.kill('SIGKILL');
-              } catch {}
-            }, 5000);
-            p.once('exit', () => {
-              clearTimeout(hard);
-              resolve();
-            });
-            try {
-              p.kill('SIGTERM');
-            } catch {
-              clearTimeout(hard);
-              resolve();
-            }
-          }),
-      ),
-    );
+    await stopProcesses(children);
     if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
     tmpDir = undefined;
   })();

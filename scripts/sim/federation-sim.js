@@ -58,7 +58,10 @@ childProcess.fork = function trackedFork(modulePath, args, options) {
 };
 const fed = require(path.join(LIB_ROOT, 'scripts', 'lib', 'federation'));
 const bot = require(path.join(LIB_ROOT, 'scripts', 'lib', 'case-bot'));
-const { expectedStatus, verificationBody, prng } = require(path.join(LIB_ROOT, 'scripts', 'bench', 'licence-data'));
+const { replicaProblems } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'reconcile'));
+const { stopProcesses } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'processes'));
+const { expectedStatus, verificationBody } = require(path.join(LIB_ROOT, 'scripts', 'bench', 'licence-data'));
+const { citizenCheck, creditCheck, licenceId, orgCodeCheck, prng, selfCheck } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'check-characters'));
 
 // ---------------------------------------------------------------- settings
 
@@ -155,29 +158,7 @@ function cleanup() {
   cleaning ??= (async () => {
     stopping = true;
     await Promise.race([Promise.all(robots.map((r) => r.stop().catch(() => {}))), sleep(10_000)]);
-    const alive = [...children.keys()].filter((p) => p.exitCode === null && p.signalCode === null);
-    await Promise.all(
-      alive.map(
-        (p) =>
-          new Promise((resolve) => {
-            const hard = setTimeout(() => {
-              try {
-                p.kill('SIGKILL');
-              } catch {}
-            }, 5000);
-            p.once('exit', () => {
-              clearTimeout(hard);
-              resolve();
-            });
-            try {
-              p.kill('SIGTERM');
-            } catch {
-              clearTimeout(hard);
-              resolve();
-            }
-          }),
-      ),
-    );
+    await stopProcesses(children.keys());
     if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
     tmpDir = undefined;
     await Promise.race([dropPgSchemas(), sleep(30_000)]);
@@ -433,54 +414,7 @@ function git(args) {
 }
 
 // ---------------------------------------------------------------- licence data
-// Check-character functions: small copies of libs/identifiers (as in scripts/bench/licence-data.js);
-// the CLI import re-validates every record with the real library, so a drift fails the import.
-
-const LICENCE_ROOT = '1.2.156.3005.2';
-const CREDIT = '0123456789ABCDEFGHJKLMNPQRTUWXY';
-const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-function citizenCheck(b17) {
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 17; i++) s += (b17.charCodeAt(i) - 48) * w[i];
-  return '10X98765432'[s % 11];
-}
-function creditCheck(b17) {
-  let s = 0;
-  let w = 1;
-  for (const c of b17) {
-    s += CREDIT.indexOf(c) * w;
-    w = (w * 3) % 31;
-  }
-  return CREDIT[(31 - (s % 31)) % 31];
-}
-function orgCodeCheck(b8) {
-  const w = [3, 7, 9, 10, 5, 8, 4, 2];
-  let s = 0;
-  for (let i = 0; i < 8; i++) s += Number(b8[i]) * w[i];
-  const c = 11 - (s % 11);
-  return c === 10 ? 'X' : c === 11 ? '0' : String(c);
-}
-function licenceCheck(body) {
-  let p = 36;
-  for (const c of body) p = (((p + ALNUM.indexOf(c)) % 36 || 36) * 2) % 37;
-  return ALNUM[(((1 - p) % 36) + 36) % 36];
-}
 const pad = (n, w) => String(n).padStart(w, '0');
-const licenceId = (typeCode, issuer, serial, version = '001') => [LICENCE_ROOT, typeCode, issuer, serial, version, licenceCheck(typeCode + issuer + serial + version)].join('.');
-
-/** Throws if the copied check functions disagree with the committed demo data. */
-function selfCheck() {
-  for (const file of fs.readdirSync(path.join(LIB_ROOT, 'deploy', 'demo')).filter((f) => /^licences-\d+\.json$/.test(f))) {
-    for (const r of JSON.parse(fs.readFileSync(path.join(LIB_ROOT, 'deploy', 'demo', file), 'utf8'))) {
-      const [type, issuer, serial, version, check] = r.licenceId.split('.').slice(5);
-      if (licenceCheck(type + issuer + serial + version) !== check) throw new Error(`licence check drift on ${r.licenceId}`);
-      if (creditCheck(issuer.slice(0, 17)) !== issuer[17]) throw new Error(`credit check drift on ${issuer}`);
-      const h = r.holderCode;
-      if (r.holderCodeType === '111' ? citizenCheck(h.slice(0, 17)) !== h[17] : creditCheck(h.slice(0, 17)) !== h[17]) throw new Error(`holder check drift on ${h}`);
-    }
-  }
-}
 
 const TYPE_STYLE = {
   '009': { word: '营', holder: 'company', organ: '市场监督管理局', years: [null, 20] },
@@ -946,21 +880,7 @@ async function main() {
       pi.closeMs.push(ms);
     }
     if (c.cancelRequested && o.state !== 'CANCELLED') cancelNotHonoured++;
-    for (const p of c.participants) {
-      const v = vs[p];
-      if (!v) {
-        problems.push(`${id}: unreadable at ${p}`);
-        continue;
-      }
-      if (v.state !== o.state) problems.push(`${id}: ${p} says ${v.state}, owner ${c.owner} says ${o.state}`);
-      const a = v.steps.map((s) => s.status).join(',');
-      const b = o.steps.map((s) => s.status).join(',');
-      if (a !== b) problems.push(`${id}: steps at ${p} [${a}] differ from owner [${b}]`);
-      const completions = v.events.filter((e) => e.type === 'STEP_COMPLETED').map((e) => e.stepIndex);
-      if (new Set(completions).size !== completions.length) problems.push(`${id}: a step completed twice at ${p} (${completions})`);
-    }
-    const completedSteps = o.steps.filter((s) => s.status === 'COMPLETED').length;
-    if (o.state === 'COMPLETED' && completedSteps !== o.steps.length) problems.push(`${id}: COMPLETED with ${completedSteps}/${o.steps.length} steps`);
+    problems.push(...replicaProblems(id, c.owner, Object.fromEntries(c.participants.map((p) => [p, vs[p]]))));
   }
   for (const d of undelivered) problems.push(`${d.gateway}: ${d.count} ${d.status} outbox messages to ${d.peer}`);
   for (const [code, why] of Object.entries(crashed)) problems.push(`gateway ${code} ${why.split('\n')[0]}`);

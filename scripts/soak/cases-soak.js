@@ -10,6 +10,7 @@ const { tmpdir } = require('node:os');
 const path = require('node:path');
 const fed = require('../lib/federation');
 const bot = require('../lib/case-bot');
+const { replicaProblems } = require('../lib/reconcile');
 
 const QUICK = process.env.SOAK_QUICK === '1';
 const CASES = Number(process.env.SOAK_CASES || (QUICK ? 30 : 300));
@@ -98,17 +99,7 @@ async function main() {
         continue;
       }
       counts[o.state]++;
-      for (const p of participants) {
-        const v = views[p];
-        if (v.state !== o.state) problems.push(`${id}: ${p} says ${v.state}, owner ${owner} says ${o.state}`);
-        const a = v.steps.map((s) => s.status).join(',');
-        const b = o.steps.map((s) => s.status).join(',');
-        if (a !== b) problems.push(`${id}: steps at ${p} [${a}] differ from owner [${b}]`);
-        const completions = v.events.filter((e) => e.type === 'STEP_COMPLETED').map((e) => e.stepIndex);
-        if (new Set(completions).size !== completions.length) problems.push(`${id}: a step completed twice at ${p} (${completions})`);
-      }
-      const completedSteps = o.steps.filter((s) => s.status === 'COMPLETED').length;
-      if (o.state === 'COMPLETED' && completedSteps !== o.steps.length) problems.push(`${id}: COMPLETED with ${completedSteps}/${o.steps.length} steps`);
+      problems.push(...replicaProblems(id, owner, views));
     }
     for (const code of CODES) {
       const dead = (await fed.call(gws[code], 'GET', '/admin/outbox?status=DEAD', undefined, gws[code].adminToken)).body.messages;

@@ -14,19 +14,13 @@ const INSERT_CHUNK = 200;
 
 export const ENTRY_COLUMNS = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'message_id', 'details', 'prev_hash', 'hash'] as const;
 
-/** One entry with its chain fields, ready to insert. */
-export interface ChainedEntry {
+/**
+ * One entry with its chain fields, ready to insert: a stored row's shape with exact types. Its
+ * `prevHash` is null only when chaining onto a head written around the log (which has no hash).
+ */
+export interface ChainedEntry extends AuditChainRow {
   seq: number;
   at: number;
-  event: string;
-  actor: string;
-  subject: string;
-  outcome: string;
-  reason: string | null;
-  messageId: string | null;
-  details: string | null;
-  /** Null only when chaining onto a head that was written around the log (and has no hash). */
-  prevHash: string | null;
   hash: string;
 }
 

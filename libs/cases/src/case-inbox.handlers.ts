@@ -8,7 +8,7 @@ import { CaseEntity } from './case.entity';
 import { CaseItem } from './case-item';
 import { CaseMessage } from './case-messages';
 import { CaseOwner } from './case-owner.service';
-import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
+import { CaseStepEntity, OPEN_STEP, StepStatus, UNWORKED_STEP } from './case-step.entity';
 import { CaseTransactions } from './case-transactions';
 import { CaseUnitOfWork, fromTs } from './case-unit-of-work';
 
@@ -94,12 +94,7 @@ export class CaseInboxHandlers implements OnModuleInit {
         status: STEP_STATUSES.includes(s.status as StepStatus) ? (s.status as StepStatus) : 'WAITING',
         assignedAt: s.status === 'ASSIGNED' ? openedAt : null,
         dueAt: fromTs(s.dueAt),
-        acceptedAt: null,
-        finishedAt: null,
-        actor: null,
-        inputs: null,
-        outputs: null,
-        reason: null,
+        ...UNWORKED_STEP,
       })),
     );
     await uow.event(c, 'CASE_OPENED', String(c.received.by ?? m.sender), null, { itemCode: c.itemCode, itemVersion: c.itemVersion }, m.sender);

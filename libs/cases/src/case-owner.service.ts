@@ -7,7 +7,7 @@ import { TrustStore } from '@tongban/trust';
 import { CaseEntity } from './case.entity';
 import { CaseItem } from './case-item';
 import { CaseMessage } from './case-messages';
-import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
+import { CaseStepEntity, OPEN_STEP, StepStatus, UNWORKED_STEP } from './case-step.entity';
 import { CaseTransactions } from './case-transactions';
 import { CaseUnitOfWork, ts } from './case-unit-of-work';
 import { cancelSchema, openCaseSchema } from './case-requests.schema';
@@ -101,12 +101,7 @@ export class CaseOwner {
         status: 'WAITING',
         assignedAt: null,
         dueAt: null,
-        acceptedAt: null,
-        finishedAt: null,
-        actor: null,
-        inputs: null,
-        outputs: null,
-        reason: null,
+        ...UNWORKED_STEP,
       }));
       await uow.tx.getRepository(CaseStepEntity).insert(steps);
       await uow.event(c, 'CASE_OPENED', actor, null, { itemCode: c.itemCode, itemVersion: c.itemVersion, channel: req.receivedAt.channel, office: req.receivedAt.office });

@@ -10,6 +10,9 @@ export type StepStatus = 'WAITING' | 'ASSIGNED' | 'ACCEPTED' | 'MATERIALS_REQUES
 /** Steps in these statuses are a task for the performing province. */
 export const OPEN_STEP: StepStatus[] = ['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED'];
 
+/** The fields of a step nobody has worked on yet (a new row, at the owner or at a replica). */
+export const UNWORKED_STEP = { acceptedAt: null, finishedAt: null, actor: null, inputs: null, outputs: null, reason: null } as const;
+
 /** One step of a case's workflow, performed by the province bound to its role. */
 @Entity('case_steps')
 export class CaseStepEntity {
