@@ -81,7 +81,7 @@ function checkTransport(where, env, secretRef = false) {
 function checkDockerfile() {
   const where = 'Dockerfile';
   const file = path.join(ROOT, 'Dockerfile');
-  if (!existsSync(file)) return problem(where, 'missing'), null;
+  if (!existsSync(file)) return (problem(where, 'missing'), null);
   const lines = readFileSync(file, 'utf8')
     .replace(/\\\r?\n/g, ' ')
     .split(/\r?\n/)
@@ -119,7 +119,8 @@ function checkDockerfile() {
   const prod = stages.find((s) => s.run.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)));
   if (!prod) problem(where, 'no stage runs npm ci --omit=dev');
   else if (prod !== runtime && !runtime.copy.some((c) => c.includes(`--from=${prod.name}`) && /node_modules/.test(c))) problem(where, `the runtime stage does not take node_modules from ${prod.name}`);
-  if (runtime.copy.some((c) => /node_modules/.test(c) && build && c.includes(`--from=${build.name}`))) problem(where, 'the runtime stage copies node_modules with dev dependencies from the build stage');
+  if (runtime.copy.some((c) => /node_modules/.test(c) && build && c.includes(`--from=${build.name}`)))
+    problem(where, 'the runtime stage copies node_modules with dev dependencies from the build stage');
   for (const what of ['dist', 'proto', 'data']) if (!runtime.copy.some((c) => new RegExp(`(^|\\s|/)${what}(\\s|/|$)`).test(c))) problem(where, `the runtime stage does not copy ${what}/`);
   if (!runtime.user || /^(root|0)(:|$)/.test(runtime.user)) problem(where, `the runtime stage must run as a non-root USER (found ${runtime.user ?? 'none'})`);
   if (!runtime.healthcheck || !/\bnode\b/.test(runtime.healthcheck)) problem(where, 'the runtime stage needs a HEALTHCHECK that calls node');
@@ -134,7 +135,11 @@ function checkDockerfile() {
   if (!runtime.env.TONGBAN_HTTP_PORT || !runtime.env.TONGBAN_GRPC_PORT) problem(where, 'set TONGBAN_HTTP_PORT and TONGBAN_GRPC_PORT so the image does not depend on the province');
   for (const p of [ports.http, ports.grpc]) if (!runtime.expose.includes(p)) problem(where, `EXPOSE lacks port ${p}`);
   if (!runtime.cmd || !runtime.cmd.includes('dist/apps/gateway/main.js')) problem(where, 'CMD must start dist/apps/gateway/main.js');
-  const ignore = existsSync(path.join(ROOT, '.dockerignore')) ? readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split(/\r?\n/).map((l) => l.trim()) : null;
+  const ignore = existsSync(path.join(ROOT, '.dockerignore'))
+    ? readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+    : null;
   if (!ignore) problem('.dockerignore', 'missing');
   else for (const must of ['node_modules', '.env', '.git']) if (!ignore.includes(must)) problem('.dockerignore', `must exclude ${must}`);
   checked.push(`Dockerfile: ${stages.length} stages, USER ${runtime.user}, HEALTHCHECK /health/live, EXPOSE ${runtime.expose.join(' ')}`);
@@ -319,7 +324,10 @@ function renderKustomization(dir) {
   return objs;
 }
 function applyOp(where, obj, op) {
-  const keys = String(op.path).split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const keys = String(op.path)
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const last = keys.pop();
   let at = obj;
   for (const key of keys) at = at?.[key];
@@ -384,11 +392,16 @@ function checkProvince(dir, objs) {
   }
   checkSettings(`${where} container env`, env);
   // The passphrase comes from the Secret (envFrom secretRef), which is not in the repository.
-  checkTransport(`${where} container env`, env, (c.envFrom ?? []).some((r) => r.secretRef?.name));
+  checkTransport(
+    `${where} container env`,
+    env,
+    (c.envFrom ?? []).some((r) => r.secretRef?.name),
+  );
   const tlsMount = (c.volumeMounts ?? []).find((m) => m.mountPath === '/etc/tongban/tls');
   const tlsVolume = tlsMount && (pod.volumes ?? []).find((v) => v.name === tlsMount.name);
   if (!tlsVolume?.secret?.secretName) problem(where, 'mount the TLS files at /etc/tongban/tls from a Secret');
-  for (const k of ['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA']) if (env[k] && !String(env[k]).startsWith('/etc/tongban/tls/')) problem(where, `${k} must point into the mounted /etc/tongban/tls`);
+  for (const k of ['TONGBAN_TLS_CERT', 'TONGBAN_TLS_KEY', 'TONGBAN_TLS_CA'])
+    if (env[k] && !String(env[k]).startsWith('/etc/tongban/tls/')) problem(where, `${k} must point into the mounted /etc/tongban/tls`);
   const refs = c.envFrom ?? [];
   if (!refs.some((r) => r.configMapRef?.name === cm.metadata.name)) problem(where, `container does not load ConfigMap ${cm.metadata.name}`);
   if (!refs.some((r) => r.secretRef?.name)) problem(where, 'container does not reference a Secret (envFrom secretRef) for the keys and tokens');
@@ -411,16 +424,18 @@ function checkProvince(dir, objs) {
 
   if (svc) {
     if (!matches(svc.spec?.selector, podLabels)) problem(where, 'Service selector does not match the pods');
-    const targets = (svc.spec?.ports ?? []).map((p) => (typeof p.targetPort === 'string' ? named[p.targetPort] : p.targetPort ?? p.port));
+    const targets = (svc.spec?.ports ?? []).map((p) => (typeof p.targetPort === 'string' ? named[p.targetPort] : (p.targetPort ?? p.port)));
     for (const p of [ports.http, ports.grpc]) if (!targets.includes(p)) problem(where, `Service does not route to container port ${p}`);
   }
   if (pdb) {
     if (pdb.spec?.minAvailable !== 1) problem(where, `PodDisruptionBudget minAvailable must be 1 (found ${pdb.spec?.minAvailable})`);
-    if (!matches(pdb.spec?.selector?.matchLabels, podLabels) || !matches(pdb.spec?.selector?.matchLabels, spec.selector?.matchLabels)) problem(where, 'PodDisruptionBudget does not select the Deployment pods');
+    if (!matches(pdb.spec?.selector?.matchLabels, podLabels) || !matches(pdb.spec?.selector?.matchLabels, spec.selector?.matchLabels))
+      problem(where, 'PodDisruptionBudget does not select the Deployment pods');
   }
   if (hpa) {
     const t = hpa.spec?.scaleTargetRef ?? {};
-    if (t.kind !== 'Deployment' || t.name !== dep.metadata.name || t.apiVersion !== 'apps/v1') problem(where, `HorizontalPodAutoscaler targets ${t.apiVersion} ${t.kind}/${t.name}, not the Deployment`);
+    if (t.kind !== 'Deployment' || t.name !== dep.metadata.name || t.apiVersion !== 'apps/v1')
+      problem(where, `HorizontalPodAutoscaler targets ${t.apiVersion} ${t.kind}/${t.name}, not the Deployment`);
     if (!(hpa.spec?.minReplicas >= 2)) problem(where, 'HorizontalPodAutoscaler minReplicas must be at least 2');
     if (!(hpa.spec?.maxReplicas >= hpa.spec?.minReplicas)) problem(where, 'HorizontalPodAutoscaler maxReplicas < minReplicas');
   }

@@ -18,7 +18,11 @@ const rules = [
   // used by `tongban directory keygen|sign` on an administrator's machine, never stored by a gateway.
   // libs/tls: pki.ts is the offline CA of `tongban tls ca|issue`; tls-material.ts decrypts the TLS
   // key once at start to hand it to the TLS stack (it never leaves the process).
-  { where: /^(apps|libs\/(?!keys\/|testkit\/|directory\/src\/directory-signer\.ts$|tls\/src\/(pki|tls-material)\.ts$))/, forbid: /\b(createPrivateKey|generateKeyPair(Sync)?)\b|\bsign as cryptoSign\b/, why: 'only libs/keys may touch private keys' },
+  {
+    where: /^(apps|libs\/(?!keys\/|testkit\/|directory\/src\/directory-signer\.ts$|tls\/src\/(pki|tls-material)\.ts$))/,
+    forbid: /\b(createPrivateKey|generateKeyPair(Sync)?)\b|\bsign as cryptoSign\b/,
+    why: 'only libs/keys may touch private keys',
+  },
   { where: /^(apps|libs\/(?!testkit\/))/, forbid: /from '@tongban\/testkit'/, why: 'testkit is for tests only' },
   { where: /^(apps|libs\/(?!config\/|testkit\/))/, forbid: /process\.env\b/, why: 'only libs/config reads process.env' },
 ];

@@ -25,7 +25,10 @@ const out = mkdtempSync(path.join(tmpdir(), 'tongban-proto-'));
 sh(`npx buf generate -o ${out}`);
 const committed = path.join(ROOT, 'libs', 'proto', 'src', 'generated');
 const fresh = path.join(out, 'libs', 'proto', 'src', 'generated');
-const files = (dir) => readdirSync(dir, { recursive: true }).filter((f) => statSync(path.join(dir, f)).isFile()).sort();
+const files = (dir) =>
+  readdirSync(dir, { recursive: true })
+    .filter((f) => statSync(path.join(dir, f)).isFile())
+    .sort();
 const a = files(committed);
 const b = files(fresh);
 const stale = JSON.stringify(a) !== JSON.stringify(b) || a.some((f) => readFileSync(path.join(committed, f), 'utf8') !== readFileSync(path.join(fresh, f), 'utf8'));

@@ -21,7 +21,9 @@ const TYPES = {
 // Organ names mirror real authorities; their credit codes are synthetic and belong to no real organ.
 const PROVINCES = [
   {
-    code: '110000', abbr: '京', city: '北京',
+    code: '110000',
+    abbr: '京',
+    city: '北京',
     districts: ['110105', '110108', '110101'],
     organs: {
       business: ['北京市朝阳区市场监督管理局', '110105'],
@@ -31,7 +33,9 @@ const PROVINCES = [
     },
   },
   {
-    code: '130000', abbr: '冀', city: '石家庄',
+    code: '130000',
+    abbr: '冀',
+    city: '石家庄',
     districts: ['130102', '130104', '130105'],
     organs: {
       business: ['石家庄市长安区市场监督管理局', '130102'],
@@ -41,7 +45,9 @@ const PROVINCES = [
     },
   },
   {
-    code: '440000', abbr: '粤', city: '广州',
+    code: '440000',
+    abbr: '粤',
+    city: '广州',
     districts: ['440106', '440104', '440305'],
     organs: {
       business: ['广州市天河区市场监督管理局', '440106'],
@@ -70,9 +76,30 @@ const PLAN = [
 
 // [name, sex] with 1 = male, 0 = female (GB 11643: odd sequence digit is male).
 const PEOPLE = [
-  ['张三', 1], ['李四', 1], ['王五', 1], ['赵六', 1], ['孙小红', 0], ['周丽', 0], ['吴芳', 0], ['郑伟', 1],
-  ['陈静', 0], ['刘洋', 1], ['黄婷', 0], ['林峰', 1], ['何雪', 0], ['马超然', 1], ['高敏', 0], ['罗成', 1],
-  ['梁燕', 0], ['宋立', 1], ['谢娜娜', 0], ['韩冬', 1], ['唐诗', 0], ['冯远', 1], ['许晴', 0], ['邓明', 1],
+  ['张三', 1],
+  ['李四', 1],
+  ['王五', 1],
+  ['赵六', 1],
+  ['孙小红', 0],
+  ['周丽', 0],
+  ['吴芳', 0],
+  ['郑伟', 1],
+  ['陈静', 0],
+  ['刘洋', 1],
+  ['黄婷', 0],
+  ['林峰', 1],
+  ['何雪', 0],
+  ['马超然', 1],
+  ['高敏', 0],
+  ['罗成', 1],
+  ['梁燕', 0],
+  ['宋立', 1],
+  ['谢娜娜', 0],
+  ['韩冬', 1],
+  ['唐诗', 0],
+  ['冯远', 1],
+  ['许晴', 0],
+  ['邓明', 1],
 ];
 const BRANDS = ['星河', '青松', '云帆', '启明', '长风', '远山', '清泉', '朝阳'];
 const TRADES = ['科技', '商贸', '餐饮', '文化传媒', '建筑工程', '物流'];
@@ -106,7 +133,8 @@ function generateProvince(province, provinceIndex) {
     const termYears = typeKey === 'driving' ? 10 : 20;
     const issueYear = term === 'past' ? 2022 - termYears : term === 'future' ? int(2021, 2024) : int(2016, 2024);
     let serial;
-    do serial = `${issueYear}${pad(int(1, 999999), 6)}`; while (serials.has(serial));
+    do serial = `${issueYear}${pad(int(1, 999999), 6)}`;
+    while (serials.has(serial));
     serials.add(serial);
 
     let holderName;

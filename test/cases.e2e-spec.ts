@@ -24,10 +24,18 @@ function hukou(origin = HB) {
 
 const caseAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
 const task = (gw: Gateway, id: string, action: string, body: unknown = {}) => call(gw, 'POST', `/v1/tasks/${encodeURIComponent(id)}/${action}`, body);
-const stateAt = (gw: Gateway, id: string, state: string) => waitFor(`${id} ${state} at ${gw.code}`, () => caseAt(gw, id), (c) => c?.state === state);
+const stateAt = (gw: Gateway, id: string, state: string) =>
+  waitFor(
+    `${id} ${state} at ${gw.code}`,
+    () => caseAt(gw, id),
+    (c) => c?.state === state,
+  );
 const stepAt = (gw: Gateway, id: string, index: number, status: string) =>
-  waitFor(`${id} step ${index} ${status} at ${gw.code}`, () => caseAt(gw, id), (c) => c?.steps?.[index]?.status === status);
-
+  waitFor(
+    `${id} step ${index} ${status} at ${gw.code}`,
+    () => caseAt(gw, id),
+    (c) => c?.steps?.[index]?.status === status,
+  );
 
 // The same scenarios on the embedded database and on PostgreSQL (one schema per gateway); the
 // PostgreSQL run is skipped (loudly, by test/global-setup.js) only when no server is reachable outside CI.
@@ -122,7 +130,13 @@ describe.each(DATABASES)('cases on %s', (database) => {
 
   describe('养老保险关系转移接续 (three steps, 15 working days each)', () => {
     it('new office → old office → new office, completed on both sides', async () => {
-      const body = { itemCode: 'PENSION_TRANSFER', applicant, participants: { NEW_OFFICE: GD, OLD_OFFICE: HB }, materials: [{ code: 'RESIDENT_ID_CARD' }], receivedAt: { ...received, office: '广州市社保中心' } };
+      const body = {
+        itemCode: 'PENSION_TRANSFER',
+        applicant,
+        participants: { NEW_OFFICE: GD, OLD_OFFICE: HB },
+        materials: [{ code: 'RESIDENT_ID_CARD' }],
+        receivedAt: { ...received, office: '广州市社保中心' },
+      };
       const opened = await call(gws[GD], 'POST', '/v1/cases', body);
       expect(opened.status).toBe(201);
       const id = opened.body.collaborationId;
@@ -152,12 +166,20 @@ describe.each(DATABASES)('cases on %s', (database) => {
       await task(gws[GD], `${id}~0`, 'complete', { note: '形式审查通过，身份核验通过' });
       expect((await call(gws[GD], 'POST', `/v1/cases/${id}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS1234567890' })).status).toBe(200);
       await stepAt(gws[BJ], id, 1, 'ASSIGNED');
-      await waitFor('postal note at BJ', () => caseAt(gws[BJ], id), (c) => c.events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT' && e.details.trackingNumber === 'EMS1234567890'));
+      await waitFor(
+        'postal note at BJ',
+        () => caseAt(gws[BJ], id),
+        (c) => c.events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT' && e.details.trackingNumber === 'EMS1234567890'),
+      );
       expect((await call(gws[BJ], 'POST', `/v1/cases/${id}/postal`, { item: 'MATERIALS', event: 'RECEIVED', carrier: 'EMS', trackingNumber: 'EMS1234567890' })).status).toBe(200);
       await task(gws[BJ], `${id}~1`, 'complete', { outputs: { certificate_no: '京无犯证2026-1' } });
       await call(gws[BJ], 'POST', `/v1/cases/${id}/postal`, { item: 'RESULT', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS999000111' });
       await stepAt(gws[GD], id, 2, 'ASSIGNED');
-      await waitFor('result posted, seen at GD', () => caseAt(gws[GD], id), (c) => c.events.some((e: any) => e.type === 'POSTAL_RESULT_SENT'));
+      await waitFor(
+        'result posted, seen at GD',
+        () => caseAt(gws[GD], id),
+        (c) => c.events.some((e: any) => e.type === 'POSTAL_RESULT_SENT'),
+      );
       await call(gws[GD], 'POST', `/v1/cases/${id}/result-delivery`, { channel: 'WINDOW', reference: '当面领取' });
       await task(gws[GD], `${id}~2`, 'complete', { outputs: { delivered_on: '2026-11-28' } });
       const bj = await stateAt(gws[BJ], id, 'COMPLETED');
@@ -189,8 +211,10 @@ describe.each(DATABASES)('cases on %s', (database) => {
       await gws[HB].stop();
       const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
       await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第004号' } });
-      const pending = await waitFor('undelivered messages to HB', () => call(gws[BJ], 'GET', '/admin/outbox?status=PENDING', undefined, gws[BJ].adminToken), (r) =>
-        r.body.messages.some((m: any) => m.peer === HB && m.stream === collaborationId && m.attempts > 0),
+      const pending = await waitFor(
+        'undelivered messages to HB',
+        () => call(gws[BJ], 'GET', '/admin/outbox?status=PENDING', undefined, gws[BJ].adminToken),
+        (r) => r.body.messages.some((m: any) => m.peer === HB && m.stream === collaborationId && m.attempts > 0),
       );
       expect(pending.body.messages.find((m: any) => m.stream === collaborationId).lastError).toMatch(/ISSUER_UNREACHABLE|did not answer/);
       gws[HB] = await startGateway(gws[HB].options);
@@ -218,8 +242,10 @@ describe.each(DATABASES)('cases on %s', (database) => {
       await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedItems: ['PENSION_TRANSFER'] }, gws[HB].adminToken);
       try {
         const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
-        const rejected = await waitFor('a REJECTED receipt from 河北', () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken), (r) =>
-          r.body.messages.some((m: any) => m.stream === collaborationId && /ITEM_NOT_ALLOWED/.test(m.lastError ?? '')),
+        const rejected = await waitFor(
+          'a REJECTED receipt from 河北',
+          () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken),
+          (r) => r.body.messages.some((m: any) => m.stream === collaborationId && /ITEM_NOT_ALLOWED/.test(m.lastError ?? '')),
         );
         const receipt = rejected.body.messages.find((m: any) => m.stream === collaborationId).receipt;
         expect(JSON.parse(Buffer.from(receipt.split('.')[1], 'base64url').toString())).toMatchObject({ iss: HB, sta: 'REJECTED' });
@@ -246,8 +272,10 @@ describe.each(DATABASES)('cases on %s', (database) => {
       expect((await call(gws[HB], 'PATCH', `/admin/peers/${BJ}`, { allowedRoles: ['ORIGIN'] }, gws[HB].adminToken)).status).toBe(200);
       try {
         const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
-        await waitFor('a REJECTED receipt naming ROLE_NOT_ALLOWED', () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken), (r) =>
-          r.body.messages.some((m: any) => m.stream === collaborationId && /ROLE_NOT_ALLOWED: 110000 may not take the role DESTINATION/.test(m.lastError ?? '')),
+        await waitFor(
+          'a REJECTED receipt naming ROLE_NOT_ALLOWED',
+          () => call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken),
+          (r) => r.body.messages.some((m: any) => m.stream === collaborationId && /ROLE_NOT_ALLOWED: 110000 may not take the role DESTINATION/.test(m.lastError ?? '')),
         );
         expect((await call(gws[HB], 'GET', `/v1/cases/${collaborationId}`)).status).toBe(404);
         expect((await call(gws[HB], 'GET', '/admin/peers', undefined, gws[HB].adminToken)).body.peers.find((p: any) => p.code === BJ).allowedRoles).toEqual(['ORIGIN']);

@@ -200,7 +200,7 @@ async function checkResponse(rpc: Rpc, requestJti: string, sender: string, envel
   expect(claims).toMatchObject({ ver: 1, iss: BJ, aud: sender, mty: RESPONSE_TYPE[rpc], rto: requestJti, dig: dig(envelope.payload) });
 }
 
-const signerCode = (c: CorpusCase) => (c.attack.signer === 'stranger' ? c.attack.strangerCode ?? '150000' : (c.attack.claims?.iss as string | undefined) ?? TJ);
+const signerCode = (c: CorpusCase) => (c.attack.signer === 'stranger' ? (c.attack.strangerCode ?? '150000') : ((c.attack.claims?.iss as string | undefined) ?? TJ));
 
 describe('the corpus', () => {
   it('has at least 28 refusal cases and 2 accepted ones, with unique names', () => {
@@ -312,7 +312,11 @@ describe('honest (or tolerated) messages are answered', () => {
         const rogue = { alg: 'EdDSA', kid: announced.kid, code: TJ, privateKey: announced.privateKey } as unknown as FakePeer;
         const payload = VerifyLicencesPayload.encode({ queries: [parties.demoQuery] }).finish();
         const now = Math.floor(Date.now() / 1000);
-        const jws = signParts(rogue, { alg: 'EdDSA', kid: announced.kid, typ: 'tongban-envelope+jws' }, { ver: 1, iss: TJ, aud: BJ, mty: 'tongban.federation.v1.VerifyLicencesPayload', jti: randomUUID(), iat: now, exp: now + 120, dig: dig(payload) });
+        const jws = signParts(
+          rogue,
+          { alg: 'EdDSA', kid: announced.kid, typ: 'tongban-envelope+jws' },
+          { ver: 1, iss: TJ, aud: BJ, mty: 'tongban.federation.v1.VerifyLicencesPayload', jti: randomUUID(), iat: now, exp: now + 120, dig: dig(payload) },
+        );
         const accepted = await FakePeer.send(gw.grpcEndpoint, 'verifyLicences', { jws, payload: Buffer.from(payload) });
         expect({ code: accepted.code, refusal: accepted.refusal }).toEqual({ code: undefined, refusal: undefined });
         // Clean up: the key must not be usable by later cases.

@@ -37,7 +37,15 @@ describe('reliable delivery under faults', () => {
     expect((await call(gws[BJ], 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, gws[BJ].adminToken)).status).toBe(201);
     const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou(TJ))).body;
     await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第101号' } });
-    const outcome = StepOutcome.encode({ collaborationId, stepIndex: 1, outcome: 'COMPLETED', outputsJson: JSON.stringify({ migration_certificate_no: '津迁字2026-1' }), reason: '', actor: '天津公安', at: undefined }).finish();
+    const outcome = StepOutcome.encode({
+      collaborationId,
+      stepIndex: 1,
+      outcome: 'COMPLETED',
+      outputsJson: JSON.stringify({ migration_certificate_no: '津迁字2026-1' }),
+      reason: '',
+      actor: '天津公安',
+      at: undefined,
+    }).finish();
     const delivery = DeliveryPayload.encode({ messageId: 'tj-msg-1', stream: collaborationId, seq: '1', type: 'tongban.cases.v1.StepOutcome', body: Buffer.from(outcome) }).finish();
     const send = () => FakePeer.send(gws[BJ].grpcEndpoint, 'deliver', tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.DeliveryPayload', payload: delivery }));
     const first = await send();
@@ -68,15 +76,27 @@ describe('reliable delivery under faults', () => {
     await gws[BJ].kill();
     gws[BJ] = await startGateway(gws[BJ].options);
     for (const id of ids) {
-      await waitFor(`${id} step 1 at HB`, () => caseAt(gws[HB], id), (c) => c?.steps?.[1]?.status === 'ASSIGNED');
+      await waitFor(
+        `${id} step 1 at HB`,
+        () => caseAt(gws[HB], id),
+        (c) => c?.steps?.[1]?.status === 'ASSIGNED',
+      );
       expect((await task(gws[HB], `${id}~1`, 'complete', { outputs: { migration_certificate_no: `冀迁字${id.slice(-4)}` } })).status).toBe(200);
     }
     await gws[HB].kill();
     gws[HB] = await startGateway(gws[HB].options);
     for (const id of ids) {
-      await waitFor(`${id} step 2 at BJ`, () => caseAt(gws[BJ], id), (c) => c?.steps?.[2]?.status === 'ASSIGNED');
+      await waitFor(
+        `${id} step 2 at BJ`,
+        () => caseAt(gws[BJ], id),
+        (c) => c?.steps?.[2]?.status === 'ASSIGNED',
+      );
       await task(gws[BJ], `${id}~2`, 'complete', { outputs: { registered_on: '2026-12-01' } });
-      const hb = await waitFor(`${id} completed at HB`, () => caseAt(gws[HB], id), (c) => c?.state === 'COMPLETED');
+      const hb = await waitFor(
+        `${id} completed at HB`,
+        () => caseAt(gws[HB], id),
+        (c) => c?.state === 'COMPLETED',
+      );
       const bj = await caseAt(gws[BJ], id);
       expect(bj.state).toBe('COMPLETED');
       for (const c of [bj, hb]) {
@@ -109,7 +129,12 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
     hebei = await startGateway(h);
     await connectAll([replicas[0], hebei]);
     // Replica B learns the peer through its periodic trust refresh (both share the database).
-    await waitFor('replica B trusts 河北', () => call(replicas[1], 'GET', `/admin/peers/${HB}`, undefined, replicas[1].adminToken), (r) => r.status === 200, 30_000);
+    await waitFor(
+      'replica B trusts 河北',
+      () => call(replicas[1], 'GET', `/admin/peers/${HB}`, undefined, replicas[1].adminToken),
+      (r) => r.status === 200,
+      30_000,
+    );
     const kids = await Promise.all(replicas.map(async (r) => ((await (await fetch(`${r.baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)));
     expect(kids[1]).toEqual(kids[0]);
     const ids: string[] = [];
@@ -119,11 +144,18 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
       ids.push(collaborationId);
       await task(replicas[(i + 1) % 2], `${collaborationId}~0`, 'complete', { outputs: { approval_no: `京准迁字2026第3${i}号` } });
     }
-    for (const id of ids) await waitFor(`${id} at HB`, () => caseAt(hebei, id), (c) => c?.steps?.[1]?.status === 'ASSIGNED');
+    for (const id of ids)
+      await waitFor(
+        `${id} at HB`,
+        () => caseAt(hebei, id),
+        (c) => c?.steps?.[1]?.status === 'ASSIGNED',
+      );
     const outbox = (await call(replicas[0], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, replicas[0].adminToken)).body.messages.filter((m: any) => m.peer === HB);
     const pending = (await call(replicas[0], 'GET', '/admin/outbox?status=PENDING&limit=1000', undefined, replicas[0].adminToken)).body.messages;
     expect(pending).toEqual([]);
-    const accepted = (await call(hebei, 'GET', '/admin/audit?event=federation.request.accepted&limit=1000', undefined, hebei.adminToken)).body.events.filter((e: any) => e.subject === 'Deliver' && e.actor === BJ);
+    const accepted = (await call(hebei, 'GET', '/admin/audit?event=federation.request.accepted&limit=1000', undefined, hebei.adminToken)).body.events.filter(
+      (e: any) => e.subject === 'Deliver' && e.actor === BJ,
+    );
     // Per case: CaseOpened (carrying step 0 ASSIGNED), then StepAssigned(1) (implying step 0 COMPLETED).
     expect(outbox.length).toBe(2 * ids.length);
     expect(accepted.length).toBe(outbox.length);

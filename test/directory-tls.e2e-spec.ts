@@ -51,7 +51,11 @@ it('each gateway starts trusting only its own CA', async () => {
 it('learns the other province CA from the directory and verifies across the two CAs', async () => {
   await publish(1);
   for (const gw of Object.values(gws)) {
-    await waitFor(`${gw.code} trusts both CAs`, async () => (await call(gw, 'GET', '/admin/tls', undefined, gw.adminToken)).body.trustedCas, (cas: string[]) => cas?.length === 2);
+    await waitFor(
+      `${gw.code} trusts both CAs`,
+      async () => (await call(gw, 'GET', '/admin/tls', undefined, gw.adminToken)).body.trustedCas,
+      (cas: string[]) => cas?.length === 2,
+    );
   }
   const r = await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
   expect(r.status).toBe(200);

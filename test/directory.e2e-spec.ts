@@ -76,7 +76,11 @@ it('bootstraps mutual trust from the signed directory; a cross-province verifica
     [gws[BJ], gws[HB]],
     [gws[HB], gws[BJ]],
   ]) {
-    const seen = await waitFor(`${gw.code} trusts ${other.code}`, () => peers(gw), (ps) => ps.some((p) => p.code === other.code));
+    const seen = await waitFor(
+      `${gw.code} trusts ${other.code}`,
+      () => peers(gw),
+      (ps) => ps.some((p) => p.code === other.code),
+    );
     expect(seen.find((p) => p.code === other.code)).toMatchObject({ endpoint: other.grpcEndpoint, status: 'ACTIVE', keys: [{ status: 'ACTIVE' }] });
     expect(await directoryStatus(gw)).toMatchObject({ mode: 'ok', serial: 1, lastError: null, participants: [{ code: BJ }, { code: HB }] });
     expect((await call(gw, 'GET', '/health')).body.directory).toBe('ok');
@@ -94,7 +98,11 @@ it('refuses a directory signed by a key other than the anchor; trust is unchange
   const before = await peers(gws[HB]);
   await publish(await directoryFor({ endpoints: { [BJ]: 'attacker.example:9011' } }), otherKey());
   for (const gw of Object.values(gws)) {
-    await waitFor(`${gw.code} refuses the forged directory`, () => refusals(gw), (es) => es.some((e) => e.reason === 'NOT_ANCHOR_KEY'));
+    await waitFor(
+      `${gw.code} refuses the forged directory`,
+      () => refusals(gw),
+      (es) => es.some((e) => e.reason === 'NOT_ANCHOR_KEY'),
+    );
     expect(await directoryStatus(gw)).toMatchObject({ mode: 'ok', serial: 1, lastError: { reason: 'NOT_ANCHOR_KEY' } });
   }
   expect(await peers(gws[HB])).toEqual(before);
@@ -109,7 +117,11 @@ it('a directory past its notAfter but within the grace period is used: degraded,
   const times = { issuedAt: new Date(now - 48 * HOUR).toISOString(), notBefore: new Date(now - 48 * HOUR).toISOString(), notAfter: new Date(now - HOUR).toISOString() };
   await publish(await directoryFor({ times }));
   for (const gw of Object.values(gws)) {
-    const s = await waitFor(`${gw.code} uses serial ${serial}`, () => directoryStatus(gw), (v) => v.serial === serial);
+    const s = await waitFor(
+      `${gw.code} uses serial ${serial}`,
+      () => directoryStatus(gw),
+      (v) => v.serial === serial,
+    );
     expect(s).toMatchObject({ mode: 'degraded', notAfter: times.notAfter, graceUntil: new Date(Date.parse(times.notAfter) + 7 * 24 * HOUR).toISOString() });
     expect((await call(gw, 'GET', '/health')).body.directory).toBe('degraded');
   }
@@ -121,7 +133,11 @@ it('a directory past its notAfter but within the grace period is used: degraded,
 it('a new directory with a changed endpoint is applied', async () => {
   const moved = `localhost:${gws[BJ].grpcPort}`;
   await publish(await directoryFor({ endpoints: { [BJ]: moved } }));
-  const seen = await waitFor('130000 sees the new endpoint of 110000', () => peers(gws[HB]), (ps) => ps.find((p) => p.code === BJ)?.endpoint === moved);
+  const seen = await waitFor(
+    '130000 sees the new endpoint of 110000',
+    () => peers(gws[HB]),
+    (ps) => ps.find((p) => p.code === BJ)?.endpoint === moved,
+  );
   expect(seen.find((p) => p.code === BJ)).toMatchObject({ status: 'ACTIVE' });
   expect(await directoryStatus(gws[HB])).toMatchObject({ mode: 'ok', serial, lastError: null });
   const applied = (await admin(gws[HB], '/admin/audit?event=directory.applied')).body.events;
@@ -139,5 +155,9 @@ it('a restarted gateway keeps serving from the stored directory while the source
   expect((await peers(gws[HB])).map((p) => p.code)).toEqual([BJ]);
   // The source comes back with the same directory: nothing to apply, the error clears.
   renameSync(join(dir, 'gone.jws'), source());
-  await waitFor('the error clears', () => directoryStatus(gws[HB]), (s) => s.lastError === null && s.serial === last);
+  await waitFor(
+    'the error clears',
+    () => directoryStatus(gws[HB]),
+    (s) => s.lastError === null && s.serial === last,
+  );
 });

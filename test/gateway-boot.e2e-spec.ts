@@ -25,9 +25,7 @@ describe('gateway boot, configuration and the federation port', () => {
 
   it('serves grpc.health.v1 as SERVING on the federation port', async () => {
     const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as any;
-    const res = await new Promise<any>((resolve, reject) =>
-      client.check({ service: 'tongban.federation.v1.FederationService' }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))),
-    );
+    const res = await new Promise<any>((resolve, reject) => client.check({ service: 'tongban.federation.v1.FederationService' }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
     client.close();
     expect(res.status).toBe('SERVING');
   });

@@ -44,10 +44,25 @@ it('a rotation with an overlap propagates and switches signing with zero failed 
   const next = rotated.body.keys.find((k: any) => k.status === 'NEXT');
   expect(next).toBeTruthy();
   // Peers learn the new key before it signs anything.
-  for (const peer of [HB, GD]) await waitFor(`${peer} trusts the new key`, () => peerKeys(gws[peer], BJ), (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE'));
+  for (const peer of [HB, GD])
+    await waitFor(
+      `${peer} trusts the new key`,
+      () => peerKeys(gws[peer], BJ),
+      (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE'),
+    );
   // Signing switches after the overlap; peers retire the old key.
-  await waitFor('北京 signs with the new key', () => keysOf(gws[BJ]), (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE') && ks.some((k) => k.kid === old.kid && k.status === 'RETIRED'), 30_000);
-  for (const peer of [HB, GD]) await waitFor(`${peer} retired the old key`, () => peerKeys(gws[peer], BJ), (ks) => ks.some((k) => k.kid === old.kid && k.status === 'RETIRED'));
+  await waitFor(
+    '北京 signs with the new key',
+    () => keysOf(gws[BJ]),
+    (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE') && ks.some((k) => k.kid === old.kid && k.status === 'RETIRED'),
+    30_000,
+  );
+  for (const peer of [HB, GD])
+    await waitFor(
+      `${peer} retired the old key`,
+      () => peerKeys(gws[peer], BJ),
+      (ks) => ks.some((k) => k.kid === old.kid && k.status === 'RETIRED'),
+    );
   const statuses = await traffic.stop();
   expect(statuses.length).toBeGreaterThan(20);
   expect(statuses.filter((s) => s !== 200)).toEqual([]);
@@ -70,12 +85,19 @@ it('a revocation propagates: attestations under the revoked key are reported as 
   const replacement = revoked.body.keys.find((k: any) => k.status === 'ACTIVE');
   expect(replacement.kid).not.toBe(active.kid);
   for (const peer of [HB, GD]) {
-    await waitFor(`${peer} revoked ${active.kid}`, () => peerKeys(gws[peer], BJ), (ks) => ks.some((k) => k.kid === active.kid && k.status === 'REVOKED') && ks.some((k) => k.kid === replacement.kid && k.status === 'ACTIVE'));
+    await waitFor(
+      `${peer} revoked ${active.kid}`,
+      () => peerKeys(gws[peer], BJ),
+      (ks) => ks.some((k) => k.kid === active.kid && k.status === 'REVOKED') && ks.some((k) => k.kid === replacement.kid && k.status === 'ACTIVE'),
+    );
   }
   const statuses = await traffic.stop();
   // Calls signed with the revoked key in the instant before peers learnt the replacement may be
   // refused; once the announcements are applied every call succeeds.
-  const after = await Promise.all([call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID'))), call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))]);
+  const after = await Promise.all([
+    call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID'))),
+    call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID'))),
+  ]);
   expect(after.map((r) => r.status)).toEqual([200, 200]);
   expect(statuses.length).toBeGreaterThan(0);
   const check = await call(gws[GD], 'POST', '/v1/attestations/verify', { attestation: before });

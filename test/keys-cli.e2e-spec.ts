@@ -30,7 +30,11 @@ it('rotates through the running gateway: the new key signs, peers learn it, veri
   const active = keys.find((k) => k.status === 'ACTIVE')!;
   expect(active.kid).not.toBe(first.kid);
   expect(r.stdout).toContain(active.kid);
-  await waitFor('河北 to learn the new key', () => keysOfPeer(gws[HB], BJ), (ks) => ks.some((k) => k.kid === active.kid && k.status === 'ACTIVE'));
+  await waitFor(
+    '河北 to learn the new key',
+    () => keysOfPeer(gws[HB], BJ),
+    (ks) => ks.some((k) => k.kid === active.kid && k.status === 'ACTIVE'),
+  );
   expect((await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);
   // `keys list` reads the same from the database.
   const listed = await runCli(gws[BJ].options, ['keys', 'list']);
@@ -42,7 +46,11 @@ it('revokes a key with a reason; peers mark it REVOKED; the reason is audited', 
   const r = await runCli(gws[BJ].options, ['keys', 'revoke', retired.kid, '--reason', 'key ceremony test: host decommissioned']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   expect(r.stdout).toMatch(new RegExp(`${retired.kid}\\s+\\S+\\s+REVOKED`));
-  await waitFor('河北 to mark the key revoked', () => keysOfPeer(gws[HB], BJ), (ks) => ks.some((k) => k.kid === retired.kid && k.status === 'REVOKED'));
+  await waitFor(
+    '河北 to mark the key revoked',
+    () => keysOfPeer(gws[HB], BJ),
+    (ks) => ks.some((k) => k.kid === retired.kid && k.status === 'REVOKED'),
+  );
   const audit = (await call(gws[BJ], 'GET', '/admin/audit?event=admin.key.revoked', undefined, gws[BJ].adminToken)).body.events;
   expect(audit.at(-1)).toMatchObject({ subject: retired.kid, outcome: 'OK' });
 });

@@ -120,7 +120,11 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     const broken = await download(gws[BJ], collaborationId, materialId);
     expect(broken.status).toBe(500);
     expect(JSON.parse(broken.bytes.toString()).error.code).toBe('INTERNAL');
-    await waitFor('integrity log line at 北京', async () => gws[BJ].output(), (out) => out.includes(`material ${materialId} of case`) && out.includes('fails its integrity check'));
+    await waitFor(
+      'integrity log line at 北京',
+      async () => gws[BJ].output(),
+      (out) => out.includes(`material ${materialId} of case`) && out.includes('fails its integrity check'),
+    );
   });
 
   it('bad uploads: unknown material code 400 (field code), wrong content-type 400, not the accepting gateway 403, unknown material 404', async () => {
@@ -131,7 +135,11 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     const text = await upload(gws[GD], collaborationId, 'RESIDENT_ID_CARD', Buffer.from('hello'), 'text/plain');
     expect(text.status).toBe(400);
     expect(text.body.error).toMatchObject({ field: 'content-type' });
-    await waitFor('case at 北京', () => call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
+    await waitFor(
+      'case at 北京',
+      () => call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`),
+      (r) => r.status === 200,
+    );
     const notOwner = await upload(gws[BJ], collaborationId, 'RESIDENT_ID_CARD', randomBytes(1000));
     expect(notOwner.status).toBe(403);
     expect((await download(gws[GD], collaborationId, randomUUID())).status).toBe(404);
@@ -146,7 +154,15 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     const { collaborationId } = opened.body;
     const file = randomBytes(300_000);
     const header = (o: Partial<MaterialHeader> = {}) =>
-      MaterialHeader.encode({ collaborationId, materialId: randomUUID(), name: 'RESIDENT_ID_CARD/天津上传.pdf', mediaType: 'application/pdf', size: String(file.length), sha256: sha256(file), ...o }).finish();
+      MaterialHeader.encode({
+        collaborationId,
+        materialId: randomUUID(),
+        name: 'RESIDENT_ID_CARD/天津上传.pdf',
+        mediaType: 'application/pdf',
+        size: String(file.length),
+        sha256: sha256(file),
+        ...o,
+      }).finish();
     const push = (h: Uint8Array, chunks = chunked(file)) => pushMaterial(gws[GD].grpcEndpoint, tianjin.craft({ aud: GD, mty: MATERIAL_HEADER, payload: h }), chunks);
 
     const wrong = await push(header({ sha256: sha256(randomBytes(10)) }));

@@ -93,7 +93,20 @@ describe('OpenAPI', () => {
     expect(await ui.text()).toContain('swagger-ui');
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin', 'api']);
-    for (const path of ['/v1/verifications', '/v1/verifications/batch', '/v1/attestations/verify', '/v1/cases', '/v1/cases/{id}', '/v1/tasks', '/v1/tasks/{id}/{action}', '/v1/webhooks', '/admin/peers', '/admin/audit', '/health/ready', '/metrics']) {
+    for (const path of [
+      '/v1/verifications',
+      '/v1/verifications/batch',
+      '/v1/attestations/verify',
+      '/v1/cases',
+      '/v1/cases/{id}',
+      '/v1/tasks',
+      '/v1/tasks/{id}/{action}',
+      '/v1/webhooks',
+      '/admin/peers',
+      '/admin/audit',
+      '/health/ready',
+      '/metrics',
+    ]) {
       expect(doc.paths).toHaveProperty([path]);
     }
     expect(doc.paths['/v1/verifications'].post.security).toEqual([{ api: [] }]);
@@ -154,7 +167,11 @@ describe('metrics and correlation ids', () => {
       expect(res.headers.get('x-correlation-id')).toBe(correlationId);
       expect(metric(await scrape(gws[BJ]), 'tongban_refusals_total', { reason: 'PEER_SUSPENDED' })).toBe(before + 1);
       expect(metric(await scrape(gws[GD]), 'tongban_peer_calls_total', { method: 'VerifyLicences', peer: BJ, outcome: 'ISSUER_REFUSED' })).toBeGreaterThanOrEqual(1);
-      await waitFor('refusal line with the correlation id at 北京', async () => gws[BJ].output(), (out) => out.includes(`refused VerifyLicences from ${GD}: PEER_SUSPENDED (correlation id ${correlationId})`));
+      await waitFor(
+        'refusal line with the correlation id at 北京',
+        async () => gws[BJ].output(),
+        (out) => out.includes(`refused VerifyLicences from ${GD}: PEER_SUSPENDED (correlation id ${correlationId})`),
+      );
     } finally {
       expect((await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { status: 'ACTIVE' }, gws[BJ].adminToken)).status).toBe(200);
     }
@@ -185,7 +202,11 @@ describe('metrics and correlation ids', () => {
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line))
         .find((l) => String(l.message).startsWith(`accepted ${message.type} ${message.id}`));
-    const line = (await waitFor('河北 to log the accepted delivery', async () => accepted(gws[HB].output()), (l) => l !== undefined))!;
+    const line = (await waitFor(
+      '河北 to log the accepted delivery',
+      async () => accepted(gws[HB].output()),
+      (l) => l !== undefined,
+    ))!;
     expect(line).toMatchObject({ gateway: HB, context: 'Inbox', correlationId });
   });
 
@@ -234,7 +255,10 @@ describe('shutdown and JSON logs', () => {
       expect(Date.now() - t0).toBeGreaterThanOrEqual(1450);
       expect(exit.signal).toBe('SIGTERM');
 
-      const lines = gw.output().split('\n').filter((l) => l.trim());
+      const lines = gw
+        .output()
+        .split('\n')
+        .filter((l) => l.trim());
       const records = lines.map((l) => JSON.parse(l));
       expect(records.every((r) => typeof r.level === 'string' && 'message' in r && r.gateway === HB && typeof r.time === 'string')).toBe(true);
       expect(records.some((r) => r.context === 'Gateway' && /^SIGTERM: not ready; closing in 1500 ms$/.test(r.message))).toBe(true);

@@ -84,7 +84,11 @@ describe('mutual TLS between gateways', () => {
       (c) => c.none >= 1 && c.untrusted >= 1 && c.plaintext >= 1,
     );
     // Logged too (at most one line per 10 s, with a count of the others).
-    await waitFor('the refused handshake logged', async () => gws[BJ].output(), (out) => /TLS handshake from \S+ refused: [A-Z_]+/.test(out));
+    await waitFor(
+      'the refused handshake logged',
+      async () => gws[BJ].output(),
+      (out) => /TLS handshake from \S+ refused: [A-Z_]+/.test(out),
+    );
   });
 
   it('picks up a renewed certificate without a restart and keeps serving with it', async () => {

@@ -75,7 +75,12 @@ describe('cross-province verification over signed gRPC', () => {
   it('holder mismatch: wrong name and wrong code are MISMATCH', async () => {
     const l = demoLicence(BJ, 'VALID');
     const other = demoLicence(HB, 'VALID');
-    const body = verificationBody(l, { holder: l.holderCodeType === '111' ? { name: '不是本人', idNumber: '11010519491231002X' } : { name: '不是本公司', creditCode: other.holderCodeType === '001' ? other.holderCode : '91350100M000100Y43' } });
+    const body = verificationBody(l, {
+      holder:
+        l.holderCodeType === '111'
+          ? { name: '不是本人', idNumber: '11010519491231002X' }
+          : { name: '不是本公司', creditCode: other.holderCodeType === '001' ? other.holderCode : '91350100M000100Y43' },
+    });
     const res = await verify(body);
     expect(res.status).toBe(200);
     expect(res.body.holderMatch).toEqual({ name: 'MISMATCH', code: 'MISMATCH' });
@@ -230,7 +235,7 @@ describe('personal data in logs', () => {
 });
 
 describe('peer rate limit', () => {
-  it('requests beyond a peer\'s rate are refused (RATE_LIMITED → 429 at the asker) and recorded', async () => {
+  it("requests beyond a peer's rate are refused (RATE_LIMITED → 429 at the asker) and recorded", async () => {
     await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { rateLimitPerSecond: 1 }, gws[BJ].adminToken);
     try {
       const body = verificationBody(demoLicence(BJ, 'VALID'));

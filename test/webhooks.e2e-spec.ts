@@ -53,7 +53,11 @@ const hukou = () => ({
 /** Opens a 户口迁移 case at 北京 and, once 河北 has it, records there that the materials were posted (a POSTAL_MATERIALS_SENT event at 河北). */
 async function postalSentAtHebei(trackingNumber: string): Promise<string> {
   const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
-  await waitFor('case at 河北', () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`), (r) => r.status === 200);
+  await waitFor(
+    'case at 河北',
+    () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`),
+    (r) => r.status === 200,
+  );
   expect((await call(gws[HB], 'POST', `/v1/cases/${collaborationId}/postal`, { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber })).status).toBe(200);
   return collaborationId;
 }
@@ -139,14 +143,26 @@ describe('webhooks for local systems', () => {
     const { caseId: ownerCaseId, collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
     expect((await call(gws[BJ], 'POST', `/v1/tasks/${collaborationId}~0/complete`, { outputs: { approval_no: '京准迁字2026第501号' } })).status).toBe(200);
     const task = `${collaborationId}~1`;
-    await waitFor('task assigned at 河北', () => caseAt(gws[HB], collaborationId), (c) => c?.steps?.[1]?.status === 'ASSIGNED');
+    await waitFor(
+      'task assigned at 河北',
+      () => caseAt(gws[HB], collaborationId),
+      (c) => c?.steps?.[1]?.status === 'ASSIGNED',
+    );
     expect((await call(gws[HB], 'POST', `/v1/tasks/${task}/accept`, {})).status).toBe(200);
     expect((await call(gws[HB], 'POST', `/v1/tasks/${task}/complete`, { outputs: { migration_certificate_no: '冀迁字2026000501' } })).status).toBe(200);
-    await waitFor('step 2 assigned at 北京', () => caseAt(gws[BJ], ownerCaseId), (c) => c?.steps?.[2]?.status === 'ASSIGNED');
+    await waitFor(
+      'step 2 assigned at 北京',
+      () => caseAt(gws[BJ], ownerCaseId),
+      (c) => c?.steps?.[2]?.status === 'ASSIGNED',
+    );
 
     const mine = (path: string) => at(path).filter((r) => r.body.collaborationId === collaborationId);
     const types = (path: string) => mine(path).map((r) => `${r.body.type}:${r.body.stepIndex}`);
-    await waitFor('events at /all', async () => types('/all'), (t) => ['CASE_OPENED:null', 'STEP_ASSIGNED:1', 'STEP_ACCEPTED:1', 'STEP_COMPLETED:1', 'STEP_ASSIGNED:2'].every((x) => t.includes(x)));
+    await waitFor(
+      'events at /all',
+      async () => types('/all'),
+      (t) => ['CASE_OPENED:null', 'STEP_ASSIGNED:1', 'STEP_ACCEPTED:1', 'STEP_COMPLETED:1', 'STEP_ASSIGNED:2'].every((x) => t.includes(x)),
+    );
 
     const hb = await caseAt(gws[HB], collaborationId);
     for (const r of mine('/all')) {
@@ -164,7 +180,12 @@ describe('webhooks for local systems', () => {
     // A task event names the task of this province; other steps' events do not.
     const assigned = mine('/all').find((r) => r.body.type === 'STEP_ASSIGNED' && r.body.stepIndex === 1)!.body;
     expect(assigned).toMatchObject({ taskId: task, province: BJ, details: { action: 'DEREGISTER' } });
-    expect(mine('/all').find((r) => r.body.type === 'STEP_COMPLETED' && r.body.stepIndex === 1)!.body).toMatchObject({ taskId: task, province: HB, actor: 'local', details: { outputs: { migration_certificate_no: '冀迁字2026000501' } } });
+    expect(mine('/all').find((r) => r.body.type === 'STEP_COMPLETED' && r.body.stepIndex === 1)!.body).toMatchObject({
+      taskId: task,
+      province: HB,
+      actor: 'local',
+      details: { outputs: { migration_certificate_no: '冀迁字2026000501' } },
+    });
     expect(mine('/all').find((r) => r.body.type === 'STEP_ASSIGNED' && r.body.stepIndex === 2)!.body.taskId).toBeNull();
     // Filters: CASE_OPENED only; STEP_* only.
     expect(types('/opened')).toEqual(['CASE_OPENED:null']);
@@ -193,8 +214,17 @@ describe('webhooks for local systems', () => {
     const doomed = (await hookAt(gws[HB], { url: 'http://127.0.0.1:1/doomed', events: ['POSTAL_MATERIALS_SENT'] })).body;
     const collaborationId = await postalSentAtHebei('EMS5550001');
     expect((await unhook(gws[HB], doomed.id)).status).toBe(204);
-    const dead = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => [closed.id, doomed.id].includes(d.webhookId)), (rows) => rows.length === 2);
-    expect(dead.find((d) => d.webhookId === closed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', attempts: 4, lastStatus: null, lastError: expect.stringMatching(/fetch failed|ECONNREFUSED/) });
+    const dead = await waitFor(
+      'DEAD after 4 attempts',
+      async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => [closed.id, doomed.id].includes(d.webhookId)),
+      (rows) => rows.length === 2,
+    );
+    expect(dead.find((d) => d.webhookId === closed.id)).toMatchObject({
+      eventType: 'POSTAL_MATERIALS_SENT',
+      attempts: 4,
+      lastStatus: null,
+      lastError: expect.stringMatching(/fetch failed|ECONNREFUSED/),
+    });
     expect(dead.find((d) => d.webhookId === doomed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', lastError: 'webhook deleted' });
     // The case itself is untouched by a failing subscriber.
     expect((await caseAt(gws[HB], collaborationId)).events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
@@ -204,7 +234,11 @@ describe('webhooks for local systems', () => {
     const secret = 'recovering-receiver-webhook-secret';
     const hook = (await hookAt(gws[HB], { url: `${base}/recovering`, secret, events: ['POSTAL_MATERIALS_SENT'] })).body;
     const collaborationId = await postalSentAtHebei('EMS5550002');
-    const [dead] = await waitFor('DEAD after 4 attempts', async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => d.webhookId === hook.id), (rows) => rows.length === 1);
+    const [dead] = await waitFor(
+      'DEAD after 4 attempts',
+      async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => d.webhookId === hook.id),
+      (rows) => rows.length === 1,
+    );
     expect(dead).toMatchObject({ attempts: 4, lastStatus: 500 });
 
     // An operator (not only an admin) may re-queue; an auditor may not.
@@ -215,7 +249,11 @@ describe('webhooks for local systems', () => {
     const requeued = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);
     expect(requeued.status).toBe(200);
     expect(requeued.body).toMatchObject({ id: dead.id, status: 'PENDING', attempts: 0 });
-    await waitFor('the re-queued delivery to arrive', async () => (await deliveries(gws[HB], 'DELIVERED')).filter((d) => d.id === dead.id), (rows) => rows.length === 1);
+    await waitFor(
+      'the re-queued delivery to arrive',
+      async () => (await deliveries(gws[HB], 'DELIVERED')).filter((d) => d.id === dead.id),
+      (rows) => rows.length === 1,
+    );
     const arrived = at('/recovering').filter((r) => r.headers['x-tongban-delivery'] === dead.id);
     expect(signatureValid(secret, arrived.at(-1)!.headers['x-tongban-signature'] as string, arrived.at(-1)!.raw)).toBe(true);
     const again = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);

@@ -32,10 +32,7 @@ function handle(res, raw) {
     return send(res, 400, { error: { code: 'VALIDATION_FAILED', message: 'licenceId, licenceType and purpose are required' } });
   }
   const queryId = crypto.randomUUID();
-  const payload = Buffer.from(
-    JSON.stringify({ queryId, licenceType: body.licenceType, licenceId: body.licenceId, holder: body.holder ?? {}, purpose: body.purpose }),
-    'utf8',
-  );
+  const payload = Buffer.from(JSON.stringify({ queryId, licenceType: body.licenceType, licenceId: body.licenceId, holder: body.holder ?? {}, purpose: body.purpose }), 'utf8');
   const iat = Math.floor(Date.now() / 1000);
   const jti = crypto.randomUUID();
   const jws = signJws(cfg.frontPrivate, 'bare-front', 'bare-envelope', { iss: cfg.askerCode, aud: cfg.issuerCode, jti, iat, exp: iat + 120, dig: digest(payload) });

@@ -18,7 +18,9 @@ function statusOf(row, nowMs) {
 }
 
 function normaliseName(name) {
-  return String(name).normalize('NFKC').replace(/[\s·•・]/g, '');
+  return String(name)
+    .normalize('NFKC')
+    .replace(/[\s·•・]/g, '');
 }
 
 function verify(call, callback) {
@@ -41,9 +43,7 @@ function verify(call, callback) {
         name: found && q.holder?.name ? (normaliseName(q.holder.name) === normaliseName(found.holder_name) ? 'MATCH' : 'MISMATCH') : 'NOT_CHECKED',
         code: found && claimedCode ? (claimedCode.type === found.holder_code_type && claimedCode.value === found.holder_code ? 'MATCH' : 'MISMATCH') : 'NOT_CHECKED',
       },
-      licence: found
-        ? { licenceType: found.type_code, licenceName: found.name, licenceNumber: found.number, licenceId: found.licence_id, issueDate: found.issue_date }
-        : {},
+      licence: found ? { licenceType: found.type_code, licenceName: found.name, licenceNumber: found.number, licenceId: found.licence_id, issueDate: found.issue_date } : {},
       issuer: { province: cfg.issuerCode, organName: found?.issuer_organ_name ?? null, organCode: found?.issuer_organ_code ?? null },
       checkedAt: new Date(nowMs).toISOString(),
     };
@@ -66,9 +66,7 @@ function verify(call, callback) {
 
 const server = new grpc.Server();
 server.addService(Bare.service, { Verify: verify });
-const creds = cfg.tls
-  ? grpc.ServerCredentials.createSsl(cfg.tls.issuer.ca, [{ private_key: cfg.tls.issuer.key, cert_chain: cfg.tls.issuer.cert }], true)
-  : grpc.ServerCredentials.createInsecure();
+const creds = cfg.tls ? grpc.ServerCredentials.createSsl(cfg.tls.issuer.ca, [{ private_key: cfg.tls.issuer.key, cert_chain: cfg.tls.issuer.cert }], true) : grpc.ServerCredentials.createInsecure();
 server.bindAsync(`127.0.0.1:${cfg.grpcPort}`, creds, (err) => {
   if (err) {
     process.stderr.write(`bare issuer: ${err.message}\n`);

@@ -29,7 +29,17 @@ const BENCH_CATALOGUE = {
       acceptingRole: 'ACCEPTING',
       steps: [
         { role: 'ACCEPTING', action: 'ACCEPT', name: '受理', timeLimitWorkingDays: 1, inputs: [], outputs: [], mayRefuse: false, needsApplicantId: false, needsMaterials: false },
-        { role: 'PROCESSING', action: 'PROCESS', name: '办理', timeLimitWorkingDays: 5, inputs: [], outputs: [{ name: 'doc_no', kind: 'DOCUMENT_NUMBER', required: true }], mayRefuse: false, needsApplicantId: false, needsMaterials: false },
+        {
+          role: 'PROCESSING',
+          action: 'PROCESS',
+          name: '办理',
+          timeLimitWorkingDays: 5,
+          inputs: [],
+          outputs: [{ name: 'doc_no', kind: 'DOCUMENT_NUMBER', required: true }],
+          mayRefuse: false,
+          needsApplicantId: false,
+          needsMaterials: false,
+        },
       ],
       materials: [],
     },
@@ -49,7 +59,18 @@ async function run(label, database) {
       const schema = `bench_${code}_${Date.now().toString(36)}`;
       schemas.push(schema);
       const env = database === 'postgres' ? { ...ENV, TONGBAN_DATABASE_SCHEMA: schema } : ENV;
-      gws.push(await fed.startGateway({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: 28000 + gws.length, grpcPort: 29000 + gws.length, env, databaseUrl: database === 'postgres' ? PG_URL : undefined }));
+      gws.push(
+        await fed.startGateway({
+          code,
+          dir: path.join(dir, code),
+          secrets: fed.newSecrets(),
+          tls: tls[code],
+          httpPort: 28000 + gws.length,
+          grpcPort: 29000 + gws.length,
+          env,
+          databaseUrl: database === 'postgres' ? PG_URL : undefined,
+        }),
+      );
     }
     const [bj, hb] = gws;
     await fed.connectAll(gws);
@@ -57,7 +78,13 @@ async function run(label, database) {
     if (loaded.status !== 200) throw new Error(`loading the bench catalogue failed: ${JSON.stringify(loaded.body)}`);
     const items = new Map(BENCH_CATALOGUE.items.map((i) => [i.code, i]));
     robot = bot.startBot(() => hb, items, { intervalMs: 10 });
-    const body = { itemCode: 'BENCH_JOINT_2', applicant: { name: '基准', idNumber: '11010519491231002X' }, participants: { ACCEPTING: '110000', PROCESSING: '130000' }, materials: [], receivedAt: { office: 'bench', clerk: 'bench', channel: 'ONLINE' } };
+    const body = {
+      itemCode: 'BENCH_JOINT_2',
+      applicant: { name: '基准', idNumber: '11010519491231002X' },
+      participants: { ACCEPTING: '110000', PROCESSING: '130000' },
+      materials: [],
+      receivedAt: { office: 'bench', clerk: 'bench', channel: 'ONLINE' },
+    };
     const opened = [];
     let failures = 0;
     const endAt = Date.now() + DURATION_S * 1000;

@@ -145,7 +145,10 @@ function summarise(profile) {
         area: e.area,
         selfMs: e.selfUs / 1000,
         pct: pct(e.selfUs),
-        callers: [...e.callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([caller, us]) => ({ caller, selfMs: us / 1000 })),
+        callers: [...e.callers.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([caller, us]) => ({ caller, selfMs: us / 1000 })),
       })),
     ownInclusive: [...inclusive.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -163,7 +166,9 @@ function summarise(profile) {
 /** Human-readable text of a summary. */
 function format(title, s, topN = 25) {
   const lines = [];
-  lines.push(`${title}: ${s.totalMs.toFixed(0)} ms sampled, ${s.busyMs.toFixed(0)} ms busy (${s.totalMs > 0 ? ((100 * s.busyMs) / s.totalMs).toFixed(0) : 0}%), ${s.idleMs.toFixed(0)} ms idle; percentages are of busy time`);
+  lines.push(
+    `${title}: ${s.totalMs.toFixed(0)} ms sampled, ${s.busyMs.toFixed(0)} ms busy (${s.totalMs > 0 ? ((100 * s.busyMs) / s.totalMs).toFixed(0) : 0}%), ${s.idleMs.toFixed(0)} ms idle; percentages are of busy time`,
+  );
   lines.push('  top self time by function:');
   for (const f of s.byFunction.slice(0, topN)) {
     const where = f.where || (f.area.startsWith('native via') ? `[${f.area}]` : '');

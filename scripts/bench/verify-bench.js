@@ -345,7 +345,9 @@ const f2 = (v) => (v === null || v === undefined || Number.isNaN(v) ? '-' : v.to
 /** CPU used by each process during the timed window, per request (or per licence for batches). */
 function cpuLine(r, perItems = 1) {
   const parts = Object.entries(r.cpu || {}).map(([k, c]) =>
-    k === 'other' ? `other processes ${f0(c.utilisation * 100)}% of a core${noisy(r) ? ' (NOISY)' : ''}` : `${k} ${c.usPerRequest === null ? '-' : f0(c.usPerRequest / perItems)} µs (${f0(c.utilisation * 100)}%)`,
+    k === 'other'
+      ? `other processes ${f0(c.utilisation * 100)}% of a core${noisy(r) ? ' (NOISY)' : ''}`
+      : `${k} ${c.usPerRequest === null ? '-' : f0(c.usPerRequest / perItems)} µs (${f0(c.utilisation * 100)}%)`,
   );
   return parts.length ? `${' '.repeat(30)}CPU per ${perItems === 1 ? 'request' : 'licence'}: ${parts.join(', ')}` : '';
 }
@@ -370,9 +372,13 @@ async function main() {
   log('Tongban verification benchmark');
   log(`  machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemGiB} GiB, Node ${machine.node}, ${machine.platform}`);
   machine.otherCpuBusyAtStart = +(await cpuBusyShare(2000)).toFixed(3);
-  log(`  date: ${machine.date}   load average at start: ${machine.loadAvgAtStart.join(' ')}   CPU busy before start (2 s, nothing of ours running): ${(machine.otherCpuBusyAtStart * 100).toFixed(0)}%`);
+  log(
+    `  date: ${machine.date}   load average at start: ${machine.loadAvgAtStart.join(' ')}   CPU busy before start (2 s, nothing of ours running): ${(machine.otherCpuBusyAtStart * 100).toFixed(0)}%`,
+  );
   if (machine.otherCpuBusyAtStart > 0.15) log('  WARNING: other processes are using the CPU; figures will be noisy and lower than on an idle machine');
-  log(`  settings: ${DURATION_S} s per measurement after ${WARMUP_S} s warm-up${QUICK ? ' (BENCH_QUICK)' : ''}; single c=${SINGLE_CONCURRENCY.join(',')}; batch of ${BATCH_SIZE} c=${BATCH_CONCURRENCY.join(',')}`);
+  log(
+    `  settings: ${DURATION_S} s per measurement after ${WARMUP_S} s warm-up${QUICK ? ' (BENCH_QUICK)' : ''}; single c=${SINGLE_CONCURRENCY.join(',')}; batch of ${BATCH_SIZE} c=${BATCH_CONCURRENCY.join(',')}`,
+  );
   log(`  build: dist/apps/gateway/main.js sha256 ${build.gatewayMainSha256}… built ${build.gatewayMainBuiltAt}; git ${build.gitHead} with ${build.gitDirtyFiles} changed/untracked path(s)`);
   log('  load generator: autocannon in a separate process; only 127.0.0.1 is targeted');
   log('');
@@ -429,10 +435,7 @@ async function main() {
   const singleBodiesFile = path.join(tmpDir, 'bodies-single.json');
   fs.writeFileSync(singleBodiesFile, JSON.stringify(Array.from({ length: SINGLE_BODIES }, () => JSON.stringify(verificationBody(pick())))));
   const batchBodiesFile = path.join(tmpDir, 'bodies-batch.json');
-  fs.writeFileSync(
-    batchBodiesFile,
-    JSON.stringify(Array.from({ length: BATCH_BODIES }, () => JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => verificationBody(pick())) }))),
-  );
+  fs.writeFileSync(batchBodiesFile, JSON.stringify(Array.from({ length: BATCH_BODIES }, () => JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => verificationBody(pick())) }))));
   const samples = Array.from({ length: 12 }, pick);
   // Make sure the samples cover every status the data has.
   for (const want of ['VALID', 'EXPIRED', 'SUSPENDED', 'REVOKED']) {
@@ -509,8 +512,24 @@ async function main() {
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     profile = {};
     const sides = [
-      { side: 'tongban', procs: [{ name: `asker-${ASKER}`, proc: asker.proc }, { name: `issuer-${ISSUER}`, proc: issuer.proc }], target: asker, pids: tongbanPids },
-      { side: 'bare', procs: [{ name: 'bare-front', proc: bareFront.proc }, { name: 'bare-issuer', proc: bareIssuer.proc }], target: bareTarget, pids: barePids },
+      {
+        side: 'tongban',
+        procs: [
+          { name: `asker-${ASKER}`, proc: asker.proc },
+          { name: `issuer-${ISSUER}`, proc: issuer.proc },
+        ],
+        target: asker,
+        pids: tongbanPids,
+      },
+      {
+        side: 'bare',
+        procs: [
+          { name: 'bare-front', proc: bareFront.proc },
+          { name: 'bare-issuer', proc: bareIssuer.proc },
+        ],
+        target: bareTarget,
+        pids: barePids,
+      },
     ];
     for (const { side, procs, target, pids } of sides) {
       log(`[profile] CPU-profiling ${procs.map((p) => p.name).join(' and ')} for ${DURATION_S} s of c=64 single calls`);
@@ -527,7 +546,14 @@ async function main() {
       profile[side] = { load: loadRun, processes: {} };
       for (const [name, { file, s: sum }] of Object.entries(summaries)) {
         log(profileSummary.format(`${name} (${path.relative(fed.ROOT, file)})`, sum, 30));
-        profile[side].processes[name] = { file: path.relative(fed.ROOT, file), busyMs: sum.busyMs, idleMs: sum.idleMs, top: sum.byFunction.slice(0, 40), ownInclusive: sum.ownInclusive.slice(0, 40), byArea: sum.byArea };
+        profile[side].processes[name] = {
+          file: path.relative(fed.ROOT, file),
+          busyMs: sum.busyMs,
+          idleMs: sum.idleMs,
+          top: sum.byFunction.slice(0, 40),
+          ownInclusive: sum.ownInclusive.slice(0, 40),
+          byArea: sum.byArea,
+        };
       }
     }
   }
@@ -547,10 +573,12 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
   const W = 118;
   log('='.repeat(W));
   log(`machine: ${machine.cpuModel} | ${machine.cores} cores | ${machine.totalMemGiB} GiB | Node ${machine.node} | ${machine.date}`);
-  log(`transport: ${PLAINTEXT ? "PLAINTEXT on both sides (BENCH_PLAINTEXT=1; gateways on the development flag)" : "mutual TLS on both sides (same CA and certificates)"}`);
+  log(`transport: ${PLAINTEXT ? 'PLAINTEXT on both sides (BENCH_PLAINTEXT=1; gateways on the development flag)' : 'mutual TLS on both sides (same CA and certificates)'}`);
   log(`licences: ${LICENCES} for issuer ${ISSUER}; import ${secs(importMs)} (generation ${secs(genMs)}); ${DURATION_S} s per run after ${WARMUP_S} s warm-up`);
   log('-'.repeat(W));
-  log(`${'conc'.padEnd(5)}| ${'Tongban req/s'.padStart(13)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'bare req/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'req/s T/B'.padStart(9)} ${'p99 T/B'.padStart(8)} | ${'bad T/B'.padStart(9)} | ${'other CPU T/B'.padStart(13)}`);
+  log(
+    `${'conc'.padEnd(5)}| ${'Tongban req/s'.padStart(13)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'bare req/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} | ${'req/s T/B'.padStart(9)} ${'p99 T/B'.padStart(8)} | ${'bad T/B'.padStart(9)} | ${'other CPU T/B'.padStart(13)}`,
+  );
   for (const s of single) {
     const T = s.tongban;
     const B = s.bare;
@@ -581,10 +609,14 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
   const bestSingle = single.reduce((a, b) => (b.tongban.reqPerSec > a.tongban.reqPerSec ? b : a));
   const bestBatch = batch.reduce((a, b) => (b.licencesPerSec > a.licencesPerSec ? b : a));
   for (const b of batch) {
-    log(`batch c=${String(b.connections).padEnd(3)} ${f0(b.tongban.reqPerSec).padStart(6)} req/s × ${BATCH_SIZE} = ${f0(b.licencesPerSec).padStart(7)} licences/s   p50 ${f2(b.tongban.p50)} ms  p99 ${f2(b.tongban.p99)} ms   bad ${bad(b.tongban)}   other CPU ${otherCpu(b.tongban)}`);
+    log(
+      `batch c=${String(b.connections).padEnd(3)} ${f0(b.tongban.reqPerSec).padStart(6)} req/s × ${BATCH_SIZE} = ${f0(b.licencesPerSec).padStart(7)} licences/s   p50 ${f2(b.tongban.p50)} ms  p99 ${f2(b.tongban.p99)} ms   bad ${bad(b.tongban)}   other CPU ${otherCpu(b.tongban)}`,
+    );
   }
   const batchRatio = bestBatch.licencesPerSec / bestSingle.tongban.reqPerSec;
-  log(`best single: ${f0(bestSingle.tongban.reqPerSec)} licences/s at c=${bestSingle.connections}; best batch: ${f0(bestBatch.licencesPerSec)} licences/s at c=${bestBatch.connections}; batch/single = ${f2(batchRatio)}×`);
+  log(
+    `best single: ${f0(bestSingle.tongban.reqPerSec)} licences/s at c=${bestSingle.connections}; best batch: ${f0(bestBatch.licencesPerSec)} licences/s at c=${bestBatch.connections}; batch/single = ${f2(batchRatio)}×`,
+  );
   log('-'.repeat(W));
 
   const at = (c) => single.find((s) => s.connections === c);
@@ -633,7 +665,18 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
         benchmark: 'verify',
         machine: { ...machine, loadAvgAtEnd: os.loadavg().map((l) => +l.toFixed(2)) },
         build,
-        settings: { licences: LICENCES, durationS: DURATION_S, warmupS: WARMUP_S, quick: QUICK, singleConcurrency: SINGLE_CONCURRENCY, batchConcurrency: BATCH_CONCURRENCY, batchSize: BATCH_SIZE, singleBodies: SINGLE_BODIES, batchBodies: BATCH_BODIES, requestTimeoutS: REQUEST_TIMEOUT_S },
+        settings: {
+          licences: LICENCES,
+          durationS: DURATION_S,
+          warmupS: WARMUP_S,
+          quick: QUICK,
+          singleConcurrency: SINGLE_CONCURRENCY,
+          batchConcurrency: BATCH_CONCURRENCY,
+          batchSize: BATCH_SIZE,
+          singleBodies: SINGLE_BODIES,
+          batchBodies: BATCH_BODIES,
+          requestTimeoutS: REQUEST_TIMEOUT_S,
+        },
         import: { records: LICENCES, generationMs: genMs, importMs },
         single,
         batch,
@@ -641,7 +684,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
         targets: checks,
         profile,
         notes: [
-          'latencies are exact (float ms) percentiles over every 2xx response of the timed window; autocannon\'s own 1-ms-resolution figures are under `autocannon`',
+          "latencies are exact (float ms) percentiles over every 2xx response of the timed window; autocannon's own 1-ms-resolution figures are under `autocannon`",
           'req/s counts 2xx responses only',
         ],
       },

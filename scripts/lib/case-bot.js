@@ -9,7 +9,10 @@ function outputsFor(step, tag) {
   const out = {};
   for (const o of step.outputs) {
     if (!o.required && Math.random() < 0.5) continue;
-    if (o.kind === 'FILE_HASH') out[o.name] = createHash('sha256').update(tag + o.name).digest('hex');
+    if (o.kind === 'FILE_HASH')
+      out[o.name] = createHash('sha256')
+        .update(tag + o.name)
+        .digest('hex');
     else if (o.kind === 'DATE') out[o.name] = new Date().toISOString().slice(0, 10);
     else if (o.kind === 'DOCUMENT_NUMBER') out[o.name] = `DOC-${randomBytes(4).toString('hex').toUpperCase()}`;
     else out[o.name] = `text ${tag.slice(-6)}`;
@@ -32,9 +35,7 @@ async function workOnce(gw, items, o = {}) {
       const step = items.get(t.itemCode)?.steps[t.index];
       if (!step || t.caseState !== 'OPEN') return;
       const refuse = step.mayRefuse && Math.random() < (o.refuseRate || 0);
-      const res = refuse
-        ? await call(gw, 'POST', `/v1/tasks/${t.id}/refuse`, { reason: 'robot refusal' })
-        : await call(gw, 'POST', `/v1/tasks/${t.id}/complete`, { outputs: outputsFor(step, t.id) });
+      const res = refuse ? await call(gw, 'POST', `/v1/tasks/${t.id}/refuse`, { reason: 'robot refusal' }) : await call(gw, 'POST', `/v1/tasks/${t.id}/complete`, { outputs: outputsFor(step, t.id) });
       if (res.status === 200) n++;
     }),
   );

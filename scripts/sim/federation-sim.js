@@ -314,8 +314,20 @@ async function probeSummary(gws) {
   return {
     gateways: ok.length,
     medianMiB: {
-      before: { rss: med((r) => M(r.p.before.rss)), heapTotal: med((r) => M(r.p.before.heapTotal)), heapUsed: med((r) => M(r.p.before.heapUsed)), external: med((r) => M(r.p.before.external)), arrayBuffers: med((r) => M(r.p.before.arrayBuffers)) },
-      afterGc: { rss: med((r) => M(r.rssAfterGcKb * 1024)), heapTotal: med((r) => M(r.p.after.heapTotal)), heapUsed: med((r) => M(r.p.after.heapUsed)), external: med((r) => M(r.p.after.external)), arrayBuffers: med((r) => M(r.p.after.arrayBuffers)) },
+      before: {
+        rss: med((r) => M(r.p.before.rss)),
+        heapTotal: med((r) => M(r.p.before.heapTotal)),
+        heapUsed: med((r) => M(r.p.before.heapUsed)),
+        external: med((r) => M(r.p.before.external)),
+        arrayBuffers: med((r) => M(r.p.before.arrayBuffers)),
+      },
+      afterGc: {
+        rss: med((r) => M(r.rssAfterGcKb * 1024)),
+        heapTotal: med((r) => M(r.p.after.heapTotal)),
+        heapUsed: med((r) => M(r.p.after.heapUsed)),
+        external: med((r) => M(r.p.after.external)),
+        arrayBuffers: med((r) => M(r.p.after.arrayBuffers)),
+      },
       mallocedByV8: med((r) => M(r.p.heap.mallocedMemory)),
     },
     rssAfterGcMiB: { min: +f1(Math.min(...ok.map((r) => r.rssAfterGcKb / 1024))), max: +f1(Math.max(...ok.map((r) => r.rssAfterGcKb / 1024))) },
@@ -328,7 +340,10 @@ const probeLine = (s) =>
   s
     ? `medians — before GC: rss ${s.medianMiB.before.rss}, V8 heap ${s.medianMiB.before.heapUsed} used / ${s.medianMiB.before.heapTotal} total, external ${s.medianMiB.before.external} (ArrayBuffers ${s.medianMiB.before.arrayBuffers}); ` +
       `after full GC: rss ${s.medianMiB.afterGc.rss} (min ${s.rssAfterGcMiB.min}, max ${s.rssAfterGcMiB.max}), heap ${s.medianMiB.afterGc.heapUsed} used / ${s.medianMiB.afterGc.heapTotal} total, external ${s.medianMiB.afterGc.external}; ` +
-      `heap spaces used: ${Object.entries(s.heapSpacesAfterGc).filter(([, v]) => v.usedMiB >= 0.5).map(([k, v]) => `${k} ${v.usedMiB}`).join(', ')} MiB; active handles ${s.activeHandles}`
+      `heap spaces used: ${Object.entries(s.heapSpacesAfterGc)
+        .filter(([, v]) => v.usedMiB >= 0.5)
+        .map(([k, v]) => `${k} ${v.usedMiB}`)
+        .join(', ')} MiB; active handles ${s.activeHandles}`
     : 'no answer from the probe';
 
 /** CPU ms used so far by the PostgreSQL server processes alive now (SIM_PG=1). */
@@ -363,11 +378,21 @@ function postgresMemory() {
 function memorySummary(gws) {
   const per = {};
   for (const g of gws) per[g.code] = memOf(g.proc.pid);
-  const rss = Object.values(per).filter(Boolean).map((m) => MiB(m.vmRssKb));
-  const anon = Object.values(per).filter(Boolean).map((m) => MiB(m.rssAnonKb));
-  const file = Object.values(per).filter(Boolean).map((m) => MiB(m.rssFileKb));
-  const hwm = Object.values(per).filter(Boolean).map((m) => MiB(m.vmHwmKb));
-  const pss = Object.values(per).filter(Boolean).map((m) => MiB(m.pssKb));
+  const rss = Object.values(per)
+    .filter(Boolean)
+    .map((m) => MiB(m.vmRssKb));
+  const anon = Object.values(per)
+    .filter(Boolean)
+    .map((m) => MiB(m.rssAnonKb));
+  const file = Object.values(per)
+    .filter(Boolean)
+    .map((m) => MiB(m.rssFileKb));
+  const hwm = Object.values(per)
+    .filter(Boolean)
+    .map((m) => MiB(m.vmHwmKb));
+  const pss = Object.values(per)
+    .filter(Boolean)
+    .map((m) => MiB(m.pssKb));
   const sum = (a) => a.reduce((x, y) => x + y, 0);
   return {
     at: new Date().toISOString(),
@@ -516,7 +541,14 @@ async function main() {
   const builtAt = fs.statSync(gatewayMain).mtimeMs;
   const sourcesAt = Math.max(newestTsMtime(path.join(LIB_ROOT, 'apps')), newestTsMtime(path.join(LIB_ROOT, 'libs')));
   const dirty = git(['status', '--porcelain', '--', 'apps', 'libs']);
-  result.machine = { cpuModel: os.cpus()[0]?.model, cores: os.cpus().length, totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, date: new Date().toISOString(), loadAvgAtStart: os.loadavg().map((x) => +x.toFixed(2)) };
+  result.machine = {
+    cpuModel: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    date: new Date().toISOString(),
+    loadAvgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+  };
   result.build = {
     root: LIB_ROOT,
     gitHead: git(['rev-parse', '--short', 'HEAD']),
@@ -526,7 +558,9 @@ async function main() {
     staleVsSources: sourcesAt > builtAt,
   };
   log(`sim:federation — ${result.machine.cpuModel}, ${result.machine.cores} cores, ${result.machine.totalMemGiB} GiB, node ${process.version}, load avg ${result.machine.loadAvgAtStart.join(' ')}`);
-  log(`build: ${LIB_ROOT} @ ${result.build.gitHead}${result.build.dirtySourceFiles ? ` (+${result.build.dirtySourceFiles} uncommitted source files)` : ''}, dist built ${result.build.gatewayMainBuiltAt}`);
+  log(
+    `build: ${LIB_ROOT} @ ${result.build.gitHead}${result.build.dirtySourceFiles ? ` (+${result.build.dirtySourceFiles} uncommitted source files)` : ''}, dist built ${result.build.gatewayMainBuiltAt}`,
+  );
   if (result.build.staleVsSources) log('WARNING: dist/ is older than apps/ or libs/ sources — the gateways run the last build, not the working tree');
 
   // -- participants
@@ -544,7 +578,11 @@ async function main() {
 
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongban-sim-'));
   const runId = Date.now().toString(36);
-  const tls = fed.localPki(path.join(tmpDir, 'tls'), participants.map((p) => p.code), fed.newPkiSecrets());
+  const tls = fed.localPki(
+    path.join(tmpDir, 'tls'),
+    participants.map((p) => p.code),
+    fed.newPkiSecrets(),
+  );
   const options = participants.map((p, i) => {
     const schema = `sim_${p.code}_${runId}`;
     if (PG) pgSchemas.push(schema);
@@ -575,7 +613,11 @@ async function main() {
   const tImport = Date.now();
   const imports = await pool(options, S.importConcurrency, async (o) => {
     if (Date.now() > setupDeadline) throw new Error('setup time bound exceeded during imports');
-    const r = await withTimeout(fed.runCli(o, ['licences', 'import', path.join(o.dir, 'licences.json')]), S.cliTimeoutMs, `licence import ${o.code}`).catch((e) => ({ code: -1, stdout: '', stderr: e.message }));
+    const r = await withTimeout(fed.runCli(o, ['licences', 'import', path.join(o.dir, 'licences.json')]), S.cliTimeoutMs, `licence import ${o.code}`).catch((e) => ({
+      code: -1,
+      stdout: '',
+      stderr: e.message,
+    }));
     if (r.code !== 0) {
       for (const [proc, label] of children) if (label === `cli:${o.code}`) proc.kill('SIGKILL');
       throw new Error(`licence import for ${o.code} failed (${r.code}):\n${r.stderr.slice(-3000)}`);
@@ -584,7 +626,9 @@ async function main() {
     return Number(m ? m[1] : NaN);
   });
   result.licences = { perProvince: S.licencesPerProvince, total: imports.reduce((a, b) => a + b, 0), expectedStatusMix: expectedMix, generateMs: tImport - tGen, importMs: Date.now() - tImport };
-  log(`licences: ${result.licences.total} imported via the CLI in ${(result.licences.importMs / 1000).toFixed(1)} s (${participants.length} × ${S.licencesPerProvince}; expected mix ${JSON.stringify(expectedMix)})`);
+  log(
+    `licences: ${result.licences.total} imported via the CLI in ${(result.licences.importMs / 1000).toFixed(1)} s (${participants.length} × ${S.licencesPerProvince}; expected mix ${JSON.stringify(expectedMix)})`,
+  );
 
   // -- start gateways
   const tStart = Date.now();
@@ -618,7 +662,9 @@ async function main() {
   }
   const st = Object.values(startTimes).sort((a, b) => a - b);
   result.start = { requested: options.length, started: gws.length, failures: startFailures, wallMs: Date.now() - tStart, perGatewayMs: { min: st[0], median: median(st), max: st[st.length - 1] } };
-  log(`gateways: ${gws.length}/${options.length} started in ${((Date.now() - tStart) / 1000).toFixed(1)} s (${S.startConcurrency} at a time; each ${st[0]}–${st[st.length - 1]} ms, median ${median(st)} ms)`);
+  log(
+    `gateways: ${gws.length}/${options.length} started in ${((Date.now() - tStart) / 1000).toFixed(1)} s (${S.startConcurrency} at a time; each ${st[0]}–${st[st.length - 1]} ms, median ${median(st)} ms)`,
+  );
   if (gws.length < 2) throw new Error(`only ${gws.length} gateways started: ${JSON.stringify(startFailures).slice(0, 3000)}`);
 
   // -- trust: every gateway trusts every other one (pairs ordered so concurrent calls hit different gateways)
@@ -647,8 +693,18 @@ async function main() {
     return Array.isArray(list) ? list.filter((p) => p.status === 'ACTIVE').length : -1;
   });
   const fullyTrusted = peerCounts.every((n) => n === gws.length - 1);
-  result.trust = { calls: pairs.length, concurrency: S.trustConcurrency, wallMs: Date.now() - tTrust, retries: trustRetries, failures: trustFailures, activePeersPerGateway: { min: Math.min(...peerCounts), max: Math.max(...peerCounts) }, fullyTrusted };
-  log(`trust: ${pairs.length} admin trust calls (${S.trustConcurrency} at a time) in ${(result.trust.wallMs / 1000).toFixed(1)} s; ${trustFailures.length} failed, ${trustRetries} retried; ACTIVE peers per gateway ${Math.min(...peerCounts)}–${Math.max(...peerCounts)} (expected ${gws.length - 1})`);
+  result.trust = {
+    calls: pairs.length,
+    concurrency: S.trustConcurrency,
+    wallMs: Date.now() - tTrust,
+    retries: trustRetries,
+    failures: trustFailures,
+    activePeersPerGateway: { min: Math.min(...peerCounts), max: Math.max(...peerCounts) },
+    fullyTrusted,
+  };
+  log(
+    `trust: ${pairs.length} admin trust calls (${S.trustConcurrency} at a time) in ${(result.trust.wallMs / 1000).toFixed(1)} s; ${trustFailures.length} failed, ${trustRetries} retried; ACTIVE peers per gateway ${Math.min(...peerCounts)}–${Math.max(...peerCounts)} (expected ${gws.length - 1})`,
+  );
   for (const f of trustFailures.slice(0, 10)) log(`  trust failure: ${f}`);
 
   // -- idle memory
@@ -712,7 +768,8 @@ async function main() {
       const holderOk = notFound ? true : b.holderMatch?.name === 'MATCH' && b.holderMatch?.code === 'MATCH';
       if (b.status !== expected || b.issuer?.province !== issuer.code || !holderOk) {
         ver.mismatches++;
-        if (ver.mismatchSamples.length < 10) ver.mismatchSamples.push({ asker: asker.code, issuer: issuer.code, licenceId: rec.licenceId, expected, got: { status: b.status, issuer: b.issuer, holderMatch: b.holderMatch } });
+        if (ver.mismatchSamples.length < 10)
+          ver.mismatchSamples.push({ asker: asker.code, issuer: issuer.code, licenceId: rec.licenceId, expected, got: { status: b.status, issuer: b.issuer, holderMatch: b.holderMatch } });
       }
     }
   };
@@ -770,7 +827,9 @@ async function main() {
       if (loadOver || stopping) break;
       const now = Date.now();
       const errs = Object.values(ver.errors).reduce((a, b) => a + b, 0);
-      log(`  t=${((now - loadStart) / 1000).toFixed(0)}s: ${ver.ok} verifications (${((ver.ok - last.ok) / ((now - last.t) / 1000)).toFixed(1)}/s, ${errs} errors, ${ver.mismatches} mismatches), ${cases.size} cases opened; load avg ${os.loadavg()[0].toFixed(2)}`);
+      log(
+        `  t=${((now - loadStart) / 1000).toFixed(0)}s: ${ver.ok} verifications (${((ver.ok - last.ok) / ((now - last.t) / 1000)).toFixed(1)}/s, ${errs} errors, ${ver.mismatches} mismatches), ${cases.size} cases opened; load avg ${os.loadavg()[0].toFixed(2)}`,
+      );
       last = { ok: ver.ok, t: now };
     }
   })();
@@ -922,25 +981,37 @@ async function main() {
   // -- report
   log('');
   log('================ federation simulation ================');
-  log(`participants: ${gws.length}/${options.length} gateways up on ${S.database}${Object.keys(startFailures).length ? ` (start failures: ${Object.keys(startFailures).join(', ')})` : ''}; trust ${fullyTrusted && !trustFailures.length ? `complete (${pairs.length} links)` : `INCOMPLETE (${trustFailures.length} failed)`}`);
+  log(
+    `participants: ${gws.length}/${options.length} gateways up on ${S.database}${Object.keys(startFailures).length ? ` (start failures: ${Object.keys(startFailures).join(', ')})` : ''}; trust ${fullyTrusted && !trustFailures.length ? `complete (${pairs.length} links)` : `INCOMPLETE (${trustFailures.length} failed)`}`,
+  );
   log(
     `CPU during the load: gateways ${result.load.gatewayCpuCores.toFixed(2)} cores, driver ${(result.load.driverCpuMs / result.load.durationMs).toFixed(2)}${PG ? `, PostgreSQL ${result.load.postgresCpuCores.toFixed(2)}` : ''}, other processes on the machine ${result.load.otherProcessesCpuCores.toFixed(2)} (of ${os.cpus().length}); load avg at start ${result.machine.loadAvgAtStart.join(' ')}, end ${result.machine.loadAvgAtEnd.join(' ')}` +
       (result.load.otherProcessesCpuCores > 0.25 ? ' — NOTE: other work shared the CPU; throughput and latency are understated' : ''),
   );
   const V = result.verifications;
-  log(`verifications: ${V.ok} OK in ${(loadMs / 1000).toFixed(1)} s = ${V.perSec.toFixed(1)}/s; latency p50 ${f1(V.p50Ms)} ms, p99 ${f1(V.p99Ms)} ms, max ${f1(V.maxMs)} ms; by expected status ${JSON.stringify(V.byExpectedStatus)}`);
+  log(
+    `verifications: ${V.ok} OK in ${(loadMs / 1000).toFixed(1)} s = ${V.perSec.toFixed(1)}/s; latency p50 ${f1(V.p50Ms)} ms, p99 ${f1(V.p99Ms)} ms, max ${f1(V.maxMs)} ms; by expected status ${JSON.stringify(V.byExpectedStatus)}`,
+  );
   log(`  status mismatches: ${V.mismatches}; errors by code: ${Object.keys(V.errors).length ? JSON.stringify(V.errors) : 'none'}`);
   for (const [k, s] of Object.entries(V.errorSamples)) log(`    e.g. ${k}: ${s}`);
   for (const m of V.mismatchSamples.slice(0, 3)) log(`    mismatch: ${JSON.stringify(m)}`);
   const C = result.cases;
-  log(`cases: ${C.opened} opened (${C.openAttempts} attempts; open errors ${Object.keys(C.openErrors).length ? JSON.stringify(C.openErrors) : 'none'}); ${C.cancelRequested} cancels requested (${C.cancelAccepted} accepted${Object.keys(C.cancelErrors).length ? `, ${JSON.stringify(C.cancelErrors)}` : ''})`);
+  log(
+    `cases: ${C.opened} opened (${C.openAttempts} attempts; open errors ${Object.keys(C.openErrors).length ? JSON.stringify(C.openErrors) : 'none'}); ${C.cancelRequested} cancels requested (${C.cancelAccepted} accepted${Object.keys(C.cancelErrors).length ? `, ${JSON.stringify(C.cancelErrors)}` : ''})`,
+  );
   for (const [k, s] of Object.entries(C.openErrorSamples)) log(`    e.g. ${k}: ${s}`);
-  log(`  final at owner: ${C.final.COMPLETED} completed, ${C.final.REFUSED} refused, ${C.final.CANCELLED} cancelled, ${C.final.notFinal} not final; open→closed p50 ${f1(C.openToClosedP50Ms)} ms, p99 ${f1(C.openToClosedP99Ms)} ms, max ${f1(C.openToClosedMaxMs)} ms; robots acted ${robotActions} times`);
+  log(
+    `  final at owner: ${C.final.COMPLETED} completed, ${C.final.REFUSED} refused, ${C.final.CANCELLED} cancelled, ${C.final.notFinal} not final; open→closed p50 ${f1(C.openToClosedP50Ms)} ms, p99 ${f1(C.openToClosedP99Ms)} ms, max ${f1(C.openToClosedMaxMs)} ms; robots acted ${robotActions} times`,
+  );
   log(`  ${'item'.padEnd(28)} ${'opened'.padStart(6)} ${'done'.padStart(6)} ${'refused'.padStart(7)} ${'cancel'.padStart(6)} ${'open'.padStart(5)}  p50 ms   p99 ms`);
   for (const [k, v] of Object.entries(C.perItem)) {
-    log(`  ${k.padEnd(28)} ${String(v.opened).padStart(6)} ${String(v.COMPLETED).padStart(6)} ${String(v.REFUSED).padStart(7)} ${String(v.CANCELLED).padStart(6)} ${String(v.notFinal).padStart(5)}  ${f1(v.openToClosedP50Ms).padStart(7)}  ${f1(v.openToClosedP99Ms).padStart(7)}`);
+    log(
+      `  ${k.padEnd(28)} ${String(v.opened).padStart(6)} ${String(v.COMPLETED).padStart(6)} ${String(v.REFUSED).padStart(7)} ${String(v.CANCELLED).padStart(6)} ${String(v.notFinal).padStart(5)}  ${f1(v.openToClosedP50Ms).padStart(7)}  ${f1(v.openToClosedP99Ms).padStart(7)}`,
+    );
   }
-  log(`  reconciliation: ${problems.length ? `FAILED (${problems.length} problems)` : 'every case in exactly one final state at its owner and every participant; no step applied twice; no outbox message pending or dead'}`);
+  log(
+    `  reconciliation: ${problems.length ? `FAILED (${problems.length} problems)` : 'every case in exactly one final state at its owner and every participant; no step applied twice; no outbox message pending or dead'}`,
+  );
   for (const p of problems.slice(0, 20)) log(`    ${p}`);
   log(`memory idle:          ${memLine(result.memoryIdle)}`);
   log(`memory end of load:   ${memLine(result.memoryEndOfLoad)}`);
@@ -961,9 +1032,15 @@ async function main() {
   const checks = [
     [`every participant started and trusts every other one`, gws.length === options.length && fullyTrusted && !trustFailures.length],
     [`idle gateway RSS ≤ ${TARGETS.idleRssMiB} MiB (max ${f1(result.memoryIdle.rssMiB.max)} MiB)`, result.memoryIdle.rssMiB.max <= TARGETS.idleRssMiB],
-    [`whole federation fits: total RSS < ${TARGETS.totalRssGiB} GiB (end ${(result.memoryEnd.rssMiB.total / 1024).toFixed(2)} GiB; sum of per-gateway peaks ${totalPeakGiB.toFixed(2)} GiB)`, totalPeakGiB < TARGETS.totalRssGiB && result.memoryEnd.rssMiB.total / 1024 < TARGETS.totalRssGiB],
+    [
+      `whole federation fits: total RSS < ${TARGETS.totalRssGiB} GiB (end ${(result.memoryEnd.rssMiB.total / 1024).toFixed(2)} GiB; sum of per-gateway peaks ${totalPeakGiB.toFixed(2)} GiB)`,
+      totalPeakGiB < TARGETS.totalRssGiB && result.memoryEnd.rssMiB.total / 1024 < TARGETS.totalRssGiB,
+    ],
     [`every case reconciled (${C.opened} cases, ${problems.length} problems)`, problems.length === 0 && C.final.notFinal === 0 && C.opened > 0],
-    [`every verification answered as generated (${V.mismatches} mismatches, ${Object.values(V.errors).reduce((a, b) => a + b, 0)} errors)`, V.mismatches === 0 && Object.keys(V.errors).length === 0 && V.ok > 0],
+    [
+      `every verification answered as generated (${V.mismatches} mismatches, ${Object.values(V.errors).reduce((a, b) => a + b, 0)} errors)`,
+      V.mismatches === 0 && Object.keys(V.errors).length === 0 && V.ok > 0,
+    ],
   ];
   result.targets = checks.map(([what, ok]) => ({ what, pass: ok }));
   for (const [what, ok] of checks) log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);

@@ -80,7 +80,15 @@ for (let n = 0; n < nodes.length / NF; n++) {
   if (!size) continue;
   const scriptName = strings[nodes[base + iName]];
   const m = scriptName.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  const pkg = m ? m[1] : scriptName.includes('/dist/apps/') ? '(gateway bundle)' : scriptName.startsWith('node:') ? '(node internals)' : scriptName ? scriptName.slice(-60) : '(unnamed: eval / wrapper)';
+  const pkg = m
+    ? m[1]
+    : scriptName.includes('/dist/apps/')
+      ? '(gateway bundle)'
+      : scriptName.startsWith('node:')
+        ? '(node internals)'
+        : scriptName
+          ? scriptName.slice(-60)
+          : '(unnamed: eval / wrapper)';
   bySource.set(pkg, (bySource.get(pkg) || 0) + size);
   sourceTotal += size;
 }

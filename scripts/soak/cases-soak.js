@@ -31,7 +31,16 @@ async function main() {
   let ok = false;
   try {
     const tls = fed.localPki(path.join(dir, 'tls'), CODES, fed.newPkiSecrets());
-    for (const code of CODES) gws[code] = await fed.startGateway({ code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: 18000 + Number(code.slice(0, 2)), grpcPort: 19000 + Number(code.slice(0, 2)), env: FAST });
+    for (const code of CODES)
+      gws[code] = await fed.startGateway({
+        code,
+        dir: path.join(dir, code),
+        secrets: fed.newSecrets(),
+        tls: tls[code],
+        httpPort: 18000 + Number(code.slice(0, 2)),
+        grpcPort: 19000 + Number(code.slice(0, 2)),
+        env: FAST,
+      });
     await fed.connectAll(Object.values(gws));
     const items = await bot.catalogueItems(gws['110000']);
     const itemList = [...items.values()];

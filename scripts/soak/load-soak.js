@@ -73,9 +73,11 @@ async function main() {
     // 1. Capacity: closed loop at 32 in flight for 10 s.
     let done = 0;
     const capEnd = Date.now() + 10_000;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (Date.now() < capEnd) if ((await ask()).kind === 'ok') done++;
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (Date.now() < capEnd) if ((await ask()).kind === 'ok') done++;
+      }),
+    );
     const capacity = done / 10;
     const rate = Math.max(1, Math.round(capacity * 0.7));
     console.log(`capacity ≈ ${capacity.toFixed(0)} verifications/s (3 gateways on ${cpus().length} cores); offering ${rate}/s (70 %) for ${DURATION_S} s, a restart every ${RESTART_EVERY_S} s`);
@@ -139,7 +141,15 @@ async function main() {
     }
     await Promise.all([...inflight]);
     await Promise.all([restarter, opener]);
-    if (bucket.requests) minutes.push({ minute: minutes.length + 1, ...bucket, lat: undefined, p50: pct(bucket.lat, 50), p99: pct(bucket.lat, 99), rss: Object.fromEntries(CODES.map((c) => [c, +rssMiB(gws[c].proc.pid).toFixed(1)])) });
+    if (bucket.requests)
+      minutes.push({
+        minute: minutes.length + 1,
+        ...bucket,
+        lat: undefined,
+        p50: pct(bucket.lat, 50),
+        p99: pct(bucket.lat, 99),
+        rss: Object.fromEntries(CODES.map((c) => [c, +rssMiB(gws[c].proc.pid).toFixed(1)])),
+      });
 
     // 3. Let cases finish, then reconcile.
     const settleBy = Date.now() + 120_000;
@@ -183,7 +193,9 @@ async function main() {
       minutes,
     };
     console.log(`\nload soak: ${all} verifications answered over ${DURATION_S} s at ${rate}/s offered, ${restarts} restarts`);
-    console.log(`  errors: ${JSON.stringify(errors)} (${(((all - (minutes.reduce((a, m) => a + (m.kinds.ok || 0), 0))) / Math.max(all, 1)) * 100).toFixed(2)} % of requests; expected only around restarts)`);
+    console.log(
+      `  errors: ${JSON.stringify(errors)} (${(((all - minutes.reduce((a, m) => a + (m.kinds.ok || 0), 0)) / Math.max(all, 1)) * 100).toFixed(2)} % of requests; expected only around restarts)`,
+    );
     console.log(`  latency drift: first minute p50 ${first?.p50?.toFixed(1)} / p99 ${first?.p99?.toFixed(1)} ms → last minute p50 ${last?.p50?.toFixed(1)} / p99 ${last?.p99?.toFixed(1)} ms`);
     console.log(`  memory: first minute ${JSON.stringify(first?.rss)} → last minute ${JSON.stringify(last?.rss)} MiB (restarted gateways start over)`);
     console.log(`  cases: ${cases.size} opened; ${summary.casesNotReconciled === 0 ? 'every case in one final state on every participant' : `${summary.casesNotReconciled} NOT reconciled`}`);

@@ -136,7 +136,30 @@ export interface CorpusCase {
   knownIssue?: string;
 }
 
-const ATTACK_KEYS = ['signer', 'strangerCode', 'header', 'omitHeader', 'kid', 'claims', 'clock', 'omitClaims', 'mty', 'signature', 'tamper', 'tamperClaims', 'tamperHeader', 'jws', 'envelope', 'rawRequestHex', 'payload', 'payloadBytes', 'replay', 'burst', 'delivery', 'tls'];
+const ATTACK_KEYS = [
+  'signer',
+  'strangerCode',
+  'header',
+  'omitHeader',
+  'kid',
+  'claims',
+  'clock',
+  'omitClaims',
+  'mty',
+  'signature',
+  'tamper',
+  'tamperClaims',
+  'tamperHeader',
+  'jws',
+  'envelope',
+  'rawRequestHex',
+  'payload',
+  'payloadBytes',
+  'replay',
+  'burst',
+  'delivery',
+  'tls',
+];
 const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'retiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles'];
 
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'federation');
@@ -271,7 +294,9 @@ export const announced: { jwk?: Record<string, unknown>; kid?: string; privateKe
 function keyAnnouncementBody(k: NonNullable<DeliverySpec['keyAnnouncement']>): Uint8Array {
   const pair = generateKeyPairSync('ed25519');
   const jwk = pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
-  const thumb = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest('base64url');
+  const thumb = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))
+    .digest('base64url');
   const published = k.privateKeyMaterial ? (pair.privateKey.export({ format: 'jwk' }) as Record<string, unknown>) : jwk;
   announced.jwk = jwk;
   announced.kid = thumb;
@@ -387,7 +412,8 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
 
   if (a.tamper === 'payload') {
     // Bytes differ from what was digested and signed; the receiver must notice.
-    const other = c.rpc === 'verifyLicences' ? VerifyLicencesPayload.encode({ queries: [{ ...p.demoQuery, purpose: '篡改后的用途' }] }).finish() : Buffer.concat([Buffer.from(payload), Buffer.from([0x08, 0x01])]);
+    const other =
+      c.rpc === 'verifyLicences' ? VerifyLicencesPayload.encode({ queries: [{ ...p.demoQuery, purpose: '篡改后的用途' }] }).finish() : Buffer.concat([Buffer.from(payload), Buffer.from([0x08, 0x01])]);
     sent = other;
   } else if (a.tamper === 'claims') {
     const [h, , s] = jws.split('.');
@@ -482,5 +508,5 @@ export async function sendRaw(endpoint: string, rpc: Rpc, bytes: Buffer, as?: Tl
 
 /** The name of a gRPC status code (`UNAUTHENTICATED` for 16). */
 export function statusName(code: number | undefined): string {
-  return code === undefined ? 'OK' : (status as unknown as Record<number, string>)[code] ?? String(code);
+  return code === undefined ? 'OK' : ((status as unknown as Record<number, string>)[code] ?? String(code));
 }

@@ -14,9 +14,7 @@ import { tlsCaCommand, tlsCheckCommand, tlsIssueCommand, tlsShowCommand } from '
 import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
-const program = new Command('tongban')
-  .description('Tongban (通办) gateway administration')
-  .option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
+const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
 
 async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>): Promise<T> {
   const config = loadGatewayConfig(undefined, program.opts().config);
@@ -53,15 +51,13 @@ licences
   );
 
 const keys = program.command('keys').description("this gateway's signing keys (public parts only)");
-keys
-  .command('list')
-  .action(() =>
-    withDatabase(async (ds) => {
-      const rows = await ds.getRepository(SigningKeyEntity).find({ order: { createdAt: 'ASC' } });
-      for (const r of rows) process.stdout.write(`${r.kid}  ${r.alg.padEnd(5)}  ${r.status.padEnd(8)}  created ${r.createdAt.toISOString()}\n`);
-      if (!rows.length) process.stdout.write('no keys yet: the gateway generates its first key when it starts\n');
-    }),
-  );
+keys.command('list').action(() =>
+  withDatabase(async (ds) => {
+    const rows = await ds.getRepository(SigningKeyEntity).find({ order: { createdAt: 'ASC' } });
+    for (const r of rows) process.stdout.write(`${r.kid}  ${r.alg.padEnd(5)}  ${r.status.padEnd(8)}  created ${r.createdAt.toISOString()}\n`);
+    if (!rows.length) process.stdout.write('no keys yet: the gateway generates its first key when it starts\n');
+  }),
+);
 
 // Rotation and revocation go through the running gateway (it announces them to every peer).
 const adminTarget = (o: { gateway?: string; tokenEnv: string }) => {

@@ -52,15 +52,20 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     this.transport.onChange((e) =>
       this.audit.record(
         e.kind === 'reloaded'
-          ? { event: 'transport.tls.reloaded', actor: 'system', subject: e.fingerprint.slice(0, 64), outcome: 'OK', details: { previous: e.previousFingerprint ?? '', notAfter: e.notAfter, trustedCas: e.trustedCas } }
+          ? {
+              event: 'transport.tls.reloaded',
+              actor: 'system',
+              subject: e.fingerprint.slice(0, 64),
+              outcome: 'OK',
+              details: { previous: e.previousFingerprint ?? '', notAfter: e.notAfter, trustedCas: e.trustedCas },
+            }
           : { event: 'transport.tls.reload_failed', actor: 'system', subject: e.keptFingerprint ?? 'none', outcome: 'FAILED', reason: e.problem.slice(0, 200) },
       ),
     );
     this.transport.watch();
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.
-      const refresh = () =>
-        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
+      const refresh = () => Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
       this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
       this.timer.unref();
     }

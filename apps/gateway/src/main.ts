@@ -50,7 +50,9 @@ async function bootstrap(): Promise<void> {
   app
     .getHttpAdapter()
     .getInstance()
-    .addContentTypeParser([...MATERIAL_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: config.materialMaxBytes }, (_req: unknown, body: Buffer, done: (err: null, body: Buffer) => void) => done(null, body));
+    .addContentTypeParser([...MATERIAL_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: config.materialMaxBytes }, (_req: unknown, body: Buffer, done: (err: null, body: Buffer) => void) =>
+      done(null, body),
+    );
   // Every request gets a well-formed correlation id (the caller's if valid, else a new one): it is
   // answered in the response header, logged, and forwarded to peers in gRPC metadata.
   app

@@ -134,7 +134,9 @@ describeEachDatabase('audit chain in the database', (fresh, kind) => {
     // Inserting is allowed (append-only): a forged checkpoint at seq 3 with a made-up hash, validly signed.
     const at = clock.now().getTime();
     const fakeHash = 'ab'.repeat(32);
-    await ds.query(`INSERT INTO audit_checkpoints (seq, hash, at, signature, kid) VALUES (3, '${fakeHash}', ${at}, '${keys.signJws(AUDIT_CHECKPOINT_TYP, { iss: '110000', seq: 3, hash: fakeHash, at })}', '${keys.activeKid()}')`);
+    await ds.query(
+      `INSERT INTO audit_checkpoints (seq, hash, at, signature, kid) VALUES (3, '${fakeHash}', ${at}, '${keys.signJws(AUDIT_CHECKPOINT_TYP, { iss: '110000', seq: 3, hash: fakeHash, at })}', '${keys.activeKid()}')`,
+    );
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 3, checkpoints: { checked: 2, bad: 1 }, problem: expect.stringContaining('checkpoint at seq 3 does not match the chain') });
 
     // The right hash at seq 5, signed by a key that is not ours.
@@ -167,7 +169,9 @@ describeEachDatabase('audit chain in the database', (fresh, kind) => {
       await migration.down(runner);
       // Legacy rows, including a seq gap (a rolled-back insert on PostgreSQL consumes a sequence value).
       const insert = (seq: number, subject: string, details: string | null) =>
-        runner.query(`INSERT INTO audit_events (seq, at, event, actor, subject, outcome, reason, message_id, details) VALUES (${seq}, ${1_700_000_000_000 + seq}, 'licences.imported', 'cli', '${subject}', 'OK', NULL, NULL, ${details ? `'${details}'` : 'NULL'})`);
+        runner.query(
+          `INSERT INTO audit_events (seq, at, event, actor, subject, outcome, reason, message_id, details) VALUES (${seq}, ${1_700_000_000_000 + seq}, 'licences.imported', 'cli', '${subject}', 'OK', NULL, NULL, ${details ? `'${details}'` : 'NULL'})`,
+        );
       await insert(1, 'legacy-1', '{"read":1}');
       await insert(2, 'legacy-2', null);
       await insert(5, '遗留-5', '{"n":"通办"}');

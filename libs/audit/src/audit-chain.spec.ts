@@ -49,11 +49,13 @@ function otherValue(field: Field, current: unknown): fc.Arbitrary<unknown> {
 }
 
 const mutation = chains.chain((rows) =>
-  fc.record({
-    rows: fc.constant(rows),
-    index: fc.nat({ max: rows.length - 1 }),
-    field: fc.constantFrom(...FIELDS),
-  }).chain((m) => otherValue(m.field, rows[m.index][m.field]).map((value) => ({ ...m, value }))),
+  fc
+    .record({
+      rows: fc.constant(rows),
+      index: fc.nat({ max: rows.length - 1 }),
+      field: fc.constantFrom(...FIELDS),
+    })
+    .chain((m) => otherValue(m.field, rows[m.index][m.field]).map((value) => ({ ...m, value }))),
 );
 
 describe('verifyAuditChain', () => {
@@ -61,7 +63,14 @@ describe('verifyAuditChain', () => {
     await fc.assert(
       fc.asyncProperty(chains, async (rows) => {
         const shuffled = [...rows].reverse();
-        expect(await verifyAuditChain(shuffled, [])).toEqual({ ok: true, checked: rows.length, checkpoints: { checked: 0, bad: 0, skipped: 0 }, signaturesChecked: false, gaps: 0, headSeq: rows.length });
+        expect(await verifyAuditChain(shuffled, [])).toEqual({
+          ok: true,
+          checked: rows.length,
+          checkpoints: { checked: 0, bad: 0, skipped: 0 },
+          signaturesChecked: false,
+          gaps: 0,
+          headSeq: rows.length,
+        });
       }),
     );
   });
@@ -89,9 +98,15 @@ describe('verifyAuditChain', () => {
   it('detects a deleted row (not the last) at the first row after it', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(content, { minLength: 2, maxLength: 25 }).map(chain).chain((rows) => fc.record({ rows: fc.constant(rows), index: fc.nat({ max: rows.length - 2 }) })),
+        fc
+          .array(content, { minLength: 2, maxLength: 25 })
+          .map(chain)
+          .chain((rows) => fc.record({ rows: fc.constant(rows), index: fc.nat({ max: rows.length - 2 }) })),
         async ({ rows, index }) => {
-          const report = await verifyAuditChain(rows.filter((_, i) => i !== index), []);
+          const report = await verifyAuditChain(
+            rows.filter((_, i) => i !== index),
+            [],
+          );
           expect(report).toMatchObject({ ok: false, firstBadSeq: index + 2 });
         },
       ),
@@ -154,13 +169,20 @@ describe('verifyAuditChain', () => {
 
     it('never throws on hostile checkpoint signatures', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.oneof(fc.string(), fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map((p) => p.join('.'))), fc.json(), async (signature, payload) => {
-          const forged = await sign(JSON.parse(payload) as object);
-          for (const s of [signature, forged]) {
-            const report = await verifyAuditChain(rows, [{ seq: 5, hash: rows[4].hash!, at: 5000, kid: 'k1', signature: s }], { keys: [jwk] });
-            expect(report).toMatchObject({ ok: false, firstBadSeq: 5, checkpoints: { bad: 1 } });
-          }
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            fc.string(),
+            fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map((p) => p.join('.')),
+          ),
+          fc.json(),
+          async (signature, payload) => {
+            const forged = await sign(JSON.parse(payload) as object);
+            for (const s of [signature, forged]) {
+              const report = await verifyAuditChain(rows, [{ seq: 5, hash: rows[4].hash!, at: 5000, kid: 'k1', signature: s }], { keys: [jwk] });
+              expect(report).toMatchObject({ ok: false, firstBadSeq: 5, checkpoints: { bad: 1 } });
+            }
+          },
+        ),
         { numRuns: 100 },
       );
     });

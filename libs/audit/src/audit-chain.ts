@@ -207,7 +207,12 @@ export class AuditChainVerifier {
  * Verifies a whole chain: recomputes every hash in seq order, checks each prev_hash link, then
  * each checkpoint (hash at its seq; signature when a JWKS is given). Names the first bad entry.
  */
-export async function verifyAuditChain(rows: AuditChainRow[], checkpoints: AuditChainCheckpoint[], jwks?: JSONWebKeySet, options: Omit<AuditChainVerifyOptions, 'jwks'> = {}): Promise<AuditChainReport> {
+export async function verifyAuditChain(
+  rows: AuditChainRow[],
+  checkpoints: AuditChainCheckpoint[],
+  jwks?: JSONWebKeySet,
+  options: Omit<AuditChainVerifyOptions, 'jwks'> = {},
+): Promise<AuditChainReport> {
   const verifier = new AuditChainVerifier(checkpoints);
   // Stable: of two rows with one seq, the earlier one in the input is taken as the original.
   for (const row of [...rows].sort((a, b) => Number(a.seq) - Number(b.seq))) verifier.add(row);

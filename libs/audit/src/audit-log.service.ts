@@ -44,7 +44,8 @@ function clean(s: string, width: number): string {
   return c.length <= width ? c : Array.from(c).slice(0, width).join('');
 }
 
-const retryable = (e: unknown) => isUniqueViolation(e) || /^SQLITE_BUSY/.test(String((e as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (e as { code?: string })?.code ?? ''));
+const retryable = (e: unknown) =>
+  isUniqueViolation(e) || /^SQLITE_BUSY/.test(String((e as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (e as { code?: string })?.code ?? ''));
 
 /**
  * Appends audit entries to a hash chain. Refusals and admin actions are written before the call
@@ -133,7 +134,10 @@ export class AuditLog implements OnModuleDestroy {
   /** Entries in insertion order, newest last; for admins and tests. */
   async list(filter: { event?: string; limit?: number; afterSeq?: number } = {}): Promise<AuditEventEntity[]> {
     await this.flush();
-    const qb = this.repo.createQueryBuilder('a').orderBy('a.seq', 'ASC').limit(Math.min(filter.limit ?? 100, 1000));
+    const qb = this.repo
+      .createQueryBuilder('a')
+      .orderBy('a.seq', 'ASC')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.event) qb.andWhere('a.event = :event', { event: filter.event });
     if (filter.afterSeq) qb.andWhere('a.seq > :after', { after: filter.afterSeq });
     return qb.getMany();

@@ -145,10 +145,12 @@ export class CaseInboxHandlers implements OnModuleInit {
       if (STEP_STATUSES.includes(status) && status !== s.status) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status });
     }
     const at = fromTs(k.at) ?? uow.now;
-    await uow.tx.getRepository(CaseEntity).update(
-      { id: c.id },
-      { state: k.state as CaseEntity['state'], closedAt: at, closeReason: k.reason.slice(0, 500), refusedStep: k.state === 'REFUSED' ? k.refusedStepIndex : null, updatedAt: uow.now },
-    );
+    await uow.tx
+      .getRepository(CaseEntity)
+      .update(
+        { id: c.id },
+        { state: k.state as CaseEntity['state'], closedAt: at, closeReason: k.reason.slice(0, 500), refusedStep: k.state === 'REFUSED' ? k.refusedStepIndex : null, updatedAt: uow.now },
+      );
     await uow.event(c, `CASE_${k.state}`, k.actor || m.sender, k.state === 'REFUSED' ? k.refusedStepIndex : null, { reason: k.reason }, m.sender);
   }
 
@@ -169,7 +171,14 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (c.owner !== uow.self) throw new DeliveryRejection(`${uow.self} does not own ${o.collaborationId}; outcomes go to ${c.owner}`);
     const outcome = o.outcome as 'ACCEPTED' | 'COMPLETED' | 'REFUSED' | 'MATERIALS_REQUESTED';
     if (!['ACCEPTED', 'COMPLETED', 'REFUSED', 'MATERIALS_REQUESTED'].includes(outcome)) throw new DeliveryRejection(`bad outcome ${o.outcome}`);
-    await this.owner.apply(uow, o.collaborationId, { stepIndex: o.stepIndex, outcome, outputs: json(o.outputsJson) as Record<string, string>, reason: o.reason || undefined, actor: o.actor || m.sender, from: m.sender });
+    await this.owner.apply(uow, o.collaborationId, {
+      stepIndex: o.stepIndex,
+      outcome,
+      outputs: json(o.outputsJson) as Record<string, string>,
+      reason: o.reason || undefined,
+      actor: o.actor || m.sender,
+      from: m.sender,
+    });
   }
 
   /** The local replica of a case the sender owns. */

@@ -22,7 +22,6 @@ export interface StepReport {
   from: string;
 }
 
-
 /**
  * The accepting gateway's side of a case: it owns the case, opens it, sends each step to the
  * province of the role that performs it, applies results in workflow order and closes it.
@@ -51,7 +50,8 @@ export class CaseOwner {
       if (code === this.txs.self) continue;
       const peer = this.trust.peer(code);
       if (!peer || peer.status !== 'ACTIVE') throw new ValidationException(`participants.${role}`, 'PEER_NOT_TRUSTED', `participants.${role}: ${code} is not an active peer in the trust store`);
-      if (!this.trust.allowsItem(peer, req.itemCode)) throw new ValidationException(`participants.${role}`, 'ITEM_NOT_ALLOWED', `participants.${role}: our policy does not route ${req.itemCode} to ${code}`);
+      if (!this.trust.allowsItem(peer, req.itemCode))
+        throw new ValidationException(`participants.${role}`, 'ITEM_NOT_ALLOWED', `participants.${role}: our policy does not route ${req.itemCode} to ${code}`);
       if (!this.trust.allowsRole(peer, role)) throw new ValidationException(`participants.${role}`, 'ROLE_NOT_ALLOWED', `participants.${role}: our policy does not let ${code} take the role ${role}`);
     }
     if (req.participants[item.acceptingRole] !== this.txs.self) {
@@ -62,7 +62,8 @@ export class CaseOwner {
       if (m.required && !declared.has(m.code)) throw new ValidationException('materials', 'REQUIRED_MATERIAL', `materials: ${m.code} (${m.name}) is required for ${item.code}`);
     }
     req.materials.forEach((m, i) => {
-      if (!item.materials.some((x) => x.code === m.code)) throw new ValidationException(`materials[${i}].code`, 'UNKNOWN_MATERIAL', `materials[${i}].code: ${m.code} is not a material of ${item.code}`);
+      if (!item.materials.some((x) => x.code === m.code))
+        throw new ValidationException(`materials[${i}].code`, 'UNKNOWN_MATERIAL', `materials[${i}].code: ${m.code} is not a material of ${item.code}`);
     });
     const frozen: CaseItem = JSON.parse(JSON.stringify({ ...item, version: cat.version }));
     return this.txs.run(async (uow) => {
@@ -118,7 +119,7 @@ export class CaseOwner {
           acceptingProvince: c.owner,
           participants: Object.entries(c.participants).map(([role, province]) => ({ role, province })),
           applicantName: c.applicantName,
-          applicantIdNumber: needsId ? c.applicantIdNumber ?? '' : '',
+          applicantIdNumber: needsId ? (c.applicantIdNumber ?? '') : '',
           steps: steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) })),
           openedAt: ts(uow.now),
           receivedJson: JSON.stringify({ case: c.item, received: c.received, materials: c.materials }),
@@ -173,7 +174,12 @@ export class CaseOwner {
   /** Records a case note at the owner and tells every other participant (except `from`). */
   async note(uow: CaseUnitOfWork, c: CaseEntity, type: string, details: Record<string, unknown>, actor: string, from: string): Promise<void> {
     await uow.event(c, type, actor, null, details, from);
-    await uow.broadcast(c, CaseMessage.Note, CaseEventNote.encode({ collaborationId: c.collaborationId, type, detailsJson: JSON.stringify({ ...details, province: from }), actor, at: ts(uow.now) }).finish(), from);
+    await uow.broadcast(
+      c,
+      CaseMessage.Note,
+      CaseEventNote.encode({ collaborationId: c.collaborationId, type, detailsJson: JSON.stringify({ ...details, province: from }), actor, at: ts(uow.now) }).finish(),
+      from,
+    );
     await this.touch(uow, c);
   }
 
@@ -197,7 +203,15 @@ export class CaseOwner {
   }
 
   private async sendAssignment(uow: CaseUnitOfWork, c: CaseEntity, step: CaseStepEntity): Promise<void> {
-    const assigned = StepAssigned.encode({ collaborationId: c.collaborationId, stepIndex: step.idx, role: step.role, action: step.action, dueAt: ts(step.dueAt), inputsJson: JSON.stringify(step.inputs ?? {}), materialIds: [] }).finish();
+    const assigned = StepAssigned.encode({
+      collaborationId: c.collaborationId,
+      stepIndex: step.idx,
+      role: step.role,
+      action: step.action,
+      dueAt: ts(step.dueAt),
+      inputsJson: JSON.stringify(step.inputs ?? {}),
+      materialIds: [],
+    }).finish();
     await uow.send(step.province, c, CaseMessage.StepAssigned, assigned);
   }
 
@@ -215,7 +229,11 @@ export class CaseOwner {
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
     await uow.event(c, `CASE_${state}`, actor, refusedStep ?? null, { reason });
     const final = steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) }));
-    await uow.broadcast(c, CaseMessage.Closed, CaseClosed.encode({ collaborationId: c.collaborationId, state, reason, refusedStepIndex: refusedStep ?? 0, at: ts(uow.now), actor, steps: final }).finish());
+    await uow.broadcast(
+      c,
+      CaseMessage.Closed,
+      CaseClosed.encode({ collaborationId: c.collaborationId, state, reason, refusedStepIndex: refusedStep ?? 0, at: ts(uow.now), actor, steps: final }).finish(),
+    );
   }
 
   private async touch(uow: CaseUnitOfWork, c: CaseEntity): Promise<void> {
@@ -240,7 +258,8 @@ export function checkTransition(step: CaseStepEntity, outcome: StepReport['outco
 export function checkOutputs(defs: CaseItem['steps'][number]['outputs'], given: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of Object.keys(given)) {
-    if (!defs.some((d) => d.name === name)) throw new ValidationException(`outputs.${name}`, 'UNKNOWN_OUTPUT', `outputs.${name}: this step produces ${defs.map((d) => d.name).join(', ') || 'no outputs'}`);
+    if (!defs.some((d) => d.name === name))
+      throw new ValidationException(`outputs.${name}`, 'UNKNOWN_OUTPUT', `outputs.${name}: this step produces ${defs.map((d) => d.name).join(', ') || 'no outputs'}`);
   }
   for (const d of defs) {
     const v = given[d.name];
@@ -249,7 +268,13 @@ export function checkOutputs(defs: CaseItem['steps'][number]['outputs'], given: 
       continue;
     }
     const ok =
-      d.kind === 'FILE_HASH' ? /^[0-9a-f]{64}$/.test(v) : d.kind === 'DATE' ? /^\d{4}-\d{2}-\d{2}$/.test(v) : d.kind === 'DOCUMENT_NUMBER' ? /^[\p{L}\p{N}\-\/()（）第号]{1,64}$/u.test(v) : v.length <= 500;
+      d.kind === 'FILE_HASH'
+        ? /^[0-9a-f]{64}$/.test(v)
+        : d.kind === 'DATE'
+          ? /^\d{4}-\d{2}-\d{2}$/.test(v)
+          : d.kind === 'DOCUMENT_NUMBER'
+            ? /^[\p{L}\p{N}\-\/()（）第号]{1,64}$/u.test(v)
+            : v.length <= 500;
     if (!ok) throw new ValidationException(`outputs.${d.name}`, d.kind, `outputs.${d.name}: not a valid ${d.kind}`);
     out[d.name] = v;
   }

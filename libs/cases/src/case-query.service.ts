@@ -61,21 +61,29 @@ export class CaseQuery {
 
   /** Cases here (owned or taken part in), newest first; `overdue` keeps those with a late open step. */
   async list(q: { state?: string; overdue?: string; itemCode?: string; limit?: string; offset?: string }) {
-    if (q.state && !['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'].includes(q.state)) throw new DomainException('VALIDATION_FAILED', 'state must be OPEN, COMPLETED, REFUSED or CANCELLED', { field: 'state', rule: 'ONE_OF' });
+    if (q.state && !['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'].includes(q.state))
+      throw new DomainException('VALIDATION_FAILED', 'state must be OPEN, COMPLETED, REFUSED or CANCELLED', { field: 'state', rule: 'ONE_OF' });
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
     const offset = Math.max(Number(q.offset ?? 0) || 0, 0);
     const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').addOrderBy('c.id').limit(limit).offset(offset);
     if (q.state) qb.andWhere('c.state = :state', { state: q.state as CaseState });
     if (q.itemCode) qb.andWhere('c.item_code = :item', { item: q.itemCode });
     if (q.overdue === 'true') {
-      qb.andWhere(
-        `c.state = 'OPEN' AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.status IN (:...open) AND s.due_at < :now)`,
-        { open: OPEN_STEP, now: this.clock.now().getTime() },
-      );
+      qb.andWhere(`c.state = 'OPEN' AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.status IN (:...open) AND s.due_at < :now)`, {
+        open: OPEN_STEP,
+        now: this.clock.now().getTime(),
+      });
     }
     const cases = await qb.getMany();
     const steps = cases.length ? await this.ds.getRepository(CaseStepEntity).find({ where: { caseId: In(cases.map((c) => c.id)) }, order: { idx: 'ASC' } }) : [];
-    return { cases: cases.map((c) => this.summary(c, steps.filter((s) => s.caseId === c.id))) };
+    return {
+      cases: cases.map((c) =>
+        this.summary(
+          c,
+          steps.filter((s) => s.caseId === c.id),
+        ),
+      ),
+    };
   }
 
   /** Steps this province performs, as tasks. */
@@ -93,7 +101,17 @@ export class CaseQuery {
     return {
       tasks: steps.map((s) => {
         const c = byId.get(s.caseId)!;
-        return { ...this.step(c, s), id: `${c.collaborationId}~${s.idx}`, caseId: c.id, collaborationId: c.collaborationId, itemCode: c.itemCode, itemName: c.item.name, acceptingProvince: c.owner, caseState: c.state, applicant: { name: c.applicantName } };
+        return {
+          ...this.step(c, s),
+          id: `${c.collaborationId}~${s.idx}`,
+          caseId: c.id,
+          collaborationId: c.collaborationId,
+          itemCode: c.itemCode,
+          itemName: c.item.name,
+          acceptingProvince: c.owner,
+          caseState: c.state,
+          applicant: { name: c.applicantName },
+        };
       }),
     };
   }

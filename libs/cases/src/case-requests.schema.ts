@@ -50,7 +50,10 @@ export const completeSchema = z.object({ outputs: z.record(z.string(), z.string(
 export const reasonSchema = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
 
 /** Body of `POST /v1/tasks/{id}/accept`. */
-export const acceptSchema = z.object({ note: z.string().max(500).optional() }).strict().default({});
+export const acceptSchema = z
+  .object({ note: z.string().max(500).optional() })
+  .strict()
+  .default({});
 
 /** Body of `POST /v1/cases/{id}/postal` (异地代收代办: paper materials or the result by post). */
 export const postalSchema = z

@@ -42,7 +42,11 @@ export class TaskService {
   async act(taskId: string, action: TaskAction, body: unknown, actor: string): Promise<void> {
     const { collaborationId, stepIndex } = parseTaskId(taskId);
     const input =
-      action === 'complete' ? parseOrThrow(completeSchema, body ?? {}) : action === 'accept' ? { ...parseOrThrow(acceptSchema, body ?? {}), outputs: undefined, reason: undefined } : { ...parseOrThrow(reasonSchema, body ?? {}), outputs: undefined };
+      action === 'complete'
+        ? parseOrThrow(completeSchema, body ?? {})
+        : action === 'accept'
+          ? { ...parseOrThrow(acceptSchema, body ?? {}), outputs: undefined, reason: undefined }
+          : { ...parseOrThrow(reasonSchema, body ?? {}), outputs: undefined };
     const outcome = OUTCOME[action];
     const report: StepReport = { stepIndex, outcome, outputs: 'outputs' in input ? input.outputs : undefined, reason: 'reason' in input ? input.reason : undefined, actor, from: this.txs.self };
     await this.txs.run(async (uow) => {
@@ -60,7 +64,15 @@ export class TaskService {
       if (outputs) patch.outputs = outputs;
       await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: stepIndex }, patch);
       await uow.event(c, `STEP_${outcome}`, actor, stepIndex, { ...(report.reason ? { reason: report.reason } : {}), ...(outputs ? { outputs } : {}) });
-      const msg = StepOutcome.encode({ collaborationId: c.collaborationId, stepIndex, outcome, outputsJson: JSON.stringify(outputs ?? {}), reason: report.reason ?? '', actor, at: ts(uow.now) }).finish();
+      const msg = StepOutcome.encode({
+        collaborationId: c.collaborationId,
+        stepIndex,
+        outcome,
+        outputsJson: JSON.stringify(outputs ?? {}),
+        reason: report.reason ?? '',
+        actor,
+        at: ts(uow.now),
+      }).finish();
       await uow.send(c.owner, c, CaseMessage.StepOutcome, msg);
     });
   }

@@ -117,47 +117,23 @@ describe('loadCatalogue validation', () => {
   });
 
   it.each<[string, (d: any) => void, string]>([
-    [
-      'a step whose role is not one of the roles',
-      (d) => (d.items[0].steps[1].role = 'ELSEWHERE'),
-      "items[HUKOU_WORK_TRANSFER].steps[1].role: 'ELSEWHERE' is not one of roles [DESTINATION, ORIGIN]",
-    ],
+    ['a step whose role is not one of the roles', (d) => (d.items[0].steps[1].role = 'ELSEWHERE'), "items[HUKOU_WORK_TRANSFER].steps[1].role: 'ELSEWHERE' is not one of roles [DESTINATION, ORIGIN]"],
     [
       'an input produced by no earlier step',
       (d) => (d.items[0].steps[1].inputs = ['migration_certificate_no']),
       "items[HUKOU_WORK_TRANSFER].steps[1].inputs[0]: 'migration_certificate_no' is not an output of an earlier step",
     ],
-    [
-      'an input that is produced only later',
-      (d) => (d.items[0].steps[0].inputs = ['approval_no']),
-      "items[HUKOU_WORK_TRANSFER].steps[0].inputs[0]: 'approval_no' is not an output of an earlier step",
-    ],
+    ['an input that is produced only later', (d) => (d.items[0].steps[0].inputs = ['approval_no']), "items[HUKOU_WORK_TRANSFER].steps[0].inputs[0]: 'approval_no' is not an output of an earlier step"],
     ['duplicate roles', (d) => d.items[0].roles.push('ORIGIN'), "items[HUKOU_WORK_TRANSFER].roles[2]: duplicate role 'ORIGIN'"],
     [
       'an accepting role that is not one of the roles',
       (d) => (d.items[0].acceptingRole = 'RECEIVING'),
       "items[HUKOU_WORK_TRANSFER].acceptingRole: 'RECEIVING' is not one of roles [DESTINATION, ORIGIN]",
     ],
-    [
-      'a time limit above 365',
-      (d) => (d.items[0].steps[2].timeLimitWorkingDays = 366),
-      'items[HUKOU_WORK_TRANSFER].steps[2].timeLimitWorkingDays: must be between 0 and 365 working days',
-    ],
-    [
-      'a negative time limit',
-      (d) => (d.items[0].steps[0].timeLimitWorkingDays = -1),
-      'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be between 0 and 365 working days',
-    ],
-    [
-      'a fractional time limit',
-      (d) => (d.items[0].steps[0].timeLimitWorkingDays = 1.5),
-      'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days',
-    ],
-    [
-      'a time limit given as a string',
-      (d) => (d.items[0].steps[0].timeLimitWorkingDays = '5'),
-      'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days',
-    ],
+    ['a time limit above 365', (d) => (d.items[0].steps[2].timeLimitWorkingDays = 366), 'items[HUKOU_WORK_TRANSFER].steps[2].timeLimitWorkingDays: must be between 0 and 365 working days'],
+    ['a negative time limit', (d) => (d.items[0].steps[0].timeLimitWorkingDays = -1), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be between 0 and 365 working days'],
+    ['a fractional time limit', (d) => (d.items[0].steps[0].timeLimitWorkingDays = 1.5), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days'],
+    ['a time limit given as a string', (d) => (d.items[0].steps[0].timeLimitWorkingDays = '5'), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days'],
     [
       'a first step not performed by the accepting role',
       (d) => d.items[0].steps.unshift({ ...d.items[0].steps[1], inputs: [], outputs: [] }),
@@ -169,14 +145,22 @@ describe('loadCatalogue validation', () => {
       (d) => d.items[0].steps[2].outputs.push({ name: 'approval_no', kind: 'TEXT', required: true }),
       "items[HUKOU_WORK_TRANSFER].steps[2].outputs[0].name: 'approval_no' is already an output of steps[0]",
     ],
-    ['an unknown output kind', (d) => (d.items[0].steps[0].outputs[0].kind = 'PDF'), 'items[HUKOU_WORK_TRANSFER].steps[0].outputs[0].kind: Invalid option: expected one of "DOCUMENT_NUMBER"|"FILE_HASH"|"TEXT"|"DATE"'],
+    [
+      'an unknown output kind',
+      (d) => (d.items[0].steps[0].outputs[0].kind = 'PDF'),
+      'items[HUKOU_WORK_TRANSFER].steps[0].outputs[0].kind: Invalid option: expected one of "DOCUMENT_NUMBER"|"FILE_HASH"|"TEXT"|"DATE"',
+    ],
     ['an unknown mode', (d) => (d.items[0].modes = ['ONSITE']), 'items[HUKOU_WORK_TRANSFER].modes[0]: Invalid option: expected one of "ONLINE"|"PROXY"|"JOINT"'],
     ['a badly formed role', (d) => (d.items[0].roles[1] = 'origin'), 'items[HUKOU_WORK_TRANSFER].roles[1]: must match ^[A-Z_]{2,30}$'],
     ['a badly formed action', (d) => (d.items[0].steps[1].action = 'de-register'), 'items[HUKOU_WORK_TRANSFER].steps[1].action: must match ^[A-Z_]{2,40}$'],
     ['an item without steps', (d) => (d.items[0].steps = []), 'items[HUKOU_WORK_TRANSFER].steps: must have at least one step'],
     ['a misspelt field', (d) => (d.items[0].steps[1].mayrefuse = true), 'items[HUKOU_WORK_TRANSFER].steps[1].mayrefuse: Unrecognized key: "mayrefuse"'],
     ['a missing field', (d) => delete d.items[0].steps[1].needsMaterials, 'items[HUKOU_WORK_TRANSFER].steps[1].needsMaterials: Invalid input: expected boolean, received undefined'],
-    ['a duplicate material code', (d) => d.items[0].materials.push({ code: 'HOUSEHOLD_REGISTER', name: '户口簿', required: false }), "items[HUKOU_WORK_TRANSFER].materials[1].code: duplicate material code 'HOUSEHOLD_REGISTER'"],
+    [
+      'a duplicate material code',
+      (d) => d.items[0].materials.push({ code: 'HOUSEHOLD_REGISTER', name: '户口簿', required: false }),
+      "items[HUKOU_WORK_TRANSFER].materials[1].code: duplicate material code 'HOUSEHOLD_REGISTER'",
+    ],
     ['an unusable item code (named by index)', (d) => (d.items[0].code = 'hukou work'), 'items[0].code: must match ^[A-Z0-9_-]{2,40}$'],
     ['a duplicate item code', (d) => d.items.push(structuredClone(d.items[0])), "items[HUKOU_WORK_TRANSFER].code: item code 'HUKOU_WORK_TRANSFER' is already used by items[0] (this is items[1])"],
     ['a bad version', (d) => (d.version = 'v 1'), 'version: must be 1-40 characters of [0-9A-Za-z._-]'],

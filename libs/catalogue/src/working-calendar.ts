@@ -67,7 +67,7 @@ export class WorkingCalendar {
       while (!this.isWorking(day)) day++;
       return endOfDay(day);
     }
-    for (let counted = 0; counted < n; ) if (this.isWorking(++day)) counted++;
+    for (let counted = 0; counted < n;) if (this.isWorking(++day)) counted++;
     return endOfDay(day);
   }
 

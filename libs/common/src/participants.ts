@@ -9,9 +9,7 @@ export interface Participant {
 }
 
 const fileSchema = z.object({
-  participants: z
-    .array(z.object({ code: z.string().regex(/^\d{2}0000$/), name: z.string().min(1), nameEn: z.string().min(1) }))
-    .min(1),
+  participants: z.array(z.object({ code: z.string().regex(/^\d{2}0000$/), name: z.string().min(1), nameEn: z.string().min(1) })).min(1),
 });
 
 /** The list of known participants (data, not code: loaded from a JSON file). */

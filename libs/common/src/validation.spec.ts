@@ -12,7 +12,10 @@ const schema = z
       .strict(),
     tags: z.array(z.string().max(3)).max(2).default([]),
     kind: z.enum(['A', 'B']).default('A'),
-    code: z.string().regex(/^\d{6}$/).optional(),
+    code: z
+      .string()
+      .regex(/^\d{6}$/)
+      .optional(),
     secret: z
       .string()
       .refine((v) => v !== 'password', { message: 'must not be "password"', params: { rule: 'WEAK_SECRET' } })

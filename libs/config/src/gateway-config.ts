@@ -17,10 +17,16 @@ const schema = z
     httpPort: int(1, 65535).optional(),
     grpcHost: z.string().min(1).default('127.0.0.1'),
     grpcPort: int(1, 65535).optional(),
-    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
     // At least 2: migrations hold one connection for the advisory lock and run on another.
     databasePoolSize: int(2, 200).default(10),
-    databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
+    databaseSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+      .optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
     apiTokens: z.string().optional(),
@@ -29,7 +35,12 @@ const schema = z
     allowedAlgs: z
       .string()
       .default('EdDSA,ES256')
-      .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.enum(ALGS, { message: 'only EdDSA and ES256 may be allowed (never none or HS*)' })).min(1)),
     messageTtlS: int(10, 300).default(120),
     clockSkewS: int(0, 300).default(60),
@@ -119,10 +130,7 @@ export interface GatewayConfig {
    * The federation transport: mutual TLS with these files, plaintext (development flag), or not
    * configured (the gateway refuses to start; CLI commands that only touch the database still run).
    */
-  transport:
-    | { kind: 'mtls'; certFile: string; keyFile: string; caFile: string; keyPassphrase?: string; reloadSeconds: number }
-    | { kind: 'insecure' }
-    | { kind: 'unset'; problem: string };
+  transport: { kind: 'mtls'; certFile: string; keyFile: string; caFile: string; keyPassphrase?: string; reloadSeconds: number } | { kind: 'insecure' } | { kind: 'unset'; problem: string };
   /** Directory mode (libs/directory); null when off. */
   directory: { anchorJwk: Record<string, unknown>; source: string; refreshSeconds: number; graceSeconds: number } | null;
   /** `json`: one JSON object per log line; `pretty`: Nest's console format. */
@@ -272,14 +280,16 @@ function transportSettings(r: Raw, production: boolean): GatewayConfig['transpor
       problem: `${envName('tlsCert')}, ${envName('tlsKey')} and ${envName('tlsCa')} are not set: gateways talk over mutual TLS (docs/operations.md §18; \`tongban tls ca|issue\` makes a CA and certificates). For development only, ${envName('grpcInsecure')}=true runs without TLS`,
     };
   }
-  if (missing.length) throw new ConfigError(`${envName(missing[0])} (${missing[0]}): required with ${given.map(([k]) => envName(k)).join(' and ')} (mutual TLS needs the certificate, its key and the CA bundle)`);
+  if (missing.length)
+    throw new ConfigError(`${envName(missing[0])} (${missing[0]}): required with ${given.map(([k]) => envName(k)).join(' and ')} (mutual TLS needs the certificate, its key and the CA bundle)`);
   return { kind: 'mtls', certFile: resolve(r.tlsCert!), keyFile: resolve(r.tlsKey!), caFile: resolve(r.tlsCa!), keyPassphrase: r.tlsKeyPassphrase || undefined, reloadSeconds: r.tlsReloadS };
 }
 
 /** Directory mode: both settings or neither; the anchor must be an Ed25519 PUBLIC JWK. */
 function directorySettings(r: Raw): GatewayConfig['directory'] {
   if (!r.directoryAnchor && !r.directorySource) return null;
-  if (!r.directorySource) throw new ConfigError(`${envName('directorySource')} (directorySource): required when ${envName('directoryAnchor')} is set (a file path or http(s) URL of the signed directory)`);
+  if (!r.directorySource)
+    throw new ConfigError(`${envName('directorySource')} (directorySource): required when ${envName('directoryAnchor')} is set (a file path or http(s) URL of the signed directory)`);
   if (!r.directoryAnchor) throw new ConfigError(`${envName('directoryAnchor')} (directoryAnchor): required when ${envName('directorySource')} is set (the trust anchor's public JWK)`);
   const where = `${envName('directoryAnchor')} (directoryAnchor)`;
   const inline = r.directoryAnchor.trim().startsWith('{');

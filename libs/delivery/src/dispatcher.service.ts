@@ -49,8 +49,6 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-
-
   /** Leases up to `limit` due stream heads to this dispatcher. */
   protected async claim(limit: number): Promise<OutboxMessageEntity[]> {
     const now = this.clock.now().getTime();
@@ -96,7 +94,17 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {
         throw new Error(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
-      await repo.update({ id: m.id, leaseOwner: this.owner }, { status: 'DELIVERED', deliveredAt: this.clock.now(), receipt: response.receipt, leaseOwner: null, leaseUntil: null, lastError: c.sta === 'REJECTED' ? `rejected: ${c.rsn ?? ''}`.slice(0, 300) : null });
+      await repo.update(
+        { id: m.id, leaseOwner: this.owner },
+        {
+          status: 'DELIVERED',
+          deliveredAt: this.clock.now(),
+          receipt: response.receipt,
+          leaseOwner: null,
+          leaseUntil: null,
+          lastError: c.sta === 'REJECTED' ? `rejected: ${c.rsn ?? ''}`.slice(0, 300) : null,
+        },
+      );
       if (c.sta === 'REJECTED') this.logger.warn(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`);
       if (m.attempts > 0) {
         // The peer is back: let the rest of its queue go now instead of waiting out the backoff.

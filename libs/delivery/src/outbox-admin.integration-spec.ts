@@ -23,7 +23,10 @@ describeEachDatabase('OutboxAdmin', (fresh) => {
   it('re-queues only DEAD messages, restarting their age and attempts, and wakes the dispatcher', async () => {
     const ids = await ds.transaction(async (tx) => {
       const outbox = new Outbox(clock);
-      return [await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('a') }), await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('b') })];
+      return [
+        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('a') }),
+        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('b') }),
+      ];
     });
     const old = new Date(Date.now() - 8 * 24 * 3600_000);
     await ds.getRepository(OutboxMessageEntity).update({ id: ids[0] }, { status: 'DEAD', attempts: 37, createdAt: old, lastError: 'ISSUER_UNREACHABLE' });

@@ -30,7 +30,13 @@ async function signed(serial: number, entries: Entry[]): Promise<{ doc: Director
       issuedAt: new Date(T0).toISOString(),
       notBefore: new Date(T0).toISOString(),
       notAfter: new Date(T0 + 30 * 86_400_000).toISOString(),
-      participants: entries.map((e) => ({ code: e.code, name: e.name ?? `P${e.code}`, endpoint: e.endpoint, status: e.status ?? 'ACTIVE', keys: e.keys.map((k) => ({ kid: k.key.kid, jwk: k.key.jwk, status: k.status })) })),
+      participants: entries.map((e) => ({
+        code: e.code,
+        name: e.name ?? `P${e.code}`,
+        endpoint: e.endpoint,
+        status: e.status ?? 'ACTIVE',
+        keys: e.keys.map((k) => ({ kid: k.key.kid, jwk: k.key.jwk, status: k.status })),
+      })),
     },
     anchor.privateJwk,
   );
@@ -60,9 +66,31 @@ describeEachDatabase('DirectoryApplier', (fresh) => {
   const peer = (code: string) => ds.getRepository(PeerEntity).findOneBy({ code });
   const keyStatus = async (code: string, kid: string) => (await ds.getRepository(PeerKeyEntity).findOneBy({ peerCode: code, kid }))?.status;
   const localPeer = async (code: string, endpoint: string, status: 'ACTIVE' | 'SUSPENDED', keys: [{ kid: string; jwk: JWK }, 'ACTIVE' | 'RETIRED' | 'REVOKED'][]) => {
-    await ds.getRepository(PeerEntity).insert({ code, name: `local ${code}`, endpoint, status, allowedLicenceTypes: ['11100000000013338W009'], allowedItems: ['HUKOU_WORK_TRANSFER'], rateLimitPerSecond: 5, createdAt: at, updatedAt: at });
+    await ds
+      .getRepository(PeerEntity)
+      .insert({
+        code,
+        name: `local ${code}`,
+        endpoint,
+        status,
+        allowedLicenceTypes: ['11100000000013338W009'],
+        allowedItems: ['HUKOU_WORK_TRANSFER'],
+        rateLimitPerSecond: 5,
+        createdAt: at,
+        updatedAt: at,
+      });
     for (const [k, s] of keys) {
-      await ds.getRepository(PeerKeyEntity).insert({ peerCode: code, kid: k.kid, alg: 'EdDSA', publicJwk: JSON.stringify({ ...k.jwk, kid: k.kid, alg: 'EdDSA', use: 'sig' }), status: s, addedAt: at, retiredAt: s === 'ACTIVE' ? null : at });
+      await ds
+        .getRepository(PeerKeyEntity)
+        .insert({
+          peerCode: code,
+          kid: k.kid,
+          alg: 'EdDSA',
+          publicJwk: JSON.stringify({ ...k.jwk, kid: k.kid, alg: 'EdDSA', use: 'sig' }),
+          status: s,
+          addedAt: at,
+          retiredAt: s === 'ACTIVE' ? null : at,
+        });
     }
   };
 
@@ -73,7 +101,15 @@ describeEachDatabase('DirectoryApplier', (fresh) => {
   it('adds new participants with their keys (not ourselves, not unknown codes), usable by the trust store, and records the state', async () => {
     const [bj1, bj2, gd] = [newKey(), newKey(), newKey()];
     const { doc, jws } = await signed(7, [
-      { code: '110000', name: '北京市', endpoint: 'bj.example.cn:9011', keys: [{ key: bj1, status: 'ACTIVE' }, { key: bj2, status: 'REVOKED' }] },
+      {
+        code: '110000',
+        name: '北京市',
+        endpoint: 'bj.example.cn:9011',
+        keys: [
+          { key: bj1, status: 'ACTIVE' },
+          { key: bj2, status: 'REVOKED' },
+        ],
+      },
       { code: SELF, endpoint: 'gd.example.cn:9044', keys: [{ key: gd, status: 'ACTIVE' }] },
       { code: '990000', endpoint: 'x.example:1', keys: [] },
       { code: '130000', endpoint: 'hb.example.cn:9013', status: 'SUSPENDED', keys: [] },
@@ -120,13 +156,35 @@ describeEachDatabase('DirectoryApplier', (fresh) => {
       },
     ]);
     expect(await applier.apply(doc, jws, at, always)).toMatchObject({ added: [], updated: ['130000'], keysAdded: 1, keysChanged: 1 });
-    expect(await peer('130000')).toMatchObject({ name: '河北省', endpoint: 'hb.example.cn:9013', status: 'SUSPENDED', allowedLicenceTypes: ['11100000000013338W009'], allowedItems: ['HUKOU_WORK_TRANSFER'], rateLimitPerSecond: 5 });
-    expect([await keyStatus('130000', a.kid), await keyStatus('130000', b.kid), await keyStatus('130000', c.kid), await keyStatus('130000', d.kid)]).toEqual(['RETIRED', 'RETIRED', 'REVOKED', 'ACTIVE']);
+    expect(await peer('130000')).toMatchObject({
+      name: '河北省',
+      endpoint: 'hb.example.cn:9013',
+      status: 'SUSPENDED',
+      allowedLicenceTypes: ['11100000000013338W009'],
+      allowedItems: ['HUKOU_WORK_TRANSFER'],
+      rateLimitPerSecond: 5,
+    });
+    expect([await keyStatus('130000', a.kid), await keyStatus('130000', b.kid), await keyStatus('130000', c.kid), await keyStatus('130000', d.kid)]).toEqual([
+      'RETIRED',
+      'RETIRED',
+      'REVOKED',
+      'ACTIVE',
+    ]);
   });
 
   it('later directories apply their changes only; local overrides stand until the directory changes the same thing; never un-revoke', async () => {
     const [a, b, c] = [newKey(), newKey(), newKey()];
-    const v1 = await signed(1, [{ code: '110000', endpoint: 'bj-1.example:9011', keys: [{ key: a, status: 'ACTIVE' }, { key: b, status: 'ACTIVE' }, { key: c, status: 'ACTIVE' }] }]);
+    const v1 = await signed(1, [
+      {
+        code: '110000',
+        endpoint: 'bj-1.example:9011',
+        keys: [
+          { key: a, status: 'ACTIVE' },
+          { key: b, status: 'ACTIVE' },
+          { key: c, status: 'ACTIVE' },
+        ],
+      },
+    ]);
     await applier.apply(v1.doc, v1.jws, at, always);
     // A local admin moves the endpoint, retires a, revokes b and suspends the peer.
     await ds.getRepository(PeerEntity).update({ code: '110000' }, { endpoint: 'private-line:9011', status: 'SUSPENDED' });
@@ -134,18 +192,50 @@ describeEachDatabase('DirectoryApplier', (fresh) => {
     await ds.getRepository(PeerKeyEntity).update({ peerCode: '110000', kid: b.kid }, { status: 'REVOKED' });
 
     // Serial 2 changes nothing about 110000: every local decision stands.
-    const v2 = await signed(2, [{ code: '110000', endpoint: 'bj-1.example:9011', keys: [{ key: a, status: 'ACTIVE' }, { key: b, status: 'ACTIVE' }, { key: c, status: 'ACTIVE' }] }]);
+    const v2 = await signed(2, [
+      {
+        code: '110000',
+        endpoint: 'bj-1.example:9011',
+        keys: [
+          { key: a, status: 'ACTIVE' },
+          { key: b, status: 'ACTIVE' },
+          { key: c, status: 'ACTIVE' },
+        ],
+      },
+    ]);
     expect(await applier.apply(v2.doc, v2.jws, at, always)).toMatchObject({ updated: [], keysChanged: 0 });
     expect(await peer('110000')).toMatchObject({ endpoint: 'private-line:9011', status: 'SUSPENDED' });
 
     // Serial 3 moves the endpoint, suspends then (serial 4) lifts its own suspension, revokes c.
-    const v3 = await signed(3, [{ code: '110000', endpoint: 'bj-2.example:9011', status: 'SUSPENDED', keys: [{ key: a, status: 'ACTIVE' }, { key: b, status: 'ACTIVE' }, { key: c, status: 'REVOKED' }] }]);
+    const v3 = await signed(3, [
+      {
+        code: '110000',
+        endpoint: 'bj-2.example:9011',
+        status: 'SUSPENDED',
+        keys: [
+          { key: a, status: 'ACTIVE' },
+          { key: b, status: 'ACTIVE' },
+          { key: c, status: 'REVOKED' },
+        ],
+      },
+    ]);
     await ds.getRepository(PeerEntity).update({ code: '110000' }, { status: 'ACTIVE' });
     expect(await applier.apply(v3.doc, v3.jws, at, always)).toMatchObject({ updated: ['110000'], keysChanged: 1 });
     expect(await peer('110000')).toMatchObject({ endpoint: 'bj-2.example:9011', status: 'SUSPENDED' });
     expect(await keyStatus('110000', c.kid)).toBe('REVOKED');
 
-    const v4 = await signed(4, [{ code: '110000', endpoint: 'bj-2.example:9011', status: 'ACTIVE', keys: [{ key: a, status: 'RETIRED' }, { key: b, status: 'RETIRED' }, { key: c, status: 'ACTIVE' }] }]);
+    const v4 = await signed(4, [
+      {
+        code: '110000',
+        endpoint: 'bj-2.example:9011',
+        status: 'ACTIVE',
+        keys: [
+          { key: a, status: 'RETIRED' },
+          { key: b, status: 'RETIRED' },
+          { key: c, status: 'ACTIVE' },
+        ],
+      },
+    ]);
     await applier.apply(v4.doc, v4.jws, at, always);
     expect(await peer('110000')).toMatchObject({ status: 'ACTIVE' });
     // a: the directory changed it (ACTIVE → RETIRED) and it is RETIRED; b and c: revoked here, never back.

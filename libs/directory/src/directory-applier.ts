@@ -91,7 +91,18 @@ export class DirectoryApplier {
       const before = prev?.participants.find((q) => q.code === p.code);
       const local = await peers.findOneBy({ code: p.code });
       if (!local) {
-        await peers.insert({ code: p.code, name: p.name, endpoint: p.endpoint, status: p.status, allowedLicenceTypes: ['*'], allowedItems: ['*'], allowedRoles: ['*'], rateLimitPerSecond: null, createdAt: at, updatedAt: at });
+        await peers.insert({
+          code: p.code,
+          name: p.name,
+          endpoint: p.endpoint,
+          status: p.status,
+          allowedLicenceTypes: ['*'],
+          allowedItems: ['*'],
+          allowedRoles: ['*'],
+          rateLimitPerSecond: null,
+          createdAt: at,
+          updatedAt: at,
+        });
         for (const k of p.keys) await keys.insert(keyRow(p.code, k, at));
         changes.added.push(p.code);
         changes.keysAdded += p.keys.length;

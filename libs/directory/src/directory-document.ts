@@ -33,7 +33,10 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-const isoTime = z.string().max(40).refine((s) => ISO.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T00:00:00Z');
+const isoTime = z
+  .string()
+  .max(40)
+  .refine((s) => ISO.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T00:00:00Z');
 
 const directoryKeySchema = z
   .object({

@@ -36,7 +36,13 @@ describe('directory settings', () => {
     writeFileSync(join(dir, 'anchor.pub.jwk'), JSON.stringify(anchor.publicJwk));
     const fromFile = loadGatewayConfig({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: join(dir, 'anchor.pub.jwk'), TONGBAN_DIRECTORY_SOURCE: 'rel/directory.jws' }).directory;
     expect(fromFile).toEqual({ anchorJwk: anchor.publicJwk, source: join(process.cwd(), 'rel/directory.jws'), refreshSeconds: 300, graceSeconds: 604800 });
-    const inline = loadGatewayConfig({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(anchor.publicJwk), TONGBAN_DIRECTORY_SOURCE: 'https://dir.example.cn/directory.jws', TONGBAN_DIRECTORY_REFRESH_S: '60', TONGBAN_DIRECTORY_GRACE_S: '0' }).directory;
+    const inline = loadGatewayConfig({
+      ...BASE,
+      TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(anchor.publicJwk),
+      TONGBAN_DIRECTORY_SOURCE: 'https://dir.example.cn/directory.jws',
+      TONGBAN_DIRECTORY_REFRESH_S: '60',
+      TONGBAN_DIRECTORY_GRACE_S: '0',
+    }).directory;
     expect(inline).toMatchObject({ source: 'https://dir.example.cn/directory.jws', refreshSeconds: 60, graceSeconds: 0 });
   });
 

@@ -162,7 +162,23 @@ describe('signDirectory / verifyDirectory', () => {
       [directory({ participants: [{ code: '110000', name: 'x', endpoint: 'h:1', status: 'GONE', keys: [] }] }), /status/],
       [directory({ participants: [{ code: '110000', name: 'x', endpoint: 'h:1', status: 'ACTIVE', keys: [{ kid: HB.kid, jwk: BJ.jwk, status: 'ACTIVE' }] }] }), /kid/],
       [directory({ participants: [{ code: '110000', name: 'x', endpoint: 'h:1', status: 'ACTIVE', keys: [{ kid: BJ.kid, jwk: { ...BJ.jwk, d: 'secret' }, status: 'ACTIVE' }] }] }), /private key/],
-      [directory({ participants: [{ code: '110000', name: 'x', endpoint: 'h:1', status: 'ACTIVE', keys: [{ kid: BJ.kid, jwk: BJ.jwk, status: 'ACTIVE' }, { kid: BJ.kid, jwk: BJ.jwk, status: 'ACTIVE' }] }] }), /twice/],
+      [
+        directory({
+          participants: [
+            {
+              code: '110000',
+              name: 'x',
+              endpoint: 'h:1',
+              status: 'ACTIVE',
+              keys: [
+                { kid: BJ.kid, jwk: BJ.jwk, status: 'ACTIVE' },
+                { kid: BJ.kid, jwk: BJ.jwk, status: 'ACTIVE' },
+              ],
+            },
+          ],
+        }),
+        /twice/,
+      ],
       [directory({ participants: [...(directory().participants as unknown[]), (directory().participants as unknown[])[0]] }), /twice/],
       [directory({ participants: [{ code: '110000', name: 'x', endpoint: 'h:1', status: 'ACTIVE', keys: [], tlsCa: 'not a pem' }] }), /tlsCa/],
     ];
@@ -232,11 +248,22 @@ describe('hostile input (property)', () => {
   });
 
   it('arbitrary three-part tokens (headers that may claim the anchor) are a typed refusal', async () => {
-    const header = fc.oneof(b64part, fc.record({ alg: fc.constantFrom('EdDSA', 'none', 'HS256', 'ES256', 1), kid: fc.constantFrom(anchor.kid, 'x', undefined), typ: fc.constantFrom(DIRECTORY_TYP, 'JWT', undefined) }).map(b64));
+    const header = fc.oneof(
+      b64part,
+      fc.record({ alg: fc.constantFrom('EdDSA', 'none', 'HS256', 'ES256', 1), kid: fc.constantFrom(anchor.kid, 'x', undefined), typ: fc.constantFrom(DIRECTORY_TYP, 'JWT', undefined) }).map(b64),
+    );
     await fc.assert(
-      fc.asyncProperty(header, fc.oneof(b64part, fc.jsonValue().map((v) => b64(JSON.stringify(v)))), b64part, async (h, p, s) => {
-        expect(isRefusal(await verifyDirectory(`${h}.${p}.${s}`, anchor))).toBe(true);
-      }),
+      fc.asyncProperty(
+        header,
+        fc.oneof(
+          b64part,
+          fc.jsonValue().map((v) => b64(JSON.stringify(v))),
+        ),
+        b64part,
+        async (h, p, s) => {
+          expect(isRefusal(await verifyDirectory(`${h}.${p}.${s}`, anchor))).toBe(true);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -244,14 +271,24 @@ describe('hostile input (property)', () => {
   it('any JSON the anchor signs is either a valid directory or MALFORMED', async () => {
     const mutated = fc.record({
       serial: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(undefined)),
-      notAfter: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.constant(undefined)),
+      notAfter: fc.oneof(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.string(),
+        fc.constant(undefined),
+      ),
       participants: fc.oneof(fc.constant(directory().participants), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.jsonValue()),
     });
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.jsonValue(), mutated.map((m) => directory(m))), async (value) => {
-        const r = await verifyDirectory(await rawSign(JSON.stringify(value) ?? 'null'), anchor);
-        expect(r.ok || r.reason === 'MALFORMED').toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          mutated.map((m) => directory(m)),
+        ),
+        async (value) => {
+          const r = await verifyDirectory(await rawSign(JSON.stringify(value) ?? 'null'), anchor);
+          expect(r.ok || r.reason === 'MALFORMED').toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

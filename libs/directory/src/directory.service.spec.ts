@@ -69,7 +69,16 @@ function setup(options: Partial<Extract<DirectoryOptions, { enabled: true }>> = 
   const trust = { refreshes: 0, refresh: async () => void trust.refreshes++ };
   const keys = { activeKid: () => 'own-kid' };
   const opts: DirectoryOptions = { enabled: true, anchorJwk: anchorPair.publicJwk as never, source: source.location, refreshSeconds: 300, graceSeconds: GRACE_S, clockSkewSeconds: 60, ...options };
-  const service = new DirectoryService(opts, source, applier as unknown as DirectoryApplier, trust as never, keys as never, { recordNow: async (r: AuditRecord) => void audit.push(r) } as never, clock, '130000');
+  const service = new DirectoryService(
+    opts,
+    source,
+    applier as unknown as DirectoryApplier,
+    trust as never,
+    keys as never,
+    { recordNow: async (r: AuditRecord) => void audit.push(r) } as never,
+    clock,
+    '130000',
+  );
   return { service, clock, source, audit, trust, applier };
 }
 

@@ -13,7 +13,8 @@ import { DirectoryError, DirectoryStatus, directoryStatus } from './directory-st
 import { AnchorKey, DirectoryRefusal, HeldDirectory, checkFreshness, loadAnchor, verifyDirectory } from './directory-verifier';
 
 /** What one check of the source did. */
-export type RefreshOutcome = { outcome: 'off' } | { outcome: 'applied'; serial: number; changes: DirectoryChanges } | { outcome: 'unchanged'; serial: number } | { outcome: 'refused'; refusal: DirectoryRefusal };
+export type RefreshOutcome =
+  { outcome: 'off' } | { outcome: 'applied'; serial: number; changes: DirectoryChanges } | { outcome: 'unchanged'; serial: number } | { outcome: 'refused'; refusal: DirectoryRefusal };
 
 /** `GET /admin/directory`: the status and the directory in use. */
 export interface DirectoryView extends DirectoryStatus {
@@ -247,7 +248,10 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
     this.logger.log(
       `applied directory serial ${doc.serial} (valid until ${doc.notAfter}): added [${c.added.join(', ')}], updated [${c.updated.join(', ')}], ${c.keysAdded} key(s) added, ${c.keysChanged} key status(es) changed`,
     );
-    if (c.skipped.length) this.logger.warn(`directory serial ${doc.serial} lists participant(s) this gateway does not know, not applied: ${c.skipped.join(', ')} (update data/participants.json or TONGBAN_EXTRA_PARTICIPANTS)`);
+    if (c.skipped.length)
+      this.logger.warn(
+        `directory serial ${doc.serial} lists participant(s) this gateway does not know, not applied: ${c.skipped.join(', ')} (update data/participants.json or TONGBAN_EXTRA_PARTICIPANTS)`,
+      );
     if (c.notListed.length) this.logger.log(`local peer(s) not in directory serial ${doc.serial}, left as they are: ${c.notListed.join(', ')}`);
     const me = doc.participants.find((p) => p.code === this.self);
     if (!me) this.logger.warn(`this gateway (${this.self}) is not in directory serial ${doc.serial}: peers that bootstrap from it will not know us`);

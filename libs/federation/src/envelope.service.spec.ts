@@ -27,7 +27,9 @@ interface TestKey {
 
 function makeKey(alg: Alg): TestKey {
   const { privateKey, publicKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const kid = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64url');
+  const kid = createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('base64url');
   return { kid, alg, privateKey, publicKey, jwk: publicKey.export({ format: 'jwk' }) };
 }
 
@@ -687,7 +689,10 @@ describe('EnvelopeService', () => {
           { requiredKeys: [] },
         ),
       );
-      const sig = fc.oneof(fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64url')), fc.string({ maxLength: 20 }));
+      const sig = fc.oneof(
+        fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64url')),
+        fc.string({ maxLength: 20 }),
+      );
       await fc.assert(
         fc.asyncProperty(header, claims, sig, async (h, c, s) => {
           const r = await outcome(setup().receiver, { jws: `${b64json(h ?? null)}.${b64json(c ?? null)}.${s}`, payload: PAYLOAD });
@@ -701,7 +706,7 @@ describe('EnvelopeService', () => {
       const now = Math.floor(START_MS / 1000);
       const json = fc.jsonValue({ maxDepth: 1 });
       // Mostly valid values, so that the accepting path is reached often.
-      const mostly = <T,>(valid: fc.Arbitrary<T>, other: fc.Arbitrary<unknown>) => fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: other });
+      const mostly = <T>(valid: fc.Arbitrary<T>, other: fc.Arbitrary<unknown>) => fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: other });
       const base = fc.record(
         {
           ver: mostly(fc.constant(1), json),

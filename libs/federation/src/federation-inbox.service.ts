@@ -42,12 +42,7 @@ export class FederationInbox {
    * Handles `rpc`: `handler` gets the verified request and returns the response payload bytes.
    * `transportPeer` is the participant of the caller's TLS certificate (TransportSecurity.peerOf).
    */
-  async handle(
-    rpc: keyof typeof RPC_TYPES,
-    envelope: Envelope | undefined,
-    handler: (req: OpenedEnvelope) => Promise<Uint8Array>,
-    transportPeer?: string | null,
-  ): Promise<{ envelope: Envelope }> {
+  async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>, transportPeer?: string | null): Promise<{ envelope: Envelope }> {
     const types = RPC_TYPES[rpc];
     let opened: OpenedEnvelope | undefined;
     try {

@@ -96,7 +96,17 @@ const arbitraries = {
         nameMatch: fc.constantFrom(...Object.values(MatchResult)),
         codeMatch: fc.constantFrom(...Object.values(MatchResult)),
         licence: fc.option(
-          fc.record({ licenceType: optStr, licenceName: optStr, licenceNumber: optStr, licenceId: optStr, holderName: optStr, issueDate: optStr, validFrom: optStr, validUntil: optStr, jurisdictionCode: optStr }),
+          fc.record({
+            licenceType: optStr,
+            licenceName: optStr,
+            licenceNumber: optStr,
+            licenceId: optStr,
+            holderName: optStr,
+            issueDate: optStr,
+            validFrom: optStr,
+            validUntil: optStr,
+            jurisdictionCode: optStr,
+          }),
           { nil: undefined },
         ),
         issuer: fc.option(fc.record({ province: str(6), organName: str(), organCode: str(18) }), { nil: undefined }),

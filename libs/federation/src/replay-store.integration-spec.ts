@@ -29,8 +29,7 @@ describeEachDatabase('ReplayStore', (fresh) => {
     open.push(ds);
     return openDatabase(ds);
   };
-  const ids = async (ds: DataSource) =>
-    (await ds.getRepository(SeenMessageEntity).find()).map((r) => `${r.sender}/${r.messageId}@${Number(r.expiresAt)}`).sort();
+  const ids = async (ds: DataSource) => (await ds.getRepository(SeenMessageEntity).find()).map((r) => `${r.sender}/${r.messageId}@${Number(r.expiresAt)}`).sort();
 
   beforeEach(() => {
     clock = new TestClock();

@@ -8,9 +8,7 @@ const NOW = new Date('2025-06-01T00:00:00Z');
 const withCheck = (body: string) => body + citizenIdCheckChar(body);
 
 const digits = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
-const birthDate = fc
-  .date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2024-12-31T00:00:00Z'), noInvalidDate: true })
-  .map((d) => d.toISOString().slice(0, 10).replace(/-/g, ''));
+const birthDate = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2024-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replace(/-/g, ''));
 const validBody = fc.tuple(digits(6), birthDate, digits(3)).map(([a, b, s]) => a + b + s);
 
 describe('checkCitizenId', () => {

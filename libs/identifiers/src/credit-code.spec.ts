@@ -15,8 +15,7 @@ function weightedSum(first17: string): number {
   return sum;
 }
 
-const chars = (alphabet: string, n: number) =>
-  fc.string({ unit: fc.constantFrom(...alphabet), minLength: n, maxLength: n });
+const chars = (alphabet: string, n: number) => fc.string({ unit: fc.constantFrom(...alphabet), minLength: n, maxLength: n });
 const validBody = fc.tuple(chars(ALPHABET, 2), chars('0123456789', 6), chars(ALPHABET, 9)).map((p) => p.join(''));
 
 describe('checkCreditCode', () => {
@@ -108,8 +107,6 @@ describe('creditCodeRegion / provinceOfCreditCode', () => {
   });
 
   it('throws with the check rule on an invalid code, without echoing it', () => {
-    expect(() => creditCodeRegion('91350100M000100Y44')).toThrow(
-      expect.objectContaining({ rule: 'GB32100_CHECK_CHARACTER', message: expect.not.stringContaining('91350100') }),
-    );
+    expect(() => creditCodeRegion('91350100M000100Y44')).toThrow(expect.objectContaining({ rule: 'GB32100_CHECK_CHARACTER', message: expect.not.stringContaining('91350100') }));
   });
 });

@@ -10,8 +10,20 @@ import { provinceCodeOf } from './province';
 const DEMO_DIR = path.join(__dirname, '../../../deploy/demo');
 const PROVINCES = ['110000', '130000', '440000'];
 const FIELDS = [
-  'licenceId', 'typeCode', 'name', 'number', 'issuerOrganName', 'issuerOrganCode', 'holderName',
-  'holderCode', 'holderCodeType', 'issueDate', 'validFrom', 'validUntil', 'status', 'jurisdictionCode',
+  'licenceId',
+  'typeCode',
+  'name',
+  'number',
+  'issuerOrganName',
+  'issuerOrganCode',
+  'holderName',
+  'holderCode',
+  'holderCodeType',
+  'issueDate',
+  'validFrom',
+  'validUntil',
+  'status',
+  'jurisdictionCode',
 ];
 const TYPES: Record<string, { name: string; holderCodeType: string }> = {
   '11100000000013338W009': { name: '营业执照', holderCodeType: '001' },
@@ -38,8 +50,7 @@ interface DemoLicence {
   jurisdictionCode: string;
 }
 
-const load = (province: string): DemoLicence[] =>
-  JSON.parse(readFileSync(path.join(DEMO_DIR, `licences-${province}.json`), 'utf8')) as DemoLicence[];
+const load = (province: string): DemoLicence[] => JSON.parse(readFileSync(path.join(DEMO_DIR, `licences-${province}.json`), 'utf8')) as DemoLicence[];
 const today = new Date().toISOString().slice(0, 10);
 const isExpired = (r: DemoLicence) => r.validUntil !== null && r.validUntil < today;
 

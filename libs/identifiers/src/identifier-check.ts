@@ -2,9 +2,7 @@
  * Outcome of validating an identifier. Failures carry a machine rule code and an English
  * message; neither ever contains the input, because inputs may be personal ID numbers.
  */
-export type IdentifierCheck =
-  | { ok: true; value: string }
-  | { ok: false; rule: string; message: string };
+export type IdentifierCheck = { ok: true; value: string } | { ok: false; rule: string; message: string };
 
 /** Thrown by parse/derive helpers; carries the same rule code as the failed check, never the input. */
 export class InvalidIdentifierError extends Error {

@@ -8,8 +8,7 @@ const MARRIAGE = '1.2.156.3005.2.11100000000013338W011.11430000006122244L.202300
 const CREDIT_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
 const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-const chars = (alphabet: string, min: number, max = min) =>
-  fc.string({ unit: fc.constantFrom(...alphabet), minLength: min, maxLength: max });
+const chars = (alphabet: string, min: number, max = min) => fc.string({ unit: fc.constantFrom(...alphabet), minLength: min, maxLength: max });
 const creditCode = fc
   .tuple(chars(CREDIT_ALPHABET, 2), chars('0123456789', 6), chars(CREDIT_ALPHABET, 9))
   .map((p) => p.join(''))
@@ -23,7 +22,10 @@ const parts = fc.record({
 
 /** Replaces the segment at `index` (0-based, root included) of a dotted identifier. */
 const withSegment = (id: string, index: number, segment: string) =>
-  id.split('.').map((s, i) => (i === index ? segment : s)).join('.');
+  id
+    .split('.')
+    .map((s, i) => (i === index ? segment : s))
+    .join('.');
 
 describe('checkLicenceId', () => {
   it.each([BUSINESS, MARRIAGE])('accepts the real example %s', (id) => {
@@ -147,14 +149,10 @@ describe('parseLicenceId / buildLicenceId', () => {
   });
 
   it('throws with the rule code on an invalid identifier or part, without echoing it', () => {
-    expect(() => parseLicenceId(withSegment(BUSINESS, 9, '1'))).toThrow(
-      expect.objectContaining({ rule: 'GBT36904_CHECK_CHARACTER', message: expect.not.stringContaining('2025052201') }),
+    expect(() => parseLicenceId(withSegment(BUSINESS, 9, '1'))).toThrow(expect.objectContaining({ rule: 'GBT36904_CHECK_CHARACTER', message: expect.not.stringContaining('2025052201') }));
+    expect(() => buildLicenceId({ typeCode: '11100000000013338W009', issuerCode: '11330105002500287D', serial: '1', version: '001' })).toThrow(
+      expect.objectContaining({ rule: 'GBT36904_ISSUER_CODE' }),
     );
-    expect(() =>
-      buildLicenceId({ typeCode: '11100000000013338W009', issuerCode: '11330105002500287D', serial: '1', version: '001' }),
-    ).toThrow(expect.objectContaining({ rule: 'GBT36904_ISSUER_CODE' }));
-    expect(() =>
-      buildLicenceId({ typeCode: '11100000000013338W009', issuerCode: '11330105002500287C', serial: 'a', version: '001' }),
-    ).toThrow(expect.objectContaining({ rule: 'GBT36904_SERIAL' }));
+    expect(() => buildLicenceId({ typeCode: '11100000000013338W009', issuerCode: '11330105002500287C', serial: 'a', version: '001' })).toThrow(expect.objectContaining({ rule: 'GBT36904_SERIAL' }));
   });
 });

@@ -78,16 +78,11 @@ export function buildLicenceId(parts: Omit<LicenceIdParts, 'check'>): string {
 
 function checkParts(parts: Omit<LicenceIdParts, 'check'>): IdentifierCheck | undefined {
   const { typeCode, issuerCode, serial, version } = parts;
-  if (
-    typeof typeCode !== 'string' ||
-    typeCode.length !== 21 ||
-    !checkCreditCode(typeCode.slice(0, 18)).ok ||
-    !TYPE_SUFFIX.test(typeCode.slice(18))
-  ) {
-    return fail('GBT36904_TYPE_CODE', 'type code must be the defining body\'s valid GB 32100 credit code followed by 3 digits (GB/T 36904)');
+  if (typeof typeCode !== 'string' || typeCode.length !== 21 || !checkCreditCode(typeCode.slice(0, 18)).ok || !TYPE_SUFFIX.test(typeCode.slice(18))) {
+    return fail('GBT36904_TYPE_CODE', "type code must be the defining body's valid GB 32100 credit code followed by 3 digits (GB/T 36904)");
   }
   if (typeof issuerCode !== 'string' || !checkCreditCode(issuerCode).ok) {
-    return fail('GBT36904_ISSUER_CODE', 'issuer code must be the issuing organ\'s valid 18-character GB 32100 credit code (GB/T 36904)');
+    return fail('GBT36904_ISSUER_CODE', "issuer code must be the issuing organ's valid 18-character GB 32100 credit code (GB/T 36904)");
   }
   if (typeof serial !== 'string' || !SERIAL.test(serial)) {
     return fail('GBT36904_SERIAL', 'serial must be 1 to 64 characters 0-9 or A-Z (GB/T 36904)');

@@ -20,7 +20,10 @@ export interface KeyAdminOptions {
 }
 export const KEY_ADMIN_OPTIONS = Symbol('KEY_ADMIN_OPTIONS');
 
-const rotateSchema = z.object({ immediate: z.boolean().default(false), overlapHours: z.number().min(0).max(720).optional() }).strict().default({ immediate: false });
+const rotateSchema = z
+  .object({ immediate: z.boolean().default(false), overlapHours: z.number().min(0).max(720).optional() })
+  .strict()
+  .default({ immediate: false });
 const revokeSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
 
 /**

@@ -86,7 +86,9 @@ describeEachDatabase('KeyStore', (fresh) => {
     expect(row.kid).toBe(await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, 'sha256'));
     expect(store.activeKid()).toBe(row.kid);
     expect(store.algOf(row.kid)).toBe('EdDSA');
-    expect(store.list()).toEqual([{ kid: row.kid, alg: 'EdDSA', status: 'ACTIVE', createdAt: clock.now().toISOString(), activatedAt: clock.now().toISOString(), retiredAt: null, revokedAt: null, revocationReason: null, jwk }]);
+    expect(store.list()).toEqual([
+      { kid: row.kid, alg: 'EdDSA', status: 'ACTIVE', createdAt: clock.now().toISOString(), activatedAt: clock.now().toISOString(), retiredAt: null, revokedAt: null, revocationReason: null, jwk },
+    ]);
   });
 
   it('a second KeyStore on the same database loads the same key and generates none', async () => {

@@ -21,7 +21,11 @@ export const licenceRecordSchema = z
       if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message, params: { rule: r.rule } });
     }),
     holderName: z.string().min(1).max(200),
-    holderCode: z.string().min(1).max(18).transform((v) => v.toUpperCase()),
+    holderCode: z
+      .string()
+      .min(1)
+      .max(18)
+      .transform((v) => v.toUpperCase()),
     holderCodeType: z.enum(['111', '001']),
     issueDate: date,
     validFrom: date,
@@ -36,7 +40,8 @@ export const licenceRecordSchema = z
     if (checkLicenceId(r.licenceId).ok) {
       const id = parseLicenceId(r.licenceId);
       if (id.typeCode !== r.typeCode) ctx.addIssue({ code: 'custom', path: ['typeCode'], message: 'must equal the type code inside licenceId', params: { rule: 'LICENCE_ID_CONSISTENCY' } });
-      if (id.issuerCode !== r.issuerOrganCode) ctx.addIssue({ code: 'custom', path: ['issuerOrganCode'], message: 'must equal the issuer code inside licenceId', params: { rule: 'LICENCE_ID_CONSISTENCY' } });
+      if (id.issuerCode !== r.issuerOrganCode)
+        ctx.addIssue({ code: 'custom', path: ['issuerOrganCode'], message: 'must equal the issuer code inside licenceId', params: { rule: 'LICENCE_ID_CONSISTENCY' } });
     }
     if (r.validUntil && r.validUntil < r.validFrom) ctx.addIssue({ code: 'custom', path: ['validUntil'], message: 'must not be before validFrom', params: { rule: 'DATE_ORDER' } });
   });

@@ -2,17 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Licence fields an issuer may disclose (names as in the local API's `licence` object). */
-export const DISCLOSABLE_FIELDS = [
-  'licenceType',
-  'licenceName',
-  'licenceNumber',
-  'licenceId',
-  'holderName',
-  'issueDate',
-  'validFrom',
-  'validUntil',
-  'jurisdictionCode',
-] as const;
+export const DISCLOSABLE_FIELDS = ['licenceType', 'licenceName', 'licenceNumber', 'licenceId', 'holderName', 'issueDate', 'validFrom', 'validUntil', 'jurisdictionCode'] as const;
 export type DisclosableField = (typeof DISCLOSABLE_FIELDS)[number];
 
 const fileSchema = z.object({

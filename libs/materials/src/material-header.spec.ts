@@ -3,7 +3,15 @@ import { MaterialHeader } from '@tongban/proto';
 import { checkMaterialHeader, HeaderProblem } from './material-header';
 
 const good = (o: Partial<MaterialHeader> = {}) =>
-  MaterialHeader.encode({ collaborationId: '440000-20261125-3F2A9C01B7', materialId: '0f1c2d3e-aaaa-4bbb-8ccc-123456789abc', name: 'RESIDENT_ID_CARD/身份证.pdf', mediaType: 'application/pdf', size: '1000', sha256: 'a'.repeat(64), ...o }).finish();
+  MaterialHeader.encode({
+    collaborationId: '440000-20261125-3F2A9C01B7',
+    materialId: '0f1c2d3e-aaaa-4bbb-8ccc-123456789abc',
+    name: 'RESIDENT_ID_CARD/身份证.pdf',
+    mediaType: 'application/pdf',
+    size: '1000',
+    sha256: 'a'.repeat(64),
+    ...o,
+  }).finish();
 const problem = (bytes: Uint8Array, max = 2000) => {
   try {
     checkMaterialHeader(bytes, max);

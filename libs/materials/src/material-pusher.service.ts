@@ -55,8 +55,6 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
     return { concurrency: Math.min(this.options.concurrency, MAX_IN_FLIGHT), claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-
-
   /** Leases up to `limit` due transfers to this pusher. */
   protected async claim(limit: number): Promise<MaterialTransferEntity[]> {
     const now = this.clock.now().getTime();
@@ -111,7 +109,14 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
       } catch {
         throw new LocalFault(`material ${m.id} fails its local integrity check; not sent`);
       }
-      const header = MaterialHeader.encode({ collaborationId: c.collaborationId, materialId: m.id, name: `${m.code}/${m.name}`, mediaType: m.mediaType, size: String(m.size), sha256: m.sha256 }).finish();
+      const header = MaterialHeader.encode({
+        collaborationId: c.collaborationId,
+        materialId: m.id,
+        name: `${m.code}/${m.name}`,
+        mediaType: m.mediaType,
+        size: String(m.size),
+        sha256: m.sha256,
+      }).finish();
       const { payload, envelope } = await this.peers.pushMaterial(t.peer, header, chunks(bytes), m.size);
       const receipt = MaterialReceiptPayload.decode(payload);
       if (receipt.materialId !== m.id || receipt.sha256 !== m.sha256 || receipt.size !== String(m.size)) {

@@ -31,11 +31,26 @@ describeEachDatabase('MaterialTransferAdmin.requeue', (fresh) => {
     admin = new MaterialTransferAdmin(ds, new SystemClock(), { nudge: () => void nudges++ } as never);
     // A transfer belongs to a stored material of a case (foreign keys): the smallest such case.
     await ds.getRepository(CaseEntity).insert({
-      id: 'case-1', collaborationId: 'collab-1', itemCode: 'HUKOU_WORK_TRANSFER', itemVersion: '1', item: {} as never, mode: 'MULTI', owner: '110000', state: 'OPEN',
-      participants: {}, applicantName: 'x', received: {}, materials: [], currentStep: 0, createdAt: old, updatedAt: old,
+      id: 'case-1',
+      collaborationId: 'collab-1',
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      itemVersion: '1',
+      item: {} as never,
+      mode: 'MULTI',
+      owner: '110000',
+      state: 'OPEN',
+      participants: {},
+      applicantName: 'x',
+      received: {},
+      materials: [],
+      currentStep: 0,
+      createdAt: old,
+      updatedAt: old,
     } as never);
     for (const id of ['m-dead', 'm-pending']) {
-      await ds.getRepository(CaseMaterialEntity).insert({ id, caseId: 'case-1', code: 'X', name: 'x.pdf', mediaType: 'application/pdf', size: 1, sha256: '0'.repeat(64), createdAt: old, origin: '110000' });
+      await ds
+        .getRepository(CaseMaterialEntity)
+        .insert({ id, caseId: 'case-1', code: 'X', name: 'x.pdf', mediaType: 'application/pdf', size: 1, sha256: '0'.repeat(64), createdAt: old, origin: '110000' });
     }
     await ds.getRepository(MaterialTransferEntity).insert([row('m-dead', 'DEAD'), row('m-pending', 'PENDING')]);
   });

@@ -31,7 +31,10 @@ describe('cleanFileName (x-file-name from the caller)', () => {
 describe('recipients', () => {
   it('are the other participants performing a step that needs materials', () => {
     const step = (role: string, needsMaterials: boolean) => ({ role, needsMaterials }) as CaseEntity['item']['steps'][number];
-    const c = { participants: { RECEIVING: '440000', HOME: '110000', OTHER: '130000' }, item: { steps: [step('RECEIVING', true), step('HOME', true), step('OTHER', false), step('RECEIVING', false)] } } as unknown as CaseEntity;
+    const c = {
+      participants: { RECEIVING: '440000', HOME: '110000', OTHER: '130000' },
+      item: { steps: [step('RECEIVING', true), step('HOME', true), step('OTHER', false), step('RECEIVING', false)] },
+    } as unknown as CaseEntity;
     expect(recipients(c, '440000')).toEqual(['110000']);
     expect(recipients(c, '110000')).toEqual(['440000']);
   });

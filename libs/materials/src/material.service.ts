@@ -133,6 +133,11 @@ export function cleanFileName(raw: string | undefined): string | undefined {
     // Not percent-encoded: use it as it is.
   }
   // eslint-disable-next-line no-control-regex
-  name = name.split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 150);
+  name = name
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/[\u0000-\u001f\u007f"]/g, '')
+    .trim()
+    .slice(0, 150);
   return name && name !== '.' && name !== '..' ? name : undefined;
 }

@@ -21,47 +21,51 @@ describeEachDatabase('caseCounts', (fresh) => {
   const add = async (id: string, state: CaseState, steps: { status: StepStatus; dueAt: number | null }[]) => {
     const at = new Date(NOW - 10 * DAY);
     const cases = ds.getRepository(CaseEntity);
-    await cases.save(cases.create({
-      id,
-      collaborationId: `110000-20261115-${id}`,
-      itemCode: 'HUKOU_WORK_TRANSFER',
-      itemVersion: '2026.11-1',
-      item: { code: 'HUKOU_WORK_TRANSFER' } as never,
-      mode: 'JOINT',
-      owner: '110000',
-      state,
-      participants: { DESTINATION: '110000', ORIGIN: '130000' },
-      applicantName: '测试',
-      applicantIdNumber: null,
-      received: {},
-      materials: [],
-      currentStep: 0,
-      createdAt: at,
-      updatedAt: at,
-      closedAt: null,
-      closeReason: null,
-      refusedStep: null,
-    }));
+    await cases.save(
+      cases.create({
+        id,
+        collaborationId: `110000-20261115-${id}`,
+        itemCode: 'HUKOU_WORK_TRANSFER',
+        itemVersion: '2026.11-1',
+        item: { code: 'HUKOU_WORK_TRANSFER' } as never,
+        mode: 'JOINT',
+        owner: '110000',
+        state,
+        participants: { DESTINATION: '110000', ORIGIN: '130000' },
+        applicantName: '测试',
+        applicantIdNumber: null,
+        received: {},
+        materials: [],
+        currentStep: 0,
+        createdAt: at,
+        updatedAt: at,
+        closedAt: null,
+        closeReason: null,
+        refusedStep: null,
+      }),
+    );
     for (const [idx, s] of steps.entries()) {
       const stepRepo = ds.getRepository(CaseStepEntity);
-      await stepRepo.save(stepRepo.create({
-        caseId: id,
-        idx,
-        role: 'DESTINATION',
-        province: '110000',
-        action: 'ACCEPT_AND_APPROVE',
-        name: 'step',
-        timeLimitDays: 5,
-        status: s.status,
-        assignedAt: at,
-        dueAt: s.dueAt === null ? null : new Date(s.dueAt),
-        acceptedAt: null,
-        finishedAt: null,
-        actor: null,
-        inputs: null,
-        outputs: null,
-        reason: null,
-      }));
+      await stepRepo.save(
+        stepRepo.create({
+          caseId: id,
+          idx,
+          role: 'DESTINATION',
+          province: '110000',
+          action: 'ACCEPT_AND_APPROVE',
+          name: 'step',
+          timeLimitDays: 5,
+          status: s.status,
+          assignedAt: at,
+          dueAt: s.dueAt === null ? null : new Date(s.dueAt),
+          acceptedAt: null,
+          finishedAt: null,
+          actor: null,
+          inputs: null,
+          outputs: null,
+          reason: null,
+        }),
+      );
     }
   };
 

@@ -11,13 +11,7 @@ export interface CaseCounts {
  * `GET /v1/cases?overdue=true` defines them: OPEN with a step in `openStepStatuses` due before `now`.
  */
 export async function caseCounts(ds: DataSource, openStepStatuses: readonly string[], now: number): Promise<CaseCounts> {
-  const rows = await ds
-    .createQueryBuilder()
-    .select('c.state', 'state')
-    .addSelect('COUNT(*)', 'n')
-    .from('cases', 'c')
-    .groupBy('c.state')
-    .getRawMany<{ state: string; n: string | number }>();
+  const rows = await ds.createQueryBuilder().select('c.state', 'state').addSelect('COUNT(*)', 'n').from('cases', 'c').groupBy('c.state').getRawMany<{ state: string; n: string | number }>();
   const late = await ds
     .createQueryBuilder()
     .select('COUNT(*)', 'n')

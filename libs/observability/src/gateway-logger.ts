@@ -12,8 +12,7 @@ export class GatewayLogger extends ConsoleLogger {
     format: 'json' | 'pretty',
     logLevels: LogLevel[],
   ) {
-    const options: ConsoleLoggerOptions =
-      format === 'json' ? { json: true, colors: false, compact: true, logLevels } : { prefix: `tongban-${gateway}`, timestamp: true, logLevels };
+    const options: ConsoleLoggerOptions = format === 'json' ? { json: true, colors: false, compact: true, logLevels } : { prefix: `tongban-${gateway}`, timestamp: true, logLevels };
     super(options);
   }
 

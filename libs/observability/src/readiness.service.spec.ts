@@ -14,22 +14,51 @@ describe('Readiness', () => {
   });
 
   it('reports a slow database as timeout after the limit, and a failing one as error (no error text)', async () => {
-    const slow = new Readiness(db(() => new Promise(() => undefined)), () => true, new ShutdownState(), 50);
+    const slow = new Readiness(
+      db(() => new Promise(() => undefined)),
+      () => true,
+      new ShutdownState(),
+      50,
+    );
     const t0 = Date.now();
     expect(await slow.check()).toEqual({ status: 'not_ready', checks: { database: 'timeout', keys: 'ok', shutdown: 'ok' } });
     expect(Date.now() - t0).toBeLessThan(1000);
-    const broken = new Readiness(db(async () => Promise.reject(new Error('password authentication failed for user "x"'))), () => true, new ShutdownState());
+    const broken = new Readiness(
+      db(async () => Promise.reject(new Error('password authentication failed for user "x"'))),
+      () => true,
+      new ShutdownState(),
+    );
     expect(JSON.stringify(await broken.check())).toBe('{"status":"not_ready","checks":{"database":"error","keys":"ok","shutdown":"ok"}}');
   });
 
   it('is not ready without an active key (or when the key store throws), and from the start of shutdown on', async () => {
     const shutdown = new ShutdownState();
-    expect((await new Readiness(db(async () => 1), () => false, shutdown).check()).checks.keys).toBe('no_active_key');
+    expect(
+      (
+        await new Readiness(
+          db(async () => 1),
+          () => false,
+          shutdown,
+        ).check()
+      ).checks.keys,
+    ).toBe('no_active_key');
     const throwing = () => {
       throw new Error('key store not initialised');
     };
-    expect((await new Readiness(db(async () => 1), throwing, shutdown).check()).checks.keys).toBe('no_active_key');
-    const ready = new Readiness(db(async () => 1), () => true, shutdown);
+    expect(
+      (
+        await new Readiness(
+          db(async () => 1),
+          throwing,
+          shutdown,
+        ).check()
+      ).checks.keys,
+    ).toBe('no_active_key');
+    const ready = new Readiness(
+      db(async () => 1),
+      () => true,
+      shutdown,
+    );
     expect((await ready.check()).status).toBe('ok');
     shutdown.begin();
     expect(await ready.check()).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down' } });

@@ -112,7 +112,9 @@ describeEachDatabase('persistence migrations', (fresh, kind) => {
     expect(isUniqueViolation(dupIndex)).toBe(true);
 
     // A NOT NULL violation is a constraint error too, but not a unique one.
-    const notNull = await ds.query(`INSERT INTO peers (code, name, endpoint, status, allowed_licence_types, created_at, updated_at) VALUES ('120000', 'p', 'h:1', 'ACTIVE', '[]', NULL, 1)`).catch((e: unknown) => e);
+    const notNull = await ds
+      .query(`INSERT INTO peers (code, name, endpoint, status, allowed_licence_types, created_at, updated_at) VALUES ('120000', 'p', 'h:1', 'ACTIVE', '[]', NULL, 1)`)
+      .catch((e: unknown) => e);
     expect(notNull).toBeInstanceOf(Error);
     expect(isUniqueViolation(notNull)).toBe(false);
     expect(isUniqueViolation(new Error('boom'))).toBe(false);

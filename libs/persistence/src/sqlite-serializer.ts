@@ -32,6 +32,5 @@ export function serializeSqliteAccess(ds: DataSource): void {
 
   const runner = ds.driver.createQueryRunner('master');
   const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
-  (runner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) =>
-    inside.getStore() || !locked ? query(...args) : exclusive(() => query(...args));
+  (runner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => (inside.getStore() || !locked ? query(...args) : exclusive(() => query(...args)));
 }

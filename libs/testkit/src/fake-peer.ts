@@ -101,7 +101,10 @@ export class FakePeer {
     const input = Buffer.from(`${h}.${c}`);
     let sig: Buffer;
     if (o.signature === 'none') sig = Buffer.alloc(0);
-    else if (o.signature === 'hs256') sig = createHmac('sha256', Buffer.from(JSON.stringify(this.publicJwk))).update(input).digest();
+    else if (o.signature === 'hs256')
+      sig = createHmac('sha256', Buffer.from(JSON.stringify(this.publicJwk)))
+        .update(input)
+        .digest();
     else sig = this.alg === 'EdDSA' ? sign(null, input, this.privateKey) : sign('sha256', input, { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
     return { jws: `${h}.${c}.${sig.toString('base64url')}`, payload: Buffer.from(o.sendPayload ?? o.payload) };
   }

@@ -96,10 +96,11 @@ export function tlsCheckCommand(files: TlsFiles, code: string, production: boole
     const m = loadTlsMaterial(files, code, { production });
     const days = Math.floor((m.notAfter.getTime() - Date.now()) / DAY_MS);
     return {
-      stdout: [
-        `OK: certificate for participant ${m.participant}, valid ${m.notBefore.toISOString()} to ${m.notAfter.toISOString()} (${days} days left)`,
-        `    SHA-256 ${m.fingerprint}; key matches${files.keyPassphrase ? ' (encrypted)' : ''}; chains to ${m.caSubjects.join(' | ')}`,
-      ].join('\n') + '\n',
+      stdout:
+        [
+          `OK: certificate for participant ${m.participant}, valid ${m.notBefore.toISOString()} to ${m.notAfter.toISOString()} (${days} days left)`,
+          `    SHA-256 ${m.fingerprint}; key matches${files.keyPassphrase ? ' (encrypted)' : ''}; chains to ${m.caSubjects.join(' | ')}`,
+        ].join('\n') + '\n',
       stderr: days < 14 ? `warning: expires in ${days} days: renew it (docs/operations.md §18.4)\n` : '',
       exitCode: 0,
     };

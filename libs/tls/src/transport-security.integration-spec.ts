@@ -81,10 +81,17 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
   const ask = (creds: ChannelCredentials) =>
     new Promise<{ who?: string; code?: number; details?: string }>((resolve) => {
       const c = new Client(`127.0.0.1:${port}`, creds);
-      c.makeUnaryRequest(service.whoAmI.path, (v: Buffer) => v, (b: Buffer) => b, Buffer.alloc(0), { deadline: Date.now() + 5000 }, (err, res) => {
-        c.close();
-        resolve(err ? { code: err.code, details: err.details } : { who: res!.toString() });
-      });
+      c.makeUnaryRequest(
+        service.whoAmI.path,
+        (v: Buffer) => v,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        { deadline: Date.now() + 5000 },
+        (err, res) => {
+          c.close();
+          resolve(err ? { code: err.code, details: err.details } : { who: res!.toString() });
+        },
+      );
     });
 
   it('authenticates both ends: the server sees the client participant, the client checks the server participant', async () => {
@@ -107,7 +114,13 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const c = new Client(`127.0.0.1:${port}`, client.channelCredentials('110000'));
     const one = () =>
       new Promise<string>((resolve, reject) =>
-        c.makeUnaryRequest(service.whoAmI.path, (v: Buffer) => v, (b: Buffer) => b, Buffer.alloc(0), (err, res) => (err ? reject(err) : resolve(res!.toString()))),
+        c.makeUnaryRequest(
+          service.whoAmI.path,
+          (v: Buffer) => v,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (err, res) => (err ? reject(err) : resolve(res!.toString())),
+        ),
       );
     expect(await Promise.all([one(), one(), one()])).toEqual(['130000', '130000', '130000']);
     c.close();
@@ -208,15 +221,40 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
       const now = Date.now();
       const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
       const root = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: '01', name: `CN=Province ${code} root CA`, ...validity, signingAlgorithm: alg, keys: rootKeys,
-        extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey)],
+        serialNumber: '01',
+        name: `CN=Province ${code} root CA`,
+        ...validity,
+        signingAlgorithm: alg,
+        keys: rootKeys,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 1, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+          await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+        ],
       });
       const mid = await x509.X509CertificateGenerator.create({
-        serialNumber: '02', subject: `CN=Province ${code} issuing CA`, issuer: root.subject, ...validity, signingAlgorithm: alg, publicKey: midKeys.publicKey, signingKey: rootKeys.privateKey,
-        extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), await x509.AuthorityKeyIdentifierExtension.create(root), await x509.SubjectKeyIdentifierExtension.create(midKeys.publicKey)],
+        serialNumber: '02',
+        subject: `CN=Province ${code} issuing CA`,
+        issuer: root.subject,
+        ...validity,
+        signingAlgorithm: alg,
+        publicKey: midKeys.publicKey,
+        signingKey: rootKeys.privateKey,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+          await x509.AuthorityKeyIdentifierExtension.create(root),
+          await x509.SubjectKeyIdentifierExtension.create(midKeys.publicKey),
+        ],
       });
       const leaf = await x509.X509CertificateGenerator.create({
-        serialNumber: '03', subject: `CN=tongban-gateway-${code}`, issuer: mid.subject, ...validity, signingAlgorithm: alg, publicKey: leafKeys.publicKey, signingKey: midKeys.privateKey,
+        serialNumber: '03',
+        subject: `CN=tongban-gateway-${code}`,
+        issuer: mid.subject,
+        ...validity,
+        signingAlgorithm: alg,
+        publicKey: leafKeys.publicKey,
+        signingKey: midKeys.privateKey,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),

@@ -21,8 +21,7 @@ export interface AuthenticatedCall {
 
 /** A change of the TLS material in use (or a change that was refused), for the audit trail. */
 export type TransportEvent =
-  | { kind: 'reloaded'; fingerprint: string; previousFingerprint: string | null; notAfter: string; trustedCas: number }
-  | { kind: 'reload_failed'; problem: string; keptFingerprint: string | null };
+  { kind: 'reloaded'; fingerprint: string; previousFingerprint: string | null; notAfter: string; trustedCas: number } | { kind: 'reload_failed'; problem: string; keptFingerprint: string | null };
 
 /** Why a TLS handshake on the federation port failed (a closed list, for metrics and logs). */
 export type HandshakeFailure = 'NO_CLIENT_CERTIFICATE' | 'UNTRUSTED_CERTIFICATE' | 'EXPIRED_CERTIFICATE' | 'NOT_TLS' | 'CONNECTION_RESET' | 'OTHER';

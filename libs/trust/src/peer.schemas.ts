@@ -8,9 +8,15 @@ export const publicJwkSchema = z
     kty: z.enum(['OKP', 'EC']),
     crv: z.enum(['Ed25519', 'P-256']),
     x: z.string().regex(/^[A-Za-z0-9_-]+$/),
-    y: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    y: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
     alg: z.enum(['EdDSA', 'ES256']).optional(),
-    kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    kid: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
     use: z.literal('sig').optional(),
   })
   .passthrough()
@@ -21,7 +27,9 @@ export const publicJwkSchema = z
     if (!okp && !ec) ctx.addIssue({ code: 'custom', message: 'key must be OKP/Ed25519 for EdDSA or EC/P-256 for ES256', params: { rule: 'KEY_TYPE' } });
   });
 
-const licenceTypes = z.array(z.string().refine((t) => t === '*' || LICENCE_TYPE.test(t), { message: "each entry must be a 21-character GB/T 36904 licence type code or '*'", params: { rule: 'LICENCE_TYPE' } })).max(500);
+const licenceTypes = z
+  .array(z.string().refine((t) => t === '*' || LICENCE_TYPE.test(t), { message: "each entry must be a 21-character GB/T 36904 licence type code or '*'", params: { rule: 'LICENCE_TYPE' } }))
+  .max(500);
 
 const itemCodes = z.array(z.string().regex(/^(\*|[A-Z0-9_-]{2,40})$/, "each entry must be a catalogue item code or '*'")).max(500);
 const roleNames = z.array(z.string().regex(/^(\*|[A-Z][A-Z0-9_]{1,39})$/, "each entry must be a case role name (e.g. ORIGIN) or '*'")).max(100);
@@ -46,7 +54,10 @@ export const createPeerSchema = z
 export const updatePeerSchema = z
   .object({
     name: z.string().min(1).max(100).optional(),
-    endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port').optional(),
+    endpoint: z
+      .string()
+      .regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port')
+      .optional(),
     allowedLicenceTypes: licenceTypes.optional(),
     status: z.enum(['ACTIVE', 'SUSPENDED']).optional(),
     allowedItems: itemCodes.optional(),

@@ -82,7 +82,17 @@ describeEachDatabase('TrustStore', (fresh) => {
   it('creates, lists, gets and updates peers', async () => {
     expect(store.list()).toEqual([]);
     const bj = await store.create({ code: '110000', endpoint: 'gw.bj.example:9443' }, ADMIN);
-    expect(bj).toEqual({ code: '110000', name: '北京市', endpoint: 'gw.bj.example:9443', status: 'ACTIVE', allowedLicenceTypes: ['*'], allowedItems: ['*'], allowedRoles: ['*'], rateLimitPerSecond: null, keys: [] });
+    expect(bj).toEqual({
+      code: '110000',
+      name: '北京市',
+      endpoint: 'gw.bj.example:9443',
+      status: 'ACTIVE',
+      allowedLicenceTypes: ['*'],
+      allowedItems: ['*'],
+      allowedRoles: ['*'],
+      rateLimitPerSecond: null,
+      keys: [],
+    });
     clock.advance(1000);
     await store.create({ code: '130000', name: 'Hebei GW', endpoint: '10.0.0.3:9001', allowedLicenceTypes: [BIZ_LICENCE], status: 'SUSPENDED' }, ADMIN);
 
@@ -200,7 +210,12 @@ describeEachDatabase('TrustStore', (fresh) => {
     clock.advance(1000);
     await store.setKeyStatus('110000', b.kid, { status: 'REVOKED' }, ADMIN);
     expect(store.peer('110000')!.keys.get(b.kid)!.status).toBe('REVOKED');
-    expect(store.get('110000').keys.map((k) => [k.kid, k.status]).sort()).toEqual(
+    expect(
+      store
+        .get('110000')
+        .keys.map((k) => [k.kid, k.status])
+        .sort(),
+    ).toEqual(
       [
         [a.kid, 'RETIRED'],
         [b.kid, 'REVOKED'],

@@ -143,21 +143,21 @@ export class TrustStore {
     const now = this.clock.now();
     await this.ds
       .transaction(async (tx) => {
-      if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
-        throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
-      }
-      await tx.getRepository(PeerEntity).insert({
-        code: input.code,
-        name: input.name ?? participant.name,
-        endpoint: input.endpoint,
-        status: input.status,
-        allowedLicenceTypes: input.allowedLicenceTypes,
-        allowedItems: input.allowedItems,
-        allowedRoles: input.allowedRoles,
-        rateLimitPerSecond: input.rateLimitPerSecond,
-        createdAt: now,
-        updatedAt: now,
-      });
+        if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
+          throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
+        }
+        await tx.getRepository(PeerEntity).insert({
+          code: input.code,
+          name: input.name ?? participant.name,
+          endpoint: input.endpoint,
+          status: input.status,
+          allowedLicenceTypes: input.allowedLicenceTypes,
+          allowedItems: input.allowedItems,
+          allowedRoles: input.allowedRoles,
+          rateLimitPerSecond: input.rateLimitPerSecond,
+          createdAt: now,
+          updatedAt: now,
+        });
         for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
       })
       .catch((e) => {
@@ -173,7 +173,13 @@ export class TrustStore {
     const input = parseOrThrow(updatePeerSchema, body);
     this.get(code);
     await this.peerRepo.update({ code }, { ...input, updatedAt: this.clock.now() });
-    await this.audit.recordNow({ event: 'admin.peer.updated', actor, subject: code, outcome: 'OK', details: { changed: Object.keys(input).join(','), ...(input.status ? { status: input.status } : {}) } });
+    await this.audit.recordNow({
+      event: 'admin.peer.updated',
+      actor,
+      subject: code,
+      outcome: 'OK',
+      details: { changed: Object.keys(input).join(','), ...(input.status ? { status: input.status } : {}) },
+    });
     await this.refresh();
     return this.get(code);
   }

@@ -18,7 +18,9 @@ interface TestKey {
 
 function makeKey(alg: Alg): TestKey {
   const { privateKey, publicKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const kid = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64url');
+  const kid = createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('base64url');
   return { kid, alg, privateKey, publicKey };
 }
 
@@ -212,7 +214,9 @@ describe('AttestationService', () => {
 
     it('refuses HS256 keyed with the issuer public key', async () => {
       const input = `${b64json({ alg: 'HS256', kid: keys.gdEd.kid, typ: ATTESTATION_TYP })}.${b64json(claims({ iss: GD }))}`;
-      const sig = createHmac('sha256', keys.gdEd.publicKey.export({ format: 'der', type: 'spki' })).update(input).digest('base64url');
+      const sig = createHmac('sha256', keys.gdEd.publicKey.export({ format: 'der', type: 'spki' }))
+        .update(input)
+        .digest('base64url');
       await expect(service.check(`${input}.${sig}`)).resolves.toEqual(invalid('ALG_NOT_ALLOWED'));
     });
 
@@ -255,7 +259,9 @@ describe('AttestationService', () => {
           fc.oneof(
             fc.string({ unit: 'binary', maxLength: 400 }),
             fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'), maxLength: 400 }),
-            fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }), fc.uint8Array({ maxLength: 80 })).map(([h, c, s]) => `${b64json(h)}.${b64json(c)}.${Buffer.from(s).toString('base64url')}`),
+            fc
+              .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }), fc.uint8Array({ maxLength: 80 }))
+              .map(([h, c, s]) => `${b64json(h)}.${b64json(c)}.${Buffer.from(s).toString('base64url')}`),
             fc
               .record({
                 alg: fc.constantFrom('EdDSA', 'ES256', 'none', 'HS256'),

@@ -71,7 +71,13 @@ class MemoryLookup extends LicenceLookup {
 
 function makeKey(): { kid: string; privateKey: KeyObject; publicKey: KeyObject } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { kid: createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64url'), privateKey, publicKey };
+  return {
+    kid: createHash('sha256')
+      .update(publicKey.export({ format: 'der', type: 'spki' }))
+      .digest('base64url'),
+    privateKey,
+    publicKey,
+  };
 }
 const OWN_KEY = makeKey();
 const b64json = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -337,7 +343,13 @@ describe('IssuerService', () => {
 
     it('discloses only the catalogue fields of a restricted type', async () => {
       expect((await ask(h, forRecord(LISI))).result.licence).toEqual({ licenceType: W020, licenceNumber: LISI.number, validUntil: '2034-03-24' });
-      expect((await ask(h, forRecord(ZHANG))).result.licence).toEqual({ licenceType: W011, licenceName: '结婚证', licenceNumber: ZHANG.number, licenceId: ZHANG.licenceId, issueDate: ZHANG.issueDate });
+      expect((await ask(h, forRecord(ZHANG))).result.licence).toEqual({
+        licenceType: W011,
+        licenceName: '结婚证',
+        licenceNumber: ZHANG.number,
+        licenceId: ZHANG.licenceId,
+        issueDate: ZHANG.issueDate,
+      });
     });
 
     it('discloses the default three fields for a type the catalogue does not know', async () => {
@@ -436,7 +448,10 @@ describe('IssuerService', () => {
 
     it('rejects 0 and 101 queries', () => {
       rejects([], /between 1 and 100/);
-      rejects(Array.from({ length: 101 }, () => ok()), /between 1 and 100/);
+      rejects(
+        Array.from({ length: 101 }, () => ok()),
+        /between 1 and 100/,
+      );
     });
 
     it.each<[string, Partial<LicenceQuery>, RegExp]>([

@@ -16,7 +16,10 @@ export const verificationRequestSchema = z
     licenceType: z.string().regex(LICENCE_TYPE, 'must be a 21-character GB/T 36904 licence type code'),
     licenceNumber: z.string().min(1).max(64).optional(),
     licenceId: identifier(checkLicenceId).optional(),
-    issuerProvince: z.string().regex(/^\d{2}0000$/, 'must be a 6-digit province code').optional(),
+    issuerProvince: z
+      .string()
+      .regex(/^\d{2}0000$/, 'must be a 6-digit province code')
+      .optional(),
     holder: z
       .object({
         name: z.string().trim().min(1).max(100).optional(),

@@ -5,15 +5,7 @@ import { AuditLog } from '@tongban/audit';
 import { Metrics } from '@tongban/observability';
 import { PeerClient } from '@tongban/federation';
 import { parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
-import {
-  LicenceQuery,
-  LicenceResult,
-  LicenceStatus,
-  MatchResult,
-  VerifyLicencesPayload,
-  VerifyLicencesResultPayload,
-  licenceStatusToJSON,
-} from '@tongban/proto';
+import { LicenceQuery, LicenceResult, LicenceStatus, MatchResult, VerifyLicencesPayload, VerifyLicencesResultPayload, licenceStatusToJSON } from '@tongban/proto';
 import { AttestationService } from './attestation.service';
 import { IssuerService } from './issuer.service';
 import { BatchItemResult, VerificationResult } from './verification-result';
@@ -63,7 +55,11 @@ export class VerificationService {
     await Promise.all(
       [...groups].map(async ([issuer, indexes]) => {
         try {
-          const answers = await this.ask(issuer, indexes.map((i) => prepared[i].query), correlationId);
+          const answers = await this.ask(
+            issuer,
+            indexes.map((i) => prepared[i].query),
+            correlationId,
+          );
           for (const [k, i] of indexes.entries()) {
             try {
               results[i] = await this.finish(prepared[i], answers[k], actor);
@@ -94,7 +90,11 @@ export class VerificationService {
     }
     if (!issuer) throw new ValidationException(`${fieldPrefix}issuerProvince`, 'REQUIRED', `${fieldPrefix}issuerProvince: required when licenceId is not given`);
     if (!this.participants.has(issuer)) {
-      throw new ValidationException(`${fieldPrefix}${req.issuerProvince ? 'issuerProvince' : 'licenceId'}`, 'UNKNOWN_PARTICIPANT', `${fieldPrefix}issuerProvince: ${issuer} is not a participant of the federation`);
+      throw new ValidationException(
+        `${fieldPrefix}${req.issuerProvince ? 'issuerProvince' : 'licenceId'}`,
+        'UNKNOWN_PARTICIPANT',
+        `${fieldPrefix}issuerProvince: ${issuer} is not a participant of the federation`,
+      );
     }
     return {
       issuer,
@@ -134,7 +134,16 @@ export class VerificationService {
     const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];
     const check = await this.attestations.check(r.attestation);
     const c = check.claims;
-    if (!check.valid || !c || c.iss !== p.issuer || c.aud !== this.self || c.rid !== p.query.queryId || c.status !== status || c.licenceType !== p.query.licenceType || r.status === LicenceStatus.LICENCE_STATUS_UNSPECIFIED) {
+    if (
+      !check.valid ||
+      !c ||
+      c.iss !== p.issuer ||
+      c.aud !== this.self ||
+      c.rid !== p.query.queryId ||
+      c.status !== status ||
+      c.licenceType !== p.query.licenceType ||
+      r.status === LicenceStatus.LICENCE_STATUS_UNSPECIFIED
+    ) {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the attestation from ${p.issuer} does not check (${check.reason ?? 'claims differ from the answer'})`, { peer: p.issuer });
     }
     this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'OK', reason: status, details: { requestId: p.query.queryId, attestation: c.jti } });

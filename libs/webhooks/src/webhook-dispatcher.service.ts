@@ -48,8 +48,6 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
   }
 
-
-
   /** Leases up to `limit` due deliveries to this dispatcher. */
   protected async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
     const now = this.clock.now().getTime();
@@ -127,7 +125,15 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     const dead = attempts >= this.options.maxAttempts || now.getTime() - d.createdAt.getTime() >= this.options.deadLetterAgeMs;
     const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
     const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
-    await repo.update(key, { attempts, status: dead ? 'DEAD' : 'PENDING', lastStatus: status, lastError: problem.slice(0, 300), nextAttemptAt: new Date(now.getTime() + delay), leaseOwner: null, leaseUntil: null });
+    await repo.update(key, {
+      attempts,
+      status: dead ? 'DEAD' : 'PENDING',
+      lastStatus: status,
+      lastError: problem.slice(0, 300),
+      nextAttemptAt: new Date(now.getTime() + delay),
+      leaseOwner: null,
+      leaseUntil: null,
+    });
     if (dead) this.logger.error(`webhook delivery ${d.id} (${d.eventType}) to ${origin} parked as DEAD after ${attempts} attempts: ${problem}`);
     else this.logger.warn(`webhook delivery ${d.id} to ${origin} failed (${problem}); attempt ${attempts} of ${this.options.maxAttempts}`);
   }

@@ -9,6 +9,11 @@ export const registerWebhookSchema = z
       .min(1)
       .max(100)
       .default(['*']),
-    secret: z.string().min(16).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    secret: z
+      .string()
+      .min(16)
+      .max(200)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
   })
   .strict();

@@ -41,7 +41,15 @@ describeEachDatabase('webhook secrets at rest, and re-queueing deliveries', (fre
   });
 
   it('seals a plaintext secret left by an earlier version, once', async () => {
-    const legacy: WebhookEntity = { id: 'legacy-hook', url: 'http://127.0.0.1:9/old', events: ['*'], secret: 'an-old-plaintext-webhook-secret', secretSealed: null, createdBy: 'old', createdAt: new Date() };
+    const legacy: WebhookEntity = {
+      id: 'legacy-hook',
+      url: 'http://127.0.0.1:9/old',
+      events: ['*'],
+      secret: 'an-old-plaintext-webhook-secret',
+      secretSealed: null,
+      createdBy: 'old',
+      createdAt: new Date(),
+    };
     await ds.getRepository(WebhookEntity).insert(legacy);
     expect(await service.sealLegacySecrets()).toBe(1);
     const row = await ds.getRepository(WebhookEntity).findOneByOrFail({ id: 'legacy-hook' });

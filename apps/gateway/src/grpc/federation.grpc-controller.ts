@@ -6,7 +6,17 @@ import { KeyStore } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
 import { Inbox } from '@tongban/delivery';
 import { MaterialReceiver } from '@tongban/materials';
-import { DeliveryPayload, DeliveryReceiptPayload, Envelope, GetJwksPayload, JwksPayload, PushMaterialRequest, PushMaterialResponse, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
+import {
+  DeliveryPayload,
+  DeliveryReceiptPayload,
+  Envelope,
+  GetJwksPayload,
+  JwksPayload,
+  PushMaterialRequest,
+  PushMaterialResponse,
+  VerifyLicencesPayload,
+  VerifyLicencesResultPayload,
+} from '@tongban/proto';
 import { IssuerService, MalformedQueryError } from '@tongban/verification';
 import { grpcErrorOf, RpcErrorFilter } from './rpc-error.filter';
 import { readStream } from './stream-reader';
@@ -52,21 +62,26 @@ export class FederationGrpcController {
 
   @GrpcMethod('FederationService', 'VerifyLicences')
   verifyLicences(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
-    return this.inbox.handle('VerifyLicences', req.envelope, async ({ claims, payload }) => {
-      const queries = decode(() => VerifyLicencesPayload.decode(payload).queries);
-      try {
-        this.issuer.validate(queries);
-      } catch (e) {
-        if (e instanceof MalformedQueryError) throw new RefusalException('MALFORMED_PAYLOAD', e.message, claims.iss, claims.jti);
-        throw e;
-      }
-      const refused = this.issuer.refusedTypes(claims.iss, queries);
-      if (refused.size > 0 && queries.every((q) => refused.has(q.licenceType))) {
-        throw new RefusalException('LICENCE_TYPE_NOT_ALLOWED', `${claims.iss} may not verify licence type ${[...refused].join(', ')}`, claims.iss, claims.jti);
-      }
-      const results = await this.issuer.answer(claims.iss, queries, refused);
-      return VerifyLicencesResultPayload.encode({ results }).finish();
-    }, this.transport.peerOf(call));
+    return this.inbox.handle(
+      'VerifyLicences',
+      req.envelope,
+      async ({ claims, payload }) => {
+        const queries = decode(() => VerifyLicencesPayload.decode(payload).queries);
+        try {
+          this.issuer.validate(queries);
+        } catch (e) {
+          if (e instanceof MalformedQueryError) throw new RefusalException('MALFORMED_PAYLOAD', e.message, claims.iss, claims.jti);
+          throw e;
+        }
+        const refused = this.issuer.refusedTypes(claims.iss, queries);
+        if (refused.size > 0 && queries.every((q) => refused.has(q.licenceType))) {
+          throw new RefusalException('LICENCE_TYPE_NOT_ALLOWED', `${claims.iss} may not verify licence type ${[...refused].join(', ')}`, claims.iss, claims.jti);
+        }
+        const results = await this.issuer.answer(claims.iss, queries, refused);
+        return VerifyLicencesResultPayload.encode({ results }).finish();
+      },
+      this.transport.peerOf(call),
+    );
   }
 
   @GrpcMethod('FederationService', 'GetJwks')

@@ -64,7 +64,18 @@ export class AdminController {
 
   @Get('directory')
   @ApiOperation({ summary: 'The federation directory in use: mode (off, ok, degraded, expired), serial, validity, grace, last error and participants' })
-  @ApiResponse({ status: 200, example: { mode: 'ok', serial: 12, notAfter: '2026-12-25T08:00:00.000Z', graceUntil: '2027-01-01T08:00:00.000Z', lastError: null, source: 'https://directory.example.gov.cn/directory.jws', participants: [] } })
+  @ApiResponse({
+    status: 200,
+    example: {
+      mode: 'ok',
+      serial: 12,
+      notAfter: '2026-12-25T08:00:00.000Z',
+      graceUntil: '2027-01-01T08:00:00.000Z',
+      lastError: null,
+      source: 'https://directory.example.gov.cn/directory.jws',
+      participants: [],
+    },
+  })
   getDirectory() {
     return this.directory.view();
   }
@@ -162,7 +173,18 @@ export class AdminController {
 
   @Put('calendar')
   @ApiOperation({ summary: 'Load a new calendar version (replaces the current one); format in docs/protocol-cases.md §4' })
-  @ApiBody({ schema: { type: 'object', required: ['version', 'timezone', 'holidays', 'workdays'], properties: { version: { type: 'string' }, timezone: { type: 'string', enum: ['Asia/Shanghai'] }, holidays: { type: 'array', items: { type: 'string', format: 'date' } }, workdays: { type: 'array', items: { type: 'string', format: 'date' } } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['version', 'timezone', 'holidays', 'workdays'],
+      properties: {
+        version: { type: 'string' },
+        timezone: { type: 'string', enum: ['Asia/Shanghai'] },
+        holidays: { type: 'array', items: { type: 'string', format: 'date' } },
+        workdays: { type: 'array', items: { type: 'string', format: 'date' } },
+      },
+    },
+  })
   @ApiResponse({ status: 200, example: { version: '2027.1' } })
   @ApiErrors(400, 409)
   async loadCalendar(@Body() body: unknown, @Ctx() ctx: RequestContext) {
@@ -200,7 +222,10 @@ export class AdminController {
   @ApiOperation({ summary: 'Change endpoint, name, status (ACTIVE/SUSPENDED) or policy of a peer' })
   @ApiResponse({ status: 200, description: 'The peer as stored' })
   @ApiParam({ name: 'code', example: '130000' })
-  @ApiBody({ schema: openApiSchemaOf(updatePeerSchema), examples: { move: { summary: 'New endpoint', value: { endpoint: 'gw2.he.example:9013' } }, suspend: { summary: 'Suspend', value: { status: 'SUSPENDED' } } } })
+  @ApiBody({
+    schema: openApiSchemaOf(updatePeerSchema),
+    examples: { move: { summary: 'New endpoint', value: { endpoint: 'gw2.he.example:9013' } }, suspend: { summary: 'Suspend', value: { status: 'SUSPENDED' } } },
+  })
   @ApiErrors(400, 404)
   updatePeer(@Param('code') code: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.trust.update(code, body, ctx.caller);
@@ -251,7 +276,10 @@ export class AdminController {
 
   @Post('keys/rotate')
   @ApiOperation({ summary: 'Rotate our signing key: announce a NEXT key to every peer, switch after the overlap (or at once)' })
-  @ApiBody({ schema: { type: 'object', properties: { immediate: { type: 'boolean', default: false }, overlapHours: { type: 'number', minimum: 0, maximum: 720 } }, additionalProperties: false }, examples: { scheduled: { summary: 'Switch after 24 h of overlap', value: { overlapHours: 24 } } } })
+  @ApiBody({
+    schema: { type: 'object', properties: { immediate: { type: 'boolean', default: false }, overlapHours: { type: 'number', minimum: 0, maximum: 720 } }, additionalProperties: false },
+    examples: { scheduled: { summary: 'Switch after 24 h of overlap', value: { overlapHours: 24 } } },
+  })
   @ApiResponse({ status: 200, schema: LIST('keys') })
   @ApiErrors(400, 409)
   @HttpCode(200)
@@ -261,7 +289,10 @@ export class AdminController {
 
   @Post('keys/:kid/revoke')
   @ApiOperation({ summary: 'Revoke one of our keys (announced to peers)' })
-  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 200 } }, additionalProperties: false }, examples: { compromise: { summary: 'Suspected compromise', value: { reason: 'suspected compromise of the signing host' } } } })
+  @ApiBody({
+    schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 200 } }, additionalProperties: false },
+    examples: { compromise: { summary: 'Suspected compromise', value: { reason: 'suspected compromise of the signing host' } } },
+  })
   @ApiResponse({ status: 200, schema: LIST('keys') })
   @ApiErrors(400, 404, 409)
   @HttpCode(200)

@@ -33,7 +33,13 @@ export class ApiTokenGuard implements CanActivate {
     const need = requirementOf(req.method, req.url);
     if (need && !permits(who, need)) {
       const what = 'scope' in need ? `scope ${need.scope}` : `role ${need.roles.join(' or ')}`;
-      this.audit.record({ event: 'access.denied', actor: who.name, subject: `${req.method} ${req.url.split('?')[0]}`.slice(0, 256), outcome: 'REFUSED', reason: 'scope' in need ? need.scope : 'role' });
+      this.audit.record({
+        event: 'access.denied',
+        actor: who.name,
+        subject: `${req.method} ${req.url.split('?')[0]}`.slice(0, 256),
+        outcome: 'REFUSED',
+        reason: 'scope' in need ? need.scope : 'role',
+      });
       throw new DomainException('FORBIDDEN', `${who.name} lacks ${what}`);
     }
     req.caller = who.name;

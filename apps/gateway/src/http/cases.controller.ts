@@ -57,7 +57,17 @@ const CASE_EXAMPLE = {
   materials: OPEN_EXAMPLE.materials,
   files: [],
   steps: [STEP_EXAMPLE],
-  events: [{ seq: 1, at: '2026-11-25T02:00:00.000Z', type: 'CASE_OPENED', province: '110000', actor: 'hall', stepIndex: null, details: { itemCode: 'HUKOU_WORK_TRANSFER', itemVersion: '2026.11-1', channel: 'WINDOW', office: '北京市东城区政务服务中心' } }],
+  events: [
+    {
+      seq: 1,
+      at: '2026-11-25T02:00:00.000Z',
+      type: 'CASE_OPENED',
+      province: '110000',
+      actor: 'hall',
+      stepIndex: null,
+      details: { itemCode: 'HUKOU_WORK_TRANSFER', itemVersion: '2026.11-1', channel: 'WINDOW', office: '北京市东城区政务服务中心' },
+    },
+  ],
 };
 const CASE_SCHEMA = {
   type: 'object',
@@ -74,7 +84,19 @@ const CASE_SCHEMA = {
   },
 };
 const TASKS_EXAMPLE = {
-  tasks: [{ ...STEP_EXAMPLE, id: STEP_EXAMPLE.taskId, caseId: CASE_EXAMPLE.caseId, collaborationId: CASE_EXAMPLE.collaborationId, itemCode: 'HUKOU_WORK_TRANSFER', itemName: CASE_EXAMPLE.itemName, acceptingProvince: '110000', caseState: 'OPEN', applicant: { name: '张三' } }],
+  tasks: [
+    {
+      ...STEP_EXAMPLE,
+      id: STEP_EXAMPLE.taskId,
+      caseId: CASE_EXAMPLE.caseId,
+      collaborationId: CASE_EXAMPLE.collaborationId,
+      itemCode: 'HUKOU_WORK_TRANSFER',
+      itemName: CASE_EXAMPLE.itemName,
+      acceptingProvince: '110000',
+      caseState: 'OPEN',
+      applicant: { name: '张三' },
+    },
+  ],
 };
 const TASK_ID = { name: 'id', description: 'Task id: `<collaborationId>~<step index>`', example: '110000-20261125-K7Q2M9X4TB~1' };
 
@@ -94,7 +116,10 @@ export class CasesController {
 
   @Post('cases')
   @ApiOperation({ summary: 'Open a case here (this gateway must hold the accepting role); steps go to the other provinces as signed messages' })
-  @ApiBody({ schema: openApiSchemaOf(openCaseSchema, 'participants maps each role of the catalogue item to a province code'), examples: { hukouWorkTransfer: { summary: '户口迁移 (工作调动): 北京 accepts, 河北 is the origin', value: OPEN_EXAMPLE } } })
+  @ApiBody({
+    schema: openApiSchemaOf(openCaseSchema, 'participants maps each role of the catalogue item to a province code'),
+    examples: { hukouWorkTransfer: { summary: '户口迁移 (工作调动): 北京 accepts, 河北 is the origin', value: OPEN_EXAMPLE } },
+  })
   @ApiResponse({ status: 201, description: 'The case as opened', schema: CASE_SCHEMA, example: CASE_EXAMPLE })
   @ApiErrors(400, 401, 403)
   open(@Body() body: unknown, @Ctx() ctx: RequestContext) {
@@ -135,7 +160,10 @@ export class CasesController {
   @Post('cases/:id/postal')
   @HttpCode(200)
   @ApiOperation({ summary: '异地代收代办: record paper materials or the result sent or received by post' })
-  @ApiBody({ schema: openApiSchemaOf(postalSchema), examples: { materialsSent: { summary: 'Paper materials posted to the home province', value: { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS1234567890CN' } } } })
+  @ApiBody({
+    schema: openApiSchemaOf(postalSchema),
+    examples: { materialsSent: { summary: 'Paper materials posted to the home province', value: { item: 'MATERIALS', event: 'SENT', carrier: 'EMS', trackingNumber: 'EMS1234567890CN' } } },
+  })
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   postal(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {

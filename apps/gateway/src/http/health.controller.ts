@@ -32,7 +32,11 @@ export class HealthController {
   @Get('ready')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Readiness: database answers, an active signing key, not shutting down' })
-  @ApiResponse({ status: 200, schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, checks: CHECKS } }, example: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok' } } })
+  @ApiResponse({
+    status: 200,
+    schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, checks: CHECKS } },
+    example: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok' } },
+  })
   @ApiResponse({
     status: 503,
     description: 'Not ready: take this replica out of the load balancer (it goes 503 first thing on SIGTERM)',

@@ -54,7 +54,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'content-type is not accepted on this route', field: 'content-type', rule: 'ONE_OF', correlationId } };
     }
-    if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP') || (statusCode === 400 && e instanceof SyntaxError)) {
+    if ((typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP')) || (statusCode === 400 && e instanceof SyntaxError)) {
       return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'request body must be valid JSON (application/json)', field: '(body)', rule: 'JSON', correlationId } };
     }
     if (e instanceof HttpException) {

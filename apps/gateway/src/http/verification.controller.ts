@@ -94,7 +94,10 @@ export class VerificationController {
   @ApiResponse({
     status: 200,
     description: 'One entry per item: a result as for POST /v1/verifications, or {requestId, error: {code, message, field?, rule?}}',
-    schema: { type: 'object', properties: { results: { type: 'array', items: { oneOf: [RESULT_SCHEMA, { type: 'object', properties: { requestId: { type: 'string' }, error: { type: 'object' } } }] } } } },
+    schema: {
+      type: 'object',
+      properties: { results: { type: 'array', items: { oneOf: [RESULT_SCHEMA, { type: 'object', properties: { requestId: { type: 'string' }, error: { type: 'object' } } }] } } },
+    },
     example: { results: [RESULT_EXAMPLE, { requestId: 'c1e7…', error: { code: 'ISSUER_UNREACHABLE', message: 'the gateway of 130000 did not answer in time' } }] },
   })
   @ApiErrors(400, 401)
@@ -110,7 +113,11 @@ export class VerificationController {
     status: 200,
     description: '`valid` false with a `reason` when it does not check (not an HTTP error)',
     schema: { type: 'object', properties: { valid: { type: 'boolean' }, claims: { type: 'object' }, kid: { type: 'string' }, reason: { type: 'string' } } },
-    example: { valid: true, kid: 'Qm9vb…', claims: { iss: '110000', aud: '440000', status: 'VALID', rid: RESULT_EXAMPLE.requestId, licenceType: '11100000000013338W009', checkedAt: RESULT_EXAMPLE.checkedAt } },
+    example: {
+      valid: true,
+      kid: 'Qm9vb…',
+      claims: { iss: '110000', aud: '440000', status: 'VALID', rid: RESULT_EXAMPLE.requestId, licenceType: '11100000000013338W009', checkedAt: RESULT_EXAMPLE.checkedAt },
+    },
   })
   @ApiErrors(400, 401)
   checkAttestation(@Body() body: unknown, @Ctx() ctx: RequestContext) {

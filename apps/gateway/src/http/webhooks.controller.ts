@@ -18,7 +18,12 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Register a webhook for case and task events (HMAC-signed with the secret; retried with backoff)' })
   @ApiBody({
     schema: openApiSchemaOf(registerWebhookSchema, 'url must be https in production; secret is generated when omitted and shown only in this answer'),
-    examples: { stepsOfThisProvince: { summary: 'Step events and case closures', value: { url: 'https://hall.example.gov.cn/tongban/events', events: ['STEP_*', 'CASE_CLOSED'], secret: 'hall-webhook-secret-2026-11' } } },
+    examples: {
+      stepsOfThisProvince: {
+        summary: 'Step events and case closures',
+        value: { url: 'https://hall.example.gov.cn/tongban/events', events: ['STEP_*', 'CASE_CLOSED'], secret: 'hall-webhook-secret-2026-11' },
+      },
+    },
   })
   @ApiResponse({
     status: 201,

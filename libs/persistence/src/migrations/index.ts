@@ -14,4 +14,19 @@ import { OutboxCorrelation1765300000000 } from './1765300000000-outbox-correlati
 import { PeerRoles1765400000000 } from './1765400000000-peer-roles';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
-export const MIGRATIONS = [InitialSchema1764100000000, Delivery1764200000000, Catalogue1764300000000, Cases1764400000000, Materials1764500000000, Webhooks1764600000000, AuditChain1764700000000, OutboxSignKid1764800000000, PeerPolicy1764900000000, Directory1765000000000, ApiClients1765100000000, WebhookSecretSealed1765200000000, OutboxCorrelation1765300000000, PeerRoles1765400000000];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  Delivery1764200000000,
+  Catalogue1764300000000,
+  Cases1764400000000,
+  Materials1764500000000,
+  Webhooks1764600000000,
+  AuditChain1764700000000,
+  OutboxSignKid1764800000000,
+  PeerPolicy1764900000000,
+  Directory1765000000000,
+  ApiClients1765100000000,
+  WebhookSecretSealed1765200000000,
+  OutboxCorrelation1765300000000,
+  PeerRoles1765400000000,
+];
