@@ -66,31 +66,27 @@ describeEachDatabase('DirectoryApplier', (fresh) => {
   const peer = (code: string) => ds.getRepository(PeerEntity).findOneBy({ code });
   const keyStatus = async (code: string, kid: string) => (await ds.getRepository(PeerKeyEntity).findOneBy({ peerCode: code, kid }))?.status;
   const localPeer = async (code: string, endpoint: string, status: 'ACTIVE' | 'SUSPENDED', keys: [{ kid: string; jwk: JWK }, 'ACTIVE' | 'RETIRED' | 'REVOKED'][]) => {
-    await ds
-      .getRepository(PeerEntity)
-      .insert({
-        code,
-        name: `local ${code}`,
-        endpoint,
-        status,
-        allowedLicenceTypes: ['11100000000013338W009'],
-        allowedItems: ['HUKOU_WORK_TRANSFER'],
-        rateLimitPerSecond: 5,
-        createdAt: at,
-        updatedAt: at,
-      });
+    await ds.getRepository(PeerEntity).insert({
+      code,
+      name: `local ${code}`,
+      endpoint,
+      status,
+      allowedLicenceTypes: ['11100000000013338W009'],
+      allowedItems: ['HUKOU_WORK_TRANSFER'],
+      rateLimitPerSecond: 5,
+      createdAt: at,
+      updatedAt: at,
+    });
     for (const [k, s] of keys) {
-      await ds
-        .getRepository(PeerKeyEntity)
-        .insert({
-          peerCode: code,
-          kid: k.kid,
-          alg: 'EdDSA',
-          publicJwk: JSON.stringify({ ...k.jwk, kid: k.kid, alg: 'EdDSA', use: 'sig' }),
-          status: s,
-          addedAt: at,
-          retiredAt: s === 'ACTIVE' ? null : at,
-        });
+      await ds.getRepository(PeerKeyEntity).insert({
+        peerCode: code,
+        kid: k.kid,
+        alg: 'EdDSA',
+        publicJwk: JSON.stringify({ ...k.jwk, kid: k.kid, alg: 'EdDSA', use: 'sig' }),
+        status: s,
+        addedAt: at,
+        retiredAt: s === 'ACTIVE' ? null : at,
+      });
     }
   };
 
