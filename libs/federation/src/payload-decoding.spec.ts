@@ -23,6 +23,8 @@ import {
 // Every generated codec that is fed bytes from a peer (envelope payloads, delivery bodies and the
 // case messages inside them). Hostile bytes must give either a message or an Error — never a hang,
 // never a thrown non-Error (a string, undefined …) that would slip past `catch (e instanceof …)`.
+// A decode that looped would never return and the test would fail on jest's timeout; no wall-clock
+// budget is asserted here (it flaked under load and measured the machine, not the decoder).
 
 interface Codec<T> {
   encode(m: T): { finish(): Uint8Array };
@@ -48,11 +50,7 @@ const DECODERS: Record<string, Codec<any>> = {
   CaseEventNote,
 };
 
-/** A budget far above what a decode of a few hundred bytes takes; a loop would blow it. */
-const MAX_MS_PER_DECODE = 250;
-
 function decodeOutcome(codec: Codec<unknown>, bytes: Uint8Array): 'ok' | 'error' {
-  const started = performance.now();
   try {
     const m = codec.decode(bytes);
     expect(typeof m).toBe('object');
@@ -61,8 +59,6 @@ function decodeOutcome(codec: Codec<unknown>, bytes: Uint8Array): 'ok' | 'error'
     // Must be a real Error (RangeError "premature EOF", Error "cant skip wire type 7", …).
     expect(e).toBeInstanceOf(Error);
     return 'error';
-  } finally {
-    expect(performance.now() - started).toBeLessThan(MAX_MS_PER_DECODE);
   }
 }
 
