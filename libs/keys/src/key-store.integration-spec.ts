@@ -120,7 +120,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     const row = await ds.getRepository(SigningKeyEntity).findOneByOrFail({ kid: store.activeKid() });
 
     // Recover the real private key from the sealed column (with the right secret) to know what must not appear.
-    const der = new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
+    const der = await new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
     const priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     const privJwk = priv.export({ format: 'jwk' }) as JWK;
     const pubJwk = JSON.parse(row.publicJwk) as JWK;
@@ -146,7 +146,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     const good = new KeyStore(ds, clock, eddsa);
     await good.init();
     const row = await ds.getRepository(SigningKeyEntity).findOneByOrFail({ kid: good.activeKid() });
-    const der = new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
+    const der = await new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
     const d = (createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }) as JWK).d!;
 
     const wrong = new KeyStore(ds, clock, { ...eddsa, keyEncryptionSecret: OTHER_SECRET });
@@ -255,7 +255,7 @@ describeEachDatabase('KeyStore', (fresh) => {
     const text = JSON.stringify([reloaded.list(), reloaded.jwks()]);
     expect(text).not.toMatch(/"d"\s*:/);
     for (const row of await ds.getRepository(SigningKeyEntity).find()) {
-      const der = new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
+      const der = await new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
       const d = (createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }) as JWK).d!;
       for (const leaked of privateEncodings(der, d)) expect(text.includes(leaked)).toBe(false);
     }

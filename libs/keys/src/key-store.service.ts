@@ -75,7 +75,7 @@ export class KeyStore {
       let privateKey = known?.privateKey ?? null;
       if (!privateKey) {
         try {
-          privateKey = createPrivateKey({ key: this.encryption.open(row.kid, row.privateKeyEnc), format: 'der', type: 'pkcs8' });
+          privateKey = createPrivateKey({ key: await this.encryption.open(row.kid, row.privateKeyEnc), format: 'der', type: 'pkcs8' });
         } catch {
           throw new Error(`signing key ${row.kid} cannot be decrypted: wrong key-encryption secret (TONGBAN_KEY_ENCRYPTION_SECRET) or altered record`);
         }
@@ -112,11 +112,12 @@ export class KeyStore {
     const kid = await calculateJwkThumbprint(jwk, 'sha256');
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
     const publicJwk: JWK = { ...jwk, kid, alg, use: 'sig' };
+    const privateKeyEnc = await this.encryption.seal(kid, der);
     await tx.getRepository(SigningKeyEntity).insert({
       kid,
       alg,
       publicJwk: JSON.stringify(publicJwk),
-      privateKeyEnc: this.encryption.seal(kid, der),
+      privateKeyEnc,
       status,
       createdAt: this.clock.now(),
       activatedAt: activateAt,

@@ -15,12 +15,13 @@ export class SecretSealer {
     this.encryption = new KeyEncryption(options.keyEncryptionSecret);
   }
 
-  seal(purpose: string, id: string, plaintext: string): string {
+  /** Seals `plaintext` for record `id` of `purpose` (key derivation is async and cached). */
+  seal(purpose: string, id: string, plaintext: string): Promise<string> {
     return this.encryption.seal(`${purpose}:${id}`, Buffer.from(plaintext, 'utf8'));
   }
 
   /** Throws when the secret is wrong or the value was altered or moved to another record. */
-  open(purpose: string, id: string, sealed: string): string {
-    return this.encryption.open(`${purpose}:${id}`, sealed).toString('utf8');
+  async open(purpose: string, id: string, sealed: string): Promise<string> {
+    return (await this.encryption.open(`${purpose}:${id}`, sealed)).toString('utf8');
   }
 }

@@ -23,7 +23,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
   private readonly owner = randomUUID();
   private readonly leaseMs: number;
 
-  /** Opened secrets by webhook id (opening costs a scrypt derivation, ~50 ms). */
+  /** Opened secrets by webhook id (the first opening costs an async scrypt derivation, ~50 ms). */
   private readonly secrets = new Map<string, string>();
 
   constructor(
@@ -74,11 +74,11 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     });
   }
 
-  private secretOf(hook: WebhookEntity): string {
+  private async secretOf(hook: WebhookEntity): Promise<string> {
     if (!hook.secretSealed) return hook.secret; // not sealed yet (a row from before this version)
     let secret = this.secrets.get(hook.id);
     if (secret === undefined) {
-      secret = this.sealer.open('webhook', hook.id, hook.secretSealed);
+      secret = await this.sealer.open('webhook', hook.id, hook.secretSealed);
       this.secrets.set(hook.id, secret);
     }
     return secret;
@@ -104,7 +104,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
           'content-type': 'application/json',
           'x-tongban-event': d.eventType,
           'x-tongban-delivery': d.id,
-          'x-tongban-signature': signWebhook(this.secretOf(hook), t, d.body),
+          'x-tongban-signature': signWebhook(await this.secretOf(hook), t, d.body),
         },
         body: d.body,
         redirect: 'manual',

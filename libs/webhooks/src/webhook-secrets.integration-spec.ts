@@ -35,9 +35,9 @@ describeEachDatabase('webhook secrets at rest, and re-queueing deliveries', (fre
     const row = await ds.getRepository(WebhookEntity).findOneByOrFail({ id });
     expect(row.secret).toBe('');
     expect(row.secretSealed).not.toContain(secret);
-    expect(sealer.open('webhook', id, row.secretSealed!)).toBe(secret);
-    expect(() => sealer.open('webhook', 'another-row', row.secretSealed!)).toThrow();
-    expect(() => new SecretSealer({ keyEncryptionSecret: 'another-secret-of-enough-length' }).open('webhook', id, row.secretSealed!)).toThrow();
+    await expect(sealer.open('webhook', id, row.secretSealed!)).resolves.toBe(secret);
+    await expect(sealer.open('webhook', 'another-row', row.secretSealed!)).rejects.toThrow();
+    await expect(new SecretSealer({ keyEncryptionSecret: 'another-secret-of-enough-length' }).open('webhook', id, row.secretSealed!)).rejects.toThrow();
   });
 
   it('seals a plaintext secret left by an earlier version, once', async () => {
@@ -54,7 +54,7 @@ describeEachDatabase('webhook secrets at rest, and re-queueing deliveries', (fre
     expect(await service.sealLegacySecrets()).toBe(1);
     const row = await ds.getRepository(WebhookEntity).findOneByOrFail({ id: 'legacy-hook' });
     expect(row.secret).toBe('');
-    expect(sealer.open('webhook', 'legacy-hook', row.secretSealed!)).toBe('an-old-plaintext-webhook-secret');
+    await expect(sealer.open('webhook', 'legacy-hook', row.secretSealed!)).resolves.toBe('an-old-plaintext-webhook-secret');
     expect(await service.sealLegacySecrets()).toBe(0);
   });
 

@@ -76,7 +76,7 @@ export class WebhookService implements OnApplicationBootstrap {
     const legacy = (await repo.find()).filter((w) => !w.secretSealed && w.secret);
     for (const w of legacy) {
       // Only a row still holding that same plaintext is changed (another replica may be doing the same).
-      await repo.update({ id: w.id, secret: w.secret }, { secretSealed: this.sealer.seal('webhook', w.id, w.secret), secret: '' });
+      await repo.update({ id: w.id, secret: w.secret }, { secretSealed: await this.sealer.seal('webhook', w.id, w.secret), secret: '' });
     }
     if (legacy.length) this.logger.log(`sealed ${legacy.length} webhook secret(s) stored in clear by an earlier version`);
     return legacy.length;
@@ -93,7 +93,7 @@ export class WebhookService implements OnApplicationBootstrap {
       url,
       events: [...new Set(req.events)],
       secret: '',
-      secretSealed: this.sealer.seal('webhook', id, secret),
+      secretSealed: await this.sealer.seal('webhook', id, secret),
       createdBy: actor.slice(0, 100),
       createdAt: this.clock.now(),
     };
