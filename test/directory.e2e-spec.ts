@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway, GatewayOptions, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
+import { Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
 import { waitFor } from './support/wait';
 import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
@@ -29,8 +29,10 @@ const refusals = async (gw: Gateway) => (await admin(gw, '/admin/audit?event=dir
 /** The directory JSON for both gateways as they are now (JWKS and gRPC endpoints). */
 async function directoryFor(overrides: { endpoints?: Record<string, string>; times?: { issuedAt: string; notBefore: string; notAfter: string } } = {}) {
   const participants = [];
+  // In directory mode a participant without tlsCa is refused over TLS: both are pinned to the test CA.
+  const tlsCa = (await TestPki.get()).caPem;
   for (const gw of [gws[BJ], gws[HB]]) {
-    participants.push(await directoryEntry(gw, gw.code === BJ ? '北京市' : '河北省', { endpoint: overrides.endpoints?.[gw.code] ?? gw.grpcEndpoint }));
+    participants.push(await directoryEntry(gw, gw.code === BJ ? '北京市' : '河北省', { endpoint: overrides.endpoints?.[gw.code] ?? gw.grpcEndpoint, tlsCa }));
   }
   return { format: 'tongban-directory/1', serial: ++serial, ...(overrides.times ?? {}), participants };
 }
@@ -160,4 +162,27 @@ it('a restarted gateway keeps serving from the stored directory while the source
     () => directoryStatus(gws[HB]),
     (s) => s.lastError === null && s.serial === last,
   );
+});
+
+it('in directory mode a participant listed without tlsCa is refused over TLS, though its certificate is from a CA the gateway trusts', async () => {
+  const doc = await directoryFor();
+  delete (doc.participants.find((p) => p.code === HB) as { tlsCa?: string }).tlsCa;
+  await publish(doc);
+  for (const gw of Object.values(gws)) {
+    await waitFor(
+      `${gw.code} uses serial ${serial}`,
+      () => directoryStatus(gw),
+      (v) => v.serial === serial,
+    );
+  }
+  expect(gws[BJ].output()).toMatch(/directory serial \d+ lists no tlsCa for participant\(s\) 130000: in directory mode their TLS connections are refused/);
+  // 河北 calls 北京: 北京 sees a certificate for 130000 from the shared test CA, which the directory does not pin for 130000.
+  const r = await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
+  expect(r.status).not.toBe(200);
+  expect(gws[BJ].output()).toMatch(/the federation directory lists no tlsCa for 130000: in directory mode an unpinned participant is refused/);
+  // 北京 calls 河北: 北京 does not accept 河北's server certificate either.
+  const back = await call(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')));
+  expect({ status: back.status, body: back.body }).toMatchObject({ status: 503, body: { error: { code: 'ISSUER_UNREACHABLE' } } });
+  const applied = (await admin(gws[BJ], '/admin/audit?event=directory.applied')).body.events.at(-1).details;
+  expect(typeof applied === 'string' ? JSON.parse(applied) : applied).toMatchObject({ unpinned: HB });
 });

@@ -56,6 +56,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
   private applying: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private unpinnedWarned = '';
 
   constructor(
     @Inject(DIRECTORY_OPTIONS) private readonly options: DirectoryOptions,
@@ -73,12 +74,22 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
   private use(c: Current): void {
     this.current = c;
     this.transport?.setDirectoryCas(Object.fromEntries(c.document.participants.filter((p) => p.tlsCa).map((p) => [p.code, p.tlsCa!])));
+    const unpinned = unpinnedParticipants(c.document, this.self).join(', ');
+    if (this.transport?.secure && unpinned && unpinned !== this.unpinnedWarned) {
+      this.logger.warn(
+        `directory serial ${c.document.serial} lists no tlsCa for participant(s) ${unpinned}: in directory mode their TLS connections are refused (both ways) until the directory pins a CA for them`,
+      );
+    }
+    this.unpinnedWarned = unpinned;
   }
 
   /** Loads the anchor and the stored directory, checks the source once, then every refreshSeconds. */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.enabled) return;
     this.anchor = loadAnchor(this.options.anchorJwk);
+    // Pinning is what makes the directory's CAs safe to trust: from here on, a participant without
+    // a `tlsCa` in the directory in use is accepted by no CA (docs/operations.md §17.2).
+    this.transport?.requireDirectoryPins();
     this.logger.log(`directory mode: anchor ${[...this.anchor.keys.keys()].join(' + ')}, source ${this.source.location}, every ${this.options.refreshSeconds} s, grace ${this.options.graceSeconds} s`);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.options.refreshSeconds * 1000);
@@ -185,6 +196,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
         keysAdded: changes.keysAdded,
         keysChanged: changes.keysChanged,
         ...(changes.skipped.length ? { skipped: changes.skipped.join(',') } : {}),
+        ...(unpinnedParticipants(verified.document, this.self).length ? { unpinned: unpinnedParticipants(verified.document, this.self).join(',') } : {}),
       },
     });
     return this.succeeded({ outcome: 'applied', serial: verified.document.serial, changes });
@@ -287,4 +299,9 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
   private skewMs(): number {
     return this.options.enabled ? this.options.clockSkewSeconds * 1000 : 0;
   }
+}
+
+/** Participants (other than ourselves) the directory lists without a `tlsCa`: refused over TLS in directory mode. */
+export function unpinnedParticipants(doc: DirectoryDocument, self: string): string[] {
+  return doc.participants.filter((p) => !p.tlsCa && p.code !== self).map((p) => p.code);
 }

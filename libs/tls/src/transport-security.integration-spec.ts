@@ -286,4 +286,51 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
       expect(await ask(credentials.createSsl(Buffer.from(caPem), other.key, other.cert))).toEqual({ who: '130000' });
     });
   });
+  describe('directory mode: an unpinned participant is accepted by no CA', () => {
+    it('refuses a client whose participant has no tlsCa in the directory, and calls to such a server; accepts it once pinned', async () => {
+      // A separate server: requireDirectoryPins cannot be undone, and the shared server is not in directory mode.
+      const ts = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...(await issue('110000')) }, '110000', true);
+      ts.requireDirectoryPins();
+      const s = new Server();
+      s.addService(service, { whoAmI: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => cb(null, Buffer.from(String(ts.peerOf(call)))) });
+      const p = await new Promise<number>((resolve, reject) => s.bindAsync('127.0.0.1:0', ts.serverCredentials(), (e, n) => (e ? reject(e) : resolve(n))));
+      const askDm = (creds: ChannelCredentials) =>
+        new Promise<{ who?: string; code?: number; details?: string }>((resolve) => {
+          const c = new Client(`127.0.0.1:${p}`, creds);
+          c.makeUnaryRequest(
+            service.whoAmI.path,
+            (v: Buffer) => v,
+            (b: Buffer) => b,
+            Buffer.alloc(0),
+            { deadline: Date.now() + 5000 },
+            (err, res) => {
+              c.close();
+              resolve(err ? { code: err.code, details: err.details } : { who: res!.toString() });
+            },
+          );
+        });
+      try {
+        const hebei = await issue('130000');
+        const material = loadTlsMaterialUnchecked(hebei);
+        const asHebei = () => credentials.createSsl(Buffer.from(caPem), material.key, material.cert);
+        // The directory lists 北京 with a CA, 河北 without: a certificate for 130000 from a CA the gateway trusts names nobody.
+        ts.setDirectoryCas({ '110000': caPem });
+        expect(await askDm(asHebei())).toEqual({ who: 'null' });
+        // Before the change, this was accepted (a participant without tlsCa was not pinned).
+        expect(ts.acceptsParticipant('130000')).toBe(false);
+        // The other direction: a directory-mode client does not accept a server for an unpinned participant.
+        const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...hebei }, '130000', true);
+        client.requireDirectoryPins();
+        client.setDirectoryCas({ '130000': caPem });
+        expect(await askDm(client.channelCredentials('110000'))).toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/lists no tlsCa for 110000/) });
+        // Once the directory pins a CA for 河北, the same certificate is accepted.
+        ts.setDirectoryCas({ '110000': caPem, '130000': caPem });
+        expect(await askDm(asHebei())).toEqual({ who: '130000' });
+        client.setDirectoryCas({ '130000': caPem, '110000': caPem });
+        expect(await askDm(client.channelCredentials('110000'))).toEqual({ who: '130000' });
+      } finally {
+        s.forceShutdown();
+      }
+    });
+  });
 });

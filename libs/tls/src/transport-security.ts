@@ -77,6 +77,8 @@ export class TransportSecurity {
   private extraCas: string[] = [];
   /** Participant → the CAs the directory lists for it: its certificate must be issued by one. */
   private pins = new Map<string, X509Certificate[]>();
+  /** Directory mode: a participant the directory lists no `tlsCa` for is accepted by no CA. */
+  private pinsRequired = false;
   private readonly pinVerdicts = new Map<string, boolean>();
   /** Bumped when the pins change: cached per-connection identities from before are recomputed. */
   private pinGeneration = 0;
@@ -187,6 +189,24 @@ export class TransportSecurity {
   }
 
   /**
+   * Directory mode: from now on a certificate is accepted only for a participant the directory in
+   * use pins a CA for (`tlsCa`). Without this, an unpinned participant could be named by any CA in
+   * the bundle, and the bundle holds every province's CA: one province could speak for another.
+   * Until a directory is in use, no participant is pinned, so none is accepted.
+   */
+  requireDirectoryPins(): void {
+    if (this.pinsRequired) return;
+    this.pinsRequired = true;
+    this.pinVerdicts.clear();
+    this.pinGeneration++;
+  }
+
+  /** Whether a certificate naming `code` can be accepted at all (false: directory mode and no `tlsCa` for it). */
+  acceptsParticipant(code: string): boolean {
+    return !this.pinsRequired || this.pins.has(code);
+  }
+
+  /**
    * Watches the TLS listeners of a started grpc-js server for refused handshakes (they never reach
    * a handler, so nothing else records them): `onFailure` gets a short reason and the remote
    * address. grpc-js keeps its HTTP/2 servers in a private map; returns how many were found, so a
@@ -227,6 +247,7 @@ export class TransportSecurity {
         checkServerIdentity: (_host: string, cert: PeerCertificate) => {
           const named = participantFromSubjectAltName(cert.subjectaltname);
           if (named !== peerCode) return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
+          if (!this.acceptsParticipant(peerCode)) return new Error(`the federation directory lists no tlsCa for ${peerCode}: in directory mode an unpinned participant is not accepted`);
           if (!this.pinned(named, cert)) return new Error(`the server's certificate for ${peerCode} is not issued by a CA the federation directory lists for ${peerCode}`);
           return undefined;
         },
@@ -274,11 +295,16 @@ export class TransportSecurity {
    * Whether `cert` (naming `code`) comes from a CA the directory lists for `code`: the listed CA
    * signed it, or signed an intermediate that signed it (each link checked by signature here: the
    * chain a peer presents may carry extra certificates, such as a copy of the listed CA itself).
-   * True when the directory lists no CA for `code`.
+   * When the directory lists no CA for `code`: true, except in directory mode (requireDirectoryPins),
+   * where an unpinned participant is refused.
    */
   private pinned(code: string, cert: PeerCertificate): boolean {
     const cas = this.pins.get(code);
-    if (!cas) return true;
+    if (!cas) {
+      if (!this.pinsRequired) return true;
+      this.warnUnpinned(code);
+      return false;
+    }
     const key = `${code}/${cert.fingerprint256}`;
     let ok = this.pinVerdicts.get(key);
     if (ok === undefined) {
@@ -302,6 +328,19 @@ export class TransportSecurity {
       if (!ok) this.logger.warn(`a TLS certificate for ${code} (SHA-256 ${cert.fingerprint256}) is not issued by the CA the federation directory lists for ${code}: treated as naming no participant`);
     }
     return ok;
+  }
+
+  private readonly unpinnedWarned = new Map<string, number>();
+
+  /** At most one log line a minute per participant: a peer retrying must not flood the log. */
+  private warnUnpinned(code: string): void {
+    const now = Date.now();
+    if ((this.unpinnedWarned.get(code) ?? 0) > now - 60_000) return;
+    if (this.unpinnedWarned.size > 1000) this.unpinnedWarned.clear();
+    this.unpinnedWarned.set(code, now);
+    this.logger.warn(
+      `a TLS certificate for ${code} was presented, but the federation directory lists no tlsCa for ${code}: in directory mode an unpinned participant is refused (treated as naming no participant)`,
+    );
   }
 
   /** Seconds until our certificate expires (null without TLS). */
