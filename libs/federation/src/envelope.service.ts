@@ -81,7 +81,10 @@ export class EnvelopeService {
     if (typeof header.kid !== 'string' || !KID.test(header.kid)) throw refuse('MALFORMED_ENVELOPE', 'header kid must be 1-64 base64url characters');
     if (!sender) throw refuse('MISSING_CLAIM', 'iss must be a 6-digit participant code');
     if (expect.transportPeer !== undefined && expect.transportPeer !== sender) {
-      const what = expect.transportPeer === null ? 'names no participant (or is not issued by the CA the directory lists for it, or in directory mode the directory lists none)' : `is for participant ${expect.transportPeer}`;
+      const what =
+        expect.transportPeer === null
+          ? 'names no participant (or is not issued by the CA the directory lists for it, or in directory mode the directory lists none)'
+          : `is for participant ${expect.transportPeer}`;
       throw refuse('TLS_IDENTITY_MISMATCH', `the TLS client certificate ${what}; it may not send as ${sender}`);
     }
     if (expect.replyTo && sender !== expect.replyTo.from) throw refuse('REPLY_MISMATCH', `response must come from ${expect.replyTo.from}`);
