@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { DataSource } from '@tongban/persistence';
 import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
@@ -15,7 +15,7 @@ import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore, SecretSealer } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
-import { ClientRegistry } from '@tongban/access';
+import { AccessGuard, ClientRegistry, RouteDeclarations } from '@tongban/access';
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
@@ -24,7 +24,6 @@ import { FederationGrpcController } from './grpc/federation.grpc-controller';
 import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
 import { AdminController } from './http/admin.controller';
-import { ApiTokenGuard } from './http/api-token.guard';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { PublicController } from './http/public.controller';
 import { HealthController } from './http/health.controller';
@@ -87,6 +86,7 @@ export class GatewayModule {
   static forConfig(config: GatewayConfig, transport: TransportSecurity): DynamicModule {
     return {
       module: GatewayModule,
+      imports: [DiscoveryModule],
       controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, HealthController, FederationGrpcController],
       providers: [
         ...configProviders(config),
@@ -124,7 +124,7 @@ export class GatewayModule {
         WebhookDispatcher,
         WebhookRecorder,
         ...DIRECTORY_PROVIDERS,
-        ApiTokenGuard,
+        RouteDeclarations,
         Lifecycle,
         Metrics,
         ShutdownState,
@@ -146,6 +146,8 @@ export class GatewayModule {
           },
         },
         { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },
+        // Every HTTP route is gated by its own access declaration (libs/access); see RouteDeclarations.
+        { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         RpcErrorFilter,
       ],

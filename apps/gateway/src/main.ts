@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { accessDocumentProblems, RouteDeclarations } from '@tongban/access';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
@@ -64,11 +65,14 @@ async function bootstrap(): Promise<void> {
       reply.header(CORRELATION_HEADER, id);
       done();
     });
-  setupOpenApi(app, {
+  const document = setupOpenApi(app, {
     title: `Tongban gateway ${config.code}`,
     description: 'Local API (/v1, API token) and admin API (/admin, admin token) of one province gateway. Errors: {"error": {code, message, field?, rule?, reason?, correlationId}}.',
     version: 'v1',
   });
+  // The published contract says what each route needs; it must say what the guard enforces.
+  const mismatch = accessDocumentProblems(document, app.get(RouteDeclarations).routes());
+  if (mismatch.length) throw new Error(`the OpenAPI document and the route access declarations disagree:\n  ${mismatch.join('\n  ')}`);
   const health = createHealth();
   const federationPort = new FederationGrpcServer(grpcServerOptions(config, health, transport).options);
   app.connectMicroservice({ strategy: federationPort }, { inheritAppConfig: true });

@@ -15,25 +15,19 @@ export interface Principal {
 }
 
 /**
- * What a request needs, from its method and path: the one table of the local and admin APIs'
- * permissions (null = public). Kept next to the roles so a reviewer sees the whole policy at once.
+ * Whether `who` may use a route declared with `rule` (see access.decorator.ts): the audience must
+ * match the caller's kind, then the scope or the role. There is no URL table: the rule is the matched
+ * handler's declaration.
  */
-export function requirementOf(method: string, path: string): { scope: Scope } | { roles: Role[] } | null {
-  const p = path.split('?')[0];
-  if (p.startsWith('/admin/')) {
-    if (method === 'GET') return { roles: ['admin', 'operator', 'auditor'] };
-    if (/^\/admin\/(outbox\/[^/]+|material-transfers\/[^/]+\/[^/]+|webhook-deliveries\/[^/]+)\/requeue$/.test(p)) return { roles: ['admin', 'operator'] };
-    return { roles: ['admin'] };
+export function permits(who: Principal, rule: { audience: 'public' } | { audience: 'api'; scope: Scope } | { audience: 'admin'; roles: Role[] }): boolean {
+  switch (rule.audience) {
+    case 'public':
+      return true;
+    case 'api':
+      return who.kind === 'SYSTEM' && who.scopes.includes(rule.scope);
+    case 'admin':
+      return who.kind === 'ADMIN' && !!who.role && rule.roles.includes(who.role);
+    default:
+      return false;
   }
-  if (p.startsWith('/v1/verifications') || p.startsWith('/v1/attestations')) return { scope: 'verify' };
-  if (p.startsWith('/v1/tasks')) return { scope: 'tasks' };
-  if (p.startsWith('/v1/cases') || p.startsWith('/v1/webhooks')) return { scope: 'cases' };
-  if (p.startsWith('/v1/')) return { scope: 'cases' };
-  return null;
-}
-
-/** Whether `who` may do what `need` asks. */
-export function permits(who: Principal, need: { scope: Scope } | { roles: Role[] }): boolean {
-  if ('scope' in need) return who.kind === 'SYSTEM' && who.scopes.includes(need.scope);
-  return who.kind === 'ADMIN' && !!who.role && need.roles.includes(who.role);
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
@@ -12,7 +12,7 @@ import { TrustStore, createPeerSchema, publicJwkSchema, updatePeerKeySchema, upd
 import { WebhookService } from '@tongban/webhooks';
 import { DirectoryService } from '@tongban/directory';
 import { TransportSecurity } from '@tongban/tls';
-import { ApiTokenGuard, RequiresToken } from './api-token.guard';
+import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
 
 // OpenAPI examples (河北's gateway seen from another province; the key is a made-up Ed25519 JWK).
@@ -26,8 +26,6 @@ const LIST = (key: string) => ({ type: 'object', properties: { [key]: { type: 'a
 @ApiBearerAuth('admin')
 @ApiErrors(401, 403)
 @Controller('admin')
-@UseGuards(ApiTokenGuard)
-@RequiresToken('admin')
 export class AdminController {
   constructor(
     private readonly trust: TrustStore,
@@ -43,6 +41,7 @@ export class AdminController {
     private readonly transport: TransportSecurity,
   ) {}
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('tls')
   @ApiOperation({ summary: "The federation transport: mtls or insecure (development flag); this gateway's certificate (participant, validity, SHA-256), the trusted CAs and the last reload" })
   @ApiResponse({
@@ -62,6 +61,7 @@ export class AdminController {
     return this.transport.status();
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('directory')
   @ApiOperation({ summary: 'The federation directory in use: mode (off, ok, degraded, expired), serial, validity, grace, last error and participants' })
   @ApiResponse({
@@ -80,6 +80,7 @@ export class AdminController {
     return this.directory.view();
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('material-transfers')
   @ApiOperation({ summary: 'Case material transfers to peers (their own queue, not the outbox)' })
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
@@ -89,6 +90,7 @@ export class AdminController {
     return this.transfers.list(status, limit ? Number(limit) : 100).then((transfers) => ({ transfers }));
   }
 
+  @Access.roles('admin', 'operator')
   @Post('material-transfers/:materialId/:peer/requeue')
   @ApiOperation({ summary: 'Put a DEAD material transfer back in the queue, to be pushed now (audited)' })
   @ApiResponse({ status: 200, description: 'The transfer, now PENDING' })
@@ -100,6 +102,7 @@ export class AdminController {
     return view;
   }
 
+  @Access.roles('admin', 'operator')
   @Post('webhook-deliveries/:id/requeue')
   @ApiOperation({ summary: 'Put a DEAD webhook delivery back in the queue, to be sent now with a fresh attempt budget (audited)' })
   @ApiResponse({ status: 200, description: 'The delivery, now PENDING' })
@@ -111,6 +114,7 @@ export class AdminController {
     return view;
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('webhook-deliveries')
   @ApiOperation({ summary: 'Webhook deliveries to local systems (bodies omitted)' })
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
@@ -120,6 +124,7 @@ export class AdminController {
     return this.webhooks.deliveries(status, limit ? Number(limit) : 100).then((deliveries) => ({ deliveries }));
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('outbox')
   @ApiOperation({ summary: 'Outbox messages to peers, oldest first (default: not yet delivered; bodies omitted)' })
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
@@ -130,6 +135,7 @@ export class AdminController {
     return this.outbox.list(status, limit ? Number(limit) : 100).then((messages) => ({ messages }));
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('outbox/depth')
   @ApiOperation({ summary: 'Undelivered messages per status and peer, with the oldest creation time' })
   @ApiResponse({ status: 200, schema: LIST('depth'), example: { depth: [{ status: 'PENDING', peer: '130000', count: 3, oldest: '2026-11-25T02:00:00.000Z' }] } })
@@ -137,6 +143,7 @@ export class AdminController {
     return this.outbox.depth().then((depth) => ({ depth }));
   }
 
+  @Access.roles('admin', 'operator')
   @Post('outbox/:id/requeue')
   @ApiOperation({ summary: 'Put a DEAD message back in the queue, to be sent now (audited)' })
   @ApiResponse({ status: 200, description: 'The message, now PENDING' })
@@ -148,12 +155,14 @@ export class AdminController {
     return view;
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('catalogue')
   @ApiOperation({ summary: 'The current service catalogue (items and their workflows)' })
   getCatalogue() {
     return this.catalogue.catalogue().toJSON();
   }
 
+  @Access.roles('admin')
   @Put('catalogue')
   @ApiOperation({ summary: 'Load a new catalogue version (immutable; a version string loads once); format in docs/protocol-cases.md §4' })
   @ApiBody({ schema: { type: 'object', required: ['version', 'items'], properties: { version: { type: 'string' }, items: { type: 'array', items: { type: 'object' } } } } })
@@ -165,12 +174,14 @@ export class AdminController {
     return { version: c.version, items: c.items().length };
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('calendar')
   @ApiOperation({ summary: 'The current working-day calendar' })
   getCalendar() {
     return this.catalogue.calendar().toJSON();
   }
 
+  @Access.roles('admin')
   @Put('calendar')
   @ApiOperation({ summary: 'Load a new calendar version (replaces the current one); format in docs/protocol-cases.md §4' })
   @ApiBody({
@@ -193,6 +204,7 @@ export class AdminController {
     return { version: c.version };
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('peers')
   @ApiOperation({ summary: 'The trust store: every peer with its endpoint, status, policy and keys' })
   @ApiResponse({ status: 200, schema: LIST('peers') })
@@ -200,6 +212,7 @@ export class AdminController {
     return { peers: this.trust.list() };
   }
 
+  @Access.roles('admin')
   @Post('peers')
   @ApiOperation({ summary: 'Trust a peer: its code, gRPC endpoint and public keys (obtained out of band; kid = RFC 7638 thumbprint)' })
   @ApiBody({ schema: openApiSchemaOf(createPeerSchema), examples: { hebei: { summary: '河北 with one Ed25519 key', value: { code: '130000', endpoint: 'gw.he.example:9013', keys: [PEER_KEY] } } } })
@@ -209,6 +222,7 @@ export class AdminController {
     return this.trust.create(body, ctx.caller);
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('peers/:code')
   @ApiOperation({ summary: 'One peer' })
   @ApiResponse({ status: 200, description: 'The peer' })
@@ -218,6 +232,7 @@ export class AdminController {
     return this.trust.get(code);
   }
 
+  @Access.roles('admin')
   @Patch('peers/:code')
   @ApiOperation({ summary: 'Change endpoint, name, status (ACTIVE/SUSPENDED) or policy of a peer' })
   @ApiResponse({ status: 200, description: 'The peer as stored' })
@@ -231,6 +246,7 @@ export class AdminController {
     return this.trust.update(code, body, ctx.caller);
   }
 
+  @Access.roles('admin')
   @Post('peers/:code/keys')
   @ApiOperation({ summary: 'Trust one more key of a peer' })
   @ApiResponse({ status: 201, description: 'The peer as stored' })
@@ -241,6 +257,7 @@ export class AdminController {
     return this.trust.addKey(code, body, ctx.caller);
   }
 
+  @Access.roles('admin')
   @Patch('peers/:code/keys/:kid')
   @ApiOperation({ summary: 'Retire or revoke a key of a peer' })
   @ApiResponse({ status: 200, description: 'The peer as stored' })
@@ -251,22 +268,26 @@ export class AdminController {
     return this.trust.setKeyStatus(code, kid, body, ctx.caller);
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('clients')
   listClients() {
     return this.clients.list().then((clients) => ({ clients }));
   }
 
+  @Access.roles('admin')
   @Post('clients')
   createClient(@Body() body: unknown, @Ctx() ctx: RequestContext) {
     return this.clients.create(body, ctx.caller);
   }
 
+  @Access.roles('admin')
   @Post('clients/:id/disable')
   @HttpCode(200)
   disableClient(@Param('id') id: string, @Ctx() ctx: RequestContext) {
     return this.clients.disable(id, ctx.caller).then(() => ({ disabled: id }));
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('keys')
   @ApiOperation({ summary: "This gateway's own keys with their status (public parts only)" })
   @ApiResponse({ status: 200, schema: LIST('keys') })
@@ -274,6 +295,7 @@ export class AdminController {
     return { keys: this.keys.list() };
   }
 
+  @Access.roles('admin')
   @Post('keys/rotate')
   @ApiOperation({ summary: 'Rotate our signing key: announce a NEXT key to every peer, switch after the overlap (or at once)' })
   @ApiBody({
@@ -287,6 +309,7 @@ export class AdminController {
     return this.keyAdmin.rotate(body, ctx.caller).then((keys) => ({ keys }));
   }
 
+  @Access.roles('admin')
   @Post('keys/:kid/revoke')
   @ApiOperation({ summary: 'Revoke one of our keys (announced to peers)' })
   @ApiBody({
@@ -300,6 +323,7 @@ export class AdminController {
     return this.keyAdmin.revoke(kid, body, ctx.caller).then((keys) => ({ keys }));
   }
 
+  @Access.roles('admin', 'operator', 'auditor')
   @Get('audit')
   @ApiOperation({ summary: 'The audit trail, oldest first; page with after=<last seq>' })
   @ApiQuery({ name: 'event', required: false, example: 'federation.request.refused' })

@@ -1,9 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CaseNotes, CaseOwner, CaseQuery, TaskAction, TaskService, acceptSchema, cancelSchema, completeSchema, openCaseSchema, postalSchema, reasonSchema, resultDeliverySchema } from '@tongban/cases';
 import { DomainException } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
-import { ApiTokenGuard, RequiresToken } from './api-token.guard';
+import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
 
 // OpenAPI: a 户口迁移 (work transfer) opened at 北京 with 河北 as the origin (README walkthrough).
@@ -104,8 +104,6 @@ const TASK_ID = { name: 'id', description: 'Task id: `<collaborationId>~<step in
 @ApiTags('cases')
 @ApiBearerAuth('api')
 @Controller('v1')
-@UseGuards(ApiTokenGuard)
-@RequiresToken('api')
 export class CasesController {
   constructor(
     private readonly owner: CaseOwner,
@@ -114,6 +112,7 @@ export class CasesController {
     private readonly notes: CaseNotes,
   ) {}
 
+  @Access.scope('cases')
   @Post('cases')
   @ApiOperation({ summary: 'Open a case here (this gateway must hold the accepting role); steps go to the other provinces as signed messages' })
   @ApiBody({
@@ -126,6 +125,7 @@ export class CasesController {
     return this.owner.open(body, ctx.caller).then((r) => this.query.view(r.caseId));
   }
 
+  @Access.scope('cases')
   @Get('cases')
   @ApiOperation({ summary: 'Cases held here (owned or taken part in), newest first' })
   @ApiQuery({ name: 'state', required: false, enum: ['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'] })
@@ -138,6 +138,7 @@ export class CasesController {
     return this.query.list(q);
   }
 
+  @Access.scope('cases')
   @Get('cases/:id')
   @ApiOperation({ summary: 'One case by case id or collaboration id' })
   @ApiParam({ name: 'id', example: '110000-20261125-K7Q2M9X4TB' })
@@ -147,6 +148,7 @@ export class CasesController {
     return this.query.view(id);
   }
 
+  @Access.scope('cases')
   @Post('cases/:id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel an open case (accepting gateway only); every participant is told' })
@@ -157,6 +159,7 @@ export class CasesController {
     return this.owner.cancel(id, body, ctx.caller).then(() => this.query.view(id));
   }
 
+  @Access.scope('cases')
   @Post('cases/:id/postal')
   @HttpCode(200)
   @ApiOperation({ summary: '异地代收代办: record paper materials or the result sent or received by post' })
@@ -170,6 +173,7 @@ export class CasesController {
     return this.notes.postal(id, body, ctx.caller).then(() => this.query.view(id));
   }
 
+  @Access.scope('cases')
   @Post('cases/:id/result-delivery')
   @HttpCode(200)
   @ApiOperation({ summary: 'Record that the result was handed to the applicant' })
@@ -180,6 +184,7 @@ export class CasesController {
     return this.notes.resultDelivered(id, body, ctx.caller).then(() => this.query.view(id));
   }
 
+  @Access.scope('tasks')
   @Get('tasks')
   @ApiOperation({ summary: 'Steps this province performs, as tasks, soonest due first' })
   @ApiQuery({ name: 'status', required: false, description: 'Comma list of step statuses (default ASSIGNED,ACCEPTED,MATERIALS_REQUESTED)', example: 'ASSIGNED' })
@@ -190,6 +195,7 @@ export class CasesController {
     return this.query.tasks(q);
   }
 
+  @Access.scope('tasks')
   @Get('tasks/:id/applicant')
   @ApiOperation({ summary: "The applicant's full ID number, for a step that needs it (audited as case.applicant.disclosed)" })
   @ApiParam(TASK_ID)
@@ -199,6 +205,7 @@ export class CasesController {
     return this.tasks.applicant(id, ctx.caller);
   }
 
+  @Access.scope('tasks')
   @Post('tasks/:id/:action')
   @HttpCode(200)
   @ApiOperation({ summary: 'Act on a task of this province: accept, complete (outputs go to the next step), refuse (ends the case) or request materials' })

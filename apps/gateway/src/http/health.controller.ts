@@ -1,3 +1,4 @@
+import { Access } from '@tongban/access';
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Readiness } from '@tongban/observability';
@@ -21,6 +22,7 @@ const CHECKS = {
 export class HealthController {
   constructor(private readonly readiness: Readiness) {}
 
+  @Access.public()
   @Get('live')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Liveness: the process is up and its HTTP server answers (nothing else is checked)' })
@@ -29,6 +31,7 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  @Access.public()
   @Get('ready')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Readiness: database answers, an active signing key, not shutting down' })

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Put, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Put, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { MATERIAL_MEDIA_TYPES, MaterialService } from '@tongban/materials';
 import { ApiErrors } from '@tongban/observability';
-import { ApiTokenGuard, RequiresToken } from './api-token.guard';
+import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
 
 interface ReplyLike {
@@ -14,11 +14,10 @@ interface ReplyLike {
 @ApiBearerAuth('api')
 @ApiParam({ name: 'id', description: 'Case id or collaboration id', example: '110000-20261125-K7Q2M9X4TB' })
 @Controller('v1/cases/:id/materials')
-@UseGuards(ApiTokenGuard)
-@RequiresToken('api')
 export class MaterialsController {
   constructor(private readonly materials: MaterialService) {}
 
+  @Access.scope('cases')
   @Put(':code')
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a material file (accepting gateway only); it is pushed to every participant, SHA-256 checked' })
@@ -32,6 +31,7 @@ export class MaterialsController {
     return this.materials.upload(id, code, body, { contentType: headers['content-type'], fileName: headers['x-file-name'] }, ctx.caller);
   }
 
+  @Access.scope('cases')
   @Get()
   @ApiOperation({ summary: 'Material files of a case (any participant)' })
   @ApiResponse({ status: 200, schema: { type: 'object', properties: { materials: { type: 'array', items: { type: 'object' } } } } })
@@ -40,6 +40,7 @@ export class MaterialsController {
     return this.materials.list(id);
   }
 
+  @Access.scope('cases')
   @Get(':materialId')
   @ApiOperation({ summary: 'Download a material file (audited); x-content-sha256 carries its digest' })
   @ApiProduces(...MATERIAL_MEDIA_TYPES)

@@ -1,3 +1,4 @@
+import { Access } from '@tongban/access';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { GatewayConfig } from '@tongban/config';
@@ -19,6 +20,7 @@ export class PublicController {
     private readonly transport: TransportSecurity,
   ) {}
 
+  @Access.public()
   @Get('.well-known/jwks.json')
   @Header('cache-control', 'public, max-age=300')
   @ApiOperation({ summary: "This gateway's public signing keys (never revoked ones)" })
@@ -27,6 +29,7 @@ export class PublicController {
     return this.keys.jwks();
   }
 
+  @Access.public()
   @Get('health')
   @ApiOperation({ summary: 'The HTTP server answers (kept for compatibility; probes use /health/live and /health/ready)' })
   @ApiResponse({ status: 200, example: { status: 'ok', code: '110000', transport: 'mtls' } })
@@ -37,6 +40,7 @@ export class PublicController {
     return { status: 'ok', code: this.config.code, transport: this.transport.secure ? 'mtls' : 'insecure', ...(directory === 'off' ? {} : { directory }) };
   }
 
+  @Access.public()
   @Get('metrics')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format); no token, labels never hold personal data' })

@@ -1,10 +1,10 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { parseOrThrow } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { AttestationService, VerificationService, batchRequestSchema, verificationRequestSchema } from '@tongban/verification';
-import { ApiTokenGuard, RequiresToken } from './api-token.guard';
+import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
 
 const attestationBody = z.object({ attestation: z.string().min(1).max(8192) }).strict();
@@ -60,14 +60,13 @@ const RESULT_SCHEMA = {
 @ApiTags('verification')
 @ApiBearerAuth('api')
 @Controller('v1')
-@UseGuards(ApiTokenGuard)
-@RequiresToken('api')
 export class VerificationController {
   constructor(
     private readonly verification: VerificationService,
     private readonly attestations: AttestationService,
   ) {}
 
+  @Access.scope('verify')
   @Post('verifications')
   @HttpCode(200)
   @ApiOperation({ summary: "Verify one licence with its issuing province's gateway; returns the issuer's signed answer" })
@@ -84,6 +83,7 @@ export class VerificationController {
     return this.verification.verify(body, ctx.caller, ctx.correlationId);
   }
 
+  @Access.scope('verify')
   @Post('verifications/batch')
   @HttpCode(200)
   @ApiOperation({ summary: 'Verify up to 100 licences: one signed call per issuing province, concurrently; results in request order' })
@@ -105,6 +105,7 @@ export class VerificationController {
     return this.verification.verifyBatch(body, ctx.caller, ctx.correlationId);
   }
 
+  @Access.scope('verify')
   @Post('attestations/verify')
   @HttpCode(200)
   @ApiOperation({ summary: 'Check an attestation offline against the trust store (any time later, even with the issuer down)' })

@@ -1,19 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { WebhookService, registerWebhookSchema } from '@tongban/webhooks';
-import { ApiTokenGuard, RequiresToken } from './api-token.guard';
+import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
 
 /** Local API for local systems' webhooks (case and task events, signed). */
 @ApiTags('webhooks')
 @ApiBearerAuth('api')
 @Controller('v1/webhooks')
-@UseGuards(ApiTokenGuard)
-@RequiresToken('api')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhookService) {}
 
+  @Access.scope('cases')
   @Post()
   @ApiOperation({ summary: 'Register a webhook for case and task events (HMAC-signed with the secret; retried with backoff)' })
   @ApiBody({
@@ -35,6 +34,7 @@ export class WebhooksController {
     return this.webhooks.register(body, ctx.caller);
   }
 
+  @Access.scope('cases')
   @Get()
   @ApiOperation({ summary: 'Every webhook, oldest first (secrets are never shown again)' })
   @ApiResponse({ status: 200, schema: { type: 'object', properties: { webhooks: { type: 'array', items: { type: 'object' } } } } })
@@ -43,6 +43,7 @@ export class WebhooksController {
     return this.webhooks.list();
   }
 
+  @Access.scope('cases')
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a webhook; its undelivered deliveries are parked as DEAD' })

@@ -1,0 +1,112 @@
+import { Injectable, OnModuleInit, RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { ACCESS_EXTENSION, ACCESS_METADATA, AccessRule } from './access.decorator';
+
+/** One HTTP route of the application as Nest will register it, with its declarations. */
+export interface RouteDeclaration {
+  method: string;
+  /** Nest/Fastify form, e.g. /v1/cases/:id. */
+  path: string;
+  handler: string;
+  access: AccessRule | undefined;
+}
+
+type Check = (route: RouteDeclaration, handler: (...args: unknown[]) => unknown, controller: object) => string | null;
+
+/**
+ * The route table, read from the controllers themselves, and the boot check over it: a gateway
+ * with an HTTP route that declares no access rule does not start. Other per-route checks (query
+ * schemas) are added with `addCheck`.
+ */
+@Injectable()
+export class RouteDeclarations implements OnModuleInit {
+  private readonly checks: Check[] = [(r) => (r.access ? null : 'no access declaration (@Access.public(), @Access.scope(…) or @Access.roles(…))')];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {}
+
+  /** Adds a per-route rule to the boot check (a message when the route breaks it, else null). */
+  addCheck(check: Check): void {
+    this.checks.push(check);
+  }
+
+  /** Every HTTP route of every controller, in a stable order. */
+  routes(): RouteDeclaration[] {
+    return this.walk().map((w) => w.route);
+  }
+
+  onModuleInit(): void {
+    const problems = this.walk().flatMap(({ route, fn, controller }) =>
+      this.checks.map((c) => c(route, fn, controller)).flatMap((p) => (p ? [`${route.method} ${route.path} (${route.handler}): ${p}`] : [])),
+    );
+    if (problems.length) throw new Error(`refusing to start: ${problems.length} HTTP route(s) break the route rules:\n  ${problems.join('\n  ')}`);
+  }
+
+  private walk(): { route: RouteDeclaration; fn: (...args: unknown[]) => unknown; controller: object }[] {
+    const out: { route: RouteDeclaration; fn: (...args: unknown[]) => unknown; controller: object }[] = [];
+    for (const wrapper of this.discovery.getControllers()) {
+      const type = wrapper.metatype as (new (...a: unknown[]) => object) | undefined;
+      if (!type || !type.prototype) continue;
+      const base = pathsOf(Reflect.getMetadata(PATH_METADATA, type));
+      for (const name of this.scanner.getAllMethodNames(type.prototype)) {
+        const fn = (type.prototype as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+        const own = Reflect.getMetadata(PATH_METADATA, fn) as string | string[] | undefined;
+        // Only HTTP routes carry a path on the handler (gRPC handlers carry a pattern instead).
+        if (own === undefined) continue;
+        const method = RequestMethod[(Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined) ?? RequestMethod.GET];
+        for (const b of base) {
+          for (const p of pathsOf(own)) {
+            out.push({ route: { method, path: joinPath(b, p), handler: `${type.name}.${name}`, access: Reflect.getMetadata(ACCESS_METADATA, fn) as AccessRule | undefined }, fn, controller: type });
+          }
+        }
+      }
+    }
+    return out.sort((a, b) => (a.route.path + a.route.method).localeCompare(b.route.path + b.route.method));
+  }
+}
+
+function pathsOf(p: string | string[] | undefined): string[] {
+  if (p === undefined) return [''];
+  return Array.isArray(p) ? p : [p];
+}
+
+function joinPath(a: string, b: string): string {
+  const joined = `/${[a, b]
+    .map((s) => s.replace(/^\/+|\/+$/g, ''))
+    .filter(Boolean)
+    .join('/')}`;
+  return joined;
+}
+
+/** The OpenAPI path of a Nest path: `/v1/cases/:id` → `/v1/cases/{id}`. */
+export function openApiPathOf(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/**
+ * Cross-check of the published OpenAPI document against the route table: every route is an
+ * operation carrying the same `x-tongban-access` declaration, and the document has no other
+ * operation. Returns the problems (empty when they agree).
+ */
+export function accessDocumentProblems(document: { paths: object }, routes: RouteDeclaration[]): string[] {
+  const paths = document.paths as Record<string, Record<string, unknown>>;
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const key = `${r.method.toLowerCase()} ${openApiPathOf(r.path)}`;
+    seen.add(key);
+    const op = paths[openApiPathOf(r.path)]?.[r.method.toLowerCase()] as Record<string, unknown> | undefined;
+    if (!op) problems.push(`${key}: not in the OpenAPI document`);
+    else if (JSON.stringify(op[ACCESS_EXTENSION]) !== JSON.stringify(r.access))
+      problems.push(`${key}: ${ACCESS_EXTENSION} ${JSON.stringify(op[ACCESS_EXTENSION])} differs from the handler's ${JSON.stringify(r.access)}`);
+  }
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const m of Object.keys(ops)) {
+      if (['get', 'put', 'post', 'delete', 'patch', 'head', 'options'].includes(m) && !seen.has(`${m} ${path}`)) problems.push(`${m} ${path}: in the OpenAPI document but not a route`);
+    }
+  }
+  return problems;
+}
