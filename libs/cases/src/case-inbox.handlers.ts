@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DomainException } from '@tongban/common';
+import { DomainException, findUnstorableText } from '@tongban/common';
 import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
 import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepOutcome, StepStatusChanged } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
@@ -194,17 +194,27 @@ export class CaseInboxHandlers implements OnModuleInit {
 function json(text: string): Record<string, unknown> {
   try {
     const v = JSON.parse(text || '{}');
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
-  } catch {
+    if (v && typeof v === 'object' && !Array.isArray(v)) return storable(v);
+  } catch (e) {
+    if (e instanceof DeliveryRejection) throw e;
     // fall through
   }
   throw new DeliveryRejection('a *_json field is not a JSON object');
 }
 
 function decode<T>(fn: () => T): T {
+  let decoded: T;
   try {
-    return fn();
+    decoded = fn();
   } catch {
     throw new DeliveryRejection('body is not a valid message of its type');
   }
+  return storable(decoded);
+}
+
+/** Text one backend cannot store (NUL, unpaired surrogate) can never apply on every gateway: rejected before anything is written. */
+function storable<T>(value: T): T {
+  const p = findUnstorableText(value);
+  if (p) throw new DeliveryRejection(`TEXT: ${p.message}`);
+  return value;
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Clock, DomainException, ValidationException } from '@tongban/common';
+import { Clock, DomainException, ValidationException, assertStorableText } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
 import { CalendarVersionEntity } from './calendar-version.entity';
 import { CatalogueError } from './catalogue-error';
@@ -99,6 +99,7 @@ export class CatalogueStore {
     if (typeof actor !== 'string' || actor.length < 1 || actor.length > 64) {
       throw new ValidationException('actor', actor ? 'TOO_LONG' : 'REQUIRED', 'actor must be 1-64 characters');
     }
+    assertStorableText(json);
     let value: T;
     try {
       value = kind.fromJson(json);

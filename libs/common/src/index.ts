@@ -4,5 +4,6 @@ export * from './masking';
 export * from './participants';
 export * from './tokens';
 export * from './validation';
+export * from './storable-text';
 export * from './find-up';
 export * from './leased-worker';

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import { ValidationException } from './domain.exception';
+import { assertStorableText } from './storable-text';
 
 /**
  * Parses untrusted input with a schema; the first problem becomes a ValidationException naming
- * the field (dotted path) and the rule. Custom refinements set the rule via `params.rule`.
+ * the field (dotted path) and the rule. Custom refinements set the rule via `params.rule`. Every
+ * string of the parsed value must also be storable on every backend (rule TEXT, see storable-text).
  */
 export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, prefix = ''): z.infer<T> {
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    assertStorableText(result.data, prefix);
+    return result.data as z.infer<T>;
+  }
   const issue = result.error.issues[0];
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(body)';
   const custom = (issue as { params?: { rule?: string } }).params?.rule;

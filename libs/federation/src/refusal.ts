@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { findUnstorableText } from '@tongban/common';
 
 /**
  * Why a receiver refused a federation message, with the gRPC status it answers with.
@@ -56,4 +57,14 @@ export class RefusalException extends Error {
   get grpcStatus(): number {
     return REFUSAL_STATUS[this.code];
   }
+}
+
+/**
+ * Refuses (MALFORMED_PAYLOAD, gRPC INVALID_ARGUMENT) a decoded payload holding text that some
+ * backend cannot store (NUL, unpaired surrogate): the same rule as the local API's rule TEXT, so
+ * a message is refused before anything is stored, on SQLite and PostgreSQL alike.
+ */
+export function refuseUnstorableText(decoded: unknown, sender?: string, messageId?: string): void {
+  const p = findUnstorableText(decoded);
+  if (p) throw new RefusalException('MALFORMED_PAYLOAD', `TEXT: ${p.message}`, sender, messageId, sender !== undefined);
 }

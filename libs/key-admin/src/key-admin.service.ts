@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, JWK } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
-import { Clock, DomainException, parseOrThrow } from '@tongban/common';
+import { Clock, DomainException, findUnstorableText, parseOrThrow } from '@tongban/common';
 import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
@@ -135,6 +135,8 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     } catch {
       throw new DeliveryRejection('not a valid KeyAnnouncement');
     }
+    const text = findUnstorableText({ a, jwk });
+    if (text) throw new DeliveryRejection(`TEXT: ${text.message}`);
     if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
     const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
     const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) } as JWK, 'sha256').catch(() => '');

@@ -1,3 +1,4 @@
+import { findUnstorableText } from '@tongban/common';
 import { MaterialHeader } from '@tongban/proto';
 import { MATERIAL_ID, MATERIAL_MEDIA_TYPES } from './materials.options';
 
@@ -29,6 +30,8 @@ export function checkMaterialHeader(payload: Uint8Array, maxBytes: number): Chec
   } catch {
     throw new HeaderProblem('MALFORMED_PAYLOAD', 'payload is not a valid MaterialHeader');
   }
+  const text = findUnstorableText(h);
+  if (text) throw new HeaderProblem('MALFORMED_PAYLOAD', `TEXT: ${text.message}`);
   const size = Number(h.size);
   const slash = h.name.indexOf('/');
   const code = slash > 0 ? h.name.slice(0, slash) : '';

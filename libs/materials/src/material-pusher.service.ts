@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CaseEntity, CaseMessage } from '@tongban/cases';
-import { Clock, DomainException, LeasedWorker } from '@tongban/common';
+import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
 import { DELIVERY_OPTIONS, DeliveryOptions } from '@tongban/delivery';
 import { FEDERATION_OPTIONS, FederationOptions, PeerClient } from '@tongban/federation';
 import { MaterialHeader, MaterialReceiptPayload } from '@tongban/proto';
@@ -139,7 +139,14 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
       const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
       const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
       const reason = e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message;
-      await repo.update(key, { attempts, status: dead ? 'DEAD' : 'PENDING', nextAttemptAt: new Date(now.getTime() + delay), lastError: reason.slice(0, 300), leaseOwner: null, leaseUntil: null });
+      await repo.update(key, {
+        attempts,
+        status: dead ? 'DEAD' : 'PENDING',
+        nextAttemptAt: new Date(now.getTime() + delay),
+        lastError: toStorableText(reason.slice(0, 300)),
+        leaseOwner: null,
+        leaseUntil: null,
+      });
       if (dead) this.logger.error(`material ${t.materialId} to ${t.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
     }
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
+import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, findUnstorableText, parseOrThrow } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { Metrics } from '@tongban/observability';
 import { PeerClient } from '@tongban/federation';
@@ -118,6 +118,8 @@ export class VerificationService {
     } catch {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} is not a valid VerifyLicencesResultPayload`, { peer: issuer });
     }
+    const text = findUnstorableText(results);
+    if (text) throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} holds text no backend can store (${text.message})`, { peer: issuer, reason: 'TEXT' });
     if (results.length !== queries.length || results.some((r, i) => r.queryId !== queries[i].queryId)) {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} does not answer the queries sent`, { peer: issuer });
     }

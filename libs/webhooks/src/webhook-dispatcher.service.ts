@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
-import { Clock, LeasedWorker } from '@tongban/common';
+import { Clock, LeasedWorker, toStorableText } from '@tongban/common';
 import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
@@ -129,7 +129,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
       attempts,
       status: dead ? 'DEAD' : 'PENDING',
       lastStatus: status,
-      lastError: problem.slice(0, 300),
+      lastError: toStorableText(problem.slice(0, 300)),
       nextAttemptAt: new Date(now.getTime() + delay),
       leaseOwner: null,
       leaseUntil: null,

@@ -1,7 +1,7 @@
 import { Controller, Logger, UseFilters } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
 import { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
-import { FederationInbox, RefusalException } from '@tongban/federation';
+import { FederationInbox, RefusalException, refuseUnstorableText } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
 import { Inbox } from '@tongban/delivery';
@@ -100,10 +100,14 @@ export class FederationGrpcController {
 
 type Call = ServerUnaryCall<unknown, unknown>;
 
+/** Decodes a request payload; bytes that do not decode, or text no backend can store, are MALFORMED_PAYLOAD. */
 function decode<T>(fn: () => T): T {
+  let decoded: T;
   try {
-    return fn();
+    decoded = fn();
   } catch {
     throw new RefusalException('MALFORMED_PAYLOAD', 'payload is not a valid protobuf message of the signed type');
   }
+  refuseUnstorableText(decoded);
+  return decoded;
 }
