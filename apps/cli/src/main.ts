@@ -16,8 +16,14 @@ import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
 
+/** A JSON Web Key Set as the audit chain verifier takes it (apps do not import jose). */
+type Jwks = NonNullable<NonNullable<Parameters<typeof verifyStoredAuditChain>[1]>['jwks']>;
+
+/** The global `--config` option. */
+const configFile = (): string | undefined => program.opts<{ config?: string }>().config;
+
 async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>): Promise<T> {
-  const config = loadGatewayConfig(undefined, program.opts().config);
+  const config = loadGatewayConfig(undefined, configFile());
   const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity]));
   try {
     return await fn(ds, config);
@@ -64,7 +70,7 @@ const adminTarget = (o: { gateway?: string; tokenEnv: string }) => {
   const token = readNamedSecret(o.tokenEnv);
   if (!token) throw new Error(`${o.tokenEnv} is not set: the command needs an administrator token (or name another variable with --token-env)`);
   if (o.gateway) return { url: o.gateway, token };
-  const config = loadGatewayConfig(undefined, program.opts().config);
+  const config = loadGatewayConfig(undefined, configFile());
   const host = ['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host;
   return { url: `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`, token };
 };
@@ -107,14 +113,15 @@ program
   .option('--jwks <file>', "public keys (JWKS JSON) to check checkpoint signatures with; default: this gateway's own keys, revoked ones set aside")
   .action((opts: { jwks?: string }) =>
     withDatabase(async (ds, config) => {
-      let jwks: { keys: never[] };
+      let jwks: Jwks;
       let ignoreKids: string[] = [];
       if (opts.jwks) {
-        jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
-        if (!Array.isArray(jwks?.keys)) throw new Error(`${opts.jwks} is not a JWKS (no "keys" array)`);
+        const parsed = JSON.parse(readFileSync(opts.jwks, 'utf8')) as { keys?: unknown } | null;
+        if (!Array.isArray(parsed?.keys)) throw new Error(`${opts.jwks} is not a JWKS (no "keys" array)`);
+        jwks = parsed as Jwks;
       } else {
         const own = await ds.getRepository(SigningKeyEntity).find();
-        jwks = { keys: own.filter((k) => k.status !== 'REVOKED').map((k) => JSON.parse(k.publicJwk)) as never[] };
+        jwks = { keys: own.filter((k) => k.status !== 'REVOKED').map((k) => JSON.parse(k.publicJwk) as Jwks['keys'][number]) };
         ignoreKids = own.filter((k) => k.status === 'REVOKED').map((k) => k.kid);
       }
       const r = await verifyStoredAuditChain(ds, { jwks, ignoreKids, issuer: config.code });
@@ -192,7 +199,7 @@ tls
   .option('--key <file>', 'private key (default: TONGBAN_TLS_KEY; passphrase from TONGBAN_TLS_KEY_PASSPHRASE)')
   .option('--ca <file>', 'trusted CA bundle (default: TONGBAN_TLS_CA)')
   .action((o: { cert?: string; key?: string; ca?: string }) => {
-    const config = loadGatewayConfig(undefined, program.opts().config);
+    const config = loadGatewayConfig(undefined, configFile());
     const t = config.transport.kind === 'mtls' ? config.transport : undefined;
     const files = { certFile: o.cert ?? t?.certFile, keyFile: o.key ?? t?.keyFile, caFile: o.ca ?? t?.caFile, keyPassphrase: t?.keyPassphrase ?? readNamedSecret('TONGBAN_TLS_KEY_PASSPHRASE') };
     if (!files.certFile || !files.keyFile || !files.caFile) throw new Error('give --cert, --key and --ca, or configure TONGBAN_TLS_CERT, TONGBAN_TLS_KEY and TONGBAN_TLS_CA');
@@ -203,9 +210,9 @@ tls
   .description('what a certificate file says: participant, names, validity, SHA-256, issuer')
   .action((file: string) => print(tlsShowCommand(file)));
 
-program.parseAsync(process.argv).catch((e) => {
+program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) process.stderr.write(`tongban: configuration error: ${e.message}\n`);
   else if (e instanceof DomainException) process.stderr.write(`tongban: ${e.code}: ${e.message}\n`);
-  else process.stderr.write(`tongban: ${e?.message ?? e}\n`);
+  else process.stderr.write(`tongban: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

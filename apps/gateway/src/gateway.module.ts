@@ -26,6 +26,7 @@ import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.pr
 import { AdminController } from './http/admin.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { PublicController } from './http/public.controller';
+import { errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
 import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
@@ -64,7 +65,8 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
     this.transport.watch();
     if (this.config.trustRefreshSeconds > 0) {
       // Replicas sharing a database pick up each other's admin changes.
-      const refresh = () => Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e) => this.logger.warn(`refresh failed: ${e.message}`));
+      const refresh = () =>
+        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e: unknown) => this.logger.warn(`refresh failed: ${errorMessage(e)}`));
       this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
       this.timer.unref();
     }

@@ -3,6 +3,7 @@ import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { accessDocumentProblems, RouteDeclarations } from '@tongban/access';
+import { errorMessage, errorStack } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
@@ -94,8 +95,8 @@ async function bootstrap(): Promise<void> {
           process.removeListener('SIGINT', stop);
           process.kill(process.pid, signal);
         },
-        (e) => {
-          logger.error(`shutdown failed: ${e?.stack ?? e}`, 'Gateway');
+        (e: unknown) => {
+          logger.error(`shutdown failed: ${errorStack(e)}`, 'Gateway');
           process.exit(1);
         },
       );
@@ -121,7 +122,7 @@ function argValue(flag: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-bootstrap().catch((e) => {
-  process.stderr.write(`tongban gateway: failed to start: ${e?.message ?? e}\n`);
+bootstrap().catch((e: unknown) => {
+  process.stderr.write(`tongban gateway: failed to start: ${errorMessage(e)}\n`);
   process.exit(1);
 });

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, parseOrThrow } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
-import { Principal, ROLES, Role, SCOPES, Scope } from './access-policy';
+import { Principal, ROLES, SCOPES, Scope } from './access-policy';
 import { ApiClientEntity } from './api-client.entity';
 
 const createSchema = z.discriminatedUnion('kind', [
@@ -45,7 +45,7 @@ export class ClientRegistry {
   /** Reloads stored clients (at boot, after a change, periodically for replicas). */
   async refresh(): Promise<void> {
     const rows = await this.repo.find();
-    this.byHash = new Map(rows.filter((r) => !r.disabledAt).map((r) => [r.tokenHash, { name: r.name, kind: r.kind, scopes: r.scopes as Scope[], role: r.role as Role | null }]));
+    this.byHash = new Map(rows.filter((r) => !r.disabledAt).map((r) => [r.tokenHash, { name: r.name, kind: r.kind, scopes: r.scopes as Scope[], role: r.role }]));
   }
 
   /** The principal holding `token`, if any. */

@@ -190,7 +190,7 @@ export class AuditChainVerifier {
     try {
       const verified = await compactVerify(c.signature, keys, { algorithms: AUDIT_CHECKPOINT_ALGORITHMS });
       header = verified.protectedHeader;
-      claims = JSON.parse(Buffer.from(verified.payload).toString('utf8'));
+      claims = JSON.parse(Buffer.from(verified.payload).toString('utf8')) as Partial<AuditCheckpointClaims>;
     } catch (e) {
       return `checkpoint at seq ${seq}: signature does not verify (${(e as { code?: string }).code ?? 'invalid'}, key ${String(c.kid).slice(0, 64)})`;
     }

@@ -40,7 +40,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * text cannot hold NUL. Truncates by code points, as varchar(n) counts them.
  */
 function clean(s: string, width: number): string {
-  const c = s.replace(LONE_SURROGATE, '\uFFFD').replace(/\u0000/g, '\uFFFD');
+  const c = s.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\uFFFD');
   return c.length <= width ? c : Array.from(c).slice(0, width).join('');
 }
 

@@ -97,7 +97,7 @@ export class CaseInboxHandlers implements OnModuleInit {
         ...UNWORKED_STEP,
       })),
     );
-    await uow.event(c, 'CASE_OPENED', String(c.received.by ?? m.sender), null, { itemCode: c.itemCode, itemVersion: c.itemVersion }, m.sender);
+    await uow.event(c, 'CASE_OPENED', stringOr(c.received.by, m.sender), null, { itemCode: c.itemCode, itemVersion: c.itemVersion }, m.sender);
   }
 
   private async assigned(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
@@ -162,7 +162,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (!/^[A-Z_]{2,40}$/.test(n.type)) throw new DeliveryRejection('note type must be 2-40 upper-case letters');
     if (c.owner === uow.self) return this.owner.note(uow, c, n.type, details, n.actor, m.sender);
     if (m.sender !== c.owner) throw new DeliveryRejection('notes reach participants through the accepting gateway');
-    await uow.event(c, n.type, n.actor, null, details, String(details.province ?? m.sender).slice(0, 6));
+    await uow.event(c, n.type, n.actor, null, details, stringOr(details.province, m.sender).slice(0, 6));
   }
 
   private async outcome(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
@@ -193,8 +193,8 @@ export class CaseInboxHandlers implements OnModuleInit {
 /** A JSON object field from a peer; anything else can never apply, so it is rejected. */
 function json(text: string): Record<string, unknown> {
   try {
-    const v = JSON.parse(text || '{}');
-    if (v && typeof v === 'object' && !Array.isArray(v)) return storable(v);
+    const v: unknown = JSON.parse(text || '{}');
+    if (v && typeof v === 'object' && !Array.isArray(v)) return storable(v as Record<string, unknown>);
   } catch (e) {
     if (e instanceof DeliveryRejection) throw e;
     // fall through
@@ -217,4 +217,9 @@ function storable<T>(value: T): T {
   const p = findUnstorableText(value);
   if (p) throw new DeliveryRejection(`TEXT: ${p.message}`);
   return value;
+}
+
+/** A text field of a peer's JSON, or `fallback` when it is absent or not text (never "[object Object]"). */
+function stringOr(v: unknown, fallback: string): string {
+  return typeof v === 'string' ? v : fallback;
 }

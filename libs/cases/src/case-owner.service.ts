@@ -65,7 +65,7 @@ export class CaseOwner {
       if (!item.materials.some((x) => x.code === m.code))
         throw new ValidationException(`materials[${i}].code`, 'UNKNOWN_MATERIAL', `materials[${i}].code: ${m.code} is not a material of ${item.code}`);
     });
-    const frozen: CaseItem = JSON.parse(JSON.stringify({ ...item, version: cat.version }));
+    const frozen = JSON.parse(JSON.stringify({ ...item, version: cat.version })) as CaseItem;
     return this.txs.run(async (uow) => {
       // The date in a collaboration id is the Beijing calendar date.
       const day = new Date(uow.now.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
@@ -273,7 +273,7 @@ export function checkOutputs(defs: CaseItem['steps'][number]['outputs'], given: 
         : d.kind === 'DATE'
           ? /^\d{4}-\d{2}-\d{2}$/.test(v)
           : d.kind === 'DOCUMENT_NUMBER'
-            ? /^[\p{L}\p{N}\-\/()（）第号]{1,64}$/u.test(v)
+            ? /^[\p{L}\p{N}\-/()（）第号]{1,64}$/u.test(v)
             : v.length <= 500;
     if (!ok) throw new ValidationException(`outputs.${d.name}`, d.kind, `outputs.${d.name}: not a valid ${d.kind}`);
     out[d.name] = v;

@@ -7,3 +7,4 @@ export * from './validation';
 export * from './storable-text';
 export * from './find-up';
 export * from './leased-worker';
+export * from './error-text';

@@ -157,7 +157,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv | undefined, configPath
   let raw: Record<string, unknown> = {};
   if (file) {
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch (e) {
       throw new ConfigError(`config file ${file} cannot be read as JSON: ${(e as Error).message}`);
     }
@@ -309,7 +309,7 @@ function directorySettings(r: Raw): GatewayConfig['directory'] {
   const keys = isSet ? (anchor.data as { keys: Record<string, unknown>[] }).keys : [anchor.data as Record<string, unknown>];
   if (keys.some((k) => 'd' in k)) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);
   const source = /^https?:\/\//i.test(r.directorySource) ? r.directorySource : resolve(r.directorySource);
-  return { anchorJwk: anchor.data as Record<string, unknown>, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
+  return { anchorJwk: anchor.data, source, refreshSeconds: r.directoryRefreshS, graceSeconds: r.directoryGraceS };
 }
 
 /**

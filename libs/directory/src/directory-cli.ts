@@ -14,7 +14,7 @@ export interface CommandOutput {
 
 function readJson(file: string, what: string, inline = false): Record<string, unknown> {
   try {
-    return JSON.parse(inline && file.trim().startsWith('{') ? file : readFileSync(file, 'utf8'));
+    return JSON.parse(inline && file.trim().startsWith('{') ? file : readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`${what} ${file.slice(0, 200)} cannot be read as JSON: ${(e as Error).message}`);
   }

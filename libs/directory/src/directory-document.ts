@@ -12,7 +12,7 @@ export const DIRECTORY_MAX_BYTES = 4 * 1024 * 1024;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 // Same rule as the admin API (libs/trust peer.schemas.ts), plus a port in range.
-const ENDPOINT = /^[A-Za-z0-9.\-\[\]:]+:(\d{1,5})$/;
+const ENDPOINT = /^[A-Za-z0-9.\-[\]:]+:(\d{1,5})$/;
 
 /**
  * RFC 7638 SHA-256 thumbprint of a public JWK (OKP or EC), computed synchronously: the required

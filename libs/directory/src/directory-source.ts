@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import type { ReadableStreamReadResult } from 'node:stream/web';
 import { DIRECTORY_MAX_BYTES } from './directory-document';
 
 /** Where the signed directory comes from. `read()` rejects with a plain message when it cannot. */
@@ -53,7 +54,7 @@ export class FileOrUrlDirectorySource extends DirectorySource {
     const reader = res.body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = (await reader.read()) as ReadableStreamReadResult<Uint8Array>;
         if (done) break;
         total += value.byteLength;
         if (total > this.maxBytes) {

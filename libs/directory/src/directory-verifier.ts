@@ -102,7 +102,7 @@ export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<
     if (parts.length !== 3 || !parts.every((p) => B64URL_PART.test(p)) || !parts[0] || !parts[1]) return refuse('MALFORMED', 'not a compact JWS (three base64url parts)');
     let header: Record<string, unknown>;
     try {
-      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as Record<string, unknown>;
     } catch {
       return refuse('MALFORMED', 'the JWS header is not JSON');
     }

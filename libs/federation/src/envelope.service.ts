@@ -140,8 +140,8 @@ function parseCompact(jws: string): { header: Record<string, unknown>; claims: R
     throw new RefusalException('MALFORMED_ENVELOPE', 'jws must be three base64url parts (compact serialisation)');
   }
   try {
-    const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    const header: unknown = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    const claims: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
     if (!isObject(header) || !isObject(claims)) throw new Error('not objects');
     return { header, claims };
   } catch {
@@ -156,7 +156,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkClaims(c: Record<string, unknown>, refuse: (code: 'MISSING_CLAIM' | 'UNSUPPORTED_VERSION', d: string) => RefusalException): EnvelopeClaims {
   if (c.ver !== ENVELOPE_VERSION) throw refuse('UNSUPPORTED_VERSION', `ver must be ${ENVELOPE_VERSION}`);
   for (const name of ['aud', 'mty', 'jti', 'dig'] as const) {
-    if (typeof c[name] !== 'string' || !(c[name] as string).length) throw refuse('MISSING_CLAIM', `${name} must be a non-empty string`);
+    if (typeof c[name] !== 'string' || !c[name].length) throw refuse('MISSING_CLAIM', `${name} must be a non-empty string`);
   }
   if (!CODE.test(c.aud as string)) throw refuse('MISSING_CLAIM', 'aud must be a 6-digit participant code');
   if ((c.jti as string).length > 64) throw refuse('MISSING_CLAIM', 'jti must be at most 64 characters');

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource, LessThan, Repository } from 'typeorm';
-import { Clock } from '@tongban/common';
+import { Clock, errorMessage } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { SeenMessageEntity } from './seen-message.entity';
@@ -45,7 +45,7 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => this.purge().catch((e) => this.logger.warn(`purge failed: ${e.message}`)), 60_000);
+    this.timer = setInterval(() => this.purge().catch((e: unknown) => this.logger.warn(`purge failed: ${errorMessage(e)}`)), 60_000);
     this.timer.unref();
   }
 

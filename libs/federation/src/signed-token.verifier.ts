@@ -34,7 +34,7 @@ export class SignedTokenVerifier {
     try {
       if (typeof token !== 'string' || token.length > 8192 || token.split('.').length !== 3) throw new Error('shape');
       header = decodeProtectedHeader(token);
-      claims = decodeJwt(token) as T;
+      claims = decodeJwt<T>(token);
     } catch {
       return { valid: false, reason: 'MALFORMED', claims: null };
     }

@@ -41,7 +41,7 @@ async function post(target: AdminTarget, path: string, body: unknown): Promise<K
   const text = await res.text();
   let parsed: { keys?: KeyRow[]; error?: { code?: string; message?: string } } = {};
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text) as typeof parsed;
   } catch {
     /* reported below */
   }

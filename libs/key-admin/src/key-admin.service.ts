@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, JWK } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
-import { Clock, DomainException, findUnstorableText, parseOrThrow } from '@tongban/common';
+import { Clock, DomainException, errorMessage, findUnstorableText, parseOrThrow } from '@tongban/common';
 import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
@@ -51,7 +51,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     this.inbox.on(KEY_ANNOUNCEMENT, (tx, m) => this.receive(tx, m.sender, m.body));
-    this.timer = setInterval(() => this.promoteDue().catch((e) => this.logger.warn(`key promotion failed: ${e.message}`)), 5000);
+    this.timer = setInterval(() => this.promoteDue().catch((e: unknown) => this.logger.warn(`key promotion failed: ${errorMessage(e)}`)), 5000);
     this.timer.unref();
   }
 
@@ -131,7 +131,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     let jwk: JWK;
     try {
       a = KeyAnnouncement.decode(bytes);
-      jwk = JSON.parse(a.jwkJson);
+      jwk = JSON.parse(a.jwkJson) as JWK;
     } catch {
       throw new DeliveryRejection('not a valid KeyAnnouncement');
     }
@@ -139,7 +139,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (text) throw new DeliveryRejection(`TEXT: ${text.message}`);
     if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
     const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
-    const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) } as JWK, 'sha256').catch(() => '');
+    const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) }, 'sha256').catch(() => '');
     if (thumbprint !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
     let result: { kid: string; changed: boolean };
@@ -151,7 +151,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (result.kid !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     if (result.changed) {
       // Refresh the snapshot once the inbox transaction has committed.
-      setImmediate(() => void this.trust.refresh().catch((e) => this.logger.warn(`trust refresh failed: ${e.message}`)));
+      setImmediate(() => void this.trust.refresh().catch((e: unknown) => this.logger.warn(`trust refresh failed: ${errorMessage(e)}`)));
       this.audit.record({ event: 'trust.peer.key.announced', actor: sender, subject: `${sender}/${a.kid}`, outcome: 'OK', reason: a.status });
     }
   }

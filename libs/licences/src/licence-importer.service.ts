@@ -63,7 +63,7 @@ export class LicenceImporter {
 function readRecords(path: string): unknown[] {
   const text = readFileSync(path, 'utf8');
   if (extname(path).toLowerCase() === '.csv') {
-    const rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
+    const rows = parseCsv<Record<string, string>>(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
     return rows.map((r) => ({ ...r, validUntil: r.validUntil ? r.validUntil : null }));
   }
   let parsed: unknown;

@@ -62,7 +62,7 @@ export class MaterialTransferAdmin {
       nextAttemptAt: r.nextAttemptAt.toISOString(),
       deliveredAt: r.deliveredAt?.toISOString() ?? null,
       lastError: r.lastError,
-      receipt: r.receipt ? JSON.parse(r.receipt) : null,
+      receipt: r.receipt ? (JSON.parse(r.receipt) as { jws: string; payload: string }) : null,
     }));
   }
 }

@@ -132,10 +132,10 @@ export function cleanFileName(raw: string | undefined): string | undefined {
   } catch {
     // Not percent-encoded: use it as it is.
   }
-  // eslint-disable-next-line no-control-regex
   name = name
     .split(/[\\/]/)
     .pop()!
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     .replace(/[\u0000-\u001f\u007f"]/g, '')
     .trim()
     .slice(0, 150);

@@ -40,7 +40,7 @@ export const createPeerSchema = z
   .object({
     code: z.string().regex(/^\d{6}$/, 'must be a 6-digit participant code'),
     name: z.string().min(1).max(100).optional(),
-    endpoint: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port'),
+    endpoint: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port'),
     allowedLicenceTypes: licenceTypes.default(['*']),
     status: z.enum(['ACTIVE', 'SUSPENDED']).default('ACTIVE'),
     allowedItems: itemCodes.default(['*']),
@@ -56,7 +56,7 @@ export const updatePeerSchema = z
     name: z.string().min(1).max(100).optional(),
     endpoint: z
       .string()
-      .regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'must be host:port')
+      .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port')
       .optional(),
     allowedLicenceTypes: licenceTypes.optional(),
     status: z.enum(['ACTIVE', 'SUSPENDED']).optional(),

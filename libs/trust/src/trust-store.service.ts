@@ -216,7 +216,7 @@ export class TrustStore {
   async applyAnnouncement(tx: EntityManager, peerCode: string, jwk: JWK, status: PeerKeyStatus, at: Date): Promise<{ kid: string; changed: boolean }> {
     const input = publicJwkSchema.safeParse(jwk);
     if (!input.success) throw new DomainException('VALIDATION_FAILED', 'announced key is not an acceptable public JWK', { rule: 'KEY_TYPE' });
-    const key = await this.prepareKey(peerCode, input.data as JWK, 'jwk');
+    const key = await this.prepareKey(peerCode, input.data, 'jwk');
     const repo = tx.getRepository(PeerKeyEntity);
     const existing = await repo.findOneBy({ peerCode, kid: key.kid });
     if (existing?.status === 'REVOKED' || existing?.status === status) return { kid: key.kid, changed: false };

@@ -1,3 +1,5 @@
+import type { Server } from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, ServerGrpc, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
@@ -25,7 +27,7 @@ export function grpcServerOptions(config: GatewayConfig, health: HealthImplement
       maxReceiveMessageLength: 2 * config.maxPayloadBytes + 64 * 1024,
       maxSendMessageLength: config.maxPayloadBytes + 64 * 1024,
       gracefulShutdown: true,
-      onLoadPackageDefinition: (pkg, server) => {
+      onLoadPackageDefinition: (pkg: PackageDefinition, server: Server) => {
         health.addToServer(server);
         if (config.grpc.reflection) new ReflectionService(pkg).addToServer(server);
       },
@@ -36,7 +38,8 @@ export function grpcServerOptions(config: GatewayConfig, health: HealthImplement
 /** Nest's gRPC server, with the grpc-js Server it runs made visible (to watch its TLS listeners). */
 export class FederationGrpcServer extends ServerGrpc {
   get grpcServer(): unknown {
-    return this.grpcClient;
+    // Nest types its grpc-js Server as `any`; callers treat it as unknown and check its shape.
+    return this.grpcClient as unknown;
   }
 }
 
