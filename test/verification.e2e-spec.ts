@@ -1,6 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { beijingDate } from '@tongban/common';
+import { buildLicenceId, parseLicenceId } from '@tongban/identifiers';
 import { LicenceQuery, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
-import { FakePeer, Gateway, call, demoLicence, startFederation, verificationBody } from '@tongban/testkit';
+import { FakePeer, Gateway, call, demoLicence, runCli, startFederation, verificationBody } from '@tongban/testkit';
 
 // Three real gateway processes (北京 issuer, 河北 issuer, 广东 asker) on their own SQLite files,
 // talking signed gRPC; plus a scripted fake participant (天津 120000) for hostile messages.
@@ -63,6 +68,25 @@ describe('cross-province verification over signed gRPC', () => {
     const res = await verify(verificationBody(demoLicence(BJ, kind)));
     expect(res.status).toBe(200);
     expect(res.body.status).toBe(kind);
+  });
+
+  it('NOT_YET_VALID for a licence whose validFrom is after today in Beijing (before the change: VALID)', async () => {
+    // A licence on record as VALID that takes effect in 30 days, imported at 北京 with the CLI.
+    const l = demoLicence(BJ, 'VALID');
+    const parts = parseLicenceId(l.licenceId);
+    const serial = `9${parts.serial.slice(1)}`; // a licence of its own, not one of the demo set
+    const future = beijingDate(new Date(Date.now() + 30 * 86_400_000));
+    const record = { ...l, licenceId: buildLicenceId({ ...parts, serial }), number: `${l.number}-F`, issueDate: beijingDate(new Date()), validFrom: future, validUntil: null };
+    const file = join(tmpdir(), `tongban-e2e-not-yet-valid-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify([record]));
+    const imported = await runCli(gws[BJ].options, ['licences', 'import', file]);
+    expect({ code: imported.code, stderr: imported.stderr }).toMatchObject({ code: 0 });
+    const res = await verify(verificationBody(record as never));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'NOT_YET_VALID', holderMatch: { name: 'MATCH', code: 'MATCH' }, issuer: { province: BJ } });
+    // The signed attestation says the same, and checks offline.
+    const check = await call(gws[GD], 'POST', '/v1/attestations/verify', { attestation: res.body.attestation });
+    expect(check.body).toMatchObject({ valid: true, claims: { iss: BJ, aud: GD, status: 'NOT_YET_VALID' } });
   });
 
   it('NOT_FOUND for an unknown licence number at the named issuer', async () => {

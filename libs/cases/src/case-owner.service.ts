@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CatalogueStore } from '@tongban/catalogue';
-import { DomainException, ParticipantDirectory, ValidationException, parseOrThrow } from '@tongban/common';
+import { DomainException, ParticipantDirectory, ValidationException, beijingDate, parseOrThrow } from '@tongban/common';
 import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepStatusChanged } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
 import { CaseEntity } from './case.entity';
@@ -68,7 +68,7 @@ export class CaseOwner {
     const frozen = JSON.parse(JSON.stringify({ ...item, version: cat.version })) as CaseItem;
     return this.txs.run(async (uow) => {
       // The date in a collaboration id is the Beijing calendar date.
-      const day = new Date(uow.now.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
+      const day = beijingDate(uow.now).replace(/-/g, '');
       const c: CaseEntity = {
         id: randomUUID(),
         collaborationId: `${this.txs.self}-${day}-${randomBytes(5).toString('hex').toUpperCase()}`,

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { BEIJING_OFFSET_MS } from '@tongban/common';
 import { CalendarDocument, parseCalendar } from './calendar.schema';
 import { CatalogueError } from './catalogue-error';
 
 const DAY_MS = 86_400_000;
-// China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact.
-const BEIJING_OFFSET_MS = 8 * 3_600_000;
 // Far beyond any statutory time limit; stops a bad argument from spinning the event loop.
 const MAX_WORKING_DAYS = 10_000;
 

@@ -8,3 +8,4 @@ export * from './storable-text';
 export * from './find-up';
 export * from './leased-worker';
 export * from './error-text';
+export * from './beijing-time';

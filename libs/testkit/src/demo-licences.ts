@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { beijingDate } from '@tongban/common';
 import { ROOT } from './federation';
 
 /** A demo licence record (deploy/demo/licences-<code>.json). */
@@ -13,6 +14,7 @@ export interface DemoLicence {
   holderName: string;
   holderCode: string;
   holderCodeType: '111' | '001';
+  validFrom: string;
   validUntil: string | null;
   status: 'VALID' | 'SUSPENDED' | 'REVOKED';
 }
@@ -24,9 +26,13 @@ export function demoLicences(code: string): DemoLicence[] {
 
 /** One demo licence of the given kind; EXPIRED = VALID on record but past its validity. */
 export function demoLicence(code: string, kind: 'VALID' | 'EXPIRED' | 'SUSPENDED' | 'REVOKED'): DemoLicence {
-  const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+  const today = beijingDate(new Date());
   const found = demoLicences(code).find((l) =>
-    kind === 'EXPIRED' ? l.status === 'VALID' && !!l.validUntil && l.validUntil < today : kind === 'VALID' ? l.status === 'VALID' && (!l.validUntil || l.validUntil >= today) : l.status === kind,
+    kind === 'EXPIRED'
+      ? l.status === 'VALID' && !!l.validUntil && l.validUntil < today
+      : kind === 'VALID'
+        ? l.status === 'VALID' && l.validFrom <= today && (!l.validUntil || l.validUntil >= today)
+        : l.status === kind,
   );
   if (!found) throw new Error(`no ${kind} demo licence for ${code}`);
   return found;

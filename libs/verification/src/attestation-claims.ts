@@ -14,7 +14,7 @@ export interface AttestationClaims {
   licenceType: string;
   licenceNumber: string | null;
   licenceId: string | null;
-  status: 'VALID' | 'EXPIRED' | 'SUSPENDED' | 'REVOKED' | 'NOT_FOUND';
+  status: 'VALID' | 'NOT_YET_VALID' | 'EXPIRED' | 'SUSPENDED' | 'REVOKED' | 'NOT_FOUND';
   holderMatch: { name: MatchValue; code: MatchValue };
   /** base64url(SHA-256(UTF-8 purpose)). */
   purposeHash: string;

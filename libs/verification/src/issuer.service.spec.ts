@@ -244,6 +244,26 @@ describe('IssuerService', () => {
       expect(statusOf(until('2026-11-24'), new Date('2026-11-24T15:59:59.000Z'))).toBe('VALID');
     });
 
+    it('a licence valid from 2026-12-10 is NOT_YET_VALID until midnight Beijing time starts that day, then VALID', () => {
+      const from = (validFrom: string, validUntil: string | null = null, status: LicenceRecord['status'] = 'VALID'): LicenceRecord => ({ ...LISI, validFrom, validUntil, status });
+      // 2026-12-09T16:00Z is 2026-12-10 00:00 in Beijing; one millisecond before is still the 9th there (and the 9th in UTC).
+      expect(statusOf(from('2026-12-10'), new Date('2026-12-09T15:59:59.999Z'))).toBe('NOT_YET_VALID');
+      expect(statusOf(from('2026-12-10'), new Date('2026-12-09T16:00:00.000Z'))).toBe('VALID');
+      // 20:00 UTC on the 9th is already the 10th in Beijing: a comparison on the UTC date would say NOT_YET_VALID.
+      expect(statusOf(from('2026-12-10'), new Date('2026-12-09T20:00:00.000Z'))).toBe('VALID');
+      expect(statusOf(from('2026-12-10', '2026-12-31'), new Date('2026-12-09T12:00:00Z'))).toBe('NOT_YET_VALID');
+      // The record's own status wins over dates.
+      expect(statusOf(from('2099-01-01', null, 'REVOKED'), NOW)).toBe('REVOKED');
+    });
+
+    it('answer() attests NOT_YET_VALID (claims and proto status agree)', async () => {
+      const g = harness([{ ...LISI, validFrom: '2026-12-10', validUntil: null }]);
+      g.clock.current = new Date('2026-12-09T15:00:00Z');
+      const { result, claims } = await ask(g, forRecord(LISI));
+      expect(claims.status).toBe('NOT_YET_VALID');
+      expect(result.status).toBe(LicenceStatus.LICENCE_STATUS_NOT_YET_VALID);
+    });
+
     it('no expiry is VALID forever; SUSPENDED and REVOKED win over dates', () => {
       expect(statusOf(until(null), new Date('2099-12-31T00:00:00Z'))).toBe('VALID');
       expect(statusOf(until('2020-01-01', 'SUSPENDED'), NOW)).toBe('SUSPENDED');

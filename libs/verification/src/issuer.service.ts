@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { Clock, SELF_CODE } from '@tongban/common';
+import { Clock, SELF_CODE, beijingDate } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { checkCitizenId, checkCreditCode, checkLicenceId, parseLicenceId } from '@tongban/identifiers';
 import { LicenceLookup, LicenceRecord, LicenceTypeCatalogue } from '@tongban/licences';
@@ -16,14 +16,13 @@ const STATUS_TO_PROTO: Record<AttestationClaims['status'], LicenceStatus> = {
   SUSPENDED: LicenceStatus.LICENCE_STATUS_SUSPENDED,
   REVOKED: LicenceStatus.LICENCE_STATUS_REVOKED,
   NOT_FOUND: LicenceStatus.LICENCE_STATUS_NOT_FOUND,
+  NOT_YET_VALID: LicenceStatus.LICENCE_STATUS_NOT_YET_VALID,
 };
 const MATCH_TO_PROTO: Record<MatchValue, MatchResult> = {
   MATCH: MatchResult.MATCH_RESULT_MATCH,
   MISMATCH: MatchResult.MATCH_RESULT_MISMATCH,
   NOT_CHECKED: MatchResult.MATCH_RESULT_NOT_CHECKED,
 };
-// Licence validity dates are Beijing calendar dates.
-const CHINA_OFFSET_MS = 8 * 3600_000;
 
 /** Why a query from a peer cannot be answered at all (the caller broke the protocol). */
 export class MalformedQueryError extends Error {}
@@ -161,10 +160,14 @@ export class IssuerService {
   }
 }
 
-/** A licence's status on a given instant, judged on the Beijing calendar date. */
+/**
+ * A licence's status on a given instant, judged on the Beijing calendar date: valid from the start
+ * of `validFrom` through the end of `validUntil`. A record's own SUSPENDED / REVOKED wins.
+ */
 export function statusOf(r: LicenceRecord, now: Date): AttestationClaims['status'] {
   if (r.status !== 'VALID') return r.status;
-  const today = new Date(now.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10);
+  const today = beijingDate(now);
+  if (r.validFrom > today) return 'NOT_YET_VALID';
   return r.validUntil && r.validUntil < today ? 'EXPIRED' : 'VALID';
 }
 

@@ -47,7 +47,7 @@ const RESULT_SCHEMA = {
   type: 'object',
   properties: {
     requestId: { type: 'string', description: 'Query id, bound into the attestation as rid' },
-    status: { type: 'string', enum: ['VALID', 'EXPIRED', 'SUSPENDED', 'REVOKED', 'NOT_FOUND'] },
+    status: { type: 'string', enum: ['VALID', 'NOT_YET_VALID', 'EXPIRED', 'SUSPENDED', 'REVOKED', 'NOT_FOUND'] },
     holderMatch: { type: 'object', properties: { name: MATCH, code: MATCH } },
     licence: { type: 'object', additionalProperties: { type: 'string' }, description: 'Only the fields the issuer discloses for this licence type' },
     issuer: { type: 'object', properties: { province: { type: 'string' }, organName: { type: 'string', nullable: true }, organCode: { type: 'string', nullable: true } } },

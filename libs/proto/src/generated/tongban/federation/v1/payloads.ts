@@ -16,6 +16,11 @@ export enum LicenceStatus {
   LICENCE_STATUS_SUSPENDED = "LICENCE_STATUS_SUSPENDED",
   LICENCE_STATUS_REVOKED = "LICENCE_STATUS_REVOKED",
   LICENCE_STATUS_NOT_FOUND = "LICENCE_STATUS_NOT_FOUND",
+  /**
+   * LICENCE_STATUS_NOT_YET_VALID - On record and VALID, but its valid_from (a Beijing calendar date) is after checked_at's date.
+   * Peers older than this value see an unknown status and refuse the answer (ISSUER_RESPONSE_INVALID).
+   */
+  LICENCE_STATUS_NOT_YET_VALID = "LICENCE_STATUS_NOT_YET_VALID",
 }
 
 export function licenceStatusFromJSON(object: any): LicenceStatus {
@@ -38,6 +43,9 @@ export function licenceStatusFromJSON(object: any): LicenceStatus {
     case 5:
     case "LICENCE_STATUS_NOT_FOUND":
       return LicenceStatus.LICENCE_STATUS_NOT_FOUND;
+    case 6:
+    case "LICENCE_STATUS_NOT_YET_VALID":
+      return LicenceStatus.LICENCE_STATUS_NOT_YET_VALID;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum LicenceStatus");
   }
@@ -57,6 +65,8 @@ export function licenceStatusToJSON(object: LicenceStatus): string {
       return "LICENCE_STATUS_REVOKED";
     case LicenceStatus.LICENCE_STATUS_NOT_FOUND:
       return "LICENCE_STATUS_NOT_FOUND";
+    case LicenceStatus.LICENCE_STATUS_NOT_YET_VALID:
+      return "LICENCE_STATUS_NOT_YET_VALID";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum LicenceStatus");
   }
@@ -76,6 +86,8 @@ export function licenceStatusToNumber(object: LicenceStatus): number {
       return 4;
     case LicenceStatus.LICENCE_STATUS_NOT_FOUND:
       return 5;
+    case LicenceStatus.LICENCE_STATUS_NOT_YET_VALID:
+      return 6;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum LicenceStatus");
   }
