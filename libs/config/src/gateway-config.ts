@@ -64,6 +64,14 @@ const schema = z
     catalogueFile: z.string().optional(),
     calendarFile: z.string().optional(),
     deadLetterAgeS: int(60, 90 * 24 * 3600).default(7 * 24 * 3600),
+    deliveryDeadAfterFailures: int(1, 1000).default(5),
+    // Retention (docs/operations.md §10.8): days after which finished rows are deleted; 0 keeps them.
+    retentionIntervalS: int(0, 86_400).default(3600),
+    retentionBatchSize: int(10, 100_000).default(1000),
+    retentionOutboxDays: int(0, 36_500).default(30),
+    retentionInboxDays: int(0, 36_500).default(30),
+    retentionWebhookDeliveriesDays: int(0, 36_500).default(30),
+    retentionMaterialDays: int(0, 36_500).default(0),
     keyOverlapHours: z.coerce.number().min(0).max(720).default(24),
     deliveryBackoffBaseMs: int(10, 60_000).default(500),
     deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
@@ -120,7 +128,9 @@ export interface GatewayConfig {
   calendarFile: string;
   /** Time between announcing a rotated key and signing with it. */
   keyOverlapMs: number;
-  delivery: { deadLetterAgeMs: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
+  delivery: { deadLetterAgeMs: number; deadAfterFailures: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
+  /** Retention job: run interval (0: off), rows per delete batch, and age in days per table (0: keep forever). */
+  retention: { intervalMs: number; batchSize: number; outboxDays: number; inboxDays: number; webhookDeliveriesDays: number; materialDays: number };
   /** Largest case material accepted (upload or PushMaterial), bytes. */
   materialMaxBytes: number;
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
@@ -243,10 +253,19 @@ function finish(r: Raw): GatewayConfig {
     calendarFile: r.calendarFile ? resolve(r.calendarFile) : findUp('data/calendar.json'),
     delivery: {
       deadLetterAgeMs: r.deadLetterAgeS * 1000,
+      deadAfterFailures: r.deliveryDeadAfterFailures,
       backoffBaseMs: r.deliveryBackoffBaseMs,
       backoffCapMs: Math.max(r.deliveryBackoffCapMs, r.deliveryBackoffBaseMs),
       pollIntervalMs: r.deliveryPollMs,
       concurrency: r.deliveryConcurrency,
+    },
+    retention: {
+      intervalMs: r.retentionIntervalS * 1000,
+      batchSize: r.retentionBatchSize,
+      outboxDays: r.retentionOutboxDays,
+      inboxDays: r.retentionInboxDays,
+      webhookDeliveriesDays: r.retentionWebhookDeliveriesDays,
+      materialDays: r.retentionMaterialDays,
     },
     materialMaxBytes: r.materialMaxBytes,
     webhooks: {

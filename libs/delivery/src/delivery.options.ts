@@ -2,6 +2,8 @@
 export interface DeliveryOptions {
   /** After this age an undelivered message is parked as DEAD (visible to admins, re-queueable). */
   deadLetterAgeMs: number;
+  /** The same non-transient failure this many times in a row parks a message as DEAD (a poison message). */
+  deadAfterFailures: number;
   /** First retry delay; doubles per attempt up to `backoffCapMs`, with full jitter. */
   backoffBaseMs: number;
   backoffCapMs: number;

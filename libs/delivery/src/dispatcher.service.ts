@@ -1,12 +1,13 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
-import { Clock, DomainException, LeasedWorker } from '@tongban/common';
+import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
 import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
-import { withCorrelationId } from '@tongban/observability';
+import { Metrics, withCorrelationId } from '@tongban/observability';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
-import { OutboxMessageEntity } from './outbox-message.entity';
+import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
+import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 
 const CLAIM_BATCH = 64;
 
@@ -14,8 +15,10 @@ const CLAIM_BATCH = 64;
  * Sends outbox messages to peers: only the head of each (peer, stream) is eligible, so order is
  * kept; a claim is a lease written to the row (on PostgreSQL the candidates are read with
  * FOR UPDATE SKIP LOCKED), so replicas sharing a database never send the same message at once.
- * Failures retry with exponential backoff and full jitter; past the dead-letter age a message is
- * parked as DEAD, never dropped. Each delivery ends with the peer's signed receipt stored.
+ * Failures retry with exponential backoff and full jitter. A message is parked as DEAD, never
+ * dropped, after the same non-transient failure `deadAfterFailures` times in a row (a poison
+ * message) or past the dead-letter age; a DEAD message holds back the rest of its stream until it
+ * is re-queued. Each delivery ends with the peer's signed receipt stored.
  */
 @Injectable()
 export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnApplicationBootstrap, OnModuleDestroy {
@@ -28,6 +31,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     private readonly peers: PeerClient,
     private readonly verifier: SignedTokenVerifier,
     @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     super();
   }
@@ -59,7 +63,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
           WHERE o.status = 'PENDING' AND o.next_attempt_at <= ${p(postgres, 1)}
             AND (o.lease_until IS NULL OR o.lease_until < ${p(postgres, 1)})
             AND NOT EXISTS (SELECT 1 FROM outbox_messages h
-                             WHERE h.peer = o.peer AND h.stream = o.stream AND h.status = 'PENDING' AND h.seq < o.seq)
+                             WHERE h.peer = o.peer AND h.stream = o.stream AND h.status IN ('PENDING', 'DEAD') AND h.seq < o.seq)
           ORDER BY o.next_attempt_at, o.created_at
           LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
         postgres ? [now] : [now, now],
@@ -92,7 +96,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       const check = await this.verifier.check<ReceiptClaims>(response.receipt, RECEIPT_TYP);
       const c = check.claims;
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {
-        throw new Error(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
+        throw new ReceiptInvalidError(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
       await repo.update(
         { id: m.id, leaseOwner: this.owner },
@@ -102,7 +106,9 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
           receipt: response.receipt,
           leaseOwner: null,
           leaseUntil: null,
-          lastError: c.sta === 'REJECTED' ? `rejected: ${c.rsn ?? ''}`.slice(0, 300) : null,
+          lastError: c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null,
+          failureCode: null,
+          failureCount: 0,
         },
       );
       if (c.sta === 'REJECTED') this.logger.warn(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`);
@@ -118,15 +124,34 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     } catch (e) {
       const attempts = m.attempts + 1;
       const now = this.clock.now();
-      const dead = now.getTime() - m.createdAt.getTime() >= this.options.deadLetterAgeMs;
+      const failure = classifyDeliveryFailure(e);
+      // Transient failures neither count nor break a run of the same non-transient failure.
+      const failureCode = failure.transient ? m.failureCode : failure.code;
+      const failureCount = failure.transient ? m.failureCount : failure.code === m.failureCode ? m.failureCount + 1 : 1;
+      const deadReason: DeadReason | null =
+        !failure.transient && failureCount >= this.options.deadAfterFailures ? 'FAILURES' : now.getTime() - m.createdAt.getTime() >= this.options.deadLetterAgeMs ? 'AGE' : null;
       const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
       const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
-      const reason = e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message;
-      await repo.update(
+      const reason = toStorableText(e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message);
+      const result = await repo.update(
         { id: m.id, leaseOwner: this.owner },
-        { attempts, status: dead ? 'DEAD' : 'PENDING', nextAttemptAt: new Date(now.getTime() + delay), lastError: reason.slice(0, 300), leaseOwner: null, leaseUntil: null },
+        {
+          attempts,
+          status: deadReason ? 'DEAD' : 'PENDING',
+          deadReason,
+          failureCode,
+          failureCount,
+          nextAttemptAt: new Date(now.getTime() + delay),
+          lastError: reason.slice(0, 300),
+          leaseOwner: null,
+          leaseUntil: null,
+        },
       );
-      if (dead) this.logger.error(`message ${m.id} to ${m.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
+      if (deadReason && result.affected) {
+        this.metrics?.deadLetter('outbox', deadReason === 'AGE' ? 'AGE' : failure.code);
+        const why = deadReason === 'AGE' ? 'past the dead-letter age' : `${failureCount} failures in a row of kind ${failure.code}`;
+        this.logger.error(`message ${m.id} to ${m.peer} parked as DEAD after ${attempts} attempts (${why}): ${reason}`);
+      }
     }
   }
 }

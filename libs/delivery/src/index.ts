@@ -5,3 +5,4 @@ export * from './outbox.service';
 export * from './dispatcher.service';
 export * from './inbox.service';
 export * from './outbox-admin.service';
+export * from './delivery-failure';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, Repository } from 'typeorm';
 import { Clock, DomainException } from '@tongban/common';
 import { Dispatcher } from './dispatcher.service';
-import { OutboxMessageEntity, OutboxStatus } from './outbox-message.entity';
+import { DeadReason, OutboxMessageEntity, OutboxStatus } from './outbox-message.entity';
 
 /** Admin view of one outbox message (body omitted: it may hold personal data). */
 export interface OutboxView {
@@ -20,6 +20,12 @@ export interface OutboxView {
   receipt: string | null;
   /** Correlation id of the request that caused it (x-correlation-id), if any. */
   correlationId: string | null;
+  /** Kind of the last non-transient failure (a refusal code such as MALFORMED_PAYLOAD, INTERNAL, RECEIPT_INVALID …). */
+  failureCode: string | null;
+  /** Attempts in a row that failed with `failureCode`. */
+  failureCount: number;
+  /** Why a DEAD message was parked: FAILURES (`failureCount` × `failureCode`) or AGE; null otherwise. */
+  deadReason: DeadReason | null;
 }
 
 /** What admins see and do with undelivered messages: list, count, re-queue dead letters. */
@@ -59,6 +65,9 @@ export class OutboxAdmin {
       lastError: r.lastError,
       receipt: r.receipt,
       correlationId: r.correlationId,
+      failureCode: r.failureCode,
+      failureCount: r.failureCount,
+      deadReason: r.deadReason,
     };
   }
 
@@ -82,8 +91,12 @@ export class OutboxAdmin {
     const row = await this.repo.findOneBy({ id });
     if (!row) throw new DomainException('NOT_FOUND', `no outbox message ${id}`);
     if (row.status !== 'DEAD') throw new DomainException('CONFLICT', `message ${id} is ${row.status}; only DEAD messages can be re-queued`);
-    // The dead-letter age counts again from now (created_at); attempts restart so backoff starts short.
-    await this.repo.update({ id }, { status: 'PENDING', nextAttemptAt: this.clock.now(), createdAt: this.clock.now(), attempts: 0, lastError: null });
+    // The dead-letter age counts again from now (created_at); attempts and the failure run restart,
+    // so backoff starts short and the message gets a fresh budget of failures.
+    await this.repo.update(
+      { id, status: 'DEAD' },
+      { status: 'PENDING', nextAttemptAt: this.clock.now(), createdAt: this.clock.now(), attempts: 0, lastError: null, failureCode: null, failureCount: 0, deadReason: null },
+    );
     this.dispatcher.nudge();
     return this.view((await this.repo.findOneBy({ id }))!);
   }

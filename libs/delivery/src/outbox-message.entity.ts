@@ -1,8 +1,11 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '@tongban/persistence';
 
-/** PENDING: to send; DELIVERED: receipt stored; DEAD: parked after the dead-letter age. */
+/** PENDING: to send; DELIVERED: receipt stored; DEAD: parked (see DeadReason), holding back the rest of its stream. */
 export type OutboxStatus = 'PENDING' | 'DELIVERED' | 'DEAD';
+
+/** FAILURES: the same non-transient failure `deadAfterFailures` times in a row; AGE: past the dead-letter age. */
+export type DeadReason = 'FAILURES' | 'AGE';
 
 /** A message committed with the state change that caused it, waiting to reach a peer. */
 @Entity('outbox_messages')
@@ -27,4 +30,9 @@ export class OutboxMessageEntity {
   @Column({ name: 'sign_kid', type: 'varchar', length: 64, nullable: true }) signKid: string | null;
   /** Correlation id of the request that caused the message (sent as x-correlation-id); null: none. */
   @Column({ name: 'correlation_id', type: 'varchar', length: 64, nullable: true }) correlationId: string | null;
+  /** Kind of the last non-transient failure (see classifyDeliveryFailure); null: none since the last success or re-queue. */
+  @Column({ name: 'failure_code', type: 'varchar', length: 64, nullable: true }) failureCode: string | null;
+  /** How many attempts in a row failed with `failureCode` (transient failures neither count nor reset it). */
+  @Column({ name: 'failure_count', type: 'integer', default: 0 }) failureCount: number;
+  @Column({ name: 'dead_reason', type: 'varchar', length: 16, nullable: true }) deadReason: DeadReason | null;
 }

@@ -49,6 +49,18 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly deadLetters = new Counter({
+    name: 'tongban_dead_letters_total',
+    help: 'Messages parked as DEAD, by queue (outbox, material_transfers, webhook_deliveries) and reason (AGE, or the failure code repeated until the limit)',
+    labelNames: ['queue', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly retentionDeletedRows = new Counter({
+    name: 'tongban_retention_deleted_rows_total',
+    help: 'Rows deleted by the retention job, by table',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   private readonly scrapeErrors = new Counter({
     name: 'tongban_scrape_errors_total',
     help: 'Failures computing an on-scrape gauge (its samples are missing, or NaN, for that scrape)',
@@ -83,6 +95,16 @@ export class Metrics {
   /** Counts one TLS handshake refused on the federation port (`reason`: a small closed set). */
   tlsHandshakeFailure(reason: string): void {
     this.tlsHandshakeFailures.inc({ reason });
+  }
+
+  /** Counts one message parked as DEAD (`reason`: AGE or a failure code from a closed list). */
+  deadLetter(queue: string, reason: string): void {
+    this.deadLetters.inc({ queue, reason });
+  }
+
+  /** Counts rows the retention job deleted from `table`. */
+  retentionDeleted(table: string, rows: number): void {
+    if (rows > 0) this.retentionDeletedRows.inc({ table }, rows);
   }
 
   /** Counts one verification result given to a local system. */
