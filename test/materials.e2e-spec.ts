@@ -9,7 +9,8 @@ import { waitFor } from './support/wait';
 
 // Case materials between real gateways: uploaded at the accepting gateway (广东), streamed with the
 // signed PushMaterial RPC to the province whose step needs them (北京), downloaded there byte for byte.
-// A scripted participant (天津 120000) plays the hostile pusher.
+// Scripted parties play the hostile pushers: one holding 广东's certificate and a key 北京 trusts
+// for 广东 (the accepting gateway itself misbehaving), and 天津 (120000), which takes no part.
 const BJ = '110000';
 const HB = '130000';
 const GD = '440000';
@@ -110,10 +111,12 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     // Bytes damaged at rest (here: one chunk rewritten behind the gateway's back) are never served.
     const db = new Database(join(gws[BJ].options.dir, `tongban-${BJ}.sqlite`));
     try {
-      const row = db.prepare('SELECT data FROM material_chunks WHERE material_id = ? AND idx = 1').get(materialId) as { data: string };
+      // A received file is stored under a key of 北京's own (material ids are unique per case and origin only).
+      const { storage_id: key } = db.prepare('SELECT storage_id FROM case_materials WHERE id = ? AND origin = ?').get(materialId, GD) as { storage_id: string };
+      const row = db.prepare('SELECT data FROM material_chunks WHERE material_id = ? AND idx = 1').get(key) as { data: string };
       const damaged = Buffer.from(row.data, 'base64');
       damaged[7] ^= 0xff;
-      db.prepare('UPDATE material_chunks SET data = ? WHERE material_id = ? AND idx = 1').run(damaged.toString('base64'), materialId);
+      db.prepare('UPDATE material_chunks SET data = ? WHERE material_id = ? AND idx = 1').run(damaged.toString('base64'), key);
     } finally {
       db.close();
     }
@@ -147,23 +150,32 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
   });
 
   it('a hostile push: wrong SHA-256 is refused with DATA_LOSS / MATERIAL_INTEGRITY and nothing is stored; honest pushes are idempotent', async () => {
+    // Only the accepting gateway may push a case's materials, so the hostile pusher is a party with
+    // 广东's certificate and a key 北京 trusts for 广东, pushing into a case 广东 accepted.
+    const guangdong = await FakePeer.create(GD);
+    expect((await call(gws[BJ], 'POST', `/admin/peers/${GD}/keys`, guangdong.jwk(), gws[BJ].adminToken)).status).toBe(201);
     const tianjin = await FakePeer.create(TJ);
-    expect((await call(gws[GD], 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, gws[GD].adminToken)).status).toBe(201);
-    const opened = await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, TJ));
+    expect((await call(gws[BJ], 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, gws[BJ].adminToken)).status).toBe(201);
+    const opened = await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ));
     expect(opened.status).toBe(201);
     const { collaborationId } = opened.body;
+    await waitFor(
+      'case at 北京',
+      () => call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`),
+      (r) => r.status === 200,
+    );
     const file = randomBytes(300_000);
     const header = (o: Partial<MaterialHeader> = {}) =>
       MaterialHeader.encode({
         collaborationId,
         materialId: randomUUID(),
-        name: 'RESIDENT_ID_CARD/天津上传.pdf',
+        name: 'RESIDENT_ID_CARD/广东重传.pdf',
         mediaType: 'application/pdf',
         size: String(file.length),
         sha256: sha256(file),
         ...o,
       }).finish();
-    const push = (h: Uint8Array, chunks = chunked(file)) => pushMaterial(gws[GD].grpcEndpoint, tianjin.craft({ aud: GD, mty: MATERIAL_HEADER, payload: h }), chunks);
+    const push = (h: Uint8Array, chunks = chunked(file), as = guangdong) => pushMaterial(gws[BJ].grpcEndpoint, as.craft({ aud: BJ, mty: MATERIAL_HEADER, payload: h }), chunks);
 
     const wrong = await push(header({ sha256: sha256(randomBytes(10)) }));
     expect(wrong.code).toBe(status.DATA_LOSS);
@@ -174,13 +186,12 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     expect([short.code, short.refusal]).toEqual([status.DATA_LOSS, 'MATERIAL_INTEGRITY']);
     const more = await push(header(), [...chunked(file), Buffer.from('extra')]);
     expect([more.code, more.refusal]).toEqual([status.RESOURCE_EXHAUSTED, 'PAYLOAD_TOO_LARGE']);
-    expect((await materialsAt(gws[GD], collaborationId)).body.materials).toEqual([]);
-    const refused = (await audit(gws[GD], 'federation.request.refused')).filter((e) => e.actor === TJ && e.subject === 'PushMaterial');
+    expect((await materialsAt(gws[BJ], collaborationId)).body.materials).toEqual([]);
+    const refused = (await audit(gws[BJ], 'federation.request.refused')).filter((e) => e.actor === GD && e.subject === 'PushMaterial');
     expect(refused.map((e) => e.reason)).toEqual(expect.arrayContaining(['MATERIAL_INTEGRITY', 'PAYLOAD_TOO_LARGE']));
 
-    // A case 天津 takes no part in, and a case that does not exist.
-    const other = (await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ))).body.collaborationId;
-    expect((await push(header({ collaborationId: other }))).refusal).toBe('ITEM_NOT_ALLOWED');
+    // 天津 takes no part in the case; a case that does not exist.
+    expect((await push(header(), chunked(file), tianjin)).refusal).toBe('ITEM_NOT_ALLOWED');
     expect((await push(header({ collaborationId: '440000-20260101-0000000000' }))).refusal).toBe('OUT_OF_ORDER');
 
     // Honest: stored once; the same material id again gets the same receipt and stores nothing new.
@@ -192,10 +203,10 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     const again = await push(header({ materialId }));
     expect(again.code).toBeUndefined();
     expect(MaterialReceiptPayload.decode(again.envelope!.payload)).toEqual(receipt);
-    const held = (await materialsAt(gws[GD], collaborationId)).body.materials;
-    expect(held.map((m: any) => [m.id, m.receivedFrom, m.name])).toEqual([[materialId, TJ, '天津上传.pdf']]);
-    expect((await download(gws[GD], collaborationId, materialId)).bytes.equals(file)).toBe(true);
-    const events = (await call(gws[GD], 'GET', `/v1/cases/${collaborationId}`)).body.events.filter((e: any) => e.type === 'MATERIAL_RECEIVED');
+    const held = (await materialsAt(gws[BJ], collaborationId)).body.materials;
+    expect(held.map((m: any) => [m.id, m.receivedFrom, m.name])).toEqual([[materialId, GD, '广东重传.pdf']]);
+    expect((await download(gws[BJ], collaborationId, materialId)).bytes.equals(file)).toBe(true);
+    const events = (await call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`)).body.events.filter((e: any) => e.type === 'MATERIAL_RECEIVED');
     expect(events).toHaveLength(1);
   });
 

@@ -64,7 +64,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
       // peer does not know the case and would refuse the material (OUT_OF_ORDER).
       const keys: { material_id: string; peer: string }[] = await tx.query(
         `SELECT t.material_id, t.peer FROM material_transfers t
-           JOIN case_materials m ON m.id = t.material_id
+           JOIN case_materials m ON m.storage_id = t.material_id
            JOIN cases c ON c.id = m.case_id
           WHERE t.status = 'PENDING' AND t.next_attempt_at <= ${postgres ? '$1' : '?'}
             AND (t.lease_until IS NULL OR t.lease_until < ${postgres ? '$1' : '?'})
@@ -100,7 +100,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
     const key = { materialId: t.materialId, peer: t.peer, leaseOwner: this.owner };
     let m: CaseMaterialEntity | null = null;
     try {
-      m = await this.ds.getRepository(CaseMaterialEntity).findOneBy({ id: t.materialId });
+      m = await this.ds.getRepository(CaseMaterialEntity).findOneBy({ storageId: t.materialId });
       const c = m ? await this.ds.getRepository(CaseEntity).findOneBy({ id: m.caseId }) : null;
       if (!m || !c) throw new LocalFault(`material ${t.materialId} or its case is gone`);
       let bytes: Buffer;

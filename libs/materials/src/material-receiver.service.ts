@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CaseEntity, CaseTransactions } from '@tongban/cases';
 import { FEDERATION_OPTIONS, FederationInbox, FederationOptions, OpenedEnvelope, RefusalException } from '@tongban/federation';
@@ -15,9 +15,11 @@ type StreamMessage = { envelope?: Envelope | null; chunk?: Uint8Array | null } &
 
 /**
  * Server side of PushMaterial: the first message's envelope goes through FederationInbox (every
- * envelope rule, refusals audited); then the header must name a local case the sender takes part
- * in, the chunks may not exceed the announced size, and the SHA-256 of what arrived must equal the
- * header's — otherwise MATERIAL_INTEGRITY and nothing is stored. Idempotent by material id.
+ * envelope rule, refusals audited); then the header must name a local case whose accepting gateway
+ * is the sender (materials are uploaded there and only there: any other participant is refused
+ * NOT_CASE_OWNER before a byte is read), the chunks may not exceed the announced size, and the
+ * SHA-256 of what arrived must equal the header's — otherwise MATERIAL_INTEGRITY and nothing is
+ * stored. Idempotent by (case, origin, material id): another gateway cannot take an id in advance.
  */
 @Injectable()
 export class MaterialReceiver {
@@ -60,6 +62,7 @@ export class MaterialReceiver {
     // The material may overtake the CaseOpened message on its way: the sender retries later.
     if (!c) throw refuse('OUT_OF_ORDER', `case ${h.collaborationId.slice(0, 64)} is not known here (yet)`);
     if (!Object.values(c.participants).includes(sender)) throw refuse('ITEM_NOT_ALLOWED', `${sender} takes no part in case ${c.collaborationId}`);
+    if (c.owner !== sender) throw refuse('NOT_CASE_OWNER', `materials of case ${c.collaborationId} come from its accepting gateway ${c.owner}, not ${sender}`);
     if (!c.item.materials.some((m) => m.code === code)) throw refuse('MALFORMED_PAYLOAD', `${code} is not a material of ${c.itemCode}`);
 
     const bytes = await this.read(rest, size, refuse);
@@ -67,11 +70,11 @@ export class MaterialReceiver {
     if (bytes.length !== size) throw refuse('MATERIAL_INTEGRITY', `received ${bytes.length} of ${size} announced bytes`);
     if (actual !== h.sha256) throw refuse('MATERIAL_INTEGRITY', `sha256 of the received bytes is ${actual}, not ${h.sha256}`);
 
-    const row: CaseMaterialEntity = { id: h.materialId, caseId: c.id, code, name, mediaType: h.mediaType, size, sha256: actual, createdAt: new Date(), origin: sender };
+    const row: CaseMaterialEntity = { storageId: randomUUID(), id: h.materialId, caseId: c.id, code, name, mediaType: h.mediaType, size, sha256: actual, createdAt: new Date(), origin: sender };
     try {
       await this.txs.run(async (uow) => {
         const { c: locked } = await this.txs.load(uow.tx, c.collaborationId, true);
-        const existing = await uow.tx.getRepository(CaseMaterialEntity).findOneBy({ id: row.id });
+        const existing = await uow.tx.getRepository(CaseMaterialEntity).findOneBy({ caseId: row.caseId, origin: row.origin, id: row.id });
         if (existing) return this.same(existing, row, refuse);
         row.createdAt = uow.now;
         await this.store.insert(uow.tx, row, bytes);
@@ -80,16 +83,16 @@ export class MaterialReceiver {
     } catch (e) {
       // A concurrent push of the same material committed first.
       if (!isUniqueViolation(e)) throw e;
-      const existing = await this.ds.getRepository(CaseMaterialEntity).findOneBy({ id: row.id });
+      const existing = await this.ds.getRepository(CaseMaterialEntity).findOneBy({ caseId: row.caseId, origin: row.origin, id: row.id });
       if (!existing) throw e;
       this.same(existing, row, refuse);
     }
     return MaterialReceiptPayload.encode({ materialId: row.id, sha256: actual, size: String(size) }).finish();
   }
 
-  /** A material id already stored here must name the same file of the same case. */
+  /** A material id already stored for this case and origin must name the same file. */
   private same(existing: CaseMaterialEntity, row: CaseMaterialEntity, refuse: (code: 'MALFORMED_PAYLOAD', d: string) => RefusalException): void {
-    if (existing.caseId !== row.caseId || existing.sha256 !== row.sha256 || existing.size !== row.size) {
+    if (existing.sha256 !== row.sha256 || existing.size !== row.size) {
       throw refuse('MALFORMED_PAYLOAD', `material ${row.id} is already stored here with other content`);
     }
     this.logger.log(`material ${row.id} from ${row.origin} was already stored: receipt repeated`);

@@ -24,18 +24,18 @@ export class MaterialStore extends CaseFiles {
     super();
   }
 
-  /** Writes the file and its chunks inside `tx` (the caller's transaction). */
+  /** Writes the file and its chunks (keyed by `storageId`) inside `tx` (the caller's transaction). */
   async insert(tx: EntityManager, row: CaseMaterialEntity, bytes: Buffer): Promise<void> {
     await tx.getRepository(CaseMaterialEntity).insert(row);
     const chunks = tx.getRepository(MaterialChunkEntity);
     for (let idx = 0, at = 0; at < bytes.length; idx++, at += STORED_CHUNK_BYTES) {
-      await chunks.insert({ materialId: row.id, idx, data: bytes.subarray(at, at + STORED_CHUNK_BYTES).toString('base64') });
+      await chunks.insert({ materialId: row.storageId, idx, data: bytes.subarray(at, at + STORED_CHUNK_BYTES).toString('base64') });
     }
   }
 
   /** The material's bytes, checked against its recorded size and SHA-256; 500 (and a log line) when they differ. */
   async bytes(m: CaseMaterialEntity): Promise<Buffer> {
-    const rows = await this.ds.getRepository(MaterialChunkEntity).find({ where: { materialId: m.id }, order: { idx: 'ASC' } });
+    const rows = await this.ds.getRepository(MaterialChunkEntity).find({ where: { materialId: m.storageId }, order: { idx: 'ASC' } });
     const bytes = Buffer.concat(rows.map((r) => Buffer.from(r.data, 'base64')));
     const actual = sha256Hex(bytes);
     if (bytes.length !== m.size || actual !== m.sha256) {

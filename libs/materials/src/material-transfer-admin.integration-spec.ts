@@ -50,7 +50,7 @@ describeEachDatabase('MaterialTransferAdmin.requeue', (fresh) => {
     for (const id of ['m-dead', 'm-pending']) {
       await ds
         .getRepository(CaseMaterialEntity)
-        .insert({ id, caseId: 'case-1', code: 'X', name: 'x.pdf', mediaType: 'application/pdf', size: 1, sha256: '0'.repeat(64), createdAt: old, origin: '110000' });
+        .insert({ storageId: id, id, caseId: 'case-1', code: 'X', name: 'x.pdf', mediaType: 'application/pdf', size: 1, sha256: '0'.repeat(64), createdAt: old, origin: '110000' });
     }
     await ds.getRepository(MaterialTransferEntity).insert([row('m-dead', 'DEAD'), row('m-pending', 'PENDING')]);
   });

@@ -7,6 +7,7 @@ export type TransferStatus = 'PENDING' | 'DELIVERED' | 'DEAD';
 /** One material to push to one participant, queued in the transaction that stored the material. */
 @Entity('material_transfers')
 export class MaterialTransferEntity {
+  /** The material's `storage_id`; at the sender it equals the material id (uploads keep their id as key). */
   @PrimaryColumn({ name: 'material_id', type: 'varchar', length: 64 }) materialId: string;
   @PrimaryColumn({ type: 'varchar', length: 6 }) peer: string;
   @Column({ type: 'varchar', length: 16 }) status: TransferStatus;

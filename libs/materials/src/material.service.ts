@@ -52,8 +52,10 @@ export class MaterialService {
       }
       if (c.owner !== uow.self) throw new DomainException('FORBIDDEN', `materials of ${c.collaborationId} are uploaded at its accepting gateway ${c.owner}`);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
+      const id = randomUUID();
       const row: CaseMaterialEntity = {
-        id: randomUUID(),
+        storageId: id,
+        id,
         caseId: c.id,
         code,
         name: cleanFileName(meta.fileName) ?? `${code}${EXTENSION[mediaType]}`,
@@ -68,7 +70,7 @@ export class MaterialService {
       const peers = recipients(c, uow.self);
       for (const peer of peers) {
         await uow.tx.getRepository(MaterialTransferEntity).insert({
-          materialId: row.id,
+          materialId: row.storageId,
           peer,
           status: 'PENDING',
           attempts: 0,

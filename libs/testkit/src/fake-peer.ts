@@ -1,4 +1,4 @@
-import { createHash, createHmac, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
 import { calculateJwkThumbprint, JWK } from 'jose';
 import { ChannelCredentials, credentials, Metadata, ServiceError } from '@grpc/grpc-js';
 import { Envelope, FederationServiceClient } from '@tongban/proto';
@@ -62,9 +62,10 @@ export class FakePeer {
   private constructor(
     readonly code: string,
     alg: 'EdDSA' | 'ES256',
+    key?: KeyObject,
   ) {
     this.alg = alg;
-    const pair = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pair = key ? { privateKey: key, publicKey: createPublicKey(key) } : alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = pair.privateKey;
     this.publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
   }
@@ -72,6 +73,16 @@ export class FakePeer {
   /** A new party for participant `code`. */
   static async create(code: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<FakePeer> {
     const p = new FakePeer(code, alg);
+    p.kid = await calculateJwkThumbprint(p.publicJwk, 'sha256');
+    return p;
+  }
+
+  /**
+   * A party signing with an existing private key (e.g. a real gateway's signing key read from its
+   * database, to play that gateway misbehaving); the kid is the key's JWK thumbprint, as KeyStore makes it.
+   */
+  static async withKey(code: string, privateKey: KeyObject): Promise<FakePeer> {
+    const p = new FakePeer(code, privateKey.asymmetricKeyType === 'ed25519' ? 'EdDSA' : 'ES256', privateKey);
     p.kid = await calculateJwkThumbprint(p.publicJwk, 'sha256');
     return p;
   }
