@@ -41,6 +41,11 @@ export default tseslint.config(
     // Plain-JS scripts (launcher, benchmarks, checks): no type information.
     files: ['**/*.js', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    rules: { '@typescript-eslint/no-require-imports': 'off', '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }] },
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // `const crypto = require('node:crypto')` in a CommonJS module shadows the global, it does not redeclare it.
+      'no-redeclare': ['error', { builtinGlobals: false }],
+    },
   },
 );

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// `npm test`: checks generated proto types are current, builds the apps (e2e suites start the
-// built gateway), then runs every jest tier: unit, integration (SQLite + PostgreSQL) and e2e.
+// `npm test`: checks generated proto types are current, lints (tsc, layers, Prettier, ESLint), builds
+// the apps (e2e suites start the built gateway), then runs every jest tier: unit, integration
+// (SQLite + PostgreSQL) and e2e.
 const { execSync } = require('node:child_process');
 const path = require('node:path');
 
@@ -11,6 +12,10 @@ const run = (cmd) => execSync(cmd, { cwd: ROOT, stdio: 'inherit' });
 try {
   run('node scripts/check-proto.js');
   run('npm run --silent lint');
+  // ESLint (typescript-eslint with type information: floating promises, unsafe any), no warnings allowed.
+  // TEMPORARY: the spec files and test/ are still being cleaned; these patterns shrink as they are.
+  const notYetClean = ['libs/**/*spec.ts', 'test/**'];
+  run(`npx eslint . --max-warnings 0 ${notYetClean.map((p) => `--ignore-pattern '${p}'`).join(' ')}`);
   run('node scripts/check-deploy.js');
   run('npm run --silent build');
   run(`npx jest --ci ${process.argv.slice(2).join(' ')}`);

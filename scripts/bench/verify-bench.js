@@ -94,7 +94,9 @@ process.on('exit', () => {
   for (const p of children) {
     try {
       p.kill('SIGKILL');
-    } catch {}
+    } catch {
+      // already exited
+    }
   }
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
 });

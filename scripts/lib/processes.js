@@ -11,7 +11,9 @@ function stopProcesses(procs, graceMs = 5000) {
           const hard = setTimeout(() => {
             try {
               p.kill('SIGKILL');
-            } catch {}
+            } catch {
+              // already exited
+            }
           }, graceMs);
           p.once('exit', () => {
             clearTimeout(hard);

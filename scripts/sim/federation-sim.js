@@ -176,7 +176,9 @@ process.on('exit', () => {
   for (const p of children.keys()) {
     try {
       p.kill('SIGKILL');
-    } catch {}
+    } catch {
+      // already exited
+    }
   }
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
 });
@@ -243,7 +245,9 @@ function memOf(pid) {
     let pssKb = NaN;
     try {
       pssKb = Number((fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+)/m) || [])[1] || NaN);
-    } catch {}
+    } catch {
+      // smaps_rollup needs Linux 4.14+: Pss stays NaN without it
+    }
     return { vmRssKb: get('VmRSS'), vmHwmKb: get('VmHWM'), rssAnonKb: get('RssAnon'), rssFileKb: get('RssFile'), rssShmemKb: get('RssShmem'), pssKb, threads: get('Threads') };
   } catch {
     return null;
@@ -352,7 +356,9 @@ function postgresCpuMs() {
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') ms += cpuMsOf(pid) || 0;
-    } catch {}
+    } catch {
+      // the process is gone: it counts as zero
+    }
   }
   return ms;
 }
@@ -370,7 +376,9 @@ function postgresMemory() {
       processes++;
       rssKb += m.vmRssKb || 0;
       pssKb += m.pssKb || 0;
-    } catch {}
+    } catch {
+      // the process is gone: it counts as zero
+    }
   }
   return { processes, rssMiB: +f1(MiB(rssKb)), pssMiB: +f1(MiB(pssKb)) };
 }

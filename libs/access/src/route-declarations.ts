@@ -49,10 +49,11 @@ export class RouteDeclarations implements OnModuleInit {
     const out: { route: RouteDeclaration; fn: (...args: unknown[]) => unknown; controller: object }[] = [];
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype as (new (...a: unknown[]) => object) | undefined;
-      if (!type || !type.prototype) continue;
-      const base = pathsOf(Reflect.getMetadata(PATH_METADATA, type));
-      for (const name of this.scanner.getAllMethodNames(type.prototype)) {
-        const fn = (type.prototype as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+      const proto = type?.prototype as Record<string, unknown> | undefined;
+      if (!type || !proto) continue;
+      const base = pathsOf(Reflect.getMetadata(PATH_METADATA, type) as string | string[] | undefined);
+      for (const name of this.scanner.getAllMethodNames(proto)) {
+        const fn = proto[name] as (...args: unknown[]) => unknown;
         const own = Reflect.getMetadata(PATH_METADATA, fn) as string | string[] | undefined;
         // Only HTTP routes carry a path on the handler (gRPC handlers carry a pattern instead).
         if (own === undefined) continue;

@@ -58,7 +58,7 @@ export function findUnstorableText(value: unknown, prefix = ''): UnstorableText 
 
 /** Replaces each NUL and unpaired surrogate with U+FFFD: for text we must keep but did not choose (a peer's error text). */
 export function toStorableText(s: string): string {
-  return s.replace(/\u0000/g, '\uFFFD').replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD');
+  return s.replaceAll('\u0000', '\uFFFD').replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD');
 }
 
 /** Throws VALIDATION_FAILED (rule TEXT, naming the field) if `value` holds text no backend may store. */

@@ -11,7 +11,7 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pre
   const result = schema.safeParse(input);
   if (result.success) {
     assertStorableText(result.data, prefix);
-    return result.data as z.infer<T>;
+    return result.data;
   }
   const issue = result.error.issues[0];
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(body)';

@@ -16,7 +16,7 @@ export class CorrelationInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     let id: unknown;
     if (ctx.getType() === 'http') id = ctx.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers[CORRELATION_HEADER];
-    else if (ctx.getType() === 'rpc') id = (ctx.switchToRpc().getContext() as MetadataLike | undefined)?.get?.(CORRELATION_HEADER)?.[0];
+    else if (ctx.getType() === 'rpc') id = ctx.switchToRpc().getContext<MetadataLike | undefined>()?.get?.(CORRELATION_HEADER)?.[0];
     return withCorrelationId(isValidCorrelationId(id) ? id : undefined, () => next.handle());
   }
 }

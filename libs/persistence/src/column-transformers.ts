@@ -12,5 +12,5 @@ export const epochMs: ValueTransformer = {
 /** A JSON document kept in a TEXT column. */
 export const jsonText: ValueTransformer = {
   to: (value: unknown) => (value === undefined ? undefined : JSON.stringify(value)),
-  from: (value: string | null) => (value == null ? null : JSON.parse(value)),
+  from: (value: string | null): unknown => (value == null ? null : JSON.parse(value)),
 };

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations';
 import { serializeSqliteAccess } from './sqlite-serializer';
 
@@ -11,7 +11,7 @@ export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgre
 const MIGRATION_LOCK_ID = 7_415_822_001;
 
 /** Builds (but does not open) the TypeORM data source for a target. Migrations only; never synchronize. */
-export function buildDataSource(target: DatabaseTarget, entities: MixedList<Function | string | EntitySchema>): DataSource {
+export function buildDataSource(target: DatabaseTarget, entities: NonNullable<DataSourceOptions['entities']>): DataSource {
   const common = { entities, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
   let options: DataSourceOptions;
   if (target.kind === 'sqlite') {

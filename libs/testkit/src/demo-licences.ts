@@ -21,7 +21,7 @@ export interface DemoLicence {
 
 /** The demo licences of one province. */
 export function demoLicences(code: string): DemoLicence[] {
-  return JSON.parse(readFileSync(join(ROOT, 'deploy', 'demo', `licences-${code}.json`), 'utf8'));
+  return JSON.parse(readFileSync(join(ROOT, 'deploy', 'demo', `licences-${code}.json`), 'utf8')) as DemoLicence[];
 }
 
 /** One demo licence of the given kind; EXPIRED = VALID on record but past its validity. */

@@ -10,7 +10,7 @@ import { TestPki, testCredentials } from './test-pki';
  * or a certificate for a participant from a CA nobody trusts. Unset: the envelope's iss (an
  * honest peer), or 000000 when the envelope has none.
  */
-export type TlsAs = string | null | 'no-certificate' | 'insecure' | { untrustedCa: string };
+export type TlsAs = string | null | { untrustedCa: string };
 
 /** Client credentials for `as` (see TlsAs); `envelope` supplies the default identity. */
 export async function credentialsFor(as: TlsAs | undefined, envelope?: Envelope): Promise<ChannelCredentials> {
@@ -21,7 +21,7 @@ export async function credentialsFor(as: TlsAs | undefined, envelope?: Envelope)
 
 function issOf(envelope: Envelope | undefined): string | undefined {
   try {
-    const iss = JSON.parse(Buffer.from(String(envelope?.jws ?? '').split('.')[1] ?? '', 'base64url').toString('utf8'))?.iss;
+    const iss = (JSON.parse(Buffer.from(String(envelope?.jws ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown } | null)?.iss;
     return typeof iss === 'string' && /^\d{6}$/.test(iss) ? iss : undefined;
   } catch {
     return undefined;

@@ -6,10 +6,6 @@ import type { ChildProcess } from 'node:child_process';
 import { TEST_PG_URL, dropPostgresSchema } from './databases';
 import { TestPki, TlsFilesOption } from './test-pki';
 
-// The launcher is plain JS so that `npm start` runs it before anything is built.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const fed = require('../../../scripts/lib/federation.js');
-
 export interface Secrets {
   keyEncryptionSecret: string;
   apiToken: string;
@@ -49,18 +45,35 @@ export interface Gateway {
   kill(): Promise<unknown>;
 }
 
+/** An HTTP answer; `T` is what the caller expects the body to be (unchecked: assert on it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TEMPORARY: unknown once test/ names its body types
 export interface HttpResult<T = any> {
   status: number;
   body: T;
   headers: Headers;
 }
 
-export const newSecrets: () => Secrets = fed.newSecrets;
-export const startGateway: (o: GatewayOptions) => Promise<Gateway> = fed.startGateway;
-export const call: <T = any>(gw: Gateway, method: string, path: string, body?: unknown, token?: string) => Promise<HttpResult<T>> = fed.call;
-export const trustPeer: (from: Gateway, to: Gateway, allowed?: string[]) => Promise<unknown> = fed.trustPeer;
-export const connectAll: (gws: Gateway[], allowed?: string[]) => Promise<void> = fed.connectAll;
-export const runCli: (o: GatewayOptions, args: string[]) => Promise<{ code: number; stdout: string; stderr: string }> = fed.runCli;
+/** What scripts/lib/federation.js exports (the launcher is plain JS so that `npm start` runs it before anything is built). */
+interface Launcher {
+  newSecrets(): Secrets;
+  startGateway(o: GatewayOptions): Promise<Gateway>;
+  call(gw: Gateway, method: string, path: string, body?: unknown, token?: string): Promise<HttpResult>;
+  trustPeer(from: Gateway, to: Gateway, allowed?: string[]): Promise<unknown>;
+  connectAll(gws: Gateway[], allowed?: string[]): Promise<void>;
+  runCli(o: GatewayOptions, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  ROOT: string;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script, typed by Launcher above
+const fed = require('../../../scripts/lib/federation.js') as Launcher;
+
+export const newSecrets = (): Secrets => fed.newSecrets();
+export const startGateway = (o: GatewayOptions): Promise<Gateway> => fed.startGateway(o);
+/** Calls a gateway's HTTP API; `T` names the body the test expects (default unknown: narrow it or name it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TEMPORARY: unknown once test/ names its body types
+export const call = <T = any>(gw: Gateway, method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>> => fed.call(gw, method, path, body, token) as Promise<HttpResult<T>>;
+export const trustPeer = (from: Gateway, to: Gateway, allowed?: string[]): Promise<unknown> => fed.trustPeer(from, to, allowed);
+export const connectAll = (gws: Gateway[], allowed?: string[]): Promise<void> => fed.connectAll(gws, allowed);
+export const runCli = (o: GatewayOptions, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => fed.runCli(o, args);
 export const ROOT: string = fed.ROOT;
 
 /** A TCP port that was free a moment ago. */

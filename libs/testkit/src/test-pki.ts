@@ -111,7 +111,7 @@ export class TestPki {
    * Client credentials presenting `as` (a participant code, null for a certificate naming none,
    * 'no-certificate' for none at all), trusting this CA for the server.
    */
-  async credentials(as: string | null | 'no-certificate'): Promise<ChannelCredentials> {
+  async credentials(as: string | null): Promise<ChannelCredentials> {
     if (as === 'no-certificate') return credentials.createSsl(Buffer.from(this.caPem));
     const id = await this.identity(as);
     return credentials.createSsl(Buffer.from(this.caPem), id.key, id.cert);
@@ -119,6 +119,6 @@ export class TestPki {
 }
 
 /** Client credentials for a test party calling a test gateway as participant `as`. */
-export async function testCredentials(as: string | null | 'no-certificate'): Promise<ChannelCredentials> {
+export async function testCredentials(as: string | null): Promise<ChannelCredentials> {
   return (await TestPki.get()).credentials(as);
 }

@@ -24,7 +24,6 @@ function x509lib(): typeof X509 {
 }
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -79,7 +78,7 @@ function dnValue(s: string): string {
 /** A new self-signed CA (pathLen 0: it issues gateway certificates only). */
 export async function createCertificateAuthority(o: CaOptions, passphrase: string | undefined): Promise<IssuedPem> {
   const x509 = x509lib();
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -120,7 +119,7 @@ export async function loadCertificateAuthority(certificatePem: string, privateKe
  */
 export async function issueGatewayCertificate(ca: CertificateAuthority, o: GatewayCertificateOptions, passphrase: string | undefined): Promise<IssuedPem> {
   const x509 = x509lib();
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const names: X509.JsonGeneralName[] = [];
   if (o.identity !== false) names.push({ type: 'url', value: participantUri(o.code) });
   for (const h of o.hosts) {

@@ -26,13 +26,21 @@ export type TransportEvent =
 /** Why a TLS handshake on the federation port failed (a closed list, for metrics and logs). */
 export type HandshakeFailure = 'NO_CLIENT_CERTIFICATE' | 'UNTRUSTED_CERTIFICATE' | 'EXPIRED_CERTIFICATE' | 'NOT_TLS' | 'CONNECTION_RESET' | 'OTHER';
 
+/** A socket's authorizationError as text: its code, its message, or the string itself ('' when none). */
+function authorizationText(e: unknown): string {
+  if (e === undefined || e === null) return '';
+  if (typeof e === 'string') return e;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  return typeof code === 'string' ? code : typeof message === 'string' ? message : 'UNKNOWN';
+}
+
 /**
  * Maps a refused handshake to a HandshakeFailure. With TLS 1.3 the server's verdict on the client
  * certificate is in the socket's `authorizationError` (e.g. SELF_SIGNED_CERT_IN_CHAIN) while the
  * error itself is often just a reset.
  */
 export function handshakeReason(err: Error & { code?: string }, authorizationError?: unknown): HandshakeFailure {
-  const auth = authorizationError === undefined || authorizationError === null ? '' : String((authorizationError as { code?: string }).code ?? authorizationError);
+  const auth = authorizationText(authorizationError);
   if (/EXPIRED/i.test(auth)) return 'EXPIRED_CERTIFICATE';
   if (auth) return 'UNTRUSTED_CERTIFICATE';
   const code = `${err.code ?? ''} ${err.message}`;

@@ -76,7 +76,7 @@ export class IssuerService {
 
   /** Answers validated queries from `requester`, one result per query in order. */
   async answer(requester: string, queries: LicenceQuery[], refused: Set<string>): Promise<LicenceResult[]> {
-    return Promise.all(queries.map((q) => (refused.has(q.licenceType) ? this.refuse(requester, q) : this.answerOne(requester, q))));
+    return Promise.all(queries.map(async (q) => (refused.has(q.licenceType) ? this.refuse(requester, q) : this.answerOne(requester, q))));
   }
 
   private refuse(requester: string, q: LicenceQuery): LicenceResult {
@@ -156,7 +156,7 @@ export class IssuerService {
     };
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(all)) if (v !== undefined && allowed.has(k as never)) out[k] = v;
-    return out as DisclosedLicence;
+    return out;
   }
 }
 

@@ -51,7 +51,7 @@ export class VerificationService {
     const prepared = items.map((item, i) => this.prepare(parseOrThrow(verificationRequestSchema, item, `items[${i}]`), `items[${i}].`));
     const groups = new Map<string, number[]>();
     prepared.forEach((p, i) => groups.set(p.issuer, [...(groups.get(p.issuer) ?? []), i]));
-    const results: BatchItemResult[] = new Array(prepared.length);
+    const results = new Array<BatchItemResult>(prepared.length);
     await Promise.all(
       [...groups].map(async ([issuer, indexes]) => {
         try {

@@ -72,7 +72,7 @@ $$`);
         await q.query(`DROP TRIGGER IF EXISTS ${t}_no_truncate ON ${t}`);
       }
       await q.query(`DROP FUNCTION IF EXISTS audit_append_only()`);
-      const [{ name }] = await q.query(`SELECT pg_get_serial_sequence('audit_events', 'seq') AS name`);
+      const [{ name }] = (await q.query(`SELECT pg_get_serial_sequence('audit_events', 'seq') AS name`)) as [{ name: string }];
       await q.query(`SELECT setval('${name}', COALESCE((SELECT MAX(seq) FROM audit_events), 0) + 1, false)`);
       await q.query(`ALTER TABLE audit_events ALTER COLUMN seq SET DEFAULT nextval('${name}'::regclass)`);
     } else {
@@ -97,10 +97,11 @@ async function chainExistingRows(q: QueryRunner, pg: boolean): Promise<void> {
   let prevHash = GENESIS;
   let after: number | null = null;
   for (;;) {
-    const rows: Record<string, unknown>[] | undefined =
+    const rows = (
       after === null
         ? await q.query(`SELECT seq, at, event, actor, subject, outcome, reason, message_id, details FROM audit_events ORDER BY seq LIMIT ${PAGE}`)
-        : await q.query(`SELECT seq, at, event, actor, subject, outcome, reason, message_id, details FROM audit_events WHERE seq > ${p(1)} ORDER BY seq LIMIT ${PAGE}`, [after]);
+        : await q.query(`SELECT seq, at, event, actor, subject, outcome, reason, message_id, details FROM audit_events WHERE seq > ${p(1)} ORDER BY seq LIMIT ${PAGE}`, [after])
+    ) as Record<string, unknown>[] | undefined;
     if (!Array.isArray(rows) || rows.length === 0) return;
     for (const r of rows) {
       const hash = entryHash(r, prevHash);
