@@ -137,14 +137,18 @@ export class GatewayModule {
         },
         {
           provide: OPERATIONAL_GAUGES,
-          inject: [Metrics, OutboxAdmin, KeyStore, DataSource],
-          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource) => {
+          inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore],
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore) => {
             const names = registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP });
             metrics.gaugeOnScrape('tongban_tls_certificate_expiry_seconds', "Time until this gateway's TLS certificate expires (absent without TLS)", [], async () => {
               const left = transport.secondsToExpiry();
               return left === null ? [] : [{ value: left }];
             });
-            return [...names, 'tongban_tls_certificate_expiry_seconds'];
+            metrics.gaugeOnScrape('tongban_calendar_covered_until_seconds', 'End of the last year whose public holidays the working-day calendar knows (Unix seconds)', [], async () => {
+              const until = catalogue.calendar().coveredUntil();
+              return until ? [{ value: until.getTime() / 1000 }] : [];
+            });
+            return [...names, 'tongban_tls_certificate_expiry_seconds', 'tongban_calendar_covered_until_seconds'];
           },
         },
         { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },

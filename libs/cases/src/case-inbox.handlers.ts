@@ -93,8 +93,9 @@ export class CaseInboxHandlers implements OnModuleInit {
         timeLimitDays: s.timeLimitWorkingDays,
         status: STEP_STATUSES.includes(s.status as StepStatus) ? (s.status as StepStatus) : 'WAITING',
         assignedAt: s.status === 'ASSIGNED' ? openedAt : null,
-        dueAt: fromTs(s.dueAt),
         ...UNWORKED_STEP,
+        dueAt: fromTs(s.dueAt),
+        dueAtProvisional: s.dueAtProvisional === true,
       })),
     );
     await uow.event(c, 'CASE_OPENED', stringOr(c.received.by, m.sender), null, { itemCode: c.itemCode, itemVersion: c.itemVersion }, m.sender);
@@ -112,10 +113,23 @@ export class CaseInboxHandlers implements OnModuleInit {
         await uow.event(c, 'STEP_COMPLETED', m.sender, earlier.idx, null, earlier.province);
       }
     }
-    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: fromTs(a.dueAt), inputs: json(a.inputsJson) as Record<string, string> };
+    const patch: Partial<CaseStepEntity> = {
+      status: 'ASSIGNED',
+      assignedAt: uow.now,
+      dueAt: fromTs(a.dueAt),
+      dueAtProvisional: a.dueAtProvisional === true,
+      inputs: json(a.inputsJson) as Record<string, string>,
+    };
     await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
-    await uow.event(c, 'STEP_ASSIGNED', m.sender, step.idx, { action: step.action, dueAt: patch.dueAt?.toISOString() ?? null }, m.sender);
+    await uow.event(
+      c,
+      'STEP_ASSIGNED',
+      m.sender,
+      step.idx,
+      { action: step.action, dueAt: patch.dueAt?.toISOString() ?? null, ...(patch.dueAtProvisional ? { dueAtProvisional: true } : {}) },
+      m.sender,
+    );
   }
 
   private async statusChanged(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {

@@ -120,7 +120,16 @@ export class CaseOwner {
           participants: Object.entries(c.participants).map(([role, province]) => ({ role, province })),
           applicantName: c.applicantName,
           applicantIdNumber: needsId ? (c.applicantIdNumber ?? '') : '',
-          steps: steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) })),
+          steps: steps.map((s) => ({
+            index: s.idx,
+            role: s.role,
+            province: s.province,
+            action: s.action,
+            timeLimitWorkingDays: s.timeLimitDays,
+            status: s.status,
+            dueAt: ts(s.dueAt),
+            dueAtProvisional: s.dueAtProvisional,
+          })),
           openedAt: ts(uow.now),
           receivedJson: JSON.stringify({ case: c.item, received: c.received, materials: c.materials }),
         }).finish();
@@ -186,14 +195,16 @@ export class CaseOwner {
   private async assign(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], idx: number, actor: string, announce = true): Promise<void> {
     const step = steps[idx];
     const def = c.item.steps[idx];
-    const due = this.catalogue.calendar().addWorkingDays(uow.now, def.timeLimitWorkingDays);
+    const calendar = this.catalogue.calendar();
+    const due = calendar.addWorkingDays(uow.now, def.timeLimitWorkingDays);
+    const dueAtProvisional = !calendar.coversSpan(uow.now, due);
     const inputs: Record<string, string> = {};
     for (const name of def.inputs) for (const s of steps.slice(0, idx)) if (s.outputs?.[name] !== undefined) inputs[name] = s.outputs[name];
-    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: due, inputs };
+    const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: due, dueAtProvisional, inputs };
     await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx }, patch);
     Object.assign(step, patch);
     c.currentStep = idx;
-    await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString() });
+    await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString(), ...(dueAtProvisional ? { dueAtProvisional } : {}) });
     if (announce) {
       await this.sendAssignment(uow, c, step);
       const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
@@ -209,6 +220,7 @@ export class CaseOwner {
       role: step.role,
       action: step.action,
       dueAt: ts(step.dueAt),
+      dueAtProvisional: step.dueAtProvisional,
       inputsJson: JSON.stringify(step.inputs ?? {}),
       materialIds: [],
     }).finish();
@@ -228,7 +240,16 @@ export class CaseOwner {
     c.refusedStep = refusedStep ?? null;
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
     await uow.event(c, `CASE_${state}`, actor, refusedStep ?? null, { reason });
-    const final = steps.map((s) => ({ index: s.idx, role: s.role, province: s.province, action: s.action, timeLimitWorkingDays: s.timeLimitDays, status: s.status, dueAt: ts(s.dueAt) }));
+    const final = steps.map((s) => ({
+      index: s.idx,
+      role: s.role,
+      province: s.province,
+      action: s.action,
+      timeLimitWorkingDays: s.timeLimitDays,
+      status: s.status,
+      dueAt: ts(s.dueAt),
+      dueAtProvisional: s.dueAtProvisional,
+    }));
     await uow.broadcast(
       c,
       CaseMessage.Closed,

@@ -20,6 +20,8 @@ export interface StepView {
   timeLimitWorkingDays: number;
   assignedAt: string | null;
   dueAt: string | null;
+  /** The deadline was computed past the end of the working-day calendar: it may be too early. */
+  dueAtProvisional: boolean;
   workingDaysLeft: number | null;
   overdue: boolean;
   acceptedAt: string | null;
@@ -152,6 +154,7 @@ export class CaseQuery {
       timeLimitWorkingDays: s.timeLimitDays,
       assignedAt: s.assignedAt?.toISOString() ?? null,
       dueAt: s.dueAt?.toISOString() ?? null,
+      dueAtProvisional: s.dueAtProvisional,
       workingDaysLeft: open && s.dueAt ? (s.dueAt < now ? -this.catalogue.calendar().workingDaysBetween(s.dueAt, now) : this.catalogue.calendar().workingDaysBetween(now, s.dueAt)) : null,
       overdue: open && !!s.dueAt && s.dueAt < now,
       acceptedAt: s.acceptedAt?.toISOString() ?? null,

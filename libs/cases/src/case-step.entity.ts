@@ -11,7 +11,7 @@ export type StepStatus = 'WAITING' | 'ASSIGNED' | 'ACCEPTED' | 'MATERIALS_REQUES
 export const OPEN_STEP: StepStatus[] = ['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED'];
 
 /** The fields of a step nobody has worked on yet (a new row, at the owner or at a replica). */
-export const UNWORKED_STEP = { acceptedAt: null, finishedAt: null, actor: null, inputs: null, outputs: null, reason: null } as const;
+export const UNWORKED_STEP = { dueAtProvisional: false, acceptedAt: null, finishedAt: null, actor: null, inputs: null, outputs: null, reason: null } as const;
 
 /** One step of a case's workflow, performed by the province bound to its role. */
 @Entity('case_steps')
@@ -26,6 +26,8 @@ export class CaseStepEntity {
   @Column({ type: 'varchar', length: 24 }) status: StepStatus;
   @Column({ name: 'assigned_at', type: 'bigint', nullable: true, transformer: epochMs }) assignedAt: Date | null;
   @Column({ name: 'due_at', type: 'bigint', nullable: true, transformer: epochMs }) dueAt: Date | null;
+  /** The deadline was computed past the end of the working-day calendar (holidays there unknown). */
+  @Column({ name: 'due_at_provisional', type: 'boolean', default: false }) dueAtProvisional: boolean;
   @Column({ name: 'accepted_at', type: 'bigint', nullable: true, transformer: epochMs }) acceptedAt: Date | null;
   @Column({ name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs }) finishedAt: Date | null;
   @Column({ type: 'varchar', length: 100, nullable: true }) actor: string | null;

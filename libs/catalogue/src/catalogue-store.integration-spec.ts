@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock, DomainException, ValidationException } from '@tongban/common';
 import { Catalogue1764300000000 } from '../../persistence/src/migrations/1764300000000-catalogue';
@@ -80,6 +81,30 @@ describeEachDatabase('CatalogueStore', (fresh, kind) => {
 
   afterEach(async () => {
     for (const d of open.splice(0)) if (d.isInitialized) await d.destroy();
+  });
+
+  it('warns at start, and at each new version, when the calendar does not know the holidays of the next 12 months', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      // The shipped calendar ends with 2026: on 2025-10-09 the next 12 months are covered, on 2026-03-01 they are not.
+      await newStore(ds, new TestClock(Date.UTC(2025, 9, 9)));
+      expect(warn).not.toHaveBeenCalled();
+      const late = new TestClock(Date.UTC(2026, 2, 1));
+      const s = await newStore(ds, late);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatch(/working-day calendar \(version [^)]+\) knows public holidays only until 2026-12-31: deadlines computed past it .* dueAtProvisional/);
+      await s.refresh(); // the same version: not again
+      expect(warn).toHaveBeenCalledTimes(1);
+      const only2025 = { ...shippedCalendar(), version: 'only-2025' } as { holidays: string[]; workdays: string[] };
+      only2025.holidays = only2025.holidays.filter((d) => d.startsWith('2025'));
+      only2025.workdays = only2025.workdays.filter((d) => d.startsWith('2025'));
+      await s.loadCalendar(only2025, 'admin');
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(warn.mock.calls[1][0]).toMatch(/version only-2025\) knows public holidays only until 2025-12-31/);
+      expect(s.calendar().coveredUntil()).toEqual(new Date('2026-01-01T00:00:00+08:00'));
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('starts from the shipped files when the database holds no version', async () => {

@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Clock, DomainException, ValidationException, assertStorableText } from '@tongban/common';
+import { Clock, DomainException, ValidationException, assertStorableText, beijingDate } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
 import { CalendarVersionEntity } from './calendar-version.entity';
 import { CatalogueError } from './catalogue-error';
@@ -8,6 +8,9 @@ import { CatalogueVersionEntity } from './catalogue-version.entity';
 import { CATALOGUE_OPTIONS, CatalogueOptions } from './catalogue.options';
 import { ServiceCatalogue } from './service-catalogue';
 import { WorkingCalendar } from './working-calendar';
+
+/** How far ahead the calendar should know the holidays: 12 months (366 days). */
+const CALENDAR_HORIZON_MS = 366 * 86_400_000;
 
 type VersionEntity = typeof CatalogueVersionEntity | typeof CalendarVersionEntity;
 
@@ -53,6 +56,9 @@ const CALENDAR: Kind<WorkingCalendar> = {
 export class CatalogueStore {
   private catalogueNow?: Current<ServiceCatalogue>;
   private calendarNow?: Current<WorkingCalendar>;
+  private readonly logger = new Logger('Catalogue');
+  /** The calendar version last checked for coverage (one warning per version). */
+  private coverageChecked: string | undefined;
 
   constructor(
     private readonly ds: DataSource,
@@ -69,6 +75,7 @@ export class CatalogueStore {
   async refresh(): Promise<void> {
     this.catalogueNow = await this.reload(CATALOGUE, this.catalogueNow);
     this.calendarNow = await this.reload(CALENDAR, this.calendarNow);
+    this.checkCoverage();
   }
 
   /** The current service catalogue. */
@@ -92,7 +99,25 @@ export class CatalogueStore {
   /** Validates and stores a new calendar version and makes it current (VALIDATION_FAILED / CONFLICT). */
   async loadCalendar(json: unknown, actor: string): Promise<WorkingCalendar> {
     this.calendarNow = await this.load(CALENDAR, json, actor);
+    this.checkCoverage();
     return this.calendarNow.value;
+  }
+
+  /**
+   * Warns (once per calendar version) when the calendar in use does not know the holidays of the
+   * next 12 months: deadlines there count holidays as working days and are marked provisional.
+   */
+  private checkCoverage(): void {
+    const cal = this.calendarNow?.value;
+    if (!cal || this.coverageChecked === cal.version) return;
+    this.coverageChecked = cal.version;
+    const until = cal.coveredUntil();
+    const horizon = new Date(this.clock.now().getTime() + CALENDAR_HORIZON_MS);
+    if (until && until >= horizon) return;
+    const last = until ? beijingDate(new Date(until.getTime() - 1)) : null;
+    this.logger.warn(
+      `the working-day calendar (version ${cal.version}) ${last ? `knows public holidays only until ${last}` : 'lists no public holidays at all'}: deadlines computed past it count holidays as working days and are marked dueAtProvisional; load the State Council's holiday notice as a new calendar version (docs/operations.md §7.2)`,
+    );
   }
 
   private async load<T extends { version: string; toJSON(): object }>(kind: Kind<T>, json: unknown, actor: string): Promise<Current<T>> {

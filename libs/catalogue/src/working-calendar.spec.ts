@@ -37,6 +37,22 @@ describe('shipped data/calendar.json', () => {
   });
 });
 
+describe('coverage: where the calendar ends', () => {
+  it('coveredUntil is 00:00 Beijing time on 1 January after the last year listed', () => {
+    expect(cal.coveredUntil()).toEqual(new Date('2027-01-01T00:00:00+08:00'));
+    expect(WorkingCalendar.fromJson({ ...base(), holidays: [], workdays: [] }).coveredUntil()).toBeNull();
+  });
+
+  it('coversSpan needs every Beijing year from the first instant to the second', () => {
+    expect(cal.coversSpan(bj('2026-12-20'), endOf('2026-12-31'))).toBe(true);
+    // 2026-12-31 16:00Z is already 2027 in Beijing.
+    expect(cal.coversSpan(bj('2026-12-20'), new Date('2026-12-31T16:00:00Z'))).toBe(false);
+    expect(cal.coversSpan(bj('2026-12-28'), cal.addWorkingDays(bj('2026-12-28'), 5))).toBe(false);
+    expect(cal.coversSpan(bj('2024-12-30'), bj('2025-01-02'))).toBe(false);
+    expect(cal.coversSpan(endOf('2026-01-05'), bj('2025-06-01'))).toBe(true); // order does not matter
+  });
+});
+
 describe('WorkingCalendar', () => {
   it('skips ordinary weekends', () => {
     expect(cal.isWorkingDay(bj('2025-11-15'))).toBe(false); // Saturday

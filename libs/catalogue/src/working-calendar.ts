@@ -88,7 +88,28 @@ export class WorkingCalendar {
 
   /** Whether the Beijing year of `date` is one this file knows the holidays of. */
   covers(date: Date): boolean {
-    return this.years.includes(new Date(beijingDay(date) * DAY_MS).getUTCFullYear());
+    return this.years.includes(yearOfDay(beijingDay(date)));
+  }
+
+  /**
+   * Whether every Beijing year from `from`'s to `to`'s is one this file knows: only then is a
+   * working-day count between them certain. Otherwise holidays of the missing years are unknown
+   * and the count treats them as working days (a deadline computed so is provisional).
+   */
+  coversSpan(from: Date, to: Date): boolean {
+    const [a, b] = [yearOfDay(beijingDay(from)), yearOfDay(beijingDay(to))].sort((x, y) => x - y);
+    for (let y = a; y <= b; y++) if (!this.years.includes(y)) return false;
+    return true;
+  }
+
+  /**
+   * The first instant this file no longer covers: 00:00 Beijing time on 1 January after the last
+   * year it lists holidays for. Null when it lists no year at all.
+   */
+  coveredUntil(): Date | null {
+    if (!this.years.length) return null;
+    const last = this.years[this.years.length - 1];
+    return new Date(Date.UTC(last + 1, 0, 1) - BEIJING_OFFSET_MS);
   }
 
   /** The validated holiday file. */
@@ -129,6 +150,10 @@ function endOfDay(day: number): Date {
 
 function dayOfIso(iso: string): number {
   return Date.parse(`${iso}T00:00:00Z`) / DAY_MS;
+}
+
+function yearOfDay(day: number): number {
+  return new Date(day * DAY_MS).getUTCFullYear();
 }
 
 function weekdayOfDay(day: number): number {

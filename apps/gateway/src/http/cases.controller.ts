@@ -25,6 +25,7 @@ const STEP_EXAMPLE = {
   timeLimitWorkingDays: 5,
   assignedAt: '2026-11-25T02:00:00.000Z',
   dueAt: '2026-12-02T15:59:59.999Z',
+  dueAtProvisional: false,
   workingDaysLeft: 5,
   overdue: false,
   acceptedAt: null,

@@ -13,6 +13,7 @@ import { WebhookSecretSealed1765200000000 } from './1765200000000-webhook-secret
 import { OutboxCorrelation1765300000000 } from './1765300000000-outbox-correlation';
 import { PeerRoles1765400000000 } from './1765400000000-peer-roles';
 import { MaterialOwnership1765570000000 } from './1765570000000-material-ownership';
+import { StepDueProvisional1765580000000 } from './1765580000000-step-due-provisional';
 import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-retention';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
@@ -32,5 +33,6 @@ export const MIGRATIONS = [
   OutboxCorrelation1765300000000,
   PeerRoles1765400000000,
   MaterialOwnership1765570000000,
+  StepDueProvisional1765580000000,
   DeadLettersRetention1765600000000,
 ];

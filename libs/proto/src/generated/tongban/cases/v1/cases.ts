@@ -22,7 +22,11 @@ export interface StepSummary {
   action: string;
   timeLimitWorkingDays: number;
   status: string;
-  dueAt: Timestamp | undefined;
+  dueAt:
+    | Timestamp
+    | undefined;
+  /** True when due_at was computed past the end of the owner's working-day calendar. */
+  dueAtProvisional: boolean;
 }
 
 /** CaseOpened tells a participant that a case it takes part in exists (sent once, first in stream). */
@@ -56,6 +60,11 @@ export interface StepAssigned {
   /** JSON object: outputs of earlier steps that this step takes as inputs. */
   inputsJson: string;
   materialIds: string[];
+  /**
+   * True when due_at was computed past the end of the owner's working-day calendar: holidays
+   * there were unknown and counted as working days, so the real deadline may be later.
+   */
+  dueAtProvisional: boolean;
 }
 
 /** StepOutcome reports a step's result to the owner. */
@@ -180,7 +189,16 @@ export const Participant: MessageFns<Participant> = {
 };
 
 function createBaseStepSummary(): StepSummary {
-  return { index: 0, role: "", province: "", action: "", timeLimitWorkingDays: 0, status: "", dueAt: undefined };
+  return {
+    index: 0,
+    role: "",
+    province: "",
+    action: "",
+    timeLimitWorkingDays: 0,
+    status: "",
+    dueAt: undefined,
+    dueAtProvisional: false,
+  };
 }
 
 export const StepSummary: MessageFns<StepSummary> = {
@@ -205,6 +223,9 @@ export const StepSummary: MessageFns<StepSummary> = {
     }
     if (message.dueAt !== undefined) {
       Timestamp.encode(message.dueAt, writer.uint32(58).fork()).join();
+    }
+    if (message.dueAtProvisional !== false) {
+      writer.uint32(64).bool(message.dueAtProvisional);
     }
     return writer;
   },
@@ -278,6 +299,14 @@ export const StepSummary: MessageFns<StepSummary> = {
             message.dueAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.dueAtProvisional = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -307,6 +336,11 @@ export const StepSummary: MessageFns<StepSummary> = {
         : isSet(object.due_at)
         ? fromJsonTimestamp(object.due_at)
         : undefined,
+      dueAtProvisional: isSet(object.dueAtProvisional)
+        ? globalThis.Boolean(object.dueAtProvisional)
+        : isSet(object.due_at_provisional)
+        ? globalThis.Boolean(object.due_at_provisional)
+        : false,
     };
   },
 
@@ -332,6 +366,9 @@ export const StepSummary: MessageFns<StepSummary> = {
     }
     if (message.dueAt !== undefined) {
       obj.dueAt = fromTimestamp(message.dueAt).toISOString();
+    }
+    if (message.dueAtProvisional !== false) {
+      obj.dueAtProvisional = message.dueAtProvisional;
     }
     return obj;
   },
@@ -596,7 +633,16 @@ export const CaseOpened: MessageFns<CaseOpened> = {
 };
 
 function createBaseStepAssigned(): StepAssigned {
-  return { collaborationId: "", stepIndex: 0, role: "", action: "", dueAt: undefined, inputsJson: "", materialIds: [] };
+  return {
+    collaborationId: "",
+    stepIndex: 0,
+    role: "",
+    action: "",
+    dueAt: undefined,
+    inputsJson: "",
+    materialIds: [],
+    dueAtProvisional: false,
+  };
 }
 
 export const StepAssigned: MessageFns<StepAssigned> = {
@@ -621,6 +667,9 @@ export const StepAssigned: MessageFns<StepAssigned> = {
     }
     for (const v of message.materialIds) {
       writer.uint32(58).string(v!);
+    }
+    if (message.dueAtProvisional !== false) {
+      writer.uint32(64).bool(message.dueAtProvisional);
     }
     return writer;
   },
@@ -694,6 +743,14 @@ export const StepAssigned: MessageFns<StepAssigned> = {
             message.materialIds.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.dueAtProvisional = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -735,6 +792,11 @@ export const StepAssigned: MessageFns<StepAssigned> = {
         : globalThis.Array.isArray(object?.material_ids)
         ? object.material_ids.map((e: any) => globalThis.String(e))
         : [],
+      dueAtProvisional: isSet(object.dueAtProvisional)
+        ? globalThis.Boolean(object.dueAtProvisional)
+        : isSet(object.due_at_provisional)
+        ? globalThis.Boolean(object.due_at_provisional)
+        : false,
     };
   },
 
@@ -760,6 +822,9 @@ export const StepAssigned: MessageFns<StepAssigned> = {
     }
     if (message.materialIds?.length) {
       obj.materialIds = message.materialIds;
+    }
+    if (message.dueAtProvisional !== false) {
+      obj.dueAtProvisional = message.dueAtProvisional;
     }
     return obj;
   },
