@@ -17,6 +17,8 @@ const ENV = {
   TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
   TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
   TONGBAN_WEBHOOK_MAX_ATTEMPTS: '4',
+  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
+  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
 };
 
 interface Received {

@@ -9,3 +9,4 @@ export * from './find-up';
 export * from './leased-worker';
 export * from './error-text';
 export * from './beijing-time';
+export * from './cidr';

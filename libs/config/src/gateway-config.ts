@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { findUp } from '@tongban/common';
+import { findUp, parseCidr } from '@tongban/common';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -82,6 +82,25 @@ const schema = z
     webhookBackoffCapMs: int(100, 24 * 3_600_000).default(3_600_000),
     webhookMaxAttempts: int(1, 100).default(12),
     webhookTimeoutMs: int(100, 60_000).default(5000),
+    // Address ranges webhooks may reach although they are not public (loopback, private, link-local, …).
+    webhookAllowCidrs: z
+      .string()
+      .default('')
+      .transform((s, ctx) => {
+        const list = s
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean);
+        for (const c of list) {
+          try {
+            parseCidr(c);
+          } catch (e) {
+            ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          }
+        }
+        return list;
+      }),
+    webhookMaxPerClient: int(1, 10_000).default(20),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     // Federation directory: the anchor's PUBLIC JWK (file path or inline JSON) and where the signed
     // directory is (file path or http(s) URL). Directory mode is off unless both are set.
@@ -134,7 +153,7 @@ export interface GatewayConfig {
   /** Largest case material accepted (upload or PushMaterial), bytes. */
   materialMaxBytes: number;
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
-  webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number };
+  webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number; allowCidrs: string[]; maxPerClient: number };
   logLevel: Raw['logLevel'];
   /**
    * The federation transport: mutual TLS with these files, plaintext (development flag), or not
@@ -273,6 +292,8 @@ function finish(r: Raw): GatewayConfig {
       backoffCapMs: Math.max(r.webhookBackoffCapMs, r.webhookBackoffBaseMs),
       maxAttempts: r.webhookMaxAttempts,
       timeoutMs: r.webhookTimeoutMs,
+      allowCidrs: r.webhookAllowCidrs,
+      maxPerClient: r.webhookMaxPerClient,
     },
     logLevel: r.logLevel,
     directory: directorySettings(r),

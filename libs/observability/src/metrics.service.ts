@@ -61,6 +61,12 @@ export class Metrics {
     labelNames: ['table'] as const,
     registers: [this.registry],
   });
+  private readonly webhookBlocks = new Counter({
+    name: 'tongban_webhook_blocked_total',
+    help: 'Webhook deliveries not sent because the URL host resolved to a non-public address outside TONGBAN_WEBHOOK_ALLOW_CIDRS, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly scrapeErrors = new Counter({
     name: 'tongban_scrape_errors_total',
     help: 'Failures computing an on-scrape gauge (its samples are missing, or NaN, for that scrape)',
@@ -105,6 +111,11 @@ export class Metrics {
   /** Counts rows the retention job deleted from `table`. */
   retentionDeleted(table: string, rows: number): void {
     if (rows > 0) this.retentionDeletedRows.inc({ table }, rows);
+  }
+
+  /** Counts one webhook delivery blocked at send time (`reason`: loopback, private, link-local, metadata, …). */
+  webhookBlocked(reason: string): void {
+    this.webhookBlocks.inc({ reason });
   }
 
   /** Counts one verification result given to a local system. */

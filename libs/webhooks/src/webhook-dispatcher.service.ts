@@ -1,8 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
 import { Clock, LeasedWorker, toStorableText } from '@tongban/common';
 import { SecretSealer } from '@tongban/keys';
+import { Metrics } from '@tongban/observability';
+import { BlockedAddress, UnresolvedHost, WebhookAddressPolicy } from './webhook-address-policy';
+import { postToCheckedAddress } from './webhook-request';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
@@ -15,13 +18,17 @@ const CLAIM_BATCH = 64;
  * written to the rows (FOR UPDATE SKIP LOCKED on PostgreSQL), so replicas never send one delivery
  * at once; any 2xx is success; failures retry with exponential backoff and full jitter until the
  * attempt limit or the dead-letter age, then the delivery is parked as DEAD. Order is not kept:
- * receivers use the event `id` to drop duplicates and `at` to order.
+ * receivers use the event `id` to drop duplicates and `at` to order. Every attempt resolves the
+ * URL's host again and checks every address against the policy (public, or allowed by the
+ * operator), then connects to the checked address: a name re-pointed at an internal address after
+ * registration (DNS rebinding) is blocked, counted (tongban_webhook_blocked_total) and logged.
  */
 @Injectable()
 export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger = new Logger('WebhookDispatcher');
   private readonly owner = randomUUID();
   private readonly leaseMs: number;
+  private readonly policy: WebhookAddressPolicy;
 
   /** Opened secrets by webhook id (the first opening costs an async scrypt derivation, ~50 ms). */
   private readonly secrets = new Map<string, string>();
@@ -31,9 +38,11 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     private readonly clock: Clock,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
     private readonly sealer: SecretSealer,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     super();
     this.leaseMs = Math.max(30_000, 3 * options.timeoutMs);
+    this.policy = new WebhookAddressPolicy(options.allowCidrs ?? []);
   }
 
   onApplicationBootstrap(): void {
@@ -93,33 +102,36 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
       await repo.update(key, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
       return;
     }
-    const origin = new URL(hook.url).origin;
+    const url = new URL(hook.url);
+    const origin = url.origin;
     let status: number | null = null;
     let problem: string;
     try {
+      const target = await this.policy.resolve(url.hostname);
       const t = this.clock.epochSeconds();
-      const res = await fetch(hook.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-tongban-event': d.eventType,
-          'x-tongban-delivery': d.id,
-          'x-tongban-signature': signWebhook(await this.secretOf(hook), t, d.body),
-        },
-        body: d.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      status = res.status;
-      await res.body?.cancel().catch(() => undefined);
+      const headers = {
+        'content-type': 'application/json',
+        'x-tongban-event': d.eventType,
+        'x-tongban-delivery': d.id,
+        'x-tongban-signature': signWebhook(await this.secretOf(hook), t, d.body),
+      };
+      status = await postToCheckedAddress(url, target, headers, d.body, this.options.timeoutMs);
       if (status >= 200 && status < 300) {
         await repo.update(key, { status: 'DELIVERED', attempts, lastStatus: status, lastError: null, deliveredAt: this.clock.now(), leaseOwner: null, leaseUntil: null });
         return;
       }
       problem = `HTTP ${status}`;
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
-      problem = err.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `${err.message}${err.cause?.code ? ` (${err.cause.code})` : ''}`;
+      if (e instanceof BlockedAddress) {
+        this.metrics?.webhookBlocked(e.reason);
+        this.logger.warn(`webhook delivery ${d.id} to ${origin} blocked: ${e.message} (not public; allow the range with TONGBAN_WEBHOOK_ALLOW_CIDRS if it is meant)`);
+        problem = `blocked: ${e.message}`;
+      } else if (e instanceof UnresolvedHost) {
+        problem = e.message;
+      } else {
+        const err = e as Error & { code?: string };
+        problem = `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`;
+      }
     }
     const now = this.clock.now();
     const dead = attempts >= this.options.maxAttempts || now.getTime() - d.createdAt.getTime() >= this.options.deadLetterAgeMs;

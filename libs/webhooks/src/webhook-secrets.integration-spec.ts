@@ -20,9 +20,16 @@ describeEachDatabase('webhook secrets at rest, and re-queueing deliveries', (fre
   beforeAll(async () => {
     ds = await openDatabase(buildDataSource(fresh(), [WebhookEntity, WebhookDeliveryEntity, AuditEventEntity]));
     const clock = new SystemClock();
-    service = new WebhookService(ds, clock, new AuditLog(ds, clock), { backoffBaseMs: 1000, backoffCapMs: 10_000, maxAttempts: 3, timeoutMs: 1000 } as never, sealer, {
-      nudge: () => void nudges++,
-    } as never);
+    service = new WebhookService(
+      ds,
+      clock,
+      new AuditLog(ds, clock),
+      { backoffBaseMs: 1000, backoffCapMs: 10_000, maxAttempts: 3, timeoutMs: 1000, allowCidrs: ['127.0.0.0/8'], maxPerClient: 20 } as never,
+      sealer,
+      {
+        nudge: () => void nudges++,
+      } as never,
+    );
   });
 
   afterAll(async () => {

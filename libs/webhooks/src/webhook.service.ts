@@ -7,6 +7,7 @@ import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity, WebhookDeliveryStatus } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { BlockedAddress, UnresolvedHost, WebhookAddressPolicy } from './webhook-address-policy';
 import { registerWebhookSchema } from './webhook-requests.schema';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
 
@@ -33,10 +34,16 @@ export interface WebhookDeliveryView {
   lastError: string | null;
 }
 
-/** Registration of local systems' webhooks, and the admin view of deliveries. */
+/**
+ * Registration of local systems' webhooks, and the admin view of deliveries. A webhook belongs to
+ * the API client that registered it (`createdBy`): a client lists and deletes only its own;
+ * administrators see and delete all (admin routes). URLs must reach public addresses unless the
+ * operator allows a range, and a client holds at most `maxPerClient` webhooks.
+ */
 @Injectable()
 export class WebhookService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Webhooks');
+  private readonly policy: WebhookAddressPolicy;
 
   constructor(
     private readonly ds: DataSource,
@@ -45,7 +52,9 @@ export class WebhookService implements OnApplicationBootstrap {
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
     private readonly sealer: SecretSealer,
     @Optional() private readonly dispatcher?: WebhookDispatcher,
-  ) {}
+  ) {
+    this.policy = new WebhookAddressPolicy(options.allowCidrs ?? []);
+  }
 
   /**
    * Puts a DEAD delivery back in the queue, to be sent now with a fresh attempt budget. Refused
@@ -82,10 +91,21 @@ export class WebhookService implements OnApplicationBootstrap {
     return legacy.length;
   }
 
-  /** Registers a webhook; the secret (given or generated) is returned this once only. */
+  /**
+   * Registers a webhook owned by the API client `actor`; the secret (given or generated) is
+   * returned this once only. 400 for a URL that is not http(s) or does not reach a public (or
+   * allowed) address, 409 when the client already has `maxPerClient` webhooks.
+   */
   async register(body: unknown, actor: string): Promise<{ id: string; url: string; events: string[]; secret: string }> {
     const req = parseOrThrow(registerWebhookSchema, body);
-    const url = this.checkUrl(req.url);
+    const url = await this.checkUrl(req.url);
+    const owner = actor.slice(0, 100);
+    const held = await this.ds.getRepository(WebhookEntity).countBy({ createdBy: owner });
+    if (held >= this.options.maxPerClient) {
+      throw new DomainException('CONFLICT', `${owner} already has ${held} webhooks; at most ${this.options.maxPerClient} per client (TONGBAN_WEBHOOK_MAX_PER_CLIENT): delete one first`, {
+        rule: 'MAX_PER_CLIENT',
+      });
+    }
     const id = randomUUID();
     const secret = req.secret ?? randomBytes(32).toString('base64url');
     const row: WebhookEntity = {
@@ -94,7 +114,7 @@ export class WebhookService implements OnApplicationBootstrap {
       events: [...new Set(req.events)],
       secret: '',
       secretSealed: await this.sealer.seal('webhook', id, secret),
-      createdBy: actor.slice(0, 100),
+      createdBy: owner,
       createdAt: this.clock.now(),
     };
     await this.ds.getRepository(WebhookEntity).insert(row);
@@ -103,16 +123,19 @@ export class WebhookService implements OnApplicationBootstrap {
     return { id: row.id, url: row.url, events: row.events, secret };
   }
 
-  /** Every webhook, oldest first, without secrets. */
-  async list(): Promise<{ webhooks: WebhookView[] }> {
-    const rows = await this.ds.getRepository(WebhookEntity).find({ order: { createdAt: 'ASC' } });
+  /** The webhooks of API client `owner` (every webhook when `owner` is null: admin), oldest first, without secrets. */
+  async list(owner: string | null): Promise<{ webhooks: WebhookView[] }> {
+    const rows = await this.ds.getRepository(WebhookEntity).find({ where: owner === null ? {} : { createdBy: owner.slice(0, 100) }, order: { createdAt: 'ASC' } });
     return { webhooks: rows.map((w) => ({ id: w.id, url: w.url, events: w.events, createdBy: w.createdBy, createdAt: w.createdAt.toISOString() })) };
   }
 
-  /** Deletes a webhook; its undelivered deliveries are parked as DEAD. */
-  async remove(id: string, actor: string): Promise<void> {
+  /**
+   * Deletes a webhook of API client `owner` (any webhook when `owner` is null: admin); its undelivered
+   * deliveries are parked as DEAD. Another client's webhook is 404, as if it did not exist.
+   */
+  async remove(id: string, owner: string | null, actor: string): Promise<void> {
     const found = await this.ds.transaction(async (tx) => {
-      const res = await tx.getRepository(WebhookEntity).delete({ id });
+      const res = await tx.getRepository(WebhookEntity).delete(owner === null ? { id } : { id, createdBy: owner.slice(0, 100) });
       if (!res.affected) return false;
       await tx.getRepository(WebhookDeliveryEntity).update({ webhookId: id, status: 'PENDING' }, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
       return true;
@@ -149,7 +172,7 @@ export class WebhookService implements OnApplicationBootstrap {
     };
   }
 
-  private checkUrl(raw: string): string {
+  private async checkUrl(raw: string): Promise<string> {
     let u: URL;
     try {
       u = new URL(raw);
@@ -160,6 +183,15 @@ export class WebhookService implements OnApplicationBootstrap {
       throw new ValidationException('url', 'SCHEME', `url: must be ${this.options.httpsOnly ? 'https (production)' : 'http or https'}`);
     }
     if (u.username || u.password) throw new ValidationException('url', 'NO_CREDENTIALS', 'url: must not carry a user name or password (use the signature)');
+    try {
+      await this.policy.resolve(u.hostname);
+    } catch (e) {
+      if (e instanceof BlockedAddress) {
+        throw new ValidationException('url', 'PUBLIC_ADDRESS', `url: ${e.message}; webhooks go to public addresses unless the operator allows the range (TONGBAN_WEBHOOK_ALLOW_CIDRS)`);
+      }
+      // A name that does not resolve yet is accepted: every delivery resolves and checks it again.
+      if (!(e instanceof UnresolvedHost)) throw e;
+    }
     u.hash = '';
     return u.toString();
   }

@@ -15,6 +15,13 @@ export interface WebhooksOptions {
   concurrency: number;
   /** Only https:// URLs (production). */
   httpsOnly: boolean;
+  /**
+   * Ranges (CIDR) webhooks may reach although they are not public: loopback, private, link-local,
+   * metadata, … are refused at registration and at send time unless listed here.
+   */
+  allowCidrs: string[];
+  /** Webhooks one API client may have at once. */
+  maxPerClient: number;
 }
 
 export const WEBHOOKS_OPTIONS = Symbol('WEBHOOKS_OPTIONS');

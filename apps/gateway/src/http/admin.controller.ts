@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuditLog } from '@tongban/audit';
 import { CatalogueStore } from '@tongban/catalogue';
@@ -100,6 +100,24 @@ export class AdminController {
     const view = await this.transfers.requeue(materialId, peer);
     await this.audit.recordNow({ event: 'admin.material_transfer.requeued', actor: ctx.caller, subject: `${materialId}/${peer}`, outcome: 'OK' });
     return view;
+  }
+
+  @Access.roles('admin', 'operator', 'auditor')
+  @Get('webhooks')
+  @ApiOperation({ summary: 'Every webhook of every local API client, oldest first (createdBy = the owning client; secrets never shown)' })
+  @ApiResponse({ status: 200, schema: LIST('webhooks') })
+  listWebhooks() {
+    return this.webhooks.list(null);
+  }
+
+  @Access.roles('admin', 'operator')
+  @Delete('webhooks/:id')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Delete any client's webhook; its undelivered deliveries are parked as DEAD (audited admin.webhook.deleted)" })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiErrors(404)
+  removeWebhook(@Param('id') id: string, @Ctx() ctx: RequestContext) {
+    return this.webhooks.remove(id, null, ctx.caller);
   }
 
   @Access.roles('admin', 'operator')
