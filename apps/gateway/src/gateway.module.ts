@@ -1,15 +1,15 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
-import { DataSource } from '@tongban/persistence';
+import { DataSource, RetentionWorker } from '@tongban/persistence';
 import { AuditLog } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
 import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
-import { Dispatcher, Inbox, Outbox, OutboxAdmin } from '@tongban/delivery';
+import { Dispatcher, Inbox, Outbox, OutboxAdmin, inboxRetention, outboxRetention } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin } from '@tongban/materials';
-import { WebhookDispatcher, WebhookRecorder, WebhookService } from '@tongban/webhooks';
+import { WebhookDispatcher, WebhookRecorder, WebhookService, webhookDeliveriesRetention } from '@tongban/webhooks';
 import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
@@ -26,7 +26,7 @@ import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.pr
 import { AdminController } from './http/admin.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { PublicController } from './http/public.controller';
-import { errorMessage } from '@tongban/common';
+import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
 import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
@@ -130,6 +130,28 @@ export class GatewayModule {
         Lifecycle,
         Metrics,
         ShutdownState,
+        {
+          // Finished rows go after their retention days, in batches (docs/operations.md §10.8).
+          provide: RetentionWorker,
+          inject: [DataSource, Clock, Metrics],
+          useFactory: (ds: DataSource, clock: Clock, metrics: Metrics) => {
+            const logger = new Logger('Retention');
+            const r = config.retention;
+            return new RetentionWorker(
+              ds,
+              () => clock.now().getTime(),
+              [outboxRetention(r.outboxDays), inboxRetention(r.inboxDays), webhookDeliveriesRetention(r.webhookDeliveriesDays)],
+              { intervalMs: r.intervalMs, batchSize: r.batchSize },
+              {
+                deleted: (table, rows, days) => {
+                  metrics.retentionDeleted(table, rows);
+                  logger.log(`deleted ${rows} rows of ${table} finished more than ${days} days ago`);
+                },
+                failed: (table, e) => logger.warn(`${table}: retention batch failed (retried next run): ${errorMessage(e)}`),
+              },
+            );
+          },
+        },
         {
           provide: Readiness,
           inject: [DataSource, KeyStore, ShutdownState],

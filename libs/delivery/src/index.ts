@@ -6,3 +6,4 @@ export * from './dispatcher.service';
 export * from './inbox.service';
 export * from './outbox-admin.service';
 export * from './delivery-failure';
+export * from './delivery-retention';

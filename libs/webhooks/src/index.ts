@@ -6,3 +6,4 @@ export * from './webhook-requests.schema';
 export * from './webhook.service';
 export * from './webhook-dispatcher.service';
 export * from './webhook-recorder.service';
+export * from './webhook-retention';
