@@ -57,7 +57,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (refusedRole) throw new DeliveryRejection(`ROLE_NOT_ALLOWED: ${m.sender} may not take the role ${refusedRole.role} in cases with ${uow.self}`);
     const repo = uow.tx.getRepository(CaseEntity);
     if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
-    const snapshot = json(o.receivedJson) as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
+    const snapshot = json(o.receivedJson, 'received_json') as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
     if (!snapshot.case) throw new DeliveryRejection('received_json lacks the case item');
     const openedAt = fromTs(o.openedAt) ?? uow.now;
     const c: CaseEntity = {
@@ -118,7 +118,7 @@ export class CaseInboxHandlers implements OnModuleInit {
       assignedAt: uow.now,
       dueAt: fromTs(a.dueAt),
       dueAtProvisional: a.dueAtProvisional === true,
-      inputs: json(a.inputsJson) as Record<string, string>,
+      inputs: json(a.inputsJson, 'inputs_json') as Record<string, string>,
     };
     await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
@@ -172,7 +172,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     const n = decode(() => CaseEventNote.decode(m.body));
     const { c } = await this.txs.load(uow.tx, n.collaborationId);
     if (!Object.values(c.participants).includes(m.sender)) throw new DeliveryRejection(`${m.sender} takes no part in ${c.collaborationId}`);
-    const details = json(n.detailsJson);
+    const details = json(n.detailsJson, 'details_json');
     if (!/^[A-Z_]{2,40}$/.test(n.type)) throw new DeliveryRejection('note type must be 2-40 upper-case letters');
     if (c.owner === uow.self) return this.owner.note(uow, c, n.type, details, n.actor, m.sender);
     if (m.sender !== c.owner) throw new DeliveryRejection('notes reach participants through the accepting gateway');
@@ -188,7 +188,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     await this.owner.apply(uow, o.collaborationId, {
       stepIndex: o.stepIndex,
       outcome,
-      outputs: json(o.outputsJson) as Record<string, string>,
+      outputs: json(o.outputsJson, 'outputs_json') as Record<string, string>,
       reason: o.reason || undefined,
       actor: o.actor || m.sender,
       from: m.sender,
@@ -204,8 +204,12 @@ export class CaseInboxHandlers implements OnModuleInit {
   }
 }
 
-/** A JSON object field from a peer; anything else can never apply, so it is rejected. */
-function json(text: string): Record<string, unknown> {
+/**
+ * A JSON object field from a peer (empty: `{}`). Anything else can never apply, however often it is
+ * sent: it is rejected (a REJECTED receipt that uses up the seq, so the ordered stream goes on),
+ * never an error the sender would retry.
+ */
+function json(text: string, field: string): Record<string, unknown> {
   try {
     const v: unknown = JSON.parse(text || '{}');
     if (v && typeof v === 'object' && !Array.isArray(v)) return storable(v as Record<string, unknown>);
@@ -213,7 +217,7 @@ function json(text: string): Record<string, unknown> {
     if (e instanceof DeliveryRejection) throw e;
     // fall through
   }
-  throw new DeliveryRejection('a *_json field is not a JSON object');
+  throw new DeliveryRejection(`${field} is not a JSON object`);
 }
 
 function decode<T>(fn: () => T): T {
