@@ -8,7 +8,7 @@ import { LicenceImporter } from '@tongban/licences';
 import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Dispatcher, Inbox, Outbox, OutboxAdmin, inboxRetention, outboxRetention } from '@tongban/delivery';
-import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin } from '@tongban/materials';
+import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin, materialRetention } from '@tongban/materials';
 import { WebhookDispatcher, WebhookRecorder, WebhookService, webhookDeliveriesRetention } from '@tongban/webhooks';
 import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
@@ -140,7 +140,7 @@ export class GatewayModule {
             return new RetentionWorker(
               ds,
               () => clock.now().getTime(),
-              [outboxRetention(r.outboxDays), inboxRetention(r.inboxDays), webhookDeliveriesRetention(r.webhookDeliveriesDays)],
+              [outboxRetention(r.outboxDays), inboxRetention(r.inboxDays), webhookDeliveriesRetention(r.webhookDeliveriesDays), materialRetention(r.materialDays)],
               { intervalMs: r.intervalMs, batchSize: r.batchSize },
               {
                 deleted: (table, rows, days) => {

@@ -71,6 +71,7 @@ const schema = z
     retentionOutboxDays: int(0, 36_500).default(30),
     retentionInboxDays: int(0, 36_500).default(30),
     retentionWebhookDeliveriesDays: int(0, 36_500).default(30),
+    retentionMaterialDays: int(0, 36_500).default(0),
     keyOverlapHours: z.coerce.number().min(0).max(720).default(24),
     deliveryBackoffBaseMs: int(10, 60_000).default(500),
     deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
@@ -148,7 +149,7 @@ export interface GatewayConfig {
   keyOverlapMs: number;
   delivery: { deadLetterAgeMs: number; deadAfterFailures: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
   /** Retention job: run interval (0: off), rows per delete batch, and age in days per table (0: keep forever). */
-  retention: { intervalMs: number; batchSize: number; outboxDays: number; inboxDays: number; webhookDeliveriesDays: number };
+  retention: { intervalMs: number; batchSize: number; outboxDays: number; inboxDays: number; webhookDeliveriesDays: number; materialDays: number };
   /** Largest case material accepted (upload or PushMaterial), bytes. */
   materialMaxBytes: number;
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
@@ -283,6 +284,7 @@ function finish(r: Raw): GatewayConfig {
       outboxDays: r.retentionOutboxDays,
       inboxDays: r.retentionInboxDays,
       webhookDeliveriesDays: r.retentionWebhookDeliveriesDays,
+      materialDays: r.retentionMaterialDays,
     },
     materialMaxBytes: r.materialMaxBytes,
     webhooks: {

@@ -8,3 +8,4 @@ export * from './material-pusher.service';
 export * from './material.service';
 export * from './material-receiver.service';
 export * from './material-transfer-admin.service';
+export * from './material-retention';

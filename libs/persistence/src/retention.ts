@@ -6,8 +6,12 @@ export interface RetentionPolicy {
   table: string;
   /** Age in days after which a finished row may go; 0 keeps every row. */
   days: number;
-  /** Deletes up to `limit` deletable rows finished before `cutoffMs`; returns how many went. */
-  deleteBatch(ds: DataSource, cutoffMs: number, limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` deletable rows (of `table`) finished before `cutoffMs`; returns how many
+   * went (fewer than `limit`: done for this run), or the rows per table when rows of other tables
+   * go with them (a file's chunks) and whether more may remain.
+   */
+  deleteBatch(ds: DataSource, cutoffMs: number, limit: number): Promise<number | { rows: Record<string, number>; more: boolean }>;
 }
 
 export interface RetentionOptions {
@@ -70,18 +74,21 @@ export class RetentionWorker {
     for (const p of this.policies) {
       if (p.days <= 0) continue;
       const cutoff = this.now() - p.days * 86_400_000;
-      let total = 0;
+      const totals: Record<string, number> = { [p.table]: 0 };
       try {
         for (let i = 0; i < maxBatches; i++) {
-          const n = await p.deleteBatch(this.ds, cutoff, this.options.batchSize);
-          total += n;
-          if (n < this.options.batchSize) break;
+          const result = await p.deleteBatch(this.ds, cutoff, this.options.batchSize);
+          const counts = typeof result === 'number' ? { [p.table]: result } : result.rows;
+          for (const [table, n] of Object.entries(counts)) totals[table] = (totals[table] ?? 0) + n;
+          if (typeof result === 'number' ? result < this.options.batchSize : !result.more) break;
         }
       } catch (e) {
         this.hooks.failed?.(p.table, e);
       }
-      report[p.table] = total;
-      if (total > 0) this.hooks.deleted?.(p.table, total, p.days);
+      for (const [table, n] of Object.entries(totals)) {
+        report[table] = (report[table] ?? 0) + n;
+        if (n > 0) this.hooks.deleted?.(table, n, p.days);
+      }
     }
     return report;
   }
