@@ -16,13 +16,13 @@ export function materialRetention(days: number): RetentionPolicy {
     deleteBatch: async (ds: DataSource, cutoffMs: number, limit: number) => {
       const n = Math.max(1, Math.min(limit, FILES_PER_BATCH));
       const ids = (
-        (await ds.query(
+        await ds.query<{ id: string }[]>(
           `SELECT m.storage_id AS id FROM case_materials m JOIN cases c ON c.id = m.case_id
           WHERE c.state <> 'OPEN' AND c.closed_at < ${placeholder(ds, 1)}
             AND NOT EXISTS (SELECT 1 FROM material_transfers t WHERE t.material_id = m.storage_id AND t.status = 'PENDING')
           LIMIT ${n}`,
           [cutoffMs],
-        )) as { id: string }[]
+        )
       ).map((r) => r.id);
       if (ids.length === 0) return { rows: {}, more: false };
       const list = ids.map((_, i) => placeholder(ds, i + 1)).join(', ');
