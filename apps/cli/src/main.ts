@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { AuditEventEntity, AuditLog, verifyStoredAuditChain } from '@tongban/audit';
+import { AuditCheckpointEntity, AuditEventEntity, AuditLog, auditVerifyCommand } from '@tongban/audit';
 import { DomainException, SystemClock } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
-import { SigningKeyEntity } from '@tongban/keys';
+import { KeyStore, SigningKeyEntity } from '@tongban/keys';
 import { LicenceEntity, LicenceImporter } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
@@ -16,15 +15,12 @@ import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
 
-/** A JSON Web Key Set as the audit chain verifier takes it (apps do not import jose). */
-type Jwks = NonNullable<NonNullable<Parameters<typeof verifyStoredAuditChain>[1]>['jwks']>;
-
 /** The global `--config` option. */
 const configFile = (): string | undefined => program.opts<{ config?: string }>().config;
 
 async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>): Promise<T> {
   const config = loadGatewayConfig(undefined, configFile());
-  const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity]));
+  const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity, AuditCheckpointEntity]));
   try {
     return await fn(ds, config);
   } finally {
@@ -32,12 +28,20 @@ async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>
   }
 }
 
+/** The gateway's KeyStore for signing a checkpoint, or undefined before the gateway made its first key. */
+async function cliSigner(ds: Awaited<ReturnType<typeof openDatabase>>, clock: SystemClock, config: GatewayConfig): Promise<KeyStore | undefined> {
+  if (config.audit.checkpointSeconds === 0) return undefined;
+  const keys = new KeyStore(ds, clock, { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg });
+  await keys.refresh();
+  return keys.list().some((k) => k.status === 'ACTIVE') ? keys : undefined;
+}
+
 const licences = program.command('licences').description('the licence registry of this province');
 licences
   .command('import <file>')
   .description('import licences from a JSON array or a CSV file with a header row; idempotent by licenceId')
   .action((file: string) =>
-    withDatabase(async (ds) => {
+    withDatabase(async (ds, config) => {
       const clock = new SystemClock();
       const tty = process.stderr.isTTY;
       let lastShown = -1;
@@ -50,8 +54,11 @@ licences
         }
       });
       if (tty) process.stderr.write('\n');
-      const audit = new AuditLog(ds, clock);
+      const signer = await cliSigner(ds, clock, config);
+      const audit = new AuditLog(ds, clock, signer, config.code, { checkpointEverySeconds: 0, checkpointFile: config.audit.checkpointFile });
       await audit.recordNow({ event: 'licences.imported', actor: 'cli', subject: file.slice(-200), outcome: 'OK', details: { ...result } });
+      // Seal the entry now, so it does not wait (perhaps longer than the checkpoint interval) for a gateway to start.
+      if (signer) await audit.checkpoint();
       process.stdout.write(`read ${result.read}, created ${result.created}, updated ${result.updated}\n`);
     }),
   );
@@ -105,39 +112,45 @@ program
     }),
   );
 
-program
-  .command('audit')
-  .description('the audit trail of this gateway')
+const auditCommand = program.command('audit').description('the audit trail of this gateway');
+const collectFiles = (v: string, all: string[]) => [...all, v];
+auditCommand
   .command('verify')
-  .description('recompute the hash chain and check the signed checkpoints; exit 0 when intact, 2 when broken')
-  .option('--jwks <file>', "public keys (JWKS JSON) to check checkpoint signatures with; default: this gateway's own keys, revoked ones set aside")
-  .action((opts: { jwks?: string }) =>
+  .description(
+    'prove the audit trail: hash chain, checkpoints signed by keys from outside the database, their spacing, and exported copies; exit 0 proven, 2 tampered, 3 not proven, 1 could not check',
+  )
+  .option('--jwks <file>', 'public keys from outside the database: a JWK Set, or {"keys":[{"kid","status","jwk"}]} (a peer\'s view of us: GET /admin/peers/<our code>)')
+  .option('--jwks-url <url>', 'fetch that key document instead, e.g. from a peer: https://peer/admin/peers/<our code>')
+  .option('--token-env <name>', 'environment variable holding a bearer token for --jwks-url')
+  .option('--checkpoints <file>', 'an exported checkpoint trail (TONGBAN_AUDIT_CHECKPOINT_FILE) to compare with the database; repeatable', collectFiles, [])
+  .option('--interval-seconds <s>', 'the checkpoint interval the gateway ran with (default: TONGBAN_AUDIT_CHECKPOINT_S)')
+  .option('--interval-entries <n>', 'the checkpoint interval in entries (default: TONGBAN_AUDIT_CHECKPOINT_ENTRIES)')
+  .action((o: { jwks?: string; jwksUrl?: string; tokenEnv?: string; checkpoints: string[]; intervalSeconds?: string; intervalEntries?: string }) =>
     withDatabase(async (ds, config) => {
-      let jwks: Jwks;
-      let ignoreKids: string[] = [];
-      if (opts.jwks) {
-        const parsed = JSON.parse(readFileSync(opts.jwks, 'utf8')) as { keys?: unknown } | null;
-        if (!Array.isArray(parsed?.keys)) throw new Error(`${opts.jwks} is not a JWKS (no "keys" array)`);
-        jwks = parsed as Jwks;
-      } else {
-        const own = await ds.getRepository(SigningKeyEntity).find();
-        jwks = { keys: own.filter((k) => k.status !== 'REVOKED').map((k) => JSON.parse(k.publicJwk) as Jwks['keys'][number]) };
-        ignoreKids = own.filter((k) => k.status === 'REVOKED').map((k) => k.kid);
-      }
-      const r = await verifyStoredAuditChain(ds, { jwks, ignoreKids, issuer: config.code });
-      if (!r.ok) {
-        process.stdout.write(`audit chain BROKEN at seq ${r.firstBadSeq}: ${r.problem}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      process.stdout.write(`audit chain OK: ${r.checked} entries, ${r.checkpoints.checked} checkpoints\n`);
-      if (r.checkpoints.skipped) process.stderr.write(`note: ${r.checkpoints.skipped} checkpoint(s) signed by revoked keys were not counted\n`);
-      if (r.gaps) process.stderr.write(`note: ${r.gaps} seq gap(s) with intact links (rows that never existed, from before the chain)\n`);
-      if (r.headSeq !== undefined && (r.checkpoints.lastGoodSeq ?? 0) < r.headSeq) {
-        process.stderr.write(`note: entries after seq ${r.checkpoints.lastGoodSeq ?? 0} are not yet covered by a signed checkpoint\n`);
-      }
+      const token = o.tokenEnv ? readNamedSecret(o.tokenEnv) : undefined;
+      if (o.tokenEnv && !token) throw new Error(`${o.tokenEnv} is not set (--token-env names the variable holding the token)`);
+      print(
+        await auditVerifyCommand(ds, {
+          code: config.code,
+          jwksFile: o.jwks,
+          jwksUrl: o.jwksUrl,
+          token,
+          checkpointFiles: o.checkpoints,
+          intervalSeconds: count('--interval-seconds', o.intervalSeconds, config.audit.checkpointSeconds),
+          intervalEntries: count('--interval-entries', o.intervalEntries, config.audit.checkpointEntries),
+          now: Date.now(),
+        }),
+      );
     }),
   );
+
+/** A whole number option, or its default. */
+function count(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error(`${name}: must be a whole number ≥ 0 (got ${value})`);
+  return n;
+}
 
 // The federation directory (national trust anchor): offline commands, no gateway config or database.
 const print = (o: CommandOutput) => {

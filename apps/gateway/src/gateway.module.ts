@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { DataSource, RetentionWorker } from '@tongban/persistence';
-import { AuditLog } from '@tongban/audit';
+import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter } from '@tongban/licences';
@@ -28,7 +28,7 @@ import { HttpErrorFilter } from './http/http-error.filter';
 import { PublicController } from './http/public.controller';
 import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
-import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerOperationalGauges } from '@tongban/observability';
+import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
@@ -97,6 +97,16 @@ export class GatewayModule {
         ReplayStore,
         SecretSealer,
         AuditLog,
+        {
+          provide: AUDIT_LOG_OPTIONS,
+          inject: [Metrics],
+          useFactory: (metrics: Metrics): AuditLogOptions => ({
+            checkpointEverySeconds: config.audit.checkpointSeconds,
+            checkpointEveryEntries: config.audit.checkpointEntries,
+            checkpointFile: config.audit.checkpointFile,
+            onCheckpointFailure: (stage) => metrics.auditCheckpointFailure(stage),
+          }),
+        },
         EnvelopeService,
         SignedTokenVerifier,
         FederationInbox,
@@ -159,9 +169,9 @@ export class GatewayModule {
         },
         {
           provide: OPERATIONAL_GAUGES,
-          inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore],
-          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore) => {
-            const names = registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP });
+          inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore, AuditLog],
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore, audit: AuditLog) => {
+            const names = [...registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP }), ...registerAuditGauges(metrics, audit)];
             metrics.gaugeOnScrape('tongban_tls_certificate_expiry_seconds', "Time until this gateway's TLS certificate expires (absent without TLS)", [], async () => {
               const left = transport.secondsToExpiry();
               return left === null ? [] : [{ value: left }];

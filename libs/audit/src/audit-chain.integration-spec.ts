@@ -5,7 +5,8 @@ import { Clock } from '@tongban/common';
 import { KeyStore, SigningKeyEntity } from '@tongban/keys';
 import { MIGRATIONS, buildDataSource, openDatabase } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
-import { AUDIT_CHECKPOINT_TYP, GENESIS_HASH, auditEntryHash, verifyAuditChain } from './audit-chain';
+import { AUDIT_CHECKPOINT_TYP, GENESIS_HASH, auditEntryHash } from './audit-chain';
+import { verifyAuditChain } from './audit-chain.verifier';
 import { verifyStoredAuditChain } from './audit-chain.store';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
@@ -137,7 +138,8 @@ describeEachDatabase('audit chain in the database', (fresh, kind) => {
     await ds.query(
       `INSERT INTO audit_checkpoints (seq, hash, at, signature, kid) VALUES (3, '${fakeHash}', ${at}, '${keys.signJws(AUDIT_CHECKPOINT_TYP, { iss: '110000', seq: 3, hash: fakeHash, at })}', '${keys.activeKid()}')`,
     );
-    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 3, checkpoints: { checked: 2, bad: 1 }, problem: expect.stringContaining('checkpoint at seq 3 does not match the chain') });
+    // The genuine checkpoint at seq 6 no longer follows the checkpoint stored before it: bad too (prev link).
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 3, checkpoints: { checked: 2, bad: 2 }, problem: expect.stringContaining('checkpoint at seq 3 does not match the chain') });
 
     // The right hash at seq 5, signed by a key that is not ours.
     const row5 = (await rows())[4];
@@ -146,7 +148,7 @@ describeEachDatabase('audit chain in the database', (fresh, kind) => {
     const forged = await new CompactSign(Buffer.from(JSON.stringify(claims))).setProtectedHeader({ alg: 'EdDSA', kid: keys.activeKid(), typ: AUDIT_CHECKPOINT_TYP }).sign(privateKey);
     await ds.query(`INSERT INTO audit_checkpoints (seq, hash, at, signature, kid) VALUES (5, '${row5.hash}', ${at}, '${forged}', '${keys.activeKid()}')`);
     const report = await verify();
-    expect(report).toMatchObject({ ok: false, firstBadSeq: 3, checkpoints: { checked: 3, bad: 2, lastGoodSeq: 6 } });
+    expect(report).toMatchObject({ ok: false, firstBadSeq: 3, checkpoints: { checked: 3, bad: 3 } });
     // Without the JWKS only hashes are compared: the forged signature at seq 5 passes, the forged hash does not.
     expect(await verifyStoredAuditChain(ds)).toMatchObject({ ok: false, firstBadSeq: 3, signaturesChecked: false, checkpoints: { checked: 3, bad: 1 } });
     // With only the forged hash out of the way, the foreign signature is what is reported.
@@ -154,12 +156,18 @@ describeEachDatabase('audit chain in the database', (fresh, kind) => {
     expect(await verifyAuditChain(await rows(), onlySeq5, keys.jwks())).toMatchObject({ ok: false, firstBadSeq: 5, problem: expect.stringContaining('signature does not verify') });
   });
 
-  it('checkpoints of an ignored (revoked) key are skipped, neither trusted nor held against the chain', async () => {
+  it('checkpoints of a revoked key verify but prove nothing; a revoked kid never excuses a signature that does not verify', async () => {
     await write(2);
     await audit.checkpoint();
-    const report = await verifyStoredAuditChain(ds, { jwks: { keys: [] }, ignoreKids: [keys.activeKid()] });
-    expect(report).toMatchObject({ ok: true, checkpoints: { checked: 0, bad: 0, skipped: 1 } });
-    expect(await verifyStoredAuditChain(ds, { jwks: { keys: [] } })).toMatchObject({ ok: false, firstBadSeq: 2 });
+    const report = await verifyStoredAuditChain(ds, { jwks: keys.jwks(), revokedKids: [keys.activeKid()] });
+    expect(report).toMatchObject({ ok: true, verdict: 'NOT_PROVEN', notProven: ['no checkpoint is signed by a trusted (not revoked) key'], checkpoints: { checked: 1, bad: 0, skipped: 1 } });
+    // The old verifier skipped by the stored kid before checking the signature: now the key must verify it.
+    expect(await verifyStoredAuditChain(ds, { jwks: { keys: [] }, revokedKids: [keys.activeKid()] })).toMatchObject({
+      ok: false,
+      verdict: 'TAMPERED',
+      firstBadSeq: 2,
+      problem: expect.stringContaining('signature does not verify'),
+    });
   });
 
   it('the migration chains rows written before it, in seq order, and AuditLog chains on from them', async () => {

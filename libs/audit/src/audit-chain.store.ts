@@ -1,5 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { AuditChainCheckpoint, AuditChainReport, AuditChainRow, AuditChainVerifier, AuditChainVerifyOptions } from './audit-chain';
+import { AuditChainCheckpoint, AuditChainRow } from './audit-chain';
+import { AuditChainReport, AuditChainVerifier, AuditChainVerifyOptions } from './audit-chain.verifier';
 
 /**
  * Raw SQL for the chain, shared by AuditLog and the offline verifier. Raw (not repositories) so that
@@ -51,10 +52,10 @@ export async function insertEntries(tx: Querier, entries: ChainedEntry[]): Promi
   }
 }
 
-/** Seq of the newest checkpoint, or undefined. */
-export async function lastCheckpointSeq(tx: Querier): Promise<number | undefined> {
-  const rows: { seq: number | string }[] = await tx.query('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
-  return rows.length ? Number(rows[0].seq) : undefined;
+/** Seq and signature of the newest checkpoint, or undefined. */
+export async function lastCheckpoint(tx: Querier): Promise<{ seq: number; at: number; signature: string } | undefined> {
+  const rows: { seq: number | string; at: number | string; signature: string }[] = await tx.query('SELECT seq, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
+  return rows.length ? { seq: Number(rows[0].seq), at: Number(rows[0].at), signature: rows[0].signature } : undefined;
 }
 
 export async function insertCheckpoint(tx: Querier, c: { seq: number; hash: string; at: number; signature: string; kid: string }): Promise<void> {
@@ -95,7 +96,7 @@ export async function readEntries(q: Querier, afterSeq: number | undefined, limi
  */
 export async function verifyStoredAuditChain(ds: DataSource, options: AuditChainVerifyOptions & { pageSize?: number } = {}): Promise<AuditChainReport> {
   const q = ds.manager as Querier;
-  const verifier = new AuditChainVerifier(await readCheckpoints(q));
+  const verifier = new AuditChainVerifier(await readCheckpoints(q), options.exported);
   const pageSize = options.pageSize ?? 5000;
   let after: number | undefined;
   for (;;) {

@@ -1,11 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation } from '@tongban/persistence';
-import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash } from './audit-chain';
-import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpointSeq, lockChain, readHead } from './audit-chain.store';
+import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash, checkpointLink } from './audit-chain';
+import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
+import { appendCheckpointLine } from './audit-checkpoint-export';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditRecord } from './audit-events';
@@ -23,6 +24,23 @@ export interface AuditSigner {
 export interface AuditLogOptions {
   /** Seconds between checkpoints (written only when the chain moved); 0 disables. Default 300. */
   checkpointEverySeconds?: number;
+  /** Also a checkpoint once this many entries were appended since the last one; 0 disables. Default 10000. */
+  checkpointEveryEntries?: number;
+  /** Where each checkpoint is also appended (JSON lines, fsynced) after it is committed; none when absent. */
+  checkpointFile?: string | null;
+  /** Told when a checkpoint could not be written (`sign`) or exported (`export`); for metrics. */
+  onCheckpointFailure?: (stage: 'sign' | 'export') => void;
+}
+
+/** What is not yet sealed by a checkpoint (read from the shared database, so every replica agrees). */
+export interface AuditSealingStatus {
+  headSeq: number;
+  /** Seq of the newest checkpoint (0 when none). */
+  sealedSeq: number;
+  /** Epoch ms of the newest checkpoint, if any. */
+  lastCheckpointAt?: number;
+  /** Epoch ms of the oldest entry after the newest checkpoint, if any. */
+  oldestUnsealedAt?: number;
 }
 
 /** Injection token for AuditLogOptions. */
@@ -56,13 +74,19 @@ const retryable = (e: unknown) =>
  * into `audit_checkpoints` every few minutes and at shutdown.
  */
 @Injectable()
-export class AuditLog implements OnModuleDestroy {
+export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('AuditLog');
   private readonly repo: Repository<AuditEventEntity>;
   private pending: PendingEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly everyEntries: number;
+  private readonly checkpointFile: string | null;
+  private readonly onCheckpointFailure: (stage: 'sign' | 'export') => void;
+  /** Seq of the newest checkpoint this process knows of (undefined until the first checkpoint call). */
+  private sealedSeq: number | undefined;
+  private sealingByCount: Promise<void> | undefined;
 
   constructor(
     private readonly ds: DataSource,
@@ -73,10 +97,18 @@ export class AuditLog implements OnModuleDestroy {
   ) {
     this.repo = ds.getRepository(AuditEventEntity);
     const every = options?.checkpointEverySeconds ?? 300;
+    this.everyEntries = signer ? (options?.checkpointEveryEntries ?? 10_000) : 0;
+    this.checkpointFile = options?.checkpointFile ?? null;
+    this.onCheckpointFailure = options?.onCheckpointFailure ?? (() => undefined);
     if (signer && every > 0) {
-      this.checkpointTimer = setInterval(() => void this.checkpoint().catch((e: Error) => this.logger.warn(`audit checkpoint not written: ${e.message}`)), every * 1000);
+      this.checkpointTimer = setInterval(() => void this.seal('timer'), every * 1000);
       this.checkpointTimer.unref();
     }
+  }
+
+  /** Seals at start what was written while no gateway ran (e.g. by the CLI), so it does not wait an interval. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.checkpointTimer) await this.seal('start');
   }
 
   /** Queues a routine entry; written within ~50 ms. */
@@ -115,19 +147,56 @@ export class AuditLog implements OnModuleDestroy {
     const signer = this.signer;
     if (!signer) throw new Error('audit checkpoints need a signer (the KeyStore)');
     await this.flush();
-    return this.ds.transaction(async (tx) => {
+    const row = await this.ds.transaction(async (tx) => {
       await lockChain(tx);
       const head = await readHead(tx);
       if (!head?.hash) return null;
-      const last = await lastCheckpointSeq(tx);
-      if (last !== undefined && last >= head.seq) return null;
+      const last = await lastCheckpoint(tx);
+      if (last !== undefined && last.seq >= head.seq) {
+        this.sealedSeq = last.seq;
+        return null;
+      }
       const at = this.clock.now().getTime();
-      const claims: AuditCheckpointClaims = { ...(this.selfCode ? { iss: this.selfCode } : {}), seq: head.seq, hash: head.hash, at };
+      // `prev` chains the checkpoints themselves: removing one breaks the next one's signature check.
+      const prev = last ? checkpointLink(last.signature) : GENESIS_HASH;
+      const claims: AuditCheckpointClaims = { ...(this.selfCode ? { iss: this.selfCode } : {}), seq: head.seq, hash: head.hash, at, prev };
       const signature = signer.signJws(AUDIT_CHECKPOINT_TYP, claims);
       const kid = (JSON.parse(Buffer.from(signature.split('.')[0], 'base64url').toString('utf8')) as { kid?: string }).kid ?? signer.activeKid();
-      const row = { seq: head.seq, hash: head.hash, at, signature, kid };
-      await insertCheckpoint(tx, row);
-      return Object.assign(new AuditCheckpointEntity(), { ...row, at: new Date(at) });
+      const c = { seq: head.seq, hash: head.hash, at, signature, kid };
+      await insertCheckpoint(tx, c);
+      return c;
+    });
+    if (!row) return null;
+    this.sealedSeq = row.seq;
+    // Exported only once committed: a line in the file always names a checkpoint the database had.
+    if (this.checkpointFile) {
+      await appendCheckpointLine(this.checkpointFile, row).catch((e: Error) => {
+        this.onCheckpointFailure('export');
+        this.logger.error(`audit checkpoint at seq ${row.seq} not exported to ${this.checkpointFile}: ${e.message}`);
+      });
+    }
+    return Object.assign(new AuditCheckpointEntity(), { ...row, at: new Date(row.at) });
+  }
+
+  /** What is not yet sealed, from the database (for metrics). */
+  async sealingStatus(): Promise<AuditSealingStatus> {
+    const head = await readHead(this.ds.manager);
+    const last = await lastCheckpoint(this.ds.manager);
+    const sealedSeq = last?.seq ?? 0;
+    const oldest: { at: number | string }[] = await this.ds.query(`SELECT at FROM audit_events WHERE seq > ${Number(sealedSeq)} ORDER BY seq LIMIT 1`);
+    return {
+      headSeq: head?.seq ?? 0,
+      sealedSeq,
+      ...(last ? { lastCheckpointAt: last.at } : {}),
+      ...(oldest.length ? { oldestUnsealedAt: Number(oldest[0].at) } : {}),
+    };
+  }
+
+  /** A checkpoint whose failure is logged and counted, never thrown (timers, start, entry count). */
+  private async seal(why: string): Promise<void> {
+    await this.checkpoint().catch((e: Error) => {
+      this.onCheckpointFailure('sign');
+      this.logger.warn(`audit checkpoint (${why}) not written: ${e.message}`);
     });
   }
 
@@ -148,15 +217,17 @@ export class AuditLog implements OnModuleDestroy {
     const sealing = this.checkpointTimer !== undefined;
     this.checkpointTimer = undefined;
     await this.flush();
+    await this.idle();
     // Seal what this process wrote since the last checkpoint.
-    if (sealing && this.ds.isInitialized) await this.checkpoint().catch((e: Error) => this.logger.warn(`audit checkpoint at shutdown not written: ${e.message}`));
+    if (sealing && this.ds.isInitialized) await this.seal('shutdown');
   }
 
   /** One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race. */
   private async append(batch: PendingEntry[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.ds.transaction((tx) => this.appendIn(tx, batch));
+        const headSeq = await this.ds.transaction((tx) => this.appendIn(tx, batch));
+        this.sealIfMany(headSeq);
         return;
       } catch (e) {
         // Another process won the race for the head (SQLite file shared with the CLI, or an
@@ -167,7 +238,18 @@ export class AuditLog implements OnModuleDestroy {
     }
   }
 
-  private async appendIn(tx: EntityManager, batch: PendingEntry[]): Promise<void> {
+  /** Starts a checkpoint once `checkpointEveryEntries` entries are unsealed (one at a time). */
+  private sealIfMany(headSeq: number): void {
+    if (!this.everyEntries || this.sealingByCount || headSeq - (this.sealedSeq ?? 0) < this.everyEntries) return;
+    this.sealingByCount = this.seal('entry count').finally(() => (this.sealingByCount = undefined));
+  }
+
+  /** Resolves once a checkpoint started by the entry count (if any) has finished. */
+  async idle(): Promise<void> {
+    await this.sealingByCount;
+  }
+
+  private async appendIn(tx: EntityManager, batch: PendingEntry[]): Promise<number> {
     await lockChain(tx);
     const head = await readHead(tx);
     let seq = head?.seq ?? 0;
@@ -181,6 +263,7 @@ export class AuditLog implements OnModuleDestroy {
       return entry;
     });
     await insertEntries(tx, chained);
+    return seq;
   }
 
   private entry(r: AuditRecord): PendingEntry {

@@ -102,6 +102,11 @@ const schema = z
       }),
     webhookMaxPerClient: int(1, 10_000).default(20),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    // Audit checkpoints (docs/audit.md §4): every so many seconds and entries, and a copy of each
+    // outside the database (JSON lines, fsynced), which `tongban audit verify --checkpoints` compares.
+    auditCheckpointS: int(0, 86_400).default(300),
+    auditCheckpointEntries: int(0, 10_000_000).default(10_000),
+    auditCheckpointFile: z.string().min(1).optional(),
     // Federation directory: the anchor's PUBLIC JWK (file path or inline JSON) and where the signed
     // directory is (file path or http(s) URL). Directory mode is off unless both are set.
     directoryAnchor: z.string().min(1).optional(),
@@ -155,6 +160,8 @@ export interface GatewayConfig {
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
   webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number; allowCidrs: string[]; maxPerClient: number };
   logLevel: Raw['logLevel'];
+  /** Audit checkpoints: interval in seconds and in entries (0 = off), and the export file (null = none). */
+  audit: { checkpointSeconds: number; checkpointEntries: number; checkpointFile: string | null };
   /**
    * The federation transport: mutual TLS with these files, plaintext (development flag), or not
    * configured (the gateway refuses to start; CLI commands that only touch the database still run).
@@ -296,6 +303,7 @@ function finish(r: Raw): GatewayConfig {
       maxPerClient: r.webhookMaxPerClient,
     },
     logLevel: r.logLevel,
+    audit: { checkpointSeconds: r.auditCheckpointS, checkpointEntries: r.auditCheckpointEntries, checkpointFile: r.auditCheckpointFile ? resolve(r.auditCheckpointFile) : null },
     directory: directorySettings(r),
     transport: transportSettings(r, production),
     logFormat: r.logFormat ?? (production ? 'json' : 'pretty'),

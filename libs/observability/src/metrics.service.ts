@@ -67,6 +67,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly auditCheckpointFailures = new Counter({
+    name: 'tongban_audit_checkpoint_failures_total',
+    help: 'Audit checkpoints not written (sign) or not appended to the export file (export)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
   private readonly scrapeErrors = new Counter({
     name: 'tongban_scrape_errors_total',
     help: 'Failures computing an on-scrape gauge (its samples are missing, or NaN, for that scrape)',
@@ -116,6 +122,11 @@ export class Metrics {
   /** Counts one webhook delivery blocked at send time (`reason`: loopback, private, link-local, metadata, …). */
   webhookBlocked(reason: string): void {
     this.webhookBlocks.inc({ reason });
+  }
+
+  /** Counts one audit checkpoint that failed at `stage` (`sign` or `export`). */
+  auditCheckpointFailure(stage: 'sign' | 'export'): void {
+    this.auditCheckpointFailures.inc({ stage });
   }
 
   /** Counts one verification result given to a local system. */

@@ -55,6 +55,32 @@ export function registerOperationalGauges(metrics: Metrics, src: OperationalSour
   return ['tongban_outbox_messages', 'tongban_outbox_oldest_age_seconds', 'tongban_cases', 'tongban_cases_overdue', 'tongban_signing_key_age_seconds'];
 }
 
+/** The audit trail's view the gauges need (AuditLog.sealingStatus()). */
+export interface AuditSealingPort {
+  sealingStatus(): Promise<{ headSeq: number; sealedSeq: number; lastCheckpointAt?: number; oldestUnsealedAt?: number }>;
+}
+
+/**
+ * Registers the audit sealing gauges: entries not yet covered by a checkpoint, the age of the
+ * oldest of them, and the age of the newest checkpoint. Returns their names.
+ */
+export function registerAuditGauges(metrics: Metrics, audit: AuditSealingPort, now: () => number = Date.now): string[] {
+  const status = sharedFor(500, () => audit.sealingStatus());
+  metrics.gaugeOnScrape('tongban_audit_unsealed_entries', 'Audit entries after the newest signed checkpoint', [], async () => {
+    const s = await status();
+    return [{ value: s.headSeq - s.sealedSeq }];
+  });
+  metrics.gaugeOnScrape('tongban_audit_unsealed_age_seconds', 'Age of the oldest audit entry not yet covered by a checkpoint (0 when all are)', [], async () => {
+    const s = await status();
+    return [{ value: s.oldestUnsealedAt === undefined ? 0 : Math.max(0, (now() - s.oldestUnsealedAt) / 1000) }];
+  });
+  metrics.gaugeOnScrape('tongban_audit_last_checkpoint_age_seconds', 'Time since the newest audit checkpoint (absent when there is none)', [], async () => {
+    const s = await status();
+    return s.lastCheckpointAt === undefined ? [] : [{ value: Math.max(0, (now() - s.lastCheckpointAt) / 1000) }];
+  });
+  return ['tongban_audit_unsealed_entries', 'tongban_audit_unsealed_age_seconds', 'tongban_audit_last_checkpoint_age_seconds'];
+}
+
 /** `fn`'s promise, reused by callers within `ms` of the first call. */
 function sharedFor<T>(ms: number, fn: () => Promise<T>): () => Promise<T> {
   let last: { at: number; value: Promise<T> } | undefined;
