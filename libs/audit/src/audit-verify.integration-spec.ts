@@ -182,20 +182,18 @@ describeEachDatabase('tongban audit verify, strict', (fresh, kind) => {
     const pair = await generateKeyPair('EdDSA', { extractable: true });
     const jwk = await exportJWK(pair.publicKey);
     const kid = await calculateJwkThumbprint(jwk);
-    await ds
-      .getRepository(SigningKeyEntity)
-      .insert({
-        kid,
-        alg: 'EdDSA',
-        publicJwk: JSON.stringify({ ...jwk, kid, alg: 'EdDSA', use: 'sig' }),
-        privateKeyEnc: 'x',
-        status: 'ACTIVE',
-        createdAt: clock.now(),
-        activatedAt: clock.now(),
-        retiredAt: null,
-        revokedAt: null,
-        revocationReason: null,
-      });
+    await ds.getRepository(SigningKeyEntity).insert({
+      kid,
+      alg: 'EdDSA',
+      publicJwk: JSON.stringify({ ...jwk, kid, alg: 'EdDSA', use: 'sig' }),
+      privateKeyEnc: 'x',
+      status: 'ACTIVE',
+      createdAt: clock.now(),
+      activatedAt: clock.now(),
+      retiredAt: null,
+      revokedAt: null,
+      revocationReason: null,
+    });
     const [c3] = await ds.query(`SELECT signature FROM audit_checkpoints WHERE seq = 3`);
     const claims = { iss: '110000', seq: 6, hash: prev, at: clock.t, prev: checkpointLink((c3 as { signature: string }).signature) };
     const forged = await new CompactSign(Buffer.from(JSON.stringify(claims))).setProtectedHeader({ alg: 'EdDSA', kid, typ: AUDIT_CHECKPOINT_TYP }).sign(pair.privateKey);
