@@ -184,6 +184,18 @@ describe('loadGatewayConfig', () => {
       expect([c.http.port, c.grpc.port, c.clockSkewSeconds]).toEqual([8500, 9500, 0]);
     });
 
+    it('takes webhook allowed ranges and a per-client cap; refuses a bad range, naming it', () => {
+      const d = loadGatewayConfig({ TONGBAN_CODE: '110000' }).webhooks;
+      expect([d.allowCidrs, d.maxPerClient]).toEqual([[], 20]);
+      const c = loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_WEBHOOK_ALLOW_CIDRS: ' 10.20.0.0/16 , fd12:3456::/48,127.0.0.1 ', TONGBAN_WEBHOOK_MAX_PER_CLIENT: '5' }).webhooks;
+      expect([c.allowCidrs, c.maxPerClient]).toEqual([['10.20.0.0/16', 'fd12:3456::/48', '127.0.0.1'], 5]);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_WEBHOOK_ALLOW_CIDRS: '10.0.0.0/8,10.0.0.0/33' })).toMatch(
+        /^TONGBAN_WEBHOOK_ALLOW_CIDRS \(webhookAllowCidrs\): 10\.0\.0\.0\/33 is not an IPv4 or IPv6 address range/,
+      );
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_WEBHOOK_ALLOW_CIDRS: 'intranet.example' })).toContain('intranet.example is not an IPv4 or IPv6 address range');
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_WEBHOOK_MAX_PER_CLIENT: '0' })).toContain('TONGBAN_WEBHOOK_MAX_PER_CLIENT');
+    });
+
     it.each([['11000'], ['1100000'], ['abcdef'], ['11000a'], [' 110000']])('refuses TONGBAN_CODE=%p', (code) => {
       expect(configError({ TONGBAN_CODE: code })).toMatch(/^TONGBAN_CODE \(code\): /);
     });
