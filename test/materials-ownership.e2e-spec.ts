@@ -26,7 +26,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** The shipped catalogue plus an item with three roles whose steps all need the materials. */
 function catalogueWithThreeRoles(): string {
-  const shipped = JSON.parse(readFileSync(join(ROOT, 'data', 'catalogue.json'), 'utf8'));
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'data', 'catalogue.json'), 'utf8')) as { version: string; items: unknown[] };
   const step = (role: string, action: string) => ({
     role,
     action,
@@ -55,7 +55,7 @@ function catalogueWithThreeRoles(): string {
 }
 
 const openCase = async (accepting: string, home: string, work: string) => {
-  const r = await call(gws[accepting], 'POST', '/v1/cases', {
+  const r = await call<{ collaborationId: string }>(gws[accepting], 'POST', '/v1/cases', {
     itemCode: ITEM,
     applicant: { name: '张三', idNumber: '11010519491231002X' },
     participants: { RECEIVING: accepting, HOME: home, WORK: work },
@@ -63,7 +63,7 @@ const openCase = async (accepting: string, home: string, work: string) => {
     receivedAt: { office: '政务服务中心', clerk: '李窗口', channel: 'WINDOW' },
   });
   expect(r.status).toBe(201);
-  const id: string = r.body.collaborationId;
+  const id = r.body.collaborationId;
   for (const code of [home, work]) {
     await waitFor(
       `case ${id} at ${code}`,
@@ -74,7 +74,20 @@ const openCase = async (accepting: string, home: string, work: string) => {
   return id;
 };
 
-const materialsAt = async (gw: Gateway, id: string) => (await call(gw, 'GET', `/v1/cases/${id}/materials`)).body.materials as any[];
+interface Held {
+  id: string;
+  receivedFrom: string;
+  sha256: string;
+}
+interface Transfer {
+  materialId: string;
+  peer: string;
+  status: string;
+  lastError: string | null;
+  receipt: { jws: string; payload: string } | null;
+}
+
+const materialsAt = async (gw: Gateway, id: string) => (await call<{ materials: Held[] }>(gw, 'GET', `/v1/cases/${id}/materials`)).body.materials;
 
 async function upload(gw: Gateway, id: string, body: Buffer): Promise<string> {
   const res = await fetch(`${gw.baseUrl}/v1/cases/${id}/materials/RESIDENT_ID_CARD`, { method: 'PUT', headers: { authorization: `Bearer ${gw.apiToken}`, 'content-type': 'application/pdf' }, body });
@@ -108,7 +121,7 @@ function push(signer: FakePeer, to: Gateway, h: Partial<MaterialHeader> & { coll
 }
 
 const transfer = async (gw: Gateway, materialId: string, peer: string) =>
-  ((await call(gw, 'GET', '/admin/material-transfers?limit=1000', undefined, gw.adminToken)).body.transfers as any[]).find((t) => t.materialId === materialId && t.peer === peer);
+  (await call<{ transfers: Transfer[] }>(gw, 'GET', '/admin/material-transfers?limit=1000', undefined, gw.adminToken)).body.transfers.find((t) => t.materialId === materialId && t.peer === peer);
 
 beforeAll(async () => {
   const list = await startFederation([BJ, HB, GD], { env: { ...FAST, TONGBAN_CATALOGUE_FILE: catalogueWithThreeRoles() } });
@@ -129,7 +142,9 @@ describe('materials come only from the case’s accepting gateway', () => {
     expect([r.code, r.refusal]).toEqual([status.PERMISSION_DENIED, 'NOT_CASE_OWNER']);
     expect(r.details).toContain(`from its accepting gateway ${GD}, not ${HB}`);
     expect(await materialsAt(gws[BJ], id)).toEqual([]);
-    const refused = (await call(gws[BJ], 'GET', '/admin/audit?event=federation.request.refused&limit=1000', undefined, gws[BJ].adminToken)).body.events as any[];
+    const refused = (
+      await call<{ events: { actor: string; subject: string; reason: string }[] }>(gws[BJ], 'GET', '/admin/audit?event=federation.request.refused&limit=1000', undefined, gws[BJ].adminToken)
+    ).body.events;
     expect(refused.filter((e) => e.actor === HB && e.subject === 'PushMaterial').map((e) => e.reason)).toContain('NOT_CASE_OWNER');
 
     // The owner's file reaches both other participants.
@@ -178,7 +193,7 @@ describe('materials come only from the case’s accepting gateway', () => {
       () => transfer(gws[GD], materialId, BJ),
       (t) => t?.status === 'DELIVERED',
     );
-    expect(MaterialReceiptPayload.decode(Buffer.from(delivered.receipt.payload, 'base64'))).toEqual({ materialId, sha256: sha256(file), size: String(file.length) });
+    expect(MaterialReceiptPayload.decode(Buffer.from(delivered!.receipt!.payload, 'base64'))).toEqual({ materialId, sha256: sha256(file), size: String(file.length) });
     expect((await materialsAt(gws[BJ], owned)).map((m) => [m.id, m.receivedFrom, m.sha256])).toEqual([[materialId, GD, sha256(file)]]);
     expect((await materialsAt(gws[BJ], squatCase)).map((m) => [m.id, m.receivedFrom, m.sha256])).toEqual([[materialId, HB, sha256(squat)]]);
     expect((await download(gws[BJ], owned, materialId)).equals(file)).toBe(true);

@@ -21,6 +21,23 @@ const ENV = {
   TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
 };
 
+interface Hook {
+  id: string;
+  url: string;
+  createdBy: string;
+}
+interface Answer {
+  id: string;
+  token: string;
+  webhooks: Hook[];
+  error: { code: string; field?: string; rule?: string; message: string };
+}
+interface Delivery {
+  id: string;
+  webhookId: string;
+  attempts: number;
+}
+
 let gws: Record<string, Gateway>;
 let server: Server;
 let base: string;
@@ -28,7 +45,8 @@ const received: string[] = [];
 let hall: string;
 let tasks: string;
 
-const as = (token: string, method: string, path: string, body?: unknown) => call(gws[BJ], method, path, body, token);
+const as = (token: string, method: string, path: string, body?: unknown) => call<Answer>(gws[BJ], method, path, body, token);
+const admin = (method: string, path: string) => call<Answer>(gws[BJ], method, path, undefined, gws[BJ].adminToken);
 const idsOf = (r: { body: { webhooks: { id: string }[] } }) => r.body.webhooks.map((w) => w.id).sort();
 
 beforeAll(async () => {
@@ -45,9 +63,9 @@ beforeAll(async () => {
   const list = await startFederation([BJ, HB], { env: ENV });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
   const client = async (name: string) => {
-    const r = await call(gws[BJ], 'POST', '/admin/clients', { kind: 'SYSTEM', name, scopes: ['cases', 'tasks'] }, gws[BJ].adminToken);
+    const r = await call<Answer>(gws[BJ], 'POST', '/admin/clients', { kind: 'SYSTEM', name, scopes: ['cases', 'tasks'] }, gws[BJ].adminToken);
     expect(r.status).toBe(201);
-    return r.body.token as string;
+    return r.body.token;
   };
   hall = await client('hall');
   tasks = await client('tasks');
@@ -72,18 +90,18 @@ describe('the webhook boundary', () => {
     expect(idsOf(await as(hall, 'GET', '/v1/webhooks'))).toEqual([a.body.id]);
 
     // Administrators: every webhook, with its owner; and delete any.
-    const all = await call(gws[BJ], 'GET', '/admin/webhooks', undefined, gws[BJ].adminToken);
+    const all = await admin('GET', '/admin/webhooks');
     expect(all.status).toBe(200);
     expect(
       all.body.webhooks
-        .filter((w: any) => [a.body.id, b.body.id].includes(w.id))
-        .map((w: any) => w.createdBy)
+        .filter((w) => [a.body.id, b.body.id].includes(w.id))
+        .map((w) => w.createdBy)
         .sort(),
     ).toEqual(['hall', 'tasks']);
-    expect((await call(gws[BJ], 'DELETE', `/admin/webhooks/${b.body.id}`, undefined, gws[BJ].adminToken)).status).toBe(204);
+    expect((await admin('DELETE', `/admin/webhooks/${b.body.id}`)).status).toBe(204);
     expect(idsOf(await as(tasks, 'GET', '/v1/webhooks'))).toEqual([]);
     expect((await as(hall, 'DELETE', `/v1/webhooks/${a.body.id}`)).status).toBe(204);
-    const deleted = (await call(gws[BJ], 'GET', '/admin/audit?event=admin.webhook.deleted', undefined, gws[BJ].adminToken)).body.events as any[];
+    const deleted = (await call<{ events: { subject: string; actor: string }[] }>(gws[BJ], 'GET', '/admin/audit?event=admin.webhook.deleted', undefined, gws[BJ].adminToken)).body.events;
     expect(deleted.map((e) => [e.subject, e.actor]).sort()).toEqual(
       [
         [a.body.id, 'hall'],
@@ -93,7 +111,7 @@ describe('the webhook boundary', () => {
   });
 
   it('refuses URLs to non-public addresses at registration with 400 naming url, storing nothing', async () => {
-    const before = idsOf(await call(gws[BJ], 'GET', '/admin/webhooks', undefined, gws[BJ].adminToken));
+    const before = idsOf(await admin('GET', '/admin/webhooks'));
     for (const [url, kind] of [
       ['http://10.1.2.3/hook', 'private'],
       ['http://192.168.1.10:8080/hook', 'private'],
@@ -106,7 +124,7 @@ describe('the webhook boundary', () => {
       ['http://224.0.0.1/hook', 'multicast'],
     ]) {
       const r = await as(hall, 'POST', '/v1/webhooks', { url });
-      expect({ url, status: r.status, code: r.body.error?.code, field: r.body.error?.field, rule: r.body.error?.rule }).toEqual({
+      expect({ url, status: r.status, code: r.body.error.code, field: r.body.error.field, rule: r.body.error.rule }).toEqual({
         url,
         status: 400,
         code: 'VALIDATION_FAILED',
@@ -116,7 +134,7 @@ describe('the webhook boundary', () => {
       expect(r.body.error.message).toContain(`a ${kind} address`);
       expect(r.body.error.message).toContain('TONGBAN_WEBHOOK_ALLOW_CIDRS');
     }
-    expect(idsOf(await call(gws[BJ], 'GET', '/admin/webhooks', undefined, gws[BJ].adminToken))).toEqual(before);
+    expect(idsOf(await admin('GET', '/admin/webhooks'))).toEqual(before);
   });
 
   it('caps webhooks per client: the fourth is 409 (rule MAX_PER_CLIENT); another client is not affected', async () => {
@@ -153,13 +171,14 @@ describe('the webhook boundary', () => {
     expect(opened.status).toBe(201);
     const delivery = await waitFor(
       'a blocked attempt',
-      async () => ((await call(gws[BJ], 'GET', '/admin/webhook-deliveries?limit=1000', undefined, gws[BJ].adminToken)).body.deliveries as any[]).find((d) => d.webhookId === hook.body.id),
-      (d) => d?.attempts >= 1,
+      async () =>
+        (await call<{ deliveries: Delivery[] }>(gws[BJ], 'GET', '/admin/webhook-deliveries?limit=1000', undefined, gws[BJ].adminToken)).body.deliveries.find((d) => d.webhookId === hook.body.id),
+      (d) => (d?.attempts ?? 0) >= 1,
     );
     expect(delivery).toMatchObject({ status: 'PENDING', lastStatus: null, lastError: 'blocked: 127.0.0.1, a loopback address' });
     const metrics = await (await fetch(`${gws[BJ].baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tongban_webhook_blocked_total\{reason="loopback"\} [1-9]\d*$/m);
-    expect(gws[BJ].output()).toContain(`webhook delivery ${delivery.id} to ${base} blocked: 127.0.0.1, a loopback address`);
+    expect(gws[BJ].output()).toContain(`webhook delivery ${delivery?.id} to ${base} blocked: 127.0.0.1, a loopback address`);
     expect(received).not.toContain('/withdrawn');
   });
 });

@@ -1,4 +1,3 @@
-import { DataSource } from 'typeorm';
 import { CaseEntity } from '@tongban/cases';
 import { buildDataSource, DatabaseTarget, isUniqueViolation, MIGRATIONS, openDatabase } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
@@ -63,7 +62,7 @@ describeEachDatabase('case materials keyed per (case, origin)', (fresh) => {
       const m = await ds.getRepository(CaseMaterialEntity).findOneByOrFail({ id: 'm-old' });
       expect(m.storageId).toBe('m-old');
       expect((await new MaterialStore(ds).bytes(m)).equals(bytes)).toBe(true);
-      const joined = await ds.query('SELECT t.peer FROM material_transfers t JOIN case_materials m ON m.storage_id = t.material_id');
+      const joined: unknown = await ds.query('SELECT t.peer FROM material_transfers t JOIN case_materials m ON m.storage_id = t.material_id');
       expect(joined).toEqual([{ peer: '110000' }]);
       // A chunk or transfer of a material that does not exist is still refused (foreign keys moved to storage_id).
       await expect(ds.query(`INSERT INTO material_chunks (material_id, idx, data) VALUES ('nothing', 0, 'AA==')`)).rejects.toThrow();

@@ -49,7 +49,7 @@ describeEachDatabase('webhook ownership, address policy and cap', (fresh) => {
       await expect(service.register({ url }, 'hall')).rejects.toMatchObject({
         code: 'VALIDATION_FAILED',
         details: { field: 'url', rule: 'PUBLIC_ADDRESS' },
-        message: expect.stringContaining(`a ${reason} address`),
+        message: expect.stringContaining(`a ${reason} address`) as string,
       });
     }
     expect(await ds.getRepository(WebhookEntity).count()).toBe(0);
