@@ -121,7 +121,7 @@ describe('tongban tls check and show', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^NOT OK: TONGBAN_TLS_CERT .*: the certificate is for participant 440000, but this gateway is 130000/);
     const shown = await runCli(o, ['tls', 'show', o.tls!.certFile]);
-    expect(shown.stdout).toMatch(/participant\s+130000[\s\S]*URI:urn:tongban:participant:130000/);
+    expect(shown.stdout).toMatch(/participant\s+130000[\s\S]*URI:urn:tongban:participant:130000, DNS:gateway-130000\.tongban\.invalid/);
     expect(shown.stdout + shown.stderr + ok.stdout).not.toMatch(/PRIVATE KEY/);
   });
 });

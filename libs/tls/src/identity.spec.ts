@@ -1,10 +1,16 @@
 import fc from 'fast-check';
-import { participantFromSubjectAltName, participantUri } from './identity';
+import { participantDnsName, participantFromSubjectAltName, participantUri } from './identity';
 
 describe('participant identity in a certificate', () => {
   it('reads exactly one participant URI among other names', () => {
     expect(participantFromSubjectAltName('URI:urn:tongban:participant:110000, DNS:localhost, IP Address:127.0.0.1')).toBe('110000');
     expect(participantFromSubjectAltName('DNS:gw.example, URI:urn:tongban:participant:440000')).toBe('440000');
+    expect(participantFromSubjectAltName('URI:urn:tongban:participant:110000, DNS:gateway-110000.tongban.invalid, DNS:localhost')).toBe('110000');
+  });
+
+  it('builds the participant DNS name only for a 6-digit code', () => {
+    expect(participantDnsName('110000')).toBe('gateway-110000.tongban.invalid');
+    expect(() => participantDnsName('1100001')).toThrow(/6 digits/);
   });
 
   it.each([
@@ -18,6 +24,9 @@ describe('participant identity in a certificate', () => {
     ['another scheme', 'URI:https://urn:tongban:participant:110000'],
     ['upper case prefix', 'URI:URN:TONGBAN:PARTICIPANT:110000'],
     ['a DNS name that looks like the URI', 'DNS:urn:tongban:participant:110000'],
+    ['the participant DNS name of another participant', 'URI:urn:tongban:participant:110000, DNS:gateway-130000.tongban.invalid'],
+    ['a wildcard participant DNS name', 'URI:urn:tongban:participant:110000, DNS:*.tongban.invalid'],
+    ['another participant DNS name in upper case, with a trailing dot', 'URI:urn:tongban:participant:110000, DNS:GATEWAY-130000.TONGBAN.INVALID.'],
     ['a quoted entry smuggling a comma', 'URI:"urn:tongban:participant:110000, URI:urn:tongban:participant:130000"'],
   ])('names nobody for %s', (_what, san) => {
     expect(participantFromSubjectAltName(san)).toBeNull();

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
-import { participantUri } from './identity';
+import { participantDnsName, participantUri } from './identity';
 
 // A small certificate authority for the federation's mutual TLS: `tongban tls ca|issue` (an
 // administrator's machine), the local federation of `npm start` and the tests. Keys are ECDSA
@@ -114,15 +114,17 @@ export async function loadCertificateAuthority(certificatePem: string, privateKe
 
 /**
  * A certificate for the gateway of participant `code`, for both ends of mutual TLS (serverAuth
- * and clientAuth), naming the participant in a URI subjectAltName. The file it is written to
+ * and clientAuth), naming the participant in a URI subjectAltName and in the DNS name
+ * `gateway-<code>.tongban.invalid` (for peers whose TLS stack checks host names). The file it is written to
  * holds the leaf followed by the CA certificate.
  */
 export async function issueGatewayCertificate(ca: CertificateAuthority, o: GatewayCertificateOptions, passphrase: string | undefined): Promise<IssuedPem> {
   const x509 = x509lib();
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const names: X509.JsonGeneralName[] = [];
-  if (o.identity !== false) names.push({ type: 'url', value: participantUri(o.code) });
+  if (o.identity !== false) names.push({ type: 'url', value: participantUri(o.code) }, { type: 'dns', value: participantDnsName(o.code) });
   for (const h of o.hosts) {
+    if (o.identity !== false && h.toLowerCase() === participantDnsName(o.code)) continue;
     if (isIP(h)) names.push({ type: 'ip', value: h });
     else if (/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(h)) names.push({ type: 'dns', value: h.toLowerCase() });
     else throw new Error(`host ${JSON.stringify(h).slice(0, 80)} is neither a DNS name nor an IP address`);

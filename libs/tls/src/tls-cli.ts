@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, X509Certificate as Cert } from 'node:crypto';
-import { participantOfCertificate } from './identity';
+import { participantDnsName, participantOfCertificate } from './identity';
 import { createCertificateAuthority, issueGatewayCertificate, loadCertificateAuthority } from './pki';
 import { loadTlsMaterial, parseCertificates, TlsFiles, TlsMaterialError } from './tls-material';
 
@@ -95,13 +95,20 @@ export function tlsCheckCommand(files: TlsFiles, code: string, production: boole
   try {
     const m = loadTlsMaterial(files, code, { production });
     const days = Math.floor((m.notAfter.getTime() - Date.now()) / DAY_MS);
+    const dnsName = participantDnsName(m.participant);
+    const leaf = parseCertificates(m.certificateChain.toString('utf8'), files.certFile)[0];
+    const hasDnsName = (leaf?.subjectAltName ?? '').split(', ').includes(`DNS:${dnsName}`);
+    const warnings = [
+      ...(days < 14 ? [`warning: expires in ${days} days: renew it (docs/operations.md §18.4)`] : []),
+      ...(hasDnsName ? [] : [`warning: no DNS name ${dnsName}: peers whose gRPC stack checks host names cannot call this gateway (docs/operations.md §18.3)`]),
+    ];
     return {
       stdout:
         [
           `OK: certificate for participant ${m.participant}, valid ${m.notBefore.toISOString()} to ${m.notAfter.toISOString()} (${days} days left)`,
           `    SHA-256 ${m.fingerprint}; key matches${files.keyPassphrase ? ' (encrypted)' : ''}; chains to ${m.caSubjects.join(' | ')}`,
         ].join('\n') + '\n',
-      stderr: days < 14 ? `warning: expires in ${days} days: renew it (docs/operations.md §18.4)\n` : '',
+      stderr: warnings.map((w) => `${w}\n`).join(''),
       exitCode: 0,
     };
   } catch (e) {

@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChannelCredentials, credentials, makeGenericClientConstructor, Server, ServerUnaryCall, sendUnaryData, status } from '@grpc/grpc-js';
@@ -191,6 +192,31 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     expect(ts.reload()).toBe(false);
     expect(ts.status()).toMatchObject({ fingerprint: kept, lastReloadError: expect.stringMatching(/TONGBAN_TLS_KEY/) });
     expect(await ask(ts.channelCredentials('110000'))).toEqual({ who: '130000' });
+  });
+
+  it('works for a client that checks host names (grpc-js defaults): it connects with gateway-<code>.tongban.invalid as server name and authority', async () => {
+    const material = loadTlsMaterialUnchecked(await issue('130000'));
+    const hostChecking = credentials.createSsl(Buffer.from(caPem), material.key, material.cert); // no checkServerIdentity override
+    const askAs = (name: string) =>
+      new Promise<{ who?: string; code?: number; details?: string }>((resolve) => {
+        const c = new Client(`127.0.0.1:${port}`, hostChecking, { 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name });
+        c.makeUnaryRequest(
+          service.whoAmI.path,
+          (v: Buffer) => v,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          { deadline: Date.now() + 5000 },
+          (err, res) => {
+            c.close();
+            resolve(err ? { code: err.code, details: err.details } : { who: res!.toString() });
+          },
+        );
+      });
+    expect(await askAs('gateway-110000.tongban.invalid')).toEqual({ who: '130000' });
+    // The same client asking for another participant's name fails its own host-name check.
+    expect(await askAs('gateway-440000.tongban.invalid')).toMatchObject({ code: status.UNAVAILABLE });
+    // `tongban tls issue` puts the name in every certificate, next to the participant URI.
+    expect(new X509Certificate(readFileSync((await issue('440000')).certFile)).subjectAltName).toMatch(/^URI:urn:tongban:participant:440000, DNS:gateway-440000\.tongban\.invalid/);
   });
 
   it('never puts key material in its status', async () => {
