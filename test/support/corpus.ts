@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { Client, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { CaseOpened, DeliveryPayload, Envelope, KeyAnnouncement, LicenceQuery, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
 import { FakePeer, RawResult, TlsAs, credentialsFor } from '@tongban/testkit';
 
@@ -326,7 +326,7 @@ export function signParts(signer: FakePeer, header: Record<string, unknown>, cla
 }
 
 function decodePart(part: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 /** Claims of a compact JWS, unverified. */
@@ -396,7 +396,7 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
     ...a.claims,
   };
   for (const k of ['iat', 'exp'] as const) {
-    const v = a.clock?.[k] ?? (typeof a.claims?.[k] === 'string' ? (a.claims[k] as string) : undefined);
+    const v = a.clock?.[k] ?? (typeof a.claims?.[k] === 'string' ? a.claims[k] : undefined);
     if (v !== undefined && /^[+-]\d+$/.test(String(v))) claims[k] = rel(v, now);
   }
   for (const k of a.omitClaims ?? []) delete claims[k];

@@ -25,7 +25,7 @@ export function rawRequest(port: number, method: string, path: string, options: 
 
 /** Runs `tasks` with at most `width` in flight. */
 export async function inParallel<T>(tasks: (() => Promise<T>)[], width = 16): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
+  const out = new Array<T>(tasks.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(width, tasks.length) }, async () => {

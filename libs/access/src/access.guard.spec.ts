@@ -1,4 +1,4 @@
-import { Controller, Get, INestApplication, Post } from '@nestjs/common';
+import { Controller, Get, Post } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -77,8 +77,8 @@ const PRINCIPALS: Record<string, Principal> = {
   auditor: { name: 'reader', kind: 'ADMIN', scopes: [], role: 'auditor' },
 };
 
-async function appWith(controllers: (new () => object)[]): Promise<{ app: NestFastifyApplication; audit: { record: jest.Mock } }> {
-  const audit = { record: jest.fn() };
+async function appWith(controllers: (new () => object)[]): Promise<{ app: NestFastifyApplication; audit: { record: jest.Mock<void, Parameters<AuditLog['record']>> } }> {
+  const audit = { record: jest.fn<void, Parameters<AuditLog['record']>>() };
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
     controllers,
@@ -98,7 +98,7 @@ async function appWith(controllers: (new () => object)[]): Promise<{ app: NestFa
 
 describe('AccessGuard', () => {
   let app: NestFastifyApplication;
-  let audit: { record: jest.Mock };
+  let audit: { record: jest.Mock<void, Parameters<AuditLog['record']>> };
   beforeAll(async () => ({ app, audit } = await appWith([ApiController, AdminController, OpenController])));
   afterAll(() => app.close());
 

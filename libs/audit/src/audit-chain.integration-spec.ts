@@ -13,8 +13,12 @@ import { AuditEventEntity } from './audit-event.entity';
 import { AuditRecord } from './audit-events';
 import { AuditLog } from './audit-log.service';
 
-beforeAll(() => Logger.overrideLogger(['error']));
-afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']));
+beforeAll(() => {
+  Logger.overrideLogger(['error']);
+});
+afterAll(() => {
+  Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
+});
 
 class TestClock extends Clock {
   private t = Date.UTC(2025, 6, 1, 9, 30, 0);

@@ -118,7 +118,7 @@ describe('signDirectory / verifyDirectory', () => {
   it('a tampered payload, header or signature is BAD_SIGNATURE', async () => {
     const { jws } = await signDirectory(directory(), anchorPair.privateJwk);
     const [h, p, s] = jws.split('.');
-    const evil = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const evil = JSON.parse(Buffer.from(p, 'base64url').toString()) as { participants: { endpoint: string }[] };
     evil.participants[0].endpoint = 'attacker.example:9011';
     expect(await refusal(`${h}.${b64(canonicalJson(evil))}.${s}`)).toBe('BAD_SIGNATURE');
     expect(await refusal(`${b64({ alg: 'EdDSA', kid: anchor.kid, typ: DIRECTORY_TYP, x: 1 })}.${p}.${s}`)).toBe('BAD_SIGNATURE');

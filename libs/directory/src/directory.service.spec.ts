@@ -84,7 +84,9 @@ function setup(options: Partial<Extract<DirectoryOptions, { enabled: true }>> = 
 
 describe('DirectoryService', () => {
   const services: DirectoryService[] = [];
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
   const started = async (s: ReturnType<typeof setup>) => {
     services.push(s.service);
     await s.service.onApplicationBootstrap();

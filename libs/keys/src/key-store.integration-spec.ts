@@ -15,8 +15,12 @@ jest.setTimeout(30_000);
 // Everything the key store logs, to prove it never logs key material (and to keep the output quiet).
 const logs: string[] = [];
 const collect = (...m: unknown[]) => void logs.push(m.map(String).join(' '));
-beforeAll(() => Logger.overrideLogger({ log: collect, error: collect, warn: collect, debug: collect, verbose: collect, fatal: collect }));
-afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']));
+beforeAll(() => {
+  Logger.overrideLogger({ log: collect, error: collect, warn: collect, debug: collect, verbose: collect, fatal: collect });
+});
+afterAll(() => {
+  Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
+});
 
 class TestClock extends Clock {
   constructor(private t = Date.UTC(2025, 0, 15, 8, 0, 0)) {

@@ -26,13 +26,13 @@ class TestClock extends Clock {
 }
 
 const DEMO_FILE = join(__dirname, '..', '..', '..', 'deploy', 'demo', 'licences-110000.json');
-const DEMO: LicenceRecord[] = JSON.parse(readFileSync(DEMO_FILE, 'utf8'));
+const DEMO = JSON.parse(readFileSync(DEMO_FILE, 'utf8')) as LicenceRecord[];
 const FIELDS = Object.keys(DEMO[0]) as (keyof LicenceRecord)[];
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'tongban-import-'));
 
 function csvOf(records: LicenceRecord[]): string {
-  const cell = (v: unknown) => {
+  const cell = (v: string | number | null | undefined) => {
     const s = v == null ? '' : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };

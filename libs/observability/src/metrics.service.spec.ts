@@ -3,7 +3,9 @@ import { DomainException } from '@tongban/common';
 import { Metrics } from './metrics.service';
 
 describe('Metrics', () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   it('times peer calls and counts them as ok or by DomainException code (INTERNAL otherwise), rethrowing', async () => {
     const m = new Metrics();

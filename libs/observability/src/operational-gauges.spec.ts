@@ -6,7 +6,9 @@ import { registerOperationalGauges } from './operational-gauges';
 jest.mock('./case-counts', () => ({ caseCounts: jest.fn(async () => ({ byState: { OPEN: 4, COMPLETED: 9 }, overdue: 1 })) }));
 
 describe('registerOperationalGauges', () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
   const now = Date.parse('2026-11-25T10:00:00.000Z');
 
   it('turns outbox depth, case counts and the active key into gauges, reading each source once per scrape', async () => {

@@ -3,7 +3,9 @@ import { Readiness } from './readiness.service';
 import { ShutdownState } from './shutdown-state';
 
 describe('Readiness', () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   const db = (answer: () => Promise<unknown>) => ({ query: jest.fn(answer) });
 

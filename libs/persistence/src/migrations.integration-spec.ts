@@ -103,7 +103,7 @@ describeEachDatabase('persistence migrations', (fresh, kind) => {
       `INSERT INTO licences (licence_id, type_code, name, number, issuer_organ_name, issuer_organ_code, holder_name, holder_code, holder_code_type, issue_date, valid_from, status, jurisdiction_code, updated_at)
        VALUES ('a', 'T', 'n', 'N1', 'o', 'oc', 'h', 'hc', '001', '2020-01-01', '2020-01-01', 'VALID', '110000', 1)`,
     );
-    const dupIndex = await ds
+    const dupIndex: unknown = await ds
       .query(
         `INSERT INTO licences (licence_id, type_code, name, number, issuer_organ_name, issuer_organ_code, holder_name, holder_code, holder_code_type, issue_date, valid_from, status, jurisdiction_code, updated_at)
          VALUES ('b', 'T', 'n', 'N1', 'o', 'oc', 'h', 'hc', '001', '2020-01-01', '2020-01-01', 'VALID', '110000', 1)`,
@@ -112,7 +112,7 @@ describeEachDatabase('persistence migrations', (fresh, kind) => {
     expect(isUniqueViolation(dupIndex)).toBe(true);
 
     // A NOT NULL violation is a constraint error too, but not a unique one.
-    const notNull = await ds
+    const notNull: unknown = await ds
       .query(`INSERT INTO peers (code, name, endpoint, status, allowed_licence_types, created_at, updated_at) VALUES ('120000', 'p', 'h:1', 'ACTIVE', '[]', NULL, 1)`)
       .catch((e: unknown) => e);
     expect(notNull).toBeInstanceOf(Error);

@@ -27,7 +27,7 @@ const W011 = '11100000000013338W011'; // 结婚证 (111 holders)
 const W020 = '11100000000013338W020'; // 驾驶证 (111 holders)
 const W031 = '11100000000013338W031'; // 不动产权证书: not in the test catalogue
 
-const DEMO: LicenceRecord[] = JSON.parse(readFileSync(path.join(__dirname, '../../../deploy/demo/licences-110000.json'), 'utf8'));
+const DEMO = JSON.parse(readFileSync(path.join(__dirname, '../../../deploy/demo/licences-110000.json'), 'utf8')) as LicenceRecord[];
 const byNumber = (n: string): LicenceRecord => {
   const r = DEMO.find((d) => d.number === n);
   if (!r) throw new Error(`demo licence ${n} missing`);
@@ -100,7 +100,7 @@ const PEERS = new Map([
   [HB, peer(HB, ['*'])],
 ]);
 // The real allowsLicenceType (it does not touch the database).
-const fakeTrust = { peer: (c: string) => PEERS.get(c), allowsLicenceType: TrustStore.prototype.allowsLicenceType } as unknown as TrustStore;
+const fakeTrust = { peer: (c: string) => PEERS.get(c), allowsLicenceType: TrustStore.prototype.allowsLicenceType.bind(TrustStore.prototype) } as unknown as TrustStore;
 
 const OPTIONS: FederationOptions = { allowedAlgorithms: ['EdDSA', 'ES256'], messageTtlSeconds: 120, clockSkewSeconds: 60, maxPayloadBytes: 1024, peerDeadlineMs: 3000 };
 
@@ -137,12 +137,12 @@ interface Harness {
   issuer: IssuerService;
   attestations: AttestationService;
   lookup: MemoryLookup;
-  audit: { record: jest.Mock; recordNow: jest.Mock };
+  audit: { record: jest.Mock<void, Parameters<AuditLog['record']>>; recordNow: jest.Mock<Promise<void>, Parameters<AuditLog['recordNow']>> };
   clock: FakeClock;
 }
 
 function harness(records: LicenceRecord[] = DEMO, lookup: LicenceLookup = new MemoryLookup(records)): Harness {
-  const audit = { record: jest.fn(), recordNow: jest.fn(async () => undefined) };
+  const audit = { record: jest.fn<void, Parameters<AuditLog['record']>>(), recordNow: jest.fn<Promise<void>, Parameters<AuditLog['recordNow']>>(async () => undefined) };
   const clock = new FakeClock(NOW);
   const attestations = makeAttestations(fakeKeyStore, fakeTrust, OPTIONS, BJ);
   const issuer = new IssuerService(lookup, catalogue, attestations, fakeTrust, audit as unknown as AuditLog, clock, BJ);
