@@ -58,6 +58,16 @@ describeEachDatabase('webhook ownership, address policy and cap', (fresh) => {
     await service.remove(later.id, 'hall', 'hall');
   });
 
+  it('names, at start, webhooks stored earlier whose address the settings no longer allow', async () => {
+    const now = new Date();
+    await ds.getRepository(WebhookEntity).insert([
+      { id: 'old-private', url: 'http://10.9.8.7/hook', events: ['*'], secret: '', secretSealed: null, createdBy: 'old', createdAt: now },
+      { id: 'old-allowed', url: 'http://127.0.0.1:9/hook', events: ['*'], secret: '', secretSealed: null, createdBy: 'old', createdAt: now },
+    ]);
+    expect(await service.warnBlockedWebhooks()).toEqual(['old-private']);
+    await ds.getRepository(WebhookEntity).delete({ createdBy: 'old' });
+  });
+
   it('caps webhooks per client (409 CONFLICT, rule MAX_PER_CLIENT); other clients are not affected', async () => {
     await service.register({ url: 'http://127.0.0.1:9/1' }, 'busy');
     await service.register({ url: 'http://127.0.0.1:9/2' }, 'busy');

@@ -77,6 +77,27 @@ export class WebhookService implements OnApplicationBootstrap {
   /** Seals secrets stored in clear by builds before secret_sealed (once; idempotent). */
   async onApplicationBootstrap(): Promise<void> {
     await this.sealLegacySecrets();
+    // Not awaited: name resolution must not delay the start; the answer is a log line only.
+    void this.warnBlockedWebhooks().catch((e: unknown) => this.logger.warn(`webhook addresses not checked at start: ${(e as Error)?.message ?? String(e)}`));
+  }
+
+  /**
+   * Warns, once at start, about registered webhooks whose host now reaches a non-public address the
+   * settings do not allow (registered before this check, or the allowed ranges were narrowed): their
+   * deliveries will be blocked. Returns the ids found.
+   */
+  async warnBlockedWebhooks(): Promise<string[]> {
+    const blocked: string[] = [];
+    for (const w of await this.ds.getRepository(WebhookEntity).find({ order: { createdAt: 'ASC' } })) {
+      try {
+        await this.policy.resolve(new URL(w.url).hostname);
+      } catch (e) {
+        if (!(e instanceof BlockedAddress)) continue;
+        blocked.push(w.id);
+        this.logger.warn(`webhook ${w.id} of ${w.createdBy} goes to ${e.message}, which TONGBAN_WEBHOOK_ALLOW_CIDRS does not allow: its deliveries will be blocked`);
+      }
+    }
+    return blocked;
   }
 
   /** Moves every plaintext secret into `secret_sealed`; returns how many were sealed. */
