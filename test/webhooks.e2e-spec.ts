@@ -228,6 +228,8 @@ describe('webhooks for local systems', () => {
       lastError: expect.stringMatching(/fetch failed|ECONNREFUSED/),
     });
     expect(dead.find((d) => d.webhookId === doomed.id)).toMatchObject({ eventType: 'POSTAL_MATERIALS_SENT', lastError: 'webhook deleted' });
+    const metrics = await fetch(`${gws[HB].baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/tongban_dead_letters_total\{queue="webhook_deliveries",reason="ATTEMPTS"\} [1-9]/);
     // The case itself is untouched by a failing subscriber.
     expect((await caseAt(gws[HB], collaborationId)).events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
   });

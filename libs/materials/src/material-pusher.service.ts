@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CaseEntity, CaseMessage } from '@tongban/cases';
 import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
 import { DELIVERY_OPTIONS, DeliveryOptions } from '@tongban/delivery';
 import { FEDERATION_OPTIONS, FederationOptions, PeerClient } from '@tongban/federation';
+import { Metrics } from '@tongban/observability';
 import { MaterialHeader, MaterialReceiptPayload } from '@tongban/proto';
 import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialStore } from './material-store.service';
@@ -37,6 +38,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
     @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
     @Inject(FEDERATION_OPTIONS) federation: FederationOptions,
     @Inject(MATERIALS_OPTIONS) materials: MaterialsOptions,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     super();
     // A lease must outlast the longest push (its deadline grows with the file size).
@@ -147,7 +149,10 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
         leaseOwner: null,
         leaseUntil: null,
       });
-      if (dead) this.logger.error(`material ${t.materialId} to ${t.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
+      if (dead) {
+        this.metrics?.deadLetter('material_transfers', e instanceof LocalFault ? 'LOCAL_INTEGRITY' : 'AGE');
+        this.logger.error(`material ${t.materialId} to ${t.peer} parked as DEAD after ${attempts} attempts: ${reason}`);
+      }
     }
   }
 }

@@ -100,6 +100,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     const hook = await this.ds.getRepository(WebhookEntity).findOneBy({ id: d.webhookId });
     if (!hook) {
       await repo.update(key, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
+      this.metrics?.deadLetter('webhook_deliveries', 'WEBHOOK_DELETED');
       return;
     }
     const url = new URL(hook.url);
@@ -146,7 +147,9 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
       leaseOwner: null,
       leaseUntil: null,
     });
-    if (dead) this.logger.error(`webhook delivery ${d.id} (${d.eventType}) to ${origin} parked as DEAD after ${attempts} attempts: ${problem}`);
-    else this.logger.warn(`webhook delivery ${d.id} to ${origin} failed (${problem}); attempt ${attempts} of ${this.options.maxAttempts}`);
+    if (dead) {
+      this.metrics?.deadLetter('webhook_deliveries', attempts >= this.options.maxAttempts ? 'ATTEMPTS' : 'AGE');
+      this.logger.error(`webhook delivery ${d.id} (${d.eventType}) to ${origin} parked as DEAD after ${attempts} attempts: ${problem}`);
+    } else this.logger.warn(`webhook delivery ${d.id} to ${origin} failed (${problem}); attempt ${attempts} of ${this.options.maxAttempts}`);
   }
 }
