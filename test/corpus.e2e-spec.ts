@@ -63,7 +63,9 @@ function db<T>(fn: (d: Database.Database) => T, readonly = true): T {
 }
 
 beforeAll(async () => {
-  const options = await gatewayOptions(BJ);
+  // Every refusal gets its own audit row here (no aggregation window, a budget the corpus cannot
+  // spend): the corpus checks each one; test/refusal-storm.e2e-spec.ts checks the limits.
+  const options = await gatewayOptions(BJ, { env: { TONGBAN_REFUSAL_AUDIT_WINDOW_S: '0', TONGBAN_REFUSAL_BURST: '1000000' } });
   await importDemoLicences(options);
   gw = await startGateway(options);
   const [ed, es, impostor] = await Promise.all([FakePeer.create(TJ, 'EdDSA'), FakePeer.create(TJ, 'ES256'), FakePeer.create(TJ, 'EdDSA')]);
@@ -136,9 +138,11 @@ async function applySetup(s: Setup | undefined): Promise<() => Promise<void>> {
     const key = await FakePeer.create(TJ);
     expect((await admin('POST', `/admin/peers/${TJ}/keys`, key.jwk())).status).toBe(201);
     expect((await admin('PATCH', `/admin/peers/${TJ}/keys/${key.kid}`, { status: s.keyStatus })).status).toBe(200);
-    if (s.retiredAgoSeconds) {
-      // The API stamps retired_at = now; age it behind the gateway's back, then make it reload.
-      db((d) => d.prepare('UPDATE peer_keys SET retired_at = ? WHERE peer_code = ? AND kid = ?').run(Date.now() - s.retiredAgoSeconds! * 1000, TJ, key.kid), false);
+    if (s.announcedRetiredAgoSeconds !== undefined) {
+      // As a KeyAnnouncement would have retired it (docs/protocol.md §15.4): written behind the
+      // gateway's back, then it is made to reload.
+      const retiredAt = Date.now() - s.announcedRetiredAgoSeconds * 1000;
+      db((d) => d.prepare('UPDATE peer_keys SET retired_at = ?, envelopes_until = ? WHERE peer_code = ? AND kid = ?').run(retiredAt, retiredAt + 360_000, TJ, key.kid), false);
       expect((await admin('PATCH', `/admin/peers/${TJ}`, {})).status).toBe(200);
     }
     parties.setupKey = key;

@@ -93,8 +93,12 @@ export interface Setup {
   peerStatus?: 'ACTIVE' | 'SUSPENDED';
   allowedLicenceTypes?: string[];
   keyStatus?: 'ACTIVE' | 'RETIRED' | 'REVOKED';
-  /** Moves the key's retired_at this far into the past (written to the gateway's SQLite file). */
-  retiredAgoSeconds?: number;
+  /**
+   * With keyStatus RETIRED: makes the retirement one the peer announced itself this long ago
+   * (retired_at and envelopes_until = retired_at + 360 s, written to the gateway's SQLite file, as a
+   * KeyAnnouncement would set them). Without it the key was retired by an administrator: no grace.
+   */
+  announcedRetiredAgoSeconds?: number;
   rateLimitPerSecond?: number;
   allowedItems?: string[];
   allowedRoles?: string[];
@@ -160,7 +164,7 @@ const ATTACK_KEYS = [
   'delivery',
   'tls',
 ];
-const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'retiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles'];
+const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'announcedRetiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles'];
 
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'federation');
 

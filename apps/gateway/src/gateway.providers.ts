@@ -59,6 +59,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
         clockSkewSeconds: config.clockSkewSeconds,
         maxPayloadBytes: config.maxPayloadBytes,
         peerDeadlineMs: config.peerDeadlineMs,
+        refusals: config.refusals,
       } satisfies FederationOptions,
     },
     {

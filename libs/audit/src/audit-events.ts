@@ -4,6 +4,7 @@
  */
 export const AUDIT_EVENTS = [
   'federation.request.refused',
+  'federation.request.refused.aggregated',
   'federation.request.accepted',
   'verification.requested',
   'verification.answered',

@@ -58,6 +58,7 @@ describe('loadGatewayConfig', () => {
         clockSkewSeconds: 60,
         maxPayloadBytes: 1024 * 1024,
         peerDeadlineMs: 3000,
+        refusals: { ratePerSecond: 5, burst: 50, auditWindowMs: 60_000 },
         trustRefreshSeconds: 10,
         logLevel: 'log',
         extraParticipants: [],
@@ -65,6 +66,16 @@ describe('loadGatewayConfig', () => {
       expect(config.database).toEqual({ kind: 'sqlite', path: path.resolve('var/tongban-110000.sqlite') });
       expect(config.participantsFile).toMatch(/data[\\/]participants\.json$/);
       expect(config.licenceTypesFile).toMatch(/data[\\/]licence-types\.json$/);
+    });
+
+    it('takes the refusal budget and audit window; refuses a budget that cannot refill', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_REFUSAL_RATE_PER_S: '0.5', TONGBAN_REFUSAL_BURST: '10', TONGBAN_REFUSAL_AUDIT_WINDOW_S: '0' }).refusals).toEqual({
+        ratePerSecond: 0.5,
+        burst: 10,
+        auditWindowMs: 0,
+      });
+      expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_REFUSAL_RATE_PER_S: '0' })).toThrow(/TONGBAN_REFUSAL_RATE_PER_S \(refusalRatePerS\)/);
+      expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_REFUSAL_BURST: '0' })).toThrow(/TONGBAN_REFUSAL_BURST \(refusalBurst\)/);
     });
 
     it('derives ports from any province code', () => {

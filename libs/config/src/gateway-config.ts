@@ -46,6 +46,12 @@ const schema = z
     clockSkewS: int(0, 300).default(60),
     maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     peerDeadlineMs: int(100, 60_000).default(3000),
+    // Refusals before signature verification, per TLS peer (docs/operations.md §10.5): a budget
+    // refilled at refusalRatePerS up to refusalBurst (spent: TOO_MANY_REFUSALS before any work),
+    // and one audit row per (TLS peer, RPC, code) per window plus one aggregate (0: a row each).
+    refusalRatePerS: z.coerce.number().min(0.01).max(100_000).default(5),
+    refusalBurst: int(1, 1_000_000).default(50),
+    refusalAuditWindowS: int(0, 86_400).default(60),
     participantsFile: z.string().optional(),
     extraParticipants: z.string().optional(),
     licenceTypesFile: z.string().optional(),
@@ -144,6 +150,8 @@ export interface GatewayConfig {
   clockSkewSeconds: number;
   maxPayloadBytes: number;
   peerDeadlineMs: number;
+  /** Refusals before signature verification: budget per TLS peer and audit aggregation window. */
+  refusals: { ratePerSecond: number; burst: number; auditWindowMs: number };
   participantsFile: string;
   extraParticipants: { code: string; name: string; nameEn: string }[];
   licenceTypesFile: string;
@@ -270,6 +278,7 @@ function finish(r: Raw): GatewayConfig {
     clockSkewSeconds: r.clockSkewS,
     maxPayloadBytes: r.maxPayloadBytes,
     peerDeadlineMs: r.peerDeadlineMs,
+    refusals: { ratePerSecond: r.refusalRatePerS, burst: r.refusalBurst, auditWindowMs: r.refusalAuditWindowS * 1000 },
     participantsFile: r.participantsFile ? resolve(r.participantsFile) : findUp('data/participants.json'),
     extraParticipants,
     licenceTypesFile: r.licenceTypesFile ? resolve(r.licenceTypesFile) : findUp('data/licence-types.json'),

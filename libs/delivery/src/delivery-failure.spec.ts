@@ -19,7 +19,7 @@ describe('classifyDeliveryFailure', () => {
     expect(classifyDeliveryFailure(new DomainException('ISSUER_REFUSED', 'x', { reason: 'PEER_SUSPENDED' })).transient).toBe(true);
     expect(classifyDeliveryFailure(new DomainException('FORBIDDEN', 'peer 130000 is suspended in our trust store', { reason: 'PEER_SUSPENDED' })).transient).toBe(true);
     expect(classifyDeliveryFailure(new DomainException('ISSUER_UNKNOWN', 'no gateway')).transient).toBe(true);
-    for (const reason of ['OUT_OF_ORDER', 'UNKNOWN_KEY', 'KEY_RETIRED', 'UNKNOWN_SENDER', 'BAD_SIGNATURE', 'EXPIRED', 'NOT_YET_VALID', 'WRONG_RECIPIENT', 'UNAVAILABLE']) {
+    for (const reason of ['OUT_OF_ORDER', 'UNKNOWN_KEY', 'KEY_RETIRED', 'TOO_MANY_REFUSALS', 'UNKNOWN_SENDER', 'BAD_SIGNATURE', 'EXPIRED', 'NOT_YET_VALID', 'WRONG_RECIPIENT', 'UNAVAILABLE']) {
       expect(classifyDeliveryFailure(rejected(reason))).toEqual({ transient: true, code: reason });
     }
   });

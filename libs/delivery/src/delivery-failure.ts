@@ -28,6 +28,7 @@ export class ReceiptInvalidError extends Error {
 const TRANSIENT_REASONS = new Set<string>([
   'OUT_OF_ORDER',
   'RATE_LIMITED',
+  'TOO_MANY_REFUSALS',
   'UNKNOWN_SENDER',
   'UNKNOWN_KEY',
   'KEY_REVOKED',

@@ -11,6 +11,9 @@ import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 
 const CLAIM_BATCH = 64;
 
+/** Refusals that name the key an envelope was signed with: a message pinned to a key is re-sealed with the active key. */
+const KEY_REFUSALS = new Set(['UNKNOWN_KEY', 'KEY_RETIRED', 'KEY_REVOKED']);
+
 /**
  * Sends outbox messages to peers: only the head of each (peer, stream) is eligible, so order is
  * kept; a claim is a lease written to the row (on PostgreSQL the candidates are read with
@@ -133,6 +136,11 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
       const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
       const reason = toStorableText(e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message);
+      // A key announcement pinned to a key the peer no longer accepts (it learnt of the retirement
+      // or revocation from its administrator or the directory first) goes again at once, signed
+      // with our active key, instead of being refused forever and blocking the ordered stream.
+      const reseal = m.signKid !== null && e instanceof DomainException && KEY_REFUSALS.has(e.details.reason ?? '');
+      if (reseal) this.logger.warn(`${m.peer} refused ${m.type} ${m.id} signed with key ${m.signKid} (${e.details.reason}); re-sealing it with the active key`);
       const result = await repo.update(
         { id: m.id, leaseOwner: this.owner },
         {
@@ -141,10 +149,11 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
           deadReason,
           failureCode,
           failureCount,
-          nextAttemptAt: new Date(now.getTime() + delay),
+          nextAttemptAt: reseal && !deadReason ? now : new Date(now.getTime() + delay),
           lastError: reason.slice(0, 300),
           leaseOwner: null,
           leaseUntil: null,
+          ...(reseal ? { signKid: null } : {}),
         },
       );
       if (deadReason && result.affected) {

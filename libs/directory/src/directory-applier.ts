@@ -122,7 +122,7 @@ export class DirectoryApplier {
         }
         const status = keyStatus(existing.status, k.status, before?.keys.find((b) => b.kid === k.kid)?.status);
         if (status) {
-          await keys.update({ peerCode: p.code, kid: k.kid }, { status, retiredAt: status === 'ACTIVE' ? null : at });
+          await keys.update({ peerCode: p.code, kid: k.kid }, { status, retiredAt: status === 'ACTIVE' ? null : at, envelopesUntil: null });
           changes.keysChanged++;
         }
       }

@@ -93,10 +93,11 @@ export class EnvelopeService {
     const key = peer.keys.get(header.kid);
     if (!key) throw refuse('UNKNOWN_KEY', `key ${header.kid} is not trusted for ${sender}`);
     if (key.status === 'REVOKED') throw refuse('KEY_REVOKED', `key ${header.kid} of ${sender} is revoked`);
-    // Messages signed just before a rotation may still be in flight: a retired key is accepted for
-    // one maximum message lifetime (plus skew) after its retirement, then refused.
-    const grace = (MAX_MESSAGE_LIFETIME_SECONDS + this.options.clockSkewSeconds) * 1000;
-    if (key.status === 'RETIRED' && (!key.retiredAt || key.retiredAt.getTime() + grace < this.clock.now().getTime())) {
+    // Envelopes need an ACTIVE key. The one exception: a retirement the peer announced itself (a
+    // rotation) leaves its messages signed just before the switch acceptable until envelopesUntil
+    // (retirement + one maximum message lifetime + skew). A key retired by an administrator or by
+    // the directory signs no envelope from that moment.
+    if (key.status === 'RETIRED' && !(key.envelopesUntil && this.clock.now().getTime() <= key.envelopesUntil.getTime())) {
       throw refuse('KEY_RETIRED', `key ${header.kid} of ${sender} is retired`);
     }
     if (key.alg !== header.alg) throw refuse('KEY_ALG_MISMATCH', `key ${header.kid} is an ${key.alg} key`);

@@ -1,29 +1,60 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
+import { Clock } from '@tongban/common';
 import { Metrics, currentCorrelationId } from '@tongban/observability';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
 import { EnvelopeService } from './envelope.service';
 import { OpenedEnvelope } from './envelope-claims';
+import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { RPC_TYPES } from './message-types';
 import { RefusalException } from './refusal';
+import { DEFAULT_REFUSAL_LIMITS, RefusalAggregate, RefusalGuard } from './refusal-guard';
 
 /**
  * Server side of every federation RPC: opens the request envelope, runs the handler, seals the
  * response to the sender (answering the request id) and records every refusal before it leaves.
+ *
+ * Refusals before the signature is verified cost the caller nothing but a TLS certificate, so
+ * they are bounded per TLS peer: each spends a token of that peer's refusal budget, and a peer
+ * whose budget is spent is refused with TOO_MANY_REFUSALS before any work (no signature check,
+ * no audit row of its own). Their audit rows are aggregated: the first of each (TLS peer, RPC,
+ * code) in a window is written as `federation.request.refused`, the rest as one
+ * `federation.request.refused.aggregated` row with the count when the window closes.
  */
 @Injectable()
-export class FederationInbox {
+export class FederationInbox implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('FederationInbox');
 
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly guard: RefusalGuard;
+  private readonly auditWindowMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  /** TLS peers throttled since the last flush (the log says so once per flush interval, not per request). */
+  private readonly throttled = new Set<string>();
 
   constructor(
     private readonly envelopes: EnvelopeService,
     private readonly audit: AuditLog,
     private readonly trust: TrustStore,
+    clock: Clock,
+    @Inject(FEDERATION_OPTIONS) options: FederationOptions,
     @Optional() private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    const limits = options.refusals ?? DEFAULT_REFUSAL_LIMITS;
+    this.guard = new RefusalGuard(clock, limits);
+    this.auditWindowMs = limits.auditWindowMs;
+  }
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(false), Math.max(250, Math.min(this.auditWindowMs / 4, 5000)));
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush(true);
+  }
 
   /** Token bucket per verified sender (burst of two seconds' worth); refuses beyond the peer's limit. */
   private takeToken(sender: string, messageId: string): void {
@@ -44,6 +75,17 @@ export class FederationInbox {
    */
   async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>, transportPeer?: string | null): Promise<{ envelope: Envelope }> {
     const types = RPC_TYPES[rpc];
+    const source = sourceOf(transportPeer);
+    if (!this.guard.admits(source)) {
+      // Before any work: no signature check, no audit row of its own (counted into the aggregate).
+      this.metrics?.refusal('TOO_MANY_REFUSALS');
+      const { closed } = this.guard.note(source, rpc, 'TOO_MANY_REFUSALS', false);
+      if (closed) await this.writeAggregate(closed);
+      if (closed || !this.throttled.has(source))
+        this.logger.warn(`throttling ${source}: its refusals before signature verification exceed the budget (TONGBAN_REFUSAL_RATE_PER_S, TONGBAN_REFUSAL_BURST); counted, not audited one by one`);
+      this.throttled.add(source);
+      throw new RefusalException('TOO_MANY_REFUSALS', `too many refused requests from this TLS peer (${source}); slow down`);
+    }
     let opened: OpenedEnvelope | undefined;
     try {
       opened = await this.envelopes.open(envelope, { type: types.request, transportPeer });
@@ -52,23 +94,55 @@ export class FederationInbox {
       this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });
       return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };
     } catch (e) {
-      if (e instanceof RefusalException) {
-        // A sender is only named as such once its signature checked; before that it is a claim.
-        const sender = opened ? opened.claims.iss : e.sender ? (e.senderVerified ? e.sender : `claimed:${e.sender}`) : 'unknown';
-        // The asker's correlation id (gRPC metadata) ties this line to its request at the asking gateway.
-        const correlationId = currentCorrelationId();
-        this.logger.warn(`refused ${rpc} from ${sender}: ${e.code}${correlationId ? ` (correlation id ${correlationId})` : ''}`);
-        this.metrics?.refusal(e.code);
-        await this.audit.recordNow({
-          event: 'federation.request.refused',
-          actor: sender,
-          subject: rpc,
-          outcome: 'REFUSED',
-          reason: e.code,
-          messageId: e.messageId ?? opened?.claims.jti,
-        });
-      }
+      if (e instanceof RefusalException) await this.refused(rpc, e, opened, source);
       throw e;
     }
   }
+
+  private async refused(rpc: string, e: RefusalException, opened: OpenedEnvelope | undefined, source: string): Promise<void> {
+    // A sender is only named as such once its signature checked; before that it is a claim.
+    const verified = !!opened || e.senderVerified;
+    const sender = opened ? opened.claims.iss : e.sender ? (e.senderVerified ? e.sender : `claimed:${e.sender}`) : 'unknown';
+    // The asker's correlation id (gRPC metadata) ties this line to its request at the asking gateway.
+    const correlationId = currentCorrelationId();
+    const line = `refused ${rpc} from ${sender}: ${e.code}${correlationId ? ` (correlation id ${correlationId})` : ''}`;
+    this.metrics?.refusal(e.code);
+    const row = { event: 'federation.request.refused' as const, actor: sender, subject: rpc, outcome: 'REFUSED' as const, reason: e.code, messageId: e.messageId ?? opened?.claims.jti };
+    if (verified) {
+      this.logger.warn(line);
+      await this.audit.recordNow(row);
+      return;
+    }
+    this.guard.charge(source);
+    const { ownRow, closed } = this.guard.note(source, rpc, e.code);
+    if (closed) await this.writeAggregate(closed);
+    if (!ownRow) return;
+    this.logger.warn(`${line}; further ${e.code} refusals of ${rpc} from ${source} in the next ${this.auditWindowMs / 1000} s are counted into one audit row`);
+    await this.audit.recordNow(row);
+  }
+
+  /** Writes the aggregates of closed windows (all of them at shutdown). */
+  private async flush(all: boolean): Promise<void> {
+    this.throttled.clear();
+    for (const a of this.guard.drain(all)) await this.writeAggregate(a);
+  }
+
+  private async writeAggregate(a: RefusalAggregate): Promise<void> {
+    this.logger.warn(`refused ${a.rpc} from ${a.source} ${a.count} more time(s) with ${a.code} between ${a.firstAt.toISOString()} and ${a.lastAt.toISOString()}`);
+    await this.audit
+      .recordNow({
+        event: 'federation.request.refused.aggregated',
+        actor: a.source,
+        subject: a.rpc,
+        outcome: 'REFUSED',
+        reason: a.code,
+        details: { count: a.count, firstAt: a.firstAt.toISOString(), lastAt: a.lastAt.toISOString() },
+      })
+      .catch((err: Error) => this.logger.error(`could not audit ${a.count} aggregated ${a.code} refusal(s) from ${a.source}: ${err.message}`));
+  }
+}
+
+/** The TLS identity a refusal budget belongs to: the certificate's participant, a certificate naming none, or no TLS (development flag). */
+function sourceOf(transportPeer: string | null | undefined): string {
+  return transportPeer === undefined ? 'insecure' : transportPeer === null ? 'tls:unnamed' : `tls:${transportPeer}`;
 }

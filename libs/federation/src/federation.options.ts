@@ -1,3 +1,5 @@
+import type { RefusalLimits } from './refusal-guard';
+
 /** Configuration of the signed envelope and of peer calls. */
 export interface FederationOptions {
   /** JWS algorithms accepted from peers; anything else is refused with ALG_NOT_ALLOWED. */
@@ -10,6 +12,8 @@ export interface FederationOptions {
   maxPayloadBytes: number;
   /** Deadline of a call to a peer (milliseconds). */
   peerDeadlineMs: number;
+  /** Budget and audit window of refusals before signature verification (default DEFAULT_REFUSAL_LIMITS). */
+  refusals?: RefusalLimits;
 }
 
 export const FEDERATION_OPTIONS = Symbol('FEDERATION_OPTIONS');

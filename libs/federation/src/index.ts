@@ -8,3 +8,4 @@ export * from './replay-store.service';
 export * from './peer-client.service';
 export * from './federation-inbox.service';
 export * from './signed-token.verifier';
+export * from './refusal-guard';

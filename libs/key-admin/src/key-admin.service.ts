@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, errorMessage, findUnstorableText, parseOrThrow } from '@tongban/common';
 import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
+import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } from '@tongban/federation';
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
 import { PeerKeyStatus, TrustStore } from '@tongban/trust';
@@ -47,6 +48,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly clock: Clock,
     @Inject(KEYS_OPTIONS) private readonly keyOptions: KeysOptions,
     @Inject(KEY_ADMIN_OPTIONS) private readonly options: KeyAdminOptions,
+    @Inject(FEDERATION_OPTIONS) private readonly federation: FederationOptions,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -71,7 +73,8 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
       await this.announce(tx, created.kid, created.jwk, 'ACTIVE', now, '', old);
       if (overlap === 0) {
         await this.keys.setStatus(tx, old, 'RETIRED');
-        await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', now, 'rotated', old);
+        // Signed with the new key: peers learn it from the announcement just before on the stream.
+        await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', now, 'rotated', created.kid);
       }
     });
     await this.keys.refresh();
@@ -88,15 +91,18 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (key.status === 'REVOKED') throw new DomainException('CONFLICT', `key ${kid} is already revoked`);
     await this.ds.transaction(async (tx) => {
       const now = this.clock.now();
-      if (key.status === 'ACTIVE' && kid === this.keys.activeKid()) {
+      let signer = this.keys.activeKid();
+      if (key.status === 'ACTIVE' && kid === signer) {
         // A replacement first, announced with the key peers still trust (the compromised one);
         // peers that must not rely on that should confirm the new thumbprint out of band.
         const replacement = await this.keys.createKey(tx, this.keyOptions.signingAlg, 'ACTIVE', now);
         await this.announce(tx, replacement.kid, replacement.jwk, 'ACTIVE', now, 'replaces a revoked key', kid);
+        signer = replacement.kid;
       }
       await this.keys.setStatus(tx, kid, 'REVOKED', reason);
-      // The revocation is signed by the revoked key itself: every peer still trusts it until now.
-      await this.announce(tx, kid, key.jwk, 'REVOKED', now, reason, kid);
+      // Never signed by the revoked key: a peer that already refuses it (directory, administrator)
+      // must still accept the announcement, and a thief of the key cannot forge what follows it.
+      await this.announce(tx, kid, key.jwk, 'REVOKED', now, reason, signer);
     });
     await this.keys.refresh();
     this.dispatcher.nudge();
@@ -104,16 +110,22 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     return this.keys.list();
   }
 
-  /** Switches signing to NEXT keys whose time has come and retires the key they replace. */
+  /**
+   * Switches signing to the newest NEXT key whose time has come and retires every other (the keys
+   * it replaces and rotations it supersedes): exactly one key is ACTIVE afterwards. Each retirement
+   * is announced signed by the new key, which peers learnt earlier on the same stream.
+   */
   async promoteDue(): Promise<void> {
     await this.keys.refresh();
-    const due = this.keys.dueForActivation(this.clock.now());
-    if (!due.length) return;
+    const plan = this.keys.promotionPlan(this.clock.now());
+    if (!plan) return;
     await this.ds.transaction(async (tx) => {
-      const old = this.keys.activeKid();
-      for (const kid of due) await this.keys.setStatus(tx, kid, 'ACTIVE');
-      await this.keys.setStatus(tx, old, 'RETIRED');
-      await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', this.clock.now(), 'rotated', old);
+      const now = this.clock.now();
+      await this.keys.setStatus(tx, plan.activate, 'ACTIVE');
+      for (const kid of plan.retire) {
+        await this.keys.setStatus(tx, kid, 'RETIRED');
+        await this.announce(tx, kid, this.keys.publicJwk(kid)!, 'RETIRED', now, 'rotated', plan.activate);
+      }
     });
     await this.keys.refresh();
     this.dispatcher.nudge();
@@ -144,7 +156,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
     let result: { kid: string; changed: boolean };
     try {
-      result = await this.trust.applyAnnouncement(tx, sender, jwk, a.status as PeerKeyStatus, at);
+      result = await this.trust.applyAnnouncement(tx, sender, jwk, a.status as PeerKeyStatus, at, (MAX_MESSAGE_LIFETIME_SECONDS + this.federation.clockSkewSeconds) * 1000);
     } catch (e) {
       throw new DeliveryRejection(e instanceof Error ? e.message : 'key not acceptable');
     }

@@ -1,5 +1,6 @@
 export * from './keys.options';
 export * from './signing-key.entity';
 export * from './key-store.service';
+export * from './key-promotion';
 export * from './key-encryption';
 export * from './secret-sealer';

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, JWK } from 'jose';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { KeyEncryption } from './key-encryption';
+import { PromotionPlan, promotionPlan } from './key-promotion';
 import { SigningKeyEntity, SigningKeyStatus } from './signing-key.entity';
 import { KEYS_OPTIONS, KeysOptions, SigningAlg } from './keys.options';
 
@@ -202,8 +203,8 @@ export class KeyStore {
     }));
   }
 
-  /** NEXT keys whose activation time has come. */
-  dueForActivation(now: Date): string[] {
-    return [...this.keys.values()].filter((k) => k.status === 'NEXT' && k.activatedAt && k.activatedAt <= now).map((k) => k.kid);
+  /** The key that signs once due NEXT keys are promoted, and the keys that retires (null: nothing due); see promotionPlan. */
+  promotionPlan(now: Date): PromotionPlan | null {
+    return promotionPlan([...this.keys.values()], now);
   }
 }

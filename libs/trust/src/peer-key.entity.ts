@@ -14,4 +14,6 @@ export class PeerKeyEntity {
   @Column({ type: 'varchar', length: 16 }) status: PeerKeyStatus;
   @Column({ name: 'added_at', type: 'bigint', transformer: epochMs }) addedAt: Date;
   @Column({ name: 'retired_at', type: 'bigint', nullable: true, transformer: epochMs }) retiredAt: Date | null;
+  /** RETIRED keys only: envelopes signed with it are still accepted until then (a rotation the peer announced); null = not at all. */
+  @Column({ name: 'envelopes_until', type: 'bigint', nullable: true, transformer: epochMs }) envelopesUntil?: Date | null;
 }

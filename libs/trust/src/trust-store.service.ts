@@ -9,6 +9,9 @@ import { PeerEntity } from './peer.entity';
 import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
 import { createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from './peer.schemas';
 
+/** How far along its life a peer key is; announcements only move a key forward. */
+const KEY_RANK: Record<PeerKeyStatus, number> = { ACTIVE: 0, RETIRED: 1, REVOKED: 2 };
+
 /** A trusted public key, imported and ready to verify with. */
 export interface TrustedKey {
   kid: string;
@@ -18,6 +21,8 @@ export interface TrustedKey {
   jwk: JWK;
   addedAt: Date;
   retiredAt: Date | null;
+  /** RETIRED keys only: until then envelopes signed with it are still accepted (a rotation the peer announced); null = never. */
+  envelopesUntil: Date | null;
 }
 
 /** A peer with its keys, as held in memory. */
@@ -96,7 +101,7 @@ export class TrustStore {
         this.logger.error(`key ${k.kid} of peer ${k.peerCode} is not a usable ${k.alg} key; it is ignored`);
         continue;
       }
-      peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt, retiredAt: k.retiredAt });
+      peer.keys.set(k.kid, { kid: k.kid, alg: k.alg as TrustedKey['alg'], status: k.status, key, jwk, addedAt: k.addedAt, retiredAt: k.retiredAt, envelopesUntil: k.envelopesUntil ?? null });
     }
     this.peers = next;
   }
@@ -198,12 +203,15 @@ export class TrustStore {
     return this.get(code);
   }
 
-  /** Retires (keeps for old attestations) or revokes (trusts no longer) a peer key. */
+  /**
+   * Retires (keeps for old attestations, refuses its envelopes at once) or revokes (trusts no
+   * longer) a peer key. An administrator's decision takes effect now: no rotation grace.
+   */
   async setKeyStatus(code: string, kid: string, body: unknown, actor: string): Promise<PeerView> {
     const { status } = parseOrThrow(updatePeerKeySchema, body);
     const peer = this.peers.get(code);
     if (!peer?.keys.has(kid)) throw new DomainException('NOT_FOUND', `key ${kid} is not trusted for peer ${code}`);
-    await this.keyRepo.update({ peerCode: code, kid }, { status, retiredAt: status === 'ACTIVE' ? null : this.clock.now() });
+    await this.keyRepo.update({ peerCode: code, kid }, { status, retiredAt: status === 'ACTIVE' ? null : this.clock.now(), envelopesUntil: null });
     await this.audit.recordNow({ event: 'admin.peer.key.status_changed', actor, subject: `${code}/${kid}`, outcome: 'OK', details: { status } });
     await this.refresh();
     return this.get(code);
@@ -211,17 +219,25 @@ export class TrustStore {
 
   /**
    * Applies a peer's key announcement inside the inbox transaction (the envelope carrying it was
-   * signed by a key we already trust for that peer). A revoked key is never brought back.
+   * signed by a key we already trust for that peer). A key only moves forward, ACTIVE → RETIRED →
+   * REVOKED: an announcement of a state we already hold (or one we are past, e.g. learned from the
+   * directory or an administrator first) changes nothing and is acknowledged, never refused, so the
+   * ordered `keys` stream moves on. A retirement announced by the peer keeps accepting envelopes
+   * signed with that key for `retiredGraceMs` after the retirement (messages already in flight).
    */
-  async applyAnnouncement(tx: EntityManager, peerCode: string, jwk: JWK, status: PeerKeyStatus, at: Date): Promise<{ kid: string; changed: boolean }> {
+  async applyAnnouncement(tx: EntityManager, peerCode: string, jwk: JWK, status: PeerKeyStatus, at: Date, retiredGraceMs: number): Promise<{ kid: string; changed: boolean }> {
     const input = publicJwkSchema.safeParse(jwk);
     if (!input.success) throw new DomainException('VALIDATION_FAILED', 'announced key is not an acceptable public JWK', { rule: 'KEY_TYPE' });
     const key = await this.prepareKey(peerCode, input.data, 'jwk');
     const repo = tx.getRepository(PeerKeyEntity);
     const existing = await repo.findOneBy({ peerCode, kid: key.kid });
-    if (existing?.status === 'REVOKED' || existing?.status === status) return { kid: key.kid, changed: false };
-    if (!existing) await repo.insert({ ...key, status, addedAt: at, retiredAt: status === 'ACTIVE' ? null : at });
-    else await repo.update({ peerCode, kid: key.kid }, { status, retiredAt: status === 'ACTIVE' ? null : at });
+    if (existing && KEY_RANK[status] <= KEY_RANK[existing.status]) return { kid: key.kid, changed: false };
+    // The retirement time is the peer's word, but never later than now (no grace into the future).
+    const now = this.clock.now();
+    const retiredAt = status === 'ACTIVE' ? null : at.getTime() > now.getTime() ? now : at;
+    const envelopesUntil = status === 'RETIRED' ? new Date(retiredAt!.getTime() + retiredGraceMs) : null;
+    if (!existing) await repo.insert({ ...key, status, addedAt: at, retiredAt, envelopesUntil });
+    else await repo.update({ peerCode, kid: key.kid }, { status, retiredAt, envelopesUntil });
     return { kid: key.kid, changed: true };
   }
 

@@ -59,7 +59,9 @@ function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey
         allowedItems: ['*'],
         allowedRoles: ['*'],
         rateLimitPerSecond: null,
-        keys: new Map(ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null }])),
+        keys: new Map(
+          ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
+        ),
       },
     ]),
   );

@@ -12,6 +12,7 @@ import { ApiClients1765100000000 } from './1765100000000-api-clients';
 import { WebhookSecretSealed1765200000000 } from './1765200000000-webhook-secret-sealed';
 import { OutboxCorrelation1765300000000 } from './1765300000000-outbox-correlation';
 import { PeerRoles1765400000000 } from './1765400000000-peer-roles';
+import { PeerKeyGrace1765560000000 } from './1765560000000-peer-key-grace';
 import { MaterialOwnership1765570000000 } from './1765570000000-material-ownership';
 import { StepDueProvisional1765580000000 } from './1765580000000-step-due-provisional';
 import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-retention';
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   WebhookSecretSealed1765200000000,
   OutboxCorrelation1765300000000,
   PeerRoles1765400000000,
+  PeerKeyGrace1765560000000,
   MaterialOwnership1765570000000,
   StepDueProvisional1765580000000,
   DeadLettersRetention1765600000000,
