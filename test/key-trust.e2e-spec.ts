@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway, GatewayOptions, call, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import { Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
 import { waitFor } from './support/wait';
 import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
@@ -18,6 +18,7 @@ let dir: string;
 let cli: GatewayOptions;
 let gws: Record<string, Gateway>;
 let serial = 0;
+let tlsCa: string;
 
 const admin = <T = any>(gw: Gateway, method: string, path: string, body?: unknown) => call<T>(gw, method, path, body, gw.adminToken);
 const ownKeys = async (gw: Gateway) => (await admin(gw, 'GET', '/admin/keys')).body.keys as Key[];
@@ -30,7 +31,9 @@ const keyStream = async (gw: Gateway, peer: string) =>
     (m) => m.peer === peer && m.stream === 'keys',
   );
 
+/** Publishes the directory; every participant is pinned to the test CA (directory mode refuses unpinned ones). */
 async function publish(participants: Record<string, unknown>[]): Promise<void> {
+  participants = participants.map((p) => ({ tlsCa, ...p }));
   await publishDirectory(cli, { format: 'tongban-directory/1', serial: ++serial, participants } as never, { dir, key: join(dir, 'anchor.jwk'), source: join(dir, 'directory.jws') });
   for (const gw of Object.values(gws))
     await waitFor(
@@ -45,6 +48,7 @@ beforeAll(async () => {
   const env = { ...FAST, TONGBAN_DIRECTORY_ANCHOR: join(dir, 'anchor.pub.jwk'), TONGBAN_DIRECTORY_SOURCE: join(dir, 'directory.jws'), TONGBAN_DIRECTORY_REFRESH_S: '1' };
   const options = await Promise.all([BJ, HB].map((code) => gatewayOptions(code, { env })));
   cli = options[0];
+  tlsCa = (await TestPki.get()).caPem;
   await cliOk(cli, ['directory', 'keygen', '--out', join(dir, 'anchor.jwk'), '--public-out', join(dir, 'anchor.pub.jwk')]);
   await Promise.all(options.map(importDemoLicences));
   gws = Object.fromEntries((await Promise.all(options.map(startGateway))).map((g) => [g.code, g]));
