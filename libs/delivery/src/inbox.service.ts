@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
-import { digest, RefusalException } from '@tongban/federation';
+import { RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation } from '@tongban/persistence';
 import { DeliveryPayload } from '@tongban/proto';
 import { RECEIPT_TYP, ReceiptClaims } from './delivery.options';
+import { receiptClaims } from './receipt-claims';
 import { InboxMessageEntity } from './inbox-message.entity';
 
 /** A delivered message as a handler sees it. */
@@ -101,18 +102,7 @@ export class Inbox {
         }
       }
     }
-    const claims: ReceiptClaims = {
-      iss: this.self,
-      aud: m.sender,
-      mid: m.messageId,
-      stm: m.stream,
-      seq: m.seq,
-      mty: m.type,
-      dig: digest(m.body),
-      sta: status,
-      ...(reason ? { rsn: reason.slice(0, 200) } : {}),
-      iat: this.clock.epochSeconds(),
-    };
+    const claims = receiptClaims(this.self, m, status, reason, this.clock.epochSeconds());
     const receipt = this.keys.signJws(RECEIPT_TYP, claims);
     await repo.insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
     if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);

@@ -1,4 +1,5 @@
 export * from './delivery.options';
+export * from './receipt-claims';
 export * from './outbox-message.entity';
 export * from './inbox-message.entity';
 export * from './outbox.service';
