@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { AuditCheckpointEntity, AuditEventEntity, AuditLog, auditVerifyCommand } from '@tongban/audit';
-import { DomainException, SystemClock } from '@tongban/common';
+import { DomainException, SystemClock, errorMessage } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
 import { KeyStore, SigningKeyEntity } from '@tongban/keys';
 import { LicenceEntity, LicenceImporter } from '@tongban/licences';
@@ -36,7 +36,7 @@ async function cliSigner(ds: Awaited<ReturnType<typeof openDatabase>>, clock: Sy
     await keys.refresh();
   } catch (e) {
     // The import itself must not fail for this: the gateway seals the entry when it next starts.
-    process.stderr.write(`note: the audit entry is not sealed now (${(e as Error).message}); the gateway seals it when it starts\n`);
+    process.stderr.write(`note: the audit entry is not sealed now (${errorMessage(e)}); the gateway seals it when it starts\n`);
     return undefined;
   }
   return keys.list().some((k) => k.status === 'ACTIVE') ? keys : undefined;
@@ -64,7 +64,9 @@ licences
       const audit = new AuditLog(ds, clock, signer, config.code, { checkpointEverySeconds: 0, checkpointFile: config.audit.checkpointFile });
       await audit.recordNow({ event: 'licences.imported', actor: 'cli', subject: file.slice(-200), outcome: 'OK', details: { ...result } });
       // Seal the entry now, so it does not wait (perhaps longer than the checkpoint interval) for a gateway to start.
-      if (signer) await audit.checkpoint();
+      if (signer) {
+        await audit.checkpoint().catch((e: unknown) => process.stderr.write(`note: the audit entry is not sealed now (${errorMessage(e)}); the gateway seals it within its checkpoint interval\n`));
+      }
       process.stdout.write(`read ${result.read}, created ${result.created}, updated ${result.updated}\n`);
     }),
   );

@@ -147,25 +147,27 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     const signer = this.signer;
     if (!signer) throw new Error('audit checkpoints need a signer (the KeyStore)');
     await this.flush();
-    const row = await this.ds.transaction(async (tx) => {
-      await lockChain(tx);
-      const head = await readHead(tx);
-      if (!head?.hash) return null;
-      const last = await lastCheckpoint(tx);
-      if (last !== undefined && last.seq >= head.seq) {
-        this.sealedSeq = last.seq;
-        return null;
-      }
-      const at = this.clock.now().getTime();
-      // `prev` chains the checkpoints themselves: removing one breaks the next one's signature check.
-      const prev = last ? checkpointLink(last.signature) : GENESIS_HASH;
-      const claims: AuditCheckpointClaims = { ...(this.selfCode ? { iss: this.selfCode } : {}), seq: head.seq, hash: head.hash, at, prev };
-      const signature = signer.signJws(AUDIT_CHECKPOINT_TYP, claims);
-      const kid = (JSON.parse(Buffer.from(signature.split('.')[0], 'base64url').toString('utf8')) as { kid?: string }).kid ?? signer.activeKid();
-      const c = { seq: head.seq, hash: head.hash, at, signature, kid };
-      await insertCheckpoint(tx, c);
-      return c;
-    });
+    const row = await this.retrying(() =>
+      this.ds.transaction(async (tx) => {
+        await lockChain(tx);
+        const head = await readHead(tx);
+        if (!head?.hash) return null;
+        const last = await lastCheckpoint(tx);
+        if (last !== undefined && last.seq >= head.seq) {
+          this.sealedSeq = last.seq;
+          return null;
+        }
+        const at = this.clock.now().getTime();
+        // `prev` chains the checkpoints themselves: removing one breaks the next one's signature check.
+        const prev = last ? checkpointLink(last.signature) : GENESIS_HASH;
+        const claims: AuditCheckpointClaims = { ...(this.selfCode ? { iss: this.selfCode } : {}), seq: head.seq, hash: head.hash, at, prev };
+        const signature = signer.signJws(AUDIT_CHECKPOINT_TYP, claims);
+        const kid = (JSON.parse(Buffer.from(signature.split('.')[0], 'base64url').toString('utf8')) as { kid?: string }).kid ?? signer.activeKid();
+        const c = { seq: head.seq, hash: head.hash, at, signature, kid };
+        await insertCheckpoint(tx, c);
+        return c;
+      }),
+    );
     if (!row) return null;
     this.sealedSeq = row.seq;
     // Exported only once committed: a line in the file always names a checkpoint the database had.
@@ -224,11 +226,15 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race. */
   private async append(batch: PendingEntry[]): Promise<void> {
+    const headSeq = await this.retrying(() => this.ds.transaction((tx) => this.appendIn(tx, batch)));
+    this.sealIfMany(headSeq);
+  }
+
+  /** Runs `write` again when another process won the race (for the head or for a checkpoint). */
+  private async retrying<T>(write: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const headSeq = await this.ds.transaction((tx) => this.appendIn(tx, batch));
-        this.sealIfMany(headSeq);
-        return;
+        return await write();
       } catch (e) {
         // Another process won the race for the head (SQLite file shared with the CLI, or an
         // older replica that still inserts through the column's sequence): read the head again.
