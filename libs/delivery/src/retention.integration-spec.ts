@@ -96,7 +96,7 @@ describeEachDatabase('Retention of outbox, inbox and webhook deliveries', (fresh
     await insert('old-dead', 'DEAD', old.getTime());
     await insert('recent-delivered', 'DELIVERED', recent.getTime());
     expect((await worker({}).runOnce()).webhook_deliveries).toBe(1);
-    const ids = ((await ds.query('SELECT id FROM webhook_deliveries ORDER BY id')) as { id: string }[]).map((r) => r.id);
+    const ids = (await ds.query<{ id: string }[]>('SELECT id FROM webhook_deliveries ORDER BY id')).map((r) => r.id);
     expect(ids).toEqual(['old-dead', 'recent-delivered']);
   });
 });

@@ -41,7 +41,7 @@ describeEachDatabase('Retention of material files', (fresh) => {
       createdAt: old,
       updatedAt: old,
       closedAt,
-    } as never);
+    });
     const bytes = Buffer.alloc(600 * 1024, id); // three chunks
     await ds.transaction((tx) =>
       new MaterialStore(ds).insert(
