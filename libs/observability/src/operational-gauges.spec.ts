@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { Metrics } from './metrics.service';
-import { registerOperationalGauges } from './operational-gauges';
+import { registerAuditGauges, registerOperationalGauges } from './operational-gauges';
 
 jest.mock('./case-counts', () => ({ caseCounts: jest.fn(async () => ({ byState: { OPEN: 4, COMPLETED: 9 }, overdue: 1 })) }));
 
@@ -36,5 +36,32 @@ describe('registerOperationalGauges', () => {
     expect(text).toContain('tongban_cases_overdue 1');
     expect(text).toContain('tongban_signing_key_age_seconds 86400');
     expect(depth).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('registerAuditGauges', () => {
+  const now = Date.parse('2026-11-25T10:00:00.000Z');
+
+  it('shows what the newest checkpoint does not cover and how old it is, reading the status once per scrape', async () => {
+    const sealingStatus = jest.fn(async () => ({ headSeq: 120, sealedSeq: 100, lastCheckpointAt: now - 240_000, oldestUnsealedAt: now - 90_000 }));
+    const m = new Metrics();
+    expect(registerAuditGauges(m, { sealingStatus }, () => now)).toEqual(['tongban_audit_unsealed_entries', 'tongban_audit_unsealed_age_seconds', 'tongban_audit_last_checkpoint_age_seconds']);
+    const text = await m.render();
+    expect(text).toContain('tongban_audit_unsealed_entries 20');
+    expect(text).toContain('tongban_audit_unsealed_age_seconds 90');
+    expect(text).toContain('tongban_audit_last_checkpoint_age_seconds 240');
+    expect(sealingStatus).toHaveBeenCalledTimes(1);
+  });
+
+  it('all sealed: 0 unsealed, age 0; no checkpoint yet: the checkpoint age is NaN', async () => {
+    const m = new Metrics();
+    registerAuditGauges(m, { sealingStatus: async () => ({ headSeq: 3, sealedSeq: 0, oldestUnsealedAt: now - 5_000 }) }, () => now);
+    const text = await m.render();
+    expect(text).toContain('tongban_audit_unsealed_entries 3');
+    expect(text).toContain('tongban_audit_unsealed_age_seconds 5');
+    expect(text).toMatch(/^tongban_audit_last_checkpoint_age_seconds NaN$/im); // prom-client writes "Nan"
+    const sealed = new Metrics();
+    registerAuditGauges(sealed, { sealingStatus: async () => ({ headSeq: 3, sealedSeq: 3, lastCheckpointAt: now }) }, () => now);
+    expect(await sealed.render()).toContain('tongban_audit_unsealed_age_seconds 0');
   });
 });

@@ -74,7 +74,7 @@ export function registerAuditGauges(metrics: Metrics, audit: AuditSealingPort, n
     const s = await status();
     return [{ value: s.oldestUnsealedAt === undefined ? 0 : Math.max(0, (now() - s.oldestUnsealedAt) / 1000) }];
   });
-  metrics.gaugeOnScrape('tongban_audit_last_checkpoint_age_seconds', 'Time since the newest audit checkpoint (absent when there is none)', [], async () => {
+  metrics.gaugeOnScrape('tongban_audit_last_checkpoint_age_seconds', 'Time since the newest audit checkpoint (NaN when there is none)', [], async () => {
     const s = await status();
     return s.lastCheckpointAt === undefined ? [] : [{ value: Math.max(0, (now() - s.lastCheckpointAt) / 1000) }];
   });
