@@ -25,6 +25,7 @@ import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
 import { AdminController } from './http/admin.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
+import { InputGuard } from './http/input.guard';
 import { PublicController } from './http/public.controller';
 import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
@@ -186,6 +187,8 @@ export class GatewayModule {
         { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },
         // Every HTTP route is gated by its own access declaration (libs/access); see RouteDeclarations.
         { provide: APP_GUARD, useClass: AccessGuard },
+        // Then path parameters and the query string (@ValidQuery), once the caller is known to be allowed.
+        { provide: APP_GUARD, useClass: InputGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         RpcErrorFilter,
       ],

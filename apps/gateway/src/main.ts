@@ -9,8 +9,10 @@ import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
 import { CORRELATION_HEADER, GatewayLogger, Metrics, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
+import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser } from './http/http-input';
 import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
 
+const JSON_BODY_LIMIT = 2 * 1024 * 1024;
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 async function bootstrap(): Promise<void> {
@@ -44,17 +46,23 @@ async function bootstrap(): Promise<void> {
     logger.warn('TONGBAN_GRPC_INSECURE=true: the federation port and calls to peers use PLAINTEXT gRPC with no TLS identity check (development only; refused in production)', 'Transport');
   }
 
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(config, transport), new FastifyAdapter({ bodyLimit: 2 * 1024 * 1024 }), {
-    logger,
-    bufferLogs: true,
-  });
-  // Material uploads are raw files: handed over as a Buffer, up to the material limit.
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addContentTypeParser([...MATERIAL_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: config.materialMaxBytes }, (_req: unknown, body: Buffer, done: (err: null, body: Buffer) => void) =>
-      done(null, body),
-    );
+  const app = await NestFactory.create<NestFastifyApplication>(
+    GatewayModule.forConfig(config, transport),
+    new FastifyAdapter({ bodyLimit: JSON_BODY_LIMIT, routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, frameworkErrors: frameworkErrors as never, clientErrorHandler }),
+    {
+      logger,
+      bufferLogs: true,
+      // Body parsers are ours (below): one bounded reader for JSON and files, no form bodies.
+      bodyParser: false,
+    },
+  );
+  // JSON bodies and material uploads (raw files, handed over as a Buffer) are read by one bounded
+  // parser: a bad JSON body is VALIDATION_FAILED (body) JSON, an oversized one a readable 413.
+  const fastify = app.getHttpAdapter().getInstance();
+  const json = jsonDecoder(fastify.getDefaultJsonParser('error', 'error') as never);
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', limitedBodyParser(JSON_BODY_LIMIT, json) as never);
+  fastify.addContentTypeParser([...MATERIAL_MEDIA_TYPES], limitedBodyParser(config.materialMaxBytes, (bytes) => bytes) as never);
   // Every request gets a well-formed correlation id (the caller's if valid, else a new one): it is
   // answered in the response header, logged, and forwarded to peers in gRPC metadata.
   app

@@ -1,10 +1,10 @@
-import { Controller, Get, Post } from '@nestjs/common';
+import { Controller, Get, Post, Query } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
-import { DomainException } from '@tongban/common';
+import { DomainException, QueryParam, ValidQuery, querySchema } from '@tongban/common';
 import { Access } from './access.decorator';
 import { AccessGuard } from './access.guard';
 import { Principal } from './access-policy';
@@ -58,6 +58,22 @@ class UndeclaredController {
   @Get('forgotten')
   forgotten() {
     return { ok: 'reached' };
+  }
+}
+
+@Controller('v1')
+class QueryReaderController {
+  @Access.scope('cases')
+  @Get('unchecked')
+  unchecked(@Query('limit') limit?: string) {
+    return { limit };
+  }
+
+  @Access.scope('cases')
+  @ValidQuery(querySchema({ limit: QueryParam.int(1, 10).optional() }))
+  @Get('checked')
+  checked(@Query('limit') limit?: number) {
+    return { limit };
   }
 }
 
@@ -144,6 +160,11 @@ describe('RouteDeclarations (boot check)', () => {
     await expect(appWith([OpenController, UndeclaredController])).rejects.toThrow(/GET \/v1\/forgotten \(UndeclaredController\.forgotten\): no access declaration/);
   });
 
+  it('refuses to start an application with a handler that reads the query string without a schema', async () => {
+    await expect(appWith([QueryReaderController])).rejects.toThrow(/GET \/v1\/unchecked \(QueryReaderController\.unchecked\): reads @Query\(\) without a query schema/);
+    await expect(appWith([QueryReaderController])).rejects.not.toThrow(/\/v1\/checked/);
+  });
+
   it('lists every route with its declaration', async () => {
     const { app } = await appWith([ApiController, AdminController, OpenController]);
     const routes = app.get(RouteDeclarations).routes();
@@ -164,7 +185,7 @@ describe('RouteDeclarations (boot check)', () => {
   });
 
   it('finds OpenAPI operations that disagree with the handlers', () => {
-    const routes = [{ method: 'GET', path: '/v1/cases/:id', handler: 'X.view', access: { audience: 'api' as const, scope: 'cases' as const } }];
+    const routes = [{ method: 'GET', path: '/v1/cases/:id', handler: 'X.view', access: { audience: 'api' as const, scope: 'cases' as const }, querySchema: false, readsQuery: false }];
     expect(accessDocumentProblems({ paths: { '/v1/cases/{id}': { get: { 'x-tongban-access': { audience: 'api', scope: 'cases' } } } } }, routes)).toEqual([]);
     expect(accessDocumentProblems({ paths: { '/v1/cases/{id}': { get: {} } } }, routes)).toHaveLength(1);
     expect(accessDocumentProblems({ paths: { '/v1/cases/{id}': { get: { 'x-tongban-access': { audience: 'api', scope: 'cases' } } }, '/extra': { post: {} } } }, routes)).toEqual([

@@ -1,5 +1,7 @@
 import { Injectable, OnModuleInit, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { QUERY_SCHEMA_METADATA } from '@tongban/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { ACCESS_EXTENSION, ACCESS_METADATA, AccessRule } from './access.decorator';
 
@@ -10,43 +12,44 @@ export interface RouteDeclaration {
   path: string;
   handler: string;
   access: AccessRule | undefined;
+  /** Whether the handler declares a query schema (@ValidQuery). */
+  querySchema: boolean;
+  /** Whether the handler reads the query string (@Query()). */
+  readsQuery: boolean;
 }
 
-type Check = (route: RouteDeclaration, handler: (...args: unknown[]) => unknown, controller: object) => string | null;
+/** The rules every HTTP route must keep; a message for each one it breaks. */
+export function routeProblems(r: RouteDeclaration): string[] {
+  return [
+    ...(r.access ? [] : ['no access declaration (@Access.public(), @Access.scope(…) or @Access.roles(…))']),
+    ...(r.readsQuery && !r.querySchema ? ['reads @Query() without a query schema (@ValidQuery(…))'] : []),
+  ];
+}
 
 /**
  * The route table, read from the controllers themselves, and the boot check over it: a gateway
- * with an HTTP route that declares no access rule does not start. Other per-route checks (query
- * schemas) are added with `addCheck`.
+ * with an HTTP route that declares no access rule, or reads the query string without a schema,
+ * does not start.
  */
 @Injectable()
 export class RouteDeclarations implements OnModuleInit {
-  private readonly checks: Check[] = [(r) => (r.access ? null : 'no access declaration (@Access.public(), @Access.scope(…) or @Access.roles(…))')];
-
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
   ) {}
 
-  /** Adds a per-route rule to the boot check (a message when the route breaks it, else null). */
-  addCheck(check: Check): void {
-    this.checks.push(check);
-  }
-
   /** Every HTTP route of every controller, in a stable order. */
   routes(): RouteDeclaration[] {
-    return this.walk().map((w) => w.route);
+    return this.walk();
   }
 
   onModuleInit(): void {
-    const problems = this.walk().flatMap(({ route, fn, controller }) =>
-      this.checks.map((c) => c(route, fn, controller)).flatMap((p) => (p ? [`${route.method} ${route.path} (${route.handler}): ${p}`] : [])),
-    );
-    if (problems.length) throw new Error(`refusing to start: ${problems.length} HTTP route(s) break the route rules:\n  ${problems.join('\n  ')}`);
+    const problems = this.walk().flatMap((r) => routeProblems(r).map((p) => `${r.method} ${r.path} (${r.handler}): ${p}`));
+    if (problems.length) throw new Error(`refusing to start: ${problems.length} HTTP route problem(s):\n  ${problems.join('\n  ')}`);
   }
 
-  private walk(): { route: RouteDeclaration; fn: (...args: unknown[]) => unknown; controller: object }[] {
-    const out: { route: RouteDeclaration; fn: (...args: unknown[]) => unknown; controller: object }[] = [];
+  private walk(): RouteDeclaration[] {
+    const out: RouteDeclaration[] = [];
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype as (new (...a: unknown[]) => object) | undefined;
       const proto = type?.prototype as Record<string, unknown> | undefined;
@@ -60,12 +63,19 @@ export class RouteDeclarations implements OnModuleInit {
         const method = RequestMethod[(Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined) ?? RequestMethod.GET];
         for (const b of base) {
           for (const p of pathsOf(own)) {
-            out.push({ route: { method, path: joinPath(b, p), handler: `${type.name}.${name}`, access: Reflect.getMetadata(ACCESS_METADATA, fn) as AccessRule | undefined }, fn, controller: type });
+            out.push({
+              method,
+              path: joinPath(b, p),
+              handler: `${type.name}.${name}`,
+              access: Reflect.getMetadata(ACCESS_METADATA, fn) as AccessRule | undefined,
+              querySchema: Reflect.getMetadata(QUERY_SCHEMA_METADATA, fn) !== undefined,
+              readsQuery: Object.keys((Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) as object | undefined) ?? {}).some((k) => k.split(':')[0] === String(RouteParamtypes.QUERY)),
+            });
           }
         }
       }
     }
-    return out.sort((a, b) => (a.route.path + a.route.method).localeCompare(b.route.path + b.route.method));
+    return out.sort((a, b) => (a.path + a.method).localeCompare(b.path + b.method));
   }
 }
 

@@ -208,9 +208,10 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     const qb = this.repo
       .createQueryBuilder('a')
       .orderBy('a.seq', 'ASC')
-      .limit(Math.min(filter.limit ?? 100, 1000));
+      // Bounded here too: a negative or non-integer limit would mean "everything" on SQLite.
+      .limit(Number.isInteger(filter.limit) ? Math.min(Math.max(filter.limit!, 1), 1000) : 100);
     if (filter.event) qb.andWhere('a.event = :event', { event: filter.event });
-    if (filter.afterSeq) qb.andWhere('a.seq > :after', { after: filter.afterSeq });
+    if (Number.isSafeInteger(filter.afterSeq) && filter.afterSeq! > 0) qb.andWhere('a.seq > :after', { after: filter.afterSeq });
     return qb.getMany();
   }
 

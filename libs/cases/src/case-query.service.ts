@@ -6,6 +6,7 @@ import { Inject, Optional } from '@nestjs/common';
 import { CaseEntity, CaseState } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 import { CaseFiles } from './case-files.port';
+import { CaseListQuery, TaskListQuery } from './case-query.schemas';
 import { CaseStepEntity, OPEN_STEP, StepStatus } from './case-step.entity';
 
 /** How a step looks in the local API. */
@@ -62,15 +63,13 @@ export class CaseQuery {
   }
 
   /** Cases here (owned or taken part in), newest first; `overdue` keeps those with a late open step. */
-  async list(q: { state?: string; overdue?: string; itemCode?: string; limit?: string; offset?: string }) {
-    if (q.state && !['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'].includes(q.state))
-      throw new DomainException('VALIDATION_FAILED', 'state must be OPEN, COMPLETED, REFUSED or CANCELLED', { field: 'state', rule: 'ONE_OF' });
-    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
-    const offset = Math.max(Number(q.offset ?? 0) || 0, 0);
+  async list(q: CaseListQuery) {
+    const limit = q.limit ?? 100;
+    const offset = q.offset ?? 0;
     const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').addOrderBy('c.id').limit(limit).offset(offset);
     if (q.state) qb.andWhere('c.state = :state', { state: q.state as CaseState });
     if (q.itemCode) qb.andWhere('c.item_code = :item', { item: q.itemCode });
-    if (q.overdue === 'true') {
+    if (q.overdue === true) {
       qb.andWhere(`c.state = 'OPEN' AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.status IN (:...open) AND s.due_at < :now)`, {
         open: OPEN_STEP,
         now: this.clock.now().getTime(),
@@ -89,14 +88,9 @@ export class CaseQuery {
   }
 
   /** Steps this province performs, as tasks. */
-  async tasks(q: { status?: string; limit?: string }) {
-    const statuses = q.status ? q.status.split(',') : OPEN_STEP;
-    for (const s of statuses) {
-      if (!['ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED', 'COMPLETED', 'REFUSED', 'CANCELLED', 'WAITING'].includes(s)) {
-        throw new DomainException('VALIDATION_FAILED', `status ${s.slice(0, 30)} is not a step status`, { field: 'status', rule: 'ONE_OF' });
-      }
-    }
-    const limit = Math.min(Math.max(Number(q.limit ?? 200) || 200, 1), 1000);
+  async tasks(q: TaskListQuery) {
+    const statuses = q.status ?? OPEN_STEP;
+    const limit = q.limit ?? 200;
     const steps = await this.ds.getRepository(CaseStepEntity).find({ where: { province: this.self, status: In(statuses) }, take: limit, order: { dueAt: 'ASC' } });
     const cases = steps.length ? await this.ds.getRepository(CaseEntity).find({ where: { id: In([...new Set(steps.map((s) => s.caseId))]) } }) : [];
     const byId = new Map(cases.map((c) => [c.id, c]));

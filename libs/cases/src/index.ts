@@ -12,3 +12,4 @@ export * from './task.service';
 export * from './case-query.service';
 export * from './case-notes.service';
 export * from './case-files.port';
+export * from './case-query.schemas';

@@ -10,3 +10,4 @@ export * from './leased-worker';
 export * from './error-text';
 export * from './beijing-time';
 export * from './cidr';
+export * from './query-params';

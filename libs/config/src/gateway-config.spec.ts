@@ -160,6 +160,17 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MESSAGE_TTL: '60' })).toMatch(/^TONGBAN_MESSAGE_TTL: /);
     });
 
+    it.each([['null'], ['42'], ['"text"'], ['[]'], ['true']])('refuses a config file holding %s (a ConfigError, so exit 78), not a TypeError', (content) => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'tongban-config-'));
+      const file = path.join(dir, 'gateway.json');
+      writeFileSync(file, content);
+      try {
+        expect(configError({ TONGBAN_CODE: '110000' }, file)).toMatch(/must hold a JSON object of settings/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('ignores variables without the TONGBAN_ prefix', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', FOO: 'x', tongban_foo: 'y' }).code).toBe('110000');
     });

@@ -200,11 +200,17 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv | undefined, configPath
   const file = configPath ?? env.TONGBAN_CONFIG;
   let raw: Record<string, unknown> = {};
   if (file) {
+    let parsed: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new ConfigError(`config file ${file} cannot be read as JSON: ${(e as Error).message}`);
     }
+    // `null`, a number, a string or an array parse as JSON but hold no settings.
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${file} must hold a JSON object of settings (it holds ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`})`);
+    }
+    raw = { ...(parsed as Record<string, unknown>) };
   }
   for (const key of keys) {
     const v = env[envName(key)];

@@ -7,6 +7,7 @@ import { KeyAdmin } from '@tongban/key-admin';
 import { ClientRegistry } from '@tongban/access';
 import { KeyStore } from '@tongban/keys';
 import { MaterialTransferAdmin } from '@tongban/materials';
+import { QueryParam, ValidQuery, querySchema } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { TrustStore, createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from '@tongban/trust';
 import { WebhookService } from '@tongban/webhooks';
@@ -19,6 +20,13 @@ import { Ctx, RequestContext } from './request-context';
 const PEER_KEY = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k', alg: 'EdDSA', use: 'sig' };
 const STATUS_QUERY = (values: string[]) => ApiQuery({ name: 'status', required: false, enum: values });
 const LIMIT_QUERY = ApiQuery({ name: 'limit', required: false, description: '1–1000, default 100' });
+// Query schemas of the admin lists (@ValidQuery): a bad or repeated parameter is a 400 naming it.
+const QUEUE_QUERY = querySchema({ status: QueryParam.oneOf(['PENDING', 'DELIVERED', 'DEAD']).optional(), limit: QueryParam.int(1, 1000).optional() });
+const AUDIT_QUERY = querySchema({
+  event: QueryParam.text(/^[a-z][a-z0-9_.]{0,63}$/, 'an audit event name').optional(),
+  limit: QueryParam.int(1, 1000).optional(),
+  after: QueryParam.int(0, Number.MAX_SAFE_INTEGER).optional(),
+});
 const LIST = (key: string) => ({ type: 'object', properties: { [key]: { type: 'array', items: { type: 'object' } } } });
 
 /** Admin API: peers and their keys, own public keys, the audit trail, delivery queues. */
@@ -86,8 +94,10 @@ export class AdminController {
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
   @LIMIT_QUERY
   @ApiResponse({ status: 200, schema: LIST('transfers') })
-  listMaterialTransfers(@Query('status') status?: string, @Query('limit') limit?: string) {
-    return this.transfers.list(status, limit ? Number(limit) : 100).then((transfers) => ({ transfers }));
+  @ValidQuery(QUEUE_QUERY)
+  @ApiErrors(400)
+  listMaterialTransfers(@Query('status') status?: string, @Query('limit') limit?: number) {
+    return this.transfers.list(status, limit ?? 100).then((transfers) => ({ transfers }));
   }
 
   @Access.roles('admin', 'operator')
@@ -138,8 +148,10 @@ export class AdminController {
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
   @LIMIT_QUERY
   @ApiResponse({ status: 200, schema: LIST('deliveries') })
-  listWebhookDeliveries(@Query('status') status?: string, @Query('limit') limit?: string) {
-    return this.webhooks.deliveries(status, limit ? Number(limit) : 100).then((deliveries) => ({ deliveries }));
+  @ValidQuery(QUEUE_QUERY)
+  @ApiErrors(400)
+  listWebhookDeliveries(@Query('status') status?: string, @Query('limit') limit?: number) {
+    return this.webhooks.deliveries(status, limit ?? 100).then((deliveries) => ({ deliveries }));
   }
 
   @Access.roles('admin', 'operator', 'auditor')
@@ -148,9 +160,10 @@ export class AdminController {
   @STATUS_QUERY(['PENDING', 'DELIVERED', 'DEAD'])
   @LIMIT_QUERY
   @ApiResponse({ status: 200, schema: LIST('messages') })
+  @ValidQuery(QUEUE_QUERY)
   @ApiErrors(400)
-  listOutbox(@Query('status') status?: string, @Query('limit') limit?: string) {
-    return this.outbox.list(status, limit ? Number(limit) : 100).then((messages) => ({ messages }));
+  listOutbox(@Query('status') status?: string, @Query('limit') limit?: number) {
+    return this.outbox.list(status, limit ?? 100).then((messages) => ({ messages }));
   }
 
   @Access.roles('admin', 'operator', 'auditor')
@@ -348,7 +361,9 @@ export class AdminController {
   @ApiQuery({ name: 'limit', required: false, description: '1–1000' })
   @ApiQuery({ name: 'after', required: false, description: 'Return events with seq greater than this' })
   @ApiResponse({ status: 200, schema: LIST('events') })
-  listAudit(@Query('event') event?: string, @Query('limit') limit?: string, @Query('after') after?: string) {
-    return this.audit.list({ event, limit: limit ? Number(limit) : undefined, afterSeq: after ? Number(after) : undefined }).then((events) => ({ events }));
+  @ValidQuery(AUDIT_QUERY)
+  @ApiErrors(400)
+  listAudit(@Query('event') event?: string, @Query('limit') limit?: number, @Query('after') after?: number) {
+    return this.audit.list({ event, limit, afterSeq: after }).then((events) => ({ events }));
   }
 }

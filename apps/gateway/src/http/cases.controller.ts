@@ -1,7 +1,24 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { CaseNotes, CaseOwner, CaseQuery, TaskAction, TaskService, acceptSchema, cancelSchema, completeSchema, openCaseSchema, postalSchema, reasonSchema, resultDeliverySchema } from '@tongban/cases';
-import { DomainException } from '@tongban/common';
+import {
+  CaseListQuery,
+  CaseNotes,
+  CaseOwner,
+  CaseQuery,
+  TaskListQuery,
+  caseListQuery,
+  taskListQuery,
+  TaskAction,
+  TaskService,
+  acceptSchema,
+  cancelSchema,
+  completeSchema,
+  openCaseSchema,
+  postalSchema,
+  reasonSchema,
+  resultDeliverySchema,
+} from '@tongban/cases';
+import { DomainException, ValidQuery } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { Access } from '@tongban/access';
 import { Ctx, RequestContext } from './request-context';
@@ -135,7 +152,8 @@ export class CasesController {
   @ApiQuery({ name: 'limit', required: false, description: '1–1000, default 100' })
   @ApiResponse({ status: 200, schema: { type: 'object', properties: { cases: { type: 'array', items: { type: 'object' } } } } })
   @ApiErrors(400, 401)
-  list(@Query() q: Record<string, string>) {
+  @ValidQuery(caseListQuery)
+  list(@Query() q: CaseListQuery) {
     return this.query.list(q);
   }
 
@@ -192,7 +210,8 @@ export class CasesController {
   @ApiQuery({ name: 'limit', required: false, description: '1–1000, default 200' })
   @ApiResponse({ status: 200, schema: { type: 'object', properties: { tasks: { type: 'array', items: { type: 'object' } } } }, example: TASKS_EXAMPLE })
   @ApiErrors(400, 401)
-  listTasks(@Query() q: Record<string, string>) {
+  @ValidQuery(taskListQuery)
+  listTasks(@Query() q: TaskListQuery) {
     return this.query.tasks(q);
   }
 

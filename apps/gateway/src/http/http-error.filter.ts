@@ -10,6 +10,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   ISSUER_UNKNOWN: 502,
   ISSUER_UNREACHABLE: 503,
   ISSUER_REFUSED: 403,
@@ -60,6 +63,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (e instanceof HttpException) {
       const status = e.getStatus();
       if (status === 413) return { status, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large', correlationId } };
+      // Fastify's body errors reach us as plain HttpExceptions (Nest maps them): name the field.
+      if (status === 415) return { status, body: { code: 'VALIDATION_FAILED', message: 'content-type is not accepted on this route', field: 'content-type', rule: 'ONE_OF', correlationId } };
+      if (status === 400 && req.method !== 'GET') return { status, body: { code: 'VALIDATION_FAILED', message: e.message, field: '(body)', rule: 'INVALID', correlationId } };
       const code: ErrorCode = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL';
       const message = status === 404 ? `no route ${req.method} ${req.url.split('?')[0]}` : e.message;
       return { status, body: { code, message, correlationId } };

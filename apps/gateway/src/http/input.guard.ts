@@ -1,0 +1,34 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { z } from 'zod';
+import { isTooLarge, tooLarge } from './http-input';
+import { QUERY_SCHEMA_METADATA, ValidationException, assertStorableText, parseQuery } from '@tongban/common';
+
+// C0 controls and DEL: no identifier of ours holds one, and a log line or a header must never get one.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Checks what the router hands every HTTP handler besides the body's content, after AccessGuard: an
+ * oversized body is answered 413 here (see limitedBodyParser), path
+ * parameters hold no control character, NUL or unpaired surrogate, and the query string passes the
+ * handler's @ValidQuery schema (none: no parameter at all). `req.query` is replaced by the parsed
+ * values, so `@Query()` never sees a repeated key or an unparsed number.
+ */
+@Injectable()
+export class InputGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    if (ctx.getType() !== 'http') return true;
+    const req = ctx.switchToHttp().getRequest<{ url: string; params?: Record<string, string>; query?: unknown; body?: unknown }>();
+    if (isTooLarge(req.body)) throw tooLarge(req.body);
+    for (const [name, value] of Object.entries(req.params ?? {})) {
+      if (CONTROL.test(value)) throw new ValidationException(name, 'TEXT', `${name}: must not contain control characters`);
+      assertStorableText(value, name);
+    }
+    const schema = this.reflector.get<z.ZodObject | undefined>(QUERY_SCHEMA_METADATA, ctx.getHandler());
+    const at = req.url.indexOf('?');
+    req.query = parseQuery(schema, at < 0 ? '' : req.url.slice(at + 1));
+    return true;
+  }
+}
