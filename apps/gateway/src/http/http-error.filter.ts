@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainException, ErrorCode } from '@tongban/common';
+import { isTooLarge } from './http-input';
 
 /** The one table from domain error codes to HTTP statuses. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -39,9 +40,13 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReplyLike>();
-    const req = ctx.getRequest<{ headers: Record<string, string | undefined>; method: string; url: string }>();
+    const req = ctx.getRequest<{ headers: Record<string, string | undefined>; method: string; url: string; body?: unknown }>();
     const correlationId = req.headers['x-correlation-id'] ?? randomUUID();
     const { status, body } = this.describe(exception, correlationId, req);
+    // An oversized body is still arriving (drained by limitedBodyParser): closing now would reset the
+    // connection under the client's feet and lose this answer, even for a client that sent
+    // `Connection: close`. The drain closes the socket once the client is done (or past its bounds).
+    if (isTooLarge(req.body)) reply.header('connection', 'keep-alive');
     reply.status(status).header('x-correlation-id', correlationId).send({ error: body });
   }
 

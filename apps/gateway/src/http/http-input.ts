@@ -82,7 +82,11 @@ function drain(payload: Readable, socket: Socket | undefined): void {
       stop();
     }
   });
-  payload.once('end', () => clearTimeout(timer));
+  payload.once('end', () => {
+    clearTimeout(timer);
+    // The client is done; close a connection it asked to close (the 413 was sent as keep-alive).
+    if (/close/i.test(String((payload as Readable & { headers?: Record<string, string> }).headers?.connection ?? ''))) socket?.end();
+  });
   payload.once('close', () => clearTimeout(timer));
   payload.on('error', () => clearTimeout(timer));
   payload.resume();
