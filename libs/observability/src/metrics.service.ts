@@ -33,7 +33,7 @@ export class Metrics {
   });
   private readonly refusals = new Counter({
     name: 'tongban_refusals_total',
-    help: 'Federation requests this gateway refused (and audited), by refusal code',
+    help: 'Federation requests this gateway refused, by refusal code: every one, including TOO_MANY_REFUSALS (the audit trail aggregates refusals before signature verification)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
