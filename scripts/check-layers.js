@@ -2,7 +2,8 @@
 'use strict';
 // Layer rules from docs/conventions: apps are wiring (no typeorm, no jose); only libs/keys may
 // touch private keys (createPrivateKey, generateKeyPair*, crypto sign); testkit stays out of
-// production code; nothing but libs/config reads process.env.
+// production code; nothing but libs/config reads process.env; transactions open only through
+// runInTransaction (libs/persistence).
 const { readFileSync, readdirSync, statSync } = require('node:fs');
 const path = require('node:path');
 
@@ -25,6 +26,9 @@ const rules = [
   },
   { where: /^(apps|libs\/(?!testkit\/))/, forbid: /from '@tongban\/testkit'/, why: 'testkit is for tests only' },
   { where: /^(apps|libs\/(?!config\/|testkit\/))/, forbid: /process\.env\b/, why: 'only libs/config reads process.env' },
+  // One transaction entry point (runInTransaction): it owns the SQLite writer, after-commit work
+  // and the retry rules; a transaction opened around it would bypass all three.
+  { where: /^(apps|libs\/(?!persistence\/))/, forbid: /\.(transaction|startTransaction)\(/, why: 'open transactions with runInTransaction from @tongban/persistence' },
 ];
 const problems = [];
 for (const file of [...walk(path.join(ROOT, 'apps')), ...walk(path.join(ROOT, 'libs'))]) {

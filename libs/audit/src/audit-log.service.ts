@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Op
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
-import { isUniqueViolation } from '@tongban/persistence';
+import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash, checkpointLink } from './audit-chain';
 import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
 import { appendCheckpointLine } from './audit-checkpoint-export';
@@ -148,7 +148,7 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     if (!signer) throw new Error('audit checkpoints need a signer (the KeyStore)');
     await this.flush();
     const row = await this.retrying(() =>
-      this.ds.transaction(async (tx) => {
+      runInTransaction(this.ds, async (tx) => {
         await lockChain(tx);
         const head = await readHead(tx);
         if (!head?.hash) return null;
@@ -227,7 +227,7 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race. */
   private async append(batch: PendingEntry[]): Promise<void> {
-    const headSeq = await this.retrying(() => this.ds.transaction((tx) => this.appendIn(tx, batch)));
+    const headSeq = await this.retrying(() => runInTransaction(this.ds, (tx) => this.appendIn(tx, batch)));
     this.sealIfMany(headSeq);
   }
 

@@ -6,6 +6,7 @@ import { Dispatcher, Outbox } from '@tongban/delivery';
 import { CaseEntity } from './case.entity';
 import { CaseStepEntity } from './case-step.entity';
 import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
+import { afterCommit, runInTransaction } from '@tongban/persistence';
 
 /**
  * Called inside the case transaction, after the work and before the commit, with the events the
@@ -40,15 +41,7 @@ export class CaseTransactions {
 
   /** Runs `fn` in a new transaction (its own unit of work). */
   async run<T>(fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
-    let uow!: CaseUnitOfWork;
-    const result = await this.ds.transaction(async (tx) => {
-      uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
-      const r = await fn(uow);
-      await this.beforeCommit(uow);
-      return r;
-    });
-    this.afterCommit(uow);
-    return result;
+    return runInTransaction(this.ds, (tx) => this.within(tx, fn));
   }
 
   /** Runs `fn` inside an existing transaction (the inbox's); publishing waits for its commit. */
@@ -56,8 +49,8 @@ export class CaseTransactions {
     const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
     const result = await fn(uow);
     await this.beforeCommit(uow);
-    // The inbox commits right after the handler returns; publish on the next turn.
-    setImmediate(() => this.afterCommit(uow));
+    // Published only once the outermost transaction has committed, outside its context.
+    afterCommit(tx, () => this.published(uow));
     return result;
   }
 
@@ -76,7 +69,7 @@ export class CaseTransactions {
     for (const listener of this.listeners) await listener(uow.tx, uow.published);
   }
 
-  private afterCommit(uow: CaseUnitOfWork): void {
+  private published(uow: CaseUnitOfWork): void {
     if (uow.sent > 0) this.dispatcher.nudge();
     for (const e of uow.published) this.events.emit('event', e satisfies CaseEventRecord);
   }

@@ -80,13 +80,15 @@ export class TaskService {
   /** The applicant's full ID number for a task whose step needs it; every disclosure is audited. */
   async applicant(taskId: string, actor: string): Promise<{ name: string; idNumber: string }> {
     const { collaborationId, stepIndex } = parseTaskId(taskId);
-    return this.txs.run(async (uow) => {
+    const applicant = await this.txs.run(async (uow) => {
       const { c, steps } = await this.txs.load(uow.tx, collaborationId);
       const step = steps[stepIndex];
       if (!step || step.province !== this.txs.self) throw new DomainException('NOT_FOUND', `no task ${taskId} for ${this.txs.self}`);
       if (!c.item.steps[stepIndex]?.needsApplicantId || !c.applicantIdNumber) throw new DomainException('FORBIDDEN', `step ${step.action} does not need the applicant's ID number`);
-      await this.audit.recordNow({ event: 'case.applicant.disclosed', actor, subject: taskId, outcome: 'OK' });
       return { name: c.applicantName, idNumber: c.applicantIdNumber };
     });
+    // Written (in its own transaction, on the audit chain) before anything is disclosed.
+    await this.audit.recordNow({ event: 'case.applicant.disclosed', actor, subject: taskId, outcome: 'OK' });
+    return applicant;
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock, DomainException, ValidationException, assertStorableText, beijingDate } from '@tongban/common';
-import { isUniqueViolation } from '@tongban/persistence';
+import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { CalendarVersionEntity } from './calendar-version.entity';
 import { CatalogueError } from './catalogue-error';
 import { CatalogueVersionEntity } from './catalogue-version.entity';
@@ -137,7 +137,7 @@ export class CatalogueStore {
         field: 'version',
       });
     try {
-      const loadedAt = await this.ds.transaction(async (em) => {
+      const loadedAt = await runInTransaction(this.ds, async (em) => {
         const repo = em.getRepository(kind.entity);
         if (await repo.exists({ where: { version: value.version } })) throw conflict();
         const [newest] = await repo.find({ order: { loadedAt: 'DESC', version: 'DESC' }, take: 1 });

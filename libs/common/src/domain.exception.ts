@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ISSUER_REJECTED'
   | 'ISSUER_RATE_LIMITED'
   | 'ISSUER_RESPONSE_INVALID'
+  /** Our own database is unreachable or busy: nothing was stored, retry after the `Retry-After` seconds. */
+  | 'UNAVAILABLE'
   | 'INTERNAL';
 
 /** A failure the caller can act on; `message` is safe to show (never holds personal data). */

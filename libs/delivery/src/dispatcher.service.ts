@@ -8,6 +8,7 @@ import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
+import { runInTransaction } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -60,7 +61,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
   protected async claim(limit: number): Promise<OutboxMessageEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return this.ds.transaction(async (tx) => {
+    return runInTransaction(this.ds, async (tx) => {
       const ids: { id: string }[] = await tx.query(
         `SELECT o.id FROM outbox_messages o
           WHERE o.status = 'PENDING' AND o.next_attempt_at <= ${p(postgres, 1)}

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
-import { isUniqueViolation } from '@tongban/persistence';
+import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { DeliveryPayload } from '@tongban/proto';
 import { RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { receiptClaims } from './receipt-claims';
@@ -59,7 +59,7 @@ export class Inbox {
     }
     const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body) };
     try {
-      return await this.ds.transaction((tx) => this.apply(tx, msg));
+      return await runInTransaction(this.ds, (tx) => this.apply(tx, msg));
     } catch (e) {
       // A concurrent duplicate (another replica) committed first: answer with its receipt.
       if (isUniqueViolation(e)) {
@@ -94,7 +94,7 @@ export class Inbox {
       } else {
         try {
           // A savepoint: a handler that wrote and then rejected leaves nothing behind.
-          await tx.transaction((inner) => handler(inner, m));
+          await runInTransaction(tx, (inner) => handler(inner, m));
         } catch (e) {
           if (!(e instanceof DeliveryRejection)) throw e;
           status = 'REJECTED';

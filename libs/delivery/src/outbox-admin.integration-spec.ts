@@ -1,5 +1,5 @@
 import { Clock, SystemClock } from '@tongban/common';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { DataSource } from 'typeorm';
 import { Dispatcher } from './dispatcher.service';
@@ -21,7 +21,7 @@ describeEachDatabase('OutboxAdmin', (fresh) => {
   });
 
   it('re-queues only DEAD messages, restarting their age and attempts, and wakes the dispatcher', async () => {
-    const ids = await ds.transaction(async (tx) => {
+    const ids = await runInTransaction(ds, async (tx) => {
       const outbox = new Outbox(clock);
       return [
         await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('a') }),

@@ -4,6 +4,7 @@ import { ParticipantDirectory, SELF_CODE } from '@tongban/common';
 import { PeerEntity, PeerKeyEntity, PeerKeyStatus } from '@tongban/trust';
 import { DirectoryDocument, DirectoryKey, DirectoryParticipant, directoryDocumentSchema } from './directory-document';
 import { DIRECTORY_STATE_ID, DirectoryStateEntity } from './directory-state.entity';
+import { runInTransaction } from '@tongban/persistence';
 
 /** The row of `directory_state`: the last directory applied here or by another replica. */
 export interface StoredDirectory {
@@ -63,7 +64,7 @@ export class DirectoryApplier {
    * racing on one database apply a serial once and never go back) agrees. Returns null when not.
    */
   async apply(doc: DirectoryDocument, jws: string, at: Date, stillNewer: (stored: StoredDirectory) => Promise<boolean>): Promise<DirectoryChanges | null> {
-    return this.ds.transaction(async (tx) => {
+    return runInTransaction(this.ds, async (tx) => {
       const stateRepo = tx.getRepository(DirectoryStateEntity);
       const where = { id: DIRECTORY_STATE_ID };
       const row = tx.connection.options.type === 'postgres' ? await stateRepo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await stateRepo.findOne({ where });

@@ -9,6 +9,7 @@ import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } f
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
 import { PeerKeyStatus, TrustStore } from '@tongban/trust';
+import { afterCommit, runInTransaction } from '@tongban/persistence';
 
 /** Payload type of key announcements; their delivery stream. */
 export const KEY_ANNOUNCEMENT = 'tongban.federation.v1.KeyAnnouncement';
@@ -66,7 +67,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     const req = parseOrThrow(rotateSchema, body ?? {});
     const overlap = req.immediate ? 0 : req.overlapHours !== undefined ? req.overlapHours * 3600_000 : this.options.overlapMs;
     const old = this.keys.activeKid();
-    await this.ds.transaction(async (tx) => {
+    await runInTransaction(this.ds, async (tx) => {
       const now = this.clock.now();
       const created = await this.keys.createKey(tx, this.keyOptions.signingAlg, overlap === 0 ? 'ACTIVE' : 'NEXT', new Date(now.getTime() + overlap));
       // Announce the new key with the key peers trust now, before anything is signed with it.
@@ -89,7 +90,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     const key = this.keys.list().find((k) => k.kid === kid);
     if (!key) throw new DomainException('NOT_FOUND', `no own key ${kid.slice(0, 64)}`);
     if (key.status === 'REVOKED') throw new DomainException('CONFLICT', `key ${kid} is already revoked`);
-    await this.ds.transaction(async (tx) => {
+    await runInTransaction(this.ds, async (tx) => {
       const now = this.clock.now();
       let signer = this.keys.activeKid();
       if (key.status === 'ACTIVE' && kid === signer) {
@@ -119,7 +120,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     await this.keys.refresh();
     const plan = this.keys.promotionPlan(this.clock.now());
     if (!plan) return;
-    await this.ds.transaction(async (tx) => {
+    await runInTransaction(this.ds, async (tx) => {
       const now = this.clock.now();
       await this.keys.setStatus(tx, plan.activate, 'ACTIVE');
       for (const kid of plan.retire) {
@@ -163,7 +164,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (result.kid !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     if (result.changed) {
       // Refresh the snapshot once the inbox transaction has committed.
-      setImmediate(() => void this.trust.refresh().catch((e: unknown) => this.logger.warn(`trust refresh failed: ${errorMessage(e)}`)));
+      afterCommit(tx, () => this.trust.refresh().catch((e: unknown) => this.logger.warn(`trust refresh failed: ${errorMessage(e)}`)));
       this.audit.record({ event: 'trust.peer.key.announced', actor: sender, subject: `${sender}/${a.kid}`, outcome: 'OK', reason: a.status });
     }
   }

@@ -7,6 +7,7 @@ import { KeyEncryption } from './key-encryption';
 import { PromotionPlan, promotionPlan } from './key-promotion';
 import { SigningKeyEntity, SigningKeyStatus } from './signing-key.entity';
 import { KEYS_OPTIONS, KeysOptions, SigningAlg } from './keys.options';
+import { runInTransaction } from '@tongban/persistence';
 
 interface LoadedKey {
   kid: string;
@@ -59,7 +60,7 @@ export class KeyStore {
   /** Loads every key, generating the first one when none exists. Fails if a key cannot be decrypted. */
   async init(): Promise<void> {
     // Replicas starting together on an empty PostgreSQL database must create one first key, not two.
-    await this.repo.manager.transaction(async (tx) => {
+    await runInTransaction(this.repo.manager, async (tx) => {
       if (tx.connection.options.type === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7415822002)');
       if (!(await tx.getRepository(SigningKeyEntity).exists({ where: { status: 'ACTIVE' } }))) await this.insertKey(tx, this.options.signingAlg, 'ACTIVE', this.clock.now());
     });

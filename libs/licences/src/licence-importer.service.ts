@@ -6,6 +6,7 @@ import { DataSource, In } from 'typeorm';
 import { Clock, ValidationException, parseOrThrow } from '@tongban/common';
 import { LicenceEntity } from './licence.entity';
 import { LicenceRecord, licenceRecordSchema } from './licence-record';
+import { runInTransaction } from '@tongban/persistence';
 
 const BATCH = 500;
 
@@ -43,7 +44,7 @@ export class LicenceImporter {
     });
     const now = this.clock.now();
     let created = 0;
-    await this.ds.transaction(async (tx) => {
+    await runInTransaction(this.ds, async (tx) => {
       const repo = tx.getRepository(LicenceEntity);
       for (let i = 0; i < records.length; i += BATCH) {
         const batch = records.slice(i, i + BATCH);

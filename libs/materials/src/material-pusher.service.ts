@@ -11,6 +11,7 @@ import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialStore } from './material-store.service';
 import { MaterialTransferEntity } from './material-transfer.entity';
 import { MATERIALS_OPTIONS, MaterialsOptions, STREAM_CHUNK_BYTES } from './materials.options';
+import { runInTransaction } from '@tongban/persistence';
 
 const CLAIM_BATCH = 16;
 /** Files are large: few in flight at once, whatever the delivery concurrency. */
@@ -61,7 +62,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
   protected async claim(limit: number): Promise<MaterialTransferEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return this.ds.transaction(async (tx) => {
+    return runInTransaction(this.ds, async (tx) => {
       // A push waits while the case's CaseOpened to that peer is still queued: until it lands, the
       // peer does not know the case and would refuse the material (OUT_OF_ORDER).
       const keys: { material_id: string; peer: string }[] = await tx.query(

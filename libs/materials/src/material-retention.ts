@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { RetentionPolicy, placeholder } from '@tongban/persistence';
+import { RetentionPolicy, placeholder, runInTransaction } from '@tongban/persistence';
 
 // At most this many files per transaction: a file is up to ~80 chunk rows of 256 KiB.
 const FILES_PER_BATCH = 50;
@@ -27,7 +27,7 @@ export function materialRetention(days: number): RetentionPolicy {
       if (ids.length === 0) return { rows: {}, more: false };
       const list = ids.map((_, i) => placeholder(ds, i + 1)).join(', ');
       // One transaction: a file is never left half deleted (its row without its bytes fails its integrity check).
-      return ds.transaction(async (tx) => {
+      return runInTransaction(ds, async (tx) => {
         const run = async (sql: string) => Number(((await tx.queryRunner!.query(sql, ids, true)) as { affected?: number }).affected ?? 0);
         const material_chunks = await run(`DELETE FROM material_chunks WHERE material_id IN (${list})`);
         const material_transfers = await run(`DELETE FROM material_transfers WHERE status <> 'PENDING' AND material_id IN (${list})`);

@@ -2,13 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations';
-import { serializeSqliteAccess } from './sqlite-serializer';
+import { installSqliteWriter } from './sqlite-writer';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
-export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
+export type DatabaseTarget = { kind: 'sqlite'; path: string; writeWaitMs?: number } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
 
 // Any 64-bit constant will do: it serialises migration runs of replicas sharing one database.
 const MIGRATION_LOCK_ID = 7_415_822_001;
+const writeWaits = new WeakMap<DataSource, number>();
 
 /** Builds (but does not open) the TypeORM data source for a target. Migrations only; never synchronize. */
 export function buildDataSource(target: DatabaseTarget, entities: NonNullable<DataSourceOptions['entities']>): DataSource {
@@ -34,7 +35,9 @@ export function buildDataSource(target: DatabaseTarget, entities: NonNullable<Da
     if (target.schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(target.schema)) throw new Error('database schema must match [a-z_][a-z0-9_]*');
     options = { ...common, type: 'postgres', url: target.url, schema: target.schema, extra: { max: target.poolSize ?? 10, ...searchPath } };
   }
-  return new DataSource(options);
+  const ds = new DataSource(options);
+  if (target.kind === 'sqlite' && target.writeWaitMs !== undefined) writeWaits.set(ds, target.writeWaitMs);
+  return ds;
 }
 
 /** Opens the data source and applies pending migrations (under an advisory lock on PostgreSQL). */
@@ -54,7 +57,7 @@ export async function openDatabase(ds: DataSource): Promise<DataSource> {
     }
   } else {
     await ds.runMigrations({ transaction: 'each' });
-    serializeSqliteAccess(ds);
+    installSqliteWriter(ds, writeWaits.get(ds));
   }
   return ds;
 }

@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, importJWK, JWK } from 'jose';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
-import { isUniqueViolation } from '@tongban/persistence';
+import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { PeerEntity } from './peer.entity';
 import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
 import { createPeerSchema, publicJwkSchema, updatePeerKeySchema, updatePeerSchema } from './peer.schemas';
@@ -146,28 +146,26 @@ export class TrustStore {
     if (input.code === this.self) throw new ValidationException('code', 'SELF', 'code: a gateway cannot add itself as a peer');
     const keys = await Promise.all(input.keys.map((jwk, i) => this.prepareKey(input.code, jwk, `keys.${i}`)));
     const now = this.clock.now();
-    await this.ds
-      .transaction(async (tx) => {
-        if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
-          throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
-        }
-        await tx.getRepository(PeerEntity).insert({
-          code: input.code,
-          name: input.name ?? participant.name,
-          endpoint: input.endpoint,
-          status: input.status,
-          allowedLicenceTypes: input.allowedLicenceTypes,
-          allowedItems: input.allowedItems,
-          allowedRoles: input.allowedRoles,
-          rateLimitPerSecond: input.rateLimitPerSecond,
-          createdAt: now,
-          updatedAt: now,
-        });
-        for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
-      })
-      .catch((e) => {
-        throw isUniqueViolation(e) ? new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`) : e;
+    await runInTransaction(this.ds, async (tx) => {
+      if (await tx.getRepository(PeerEntity).findOneBy({ code: input.code })) {
+        throw new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`);
+      }
+      await tx.getRepository(PeerEntity).insert({
+        code: input.code,
+        name: input.name ?? participant.name,
+        endpoint: input.endpoint,
+        status: input.status,
+        allowedLicenceTypes: input.allowedLicenceTypes,
+        allowedItems: input.allowedItems,
+        allowedRoles: input.allowedRoles,
+        rateLimitPerSecond: input.rateLimitPerSecond,
+        createdAt: now,
+        updatedAt: now,
       });
+      for (const k of keys) await tx.getRepository(PeerKeyEntity).insert({ ...k, addedAt: now, retiredAt: null });
+    }).catch((e) => {
+      throw isUniqueViolation(e) ? new DomainException('CONFLICT', `peer ${input.code} exists already; use PATCH to change it`) : e;
+    });
     await this.audit.recordNow({ event: 'admin.peer.created', actor, subject: input.code, outcome: 'OK', details: { endpoint: input.endpoint, keys: keys.map((k) => k.kid).join(',') } });
     await this.refresh();
     return this.get(input.code);

@@ -10,6 +10,7 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
+import { runInTransaction } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -61,7 +62,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
   protected async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return this.ds.transaction(async (tx) => {
+    return runInTransaction(this.ds, async (tx) => {
       const ids: { id: string }[] = await tx.query(
         `SELECT d.id FROM webhook_deliveries d
           WHERE d.status = 'PENDING' AND d.next_attempt_at <= ${postgres ? '$1' : '?'}

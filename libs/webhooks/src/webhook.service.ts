@@ -10,6 +10,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { BlockedAddress, UnresolvedHost, WebhookAddressPolicy } from './webhook-address-policy';
 import { registerWebhookSchema } from './webhook-requests.schema';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
+import { runInTransaction } from '@tongban/persistence';
 
 /** A webhook as listed (never with its secret). */
 export interface WebhookView {
@@ -155,7 +156,7 @@ export class WebhookService implements OnApplicationBootstrap {
    * deliveries are parked as DEAD. Another client's webhook is 404, as if it did not exist.
    */
   async remove(id: string, owner: string | null, actor: string): Promise<void> {
-    const found = await this.ds.transaction(async (tx) => {
+    const found = await runInTransaction(this.ds, async (tx) => {
       const res = await tx.getRepository(WebhookEntity).delete(owner === null ? { id } : { id, createdBy: owner.slice(0, 100) });
       if (!res.affected) return false;
       await tx.getRepository(WebhookDeliveryEntity).update({ webhookId: id, status: 'PENDING' }, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });

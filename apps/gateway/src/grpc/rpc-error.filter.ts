@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import { Metadata, status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { throwError } from 'rxjs';
+import { DomainException } from '@tongban/common';
 import { REFUSAL_METADATA_KEY, RefusalException } from '@tongban/federation';
 
 /**
@@ -27,6 +28,11 @@ export function grpcErrorOf(exception: unknown, logger: Logger): { code: number;
   }
   const correlationId = randomUUID();
   metadata.set('x-correlation-id', correlationId);
+  // Our database is down or busy: nothing was applied, so the peer may simply retry.
+  if (exception instanceof DomainException && exception.code === 'UNAVAILABLE') {
+    logger.warn(`[${correlationId}] answered UNAVAILABLE: ${exception.message}`);
+    return { code: status.UNAVAILABLE, message: `UNAVAILABLE: ${exception.message}`, details: `UNAVAILABLE: ${exception.message}`, metadata };
+  }
   logger.error(`[${correlationId}] ${(exception as Error)?.stack ?? String(exception)}`);
   return { code: status.INTERNAL, message: `internal error (${correlationId})`, details: `internal error (${correlationId})`, metadata };
 }

@@ -20,8 +20,12 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ISSUER_REJECTED: 502,
   ISSUER_RATE_LIMITED: 429,
   ISSUER_RESPONSE_INVALID: 502,
+  UNAVAILABLE: 503,
   INTERNAL: 500,
 };
+
+/** Seconds a client should wait before retrying a request refused with UNAVAILABLE (503). */
+export const RETRY_AFTER_SECONDS = 2;
 
 interface FastifyReplyLike {
   status(code: number): FastifyReplyLike;
@@ -47,7 +51,10 @@ export class HttpErrorFilter implements ExceptionFilter {
     // connection under the client's feet and lose this answer, even for a client that sent
     // `Connection: close`. The drain closes the socket once the client is done (or past its bounds).
     if (isTooLarge(req.body)) reply.header('connection', 'keep-alive');
-    reply.status(status).header('x-correlation-id', correlationId).send({ error: body });
+    reply.status(status).header('x-correlation-id', correlationId);
+    // Nothing was stored: tell clients (and proxies) when trying again makes sense.
+    if (exception instanceof DomainException && exception.code === 'UNAVAILABLE') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    reply.send({ error: body });
   }
 
   private describe(e: unknown, correlationId: string, req: { method: string; url: string }): { status: number; body: Record<string, unknown> } {

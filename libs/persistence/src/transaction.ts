@@ -1,0 +1,85 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@nestjs/common';
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { transactionContext } from './sqlite-writer';
+
+const logger = new Logger('Transaction');
+
+// Captured at load, outside any async context: after-commit work starts from here, so it
+// inherits nothing from the transaction (or the request) that scheduled it.
+const detached = AsyncLocalStorage.snapshot();
+
+// After-commit callbacks per running transaction, one list per (save)point level.
+const hooks = new WeakMap<QueryRunner, (() => unknown)[][]>();
+
+/**
+ * The one way to run work in a transaction. `on` is a DataSource (or an EntityManager outside a
+ * transaction): a new transaction on its own query runner; or a transaction's EntityManager: a
+ * savepoint inside it. `fn` gets the EntityManager to use for every statement of the work.
+ * Callbacks registered with `afterCommit` run once the outermost transaction has committed.
+ */
+export async function runInTransaction<T>(on: DataSource | EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+  const outer = on instanceof DataSource ? undefined : on.queryRunner;
+  if (outer?.isTransactionActive) return savepoint(outer, fn);
+  const ds = on instanceof DataSource ? on : on.connection;
+  const runner = ds.createQueryRunner();
+  const levels: (() => unknown)[][] = [[]];
+  let result: T;
+  try {
+    await runner.connect();
+    await runner.startTransaction();
+    hooks.set(runner, levels);
+    try {
+      result = await transactionContext.run(runner, () => fn(runner.manager));
+      await runner.commitTransaction();
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch((r) => logger.warn(`rollback failed: ${(r as Error).message}`));
+      throw e;
+    }
+  } finally {
+    hooks.delete(runner);
+    await runner.release();
+  }
+  for (const cb of levels[0]) schedule(cb);
+  return result;
+}
+
+async function savepoint<T>(runner: QueryRunner, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+  const levels = hooks.get(runner);
+  await runner.startTransaction();
+  levels?.push([]);
+  try {
+    const result = await fn(runner.manager);
+    await runner.commitTransaction();
+    const mine = levels?.pop() ?? [];
+    levels?.[levels.length - 1].push(...mine);
+    return result;
+  } catch (e) {
+    levels?.pop();
+    await runner.rollbackTransaction();
+    throw e;
+  }
+}
+
+/**
+ * Runs `fn` after the transaction of `tx` has committed (never if it rolls back), on a later turn
+ * of the event loop and outside the transaction's async context: a worker nudged from here starts
+ * its own transaction, it never joins this one.
+ */
+export function afterCommit(tx: EntityManager, fn: () => unknown): void {
+  const levels = tx.queryRunner ? hooks.get(tx.queryRunner) : undefined;
+  if (!levels || !tx.queryRunner?.isTransactionActive) throw new Error('afterCommit needs the EntityManager of a transaction opened by runInTransaction');
+  levels[levels.length - 1].push(fn);
+}
+
+function schedule(fn: () => unknown): void {
+  detached(() =>
+    setImmediate(() => {
+      try {
+        void Promise.resolve(fn()).catch((e: unknown) => logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`));
+      } catch (e) {
+        logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }),
+  );
+}
