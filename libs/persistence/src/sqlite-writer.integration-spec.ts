@@ -49,7 +49,7 @@ class FailingWorker extends LeasedWorker<never> {
 
 describe('SQLite writer: one transaction at a time, owned explicitly', () => {
   let ds: DataSource;
-  const rows = async () => ((await ds.query('SELECT id FROM t ORDER BY id')) as { id: string }[]).map((r) => r.id);
+  const rows = async () => (await ds.query<{ id: string }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id);
 
   beforeEach(async () => {
     ds = await openDatabase(buildDataSource({ kind: 'sqlite', path: (sqliteTarget() as { path: string }).path, writeWaitMs: 200 }, []));
