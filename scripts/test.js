@@ -13,8 +13,8 @@ try {
   run('node scripts/check-proto.js');
   run('npm run --silent lint');
   // ESLint (typescript-eslint with type information: floating promises, unsafe any), no warnings allowed.
-  // TEMPORARY: the spec files and test/ are still being cleaned; these patterns shrink as they are.
-  const notYetClean = ['libs/{catalogue,federation,tls}/**/*spec.ts', 'test/*.e2e-spec.ts'];
+  // TEMPORARY: the e2e suites are still being cleaned; this pattern goes when they are.
+  const notYetClean = ['test/*.e2e-spec.ts'];
   run(`npx eslint . --max-warnings 0 ${notYetClean.map((p) => `--ignore-pattern '${p}'`).join(' ')}`);
   run('node scripts/check-deploy.js');
   run('npm run --silent build');

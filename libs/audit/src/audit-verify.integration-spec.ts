@@ -16,8 +16,12 @@ import { AUDIT_VERIFY_EXIT, auditVerifyCommand } from './audit-verify-cli';
 
 // `tongban audit verify` (the command's library half) against a real database, attacked by someone
 // who can write it: every tamper ends non-zero with a message naming what happened.
-beforeAll(() => Logger.overrideLogger(['error']));
-afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']));
+beforeAll(() => {
+  Logger.overrideLogger(['error']);
+});
+afterAll(() => {
+  Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
+});
 
 class TestClock extends Clock {
   t = Date.UTC(2026, 0, 5, 9);
@@ -194,8 +198,8 @@ describeEachDatabase('tongban audit verify, strict', (fresh, kind) => {
       revokedAt: null,
       revocationReason: null,
     });
-    const [c3] = await ds.query(`SELECT signature FROM audit_checkpoints WHERE seq = 3`);
-    const claims = { iss: '110000', seq: 6, hash: prev, at: clock.t, prev: checkpointLink((c3 as { signature: string }).signature) };
+    const [c3] = await ds.query<{ signature: string }[]>(`SELECT signature FROM audit_checkpoints WHERE seq = 3`);
+    const claims = { iss: '110000', seq: 6, hash: prev, at: clock.t, prev: checkpointLink(c3.signature) };
     const forged = await new CompactSign(Buffer.from(JSON.stringify(claims))).setProtectedHeader({ alg: 'EdDSA', kid, typ: AUDIT_CHECKPOINT_TYP }).sign(pair.privateKey);
     await ds.query(`UPDATE audit_checkpoints SET hash = '${prev}', at = ${clock.t}, signature = '${forged}', kid = '${kid}' WHERE seq = 6`);
     const r = await run();

@@ -6,6 +6,8 @@ import { Clock, DomainException, ValidationException } from '@tongban/common';
 import { Catalogue1764300000000 } from '../../persistence/src/migrations/1764300000000-catalogue';
 import { DatabaseTarget, buildDataSource, openDatabase } from '../../persistence/src';
 import { describeEachDatabase } from '../../testkit/src/databases';
+import type { CalendarDocument } from './calendar.schema';
+import type { CatalogueDocument } from './catalogue.schema';
 import { CalendarVersionEntity } from './calendar-version.entity';
 import { CatalogueVersionEntity } from './catalogue-version.entity';
 import { CatalogueStore } from './catalogue-store.service';
@@ -24,15 +26,15 @@ class TestClock extends Clock {
 
 const DATA = join(__dirname, '..', '..', '..', 'data');
 const defaults = { catalogueFile: join(DATA, 'catalogue.json'), calendarFile: join(DATA, 'calendar.json') };
-const shippedCatalogue = () => JSON.parse(readFileSync(defaults.catalogueFile, 'utf8'));
-const shippedCalendar = () => JSON.parse(readFileSync(defaults.calendarFile, 'utf8'));
+const shippedCatalogue = () => JSON.parse(readFileSync(defaults.catalogueFile, 'utf8')) as CatalogueDocument;
+const shippedCalendar = () => JSON.parse(readFileSync(defaults.calendarFile, 'utf8')) as CalendarDocument;
 const ADMIN = 'admin:alice';
 
 /** The shipped catalogue under a new version, with the ORIGIN de-registration limit changed to tell it apart. */
-function catalogueV(version: string, deregisterDays = 4): any {
+function catalogueV(version: string, deregisterDays = 4): CatalogueDocument {
   const doc = shippedCatalogue();
   doc.version = version;
-  doc.items.find((i: any) => i.code === 'HUKOU_SPOUSE').steps[1].timeLimitWorkingDays = deregisterDays;
+  doc.items.find((i) => i.code === 'HUKOU_SPOUSE')!.steps[1].timeLimitWorkingDays = deregisterDays;
   return doc;
 }
 
@@ -142,7 +144,7 @@ describeEachDatabase('CatalogueStore', (fresh, kind) => {
 
   it('refuses an invalid catalogue with a ValidationException naming item and field, leaving everything unchanged', async () => {
     const bad = catalogueV('2026.12-1');
-    bad.items.find((i: any) => i.code === 'HUKOU_GRADUATE').steps[1].inputs = ['migration_certificate_no'];
+    bad.items.find((i) => i.code === 'HUKOU_GRADUATE')!.steps[1].inputs = ['migration_certificate_no'];
     const e = await caught(store.loadCatalogue(bad, ADMIN));
     expect(e).toBeInstanceOf(ValidationException);
     expect(e.details).toEqual({ field: 'items[HUKOU_GRADUATE].steps[1].inputs[0]', rule: 'CATALOGUE' });

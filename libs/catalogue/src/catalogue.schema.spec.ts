@@ -6,9 +6,9 @@ import { ServiceCatalogue, loadCatalogue } from './service-catalogue';
 const SHIPPED = join(__dirname, '..', '..', '..', 'data', 'catalogue.json');
 
 /** A minimal valid document with the 户口迁移 shape, built fresh for each mutation. */
-function doc(): any {
+function doc() {
   const out = (name: string, kind = 'DOCUMENT_NUMBER', required = true) => ({ name, kind, required });
-  const step = (role: string, action: string, inputs: string[], outputs: unknown[], timeLimitWorkingDays = 5) => ({
+  const step = (role: string, action: string, inputs: string[], outputs: ReturnType<typeof out>[], timeLimitWorkingDays = 5) => ({
     role,
     action,
     name: '步骤',
@@ -39,6 +39,9 @@ function doc(): any {
     ],
   };
 }
+type Doc = ReturnType<typeof doc>;
+/** The same object, for a mutation that breaks its type on purpose (a wrong type, a misspelt or missing field). */
+const loose = (o: object) => o as Record<string, unknown>;
 
 function failure(json: unknown): CatalogueError {
   try {
@@ -116,7 +119,7 @@ describe('loadCatalogue validation', () => {
     expect(loadCatalogue(doc()).item('HUKOU_WORK_TRANSFER')!.steps).toHaveLength(3);
   });
 
-  it.each<[string, (d: any) => void, string]>([
+  it.each<[string, (d: Doc) => unknown, string]>([
     ['a step whose role is not one of the roles', (d) => (d.items[0].steps[1].role = 'ELSEWHERE'), "items[HUKOU_WORK_TRANSFER].steps[1].role: 'ELSEWHERE' is not one of roles [DESTINATION, ORIGIN]"],
     [
       'an input produced by no earlier step',
@@ -133,7 +136,11 @@ describe('loadCatalogue validation', () => {
     ['a time limit above 365', (d) => (d.items[0].steps[2].timeLimitWorkingDays = 366), 'items[HUKOU_WORK_TRANSFER].steps[2].timeLimitWorkingDays: must be between 0 and 365 working days'],
     ['a negative time limit', (d) => (d.items[0].steps[0].timeLimitWorkingDays = -1), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be between 0 and 365 working days'],
     ['a fractional time limit', (d) => (d.items[0].steps[0].timeLimitWorkingDays = 1.5), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days'],
-    ['a time limit given as a string', (d) => (d.items[0].steps[0].timeLimitWorkingDays = '5'), 'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days'],
+    [
+      'a time limit given as a string',
+      (d) => (loose(d.items[0].steps[0]).timeLimitWorkingDays = '5'),
+      'items[HUKOU_WORK_TRANSFER].steps[0].timeLimitWorkingDays: must be a whole number of working days',
+    ],
     [
       'a first step not performed by the accepting role',
       (d) => d.items[0].steps.unshift({ ...d.items[0].steps[1], inputs: [], outputs: [] }),
@@ -154,8 +161,8 @@ describe('loadCatalogue validation', () => {
     ['a badly formed role', (d) => (d.items[0].roles[1] = 'origin'), 'items[HUKOU_WORK_TRANSFER].roles[1]: must match ^[A-Z_]{2,30}$'],
     ['a badly formed action', (d) => (d.items[0].steps[1].action = 'de-register'), 'items[HUKOU_WORK_TRANSFER].steps[1].action: must match ^[A-Z_]{2,40}$'],
     ['an item without steps', (d) => (d.items[0].steps = []), 'items[HUKOU_WORK_TRANSFER].steps: must have at least one step'],
-    ['a misspelt field', (d) => (d.items[0].steps[1].mayrefuse = true), 'items[HUKOU_WORK_TRANSFER].steps[1].mayrefuse: Unrecognized key: "mayrefuse"'],
-    ['a missing field', (d) => delete d.items[0].steps[1].needsMaterials, 'items[HUKOU_WORK_TRANSFER].steps[1].needsMaterials: Invalid input: expected boolean, received undefined'],
+    ['a misspelt field', (d) => (loose(d.items[0].steps[1]).mayrefuse = true), 'items[HUKOU_WORK_TRANSFER].steps[1].mayrefuse: Unrecognized key: "mayrefuse"'],
+    ['a missing field', (d) => delete loose(d.items[0].steps[1]).needsMaterials, 'items[HUKOU_WORK_TRANSFER].steps[1].needsMaterials: Invalid input: expected boolean, received undefined'],
     [
       'a duplicate material code',
       (d) => d.items[0].materials.push({ code: 'HOUSEHOLD_REGISTER', name: '户口簿', required: false }),
@@ -199,8 +206,8 @@ describe('loadCatalogue validation', () => {
     fc.assert(
       fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), (path, value) => {
         const d = doc();
-        let parent = d;
-        for (const seg of path.slice(0, -1)) parent = parent[seg];
+        let parent = d as unknown as Record<string | number, unknown>;
+        for (const seg of path.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
         parent[path[path.length - 1]] = value;
         try {
           loadCatalogue(d);

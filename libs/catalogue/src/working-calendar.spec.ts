@@ -22,6 +22,8 @@ function failure(json: unknown): CatalogueError {
 }
 
 const base = () => ({ version: 't1', timezone: 'Asia/Shanghai', holidays: ['2025-10-01'], workdays: ['2025-09-28'] });
+/** The same object, for a mutation that breaks its type on purpose (a missing or unknown field). */
+const loose = (o: object) => o as Record<string, unknown>;
 
 describe('shipped data/calendar.json', () => {
   it('loads and covers 2025 and 2026', () => {
@@ -144,15 +146,15 @@ describe('WorkingCalendar.fromJson validation', () => {
     expect(WorkingCalendar.fromJson(base()).isWorkingDay(bj('2025-09-28'))).toBe(true);
   });
 
-  it.each<[string, (c: any) => void, string]>([
+  it.each<[string, (c: ReturnType<typeof base>) => unknown, string]>([
     ['a different time zone', (c) => (c.timezone = 'UTC'), "timezone: must be 'Asia/Shanghai'"],
     ['an impossible date', (c) => c.holidays.push('2025-02-30'), "holidays[1]: '2025-02-30' is not a calendar date"],
     ['a badly written date', (c) => c.workdays.push('2025/10/11'), 'workdays[1]: must be YYYY-MM-DD'],
     ['a duplicate holiday', (c) => c.holidays.push('2025-10-01'), "holidays[1]: duplicate date '2025-10-01'"],
     ['a make-up day that is also a holiday', (c) => c.workdays.push('2025-10-01'), "workdays[1]: '2025-10-01' is also listed as a holiday"],
     ['a make-up day on a weekday', (c) => c.workdays.push('2025-10-10'), "workdays[1]: '2025-10-10' is not a Saturday or Sunday"],
-    ['a missing list', (c) => delete c.workdays, 'workdays: Invalid input: expected array, received undefined'],
-    ['an unknown field', (c) => (c.holiday = []), 'holiday: Unrecognized key: "holiday"'],
+    ['a missing list', (c) => delete loose(c).workdays, 'workdays: Invalid input: expected array, received undefined'],
+    ['an unknown field', (c) => (loose(c).holiday = []), 'holiday: Unrecognized key: "holiday"'],
   ])('rejects %s, naming the field', (_label, mutate, message) => {
     const c = base();
     mutate(c);

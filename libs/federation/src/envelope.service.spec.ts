@@ -236,7 +236,7 @@ describe('EnvelopeService', () => {
     it('caps the lifetime of sealed messages at 300 s whatever the configured TTL', () => {
       const g = setup({ ...OPTIONS, messageTtlSeconds: 900 });
       const { envelope } = g.sender.seal(BJ, REQ, PAYLOAD);
-      const claims = JSON.parse(Buffer.from(envelope.jws.split('.')[1], 'base64url').toString());
+      const claims = JSON.parse(Buffer.from(envelope.jws.split('.')[1], 'base64url').toString()) as { exp: number; iat: number };
       expect(claims.exp - claims.iat).toBe(300);
     });
 
@@ -435,7 +435,7 @@ describe('EnvelopeService', () => {
       it('refuses a claims segment altered and re-encoded after signing', async () => {
         const { envelope } = f.sender.seal(BJ, REQ, PAYLOAD);
         const [h, c, s] = envelope.jws.split('.');
-        const claims = JSON.parse(Buffer.from(c, 'base64url').toString());
+        const claims = JSON.parse(Buffer.from(c, 'base64url').toString()) as { exp: number };
         for (const change of [{ exp: claims.exp + 1 }, { mty: RES }, { jti: randomUUID() }, { extra: true }]) {
           await expectRefused({ jws: `${h}.${b64json({ ...claims, ...change })}.${s}`, payload: PAYLOAD }, 'BAD_SIGNATURE');
         }
@@ -446,7 +446,7 @@ describe('EnvelopeService', () => {
       it('refuses a header altered and re-encoded after signing', async () => {
         const { envelope } = f.sender.seal(BJ, REQ, PAYLOAD);
         const [h, c, s] = envelope.jws.split('.');
-        const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+        const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
         await expectRefused({ jws: `${b64json({ ...header, x5u: 'https://evil.example/' })}.${c}.${s}`, payload: PAYLOAD }, 'BAD_SIGNATURE');
         // same JSON, different serialisation (key order): the signature covers the bytes
         await expectRefused({ jws: `${b64json({ typ: header.typ, kid: header.kid, alg: header.alg })}.${c}.${s}`, payload: PAYLOAD }, 'BAD_SIGNATURE');
@@ -725,7 +725,7 @@ describe('EnvelopeService', () => {
         fc.tuple(fc.integer({ min: -250, max: 80 }), fc.integer({ min: -5, max: 310 })).map(([offset, life]) => ({ iat: now + offset, exp: now + offset + life })),
         fc.record({ iat: json, exp: json }),
       );
-      const claims = fc.tuple(base, times).map(([c, t]) => ({ ...c, ...(t as object) }) as Record<string, unknown>);
+      const claims = fc.tuple(base, times).map(([c, t]): Record<string, unknown> => ({ ...c, ...(t as object) }));
       let accepted = 0;
       await fc.assert(
         fc.asyncProperty(claims, async (c) => {

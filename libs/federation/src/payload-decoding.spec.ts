@@ -31,7 +31,7 @@ interface Codec<T> {
   decode(b: Uint8Array): T;
 }
 
-const DECODERS: Record<string, Codec<any>> = {
+const DECODERS: Record<string, Codec<unknown>> = {
   Envelope,
   VerifyLicencesPayload,
   VerifyLicencesResultPayload,
@@ -150,8 +150,8 @@ const arbitraries = {
 const damaged = fc
   .tuple(fc.constantFrom(...(Object.keys(arbitraries) as (keyof typeof arbitraries)[])), fc.nat(), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 }))
   .chain(([name, a, b, noise]) =>
-    (arbitraries[name] as fc.Arbitrary<any>).map((m) => {
-      const bytes = Buffer.from((DECODERS[name] as Codec<any>).encode(m).finish());
+    (arbitraries[name] as fc.Arbitrary<unknown>).map((m) => {
+      const bytes = Buffer.from(DECODERS[name].encode(m).finish());
       if (bytes.length === 0) return noise;
       const at = a % bytes.length;
       switch (b % 3) {
@@ -210,9 +210,9 @@ describe('generated payload decoders on hostile bytes', () => {
 
 describe('generated payload codecs round-trip', () => {
   it.each(Object.keys(arbitraries) as (keyof typeof arbitraries)[])('%s: decode(encode(x)) equals x', (name) => {
-    const codec = DECODERS[name] as Codec<any>;
+    const codec = DECODERS[name];
     fc.assert(
-      fc.property(arbitraries[name] as fc.Arbitrary<any>, (m) => {
+      fc.property(arbitraries[name] as fc.Arbitrary<unknown>, (m) => {
         const back = codec.decode(codec.encode(m).finish());
         expect(normalise(back)).toEqual(normalise(m));
       }),

@@ -6,7 +6,7 @@ describe('the certificate generator is loaded lazily', () => {
     jest.isolateModules(() => {
       jest.doMock('@peculiar/x509', () => {
         loads++;
-        return jest.requireActual('@peculiar/x509');
+        return jest.requireActual<typeof import('@peculiar/x509')>('@peculiar/x509');
       });
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       require('./index');
@@ -15,7 +15,7 @@ describe('the certificate generator is loaded lazily', () => {
     let pki: typeof import('./pki') | undefined;
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      pki = require('./pki');
+      pki = require('./pki') as typeof import('./pki');
     });
     await pki!.createCertificateAuthority({ name: 'Lazy test CA', days: 1 }, undefined);
     expect(loads).toBe(1);

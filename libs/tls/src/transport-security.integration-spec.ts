@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChannelCredentials, credentials, makeGenericClientConstructor, Server, ServerUnaryCall, sendUnaryData, status } from '@grpc/grpc-js';
@@ -107,6 +107,7 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, ...(await issue('130000')) }, '130000', true);
     // Count the server side's reads of the peer certificate (the client reads the server's once, at the handshake).
     let serverReads = 0;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this) on the socket
     const original = TLSSocket.prototype.getPeerCertificate;
     const spy = jest.spyOn(TLSSocket.prototype, 'getPeerCertificate').mockImplementation(function (this: TLSSocket, ...args: [boolean?]) {
       if ((this as unknown as { _tlsOptions?: { isServer?: boolean } })._tlsOptions?.isServer) serverReads++;
@@ -161,7 +162,7 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const other = await issue('110000');
     expect(() => loadTlsMaterial({ ...good, keyFile: other.keyFile }, '110000', { production: true })).toThrow(/does not belong to the certificate/);
     expect(() => loadTlsMaterial({ ...good, keyPassphrase: 'wrong-passphrase-xxxxx' }, '110000', { production: true })).toThrow(/wrong passphrase/);
-    expect(() => loadTlsMaterial({ ...good, keyPassphrase: undefined as unknown as string }, '110000', { production: true })).toThrow(/TONGBAN_TLS_KEY_PASSPHRASE: required/);
+    expect(() => loadTlsMaterial({ ...good, keyPassphrase: undefined }, '110000', { production: true })).toThrow(/TONGBAN_TLS_KEY_PASSPHRASE: required/);
     const foreign = await issue('110000', { other: true });
     expect(() => loadTlsMaterial(foreign, '110000', { production: true })).toThrow(/not issued by a CA in TONGBAN_TLS_CA/);
     const anon = await issue('110000', { identity: false });
@@ -227,8 +228,6 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
 
   function loadTlsMaterialUnchecked(f: Files): { key: Buffer; cert: Buffer } {
     // the same decryption the gateway does, minus the identity check that would refuse this file
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createPrivateKey } = require('node:crypto');
     const key = createPrivateKey({ key: readFileSync(f.keyFile, 'utf8'), passphrase: PASS }).export({ format: 'pem', type: 'pkcs8' });
     return { key: Buffer.from(key), cert: readFileSync(f.certFile) };
   }
@@ -242,7 +241,7 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
       const { webcrypto, createPrivateKey } = require('node:crypto') as typeof import('node:crypto');
       x509.cryptoProvider.set(webcrypto as never);
       const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-      const keys = async () => (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+      const keys = async () => await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
       const [rootKeys, midKeys, leafKeys] = [await keys(), await keys(), await keys()];
       const now = Date.now();
       const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
