@@ -142,7 +142,7 @@ export class CaseOwner {
 
   /** Applies a step report in the owner's transaction (local department or a peer's StepOutcome). */
   async apply(uow: CaseUnitOfWork, ref: string, r: StepReport): Promise<void> {
-    const { c, steps } = await this.txs.load(uow.tx, ref, true);
+    const { c, steps } = await this.txs.load(uow.tx, ref);
     const step = steps[r.stepIndex];
     if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
     if (!step || step.idx !== c.currentStep) throw new DomainException('CONFLICT', `step ${r.stepIndex} is not the current step of ${c.collaborationId}`);
@@ -173,7 +173,7 @@ export class CaseOwner {
   async cancel(ref: string, body: unknown, actor: string): Promise<void> {
     const { reason } = parseOrThrow(cancelSchema, body);
     await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow.tx, ref, true);
+      const { c, steps } = await this.txs.load(uow.tx, ref);
       if (c.owner !== this.txs.self) throw new DomainException('FORBIDDEN', `only the accepting gateway ${c.owner} can cancel ${c.collaborationId}`);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
       await this.close(uow, c, steps, 'CANCELLED', reason, actor);

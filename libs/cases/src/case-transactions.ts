@@ -54,11 +54,15 @@ export class CaseTransactions {
     return result;
   }
 
-  /** The case by local id or collaboration id, with its steps; 404 when unknown. */
-  async load(tx: EntityManager, ref: string, lock = false): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+  /**
+   * The case by local id or collaboration id, with its steps; 404 when unknown. Always locked
+   * (FOR UPDATE on PostgreSQL; SQLite has one writer): whoever reads a case in a transaction may
+   * change it, and two replicas must not both act on the same state.
+   */
+  async load(tx: EntityManager, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
     const repo = tx.getRepository(CaseEntity);
     const where = [{ id: ref }, { collaborationId: ref }];
-    const c = lock && this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
+    const c = this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
     const steps = await tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
     return { c, steps };

@@ -50,7 +50,7 @@ export class TaskService {
     const outcome = OUTCOME[action];
     const report: StepReport = { stepIndex, outcome, outputs: 'outputs' in input ? input.outputs : undefined, reason: 'reason' in input ? input.reason : undefined, actor, from: this.txs.self };
     await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow.tx, collaborationId, true);
+      const { c, steps } = await this.txs.load(uow.tx, collaborationId);
       const step = steps[stepIndex];
       if (!step || step.province !== this.txs.self) throw new DomainException('NOT_FOUND', `no task ${taskId} for ${this.txs.self}`);
       if (c.owner === this.txs.self) return this.owner.apply(uow, c.id, report);

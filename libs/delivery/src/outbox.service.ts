@@ -5,6 +5,10 @@ import { Clock } from '@tongban/common';
 import { currentCorrelationId } from '@tongban/observability';
 import { OutboxMessageEntity } from './outbox-message.entity';
 
+// First key of pg_advisory_xact_lock(int, int) for outbox seq allocation; the second hashes schema,
+// peer and stream (a hash collision only makes two streams wait for each other).
+const SEQ_LOCK_KEY = 7_415_824;
+
 /** A message to hand to a peer reliably. */
 export interface OutgoingMessage {
   peer: string;
@@ -30,6 +34,11 @@ export class Outbox {
   /** Adds a message inside `tx`; returns its id. */
   async enqueue(tx: EntityManager, m: OutgoingMessage): Promise<string> {
     const repo = tx.getRepository(OutboxMessageEntity);
+    // seq is MAX + 1: replicas sharing a PostgreSQL database take the stream's lock first (held to
+    // commit), or two of them would read the same MAX and collide. SQLite has one writer already.
+    if (tx.connection.options.type === 'postgres') {
+      await tx.query(`SELECT pg_advisory_xact_lock(${SEQ_LOCK_KEY}, hashtext(current_schema() || '/' || $1 || '/' || $2))`, [m.peer, m.stream]);
+    }
     const row = await repo
       .createQueryBuilder('o')
       .select('MAX(o.seq)', 'max')
