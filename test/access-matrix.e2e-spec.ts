@@ -63,12 +63,12 @@ describe('authorisation matrix (every route × every caller × spellings of the 
   beforeAll(async () => {
     gw = await startGateway(await gatewayOptions('110000'));
     for (const scope of SCOPES) {
-      const r = await call(gw, 'POST', '/admin/clients', { kind: 'SYSTEM', name: `sys-${scope}`, scopes: [scope] }, gw.adminToken);
+      const r = await call<{ token: string }>(gw, 'POST', '/admin/clients', { kind: 'SYSTEM', name: `sys-${scope}`, scopes: [scope] }, gw.adminToken);
       expect(r.status).toBe(201);
       callers.push({ name: `API client with scope ${scope}`, token: r.body.token, kind: 'SYSTEM', scopes: [scope] });
     }
     for (const role of ROLES) {
-      const r = await call(gw, 'POST', '/admin/clients', { kind: 'ADMIN', name: `adm-${role}`, role }, gw.adminToken);
+      const r = await call<{ token: string }>(gw, 'POST', '/admin/clients', { kind: 'ADMIN', name: `adm-${role}`, role }, gw.adminToken);
       expect(r.status).toBe(201);
       callers.push({ name: `admin client with role ${role}`, token: r.body.token, kind: 'ADMIN', role });
     }

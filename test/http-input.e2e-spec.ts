@@ -11,6 +11,11 @@ import { closeRawAgent, rawRequest } from './support/raw-http';
 
 const MATERIAL_MAX = 1024 * 1024;
 
+/** The `error` member of a JSON error answer. */
+function errorOf(text: string): Record<string, unknown> | undefined {
+  return (JSON.parse(text) as { error?: Record<string, unknown> }).error;
+}
+
 async function get(gw: Gateway, path: string, token: string | undefined) {
   const r = await rawRequest(gw.httpPort, 'GET', path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: r.status, body: JSON.parse(r.body) as { error?: Record<string, string> } & Record<string, unknown> };
@@ -86,7 +91,7 @@ describe('bodies, paths and URLs refused before a handler runs', () => {
     for (const body of ['{bad', '{"a":1', '', '{"__proto__":{"x":1}}']) {
       const r = await rawRequest(gw.httpPort, 'POST', '/v1/cases', { headers: { ...json, authorization: `Bearer ${gw.apiToken}` }, body });
       expect(r.status).toBe(400);
-      expect(JSON.parse(r.body).error).toMatchObject({ code: 'VALIDATION_FAILED', field: '(body)', rule: 'JSON' });
+      expect(errorOf(r.body)).toMatchObject({ code: 'VALIDATION_FAILED', field: '(body)', rule: 'JSON' });
     }
   });
 
@@ -94,14 +99,14 @@ describe('bodies, paths and URLs refused before a handler runs', () => {
     const long = 'a'.repeat(3000);
     const r = await rawRequest(gw.httpPort, 'GET', `/v1/cases/${long}`, { headers: { authorization: `Bearer ${gw.apiToken}` } });
     expect(r.status).toBe(414);
-    expect(JSON.parse(r.body).error).toMatchObject({ code: 'URI_TOO_LONG', field: '(path)', rule: 'TOO_LONG' });
+    expect(errorOf(r.body)).toMatchObject({ code: 'URI_TOO_LONG', field: '(path)', rule: 'TOO_LONG' });
     expect(r.body).not.toContain(long.slice(0, 200));
   });
 
   it('a URL over 16 KiB is 431 HEADERS_TOO_LARGE in our shape', async () => {
     const r = await rawRequest(gw.httpPort, 'GET', `/v1/cases/${'b'.repeat(20_000)}`, { agent: false });
     expect(r.status).toBe(431);
-    expect(JSON.parse(r.body).error).toMatchObject({ code: 'HEADERS_TOO_LARGE' });
+    expect(errorOf(r.body)).toMatchObject({ code: 'HEADERS_TOO_LARGE' });
   });
 
   it('control characters, NUL and bad percent-encoding in a path parameter are 400', async () => {
@@ -115,7 +120,7 @@ describe('bodies, paths and URLs refused before a handler runs', () => {
     ]) {
       const r = await rawRequest(gw.httpPort, 'GET', `/v1/cases/${p}`, { headers: { authorization: `Bearer ${gw.apiToken}` } });
       expect([p, r.status]).toEqual([p, 400]);
-      expect(JSON.parse(r.body).error).toMatchObject({ code: 'VALIDATION_FAILED', rule });
+      expect(errorOf(r.body)).toMatchObject({ code: 'VALIDATION_FAILED', rule });
     }
   });
 
@@ -155,11 +160,11 @@ describe('bodies, paths and URLs refused before a handler runs', () => {
       const material = await chunkedUpload('/v1/cases/x/materials/RESIDENT_ID_CARD', 'application/pdf', 8 * MATERIAL_MAX);
       expect(material.error).toBeUndefined();
       expect(material.status).toBe(413);
-      expect(JSON.parse(material.body!).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      expect(errorOf(material.body!)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
       const body = await chunkedUpload('/v1/cases', 'application/json', 8 * 1024 * 1024);
       expect(body.error).toBeUndefined();
       expect(body.status).toBe(413);
-      expect(JSON.parse(body.body!).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      expect(errorOf(body.body!)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     }
   });
 

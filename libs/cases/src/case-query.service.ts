@@ -3,7 +3,7 @@ import { DataSource, In } from 'typeorm';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
 import { Inject, Optional } from '@nestjs/common';
-import { CaseEntity, CaseState } from './case.entity';
+import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 import { CaseFiles } from './case-files.port';
 import { CaseListQuery, TaskListQuery } from './case-query.schemas';
@@ -67,7 +67,7 @@ export class CaseQuery {
     const limit = q.limit ?? 100;
     const offset = q.offset ?? 0;
     const qb = this.ds.getRepository(CaseEntity).createQueryBuilder('c').orderBy('c.created_at', 'DESC').addOrderBy('c.id').limit(limit).offset(offset);
-    if (q.state) qb.andWhere('c.state = :state', { state: q.state as CaseState });
+    if (q.state) qb.andWhere('c.state = :state', { state: q.state });
     if (q.itemCode) qb.andWhere('c.item_code = :item', { item: q.itemCode });
     if (q.overdue === true) {
       qb.andWhere(`c.state = 'OPEN' AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.status IN (:...open) AND s.due_at < :now)`, {
