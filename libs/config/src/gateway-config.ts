@@ -140,7 +140,7 @@ export interface GatewayConfig {
   env: Raw['env'];
   http: { host: string; port: number };
   grpc: { host: string; port: number; reflection: boolean };
-  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string };
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string; applicationName: string };
   keyEncryptionSecret: string;
   apiClients: ApiClient[];
   adminToken: string;
@@ -273,7 +273,7 @@ function finish(r: Raw): GatewayConfig {
     http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`) },
     grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
     database: r.databaseUrl
-      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema }
+      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: `tongban-${r.code}` }
       : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
     keyEncryptionSecret,
     apiClients,

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DomainException } from '@tongban/common';
+import { databaseFaultCounts } from '@tongban/persistence';
 
 /** One sample of a gauge computed at scrape time. */
 export interface GaugeSample {
@@ -30,6 +31,17 @@ export class Metrics {
     labelNames: ['method', 'peer'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
+  });
+  // Kept by libs/persistence (which cannot see this registry), read on each scrape.
+  private readonly databaseFaults = new Counter({
+    name: 'tongban_database_faults_total',
+    help: 'Database faults: connection_lost (a PostgreSQL backend or connection went away; the request got 503 or was retried) and busy (the SQLite writer was busy past its wait)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(databaseFaultCounts())) this.inc({ kind }, n);
+    },
   });
   private readonly refusals = new Counter({
     name: 'tongban_refusals_total',

@@ -1,15 +1,29 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { Client } from 'pg';
+import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { installSqliteWriter } from './sqlite-writer';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
-export type DatabaseTarget = { kind: 'sqlite'; path: string; writeWaitMs?: number } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
+export type DatabaseTarget = { kind: 'sqlite'; path: string; writeWaitMs?: number } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string; applicationName?: string };
 
 // Any 64-bit constant will do: it serialises migration runs of replicas sharing one database.
 const MIGRATION_LOCK_ID = 7_415_822_001;
 const writeWaits = new WeakMap<DataSource, number>();
+
+/**
+ * A pg client that always has an 'error' listener: a backend terminated while the client sits in
+ * the pool, or after TypeORM released it, emits 'error' with nobody listening (the process would
+ * exit). The pool drops the broken client; the next query gets a fresh one.
+ */
+class GuardedClient extends Client {
+  constructor(config?: ConstructorParameters<typeof Client>[0]) {
+    super(config);
+    this.on('error', (e) => recordDatabaseFault('connection_lost', e));
+  }
+}
 
 /** Builds (but does not open) the TypeORM data source for a target. Migrations only; never synchronize. */
 export function buildDataSource(target: DatabaseTarget, entities: NonNullable<DataSourceOptions['entities']>): DataSource {
@@ -33,7 +47,17 @@ export function buildDataSource(target: DatabaseTarget, entities: NonNullable<Da
     // A schema lets several gateways (or test suites) share one PostgreSQL database.
     const searchPath = target.schema ? { options: `-c search_path=${target.schema}` } : {};
     if (target.schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(target.schema)) throw new Error('database schema must match [a-z_][a-z0-9_]*');
-    options = { ...common, type: 'postgres', url: target.url, schema: target.schema, extra: { max: target.poolSize ?? 10, ...searchPath } };
+    options = {
+      ...common,
+      type: 'postgres',
+      url: target.url,
+      schema: target.schema,
+      // Operators find the gateway's backends by name (pg_stat_activity.application_name).
+      applicationName: target.applicationName,
+      // A pool or client 'error' event without a listener kills the process: every one is counted instead.
+      poolErrorHandler: (e: unknown) => recordDatabaseFault('connection_lost', e),
+      extra: { max: target.poolSize ?? 10, ...searchPath, Client: GuardedClient },
+    };
   }
   const ds = new DataSource(options);
   if (target.kind === 'sqlite' && target.writeWaitMs !== undefined) writeWaits.set(ds, target.writeWaitMs);

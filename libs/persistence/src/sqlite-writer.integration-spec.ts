@@ -52,7 +52,7 @@ describe('SQLite writer: one transaction at a time, owned explicitly', () => {
   const rows = async () => (await ds.query<{ id: string }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id);
 
   beforeEach(async () => {
-    ds = await openDatabase(buildDataSource({ kind: 'sqlite', path: (sqliteTarget() as { path: string }).path, writeWaitMs: 200 }, []));
+    ds = await openDatabase(buildDataSource({ kind: 'sqlite', path: (sqliteTarget() as { path: string }).path, writeWaitMs: 2000 }, []));
     await ds.query('CREATE TABLE t (id TEXT PRIMARY KEY)');
   });
   afterEach(async () => {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, QueryRunner } from 'typeorm';
 import { DomainException } from '@tongban/common';
+import { recordDatabaseFault } from './database-faults';
 
 /** How long a transaction or statement waits for the SQLite writer before giving up (503 UNAVAILABLE). */
 export const DEFAULT_SQLITE_WRITE_WAIT_MS = 10_000;
@@ -65,6 +66,7 @@ export class SqliteWriteLock {
               ),
             );
           } else {
+            recordDatabaseFault('busy', new Error(`writer busy for ${this.waitMs} ms`));
             reject(new DomainException('UNAVAILABLE', `the database was busy for ${this.waitMs} ms; retry later`, { reason: 'DATABASE_BUSY' }));
           }
         }, this.waitMs),

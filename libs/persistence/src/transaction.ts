@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { asDatabaseFault, databaseUnavailable, isConnectionLost } from './database-faults';
 import { transactionContext } from './sqlite-writer';
 
 const logger = new Logger('Transaction');
@@ -22,23 +23,56 @@ export async function runInTransaction<T>(on: DataSource | EntityManager, fn: (t
   const outer = on instanceof DataSource ? undefined : on.queryRunner;
   if (outer?.isTransactionActive) return savepoint(outer, fn);
   const ds = on instanceof DataSource ? on : on.connection;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once(ds, fn);
+    } catch (e) {
+      // Lost before the work began (connect or BEGIN): nothing ran, so trying again is safe.
+      if (e instanceof NotStarted && attempt < START_ATTEMPTS) continue;
+      throw asDatabaseFault(e instanceof NotStarted ? e.lost : e);
+    }
+  }
+}
+
+// Each dead idle client in the pool can cost one attempt before the pool notices it is gone.
+const START_ATTEMPTS = 12;
+
+/** A connection lost while opening the transaction, before `fn` ran. */
+class NotStarted extends Error {
+  constructor(readonly lost: unknown) {
+    super('transaction not started');
+  }
+}
+
+async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
   const runner = ds.createQueryRunner();
   const levels: (() => unknown)[][] = [[]];
   let result: T;
   try {
-    await runner.connect();
-    await runner.startTransaction();
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+    } catch (e) {
+      if (isConnectionLost(e)) throw new NotStarted(e);
+      throw e;
+    }
     hooks.set(runner, levels);
     try {
       result = await transactionContext.run(runner, () => fn(runner.manager));
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch((r) => logger.warn(`rollback failed: ${(r as Error).message}`));
+      throw e;
+    }
+    try {
       await runner.commitTransaction();
     } catch (e) {
+      if (isConnectionLost(e)) throw databaseUnavailable(e, true);
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch((r) => logger.warn(`rollback failed: ${(r as Error).message}`));
       throw e;
     }
   } finally {
     hooks.delete(runner);
-    await runner.release();
+    await runner.release().catch((e) => logger.warn(`release failed: ${(e as Error).message}`));
   }
   for (const cb of levels[0]) schedule(cb);
   return result;

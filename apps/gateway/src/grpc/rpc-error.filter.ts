@@ -3,6 +3,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { throwError } from 'rxjs';
 import { DomainException } from '@tongban/common';
+import { asDatabaseFault } from '@tongban/persistence';
 import { REFUSAL_METADATA_KEY, RefusalException } from '@tongban/federation';
 
 /**
@@ -21,6 +22,7 @@ export class RpcErrorFilter implements ExceptionFilter {
 
 /** The gRPC status object for a failure (used by the filter and by handlers that answer by callback). */
 export function grpcErrorOf(exception: unknown, logger: Logger): { code: number; message: string; details: string; metadata: Metadata } {
+  exception = asDatabaseFault(exception);
   const metadata = new Metadata();
   if (exception instanceof RefusalException) {
     metadata.set(REFUSAL_METADATA_KEY, exception.code);

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainException, ErrorCode } from '@tongban/common';
+import { asDatabaseFault } from '@tongban/persistence';
 import { isTooLarge } from './http-input';
 
 /** The one table from domain error codes to HTTP statuses. */
@@ -42,6 +43,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    // A lost database connection is not our bug: 503 UNAVAILABLE with Retry-After, never 500.
+    exception = asDatabaseFault(exception);
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReplyLike>();
     const req = ctx.getRequest<{ headers: Record<string, string | undefined>; method: string; url: string; body?: unknown }>();
