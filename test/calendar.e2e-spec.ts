@@ -1,4 +1,5 @@
 import { Gateway, call, startFederation } from '@tongban/testkit';
+import type { CaseBody, TaskListBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // The working-day calendar knows holidays only for the years it lists. A deadline computed past its
@@ -30,7 +31,7 @@ it('a calendar that ends before today: warning, metric, and every deadline compu
   expect(gws[BJ].output()).toMatch(/the working-day calendar \(version e2e-only-2025\) knows public holidays only until 2025-12-31/);
   expect(await metric(gws[BJ], 'tongban_calendar_covered_until_seconds')).toBe(Date.parse('2026-01-01T00:00:00+08:00') / 1000);
 
-  const opened = await call(gws[BJ], 'POST', '/v1/cases', {
+  const opened = await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', {
     itemCode: 'HUKOU_WORK_TRANSFER',
     applicant: { name: '张三', idNumber: '11010519491231002X' },
     participants: { DESTINATION: BJ, ORIGIN: HB },
@@ -47,12 +48,12 @@ it('a calendar that ends before today: warning, metric, and every deadline compu
   expect(done.status).toBe(200);
   const hb = await waitFor(
     `step 1 assigned at ${HB}`,
-    () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`).then((r) => r.body),
+    () => call<CaseBody | undefined>(gws[HB], 'GET', `/v1/cases/${collaborationId}`).then((r) => r.body),
     (c) => c?.steps?.[1]?.status === 'ASSIGNED',
   );
-  expect(hb.steps[1]).toMatchObject({ dueAtProvisional: true, dueAt: expect.any(String) });
+  expect(hb!.steps[1]).toMatchObject({ dueAtProvisional: true, dueAt: expect.any(String) });
   // 河北's replica of step 0 (from CaseOpened) carries the flag too.
-  expect(hb.steps[0].dueAtProvisional).toBe(true);
-  const tasks = (await call(gws[HB], 'GET', '/v1/tasks?status=ASSIGNED')).body.tasks as { id: string; dueAtProvisional: boolean }[];
+  expect(hb!.steps[0].dueAtProvisional).toBe(true);
+  const tasks = (await call<TaskListBody>(gws[HB], 'GET', '/v1/tasks?status=ASSIGNED')).body.tasks;
   expect(tasks.find((t) => t.id === `${collaborationId}~1`)).toMatchObject({ dueAtProvisional: true });
 });

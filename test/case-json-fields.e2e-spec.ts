@@ -1,5 +1,6 @@
 import { DeliveryPayload, DeliveryReceiptPayload, StepOutcome } from '@tongban/proto';
 import { FakePeer, Gateway, call, startFederation } from '@tongban/testkit';
+import type { CaseBody } from './support/bodies';
 
 // A case message whose *_json field is not a JSON object can never apply: the receiver answers with a
 // REJECTED receipt naming the field, which uses up the message's seq, so the ordered stream goes on
@@ -39,7 +40,7 @@ const receiptClaims = (r: Awaited<ReturnType<typeof deliver>>) => {
 };
 
 it('an unparsable or non-object *_json field: REJECTED naming the field, seq used up, nothing applied; the next seq applies', async () => {
-  const opened = await call(bj, 'POST', '/v1/cases', {
+  const opened = await call<CaseBody>(bj, 'POST', '/v1/cases', {
     itemCode: 'HUKOU_SPOUSE',
     applicant: { name: '李四', idNumber: '11010519491231002X' },
     participants: { DESTINATION: BJ, ORIGIN: TJ },
@@ -52,12 +53,12 @@ it('an unparsable or non-object *_json field: REJECTED naming the field, seq use
 
   expect(receiptClaims(await deliver(collaborationId, 1, '{"migration_certificate_no": '))).toMatchObject({ sta: 'REJECTED', seq: 1, rsn: 'outputs_json is not a JSON object' });
   expect(receiptClaims(await deliver(collaborationId, 2, '["津迁字2026-1"]'))).toMatchObject({ sta: 'REJECTED', seq: 2, rsn: 'outputs_json is not a JSON object' });
-  let c = (await call(bj, 'GET', `/v1/cases/${collaborationId}`)).body;
+  let c = (await call<CaseBody>(bj, 'GET', `/v1/cases/${collaborationId}`)).body;
   expect(c.steps[1].status).toBe('ASSIGNED');
-  expect(c.events.filter((e: { type: string }) => e.type === 'STEP_COMPLETED' && (e as { stepIndex?: number }).stepIndex === 1)).toHaveLength(0);
+  expect(c.events.filter((e) => e.type === 'STEP_COMPLETED' && e.stepIndex === 1)).toHaveLength(0);
 
   // The stream did not stall: seq 3 (not 1 again) is the next one, and it applies.
   expect(receiptClaims(await deliver(collaborationId, 3, JSON.stringify({ migration_certificate_no: '津迁字2026-1' })))).toMatchObject({ sta: 'ACCEPTED', seq: 3 });
-  c = (await call(bj, 'GET', `/v1/cases/${collaborationId}`)).body;
+  c = (await call<CaseBody>(bj, 'GET', `/v1/cases/${collaborationId}`)).body;
   expect(c.steps[1]).toMatchObject({ status: 'COMPLETED', outputs: { migration_certificate_no: '津迁字2026-1' } });
 });

@@ -43,8 +43,8 @@ afterAll(async () => {
 });
 
 it('each gateway starts trusting only its own CA', async () => {
-  expect((await call(gws[BJ], 'GET', '/admin/tls', undefined, gws[BJ].adminToken)).body.trustedCas).toEqual([expect.stringMatching(/Tongban test CA/)]);
-  expect((await call(gws[HB], 'GET', '/admin/tls', undefined, gws[HB].adminToken)).body.trustedCas).toEqual([expect.stringMatching(/Untrusted test CA/)]);
+  expect((await call<{ trustedCas: string[] }>(gws[BJ], 'GET', '/admin/tls', undefined, gws[BJ].adminToken)).body.trustedCas).toEqual([expect.stringMatching(/Tongban test CA/)]);
+  expect((await call<{ trustedCas: string[] }>(gws[HB], 'GET', '/admin/tls', undefined, gws[HB].adminToken)).body.trustedCas).toEqual([expect.stringMatching(/Untrusted test CA/)]);
   expect(readFileSync(options[1].tls!.caFile, 'utf8')).not.toContain(pkiBj.caPem.trim().split('\n')[1]);
 });
 
@@ -53,7 +53,7 @@ it('learns the other province CA from the directory and verifies across the two 
   for (const gw of Object.values(gws)) {
     await waitFor(
       `${gw.code} trusts both CAs`,
-      async () => (await call(gw, 'GET', '/admin/tls', undefined, gw.adminToken)).body.trustedCas,
+      async () => (await call<{ trustedCas: string[] }>(gw, 'GET', '/admin/tls', undefined, gw.adminToken)).body.trustedCas,
       (cas: string[]) => cas?.length === 2,
     );
   }

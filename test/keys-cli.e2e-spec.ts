@@ -1,4 +1,5 @@
 import { Gateway, call, demoLicence, runCli, startFederation, verificationBody } from '@tongban/testkit';
+import type { AuditBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // `tongban keys list|rotate|revoke` as an administrator runs them next to a running gateway: the
@@ -8,9 +9,9 @@ const HB = '130000';
 const ENV = { TONGBAN_DELIVERY_POLL_MS: '100', TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400' };
 
 let gws: Record<string, Gateway>;
-const ownKeys = async (gw: Gateway) => (await call(gw, 'GET', '/admin/keys', undefined, gw.adminToken)).body.keys as { kid: string; status: string }[];
+const ownKeys = async (gw: Gateway) => (await call<{ keys: { kid: string; status: string }[] }>(gw, 'GET', '/admin/keys', undefined, gw.adminToken)).body.keys;
 const keysOfPeer = async (gw: Gateway, code: string) =>
-  ((await call(gw, 'GET', '/admin/peers', undefined, gw.adminToken)).body.peers as { code: string; keys: { kid: string; status: string }[] }[]).find((p) => p.code === code)?.keys ?? [];
+  (await call<{ peers: { code: string; keys: { kid: string; status: string }[] }[] }>(gw, 'GET', '/admin/peers', undefined, gw.adminToken)).body.peers.find((p) => p.code === code)?.keys ?? [];
 
 beforeAll(async () => {
   const list = await startFederation([BJ, HB], { env: ENV });
@@ -51,7 +52,7 @@ it('revokes a key with a reason; peers mark it REVOKED; the reason is audited', 
     () => keysOfPeer(gws[HB], BJ),
     (ks) => ks.some((k) => k.kid === retired.kid && k.status === 'REVOKED'),
   );
-  const audit = (await call(gws[BJ], 'GET', '/admin/audit?event=admin.key.revoked', undefined, gws[BJ].adminToken)).body.events;
+  const audit = (await call<AuditBody>(gws[BJ], 'GET', '/admin/audit?event=admin.key.revoked', undefined, gws[BJ].adminToken)).body.events;
   expect(audit.at(-1)).toMatchObject({ subject: retired.kid, outcome: 'OK' });
 });
 

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { GetJwksPayload } from '@tongban/proto';
 import { FakePeer, Gateway, RawResult, call, demoLicence, startFederation, verificationBody } from '@tongban/testkit';
+import type { AuditBody, AuditRow } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // A holder of a real federation certificate (here 河北's) floods 北京 with envelopes that fail
@@ -15,9 +16,8 @@ const STORM = 300;
 const WINDOW_S = 3;
 
 let gws: Record<string, Gateway>;
-type AuditRow = { seq: number; actor: string; subject: string; reason: string; details: unknown };
-const audit = async (event: string, after = 0) => (await call(gws[BJ], 'GET', `/admin/audit?event=${event}&limit=1000&after=${after}`, undefined, gws[BJ].adminToken)).body.events as AuditRow[];
-const countOf = (row: AuditRow) => Number((typeof row.details === 'string' ? JSON.parse(row.details) : (row.details as { count: number })).count);
+const audit = async (event: string, after = 0) => (await call<AuditBody>(gws[BJ], 'GET', `/admin/audit?event=${event}&limit=1000&after=${after}`, undefined, gws[BJ].adminToken)).body.events;
+const countOf = (row: AuditRow) => Number((typeof row.details === 'string' ? (JSON.parse(row.details) as { count: number }) : (row.details as { count: number })).count);
 const refusalMetrics = async () => {
   const text = await (await fetch(`${gws[BJ].baseUrl}/metrics`)).text();
   return Object.fromEntries([...text.matchAll(/^tongban_refusals_total\{reason="([A-Z_]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])])) as Record<string, number>;

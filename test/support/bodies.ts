@@ -1,0 +1,33 @@
+// What the gateway's HTTP API answers, as the e2e suites read it: `call<CaseBody>(…)`. The case
+// shapes are the query service's own return types (JSON keeps them: dates are ISO strings already).
+import type { CaseQuery } from '@tongban/cases';
+
+/** GET /v1/cases/{id} and the answer to POST /v1/cases. */
+export type CaseBody = Awaited<ReturnType<CaseQuery['view']>>;
+/** GET /v1/cases */
+export type CaseListBody = Awaited<ReturnType<CaseQuery['list']>>;
+/** GET /v1/tasks */
+export type TaskListBody = Awaited<ReturnType<CaseQuery['tasks']>>;
+
+/** Tongban's error shape (any 4xx/5xx). */
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string; rule?: string; correlationId?: string; [more: string]: unknown };
+}
+
+/** One row of GET /admin/audit. */
+export interface AuditRow {
+  seq: number;
+  at: string;
+  event: string;
+  actor: string;
+  subject: string;
+  outcome: string;
+  reason: string | null;
+  messageId?: string | null;
+  details: unknown;
+}
+
+/** GET /admin/audit */
+export interface AuditBody {
+  events: AuditRow[];
+}
