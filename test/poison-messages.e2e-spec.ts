@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CaseEventNote, CaseOpened } from '@tongban/proto';
 import { Gateway, TEST_PG_URL, call, connectAll, dropFederationSchemas, gatewayOptions, importDemoLicences, startGateway } from '@tongban/testkit';
+import type { CaseBody, CaseListBody, ErrorBody, OutboxBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Issue 9 item 4: text one backend cannot store is refused at the edge of every backend, and a
@@ -57,15 +58,15 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
       [bj, HB],
       [hb, BJ],
     ] as const) {
-      const before = (await call(gw, 'GET', '/v1/cases')).body.cases.length;
-      const nul = await call(gw, 'POST', '/v1/cases', hukou(gw.code, other, '李\u0000四'));
+      const before = (await call<CaseListBody>(gw, 'GET', '/v1/cases')).body.cases.length;
+      const nul = await call<ErrorBody>(gw, 'POST', '/v1/cases', hukou(gw.code, other, '李\u0000四'));
       expect(nul.status).toBe(400);
       expect(nul.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'applicant.name', rule: 'TEXT' });
       expect(nul.body.error.message).toBe('applicant.name: must not contain the NUL character (U+0000)');
-      const surrogate = await call(gw, 'POST', '/v1/cases', { ...hukou(gw.code, other), receivedAt: { office: '中心', clerk: '赵\uD800', channel: 'WINDOW' } });
+      const surrogate = await call<ErrorBody>(gw, 'POST', '/v1/cases', { ...hukou(gw.code, other), receivedAt: { office: '中心', clerk: '赵\uD800', channel: 'WINDOW' } });
       expect(surrogate.status).toBe(400);
       expect(surrogate.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'receivedAt.clerk', rule: 'TEXT' });
-      expect((await call(gw, 'GET', '/v1/cases')).body.cases.length).toBe(before);
+      expect((await call<CaseListBody>(gw, 'GET', '/v1/cases')).body.cases.length).toBe(before);
     }
   });
 
@@ -84,10 +85,10 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
     })();
     return id;
   }
-  const outbox = async (id: string) => (await call(bj, 'GET', '/admin/outbox?limit=1000', undefined, bj.adminToken)).body.messages.find((m: { id: string }) => m.id === id);
+  const outbox = async (id: string) => (await call<OutboxBody>(bj, 'GET', '/admin/outbox?limit=1000', undefined, bj.adminToken)).body.messages.find((m) => m.id === id);
 
   it('a case message with unstorable text gets a REJECTED receipt from the PostgreSQL peer (before: INTERNAL on every try)', async () => {
-    const opened = await call(bj, 'POST', '/v1/cases', hukou(BJ, HB));
+    const opened = await call<CaseBody>(bj, 'POST', '/v1/cases', hukou(BJ, HB));
     expect(opened.status).toBe(201);
     const { collaborationId } = opened.body;
     await waitFor(
@@ -105,12 +106,12 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
       () => outbox(id),
       (v) => v?.status === 'DELIVERED',
     );
-    expect(m.lastError).toBe('rejected: TEXT: applicantName: must not contain the NUL character (U+0000)');
+    expect(m?.lastError).toBe('rejected: TEXT: applicantName: must not contain the NUL character (U+0000)');
     expect((await call(hb, 'GET', `/v1/cases/${poisonId}`)).status).toBe(404);
   });
 
   it(`a message the peer refuses the same way every time goes DEAD after ${DEAD_AFTER} tries, holds back its case, shows in /admin/outbox and the metrics, and re-queue delivers it and the rest in order`, async () => {
-    const { collaborationId } = (await call(bj, 'POST', '/v1/cases', hukou(BJ, HB))).body;
+    const { collaborationId } = (await call<CaseBody>(bj, 'POST', '/v1/cases', hukou(BJ, HB))).body;
     await waitFor(
       'the case at HB',
       () => call(hb, 'GET', `/v1/cases/${collaborationId}`),
@@ -128,12 +129,12 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
       30_000,
     );
     expect(dead).toMatchObject({ deadReason: 'FAILURES', failureCode: 'MALFORMED_PAYLOAD', failureCount: DEAD_AFTER, attempts: DEAD_AFTER });
-    expect(dead.lastError).toMatch(/^ISSUER_REJECTED: the gateway of 130000 rejected the request \(MALFORMED_PAYLOAD\)/);
+    expect(dead?.lastError).toMatch(/^ISSUER_REJECTED: the gateway of 130000 rejected the request \(MALFORMED_PAYLOAD\)/);
     const metrics = await fetch(`${bj.baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/tongban_dead_letters_total\{queue="outbox",reason="MALFORMED_PAYLOAD"\} 1/);
     // The note behind it is held back: never sent.
     expect(await outbox(behind)).toMatchObject({ status: 'PENDING', attempts: 0 });
-    const events = async () => ((await call(hb, 'GET', `/v1/cases/${collaborationId}`)).body.events as { type: string }[]).map((e) => e.type);
+    const events = async () => (await call<CaseBody>(hb, 'GET', `/v1/cases/${collaborationId}`)).body.events.map((e) => e.type);
     expect(await events()).not.toContain('SECOND_NOTE');
 
     // The fix (here: the sender's row corrected), then the operator re-queues the dead message.

@@ -1,5 +1,6 @@
 import { GetJwksPayload } from '@tongban/proto';
 import { FakePeer, Gateway, TestPki, call, demoLicence, gatewayOptions, runCli, startFederation, startGateway, verificationBody } from '@tongban/testkit';
+import type { AuditBody, ErrorBody, TlsBody, VerificationResultBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Mutual TLS between real gateway processes: identities in certificates, the client-side check
@@ -22,7 +23,7 @@ describe('mutual TLS between gateways', () => {
   });
 
   it('verifies across provinces over mutual TLS and says so in /health and /admin/tls', async () => {
-    const r = await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
+    const r = await call<VerificationResultBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('VALID');
     expect((await call(gws[GD], 'GET', '/health')).body).toMatchObject({ status: 'ok', code: GD, transport: 'mtls' });
@@ -41,7 +42,7 @@ describe('mutual TLS between gateways', () => {
     const admin = (m: string, p: string, b?: unknown) => call(gws[GD], m, p, b, gws[GD].adminToken);
     expect((await admin('PATCH', `/admin/peers/${HB}`, { endpoint: gws[BJ].grpcEndpoint })).status).toBe(200);
     try {
-      const r = await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')));
+      const r = await call<ErrorBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')));
       expect(r.status).toBe(503);
       expect(r.body.error).toMatchObject({ code: 'ISSUER_UNREACHABLE', reason: 'TLS_HANDSHAKE' });
       expect(r.body.error.message).toMatch(/mutual TLS/);
@@ -61,7 +62,7 @@ describe('mutual TLS between gateways', () => {
     const refused = await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env(), HB);
     expect({ code: refused.code, refusal: refused.refusal }).toEqual({ code: 7, refusal: 'TLS_IDENTITY_MISMATCH' });
     expect(refused.envelope).toBeUndefined();
-    const audit = await admin('GET', '/admin/audit?event=federation.request.refused&limit=5');
+    const audit = await call<AuditBody>(gws[GD], 'GET', '/admin/audit?event=federation.request.refused&limit=5', undefined, gws[GD].adminToken);
     expect(audit.body.events[0]).toMatchObject({ actor: 'claimed:120000', reason: 'TLS_IDENTITY_MISMATCH', outcome: 'REFUSED' });
     // The same message with the matching certificate is answered.
     expect((await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env())).code).toBeUndefined();
@@ -92,7 +93,7 @@ describe('mutual TLS between gateways', () => {
   });
 
   it('picks up a renewed certificate without a restart and keeps serving with it', async () => {
-    const tlsOf = async () => (await call(gws[HB], 'GET', '/admin/tls', undefined, gws[HB].adminToken)).body;
+    const tlsOf = async () => (await call<TlsBody>(gws[HB], 'GET', '/admin/tls', undefined, gws[HB].adminToken)).body;
     const before = await tlsOf();
     // Renewal as an operator does it: a new key and certificate from the same CA, written over the
     // files the gateway was started with (TONGBAN_TLS_RELOAD_S=1 here; 60 s by default).
@@ -101,9 +102,9 @@ describe('mutual TLS between gateways', () => {
     expect(after).toMatchObject({ mode: 'mtls', participant: HB, lastReloadError: null });
     expect(Date.parse(after.notAfter)).toBeGreaterThan(Date.parse(before.notAfter));
     expect(gws[HB].output()).toMatch(/TLS material loaded: certificate/);
-    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=transport.tls.reloaded', undefined, gws[HB].adminToken)).body.events;
+    const audit = (await call<AuditBody>(gws[HB], 'GET', '/admin/audit?event=transport.tls.reloaded', undefined, gws[HB].adminToken)).body.events;
     expect(audit.at(-1)).toMatchObject({ actor: 'system', subject: after.fingerprint, outcome: 'OK' });
-    expect(JSON.parse(audit.at(-1).details)).toMatchObject({ previous: before.fingerprint, notAfter: after.notAfter, trustedCas: 1 });
+    expect(JSON.parse(audit.at(-1)!.details as string)).toMatchObject({ previous: before.fingerprint, notAfter: after.notAfter, trustedCas: 1 });
     // Both directions work with the new certificate: 河北 as server and as client.
     expect((await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')))).status).toBe(200);
     expect((await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);

@@ -31,3 +31,34 @@ export interface AuditRow {
 export interface AuditBody {
   events: AuditRow[];
 }
+
+/** One message of GET /admin/outbox. */
+export interface OutboxRow {
+  id: string;
+  peer: string;
+  stream: string;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  [more: string]: unknown;
+}
+
+/** GET /admin/outbox */
+export interface OutboxBody {
+  messages: OutboxRow[];
+}
+
+/** GET /admin/tls */
+export interface TlsBody {
+  fingerprint: string;
+  notAfter: string;
+  trustedCas: string[];
+  [more: string]: unknown;
+}
+
+/** The answer to POST /v1/verifications (a licence's status, with its attestation). */
+export interface VerificationResultBody {
+  status: string;
+  attestation?: string;
+  [more: string]: unknown;
+}
