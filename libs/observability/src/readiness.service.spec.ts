@@ -65,4 +65,17 @@ describe('Readiness', () => {
     shutdown.begin();
     expect(await ready.check()).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down' } });
   });
+
+  it('answers probes from the background check: no query per probe, and the flag follows the database', async () => {
+    let healthy = true;
+    const conn = db(async () => (healthy ? 1 : Promise.reject(new Error('down'))));
+    const readiness = new Readiness(conn, () => true, new ShutdownState(), 1000, 3_600_000);
+    for (let i = 0; i < 50; i++) expect((await readiness.current()).status).toBe('ok');
+    expect(conn.query).toHaveBeenCalledTimes(1);
+    healthy = false;
+    expect((await readiness.current()).checks.database).toBe('ok');
+    await readiness.refresh();
+    expect(await readiness.current()).toEqual({ status: 'not_ready', checks: { database: 'error', keys: 'ok', shutdown: 'ok' } });
+    expect(conn.query).toHaveBeenCalledTimes(2);
+  });
 });

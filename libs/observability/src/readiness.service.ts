@@ -23,18 +23,57 @@ export interface ReadinessReport {
 export class Readiness {
   private readonly logger = new Logger('Health');
   private lastFailures = '';
+  // The database check kept up to date in the background: a probe reads it, it never waits for
+  // the database (or for a pool busy with request traffic) itself.
+  private lastDatabase: CheckResult | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<CheckResult> | undefined;
 
   constructor(
     private readonly db: QueryRunnerPort,
     private readonly hasActiveKey: () => boolean,
     private readonly shutdown: ShutdownState,
     private readonly timeoutMs = 1000,
+    private readonly intervalMs = 2000,
   ) {}
+
+  /** Starts the background database check (every `intervalMs`). */
+  onApplicationBootstrap(): void {
+    if (this.timer) return;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs the database check once and keeps its result (one at a time). */
+  refresh(): Promise<CheckResult> {
+    this.refreshing ??= this.database()
+      .then((r) => (this.lastDatabase = r))
+      .finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /**
+   * The answer of `GET /health/ready`: the last background database result (waits only for the
+   * very first one), the key and shutdown checks read live; no query per probe.
+   */
+  async current(): Promise<ReadinessReport> {
+    const database = this.lastDatabase ?? (await this.refresh());
+    return this.report(database);
+  }
 
   /** Runs every check (the database one bounded by the timeout). */
   async check(): Promise<ReadinessReport> {
-    const [database, keys] = await Promise.all([this.database(), Promise.resolve(this.keys())]);
-    const checks = { database, keys, shutdown: (this.shutdown.shuttingDown ? 'shutting_down' : 'ok') as CheckResult };
+    return this.report(await this.refresh());
+  }
+
+  private report(database: CheckResult): ReadinessReport {
+    const checks = { database, keys: this.keys(), shutdown: (this.shutdown.shuttingDown ? 'shutting_down' : 'ok') as CheckResult };
     const failures = Object.entries(checks)
       .filter(([, v]) => v !== 'ok')
       .map(([k, v]) => `${k}=${v}`)
