@@ -4,6 +4,7 @@ import { compactVerify, importJWK, JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { DeliveryReceiptPayload, JwksPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
 import { call, demoLicence, FakePeer, Gateway, gatewayOptions, importDemoLicences, RawResult, startGateway } from '@tongban/testkit';
+import type { AuditBody, CaseListBody, OutboxBody } from './support/bodies';
 import {
   announced,
   build,
@@ -50,7 +51,7 @@ let gw: Gateway;
 let parties: Parties;
 let gatewayKeys: Map<string, JWK>;
 
-const admin = (method: string, path: string, body?: unknown) => call(gw, method, path, body, gw.adminToken);
+const admin = <T = unknown>(method: string, path: string, body?: unknown) => call<T>(gw, method, path, body, gw.adminToken);
 const sqlitePath = () => join(gw.options.dir, `tongban-${BJ}.sqlite`);
 
 function db<T>(fn: (d: Database.Database) => T, readonly = true): T {
@@ -69,9 +70,9 @@ beforeAll(async () => {
   await importDemoLicences(options);
   gw = await startGateway(options);
   const [ed, es, impostor] = await Promise.all([FakePeer.create(TJ, 'EdDSA'), FakePeer.create(TJ, 'ES256'), FakePeer.create(TJ, 'EdDSA')]);
-  const added = await admin('POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [ed.jwk(), es.jwk()] });
+  const added = await admin<{ keys: { alg: string }[] }>('POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [ed.jwk(), es.jwk()] });
   expect(added.status).toBe(201);
-  expect(added.body.keys.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'EdDSA']);
+  expect(added.body.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA']);
   const l = demoLicence(BJ, 'VALID');
   parties = {
     self: TJ,
@@ -93,31 +94,31 @@ afterAll(async () => {
 /** Everything a hostile message must not change, read through the admin API and the database. */
 async function snapshot() {
   const [accepted, refused, outbox, cases, peers] = await Promise.all([
-    admin('GET', '/admin/audit?event=federation.request.accepted&limit=1000'),
-    admin('GET', '/admin/audit?event=federation.request.refused&limit=1000'),
-    admin('GET', '/admin/outbox?limit=1000'),
-    call(gw, 'GET', '/v1/cases?limit=1000'),
-    admin('GET', '/admin/peers'),
+    admin<AuditBody>('GET', '/admin/audit?event=federation.request.accepted&limit=1000'),
+    admin<AuditBody>('GET', '/admin/audit?event=federation.request.refused&limit=1000'),
+    admin<OutboxBody>('GET', '/admin/outbox?limit=1000'),
+    call<CaseListBody>(gw, 'GET', '/v1/cases?limit=1000'),
+    admin<{ peers: unknown }>('GET', '/admin/peers'),
   ]);
-  const refusedEvents = refused.body.events as { seq: number }[];
+  const refusedEvents = refused.body.events;
   const rows = db((d) => ({
     inbox: (d.prepare('SELECT COUNT(*) AS n FROM inbox_messages').get() as { n: number }).n,
     peerKeys: d.prepare('SELECT peer_code, kid, status, retired_at FROM peer_keys ORDER BY peer_code, kid').all(),
     casesInDb: (d.prepare('SELECT COUNT(*) AS n FROM cases').get() as { n: number }).n,
   }));
   return {
-    accepted: (accepted.body.events as unknown[]).length,
+    accepted: accepted.body.events.length,
     lastRefusedSeq: refusedEvents.length ? refusedEvents[refusedEvents.length - 1].seq : 0,
-    outbox: (outbox.body.messages as unknown[]).length,
-    cases: (cases.body.cases as unknown[]).length,
+    outbox: outbox.body.messages.length,
+    cases: cases.body.cases.length,
     peers: JSON.stringify(peers.body.peers),
     ...rows,
   };
 }
 
 async function refusedSince(seq: number) {
-  const res = await admin('GET', `/admin/audit?event=federation.request.refused&limit=1000&after=${seq}`);
-  return res.body.events as { actor: string; subject: string; outcome: string; reason: string; messageId: string | null }[];
+  const res = await admin<AuditBody>('GET', `/admin/audit?event=federation.request.refused&limit=1000&after=${seq}`);
+  return res.body.events;
 }
 
 /** Unexpected errors the gateway logged (RpcErrorFilter: `[RpcError] [<correlation id>] <stack>`). */
@@ -196,7 +197,7 @@ async function run(c: CorpusCase) {
 
 /** Checks a response envelope the way a careful requester would (§3.9). */
 async function checkResponse(rpc: Rpc, requestJti: string, sender: string, envelope: { jws: string; payload: Uint8Array }) {
-  const header = JSON.parse(Buffer.from(envelope.jws.split('.')[0], 'base64url').toString());
+  const header = JSON.parse(Buffer.from(envelope.jws.split('.')[0], 'base64url').toString()) as { kid: string; alg: string };
   const jwk = gatewayKeys.get(header.kid);
   expect(jwk).toBeDefined();
   await compactVerify(envelope.jws, await importJWK(jwk!, header.alg), { algorithms: [header.alg] });
@@ -289,7 +290,7 @@ describe('honest (or tolerated) messages are answered', () => {
       }
       if (built.rpc === 'deliver') {
         const receipt = DeliveryReceiptPayload.decode(envelope.payload).receipt;
-        const header = JSON.parse(Buffer.from(receipt.split('.')[0], 'base64url').toString());
+        const header = JSON.parse(Buffer.from(receipt.split('.')[0], 'base64url').toString()) as { kid: string; alg: string };
         await compactVerify(receipt, await importJWK(gatewayKeys.get(header.kid)!, header.alg));
         const rc = claimsOf(receipt);
         expect(rc).toMatchObject({ iss: BJ, aud: TJ, mid: built.deliveryMessageId, sta: e.receipt ?? 'ACCEPTED' });
@@ -309,9 +310,9 @@ describe('honest (or tolerated) messages are answered', () => {
         // reloads (any admin change reloads it), without a trust.peer.key.announced audit row.
         expect(added[0]).toMatchObject({ kid: announced.kid, status: 'ACTIVE' });
         expect((await admin('PATCH', `/admin/peers/${TJ}`, {})).status).toBe(200);
-        const peer = (await admin('GET', `/admin/peers/${TJ}`)).body as { keys: { kid: string; status: string }[] };
+        const peer = (await admin<{ keys: { kid: string; status: string }[] }>('GET', `/admin/peers/${TJ}`)).body;
         expect(peer.keys.find((k) => k.kid === announced.kid)).toMatchObject({ status: 'ACTIVE' });
-        expect((await admin('GET', '/admin/audit?event=trust.peer.key.announced&limit=1000')).body.events).toEqual([]);
+        expect((await admin<AuditBody>('GET', '/admin/audit?event=trust.peer.key.announced&limit=1000')).body.events).toEqual([]);
         // …and the sender, told REJECTED, can sign requests with that key, which are accepted.
         const rogue = { alg: 'EdDSA', kid: announced.kid, code: TJ, privateKey: announced.privateKey } as unknown as FakePeer;
         const payload = VerifyLicencesPayload.encode({ queries: [parties.demoQuery] }).finish();

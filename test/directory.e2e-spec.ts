@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
+import type { AuditBody, ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
 import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
@@ -21,10 +22,13 @@ const anchorPub = () => join(dir, 'anchor.pub.jwk');
 const otherKey = () => join(dir, 'not-the-anchor.jwk');
 const source = () => join(dir, 'directory.jws');
 
-const admin = <T = any>(gw: Gateway, path: string) => call<T>(gw, 'GET', path, undefined, gw.adminToken);
-const peers = async (gw: Gateway) => (await admin(gw, '/admin/peers')).body.peers as { code: string; endpoint: string; status: string; keys: { kid: string; status: string }[] }[];
-const directoryStatus = async (gw: Gateway) => (await admin(gw, '/admin/directory')).body;
-const refusals = async (gw: Gateway) => (await admin(gw, '/admin/audit?event=directory.refused&limit=1000')).body.events as { reason: string; subject: string }[];
+const admin = <T = unknown>(gw: Gateway, path: string) => call<T>(gw, 'GET', path, undefined, gw.adminToken);
+const peers = async (gw: Gateway) => (await admin<{ peers: { code: string; endpoint: string; status: string; keys: { kid: string; status: string }[] }[] }>(gw, '/admin/peers')).body.peers;
+/** GET /admin/directory (the fields these tests read; the rest is matched as a whole). */
+type DirectoryStatus = { mode: string; serial: number | null; lastError: { reason: string } | null; [more: string]: unknown };
+const directoryStatus = async (gw: Gateway) => (await admin<DirectoryStatus>(gw, '/admin/directory')).body;
+const refusals = async (gw: Gateway) => (await admin<AuditBody>(gw, '/admin/audit?event=directory.refused&limit=1000')).body.events;
+const health = async (gw: Gateway) => (await call<{ directory?: string }>(gw, 'GET', '/health')).body;
 
 /** The directory JSON for both gateways as they are now (JWKS and gRPC endpoints). */
 async function directoryFor(overrides: { endpoints?: Record<string, string>; times?: { issuedAt: string; notBefore: string; notAfter: string } } = {}) {
@@ -48,7 +52,7 @@ beforeAll(async () => {
   const options = await Promise.all([BJ, HB].map((code) => gatewayOptions(code, { env })));
   cli = options[0];
   // The key ceremony: the anchor key is generated offline; gateways get its public JWK only.
-  const printed = JSON.parse(await cliOk(cli, ['directory', 'keygen', '--out', anchorKey(), '--public-out', anchorPub()]));
+  const printed = JSON.parse(await cliOk(cli, ['directory', 'keygen', '--out', anchorKey(), '--public-out', anchorPub()])) as Record<string, unknown>;
   expect(printed).toEqual(JSON.parse(readFileSync(anchorPub(), 'utf8')));
   expect(printed.d).toBeUndefined();
   await cliOk(cli, ['directory', 'keygen', '--out', otherKey()]);
@@ -85,12 +89,12 @@ it('bootstraps mutual trust from the signed directory; a cross-province verifica
     );
     expect(seen.find((p) => p.code === other.code)).toMatchObject({ endpoint: other.grpcEndpoint, status: 'ACTIVE', keys: [{ status: 'ACTIVE' }] });
     expect(await directoryStatus(gw)).toMatchObject({ mode: 'ok', serial: 1, lastError: null, participants: [{ code: BJ }, { code: HB }] });
-    expect((await call(gw, 'GET', '/health')).body.directory).toBe('ok');
+    expect((await health(gw)).directory).toBe('ok');
   }
   const r = await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
   expect(r.status).toBe(200);
   expect(r.body).toMatchObject({ status: 'VALID', issuer: { province: BJ } });
-  const applied = (await admin(gws[HB], '/admin/audit?event=directory.applied')).body.events;
+  const applied = (await admin<AuditBody>(gws[HB], '/admin/audit?event=directory.applied')).body.events;
   expect(applied).toEqual([expect.objectContaining({ subject: 'serial 1', outcome: 'OK' })]);
   // What national admins run before publishing.
   expect(await cliOk(cli, ['directory', 'verify', '--anchor', anchorPub(), source()])).toMatch(/serial\s+1[\s\S]*VALID now[\s\S]*110000[\s\S]*130000/);
@@ -125,7 +129,7 @@ it('a directory past its notAfter but within the grace period is used: degraded,
       (v) => v.serial === serial,
     );
     expect(s).toMatchObject({ mode: 'degraded', notAfter: times.notAfter, graceUntil: new Date(Date.parse(times.notAfter) + 7 * 24 * HOUR).toISOString() });
-    expect((await call(gw, 'GET', '/health')).body.directory).toBe('degraded');
+    expect((await health(gw)).directory).toBe('degraded');
   }
   expect((await peers(gws[HB])).map((p) => p.code)).toEqual([BJ]);
   const r = await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
@@ -142,9 +146,9 @@ it('a new directory with a changed endpoint is applied', async () => {
   );
   expect(seen.find((p) => p.code === BJ)).toMatchObject({ status: 'ACTIVE' });
   expect(await directoryStatus(gws[HB])).toMatchObject({ mode: 'ok', serial, lastError: null });
-  const applied = (await admin(gws[HB], '/admin/audit?event=directory.applied')).body.events;
+  const applied = (await admin<AuditBody>(gws[HB], '/admin/audit?event=directory.applied')).body.events;
   expect(applied.at(-1)).toMatchObject({ subject: `serial ${serial}` });
-  const details = applied.at(-1).details;
+  const details = applied.at(-1)?.details;
   expect(typeof details === 'string' ? JSON.parse(details) : details).toMatchObject({ updated: BJ });
 });
 
@@ -181,8 +185,8 @@ it('in directory mode a participant listed without tlsCa is refused over TLS, th
   expect(r.status).not.toBe(200);
   expect(gws[BJ].output()).toMatch(/the federation directory lists no tlsCa for 130000: in directory mode an unpinned participant is refused/);
   // 北京 calls 河北: 北京 does not accept 河北's server certificate either.
-  const back = await call(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')));
+  const back = await call<ErrorBody>(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(HB, 'VALID')));
   expect({ status: back.status, body: back.body }).toMatchObject({ status: 503, body: { error: { code: 'ISSUER_UNREACHABLE' } } });
-  const applied = (await admin(gws[BJ], '/admin/audit?event=directory.applied')).body.events.at(-1).details;
+  const applied = (await admin<AuditBody>(gws[BJ], '/admin/audit?event=directory.applied')).body.events.at(-1)?.details;
   expect(typeof applied === 'string' ? JSON.parse(applied) : applied).toMatchObject({ unpinned: HB });
 });
