@@ -1,4 +1,5 @@
 import { Gateway, call, demoLicence, startFederation, verificationBody } from '@tongban/testkit';
+import type { AuditBody, VerificationResultBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Own-key rotation and revocation propagated to peers through the reliable delivery path, while
@@ -9,8 +10,9 @@ const GD = '440000';
 const FAST = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400', TONGBAN_DELIVERY_POLL_MS: '100' };
 
 let gws: Record<string, Gateway>;
-const keysOf = async (gw: Gateway) => (await call(gw, 'GET', '/admin/keys', undefined, gw.adminToken)).body.keys as { kid: string; status: string }[];
-const peerKeys = async (gw: Gateway, code: string) => (await call(gw, 'GET', `/admin/peers/${code}`, undefined, gw.adminToken)).body.keys as { kid: string; status: string }[];
+type Key = { kid: string; status: string };
+const keysOf = async (gw: Gateway) => (await call<{ keys: Key[] }>(gw, 'GET', '/admin/keys', undefined, gw.adminToken)).body.keys;
+const peerKeys = async (gw: Gateway, code: string) => (await call<{ keys: Key[] }>(gw, 'GET', `/admin/peers/${code}`, undefined, gw.adminToken)).body.keys;
 
 beforeAll(async () => {
   const list = await startFederation([BJ, HB, GD], { env: FAST });
@@ -37,11 +39,11 @@ function load() {
 
 it('a rotation with an overlap propagates and switches signing with zero failed calls under load', async () => {
   const [old] = (await keysOf(gws[BJ])).filter((k) => k.status === 'ACTIVE');
-  const attestation = (await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).body.attestation;
+  const attestation = (await call<VerificationResultBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).body.attestation;
   const traffic = load();
-  const rotated = await call(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.001 }, gws[BJ].adminToken);
+  const rotated = await call<{ keys: Key[] }>(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.001 }, gws[BJ].adminToken);
   expect(rotated.status).toBe(200);
-  const next = rotated.body.keys.find((k: any) => k.status === 'NEXT');
+  const next = rotated.body.keys.find((k) => k.status === 'NEXT')!;
   expect(next).toBeTruthy();
   // Peers learn the new key before it signs anything.
   for (const peer of [HB, GD])
@@ -67,22 +69,22 @@ it('a rotation with an overlap propagates and switches signing with zero failed 
   expect(statuses.length).toBeGreaterThan(20);
   expect(statuses.filter((s) => s !== 200)).toEqual([]);
   // New answers carry attestations under the new key; the old attestation still checks offline.
-  const fresh = await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
+  const fresh = await call<VerificationResultBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
   const checkNew = await call(gws[GD], 'POST', '/v1/attestations/verify', { attestation: fresh.body.attestation });
   expect(checkNew.body).toMatchObject({ valid: true, kid: next.kid });
   const checkOld = await call(gws[GD], 'POST', '/v1/attestations/verify', { attestation });
   expect(checkOld.body).toMatchObject({ valid: true, kid: old.kid });
-  const announced = (await call(gws[GD], 'GET', '/admin/audit?event=trust.peer.key.announced&limit=1000', undefined, gws[GD].adminToken)).body.events;
-  expect(announced.map((e: any) => e.reason)).toEqual(expect.arrayContaining(['ACTIVE', 'RETIRED']));
+  const announced = (await call<AuditBody>(gws[GD], 'GET', '/admin/audit?event=trust.peer.key.announced&limit=1000', undefined, gws[GD].adminToken)).body.events;
+  expect(announced.map((e) => e.reason)).toEqual(expect.arrayContaining(['ACTIVE', 'RETIRED']));
 });
 
 it('a revocation propagates: attestations under the revoked key are reported as such, calls keep working', async () => {
   const [active] = (await keysOf(gws[BJ])).filter((k) => k.status === 'ACTIVE');
-  const before = (await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).body.attestation;
+  const before = (await call<VerificationResultBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).body.attestation;
   const traffic = load();
-  const revoked = await call(gws[BJ], 'POST', `/admin/keys/${active.kid}/revoke`, { reason: '疑似泄露 (suspected compromise)' }, gws[BJ].adminToken);
+  const revoked = await call<{ keys: Key[] }>(gws[BJ], 'POST', `/admin/keys/${active.kid}/revoke`, { reason: '疑似泄露 (suspected compromise)' }, gws[BJ].adminToken);
   expect(revoked.status).toBe(200);
-  const replacement = revoked.body.keys.find((k: any) => k.status === 'ACTIVE');
+  const replacement = revoked.body.keys.find((k) => k.status === 'ACTIVE')!;
   expect(replacement.kid).not.toBe(active.kid);
   for (const peer of [HB, GD]) {
     await waitFor(

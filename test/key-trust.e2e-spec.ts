@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import type { AuditBody, ErrorBody, OutboxBody, VerificationResultBody } from './support/bodies';
 import { waitFor } from './support/wait';
 import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
@@ -20,16 +21,13 @@ let gws: Record<string, Gateway>;
 let serial = 0;
 let tlsCa: string;
 
-const admin = <T = any>(gw: Gateway, method: string, path: string, body?: unknown) => call<T>(gw, method, path, body, gw.adminToken);
-const ownKeys = async (gw: Gateway) => (await admin(gw, 'GET', '/admin/keys')).body.keys as Key[];
-const peerKeys = async (gw: Gateway, code: string) => ((await admin(gw, 'GET', `/admin/peers/${code}`)).body.keys ?? []) as Key[];
+const admin = <T = unknown>(gw: Gateway, method: string, path: string, body?: unknown) => call<T>(gw, method, path, body, gw.adminToken);
+const ownKeys = async (gw: Gateway) => (await admin<{ keys: Key[] }>(gw, 'GET', '/admin/keys')).body.keys;
+const peerKeys = async (gw: Gateway, code: string) => (await admin<{ keys?: Key[] }>(gw, 'GET', `/admin/peers/${code}`)).body.keys ?? [];
 const statusOf = (keys: Key[]) => Object.fromEntries(keys.map((k) => [k.kid, k.status]));
-const verify = (from: Gateway, issuer: string) => call(from, 'POST', '/v1/verifications', verificationBody(demoLicence(issuer, 'VALID')));
+const verify = (from: Gateway, issuer: string) => call<VerificationResultBody & Partial<ErrorBody>>(from, 'POST', '/v1/verifications', verificationBody(demoLicence(issuer, 'VALID')));
 /** The `keys` stream from `gw` to `peer` as the sender's outbox shows it. */
-const keyStream = async (gw: Gateway, peer: string) =>
-  ((await admin(gw, 'GET', '/admin/outbox?limit=1000')).body.messages as { peer: string; stream: string; status: string; lastError: string | null }[]).filter(
-    (m) => m.peer === peer && m.stream === 'keys',
-  );
+const keyStream = async (gw: Gateway, peer: string) => (await admin<OutboxBody>(gw, 'GET', '/admin/outbox?limit=1000')).body.messages.filter((m) => m.peer === peer && m.stream === 'keys');
 
 /** Publishes the directory; every participant is pinned to the test CA (directory mode refuses unpinned ones). */
 async function publish(participants: Record<string, unknown>[]): Promise<void> {
@@ -38,7 +36,7 @@ async function publish(participants: Record<string, unknown>[]): Promise<void> {
   for (const gw of Object.values(gws))
     await waitFor(
       `${gw.code} applies directory ${serial}`,
-      async () => (await admin(gw, 'GET', '/admin/directory')).body,
+      async () => (await admin<{ serial: number | null }>(gw, 'GET', '/admin/directory')).body,
       (s) => s.serial === serial,
     );
 }
@@ -70,7 +68,7 @@ it('a peer key an administrator sets RETIRED is refused for envelopes at once (K
   const refused = await verify(gws[BJ], HB);
   expect(refused.status).toBe(502);
   expect(refused.body.error).toMatchObject({ code: 'ISSUER_REJECTED', reason: 'KEY_RETIRED' });
-  const audited = (await admin(gws[HB], 'GET', '/admin/audit?event=federation.request.refused&limit=1000')).body.events;
+  const audited = (await admin<AuditBody>(gws[HB], 'GET', '/admin/audit?event=federation.request.refused&limit=1000')).body.events;
   expect(audited.at(-1)).toMatchObject({ actor: `claimed:${BJ}`, subject: 'VerifyLicences', reason: 'KEY_RETIRED' });
   // What the key signed before stays checkable.
   expect((await call(gws[HB], 'POST', '/v1/attestations/verify', { attestation })).body).toMatchObject({ valid: true, kid: bjKey.kid });
@@ -80,8 +78,8 @@ it('a peer key an administrator sets RETIRED is refused for envelopes at once (K
 
 it('two overlapping rotations end with exactly one ACTIVE key, the newest; the peer follows and calls keep working', async () => {
   const [old] = (await ownKeys(gws[BJ])).filter((k) => k.status === 'ACTIVE');
-  const first = (await admin(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.0005 })).body.keys.find((k: Key) => k.status === 'NEXT');
-  const second = (await admin(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.0005 })).body.keys.find((k: Key) => k.status === 'NEXT' && k.kid !== first.kid);
+  const first = (await admin<{ keys: Key[] }>(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.0005 })).body.keys.find((k) => k.status === 'NEXT')!;
+  const second = (await admin<{ keys: Key[] }>(gws[BJ], 'POST', '/admin/keys/rotate', { overlapHours: 0.0005 })).body.keys.find((k) => k.status === 'NEXT' && k.kid !== first.kid)!;
   expect(first && second).toBeTruthy();
   const mine = await waitFor(
     '北京 promotes its due keys',
@@ -108,9 +106,9 @@ it('a revocation learnt from the directory before its announcement: the announce
   // Hold 北京's announcements to 河北 back: 河北 is suspended in 北京's trust store for a while.
   expect((await admin(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { status: 'SUSPENDED' })).status).toBe(200);
   const [compromised] = (await ownKeys(gws[BJ])).filter((k) => k.status === 'ACTIVE');
-  const revoked = await admin(gws[BJ], 'POST', `/admin/keys/${compromised.kid}/revoke`, { reason: 'suspected compromise' });
+  const revoked = await admin<{ keys: Key[] }>(gws[BJ], 'POST', `/admin/keys/${compromised.kid}/revoke`, { reason: 'suspected compromise' });
   expect(revoked.status).toBe(200);
-  const replacement = (revoked.body.keys as Key[]).find((k) => k.status === 'ACTIVE')!;
+  const replacement = revoked.body.keys.find((k) => k.status === 'ACTIVE')!;
   // The national platform publishes the revocation and the replacement; 河北 learns them there first.
   const bj = await directoryEntry(gws[BJ], '北京市');
   await publish([
@@ -142,8 +140,8 @@ it('a revocation learnt from the directory before its announcement: the announce
   expect(delivered.filter((m) => m.lastError?.startsWith('rejected'))).toEqual([]);
 
   // A later key message on the same stream still flows: an immediate rotation reaches 河北.
-  const rotated = await admin(gws[BJ], 'POST', '/admin/keys/rotate', { immediate: true });
-  const next = (rotated.body.keys as Key[]).find((k) => k.status === 'ACTIVE')!;
+  const rotated = await admin<{ keys: Key[] }>(gws[BJ], 'POST', '/admin/keys/rotate', { immediate: true });
+  const next = rotated.body.keys.find((k) => k.status === 'ACTIVE')!;
   expect(next.kid).not.toBe(replacement.kid);
   const theirs = await waitFor(
     '河北 learns the next rotation through the stream',
