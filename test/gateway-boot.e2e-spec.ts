@@ -2,11 +2,12 @@ import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetJwksPayload, JwksPayload } from '@tongban/proto';
+import { service as healthService } from 'grpc-health-check';
 import { FakePeer, Gateway, call, gatewayOptions, runCli, startGateway, testCredentials } from '@tongban/testkit';
+import type { AuditBody, ErrorBody } from './support/bodies';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { service: healthService } = require('grpc-health-check');
 const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+type HealthCheckClient = InstanceType<typeof HealthClient> & { check(req: { service: string }, cb: (err: Error | null, r?: { status: string }) => void): void };
 
 describe('gateway boot, configuration and the federation port', () => {
   let gw: Gateway;
@@ -24,10 +25,12 @@ describe('gateway boot, configuration and the federation port', () => {
   });
 
   it('serves grpc.health.v1 as SERVING on the federation port', async () => {
-    const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as any;
-    const res = await new Promise<any>((resolve, reject) => client.check({ service: 'tongban.federation.v1.FederationService' }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+    const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as HealthCheckClient;
+    const res = await new Promise<{ status: string } | undefined>((resolve, reject) =>
+      client.check({ service: 'tongban.federation.v1.FederationService' }, (err, r) => (err ? reject(err) : resolve(r))),
+    );
     client.close();
-    expect(res.status).toBe('SERVING');
+    expect(res?.status).toBe('SERVING');
   });
 
   it('publishes its JWKS over HTTP and over the signed GetJwks RPC, identically and without private parts', async () => {
@@ -46,33 +49,33 @@ describe('gateway boot, configuration and the federation port', () => {
     // A provincial system's token is authenticated but has no admin role; no token at all is 401.
     expect((await call(gw, 'GET', '/admin/peers')).status).toBe(403);
     expect((await fetch(`${gw.baseUrl}/admin/peers`)).status).toBe(401);
-    const bad = await call(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'not an endpoint' }, gw.adminToken);
+    const bad = await call<ErrorBody>(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'not an endpoint' }, gw.adminToken);
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'endpoint' });
-    const priv = await call(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'h:1', keys: [{ ...peer.jwk(), d: 'secret' }] }, gw.adminToken);
+    const priv = await call<ErrorBody>(gw, 'POST', '/admin/peers', { code: '440000', endpoint: 'h:1', keys: [{ ...peer.jwk(), d: 'secret' }] }, gw.adminToken);
     expect(priv.body.error).toMatchObject({ field: 'keys.0.d', rule: 'PRIVATE_KEY_MATERIAL' });
     expect((await call(gw, 'GET', '/admin/peers/440000', undefined, gw.adminToken)).status).toBe(404);
   });
 
   it('local clients have scopes, administrators have roles; tokens are shown once and stored hashed', async () => {
-    const sys = await call(gw, 'POST', '/admin/clients', { kind: 'SYSTEM', name: 'hall-verify', scopes: ['verify'] }, gw.adminToken);
+    const sys = await call<{ id: string; token: string }>(gw, 'POST', '/admin/clients', { kind: 'SYSTEM', name: 'hall-verify', scopes: ['verify'] }, gw.adminToken);
     expect(sys.status).toBe(201);
     expect(sys.body.token).toMatch(/^tb_/);
-    const auditor = await call(gw, 'POST', '/admin/clients', { kind: 'ADMIN', name: 'auditor-1', role: 'auditor' }, gw.adminToken);
+    const auditor = await call<{ id: string; token: string }>(gw, 'POST', '/admin/clients', { kind: 'ADMIN', name: 'auditor-1', role: 'auditor' }, gw.adminToken);
     const listed = await call(gw, 'GET', '/admin/clients', undefined, auditor.body.token);
     expect(listed.status).toBe(200);
     expect(JSON.stringify(listed.body)).not.toContain(sys.body.token);
     expect((await call(gw, 'PATCH', '/admin/peers/130000', { status: 'SUSPENDED' }, auditor.body.token)).status).toBe(403);
     expect((await call(gw, 'GET', '/admin/audit?limit=5', undefined, auditor.body.token)).status).toBe(200);
-    const denied = await call(gw, 'GET', '/v1/cases', undefined, sys.body.token);
+    const denied = await call<ErrorBody>(gw, 'GET', '/v1/cases', undefined, sys.body.token);
     expect(denied.status).toBe(403);
     expect(denied.body.error).toMatchObject({ code: 'FORBIDDEN' });
     expect((await call(gw, 'POST', '/v1/attestations/verify', { attestation: 'a.b.c' }, sys.body.token)).status).toBe(200);
     expect((await call(gw, 'GET', '/admin/peers', undefined, sys.body.token)).status).toBe(403);
     await call(gw, 'POST', `/admin/clients/${sys.body.id}/disable`, undefined, gw.adminToken);
     expect((await call(gw, 'POST', '/v1/attestations/verify', { attestation: 'a.b.c' }, sys.body.token)).status).toBe(401);
-    const denials = (await call(gw, 'GET', '/admin/audit?event=access.denied', undefined, gw.adminToken)).body.events;
-    expect(denials.map((e: any) => e.actor)).toEqual(expect.arrayContaining(['auditor-1', 'hall-verify']));
+    const denials = (await call<AuditBody>(gw, 'GET', '/admin/audit?event=access.denied', undefined, gw.adminToken)).body.events;
+    expect(denials.map((e) => e.actor)).toEqual(expect.arrayContaining(['auditor-1', 'hall-verify']));
   });
 
   it('refuses to start in production without a key-encryption secret, naming the setting', async () => {

@@ -56,13 +56,13 @@ describe('mutual TLS between gateways', () => {
 
   it('refuses, audits and does not answer a signed request whose TLS certificate names another participant', async () => {
     const tianjin = await FakePeer.create('120000');
-    const admin = (m: string, p: string, b?: unknown) => call(gws[BJ], m, p, b, gws[BJ].adminToken);
+    const admin = <T = unknown>(m: string, p: string, b?: unknown) => call<T>(gws[BJ], m, p, b, gws[BJ].adminToken);
     expect((await admin('POST', '/admin/peers', { code: '120000', endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] })).status).toBe(201);
     const env = () => tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.GetJwksPayload', payload: GetJwksPayload.encode({}).finish() });
     const refused = await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env(), HB);
     expect({ code: refused.code, refusal: refused.refusal }).toEqual({ code: 7, refusal: 'TLS_IDENTITY_MISMATCH' });
     expect(refused.envelope).toBeUndefined();
-    const audit = await call<AuditBody>(gws[GD], 'GET', '/admin/audit?event=federation.request.refused&limit=5', undefined, gws[GD].adminToken);
+    const audit = await admin<AuditBody>('GET', '/admin/audit?event=federation.request.refused&limit=5');
     expect(audit.body.events[0]).toMatchObject({ actor: 'claimed:120000', reason: 'TLS_IDENTITY_MISMATCH', outcome: 'REFUSED' });
     // The same message with the matching certificate is answered.
     expect((await FakePeer.send(gws[BJ].grpcEndpoint, 'getJwks', env())).code).toBeUndefined();
