@@ -1,5 +1,6 @@
 import { DeliveryPayload, DeliveryReceiptPayload, StepOutcome } from '@tongban/proto';
 import { FakePeer, Gateway, call, connectAll, dropPostgresSchema, gatewayOptions, importDemoLicences, startFederation, startGateway } from '@tongban/testkit';
+import type { AuditBody, CaseBody, OutboxBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 const BJ = '110000';
@@ -17,7 +18,7 @@ function hukou(origin: string) {
     receivedAt: { office: '北京市朝阳区政务服务中心', clerk: '赵窗口', channel: 'WINDOW' },
   };
 }
-const caseAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
+const caseAt = (gw: Gateway, id: string) => call<CaseBody>(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
 const task = (gw: Gateway, id: string, action: string, body: unknown = {}) => call(gw, 'POST', `/v1/tasks/${id}/${action}`, body);
 
 describe('reliable delivery under faults', () => {
@@ -35,7 +36,7 @@ describe('reliable delivery under faults', () => {
   it('the same message delivered twice takes effect once and gets the same signed receipt', async () => {
     const tianjin = await FakePeer.create(TJ);
     expect((await call(gws[BJ], 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, gws[BJ].adminToken)).status).toBe(201);
-    const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou(TJ))).body;
+    const { collaborationId } = (await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', hukou(TJ))).body;
     await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第101号' } });
     const outcome = StepOutcome.encode({
       collaborationId,
@@ -55,12 +56,12 @@ describe('reliable delivery under faults', () => {
     const r1 = DeliveryReceiptPayload.decode(first.envelope!.payload).receipt;
     const r2 = DeliveryReceiptPayload.decode(second.envelope!.payload).receipt;
     expect(r2).toBe(r1);
-    const claims = JSON.parse(Buffer.from(r1.split('.')[1], 'base64url').toString());
+    const claims: unknown = JSON.parse(Buffer.from(r1.split('.')[1], 'base64url').toString());
     expect(claims).toMatchObject({ iss: BJ, aud: TJ, mid: 'tj-msg-1', sta: 'ACCEPTED', seq: 1 });
     const c = await caseAt(gws[BJ], collaborationId);
     expect(c.steps[1].status).toBe('COMPLETED');
     expect(c.steps[2].status).toBe('ASSIGNED');
-    expect(c.events.filter((e: any) => e.type === 'STEP_COMPLETED' && e.stepIndex === 1)).toHaveLength(1);
+    expect(c.events.filter((e) => e.type === 'STEP_COMPLETED' && e.stepIndex === 1)).toHaveLength(1);
     // A message skipping ahead in the stream is refused until its predecessors arrive.
     const gap = DeliveryPayload.encode({ messageId: 'tj-msg-3', stream: collaborationId, seq: '3', type: 'tongban.cases.v1.StepOutcome', body: Buffer.from(outcome) }).finish();
     const refused = await FakePeer.send(gws[BJ].grpcEndpoint, 'deliver', tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.DeliveryPayload', payload: gap }));
@@ -69,7 +70,7 @@ describe('reliable delivery under faults', () => {
 
   it('kill -9 of the accepting gateway mid-case, then restart: nothing lost, no step applied twice', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await call(gws[BJ], 'POST', '/v1/cases', hukou(HB))).body.collaborationId);
+    for (let i = 0; i < 5; i++) ids.push((await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', hukou(HB))).body.collaborationId);
     // Complete step 0 everywhere and kill while the outbox is still draining.
     const done = await Promise.all(ids.map((id, i) => task(gws[BJ], `${id}~0`, 'complete', { outputs: { approval_no: `京准迁字2026第2${i}号` } })));
     expect(done.map((r) => r.status)).toEqual(ids.map(() => 200));
@@ -100,7 +101,7 @@ describe('reliable delivery under faults', () => {
       const bj = await caseAt(gws[BJ], id);
       expect(bj.state).toBe('COMPLETED');
       for (const c of [bj, hb]) {
-        const completions = c.events.filter((e: any) => e.type === 'STEP_COMPLETED').map((e: any) => e.stepIndex);
+        const completions = c.events.filter((e) => e.type === 'STEP_COMPLETED').map((e) => e.stepIndex);
         expect(completions.sort()).toEqual([0, 1, 2]);
       }
     }
@@ -140,7 +141,7 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
       const r = replicas[i % 2];
-      const { collaborationId } = (await call(r, 'POST', '/v1/cases', hukou(HB))).body;
+      const { collaborationId } = (await call<CaseBody>(r, 'POST', '/v1/cases', hukou(HB))).body;
       ids.push(collaborationId);
       await task(replicas[(i + 1) % 2], `${collaborationId}~0`, 'complete', { outputs: { approval_no: `京准迁字2026第3${i}号` } });
     }
@@ -150,11 +151,11 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
         () => caseAt(hebei, id),
         (c) => c?.steps?.[1]?.status === 'ASSIGNED',
       );
-    const outbox = (await call(replicas[0], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, replicas[0].adminToken)).body.messages.filter((m: any) => m.peer === HB);
-    const pending = (await call(replicas[0], 'GET', '/admin/outbox?status=PENDING&limit=1000', undefined, replicas[0].adminToken)).body.messages;
+    const outbox = (await call<OutboxBody>(replicas[0], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, replicas[0].adminToken)).body.messages.filter((m) => m.peer === HB);
+    const pending = (await call<OutboxBody>(replicas[0], 'GET', '/admin/outbox?status=PENDING&limit=1000', undefined, replicas[0].adminToken)).body.messages;
     expect(pending).toEqual([]);
-    const accepted = (await call(hebei, 'GET', '/admin/audit?event=federation.request.accepted&limit=1000', undefined, hebei.adminToken)).body.events.filter(
-      (e: any) => e.subject === 'Deliver' && e.actor === BJ,
+    const accepted = (await call<AuditBody>(hebei, 'GET', '/admin/audit?event=federation.request.accepted&limit=1000', undefined, hebei.adminToken)).body.events.filter(
+      (e) => e.subject === 'Deliver' && e.actor === BJ,
     );
     // Per case: CaseOpened (carrying step 0 ASSIGNED), then StepAssigned(1) (implying step 0 COMPLETED).
     expect(outbox.length).toBe(2 * ids.length);
