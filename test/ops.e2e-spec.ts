@@ -1,6 +1,9 @@
 import { makeGenericClientConstructor } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { randomUUID } from 'node:crypto';
 import { Gateway, call, demoLicences, gatewayOptions, startFederation, startGateway, testCredentials } from '@tongban/testkit';
+import type { VerificationResult } from '@tongban/verification';
+import type { CaseBody, ErrorBody, OutboxBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Operations surface of real gateway processes: health and readiness (also during a SIGTERM grace
@@ -10,9 +13,25 @@ const BJ = '110000';
 const HB = '130000';
 const GD = '440000';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { service: healthService } = require('grpc-health-check');
 const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+type HealthCheckClient = InstanceType<typeof HealthClient> & {
+  check(req: { service: string }, options: { deadline: number }, cb: (err: Error | null, r?: { status: string }) => void): void;
+};
+
+/** The parts of the OpenAPI document these tests read. */
+interface Operation {
+  security?: unknown;
+  requestBody: { content: Record<string, { schema: { required?: string[] }; examples: Record<string, { value: unknown }> }> };
+}
+interface OpenApiDocument {
+  openapi: string;
+  components: { securitySchemes: Record<string, unknown> };
+  paths: Record<string, Record<string, Operation>>;
+}
+/** The first documented example of a POST body. */
+const firstExample = (doc: OpenApiDocument, path: string) => Object.values(doc.paths[path].post.requestBody.content['application/json'].examples)[0].value;
+/** A verification answer: the result on 200, the error otherwise (each test checks the status). */
+type Answer = VerificationResult & ErrorBody;
 
 let gws: Record<string, Gateway>;
 
@@ -46,23 +65,23 @@ async function scrape(gw: Gateway): Promise<string> {
   return res.text();
 }
 
-async function post(gw: Gateway, path: string, body: unknown, headers: Record<string, string> = {}) {
+async function post<T = unknown>(gw: Gateway, path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(gw.baseUrl + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.apiToken}`, ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+  return { status: res.status, body: (await res.json()) as T, headers: res.headers };
 }
 
 async function grpcHealth(gw: Gateway): Promise<string> {
   // The federation port asks every client for a certificate, health checkers included.
-  const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as any;
+  const client = new HealthClient(gw.grpcEndpoint, await testCredentials('990000')) as HealthCheckClient;
   return new Promise<string>((resolve, reject) =>
-    client.check({ service: 'tongban.federation.v1.FederationService' }, { deadline: Date.now() + 2000 }, (err: Error | null, r: { status: string }) => {
+    client.check({ service: 'tongban.federation.v1.FederationService' }, { deadline: Date.now() + 2000 }, (err, r) => {
       client.close();
       if (err) reject(err);
-      else resolve(r.status);
+      else resolve(r?.status ?? '');
     }),
   );
 }
@@ -79,12 +98,12 @@ describe('health', () => {
 });
 
 describe('OpenAPI', () => {
-  let doc: any;
+  let doc: OpenApiDocument;
 
   beforeAll(async () => {
     const res = await fetch(`${gws[GD].baseUrl}/docs/openapi.json`);
     expect(res.status).toBe(200);
-    doc = await res.json();
+    doc = (await res.json()) as OpenApiDocument;
   });
 
   it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes', async () => {
@@ -117,23 +136,23 @@ describe('OpenAPI', () => {
   it('every documented example of POST /v1/verifications and /batch succeeds at 广东 (北京 answers)', async () => {
     const examples = doc.paths['/v1/verifications'].post.requestBody.content['application/json'].examples;
     expect(Object.keys(examples).length).toBeGreaterThanOrEqual(2);
-    for (const [name, ex] of Object.entries<any>(examples)) {
-      const res = await post(gws[GD], '/v1/verifications', ex.value);
+    for (const [name, ex] of Object.entries(examples)) {
+      const res = await post<Answer>(gws[GD], '/v1/verifications', ex.value);
       expect([name, res.status, res.body.status, res.body.issuer?.province]).toEqual([name, 200, 'VALID', BJ]);
     }
-    const batch = Object.values<any>(doc.paths['/v1/verifications/batch'].post.requestBody.content['application/json'].examples)[0].value;
-    const res = await post(gws[GD], '/v1/verifications/batch', batch);
+    const batch = firstExample(doc, '/v1/verifications/batch') as { items: unknown[] };
+    const res = await post<{ results: VerificationResult[] }>(gws[GD], '/v1/verifications/batch', batch);
     expect(res.status).toBe(200);
-    expect(res.body.results.map((r: any) => r.status)).toEqual(batch.items.map(() => 'VALID'));
+    expect(res.body.results.map((r) => r.status)).toEqual(batch.items.map(() => 'VALID'));
   });
 
   it('the documented case and webhook examples succeed at 北京', async () => {
-    const open = Object.values<any>(doc.paths['/v1/cases'].post.requestBody.content['application/json'].examples)[0].value;
-    const opened = await post(gws[BJ], '/v1/cases', open);
+    const open = firstExample(doc, '/v1/cases') as { itemCode: string };
+    const opened = await post<CaseBody>(gws[BJ], '/v1/cases', open);
     expect(opened.status).toBe(201);
     expect(opened.body).toMatchObject({ state: 'OPEN', acceptingProvince: BJ, itemCode: open.itemCode });
-    const hook = Object.values<any>(doc.paths['/v1/webhooks'].post.requestBody.content['application/json'].examples)[0].value;
-    const registered = await post(gws[BJ], '/v1/webhooks', hook);
+    const hook = firstExample(doc, '/v1/webhooks') as { url: string; events: string[] };
+    const registered = await post<{ id: string; url: string; events: string[] }>(gws[BJ], '/v1/webhooks', hook);
     expect(registered.status).toBe(201);
     expect(registered.body).toMatchObject({ url: hook.url, events: hook.events });
     expect((await call(gws[BJ], 'DELETE', `/v1/webhooks/${registered.body.id}`)).status).toBe(204);
@@ -162,7 +181,7 @@ describe('metrics and correlation ids', () => {
     try {
       const correlationId = `ops-${randomUUID()}`;
       const l = demoLicences(BJ)[0];
-      const res = await post(gws[GD], '/v1/verifications', { licenceType: l.typeCode, licenceId: l.licenceId, purpose: '拒绝测试' }, { 'x-correlation-id': correlationId });
+      const res = await post<ErrorBody>(gws[GD], '/v1/verifications', { licenceType: l.typeCode, licenceId: l.licenceId, purpose: '拒绝测试' }, { 'x-correlation-id': correlationId });
       expect([res.status, res.body.error.code, res.body.error.reason, res.body.error.correlationId]).toEqual([403, 'ISSUER_REFUSED', 'PEER_SUSPENDED', correlationId]);
       expect(res.headers.get('x-correlation-id')).toBe(correlationId);
       expect(metric(await scrape(gws[BJ]), 'tongban_refusals_total', { reason: 'PEER_SUSPENDED' })).toBe(before + 1);
@@ -191,7 +210,7 @@ describe('metrics and correlation ids', () => {
     // 北京's outbox row keeps the id; the delivery to 河北 is sent with it.
     const sent = await waitFor(
       'the CaseOpened message delivered',
-      async () => (await call(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken)).body.messages as any[],
+      async () => (await call<OutboxBody>(gws[BJ], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[BJ].adminToken)).body.messages,
       (ms) => ms.some((m) => m.correlationId === correlationId && m.peer === HB),
     );
     const message = sent.find((m) => m.correlationId === correlationId && m.peer === HB);
@@ -200,8 +219,8 @@ describe('metrics and correlation ids', () => {
       out
         .split('\n')
         .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line))
-        .find((l) => String(l.message).startsWith(`accepted ${message.type} ${message.id}`));
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => String(l.message).startsWith(`accepted ${String(message?.type)} ${message?.id}`));
     const line = (await waitFor(
       '河北 to log the accepted delivery',
       async () => accepted(gws[HB].output()),
@@ -217,7 +236,7 @@ describe('metrics and correlation ids', () => {
       const res = await fetch(`${gws[GD].baseUrl}/v1/cases/none`, { headers: { 'x-correlation-id': bad, authorization: `Bearer ${gws[GD].apiToken}` } });
       const id = res.headers.get('x-correlation-id');
       expect(id).toMatch(/^[0-9a-f-]{36}$/);
-      expect(((await res.json()) as any).error.correlationId).toBe(id);
+      expect(((await res.json()) as ErrorBody).error.correlationId).toBe(id);
     }
     expect((await fetch(`${gws[GD].baseUrl}/health/live`)).headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -242,7 +261,7 @@ describe('shutdown and JSON logs', () => {
         'readiness 503',
         async () => {
           const r = await fetch(`${gw.baseUrl}/health/ready`);
-          return { status: r.status, body: (await r.json()) as any };
+          return { status: r.status, body: await r.json() };
         },
         (r) => r.status === 503,
         1000,
@@ -259,9 +278,9 @@ describe('shutdown and JSON logs', () => {
         .output()
         .split('\n')
         .filter((l) => l.trim());
-      const records = lines.map((l) => JSON.parse(l));
+      const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(records.every((r) => typeof r.level === 'string' && 'message' in r && r.gateway === HB && typeof r.time === 'string')).toBe(true);
-      expect(records.some((r) => r.context === 'Gateway' && /^SIGTERM: not ready; closing in 1500 ms$/.test(r.message))).toBe(true);
+      expect(records.some((r) => r.context === 'Gateway' && /^SIGTERM: not ready; closing in 1500 ms$/.test(String(r.message)))).toBe(true);
     } finally {
       await gw.kill();
     }
