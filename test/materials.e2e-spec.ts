@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { MaterialHeader, MaterialReceiptPayload } from '@tongban/proto';
 import { FakePeer, Gateway, call, startFederation, startGateway } from '@tongban/testkit';
 import { chunked, pushMaterial } from '../libs/testkit/src/fake-peer-stream';
+import type { CaseFileView } from '@tongban/cases';
+import type { TransferView } from '@tongban/materials';
+import type { AuditBody, CaseBody, ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Case materials between real gateways: uploaded at the accepting gateway (广东), streamed with the
@@ -40,7 +43,8 @@ async function upload(gw: Gateway, id: string, code: string, body: Buffer, conte
     body,
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  // The stored file on 201, the error otherwise (each test checks the status first).
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as CaseFileView & { materialId: string } & ErrorBody };
 }
 
 async function download(gw: Gateway, id: string, materialId: string) {
@@ -48,8 +52,8 @@ async function download(gw: Gateway, id: string, materialId: string) {
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
-const materialsAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${encodeURIComponent(id)}/materials`);
-const audit = async (gw: Gateway, event: string) => (await call(gw, 'GET', `/admin/audit?event=${event}&limit=1000`, undefined, gw.adminToken)).body.events as any[];
+const materialsAt = (gw: Gateway, id: string) => call<{ materials: CaseFileView[] }>(gw, 'GET', `/v1/cases/${encodeURIComponent(id)}/materials`);
+const audit = async (gw: Gateway, event: string) => (await call<AuditBody>(gw, 'GET', `/admin/audit?event=${event}&limit=1000`, undefined, gw.adminToken)).body.events;
 
 beforeAll(async () => {
   const list = await startFederation([BJ, HB, GD], { env: FAST });
@@ -62,7 +66,7 @@ afterAll(async () => {
 
 describe('case materials over PushMaterial (无犯罪记录证明: 广东 receives, 北京 decides)', () => {
   it('a 1.5 MB upload at 广东 reaches 北京 whole, with a signed receipt, and downloads byte for byte', async () => {
-    const opened = await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ));
+    const opened = await call<CaseBody>(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ));
     expect(opened.status).toBe(201);
     const { caseId, collaborationId } = opened.body;
     const file = randomBytes(1_536_000 + 123);
@@ -74,7 +78,7 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     const listed = await waitFor(
       'material at 北京',
       () => materialsAt(gws[BJ], collaborationId),
-      (r) => r.status === 200 && r.body.materials.some((m: any) => m.id === materialId),
+      (r) => r.status === 200 && r.body.materials.some((m) => m.id === materialId),
     );
     expect(listed.body.materials).toEqual([
       { id: materialId, code: 'RESIDENT_ID_CARD', name: '身份证 扫描件.pdf', mediaType: 'application/pdf', size: file.length, sha256: sha256(file), receivedFrom: GD, receivedAt: expect.any(String) },
@@ -88,24 +92,24 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     expect(got.bytes.equals(file)).toBe(true);
 
     // Both case views list the file; the history says who added and who received it.
-    const bj = (await call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`)).body;
-    expect(bj.files.map((f: any) => [f.id, f.receivedFrom])).toEqual([[materialId, GD]]);
-    expect(bj.events.some((e: any) => e.type === 'MATERIAL_RECEIVED' && e.details.materialId === materialId && e.province === GD)).toBe(true);
-    const gd = (await call(gws[GD], 'GET', `/v1/cases/${caseId}`)).body;
-    expect(gd.files.map((f: any) => [f.id, f.receivedFrom])).toEqual([[materialId, GD]]);
-    expect(gd.events.some((e: any) => e.type === 'MATERIAL_ADDED' && e.details.materialId === materialId)).toBe(true);
+    const bj = (await call<CaseBody>(gws[BJ], 'GET', `/v1/cases/${collaborationId}`)).body;
+    expect(bj.files.map((f) => [f.id, f.receivedFrom])).toEqual([[materialId, GD]]);
+    expect(bj.events.some((e) => e.type === 'MATERIAL_RECEIVED' && e.details?.materialId === materialId && e.province === GD)).toBe(true);
+    const gd = (await call<CaseBody>(gws[GD], 'GET', `/v1/cases/${caseId}`)).body;
+    expect(gd.files.map((f) => [f.id, f.receivedFrom])).toEqual([[materialId, GD]]);
+    expect(gd.events.some((e) => e.type === 'MATERIAL_ADDED' && e.details?.materialId === materialId)).toBe(true);
 
     // The transfer is DELIVERED with 北京's signed receipt echoing the SHA-256 and size.
-    const transfers = (await call(gws[GD], 'GET', '/admin/material-transfers?status=DELIVERED', undefined, gws[GD].adminToken)).body.transfers;
-    const t = transfers.find((x: any) => x.materialId === materialId);
+    const transfers = (await call<{ transfers: TransferView[] }>(gws[GD], 'GET', '/admin/material-transfers?status=DELIVERED', undefined, gws[GD].adminToken)).body.transfers;
+    const t = transfers.find((x) => x.materialId === materialId)!;
     // The push waited for the case to reach 北京 first, so it went through on the first attempt.
     expect(t).toMatchObject({ peer: BJ, status: 'DELIVERED', attempts: 0, lastError: null });
     expect((await audit(gws[BJ], 'federation.request.refused')).filter((e) => e.subject === 'PushMaterial')).toEqual([]);
-    expect(t.receipt.jws.split('.')).toHaveLength(3);
-    expect(JSON.parse(Buffer.from(t.receipt.jws.split('.')[1], 'base64url').toString())).toMatchObject({ iss: BJ, aud: GD, mty: 'tongban.federation.v1.MaterialReceiptPayload' });
-    expect(MaterialReceiptPayload.decode(Buffer.from(t.receipt.payload, 'base64'))).toEqual({ materialId, sha256: sha256(file), size: String(file.length) });
+    expect(t.receipt!.jws.split('.')).toHaveLength(3);
+    expect(JSON.parse(Buffer.from(t.receipt!.jws.split('.')[1], 'base64url').toString())).toMatchObject({ iss: BJ, aud: GD, mty: 'tongban.federation.v1.MaterialReceiptPayload' });
+    expect(MaterialReceiptPayload.decode(Buffer.from(t.receipt!.payload, 'base64'))).toEqual({ materialId, sha256: sha256(file), size: String(file.length) });
     // Only participants whose step needs materials get it; 河北 takes no part at all.
-    expect(transfers.filter((x: any) => x.materialId === materialId)).toHaveLength(1);
+    expect(transfers.filter((x) => x.materialId === materialId)).toHaveLength(1);
     expect((await materialsAt(gws[HB], collaborationId)).status).toBe(404);
 
     // Bytes damaged at rest (here: one chunk rewritten behind the gateway's back) are never served.
@@ -122,7 +126,7 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     }
     const broken = await download(gws[BJ], collaborationId, materialId);
     expect(broken.status).toBe(500);
-    expect(JSON.parse(broken.bytes.toString()).error.code).toBe('INTERNAL');
+    expect((JSON.parse(broken.bytes.toString()) as ErrorBody).error.code).toBe('INTERNAL');
     await waitFor(
       'integrity log line at 北京',
       async () => gws[BJ].output(),
@@ -131,7 +135,7 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
   });
 
   it('bad uploads: unknown material code 400 (field code), wrong content-type 400, not the accepting gateway 403, unknown material 404', async () => {
-    const { collaborationId } = (await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ))).body;
+    const { collaborationId } = (await call<CaseBody>(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ))).body;
     const bad = await upload(gws[GD], collaborationId, 'HOUSEHOLD_REGISTER', randomBytes(1000));
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'code', rule: 'UNKNOWN_MATERIAL' });
@@ -156,7 +160,7 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     expect((await call(gws[BJ], 'POST', `/admin/peers/${GD}/keys`, guangdong.jwk(), gws[BJ].adminToken)).status).toBe(201);
     const tianjin = await FakePeer.create(TJ);
     expect((await call(gws[BJ], 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, gws[BJ].adminToken)).status).toBe(201);
-    const opened = await call(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ));
+    const opened = await call<CaseBody>(gws[GD], 'POST', '/v1/cases', noCriminalRecord(GD, BJ));
     expect(opened.status).toBe(201);
     const { collaborationId } = opened.body;
     await waitFor(
@@ -204,9 +208,9 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     expect(again.code).toBeUndefined();
     expect(MaterialReceiptPayload.decode(again.envelope!.payload)).toEqual(receipt);
     const held = (await materialsAt(gws[BJ], collaborationId)).body.materials;
-    expect(held.map((m: any) => [m.id, m.receivedFrom, m.name])).toEqual([[materialId, GD, '广东重传.pdf']]);
+    expect(held.map((m) => [m.id, m.receivedFrom, m.name])).toEqual([[materialId, GD, '广东重传.pdf']]);
     expect((await download(gws[BJ], collaborationId, materialId)).bytes.equals(file)).toBe(true);
-    const events = (await call(gws[BJ], 'GET', `/v1/cases/${collaborationId}`)).body.events.filter((e: any) => e.type === 'MATERIAL_RECEIVED');
+    const events = (await call<CaseBody>(gws[BJ], 'GET', `/v1/cases/${collaborationId}`)).body.events.filter((e) => e.type === 'MATERIAL_RECEIVED');
     expect(events).toHaveLength(1);
   });
 
@@ -214,7 +218,7 @@ describe('case materials over PushMaterial (无犯罪记录证明: 广东 receiv
     // 河北 becomes the accepting gateway of a case, restarted with a 512 KiB material limit.
     await gws[HB].stop();
     gws[HB] = await startGateway({ ...gws[HB].options, env: { ...FAST, TONGBAN_MATERIAL_MAX_BYTES: String(512 * 1024) } });
-    const { collaborationId } = (await call(gws[HB], 'POST', '/v1/cases', noCriminalRecord(HB, BJ))).body;
+    const { collaborationId } = (await call<CaseBody>(gws[HB], 'POST', '/v1/cases', noCriminalRecord(HB, BJ))).body;
     const tooBig = await upload(gws[HB], collaborationId, 'RESIDENT_ID_CARD', randomBytes(600 * 1024));
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.error.code).toBe('PAYLOAD_TOO_LARGE');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Gateway, call, startFederation } from '@tongban/testkit';
+import type { AuditBody, CaseBody, ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
 // Webhooks of a local system at 河北: a real HTTP receiver in this test process gets the case and
@@ -25,8 +26,26 @@ interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   raw: string;
-  body: any;
+  body: WebhookEvent;
 }
+
+/** What a webhook receiver gets (one case event). */
+interface WebhookEvent {
+  id: string;
+  type: string;
+  caseId: string;
+  collaborationId: string;
+  stepIndex: number | null;
+  taskId: string | null;
+  actor: string | null;
+  province: string;
+  at: string;
+  details: unknown;
+}
+/** A registered webhook; `secret` only in the answer to its registration. The error on a refusal (tests check the status). */
+type Webhook = { id: string; url: string; events: string[]; secret?: string; createdBy?: string; createdAt?: string } & Partial<ErrorBody>;
+/** One row of GET /admin/webhook-deliveries. */
+type WebhookDelivery = { id: string; webhookId: string; eventType: string; status: string; attempts: number; lastError: string | null };
 
 let gws: Record<string, Gateway>;
 let server: Server;
@@ -36,12 +55,12 @@ const tries = new Map<string, number>();
 /** /recovering answers 500 until this is set. */
 let recovered = false;
 
-const hookAt = (gw: Gateway, body: unknown) => call(gw, 'POST', '/v1/webhooks', body);
+const hookAt = (gw: Gateway, body: unknown) => call<Webhook>(gw, 'POST', '/v1/webhooks', body);
 const unhook = (gw: Gateway, id: string) => fetch(`${gw.baseUrl}/v1/webhooks/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gw.apiToken}` } });
 const at = (path: string) => received.filter((r) => r.path === path);
 const deliveries = async (gw: Gateway, status?: string) =>
-  (await call(gw, 'GET', `/admin/webhook-deliveries?limit=1000${status ? `&status=${status}` : ''}`, undefined, gw.adminToken)).body.deliveries as any[];
-const caseAt = (gw: Gateway, id: string) => call(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
+  (await call<{ deliveries: WebhookDelivery[] }>(gw, 'GET', `/admin/webhook-deliveries?limit=1000${status ? `&status=${status}` : ''}`, undefined, gw.adminToken)).body.deliveries;
+const caseAt = (gw: Gateway, id: string) => call<CaseBody>(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
 
 /** A 户口迁移 case: 北京 destination (accepting), 河北 origin. */
 const hukou = () => ({
@@ -54,7 +73,7 @@ const hukou = () => ({
 
 /** Opens a 户口迁移 case at 北京 and, once 河北 has it, records there that the materials were posted (a POSTAL_MATERIALS_SENT event at 河北). */
 async function postalSentAtHebei(trackingNumber: string): Promise<string> {
-  const { collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', hukou())).body;
+  const { collaborationId } = (await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', hukou())).body;
   await waitFor(
     'case at 河北',
     () => call(gws[HB], 'GET', `/v1/cases/${collaborationId}`),
@@ -79,7 +98,7 @@ beforeAll(async () => {
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const path = req.url ?? '';
-      received.push({ path, headers: req.headers, raw, body: JSON.parse(raw) });
+      received.push({ path, headers: req.headers, raw, body: JSON.parse(raw) as WebhookEvent });
       // /flaky answers 500 to the first two attempts of every delivery.
       const id = String(req.headers['x-tongban-delivery']);
       const n = (tries.get(id) ?? 0) + 1;
@@ -104,8 +123,8 @@ describe('webhooks for local systems', () => {
     const generated = await hookAt(gws[HB], { url: `${base}/tmp` });
     expect(generated.status).toBe(201);
     expect(generated.body).toEqual({ id: expect.any(String), url: `${base}/tmp`, events: ['*'], secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
-    const listed = await call(gws[HB], 'GET', '/v1/webhooks');
-    expect(listed.body.webhooks.find((w: any) => w.id === generated.body.id)).toEqual({ id: generated.body.id, url: `${base}/tmp`, events: ['*'], createdBy: 'local', createdAt: expect.any(String) });
+    const listed = await call<{ webhooks: Webhook[] }>(gws[HB], 'GET', '/v1/webhooks');
+    expect(listed.body.webhooks.find((w) => w.id === generated.body.id)).toEqual({ id: generated.body.id, url: `${base}/tmp`, events: ['*'], createdBy: 'local', createdAt: expect.any(String) });
     expect(JSON.stringify(listed.body)).not.toContain(generated.body.secret);
 
     const bad: [unknown, string, string][] = [
@@ -121,16 +140,16 @@ describe('webhooks for local systems', () => {
     }
     expect((await unhook(gws[HB], generated.body.id)).status).toBe(204);
     expect((await unhook(gws[HB], generated.body.id)).status).toBe(404);
-    expect((await call(gws[HB], 'GET', '/v1/webhooks')).body.webhooks.map((w: any) => w.id)).not.toContain(generated.body.id);
-    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=admin.webhook.registered', undefined, gws[HB].adminToken)).body.events;
-    expect(audit.some((e: any) => e.subject === generated.body.id && e.actor === 'local')).toBe(true);
+    expect((await call<{ webhooks: Webhook[] }>(gws[HB], 'GET', '/v1/webhooks')).body.webhooks.map((w) => w.id)).not.toContain(generated.body.id);
+    const audit = (await call<AuditBody>(gws[HB], 'GET', '/admin/audit?event=admin.webhook.registered', undefined, gws[HB].adminToken)).body.events;
+    expect(audit.some((e) => e.subject === generated.body.id && e.actor === 'local')).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(generated.body.secret);
     expect(gws[HB].output()).not.toContain(generated.body.secret);
     // Encrypted at rest: the secret is nowhere in the database files (main file and WAL).
     const db = join(gws[HB].options.dir, `tongban-${HB}.sqlite`);
     const bytes = Buffer.concat([readFileSync(db), existsSync(`${db}-wal`) ? readFileSync(`${db}-wal`) : Buffer.alloc(0)]);
     expect(bytes.length).toBeGreaterThan(0);
-    expect(bytes.includes(Buffer.from(generated.body.secret))).toBe(false);
+    expect(bytes.includes(Buffer.from(generated.body.secret!))).toBe(false);
   });
 
   it('户口迁移 at 河北: case and task events arrive signed; a receiver answering 500 twice gets every delivery on the third attempt', async () => {
@@ -142,7 +161,7 @@ describe('webhooks for local systems', () => {
     const opened = (await hookAt(gws[HB], { url: `${base}/opened`, secret, events: ['CASE_OPENED'] })).body;
 
     const body = hukou();
-    const { caseId: ownerCaseId, collaborationId } = (await call(gws[BJ], 'POST', '/v1/cases', body)).body;
+    const { caseId: ownerCaseId, collaborationId } = (await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', body)).body;
     expect((await call(gws[BJ], 'POST', `/v1/tasks/${collaborationId}~0/complete`, { outputs: { approval_no: '京准迁字2026第501号' } })).status).toBe(200);
     const task = `${collaborationId}~1`;
     await waitFor(
@@ -231,13 +250,13 @@ describe('webhooks for local systems', () => {
     const metrics = await fetch(`${gws[HB].baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/tongban_dead_letters_total\{queue="webhook_deliveries",reason="ATTEMPTS"\} [1-9]/);
     // The case itself is untouched by a failing subscriber.
-    expect((await caseAt(gws[HB], collaborationId)).events.some((e: any) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
+    expect((await caseAt(gws[HB], collaborationId)).events.some((e) => e.type === 'POSTAL_MATERIALS_SENT')).toBe(true);
   });
 
   it('an operator re-queues a DEAD delivery once the receiver is back; it arrives signed; a deleted webhook cannot be re-queued', async () => {
     const secret = 'recovering-receiver-webhook-secret';
     const hook = (await hookAt(gws[HB], { url: `${base}/recovering`, secret, events: ['POSTAL_MATERIALS_SENT'] })).body;
-    const collaborationId = await postalSentAtHebei('EMS5550002');
+    await postalSentAtHebei('EMS5550002');
     const [dead] = await waitFor(
       'DEAD after 4 attempts',
       async () => (await deliveries(gws[HB], 'DEAD')).filter((d) => d.webhookId === hook.id),
@@ -246,8 +265,8 @@ describe('webhooks for local systems', () => {
     expect(dead).toMatchObject({ attempts: 4, lastStatus: 500 });
 
     // An operator (not only an admin) may re-queue; an auditor may not.
-    const operator = (await call(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'night-operator', role: 'operator' }, gws[HB].adminToken)).body.token;
-    const auditor = (await call(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'webhook-auditor', role: 'auditor' }, gws[HB].adminToken)).body.token;
+    const operator = (await call<{ token: string }>(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'night-operator', role: 'operator' }, gws[HB].adminToken)).body.token;
+    const auditor = (await call<{ token: string }>(gws[HB], 'POST', '/admin/clients', { kind: 'ADMIN', name: 'webhook-auditor', role: 'auditor' }, gws[HB].adminToken)).body.token;
     expect((await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, auditor)).status).toBe(403);
     recovered = true;
     const requeued = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);
@@ -262,13 +281,13 @@ describe('webhooks for local systems', () => {
     expect(signatureValid(secret, arrived.at(-1)!.headers['x-tongban-signature'] as string, arrived.at(-1)!.raw)).toBe(true);
     const again = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${dead.id}/requeue`, undefined, operator);
     expect(again.status).toBe(409);
-    const audit = (await call(gws[HB], 'GET', '/admin/audit?event=admin.webhook_delivery.requeued', undefined, gws[HB].adminToken)).body.events;
+    const audit = (await call<AuditBody>(gws[HB], 'GET', '/admin/audit?event=admin.webhook_delivery.requeued', undefined, gws[HB].adminToken)).body.events;
     expect(audit).toEqual([expect.objectContaining({ actor: 'night-operator', subject: dead.id, outcome: 'OK' })]);
 
     // The delivery of the deleted webhook (previous test) stays DEAD.
     const orphan = (await deliveries(gws[HB], 'DEAD')).find((d) => d.lastError === 'webhook deleted');
     expect(orphan).toBeDefined();
-    const refused = await call(gws[HB], 'POST', `/admin/webhook-deliveries/${orphan.id}/requeue`, undefined, operator);
+    const refused = await call<ErrorBody>(gws[HB], 'POST', `/admin/webhook-deliveries/${orphan!.id}/requeue`, undefined, operator);
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(/was deleted/);
   });
