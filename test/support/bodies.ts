@@ -40,6 +40,8 @@ export interface OutboxRow {
   status: string;
   attempts: number;
   lastError: string | null;
+  /** The peer's signed receipt (compact JWS) once delivered. */
+  receipt: string | null;
   [more: string]: unknown;
 }
 

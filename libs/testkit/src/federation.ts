@@ -46,8 +46,7 @@ export interface Gateway {
 }
 
 /** An HTTP answer; `T` is what the caller expects the body to be (unchecked: assert on it). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TEMPORARY: unknown once test/ names its body types
-export interface HttpResult<T = any> {
+export interface HttpResult<T = unknown> {
   status: number;
   body: T;
   headers: Headers;
@@ -69,8 +68,8 @@ const fed = require('../../../scripts/lib/federation.js') as Launcher;
 export const newSecrets = (): Secrets => fed.newSecrets();
 export const startGateway = (o: GatewayOptions): Promise<Gateway> => fed.startGateway(o);
 /** Calls a gateway's HTTP API; `T` names the body the test expects (default unknown: narrow it or name it). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TEMPORARY: unknown once test/ names its body types
-export const call = <T = any>(gw: Gateway, method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>> => fed.call(gw, method, path, body, token) as Promise<HttpResult<T>>;
+export const call = <T = unknown>(gw: Gateway, method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>> =>
+  fed.call(gw, method, path, body, token) as Promise<HttpResult<T>>;
 export const trustPeer = (from: Gateway, to: Gateway, allowed?: string[]): Promise<unknown> => fed.trustPeer(from, to, allowed);
 export const connectAll = (gws: Gateway[], allowed?: string[]): Promise<void> => fed.connectAll(gws, allowed);
 export const runCli = (o: GatewayOptions, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => fed.runCli(o, args);
