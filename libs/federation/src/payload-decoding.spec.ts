@@ -127,11 +127,22 @@ const arbitraries = {
     participants: fc.array(fc.record({ role: str(), province: str(6) }), { maxLength: 4 }),
     applicantName: str(),
     applicantIdNumber: str(18),
-    steps: fc.array(fc.record({ index: u32, role: str(), province: str(6), action: str(), timeLimitWorkingDays: u32, status: str(), dueAt: timestamp }), { maxLength: 4 }),
+    steps: fc.array(fc.record({ index: u32, role: str(), province: str(6), action: str(), timeLimitWorkingDays: u32, status: str(), dueAt: timestamp, dueAtProvisional: fc.boolean() }), {
+      maxLength: 4,
+    }),
     openedAt: timestamp,
     receivedJson: str(200),
   }),
-  StepAssigned: fc.record({ collaborationId: str(), stepIndex: u32, role: str(), action: str(), dueAt: timestamp, inputsJson: str(100), materialIds: fc.array(str(), { maxLength: 4 }) }),
+  StepAssigned: fc.record({
+    collaborationId: str(),
+    stepIndex: u32,
+    role: str(),
+    action: str(),
+    dueAt: timestamp,
+    dueAtProvisional: fc.boolean(),
+    inputsJson: str(100),
+    materialIds: fc.array(str(), { maxLength: 4 }),
+  }),
   StepStatusChanged: fc.record({ collaborationId: str(), stepIndex: u32, status: str(), actor: str(), at: timestamp, reason: str() }),
   CaseEventNote: fc.record({ collaborationId: str(), type: str(), detailsJson: str(100), actor: str(), at: timestamp }),
   StepOutcome: fc.record({ collaborationId: str(), stepIndex: u32, outcome: str(), outputsJson: str(100), reason: str(), actor: str(), at: timestamp }),
@@ -142,7 +153,9 @@ const arbitraries = {
     refusedStepIndex: u32,
     at: timestamp,
     actor: str(),
-    steps: fc.array(fc.record({ index: u32, role: str(), province: str(6), action: str(), timeLimitWorkingDays: u32, status: str(), dueAt: timestamp }), { maxLength: 3 }),
+    steps: fc.array(fc.record({ index: u32, role: str(), province: str(6), action: str(), timeLimitWorkingDays: u32, status: str(), dueAt: timestamp, dueAtProvisional: fc.boolean() }), {
+      maxLength: 3,
+    }),
   }),
 } as const;
 
