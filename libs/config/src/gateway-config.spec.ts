@@ -237,7 +237,7 @@ describe('loadGatewayConfig', () => {
   describe('database', () => {
     it('uses PostgreSQL when a postgres:// URL is given', () => {
       const c = loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_DATABASE_URL: 'postgres://u:p@db/tongban', TONGBAN_DATABASE_POOL_SIZE: '5' });
-      expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/tongban', poolSize: 5 });
+      expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/tongban', poolSize: 5, applicationName: 'tongban-110000' });
     });
 
     it('refuses a non-postgres URL, and both a URL and a SQLite path', () => {
