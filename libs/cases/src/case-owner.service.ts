@@ -120,16 +120,7 @@ export class CaseOwner {
           participants: Object.entries(c.participants).map(([role, province]) => ({ role, province })),
           applicantName: c.applicantName,
           applicantIdNumber: needsId ? (c.applicantIdNumber ?? '') : '',
-          steps: steps.map((s) => ({
-            index: s.idx,
-            role: s.role,
-            province: s.province,
-            action: s.action,
-            timeLimitWorkingDays: s.timeLimitDays,
-            status: s.status,
-            dueAt: ts(s.dueAt),
-            dueAtProvisional: s.dueAtProvisional,
-          })),
+          steps: steps.map(stepSummary),
           openedAt: ts(uow.now),
           receivedJson: JSON.stringify({ case: c.item, received: c.received, materials: c.materials }),
         }).finish();
@@ -240,16 +231,7 @@ export class CaseOwner {
     c.refusedStep = refusedStep ?? null;
     await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
     await uow.event(c, `CASE_${state}`, actor, refusedStep ?? null, { reason });
-    const final = steps.map((s) => ({
-      index: s.idx,
-      role: s.role,
-      province: s.province,
-      action: s.action,
-      timeLimitWorkingDays: s.timeLimitDays,
-      status: s.status,
-      dueAt: ts(s.dueAt),
-      dueAtProvisional: s.dueAtProvisional,
-    }));
+    const final = steps.map(stepSummary);
     await uow.broadcast(
       c,
       CaseMessage.Closed,
@@ -300,4 +282,18 @@ export function checkOutputs(defs: CaseItem['steps'][number]['outputs'], given: 
     out[d.name] = v;
   }
   return out;
+}
+
+/** A step as CaseOpened and CaseClosed carry it (StepSummary in proto/). */
+function stepSummary(s: CaseStepEntity) {
+  return {
+    index: s.idx,
+    role: s.role,
+    province: s.province,
+    action: s.action,
+    timeLimitWorkingDays: s.timeLimitDays,
+    status: s.status,
+    dueAt: ts(s.dueAt),
+    dueAtProvisional: s.dueAtProvisional,
+  };
 }
