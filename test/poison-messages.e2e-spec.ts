@@ -61,11 +61,11 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
       const before = (await call<CaseListBody>(gw, 'GET', '/v1/cases')).body.cases.length;
       const nul = await call<ErrorBody>(gw, 'POST', '/v1/cases', hukou(gw.code, other, '李\u0000四'));
       expect(nul.status).toBe(400);
-      expect(nul.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'applicant.name', rule: 'TEXT' });
+      expect(nul.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'applicant.name', rule: 'STORABLE_TEXT' });
       expect(nul.body.error.message).toBe('applicant.name: must not contain the NUL character (U+0000)');
       const surrogate = await call<ErrorBody>(gw, 'POST', '/v1/cases', { ...hukou(gw.code, other), receivedAt: { office: '中心', clerk: '赵\uD800', channel: 'WINDOW' } });
       expect(surrogate.status).toBe(400);
-      expect(surrogate.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'receivedAt.clerk', rule: 'TEXT' });
+      expect(surrogate.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'receivedAt.clerk', rule: 'STORABLE_TEXT' });
       expect((await call<CaseListBody>(gw, 'GET', '/v1/cases')).body.cases.length).toBe(before);
     }
   });
@@ -106,7 +106,7 @@ pg('poison messages: refused at the edge on SQLite and PostgreSQL; a permanent p
       () => outbox(id),
       (v) => v?.status === 'DELIVERED',
     );
-    expect(m?.lastError).toBe('rejected: TEXT: applicantName: must not contain the NUL character (U+0000)');
+    expect(m?.lastError).toBe('rejected: STORABLE_TEXT: applicantName: must not contain the NUL character (U+0000)');
     expect((await call(hb, 'GET', `/v1/cases/${poisonId}`)).status).toBe(404);
   });
 

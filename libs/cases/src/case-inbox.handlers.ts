@@ -233,7 +233,7 @@ function decode<T>(fn: () => T): T {
 /** Text one backend cannot store (NUL, unpaired surrogate) can never apply on every gateway: rejected before anything is written. */
 function storable<T>(value: T): T {
   const p = findUnstorableText(value);
-  if (p) throw new DeliveryRejection(`TEXT: ${p.message}`);
+  if (p) throw new DeliveryRejection(`STORABLE_TEXT: ${p.message}`);
   return value;
 }
 

@@ -61,6 +61,6 @@ describe('parseQuery', () => {
     expect(refusal('state=open')).toMatchObject({ field: 'state', rule: 'ONE_OF' });
     expect(refusal('overdue=yes')).toMatchObject({ field: 'overdue', rule: 'ONE_OF' });
     expect(refusal('code=ab')).toMatchObject({ field: 'code', rule: 'FORMAT' });
-    expect(refusal('code=%00')).toMatchObject({ field: 'code', rule: 'TEXT' });
+    expect(refusal('code=%00')).toMatchObject({ field: 'code', rule: 'STORABLE_TEXT' });
   });
 });

@@ -11,7 +11,7 @@ describe('findUnstorableText', () => {
   it('finds a NUL at any depth and names its path (array indices as segments)', () => {
     expect(findUnstorableText({ applicant: { name: 'Zhang\u0000San' } })).toEqual({
       field: 'applicant.name',
-      rule: 'TEXT',
+      rule: 'STORABLE_TEXT',
       message: 'applicant.name: must not contain the NUL character (U+0000)',
     });
     expect(findUnstorableText({ materials: [{ code: 'A' }, { note: 'x\u0000' }] })?.field).toBe('materials.1.note');
@@ -24,7 +24,7 @@ describe('findUnstorableText', () => {
   });
 
   it('checks object keys too', () => {
-    expect(findUnstorableText({ outputs: { 'a\u0000': 'v' } })).toMatchObject({ field: 'outputs', rule: 'TEXT' });
+    expect(findUnstorableText({ outputs: { 'a\u0000': 'v' } })).toMatchObject({ field: 'outputs', rule: 'STORABLE_TEXT' });
   });
 
   it('names the prefix, or (body) for a bare string', () => {
@@ -40,7 +40,7 @@ describe('findUnstorableText', () => {
     expect(findUnstorableText({ body: Buffer.from([0, 0, 0]), at: new Date(0) })).toBeNull();
     let deep: unknown = 'bottom\u0000';
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(findUnstorableText(deep)?.rule).toBe('TEXT');
+    expect(findUnstorableText(deep)?.rule).toBe('STORABLE_TEXT');
     const cyclic: Record<string, unknown> = { a: 'ok' };
     cyclic.self = cyclic;
     expect(findUnstorableText(cyclic)).toBeNull();
@@ -48,15 +48,17 @@ describe('findUnstorableText', () => {
 });
 
 describe('assertStorableText and parseOrThrow', () => {
-  it('assertStorableText throws VALIDATION_FAILED with field and rule TEXT', () => {
+  it('assertStorableText throws VALIDATION_FAILED with field and rule STORABLE_TEXT', () => {
     expect(() => assertStorableText({ a: '\uDFFF' })).toThrow(ValidationException);
-    expect(() => assertStorableText({ a: '\uDFFF' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'a', rule: 'TEXT' } }));
+    expect(() => assertStorableText({ a: '\uDFFF' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'a', rule: 'STORABLE_TEXT' } }));
   });
 
   it('every body parsed by parseOrThrow is checked, with the batch prefix', () => {
     const schema = z.object({ holder: z.object({ name: z.string() }), extra: z.record(z.string(), z.string()).optional() });
-    expect(() => parseOrThrow(schema, { holder: { name: 'a\u0000b' } })).toThrow(expect.objectContaining({ details: { field: 'holder.name', rule: 'TEXT' } }));
-    expect(() => parseOrThrow(schema, { holder: { name: 'ok' }, extra: { k: '\uD83D' } }, 'items[1]')).toThrow(expect.objectContaining({ details: { field: 'items[1].extra.k', rule: 'TEXT' } }));
+    expect(() => parseOrThrow(schema, { holder: { name: 'a\u0000b' } })).toThrow(expect.objectContaining({ details: { field: 'holder.name', rule: 'STORABLE_TEXT' } }));
+    expect(() => parseOrThrow(schema, { holder: { name: 'ok' }, extra: { k: '\uD83D' } }, 'items[1]')).toThrow(
+      expect.objectContaining({ details: { field: 'items[1].extra.k', rule: 'STORABLE_TEXT' } }),
+    );
     expect(parseOrThrow(schema, { holder: { name: '张三😀' } })).toEqual({ holder: { name: '张三😀' } });
   });
 });

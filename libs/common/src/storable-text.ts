@@ -4,8 +4,8 @@ import { ValidationException } from './domain.exception';
 export interface UnstorableText {
   /** Dotted path to the string (array indices as segments), or the prefix / `(body)` for the value itself. */
   field: string;
-  /** Always `TEXT`: the rule named in VALIDATION_FAILED errors and refusals. */
-  rule: 'TEXT';
+  /** Always `STORABLE_TEXT`: the rule named in VALIDATION_FAILED errors and refusals. */
+  rule: 'STORABLE_TEXT';
   /** `field: must not contain …`, safe to show (never echoes the text). */
   message: string;
 }
@@ -61,7 +61,7 @@ export function toStorableText(s: string): string {
   return s.replaceAll('\u0000', '\uFFFD').replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD');
 }
 
-/** Throws VALIDATION_FAILED (rule TEXT, naming the field) if `value` holds text no backend may store. */
+/** Throws VALIDATION_FAILED (rule STORABLE_TEXT, naming the field) if `value` holds text no backend may store. */
 export function assertStorableText(value: unknown, prefix = ''): void {
   const p = findUnstorableText(value, prefix);
   if (p) throw new ValidationException(p.field, p.rule, p.message);
@@ -73,5 +73,5 @@ function found(prefix: string, path: Path, problem: string): UnstorableText {
   const segments: string[] = [];
   for (let p = path; p; p = p.up) segments.push(p.key);
   const field = [prefix, ...segments.reverse()].filter(Boolean).join('.') || '(body)';
-  return { field, rule: 'TEXT', message: `${field}: ${problem}` };
+  return { field, rule: 'STORABLE_TEXT', message: `${field}: ${problem}` };
 }

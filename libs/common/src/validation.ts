@@ -5,7 +5,7 @@ import { assertStorableText } from './storable-text';
 /**
  * Parses untrusted input with a schema; the first problem becomes a ValidationException naming
  * the field (dotted path) and the rule. Custom refinements set the rule via `params.rule`. Every
- * string of the parsed value must also be storable on every backend (rule TEXT, see storable-text).
+ * string of the parsed value must also be storable on every backend (rule STORABLE_TEXT, see storable-text).
  */
 export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, prefix = ''): z.infer<T> {
   const result = schema.safeParse(input);

@@ -63,10 +63,10 @@ export class RefusalException extends Error {
 
 /**
  * Refuses (MALFORMED_PAYLOAD, gRPC INVALID_ARGUMENT) a decoded payload holding text that some
- * backend cannot store (NUL, unpaired surrogate): the same rule as the local API's rule TEXT, so
+ * backend cannot store (NUL, unpaired surrogate): the same rule as the local API's rule STORABLE_TEXT, so
  * a message is refused before anything is stored, on SQLite and PostgreSQL alike.
  */
 export function refuseUnstorableText(decoded: unknown, sender?: string, messageId?: string): void {
   const p = findUnstorableText(decoded);
-  if (p) throw new RefusalException('MALFORMED_PAYLOAD', `TEXT: ${p.message}`, sender, messageId, sender !== undefined);
+  if (p) throw new RefusalException('MALFORMED_PAYLOAD', `STORABLE_TEXT: ${p.message}`, sender, messageId, sender !== undefined);
 }

@@ -149,7 +149,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
       throw new DeliveryRejection('not a valid KeyAnnouncement');
     }
     const text = findUnstorableText({ a, jwk });
-    if (text) throw new DeliveryRejection(`TEXT: ${text.message}`);
+    if (text) throw new DeliveryRejection(`STORABLE_TEXT: ${text.message}`);
     if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
     const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
     const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) }, 'sha256').catch(() => '');

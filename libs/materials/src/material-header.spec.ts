@@ -27,7 +27,7 @@ describe('checkMaterialHeader (signed PushMaterial header from a peer)', () => {
     expect(checkMaterialHeader(good(), 2000)).toMatchObject({ code: 'RESIDENT_ID_CARD', name: '身份证.pdf', size: 1000 });
   });
 
-  it('refuses text no backend can store (here a NUL in collaboration_id), naming the field (rule TEXT)', () => {
+  it('refuses text no backend can store (here a NUL in collaboration_id), naming the field (rule STORABLE_TEXT)', () => {
     const detail = (o: Partial<MaterialHeader>) => {
       try {
         checkMaterialHeader(good(o), 2000);
@@ -36,7 +36,7 @@ describe('checkMaterialHeader (signed PushMaterial header from a peer)', () => {
       }
       return 'OK';
     };
-    expect(detail({ collaborationId: '440000-2026\u0000' })).toBe('MALFORMED_PAYLOAD TEXT: collaborationId: must not contain the NUL character (U+0000)');
+    expect(detail({ collaborationId: '440000-2026\u0000' })).toBe('MALFORMED_PAYLOAD STORABLE_TEXT: collaborationId: must not contain the NUL character (U+0000)');
   });
 
   it.each<[Partial<MaterialHeader>, string]>([

@@ -31,7 +31,7 @@ export function checkMaterialHeader(payload: Uint8Array, maxBytes: number): Chec
     throw new HeaderProblem('MALFORMED_PAYLOAD', 'payload is not a valid MaterialHeader');
   }
   const text = findUnstorableText(h);
-  if (text) throw new HeaderProblem('MALFORMED_PAYLOAD', `TEXT: ${text.message}`);
+  if (text) throw new HeaderProblem('MALFORMED_PAYLOAD', `STORABLE_TEXT: ${text.message}`);
   const size = Number(h.size);
   const slash = h.name.indexOf('/');
   const code = slash > 0 ? h.name.slice(0, slash) : '';

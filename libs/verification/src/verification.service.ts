@@ -119,7 +119,7 @@ export class VerificationService {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} is not a valid VerifyLicencesResultPayload`, { peer: issuer });
     }
     const text = findUnstorableText(results);
-    if (text) throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} holds text no backend can store (${text.message})`, { peer: issuer, reason: 'TEXT' });
+    if (text) throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} holds text no backend can store (${text.message})`, { peer: issuer, reason: 'STORABLE_TEXT' });
     if (results.length !== queries.length || results.some((r, i) => r.queryId !== queries[i].queryId)) {
       throw new DomainException('ISSUER_RESPONSE_INVALID', `the response of ${issuer} does not answer the queries sent`, { peer: issuer });
     }

@@ -23,7 +23,7 @@ export class InputGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<{ url: string; params?: Record<string, string>; query?: unknown; body?: unknown }>();
     if (isTooLarge(req.body)) throw tooLarge(req.body);
     for (const [name, value] of Object.entries(req.params ?? {})) {
-      if (hasControl(value)) throw new ValidationException(name, 'TEXT', `${name}: must not contain control characters`);
+      if (hasControl(value)) throw new ValidationException(name, 'STORABLE_TEXT', `${name}: must not contain control characters`);
       assertStorableText(value, name);
     }
     const schema = this.reflector.get<z.ZodObject | undefined>(QUERY_SCHEMA_METADATA, ctx.getHandler());
