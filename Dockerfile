@@ -43,6 +43,9 @@ COPY --from=build /src/dist dist
 COPY package.json ./
 COPY proto proto
 COPY data data
+# The mount point of the audit checkpoint volume (TONGBAN_AUDIT_CHECKPOINT_FILE): a new named volume
+# takes this owner, so the gateway user can append to it on a read-only root filesystem.
+RUN mkdir -p /var/lib/tongban/audit && chown 1000:1000 /var/lib/tongban/audit
 USER 1000:1000
 EXPOSE 8080 9090
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \

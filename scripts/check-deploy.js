@@ -2,11 +2,13 @@
 'use strict';
 // Checks the deployment files without Docker or a cluster (neither exists on CI machines):
 //   Dockerfile          stages, npm ci / build / --omit=dev, non-root USER, HEALTHCHECK, EXPOSE = ENV ports
-//   deploy/compose.yaml PostgreSQL + provinces with ≥ 2 replicas, healthchecks, secrets by reference only
+//   deploy/compose.yaml PostgreSQL + provinces with ≥ 2 replicas, healthchecks, secrets by reference only,
+//                       audit checkpoints exported to a named volume of the province's own
 //   deploy/k8s/**       every manifest against the Kubernetes JSON schemas (kubernetes-models, offline),
 //                       then each kustomization rendered (a small subset of kustomize) and checked:
 //                       probes on routes that exist, ports = gateway config, replicas ≥ 2, PDB/HPA on the
-//                       Deployment, non-root and read-only, Secret by reference, settings that exist.
+//                       Deployment, non-root and read-only, Secret by reference, settings that exist,
+//                       audit checkpoints exported to a PersistentVolumeClaim, one file per pod.
 // Facts come from the code: GET routes from apps/gateway/src/http/*.controller.ts, setting names and
 // default ports from libs/config/src/gateway-config.ts. Exit 1 with every problem found.
 const { existsSync, readFileSync, readdirSync, statSync } = require('node:fs');
@@ -164,6 +166,7 @@ function checkCompose(image) {
   const codes = gateways.map(([, s]) => String(toEnv(s.environment).TONGBAN_CODE)).sort();
   if (JSON.stringify(codes) !== JSON.stringify(['110000', '130000', '440000'])) problem(where, `expected gateways for 110000, 130000 and 440000, found ${codes.join(', ') || 'none'}`);
   const schemas = new Map();
+  const auditVolumes = new Map();
   for (const [name, s] of gateways) {
     const at = `${where} ${name}`;
     const env = { ...(image?.env ?? {}), ...toEnv(s.environment) };
@@ -202,8 +205,51 @@ function checkCompose(image) {
     if (!user || /^(root|0)(:|$)/.test(String(user))) problem(at, `must not run as root (user ${user ?? 'unset'})`);
     if (pg && s.depends_on?.[pg[0]]?.condition !== 'service_healthy') problem(at, `must wait for ${pg[0]} to be healthy`);
     if (!s.image && !s.build) problem(at, 'needs an image or a build');
+    checkComposeCheckpointFile(at, env, s, pg?.[1], auditVolumes, name);
   }
   checked.push(`compose: ${pg ? pg[0] : 'no database'} + ${gateways.map(([n, s]) => `${n}×${s.deploy?.replicas ?? s.scale ?? 1}`).join(', ')}`);
+}
+
+/** The directory part of a path (POSIX), or '' when there is none. */
+const dirOf = (p) => p.slice(0, p.lastIndexOf('/'));
+const under = (file, dir) => file.startsWith(dir.replace(/\/$/, '') + '/');
+
+/**
+ * The audit checkpoint trail (docs/audit.md §4.1) must be exported, to a file that outlives the
+ * container and is not on the database's volume: a named volume of its own, writable, one per province.
+ */
+function checkComposeCheckpointFile(at, env, s, pgService, auditVolumes, name) {
+  const file = String(env.TONGBAN_AUDIT_CHECKPOINT_FILE ?? '');
+  if (!file) return problem(at, 'TONGBAN_AUDIT_CHECKPOINT_FILE is not set: export audit checkpoints to a file on a volume of their own');
+  if (!file.startsWith('/')) return problem(at, `TONGBAN_AUDIT_CHECKPOINT_FILE ${file} must be an absolute path on a mounted volume`);
+  const mounts = (s.volumes ?? []).map((v) =>
+    typeof v === 'object' ? { source: v.source, target: v.target, ro: v.read_only === true, type: v.type } : { source: v.split(':')[0], target: v.split(':')[1], ro: /:ro$/.test(v), type: undefined },
+  );
+  const m = mounts.filter((v) => under(file, v.target)).sort((a, b) => b.target.length - a.target.length)[0];
+  if (!m) return problem(at, `TONGBAN_AUDIT_CHECKPOINT_FILE ${file} is not on a mounted volume (the container's root filesystem is read-only and goes with it)`);
+  if (m.ro) problem(at, `TONGBAN_AUDIT_CHECKPOINT_FILE is on ${m.target}, mounted read-only`);
+  if (m.type === 'tmpfs' || !m.source || /^[./~]/.test(m.source)) problem(at, `TONGBAN_AUDIT_CHECKPOINT_FILE is on ${m.target}, which is not a named volume`);
+  const pgVolumes = (pgService?.volumes ?? []).map((v) => (typeof v === 'object' ? v.source : v.split(':')[0]));
+  if (pgVolumes.includes(m.source)) problem(at, `TONGBAN_AUDIT_CHECKPOINT_FILE is on ${m.source}, the database's volume`);
+  if (auditVolumes.has(m.source)) problem(at, `audit volume ${m.source} is also used by ${auditVolumes.get(m.source)}`);
+  else auditVolumes.set(m.source, name);
+}
+
+/**
+ * Kubernetes: the checkpoint file is on a PersistentVolumeClaim (not emptyDir, not the image), on a
+ * writable mount, and with more than one replica each pod has its own file ($(VAR) of the pod name).
+ */
+function checkK8sCheckpointFile(where, env, c, pod, replicas) {
+  const file = String(env.TONGBAN_AUDIT_CHECKPOINT_FILE ?? '');
+  if (!file) return problem(where, 'TONGBAN_AUDIT_CHECKPOINT_FILE is not set: export audit checkpoints to a file on a persistent volume');
+  const m = (c.volumeMounts ?? []).filter((v) => under(file, v.mountPath)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  if (!m) return problem(where, `TONGBAN_AUDIT_CHECKPOINT_FILE ${file} is not on a mounted volume`);
+  if (m.readOnly) problem(where, `TONGBAN_AUDIT_CHECKPOINT_FILE is on ${m.mountPath}, mounted read-only`);
+  const volume = (pod.volumes ?? []).find((v) => v.name === m.name);
+  if (!volume?.persistentVolumeClaim?.claimName) problem(where, `TONGBAN_AUDIT_CHECKPOINT_FILE is on volume ${m.name}, which is not a PersistentVolumeClaim (it would go with the pod)`);
+  const podNameVars = (c.env ?? []).filter((e) => e.valueFrom?.fieldRef?.fieldPath === 'metadata.name').map((e) => e.name);
+  if (replicas > 1 && !podNameVars.some((n) => file.slice(dirOf(file).length).includes(`$(${n})`)))
+    problem(where, 'TONGBAN_AUDIT_CHECKPOINT_FILE must name one file per pod ($(POD_NAME) from fieldRef metadata.name): pods share the volume');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,6 +437,7 @@ function checkProvince(dir, objs) {
     if ((SECRET_NAME.test(e.name) || e.name === 'TONGBAN_DATABASE_URL') && e.value !== undefined) problem(where, `${e.name} has a literal value: use secretKeyRef`);
   }
   checkSettings(`${where} container env`, env);
+  checkK8sCheckpointFile(where, env, c, pod, spec.replicas ?? 1);
   // The passphrase comes from the Secret (envFrom secretRef), which is not in the repository.
   checkTransport(
     `${where} container env`,
