@@ -42,6 +42,15 @@ describe('webhook address policy', () => {
     ['2002:7f00:1::', 'loopback'],
     ['2002:a9fe:a9fe::1', 'metadata'],
     ['::127.0.0.1', 'reserved'],
+    // 6to4 (2002:AABB:CCDD::/48) and Teredo (2001:0::/32, client address inverted in the last 32 bits)
+    ['2002:0a00:0001::1', 'private'],
+    ['2002:c0a8:101:1::', 'private'],
+    ['2002:a9fe:1::', 'link-local'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'loopback'],
+    ['2001:0:4136:e378:8000:63bf:f5ff:fffe', 'private'],
+    ['2001::5601:5601', 'metadata'],
+    ['2001:0000:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
+    ['2001:0:4136:e378::ffff:ffff', 'unspecified'],
   ])('%s is %s', (address, reason) => {
     expect(classifyAddress(address)).toBe(reason);
   });
@@ -59,6 +68,7 @@ describe('webhook address policy', () => {
     '::ffff:8.8.8.8',
     '64:ff9b::808:808',
     '2002:808:808::1',
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7',
   ])('%s is public', (address) => {
     expect(classifyAddress(address)).toBeNull();
   });
@@ -68,6 +78,12 @@ describe('webhook address policy', () => {
     expect(embeddedIpv4('::FFFF:7F00:0001')).toBe('127.0.0.1');
     expect(embeddedIpv4('0000:0000:0000:0000:0000:ffff:0a00:0001')).toBe('10.0.0.1');
     expect(embeddedIpv4('2400:3200::1')).toBeUndefined();
+    expect(embeddedIpv4('2002:c0a8:0101::1')).toBe('192.168.1.1');
+    // RFC 4380 §4's example: Teredo client 192.0.2.45 behind server 65.54.227.120
+    expect(embeddedIpv4('2001:0000:4136:e378:8000:63bf:3fff:fdd2')).toBe('192.0.2.45');
+    // 2001:db8::/32 and other 2001:: prefixes are not Teredo
+    expect(embeddedIpv4('2001:db8::1')).toBeUndefined();
+    expect(embeddedIpv4('2001:4860:4860::8888')).toBeUndefined();
   });
 
   it('parses allowed ranges and names a bad one', () => {
@@ -86,6 +102,10 @@ describe('webhook address policy', () => {
     expect(policy.refusal('10.0.0.1')).toBe('private');
     expect(policy.refusal('169.254.169.254')).toBe('metadata');
     expect(policy.refusal('8.8.8.8')).toBeNull();
+    // an allowed IPv4 range covers its 6to4 and Teredo spellings; others stay refused
+    expect(policy.refusal('2002:7f00:1::1')).toBeNull();
+    expect(policy.refusal('2001:0:4136:e378:8000:63bf:80ff:fffe')).toBeNull();
+    expect(policy.refusal('2001:0:4136:e378:8000:63bf:f5ff:fffe')).toBe('private');
   });
 
   describe('resolve', () => {

@@ -66,8 +66,9 @@ function ipv6Bytes(address: string): Buffer {
 
 /**
  * The IPv4 address an IPv6 address stands for, when it embeds one that a host or a NAT would reach:
- * IPv4-mapped (::ffff:a.b.c.d, also written ::ffff:7f00:1), NAT64 (64:ff9b::/96) and 6to4
- * (2002:AABB:CCDD::/48). Undefined otherwise.
+ * IPv4-mapped (::ffff:a.b.c.d, also written ::ffff:7f00:1), NAT64 (64:ff9b::/96), 6to4
+ * (2002:AABB:CCDD::/48) and Teredo (2001:0::/32, RFC 4380: the client's address is the last 32 bits,
+ * each inverted; a relay delivers there). Undefined otherwise.
  */
 export function embeddedIpv4(address: string): string | undefined {
   const b = ipv6Bytes(address);
@@ -76,6 +77,7 @@ export function embeddedIpv4(address: string): string | undefined {
   if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12);
   if (b.readUInt16BE(0) === 0x64 && b.readUInt16BE(2) === 0xff9b && zero(4, 12)) return v4(12);
   if (b.readUInt16BE(0) === 0x2002) return v4(2);
+  if (b.readUInt16BE(0) === 0x2001 && b.readUInt16BE(2) === 0) return [...b.subarray(12, 16)].map((x) => x ^ 0xff).join('.');
   return undefined;
 }
 
