@@ -21,6 +21,7 @@ type HealthCheckClient = InstanceType<typeof HealthClient> & {
 /** The parts of the OpenAPI document these tests read. */
 interface Operation {
   security?: unknown;
+  responses: Record<string, { description: string; headers?: Record<string, unknown> }>;
   requestBody: { content: Record<string, { schema: { required?: string[] }; examples: Record<string, { value: unknown }> }> };
 }
 interface OpenApiDocument {
@@ -131,6 +132,17 @@ describe('OpenAPI', () => {
     expect(doc.paths['/v1/verifications'].post.security).toEqual([{ api: [] }]);
     expect(doc.paths['/admin/peers'].get.security).toEqual([{ admin: [] }]);
     expect(doc.paths['/v1/verifications'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['licenceType', 'purpose']));
+  });
+
+  it('every /v1 and /admin operation documents 503 UNAVAILABLE with its Retry-After header (a database fault is a 503 on any route)', () => {
+    const operations = Object.entries(doc.paths)
+      .filter(([path]) => /^\/(v1|admin)\//.test(path))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, op })));
+    expect(operations.length).toBeGreaterThan(30);
+    const wrong = operations.filter(({ op }) => !op.responses['503']?.description.includes('UNAVAILABLE') || !op.responses['503'].headers?.['Retry-After']);
+    expect(wrong.map((o) => o.at)).toEqual([]);
+    // Routes that ask a peer keep the peer's 503 in the same description.
+    expect(doc.paths['/v1/verifications'].post.responses['503'].description).toContain('ISSUER_UNREACHABLE');
   });
 
   it('every documented example of POST /v1/verifications and /batch succeeds at 广东 (北京 answers)', async () => {

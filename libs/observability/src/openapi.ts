@@ -40,12 +40,34 @@ const WHEN: Record<number, string> = {
   409: 'CONFLICT: the resource is not in a state that allows this',
   413: 'PAYLOAD_TOO_LARGE',
   502: 'ISSUER_UNKNOWN, ISSUER_REJECTED or ISSUER_RESPONSE_INVALID (the peer’s answer did not check)',
-  503: 'ISSUER_UNREACHABLE: the peer did not answer within the peer deadline',
+  503: 'UNAVAILABLE: the gateway cannot serve the request now (its database is unreachable); nothing was done, try again after the `Retry-After` header’s seconds. On routes that ask a peer also ISSUER_UNREACHABLE: the peer did not answer within the peer deadline',
 };
+
+/** The `Retry-After` header of a 503 UNAVAILABLE answer. */
+const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds to wait before trying again (UNAVAILABLE)', schema: { type: 'integer', example: 2 } } };
+
+/** The 503 response every API route can give: a lost database connection is UNAVAILABLE, never 500. */
+export const UNAVAILABLE_RESPONSE = { description: WHEN[503], headers: RETRY_AFTER_HEADER, content: { 'application/json': { schema: ERROR_BODY_SCHEMA } } };
 
 /** Documents the error responses a route can give, all with the common error body. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: WHEN[status] ?? 'Error', schema: ERROR_BODY_SCHEMA })));
+  return applyDecorators(
+    ...statuses.map((status) => ApiResponse({ status, description: WHEN[status] ?? 'Error', schema: ERROR_BODY_SCHEMA, ...(status === 503 ? { headers: RETRY_AFTER_HEADER } : {}) })),
+  );
+}
+
+/**
+ * Every route of the local and admin APIs can answer 503 UNAVAILABLE (a database fault is not a 500):
+ * the document says so on each of them, so a client generated from it expects the status and its
+ * Retry-After header, even on routes that declare no other error.
+ */
+export function documentUnavailable(document: OpenAPIObject): void {
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!/^\/(v1|admin)\//.test(path)) continue;
+    for (const op of Object.values(item as Record<string, { responses?: Record<string, unknown> }>)) {
+      if (op && typeof op === 'object' && op.responses) op.responses['503'] = UNAVAILABLE_RESPONSE;
+    }
+  }
 }
 
 /** Serves the OpenAPI document generated from the controllers at /docs (UI), /docs/openapi.json and /docs/openapi.yaml. */
@@ -58,6 +80,7 @@ export function setupOpenApi(app: INestApplication, info: { title: string; descr
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: "An administrator's token (TONGBAN_ADMIN_TOKEN or an ADMIN client): /admin/…, within its role" }, 'admin')
     .build();
   const document = SwaggerModule.createDocument(app, config);
+  documentUnavailable(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml', customSiteTitle: info.title });
   return document;
 }
