@@ -1,7 +1,7 @@
 import { Clock, DomainException, SystemClock } from '@tongban/common';
 import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
 import { Metrics } from '@tongban/observability';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { describeEachDatabase } from '@tongban/testkit';
 import { DataSource } from 'typeorm';
@@ -59,7 +59,7 @@ describeEachDatabase('Dispatcher dead letters (poison messages)', (fresh) => {
     await ds.destroy();
   });
 
-  const enqueue = (stream: string, label: string) => ds.transaction((tx) => new Outbox(clock).enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(label) }));
+  const enqueue = (stream: string, label: string) => runInTransaction(ds, (tx) => new Outbox(clock).enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(label) }));
   const row = (id: string) => ds.getRepository(OutboxMessageEntity).findOneByOrFail({ id });
   async function until(what: string, id: string, ok: (r: OutboxMessageEntity) => boolean): Promise<OutboxMessageEntity> {
     for (let i = 0; i < 500; i++) {

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { AuditEventEntity, AuditLog } from '@tongban/audit';
 import { Clock, ParticipantDirectory } from '@tongban/common';
 import type { KeyStore } from '@tongban/keys';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { ENVELOPE_TYP, ENVELOPE_VERSION } from './envelope-claims';
@@ -107,8 +107,8 @@ describeEachDatabase('peer key status and the envelope check', (fresh) => {
   it('a retirement the peer announced itself leaves its in-flight envelopes acceptable for one lifetime plus skew, then refuses them', async () => {
     const [old, next] = [await newKey(), await newKey()];
     await trust.create({ code: PEER, endpoint: 'h:1', keys: [old.jwk] }, 'admin');
-    await ds.transaction((tx) => trust.applyAnnouncement(tx, PEER, next.jwk, 'ACTIVE', clock.now(), GRACE_MS));
-    await ds.transaction((tx) => trust.applyAnnouncement(tx, PEER, old.jwk, 'RETIRED', clock.now(), GRACE_MS));
+    await runInTransaction(ds, (tx) => trust.applyAnnouncement(tx, PEER, next.jwk, 'ACTIVE', clock.now(), GRACE_MS));
+    await runInTransaction(ds, (tx) => trust.applyAnnouncement(tx, PEER, old.jwk, 'RETIRED', clock.now(), GRACE_MS));
     await trust.refresh();
     expect(trust.peer(PEER)!.keys.get(old.kid)).toMatchObject({ status: 'RETIRED', envelopesUntil: new Date(clock.ms + GRACE_MS) });
     expect(await refusal(open(old))).toBe('ACCEPTED');
@@ -122,7 +122,7 @@ describeEachDatabase('peer key status and the envelope check', (fresh) => {
   it('a retirement announced with a future effective time gets no grace beyond now + one lifetime', async () => {
     const key = await newKey();
     await trust.create({ code: PEER, endpoint: 'h:1', keys: [key.jwk] }, 'admin');
-    await ds.transaction((tx) => trust.applyAnnouncement(tx, PEER, key.jwk, 'RETIRED', new Date(clock.ms + 86_400_000), GRACE_MS));
+    await runInTransaction(ds, (tx) => trust.applyAnnouncement(tx, PEER, key.jwk, 'RETIRED', new Date(clock.ms + 86_400_000), GRACE_MS));
     await trust.refresh();
     expect(trust.peer(PEER)!.keys.get(key.kid)!.envelopesUntil).toEqual(new Date(clock.ms + GRACE_MS));
   });
@@ -133,7 +133,7 @@ describeEachDatabase('peer key status and the envelope check', (fresh) => {
     // Learnt from the directory or an administrator first.
     await trust.setKeyStatus(PEER, a.kid, { status: 'REVOKED' }, 'admin');
     await trust.setKeyStatus(PEER, b.kid, { status: 'RETIRED' }, 'admin');
-    const apply = (k: PeerSigningKey, s: 'ACTIVE' | 'RETIRED' | 'REVOKED') => ds.transaction((tx) => trust.applyAnnouncement(tx, PEER, k.jwk, s, clock.now(), GRACE_MS));
+    const apply = (k: PeerSigningKey, s: 'ACTIVE' | 'RETIRED' | 'REVOKED') => runInTransaction(ds, (tx) => trust.applyAnnouncement(tx, PEER, k.jwk, s, clock.now(), GRACE_MS));
     expect(await apply(a, 'REVOKED')).toEqual({ kid: a.kid, changed: false });
     expect(await apply(a, 'RETIRED')).toEqual({ kid: a.kid, changed: false });
     expect(await apply(a, 'ACTIVE')).toEqual({ kid: a.kid, changed: false });

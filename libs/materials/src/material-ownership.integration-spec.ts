@@ -1,5 +1,5 @@
 import { CaseEntity } from '@tongban/cases';
-import { buildDataSource, DatabaseTarget, isUniqueViolation, MIGRATIONS, openDatabase } from '@tongban/persistence';
+import { buildDataSource, DatabaseTarget, isUniqueViolation, MIGRATIONS, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialChunkEntity } from './material-chunk.entity';
@@ -81,8 +81,8 @@ describeEachDatabase('case materials keyed per (case, origin)', (fresh) => {
       await ds.getRepository(CaseEntity).insert([caseRow('case-a', '440000'), caseRow('case-c', '120000')]);
       const squat = Buffer.from('what another gateway pushed first under the id');
       const real = Buffer.from("the owner's real file");
-      await ds.transaction((tx) => store.insert(tx, material('k-squat', 'shared-id', 'case-c', '120000', squat), squat));
-      await ds.transaction((tx) => store.insert(tx, material('k-real', 'shared-id', 'case-a', '440000', real), real));
+      await runInTransaction(ds, (tx) => store.insert(tx, material('k-squat', 'shared-id', 'case-c', '120000', squat), squat));
+      await runInTransaction(ds, (tx) => store.insert(tx, material('k-real', 'shared-id', 'case-a', '440000', real), real));
       const rows = await ds.getRepository(CaseMaterialEntity).find({ where: { id: 'shared-id' }, order: { caseId: 'ASC' } });
       expect(rows.map((r) => [r.caseId, r.origin])).toEqual([
         ['case-a', '440000'],
@@ -90,12 +90,10 @@ describeEachDatabase('case materials keyed per (case, origin)', (fresh) => {
       ]);
       expect((await store.bytes(rows[0])).equals(real)).toBe(true);
       expect((await store.bytes(rows[1])).equals(squat)).toBe(true);
-      const again = await ds
-        .transaction((tx) => store.insert(tx, material('k-again', 'shared-id', 'case-a', '440000', real), real))
-        .then(
-          () => null,
-          (e: unknown) => e,
-        );
+      const again = await runInTransaction(ds, (tx) => store.insert(tx, material('k-again', 'shared-id', 'case-a', '440000', real), real)).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isUniqueViolation(again)).toBe(true);
     } finally {
       await ds.destroy();

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { CaseEntity } from '@tongban/cases';
-import { RetentionWorker, buildDataSource, openDatabase } from '@tongban/persistence';
+import { RetentionWorker, buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialChunkEntity } from './material-chunk.entity';
@@ -43,7 +43,7 @@ describeEachDatabase('Retention of material files', (fresh) => {
       closedAt,
     });
     const bytes = Buffer.alloc(600 * 1024, id); // three chunks
-    await ds.transaction((tx) =>
+    await runInTransaction(ds, (tx) =>
       new MaterialStore(ds).insert(
         tx,
         { storageId: `s-${id}`, id: `f-${id}`, caseId: id, code: 'X', name: 'x.pdf', mediaType: 'application/pdf', size: bytes.length, sha256: '0'.repeat(64), createdAt: old, origin: '110000' },
