@@ -24,11 +24,14 @@ function outputsFor(step, tag) {
  * One pass over `gw`'s open tasks. Returns how many were acted on.
  * @param {object} gw gateway handle (scripts/lib/federation.js)
  * @param {Map<string, object>} items catalogue items by code
- * @param {{refuseRate?: number}} o
+ * @param {{refuseRate?: number, stats?: {polls: number, found: number}}} o `stats` counts task-list
+ *   polls and the polls that found tasks (the cases benchmark takes their database cost out)
  */
 async function workOnce(gw, items, o = {}) {
   const r = await call(gw, 'GET', '/v1/tasks?status=ASSIGNED,ACCEPTED&limit=500');
+  if (o.stats) o.stats.polls++;
   if (r.status !== 200) return 0;
+  if (o.stats && r.body.tasks.length) o.stats.found++;
   let n = 0;
   await Promise.all(
     r.body.tasks.map(async (t) => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DomainException } from '@tongban/common';
-import { databaseFaultCounts } from '@tongban/persistence';
+import { databaseFaultCounts, databaseStatementCount } from '@tongban/persistence';
 
 /** One sample of a gauge computed at scrape time. */
 export interface GaugeSample {
@@ -41,6 +41,15 @@ export class Metrics {
     collect() {
       this.reset();
       for (const [kind, n] of Object.entries(databaseFaultCounts())) this.inc({ kind }, n);
+    },
+  });
+  private readonly databaseStatements = new Counter({
+    name: 'tongban_database_statements_total',
+    help: 'Statements sent to the database by this process (each a round trip on PostgreSQL), BEGIN, COMMIT and SAVEPOINT included',
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(databaseStatementCount());
     },
   });
   private readonly refusals = new Counter({

@@ -4,6 +4,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { Client } from 'pg';
 import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
+import { countStatement } from './statement-count';
 import { installSqliteWriter } from './sqlite-writer';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
@@ -22,6 +23,12 @@ class GuardedClient extends Client {
   constructor(config?: ConstructorParameters<typeof Client>[0]) {
     super(config);
     this.on('error', (e) => recordDatabaseFault('connection_lost', e));
+    // Every statement is a round trip: counted for tongban_database_statements_total.
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    (this as { query: unknown }).query = (...args: unknown[]) => {
+      countStatement();
+      return query(...args);
+    };
   }
 }
 

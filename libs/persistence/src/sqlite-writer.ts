@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, QueryRunner } from 'typeorm';
 import { DomainException } from '@tongban/common';
 import { recordDatabaseFault } from './database-faults';
+import { countStatement } from './statement-count';
 
 /** How long a transaction or statement waits for the SQLite writer before giving up (503 UNAVAILABLE). */
 export const DEFAULT_SQLITE_WRITE_WAIT_MS = 10_000;
@@ -141,6 +142,7 @@ export function installSqliteWriter(ds: DataSource, waitMs = DEFAULT_SQLITE_WRIT
     const query = r.query.bind(r) as (...a: unknown[]) => Promise<unknown>;
     r.query = (async (...args: unknown[]) => {
       if (r.isReleased) return query(...args); // throws QueryRunnerAlreadyReleasedError
+      countStatement();
       if (owns) return query(...args);
       await take();
       try {
