@@ -4,3 +4,4 @@ export * from './demo-licences';
 export * from './fake-peer';
 export * from './fake-peer-stream';
 export * from './test-pki';
+export * from './sm2-fixed-nonce';

@@ -1,0 +1,109 @@
+import fc from 'fast-check';
+import { SM2_N, SM2_P, Sm2Error, Sm2PublicKey, sm2JwkThumbprint, sm2SignatureFromDer, sm2SignatureToDer, sm2ThumbprintInput, sm2Verify, toBytes32 } from '.';
+
+const hex = (s: string) => Buffer.from(s, 'hex');
+// Public key of GB/T 32918.5 Annex A (see sm2-annex-a.spec.ts).
+const X = hex('09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020');
+const Y = hex('ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13');
+const JWK = { kty: 'EC', crv: 'SM2', x: X.toString('base64url'), y: Y.toString('base64url') };
+const SIG = hex('f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa');
+const MSG = Buffer.from('message digest');
+
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof Sm2Error) return e.code;
+    throw e;
+  }
+  return 'accepted';
+}
+
+describe('SM2 public keys: bad input is refused with a named code', () => {
+  it('accepts the good JWK, with alg SM2SM3 or none, and serves it back in the same form', () => {
+    expect(Sm2PublicKey.fromJwk(JWK).jwk()).toEqual(JWK);
+    expect(codeOf(() => Sm2PublicKey.fromJwk({ ...JWK, alg: 'SM2SM3', kid: 'k', use: 'sig' }))).toBe('accepted');
+  });
+
+  it.each([
+    ['a point not on the curve (y + 1)', { ...JWK, y: toBytes32(BigInt(`0x${Y.toString('hex')}`) + 1n).toString('base64url') }, 'SM2_POINT_NOT_ON_CURVE'],
+    ['a coordinate not below p (x + p wraps onto the curve mod p: still refused)', { ...JWK, x: toBytes32(SM2_P + 5n).toString('base64url') }, 'SM2_POINT_NOT_ON_CURVE'],
+    ['the identity written as x = y = 0', { ...JWK, x: Buffer.alloc(32).toString('base64url'), y: Buffer.alloc(32).toString('base64url') }, 'SM2_POINT_AT_INFINITY'],
+    ['an SM2 key with alg ES256', { ...JWK, alg: 'ES256' }, 'SM2_ALG_MISMATCH'],
+    ['an SM2 key with alg EdDSA', { ...JWK, alg: 'EdDSA' }, 'SM2_ALG_MISMATCH'],
+    ['a private member d', { ...JWK, d: X.toString('base64url') }, 'SM2_JWK_PRIVATE'],
+    ['crv P-256 (these coordinates are not a P-256 key either)', { ...JWK, crv: 'P-256' }, 'SM2_JWK_INVALID'],
+    ['kty OKP', { ...JWK, kty: 'OKP' }, 'SM2_JWK_INVALID'],
+    ['a short x (31 bytes)', { ...JWK, x: X.subarray(1).toString('base64url') }, 'SM2_JWK_INVALID'],
+    ['x with padding', { ...JWK, x: `${X.toString('base64')}` }, 'SM2_JWK_INVALID'],
+    ['a non-canonical last character', { ...JWK, x: `${JWK.x.slice(0, 42)}B` }, 'SM2_JWK_INVALID'],
+    ['an array', [JWK], 'SM2_JWK_INVALID'],
+  ])('%s', (_what, jwk, code) => {
+    expect(codeOf(() => Sm2PublicKey.fromJwk(jwk))).toBe(code);
+  });
+
+  it('refuses an SPKI of another curve, a compressed point and the one-byte identity', () => {
+    const spki = Sm2PublicKey.fromJwk(JWK).spki();
+    expect(Sm2PublicKey.fromSpki(spki).jwk()).toEqual(JWK);
+    const p256 = Buffer.from(spki);
+    p256.set(hex('06082a8648ce3d030107'), 13); // prime256v1 in place of the SM2 curve OID
+    expect(codeOf(() => Sm2PublicKey.fromSpki(p256))).toBe('SM2_KEY_INVALID');
+    const compressed = Buffer.concat([hex('3039301306072a8648ce3d020106082a811ccf5501822d032200'), Buffer.from([0x02 | (Y[31] & 1)]), X]);
+    expect(codeOf(() => Sm2PublicKey.fromSpki(compressed))).toBe('SM2_KEY_INVALID');
+    expect(codeOf(() => Sm2PublicKey.fromSpki(hex('3019301306072a8648ce3d020106082a811ccf5501822d03020000')))).toBe('SM2_POINT_AT_INFINITY');
+  });
+
+  it('thumbprint input has crv, kty, x, y in that order and no whitespace', () => {
+    expect(sm2ThumbprintInput(Sm2PublicKey.fromJwk(JWK).jwk())).toBe(`{"crv":"SM2","kty":"EC","x":"${JWK.x}","y":"${JWK.y}"}`);
+    expect(sm2JwkThumbprint(Sm2PublicKey.fromJwk(JWK).jwk())).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('SM2 signatures: bad input is refused with a named code', () => {
+  const key = Sm2PublicKey.fromJwk(JWK);
+  const withR = (r: bigint) => Buffer.concat([toBytes32(r), SIG.subarray(32)]);
+  const withS = (s: bigint) => Buffer.concat([SIG.subarray(0, 32), toBytes32(s)]);
+
+  it.each([
+    ['63 bytes', SIG.subarray(1), 'SM2_SIGNATURE_LENGTH'],
+    ['65 bytes', Buffer.concat([SIG, Buffer.from([0])]), 'SM2_SIGNATURE_LENGTH'],
+    ['DER instead of r‖s', sm2SignatureToDer(SIG), 'SM2_SIGNATURE_LENGTH'],
+    ['empty', Buffer.alloc(0), 'SM2_SIGNATURE_LENGTH'],
+    ['r = 0', withR(0n), 'SM2_SIGNATURE_RANGE'],
+    ['s = 0', withS(0n), 'SM2_SIGNATURE_RANGE'],
+    ['r = n', withR(SM2_N), 'SM2_SIGNATURE_RANGE'],
+    ['s = n', withS(SM2_N), 'SM2_SIGNATURE_RANGE'],
+    ['r = 2^256 - 1', withR((1n << 256n) - 1n), 'SM2_SIGNATURE_RANGE'],
+    ['s = n + s (same value mod n)', withS(SM2_N + 1n), 'SM2_SIGNATURE_RANGE'],
+  ])('%s', (_what, sig, code) => {
+    expect(codeOf(() => sm2Verify(key, MSG, sig))).toBe(code);
+  });
+
+  it('r‖s ↔ DER round-trips; a non-minimal, negative or trailing DER is refused', () => {
+    expect(sm2SignatureFromDer(sm2SignatureToDer(SIG))).toEqual(SIG);
+    const der = sm2SignatureToDer(SIG);
+    expect(codeOf(() => sm2SignatureFromDer(Buffer.concat([der, Buffer.from([0])])))).toBe('SM2_SIGNATURE_DER');
+    expect(codeOf(() => sm2SignatureFromDer(hex('3008020200010202000f')))).toBe('SM2_SIGNATURE_DER');
+    expect(codeOf(() => sm2SignatureFromDer(hex('300602018102010f')))).toBe('SM2_SIGNATURE_DER');
+    expect(codeOf(() => sm2SignatureFromDer(hex('3006020100020101')))).toBe('SM2_SIGNATURE_RANGE');
+  });
+
+  it('property: DER conversion round-trips every in-range r, s (short values included)', () => {
+    const scalar = fc.bigInt({ min: 1n, max: SM2_N - 1n });
+    fc.assert(
+      fc.property(fc.oneof(scalar, fc.bigInt({ min: 1n, max: 1n << 20n })), scalar, (r, s) => {
+        const sig = Buffer.concat([toBytes32(r), toBytes32(s)]);
+        expect(sm2SignatureFromDer(sm2SignatureToDer(sig))).toEqual(sig);
+      }),
+    );
+  });
+
+  it('property: arbitrary bytes as a DER signature either convert to an in-range r‖s or are refused by name', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        const c = codeOf(() => sm2SignatureFromDer(bytes));
+        expect(['accepted', 'SM2_SIGNATURE_DER', 'SM2_SIGNATURE_RANGE']).toContain(c);
+      }),
+    );
+  });
+});
