@@ -30,6 +30,11 @@ const TRADES = ['科技', '商贸', '餐饮', '文化传媒', '建筑工程', '�
  * Status mix: ~94% VALID (some past their validUntil, i.e. EXPIRED), 3% SUSPENDED, 3% REVOKED.
  */
 function generateLicences(n, seed = 110105) {
+  return Array.from(licenceRecords(n, seed));
+}
+
+/** The records of generateLicences(n, seed), one at a time (for files too large to hold). */
+function* licenceRecords(n, seed = 110105) {
   selfCheck();
   const rand = prng(seed);
   const int = (min, max) => min + Math.floor(rand() * (max - min + 1));
@@ -49,7 +54,6 @@ function generateLicences(n, seed = 110105) {
     if (!style) throw new Error(`no style for type ${t.code}`);
     return { code: t.code, name: t.name, ...style, issuerCode: creditCode('11') }; // 1 = organ registry, 1 = state organ
   });
-  const records = new Array(n);
   for (let i = 0; i < n; i++) {
     const type = types[i % types.length];
     const issueYear = int(2005, 2025);
@@ -72,7 +76,7 @@ function generateLicences(n, seed = 110105) {
       holderCode = b17 + citizenCheck(b17);
     }
     const u = rand();
-    records[i] = {
+    yield {
       licenceId: licenceId(type.code, type.issuerCode, serial, version),
       typeCode: type.code,
       name: type.name,
@@ -89,7 +93,55 @@ function generateLicences(n, seed = 110105) {
       jurisdictionCode: REGION,
     };
   }
-  return records;
+}
+
+const CSV_FIELDS = [
+  'licenceId',
+  'typeCode',
+  'name',
+  'number',
+  'issuerOrganName',
+  'issuerOrganCode',
+  'holderName',
+  'holderCode',
+  'holderCodeType',
+  'issueDate',
+  'validFrom',
+  'validUntil',
+  'status',
+  'jurisdictionCode',
+];
+
+/**
+ * Writes `n` generated records to `file` as a JSON array or a CSV with a header row, in chunks (never
+ * the whole file in memory). Returns {records, bytes}.
+ */
+function writeLicenceFile(file, n, format = 'json', seed = 110105) {
+  const fd = fs.openSync(file, 'w');
+  let bytes = 0;
+  let buf = [];
+  const out = (s) => {
+    buf.push(s);
+    if (buf.length >= 2000) flush();
+  };
+  const flush = () => {
+    const text = buf.join('');
+    buf = [];
+    bytes += fs.writeSync(fd, text);
+  };
+  try {
+    const cell = (v) => (v === null ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    out(format === 'csv' ? CSV_FIELDS.join(',') + '\n' : '[');
+    let i = 0;
+    for (const r of licenceRecords(n, seed)) {
+      out(format === 'csv' ? CSV_FIELDS.map((f) => cell(r[f])).join(',') + '\n' : (i++ ? ',\n' : '\n') + JSON.stringify(r));
+    }
+    if (format !== 'csv') out('\n]\n');
+    flush();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { records: n, bytes };
 }
 
 /** The status an issuer should report for a record today (Beijing calendar date). */
@@ -127,4 +179,4 @@ function buildBareDatabase(file, records) {
   }
 }
 
-module.exports = { generateLicences, expectedStatus, verificationBody, buildBareDatabase, prng, PURPOSE };
+module.exports = { generateLicences, licenceRecords, writeLicenceFile, expectedStatus, verificationBody, buildBareDatabase, prng, PURPOSE };

@@ -51,11 +51,12 @@ licences
       const clock = new SystemClock();
       const tty = process.stderr.isTTY;
       let lastShown = -1;
-      const result = await new LicenceImporter(ds, clock).importFile(file, (done, total) => {
-        const pct = Math.floor((done / total) * 100);
-        if (tty) process.stderr.write(`\rimporting ${done}/${total} (${pct}%)`);
-        else if (pct >= lastShown + 10 || done === total) {
-          process.stderr.write(`importing ${done}/${total} (${pct}%)\n`);
+      // The file is streamed, so the share read so far stands in for a total.
+      const result = await new LicenceImporter(ds, clock).importFile(file, (done, fraction) => {
+        const pct = Math.floor(fraction * 100);
+        if (tty) process.stderr.write(`\rimporting: ${done} records (${pct}% of the file read)`);
+        else if (pct >= lastShown + 10) {
+          process.stderr.write(`importing: ${done} records (${pct}% of the file read)\n`);
           lastShown = pct;
         }
       });

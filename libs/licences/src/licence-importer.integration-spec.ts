@@ -177,18 +177,64 @@ describeEachDatabase('LicenceImporter', (fresh) => {
     expect(await lookup.findByNumber(DEMO[2].typeCode, DEMO[0].number)).toBeNull();
   });
 
-  it('calls the progress callback with (done, total), ending at (n, n)', async () => {
+  it('calls the progress callback with (done, share read), ending at (n, 1)', async () => {
     const calls: [number, number][] = [];
-    await importer.importFile(DEMO_FILE, (done, total) => calls.push([done, total]));
-    expect(calls).toEqual([[12, 12]]);
+    await importer.importFile(DEMO_FILE, (done, fraction) => calls.push([done, fraction]));
+    expect(calls).toEqual([[12, 1]]);
 
     const many: [number, number][] = [];
-    await importer.importRecords(generated(1234), (d, t) => many.push([d, t]));
+    await importer.importRecords(generated(1234), (d, f) => many.push([d, f]));
     expect(many).toEqual([
-      [500, 1234],
-      [1000, 1234],
-      [1234, 1234],
+      [500, 500 / 1234],
+      [1000, 1000 / 1234],
+      [1234, 1],
     ]);
+  });
+
+  it('streams a JSON file: elements split across read chunks, escapes, a wrapper with other members', async () => {
+    // 3,000 records (~1.5 MB) span several 256 KiB reads, so elements and strings cross chunk edges.
+    const records = generated(3000).map((r, i) => (i % 7 === 0 ? { ...r, holderName: `${r.holderName}"\\}]{[,` } : r));
+    const file = join(tempDir(), 'wrapped.json');
+    writeFileSync(file, `{"note": {"a": [1, "]}"]}, "licences": ${JSON.stringify(records, null, 1)}, "after": "x"}`);
+    expect(await importer.importFile(file)).toEqual({ read: 3000, created: 3000, updated: 0 });
+    expect(await rows()).toEqual(sorted(records));
+  });
+
+  it('refuses malformed JSON and files without a licence array, writing nothing', async () => {
+    const cases: [string, string][] = [
+      ['', 'JSON'],
+      ['[', 'JSON'],
+      ['[{"a":1},]', 'JSON'],
+      ['[{"a":1} {"b":2}]', 'JSON'],
+      ['[1] x', 'JSON'],
+      ['{"licences": [{"a":1]}', 'JSON'],
+      ['5', 'SHAPE'],
+      ['{"other": []}', 'SHAPE'],
+      ['{"licences": 5}', 'SHAPE'],
+    ];
+    for (const [text, rule] of cases) {
+      const file = join(tempDir(), 'x.json');
+      writeFileSync(file, text);
+      const e = await validationError(importer.importFile(file));
+      expect([text, e.details]).toEqual([text, { field: 'file', rule }]);
+    }
+    const csv = join(tempDir(), 'x.csv');
+    writeFileSync(csv, `${FIELDS.join(',')}\na,b\n`);
+    expect((await validationError(importer.importFile(csv))).details).toEqual({ field: 'file', rule: 'CSV' });
+    expect(await count()).toBe(0);
+  });
+
+  it('refuses a licenceId repeated in a later batch (DUPLICATE, counted across the whole file) and writes nothing', async () => {
+    const records = generated(1200);
+    records.push({ ...records[3], number: '京营字dup' });
+    const file = join(tempDir(), 'dup.csv');
+    writeFileSync(file, csvOf(records));
+    expect((await validationError(importer.importFile(file))).details).toEqual({ field: 'records[1200].licenceId', rule: 'DUPLICATE' });
+    expect(await count()).toBe(0);
+    // The same ids import once the repeat is gone (the seen-ids table did not outlive the failed import).
+    writeFileSync(file, csvOf(records.slice(0, 1200)));
+    expect(await importer.importFile(file)).toEqual({ read: 1200, created: 1200, updated: 0 });
+    expect(await importer.importFile(file)).toEqual({ read: 1200, created: 0, updated: 1200 });
   });
 
   it('imports 5,000 generated records in one call', async () => {
@@ -197,7 +243,7 @@ describeEachDatabase('LicenceImporter', (fresh) => {
     const progress: [number, number][] = [];
     expect(await importer.importRecords(records, (d, t) => progress.push([d, t]))).toEqual({ read: 5000, created: 5000, updated: 0 });
     expect(progress).toHaveLength(10);
-    expect(progress[progress.length - 1]).toEqual([5000, 5000]);
+    expect(progress[progress.length - 1]).toEqual([5000, 1]);
     expect(await count()).toBe(5000);
     const lookup = new DbLicenceLookup(ds);
     expect(await lookup.findById(records[4999].licenceId)).toEqual(records[4999]);

@@ -38,6 +38,47 @@ async function migrationRows(ds: DataSource): Promise<{ name: string }[]> {
   return ds.query(`SELECT name FROM migrations`);
 }
 
+/** Column lists (in order) of every index on `table`, primary keys and unique constraints included. */
+async function indexColumns(ds: DataSource, target: DatabaseTarget, table: string): Promise<string[][]> {
+  const rows: { name: string; col: string; n: number | string }[] =
+    target.kind === 'sqlite'
+      ? await ds.query(`SELECT il.name AS name, ii.name AS col, ii.seqno AS n FROM pragma_index_list(?) il, pragma_index_info(il.name) ii`, [table])
+      : await ds.query(
+          `SELECT i.relname AS name, a.attname AS col, k.n AS n FROM pg_index x
+             JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
+             CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            WHERE t.relname = $1 AND ns.nspname = $2`,
+          [table, target.schema],
+        );
+  const byIndex = new Map<string, { col: string; n: number }[]>();
+  for (const r of rows) byIndex.set(r.name, [...(byIndex.get(r.name) ?? []), { col: r.col, n: Number(r.n) }]);
+  return [...byIndex.values()].map((cols) => cols.sort((a, b) => a.n - b.n).map((c) => c.col));
+}
+
+/**
+ * Every lookup whose table grows with use (licences, replay store, cases, outbox, inbox), by the
+ * columns it filters or orders on: each must be the leading columns of an index, or its cost grows
+ * with the table (docs/performance.md, "Cost growth").
+ */
+const GROWING_LOOKUPS: [table: string, columns: string[], what: string][] = [
+  ['licences', ['licence_id'], 'verification by licence id'],
+  ['licences', ['type_code', 'number'], 'verification by licence number'],
+  ['seen_messages', ['sender', 'message_id'], 'replay check'],
+  ['seen_messages', ['expires_at'], 'replay store purge'],
+  ['cases', ['id'], 'case by id'],
+  ['cases', ['collaboration_id'], 'case by collaboration id (tasks, peers)'],
+  ['cases', ['created_at', 'id'], 'case list, newest first'],
+  ['cases', ['state', 'created_at', 'id'], 'case list by state, newest first'],
+  ['case_steps', ['case_id', 'idx'], 'steps of a case'],
+  ['case_steps', ['province', 'status'], 'task list'],
+  ['case_events', ['case_id', 'seq'], 'history of a case'],
+  ['outbox_messages', ['peer', 'stream', 'seq'], 'next sequence number of an outbox stream'],
+  ['outbox_messages', ['status', 'next_attempt_at'], 'delivery claim'],
+  ['inbox_messages', ['sender', 'message_id'], 'inbox de-duplication'],
+  ['inbox_messages', ['sender', 'stream', 'seq'], 'inbox order per stream'],
+];
+
 const peerRow = (code: string) => ({ code, name: 'p', endpoint: 'h:1', status: 'ACTIVE' as const, allowedLicenceTypes: ['*'], createdAt: new Date(1), updatedAt: new Date(1) });
 
 describeEachDatabase('persistence migrations', (fresh, kind) => {
@@ -120,6 +161,17 @@ describeEachDatabase('persistence migrations', (fresh, kind) => {
     expect(isUniqueViolation(new Error('boom'))).toBe(false);
     expect(isUniqueViolation(undefined)).toBe(false);
     expect(await peers.count()).toBe(1);
+  });
+
+  it('serves every lookup that grows with the data from an index', async () => {
+    const target = fresh();
+    const ds = await connect(target);
+    const missing: string[] = [];
+    for (const [table, columns, what] of GROWING_LOOKUPS) {
+      const indexes = await indexColumns(ds, target, table);
+      if (!indexes.some((cols) => columns.every((c, i) => cols[i] === c))) missing.push(`${table}(${columns.join(', ')}) for ${what}; indexes: ${JSON.stringify(indexes)}`);
+    }
+    expect(missing).toEqual([]);
   });
 
   if (kind === 'postgres') {

@@ -16,6 +16,7 @@ import { PeerKeyGrace1765560000000 } from './1765560000000-peer-key-grace';
 import { MaterialOwnership1765570000000 } from './1765570000000-material-ownership';
 import { StepDueProvisional1765580000000 } from './1765580000000-step-due-provisional';
 import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-retention';
+import { CaseListIndexes1765640000000 } from './1765640000000-case-list-indexes';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   MaterialOwnership1765570000000,
   StepDueProvisional1765580000000,
   DeadLettersRetention1765600000000,
+  CaseListIndexes1765640000000,
 ];
