@@ -43,9 +43,10 @@ export function isConnectionLost(err: unknown): boolean {
     if (c === '57P01' || c === '57P02' || c === '57P03' || c.startsWith('08')) return true;
     if (c === 'ECONNRESET' || c === 'ECONNREFUSED' || c === 'EPIPE' || c === 'ETIMEDOUT') return true;
   }
-  if (e.name === 'QueryRunnerAlreadyReleasedError') return true;
+  // TypeORM releases a query runner whose connection emitted 'error'; later use throws one of these.
+  if (e.name === 'QueryRunnerAlreadyReleasedError' || e.name === 'QueryRunnerProviderAlreadyReleasedError') return true;
   const text = `${typeof e.message === 'string' ? e.message : ''} ${typeof e.driverError?.message === 'string' ? e.driverError.message : ''}`;
-  return /Connection terminated|Query runner already released|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect/i.test(text);
+  return /Connection terminated|Query runner already released|query runner was already released|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect/i.test(text);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { DomainException } from '@tongban/common';
 import { asDatabaseFault, databaseUnavailable, isConnectionLost } from './database-faults';
 import { transactionContext } from './sqlite-writer';
 
@@ -60,13 +61,19 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
     try {
       result = await transactionContext.run(runner, () => fn(runner.manager));
     } catch (e) {
+      // The runner lets go of a connection that emitted 'error' (TypeORM releases it at once): whatever
+      // the work threw after that (QueryRunnerAlreadyReleased, QueryRunnerProviderAlreadyReleased, a
+      // failed query), the cause is the lost connection, and the server rolled the transaction back.
+      if (runner.isReleased) throw e instanceof DomainException ? e : databaseUnavailable(e);
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch((r) => logger.warn(`rollback failed: ${(r as Error).message}`));
       throw e;
     }
+    // Lost before COMMIT was sent: the server rolled back, nothing is stored.
+    if (runner.isReleased) throw databaseUnavailable(new Error('connection lost before COMMIT'));
     try {
       await runner.commitTransaction();
     } catch (e) {
-      if (isConnectionLost(e)) throw databaseUnavailable(e, true);
+      if (isConnectionLost(e) || runner.isReleased) throw databaseUnavailable(e, true);
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch((r) => logger.warn(`rollback failed: ${(r as Error).message}`));
       throw e;
     }
