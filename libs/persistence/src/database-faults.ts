@@ -46,7 +46,9 @@ export function isConnectionLost(err: unknown): boolean {
   // TypeORM releases a query runner whose connection emitted 'error'; later use throws one of these.
   if (e.name === 'QueryRunnerAlreadyReleasedError' || e.name === 'QueryRunnerProviderAlreadyReleasedError') return true;
   const text = `${typeof e.message === 'string' ? e.message : ''} ${typeof e.driverError?.message === 'string' ? e.driverError.message : ''}`;
-  return /Connection terminated|Query runner already released|query runner was already released|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect/i.test(text);
+  return /Connection terminated|Query runner already released|query runner was already released|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect/i.test(
+    text,
+  );
 }
 
 /**
