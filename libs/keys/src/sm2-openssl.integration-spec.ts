@@ -68,6 +68,17 @@ describeWithOpenssl('SM2 with SM3: interoperability with the openssl command', (
     expect(opensslVerifies(file('pub.pem'), sm2SignatureToDer(signer.sign(msg)), msg, 'distid:ALICE123@YAHOO.COM')).toBe(false);
   });
 
+  it('openssl accepts the test vector of docs/protocol.md §16.6 (PEM body, DER signature, signing input)', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'protocol.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### 16.6 Test vector'));
+    const value = (name: string) => new RegExp(`^${name.replace(/[()]/g, '\\$&')}:\\s+(\\S+)$`, 'm').exec(section)![1];
+    writeFileSync(file('vector.pem'), `-----BEGIN PUBLIC KEY-----\n${value('public key (PEM body)')}\n-----END PUBLIC KEY-----\n`);
+    const der = Buffer.from(value('signature as DER for openssl (hex)'), 'hex');
+    const input = Buffer.from(value('signing input'), 'ascii');
+    expect(opensslVerifies(file('vector.pem'), der, input)).toBe(true);
+    expect(opensslVerifies(file('vector.pem'), der, Buffer.concat([input, Buffer.from('.')]))).toBe(false);
+  });
+
   it('openssl accepts the GB/T 32918.5 Annex A signature under the Annex A key Tongban builds', () => {
     const hex = (s: string) => Buffer.from(s, 'hex');
     const annex = Sm2SigningKey.fromJwk({
