@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DomainException } from '@tongban/common';
 import { databaseFaultCounts, databaseStatementCount } from '@tongban/persistence';
 
+/** Interval of the event-loop delay sampler behind `nodejs_eventloop_lag_*` (docs/operations.md §12). */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 /** One sample of a gauge computed at scrape time. */
 export interface GaugeSample {
   labels?: Record<string, string>;
@@ -102,7 +105,9 @@ export class Metrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    // The event-loop delay histogram samples once a second: prom-client's default (every 10 ms) is
+    // a timer that wakes an idle gateway 100 times a second, most of its idle CPU.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Runs one call to `peer`, timing it and counting its outcome: `ok` or the DomainException code. */
