@@ -75,6 +75,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
         ...config.webhooks,
         deadLetterAgeMs: config.delivery.deadLetterAgeMs,
         pollIntervalMs: config.delivery.pollIntervalMs,
+        idlePollMs: config.delivery.idlePollMs,
         concurrency: config.delivery.concurrency,
         httpsOnly: config.env === 'production',
       } satisfies WebhooksOptions,

@@ -82,6 +82,8 @@ const schema = z
     deliveryBackoffBaseMs: int(10, 60_000).default(500),
     deliveryBackoffCapMs: int(100, 3_600_000).default(300_000),
     deliveryPollMs: int(10, 60_000).default(1000),
+    // Safety poll of an idle worker: its wait doubles from deliveryPollMs up to this after empty rounds.
+    deliveryIdlePollMs: int(10, 600_000).default(30_000),
     deliveryConcurrency: int(1, 256).default(16),
     materialMaxBytes: int(1024, 64 * 1024 * 1024).default(20 * 1024 * 1024),
     webhookBackoffBaseMs: int(10, 3_600_000).default(1000),
@@ -160,7 +162,7 @@ export interface GatewayConfig {
   calendarFile: string;
   /** Time between announcing a rotated key and signing with it. */
   keyOverlapMs: number;
-  delivery: { deadLetterAgeMs: number; deadAfterFailures: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; concurrency: number };
+  delivery: { deadLetterAgeMs: number; deadAfterFailures: number; backoffBaseMs: number; backoffCapMs: number; pollIntervalMs: number; idlePollMs: number; concurrency: number };
   /** Retention job: run interval (0: off), rows per delete batch, and age in days per table (0: keep forever). */
   retention: { intervalMs: number; batchSize: number; outboxDays: number; inboxDays: number; webhookDeliveriesDays: number; materialDays: number };
   /** Largest case material accepted (upload or PushMaterial), bytes. */
@@ -298,6 +300,7 @@ function finish(r: Raw): GatewayConfig {
       backoffBaseMs: r.deliveryBackoffBaseMs,
       backoffCapMs: Math.max(r.deliveryBackoffCapMs, r.deliveryBackoffBaseMs),
       pollIntervalMs: r.deliveryPollMs,
+      idlePollMs: Math.max(r.deliveryIdlePollMs, r.deliveryPollMs),
       concurrency: r.deliveryConcurrency,
     },
     retention: {

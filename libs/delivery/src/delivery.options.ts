@@ -7,8 +7,10 @@ export interface DeliveryOptions {
   /** First retry delay; doubles per attempt up to `backoffCapMs`, with full jitter. */
   backoffBaseMs: number;
   backoffCapMs: number;
-  /** How often the dispatcher looks for due messages when nothing nudges it. */
+  /** First wait of the dispatcher's poll after work when nothing nudges it; doubles while idle. */
   pollIntervalMs: number;
+  /** Longest wait of that poll when idle (the safety poll: work queued by another process, leases of a dead replica). */
+  idlePollMs: number;
   /** How long a claimed message is reserved for one sender (process or replica). */
   leaseMs: number;
   /** Messages in flight at once (each stream still one at a time). */

@@ -47,6 +47,7 @@ describeEachDatabase('Dispatcher dead letters (poison messages)', (fresh) => {
     backoffBaseMs: 10,
     backoffCapMs: 20,
     pollIntervalMs: 10,
+    idlePollMs: 10,
     leaseMs: 10_000,
     concurrency: 4,
   };

@@ -54,7 +54,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
   }
 
   protected limits() {
-    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
+    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
   /** Leases up to `limit` due stream heads to this dispatcher. */
@@ -134,8 +134,8 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       const failureCount = failure.transient ? m.failureCount : failure.code === m.failureCode ? m.failureCount + 1 : 1;
       const deadReason: DeadReason | null =
         !failure.transient && failureCount >= this.options.deadAfterFailures ? 'FAILURES' : now.getTime() - m.createdAt.getTime() >= this.options.deadLetterAgeMs ? 'AGE' : null;
-      const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
-      const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+      // Also arms a round for when the retry falls due.
+      const delay = this.retryIn(attempts, this.options.backoffBaseMs, this.options.backoffCapMs);
       const reason = toStorableText(e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message);
       // A key announcement pinned to a key the peer no longer accepts (it learnt of the retirement
       // or revocation from its administrator or the directory first) goes again at once, signed

@@ -30,6 +30,8 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
   private readonly guard: RefusalGuard;
   private readonly auditWindowMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private flushEveryMs = 5000;
+  private stopped = false;
   /** TLS peers throttled since the last flush (the log says so once per flush interval, not per request). */
   private readonly throttled = new Set<string>();
 
@@ -47,13 +49,29 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(false), Math.max(250, Math.min(this.auditWindowMs / 4, 5000)));
-    this.timer.unref();
+    this.flushEveryMs = Math.max(250, Math.min(this.auditWindowMs / 4, 5000));
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     await this.flush(true);
+  }
+
+  /**
+   * Arms the flush timer while the guard holds refusal state (an open audit window, a budget being
+   * refilled, a throttled peer): a gateway that refused nothing has no timer at all.
+   */
+  private armFlush(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush(false).finally(() => {
+        if (this.guard.holdsState() || this.throttled.size > 0) this.armFlush();
+      });
+    }, this.flushEveryMs);
+    this.timer.unref();
   }
 
   /** Token bucket per verified sender (burst of two seconds' worth); refuses beyond the peer's limit. */
@@ -77,6 +95,7 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
     const types = RPC_TYPES[rpc];
     const source = sourceOf(transportPeer);
     if (!this.guard.admits(source)) {
+      this.armFlush();
       // Before any work: no signature check, no audit row of its own (counted into the aggregate).
       this.metrics?.refusal('TOO_MANY_REFUSALS');
       const { closed } = this.guard.note(source, rpc, 'TOO_MANY_REFUSALS', false);
@@ -114,6 +133,7 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
       return;
     }
     this.guard.charge(source);
+    this.armFlush();
     const { ownRow, closed } = this.guard.note(source, rpc, e.code);
     if (closed) await this.writeAggregate(closed);
     if (!ownRow) return;

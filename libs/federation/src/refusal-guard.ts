@@ -93,6 +93,11 @@ export class RefusalGuard {
     return out;
   }
 
+  /** Whether anything is held that a later `drain` must see: an open window or a budget not yet full. */
+  holdsState(): boolean {
+    return this.windows.size > 0 || this.buckets.size > 0;
+  }
+
   private bucket(source: string): { tokens: number; at: number } {
     const now = this.clock.now().getTime();
     let b = this.buckets.get(source);

@@ -5,6 +5,9 @@ import { isUniqueViolation } from '@tongban/persistence';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { SeenMessageEntity } from './seen-message.entity';
 
+/** Delay between a remembered id and the purge that follows it (at most one purge per minute). */
+const PURGE_EVERY_MS = 60_000;
+
 /**
  * Remembers accepted message ids in the database, so a replay is refused even after a restart
  * and across replicas sharing one database. Ids are purged once their message has expired.
@@ -14,6 +17,7 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ReplayStore');
   private readonly repo: Repository<SeenMessageEntity>;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
   private readonly insertSql: string;
 
   constructor(
@@ -31,6 +35,7 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
       // Acceptance is judged in whole seconds (now_s <= exp + skew), so keep the id one second longer.
       // A plain statement: this runs once per request, and the query builder costs more than the insert.
       await this.repo.manager.query(this.insertSql, [sender, messageId, (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000]);
+      this.schedulePurge(PURGE_EVERY_MS);
       return true;
     } catch (e) {
       if (isUniqueViolation(e)) return false;
@@ -44,12 +49,29 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
     return res.affected ?? 0;
   }
 
+  /** Purges what earlier processes left, then only after this process remembered something. */
   onModuleInit(): void {
-    this.timer = setInterval(() => this.purge().catch((e: unknown) => this.logger.warn(`purge failed: ${errorMessage(e)}`)), 60_000);
-    this.timer.unref();
+    this.stopped = false;
+    this.schedulePurge(0);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * One purge `ms` from now unless one is armed already. Armed by `remember`: a gateway that
+   * accepted nothing in the last minute has nothing to purge and no timer. Rows of other replicas
+   * are purged by whichever replica purges next (the statement deletes every expired row).
+   */
+  private schedulePurge(ms: number): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.purge().catch((e: unknown) => this.logger.warn(`purge failed: ${errorMessage(e)}`));
+    }, ms);
+    this.timer.unref();
   }
 }

@@ -15,6 +15,10 @@ import { afterCommit, runInTransaction } from '@tongban/persistence';
 export const KEY_ANNOUNCEMENT = 'tongban.federation.v1.KeyAnnouncement';
 export const KEY_STREAM = 'keys';
 
+/** Longest single wait of the promotion timer (Node's limit is ~24.8 days), and the retry after a failed promotion. */
+const MAX_TIMER_MS = 24 * 3600_000;
+const PROMOTION_RETRY_MS = 5000;
+
 /** Options of key rotation. */
 export interface KeyAdminOptions {
   /** Time between announcing a new key and signing with it (peers learn it first). */
@@ -37,6 +41,8 @@ const revokeSchema = z.object({ reason: z.string().trim().min(1).max(200) }).str
 export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('KeyAdmin');
   private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private promoting = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -54,12 +60,45 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     this.inbox.on(KEY_ANNOUNCEMENT, (tx, m) => this.receive(tx, m.sender, m.body));
-    this.timer = setInterval(() => this.promoteDue().catch((e: unknown) => this.logger.warn(`key promotion failed: ${errorMessage(e)}`)), 5000);
-    this.timer.unref();
+    this.stopped = false;
+    // Keys change here (rotation, promotion) or elsewhere (the CLI, another replica; seen by the
+    // periodic reload): after each reload the timer is armed for the next NEXT key, if any.
+    this.keys.onRefresh(() => this.schedulePromotion());
+    this.schedulePromotion();
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One timer, for when the earliest NEXT key falls due (none while no rotation is pending). */
+  private schedulePromotion(): void {
+    if (this.stopped || this.promoting) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const at = this.keys.nextActivation();
+    if (!at) return;
+    // Capped: a timer cannot wait longer than ~24.8 days, and an overlap may be 30 days.
+    this.timer = setTimeout(() => void this.runPromotion(), Math.min(Math.max(0, at.getTime() - this.clock.now().getTime()), MAX_TIMER_MS));
+    this.timer.unref();
+  }
+
+  private async runPromotion(): Promise<void> {
+    this.timer = undefined;
+    this.promoting = true;
+    try {
+      await this.promoteDue();
+    } catch (e) {
+      this.logger.warn(`key promotion failed: ${errorMessage(e)}`);
+      // Try again later (the database may be back).
+      if (!this.stopped) this.timer = setTimeout(() => void this.runPromotion(), PROMOTION_RETRY_MS).unref();
+      return;
+    } finally {
+      this.promoting = false;
+    }
+    this.schedulePromotion();
   }
 
   /** Starts a rotation: a NEXT key now (announced), signing switches after the overlap, or at once. */

@@ -45,6 +45,7 @@ export class KeyStore {
   private readonly logger = new Logger('KeyStore');
   private keys = new Map<string, LoadedKey>();
   private active: LoadedKey | undefined;
+  private readonly refreshed: (() => void)[] = [];
   private readonly repo: Repository<SigningKeyEntity>;
   private readonly encryption: KeyEncryption;
 
@@ -100,6 +101,19 @@ export class KeyStore {
     this.keys = next;
     const actives = [...next.values()].filter((k) => k.status === 'ACTIVE').sort((a, b) => (a.activatedAt?.getTime() ?? 0) - (b.activatedAt?.getTime() ?? 0));
     this.active = actives[actives.length - 1];
+    for (const l of this.refreshed) l();
+  }
+
+  /** Calls `listener` after every refresh (e.g. to arm a timer for the next NEXT key's activation). */
+  onRefresh(listener: () => void): void {
+    this.refreshed.push(listener);
+  }
+
+  /** When the earliest NEXT key is due to start signing (null when there is none). */
+  nextActivation(): Date | null {
+    let at: Date | null = null;
+    for (const k of this.keys.values()) if (k.status === 'NEXT' && k.activatedAt && (!at || k.activatedAt < at)) at = k.activatedAt;
+    return at;
   }
 
   /** Creates a key inside `tx` (encrypted before it is written); NEXT keys activate at `activateAt`. */

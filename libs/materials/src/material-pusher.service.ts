@@ -55,7 +55,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
   }
 
   protected limits() {
-    return { concurrency: Math.min(this.options.concurrency, MAX_IN_FLIGHT), claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
+    return { concurrency: Math.min(this.options.concurrency, MAX_IN_FLIGHT), claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
   /** Leases up to `limit` due transfers to this pusher. */
@@ -139,8 +139,8 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
       const now = this.clock.now();
       // A file that fails its own check will never get better by retrying: park it at once.
       const dead = e instanceof LocalFault || now.getTime() - t.createdAt.getTime() >= this.options.deadLetterAgeMs;
-      const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
-      const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+      // Also arms a round for when the retry falls due.
+      const delay = this.retryIn(attempts, this.options.backoffBaseMs, this.options.backoffCapMs);
       const reason = e instanceof DomainException ? `${e.code}: ${e.message}` : (e as Error).message;
       await repo.update(key, {
         attempts,

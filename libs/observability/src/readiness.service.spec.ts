@@ -78,4 +78,31 @@ describe('Readiness', () => {
     expect(await readiness.current()).toEqual({ status: 'not_ready', checks: { database: 'error', keys: 'ok', shutdown: 'ok' } });
     expect(conn.query).toHaveBeenCalledTimes(2);
   });
+
+  it('checks the database in the background only while probes come: none for no one, one per interval while probed', async () => {
+    jest.useFakeTimers();
+    try {
+      const conn = db(async () => 1);
+      const readiness = new Readiness(conn, () => true, new ShutdownState(), 1000, 2000, 30_000);
+      readiness.onApplicationBootstrap();
+      await jest.advanceTimersByTimeAsync(600_000);
+      // Nobody probed for ten minutes: only the boot check ran.
+      expect(conn.query).toHaveBeenCalledTimes(1);
+      // The first probe after a quiet spell waits for a fresh check; then one check per 2 s while probes come (every 10 s here).
+      for (let t = 0; t < 60_000; t += 10_000) {
+        expect((await readiness.current()).status).toBe('ok');
+        await jest.advanceTimersByTimeAsync(10_000);
+      }
+      expect(conn.query).toHaveBeenCalledTimes(2 + 30);
+      // Probes stop: the background check stops within the quiet period (30 s after the last probe).
+      await jest.advanceTimersByTimeAsync(30_000);
+      const afterQuiet = conn.query.mock.calls.length;
+      expect(afterQuiet).toBeLessThanOrEqual(2 + 30 + 15);
+      await jest.advanceTimersByTimeAsync(600_000);
+      expect(conn.query).toHaveBeenCalledTimes(afterQuiet);
+      readiness.onModuleDestroy();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

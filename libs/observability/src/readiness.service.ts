@@ -23,11 +23,14 @@ export interface ReadinessReport {
 export class Readiness {
   private readonly logger = new Logger('Health');
   private lastFailures = '';
-  // The database check kept up to date in the background: a probe reads it, it never waits for
-  // the database (or for a pool busy with request traffic) itself.
+  // The database check kept up to date in the background while probes come: a probe reads it, it
+  // never waits for the database (or for a pool busy with request traffic) itself. Nobody probing
+  // (npm start, a gateway without an orchestrator), the check stops: no query every 2 s for no one.
   private lastDatabase: CheckResult | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<CheckResult> | undefined;
+  private lastProbeAt = 0;
+  private stopped = false;
 
   constructor(
     private readonly db: QueryRunnerPort,
@@ -35,19 +38,34 @@ export class Readiness {
     private readonly shutdown: ShutdownState,
     private readonly timeoutMs = 1000,
     private readonly intervalMs = 2000,
+    /** The background check stops after this long without a probe (and restarts at the next one). */
+    private readonly quietAfterMs = Math.max(30_000, 5 * intervalMs),
   ) {}
 
-  /** Starts the background database check (every `intervalMs`). */
+  /** Runs the database check once at boot, so the first probe does not wait for it. */
   onApplicationBootstrap(): void {
-    if (this.timer) return;
     void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.intervalMs);
-    this.timer.unref();
   }
 
   onModuleDestroy(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Keeps the background check running (every `intervalMs`) while probes come. */
+  private probed(): void {
+    this.lastProbeAt = Date.now();
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastProbeAt > this.quietAfterMs) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        return;
+      }
+      void this.refresh();
+    }, this.intervalMs);
+    this.timer.unref();
   }
 
   /** Runs the database check once and keeps its result (one at a time). */
@@ -60,10 +78,13 @@ export class Readiness {
 
   /**
    * The answer of `GET /health/ready`: the last background database result (waits only for the
-   * very first one), the key and shutdown checks read live; no query per probe.
+   * first one after a quiet spell), the key and shutdown checks read live; no query per probe.
    */
   async current(): Promise<ReadinessReport> {
-    const database = this.lastDatabase ?? (await this.refresh());
+    // No background check running: the last result may be from long ago, so this probe waits for a new one.
+    const fresh = this.timer !== undefined && this.lastDatabase !== undefined;
+    this.probed();
+    const database = fresh ? this.lastDatabase! : await this.refresh();
     return this.report(database);
   }
 

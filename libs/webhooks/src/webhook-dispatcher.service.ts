@@ -55,7 +55,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
   }
 
   protected limits() {
-    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs };
+    return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
   /** Leases up to `limit` due deliveries to this dispatcher. */
@@ -137,8 +137,8 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     }
     const now = this.clock.now();
     const dead = attempts >= this.options.maxAttempts || now.getTime() - d.createdAt.getTime() >= this.options.deadLetterAgeMs;
-    const exp = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
-    const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+    // Also arms a round for when the retry falls due.
+    const delay = this.retryIn(attempts, this.options.backoffBaseMs, this.options.backoffCapMs);
     await repo.update(key, {
       attempts,
       status: dead ? 'DEAD' : 'PENDING',

@@ -9,8 +9,10 @@ export interface WebhooksOptions {
   deadLetterAgeMs: number;
   /** Timeout of one request. */
   timeoutMs: number;
-  /** How often the dispatcher looks for due deliveries when nothing nudges it. */
+  /** First wait of the dispatcher's poll after work when nothing nudges it; doubles while idle. */
   pollIntervalMs: number;
+  /** Longest wait of that poll when idle. */
+  idlePollMs: number;
   /** Requests in flight at once. */
   concurrency: number;
   /** Only https:// URLs (production). */
