@@ -17,40 +17,14 @@ const { tmpdir, cpus, totalmem } = require('node:os');
 const path = require('node:path');
 const fed = require('../lib/federation');
 const bot = require('../lib/case-bot');
+const targets = require('./targets');
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION_S = Number(process.env.BENCH_DURATION_S || (QUICK ? 5 : 20));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
 const PG_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const ENV = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '500', TONGBAN_DELIVERY_POLL_MS: '200', TONGBAN_LOG_LEVEL: 'warn' };
-const BENCH_CATALOGUE = {
-  version: 'bench-2step',
-  items: [
-    {
-      code: 'BENCH_JOINT_2',
-      name: '基准测试联办事项',
-      department: '基准测试',
-      modes: ['JOINT'],
-      roles: ['ACCEPTING', 'PROCESSING'],
-      acceptingRole: 'ACCEPTING',
-      steps: [
-        { role: 'ACCEPTING', action: 'ACCEPT', name: '受理', timeLimitWorkingDays: 1, inputs: [], outputs: [], mayRefuse: false, needsApplicantId: false, needsMaterials: false },
-        {
-          role: 'PROCESSING',
-          action: 'PROCESS',
-          name: '办理',
-          timeLimitWorkingDays: 5,
-          inputs: [],
-          outputs: [{ name: 'doc_no', kind: 'DOCUMENT_NUMBER', required: true }],
-          mayRefuse: false,
-          needsApplicantId: false,
-          needsMaterials: false,
-        },
-      ],
-      materials: [],
-    },
-  ],
-};
+const { BENCH_CATALOGUE, benchCaseBody } = require('./bench-catalogue');
 
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -147,13 +121,7 @@ async function run(label, database, bjReplicas = 1) {
       }
     }
     const items = new Map(BENCH_CATALOGUE.items.map((i) => [i.code, i]));
-    const body = {
-      itemCode: 'BENCH_JOINT_2',
-      applicant: { name: '基准', idNumber: '11010519491231002X' },
-      participants: { ACCEPTING: '110000', PROCESSING: '130000' },
-      materials: [],
-      receivedAt: { office: 'bench', clerk: 'bench', channel: 'ONLINE' },
-    };
+    const body = benchCaseBody('110000', '130000');
     const gws = [...bjs, hb];
     // The robot's task-list polls are the benchmark's load, not the cases' cost: their statements
     // are measured idle (workers alone, then workers and robot) and taken out of the figure. A poll
@@ -283,7 +251,11 @@ async function main() {
   console.log(`bench:cases — ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, node ${machine.node}, ${machine.date}`);
   console.log(`two-step 联办 cases 北京→河北, ${CONCURRENCY} concurrent openers for ${DURATION_S}s; robot at 河北 polls tasks every 10 ms`);
   const results = [];
-  const verdict = (what, ok, figure) => console.log(`target ${what}: ${ok ? 'PASS' : 'FAIL'} (${figure})`);
+  const checks = [];
+  const verdict = (what, ok, figure) => {
+    console.log(`target ${what}: ${ok ? 'PASS' : 'FAIL'} (${figure})`);
+    checks.push(targets.check(what, ok, figure, Number(figure)));
+  };
   if (process.env.BENCH_SKIP_SQLITE !== '1') {
     const sqlite = await run('SQLite', 'sqlite');
     results.push(sqlite);
@@ -301,11 +273,23 @@ async function main() {
   }
   for (const r of results) {
     if (r.bjReplicas !== 1) continue;
-    const goal = r.database === 'SQLite' ? 100 : 60;
+    const goal = r.database === 'SQLite' ? targets.GOALS.casesPerSecSqlite : targets.GOALS.casesPerSecPostgres;
     verdict(`≥ ${goal} cases/s on ${r.database}`, r.casesPerSec >= goal, r.casesPerSec.toFixed(1));
   }
   const pg = results.find((r) => r.database === 'PostgreSQL');
-  if (pg) verdict('≤ 15 statements per case on PostgreSQL (half of ~30)', pg.statementsPerCaseNet <= 15, pg.statementsPerCaseNet.toFixed(1));
+  const maxStatements = targets.GOALS.statementsPerCasePostgres;
+  if (pg) verdict(`≤ ${maxStatements} statements per case on PostgreSQL (half of ~30)`, pg.statementsPerCaseNet <= maxStatements, pg.statementsPerCaseNet.toFixed(1));
+  const two = results.find((r) => r.bjReplicas === 2);
+  if (pg && two)
+    checks.push(
+      targets.check(
+        'two replicas of 北京 on one PostgreSQL database scale (cases/s ratio > 1)',
+        two.casesPerSec / pg.casesPerSec > 1,
+        `${(two.casesPerSec / pg.casesPerSec).toFixed(2)}×`,
+        two.casesPerSec / pg.casesPerSec,
+      ),
+    );
+  targets.report('bench:cases', checks, { note: `${CONCURRENCY} openers, ${DURATION_S} s${QUICK ? ', BENCH_QUICK' : ''}` });
   mkdirSync('.bench', { recursive: true });
   writeFileSync(path.join('.bench', `cases-${machine.date.replace(/[:.]/g, '-')}.json`), JSON.stringify({ machine, results }, null, 2));
 }

@@ -114,9 +114,9 @@ const CSV_FIELDS = [
 
 /**
  * Writes `n` generated records to `file` as a JSON array or a CSV with a header row, in chunks (never
- * the whole file in memory). Returns {records, bytes}.
+ * the whole file in memory); `onRecord(i, record)` sees each record as it is written. Returns {records, bytes}.
  */
-function writeLicenceFile(file, n, format = 'json', seed = 110105) {
+function writeLicenceFile(file, n, format = 'json', seed = 110105, onRecord = undefined) {
   const fd = fs.openSync(file, 'w');
   let bytes = 0;
   let buf = [];
@@ -134,7 +134,9 @@ function writeLicenceFile(file, n, format = 'json', seed = 110105) {
     out(format === 'csv' ? CSV_FIELDS.join(',') + '\n' : '[');
     let i = 0;
     for (const r of licenceRecords(n, seed)) {
-      out(format === 'csv' ? CSV_FIELDS.map((f) => cell(r[f])).join(',') + '\n' : (i++ ? ',\n' : '\n') + JSON.stringify(r));
+      onRecord?.(i, r);
+      out(format === 'csv' ? CSV_FIELDS.map((f) => cell(r[f])).join(',') + '\n' : (i ? ',\n' : '\n') + JSON.stringify(r));
+      i++;
     }
     if (format !== 'csv') out('\n]\n');
     flush();

@@ -41,6 +41,7 @@ const { stopProcesses } = require('../lib/processes');
 const { generateLicences, expectedStatus, verificationBody, buildBareDatabase, prng } = require('./licence-data');
 const { newBareKeys, writeProto } = require('./bare-common');
 const profileSummary = require('./cpuprofile-summary');
+const targets = require('./targets');
 
 const ISSUER = '110000';
 const ASKER = '440000';
@@ -56,7 +57,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PLAINTEXT = process.env.BENCH_PLAINTEXT === '1';
 const DURATION_S = QUICK ? 3 : parseDuration(process.env.BENCH_DURATION_S);
-const TARGETS = { throughputRatioC64: 0.75, p99RatioC16: 1.5, batchOverSingle: 3 };
+const TARGETS = { throughputRatioC64: targets.GOALS.verifyThroughputC64, p99RatioC16: targets.GOALS.verifyP99C16, batchOverSingle: 3 };
 
 function parseDuration(v) {
   if (v === undefined || v === '') return 10;
@@ -488,6 +489,8 @@ async function main() {
   const single = [];
   for (const c of SINGLE_CONCURRENCY) {
     const tongban = await runLoad({ url: asker.baseUrl, path: '/v1/verifications', token: asker.apiToken, bodiesFile: singleBodiesFile, connections: c, kind: 'single' }, tongbanPids);
+    // RSS of each gateway as the load ends (issue 10: ≤ 300 MiB under the c=64 load).
+    tongban.rssMiB = { asker: targets.rssMiB(asker.proc.pid), issuer: targets.rssMiB(issuer.proc.pid) };
     log(runLine(`Tongban c=${c}`, tongban));
     log(cpuLine(tongban));
     const bareRun = await runLoad({ url: bareTarget.baseUrl, path: '/v1/verifications', token: bareTarget.apiToken, bodiesFile: singleBodiesFile, connections: c, kind: 'single' }, barePids);
@@ -656,6 +659,27 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
     log(`${verdict.padEnd(22)} ${c.name.padEnd(40)} ${c.shown}${c.noisy ? '   (noisy: other processes were busy; re-run on a quiet machine)' : ''}`);
   }
   log('='.repeat(W));
+  const rssMax = Math.max(...Object.values(c64.tongban.rssMiB ?? {}).filter((v) => v !== null));
+  const issue10 = targets.report(
+    'bench:verify',
+    [
+      ...checks.slice(0, 2).map((c) => targets.check(c.name, c.valid ? c.pass : null, `${c.shown}${c.valid ? '' : ' (run had errors)'}${c.noisy ? ' (noisy)' : ''}`, c.value)),
+      targets.check(
+        `CPU per verification at c=64 ≤ ${targets.GOALS.verifyCpuPerRequest}× bare`,
+        Number.isFinite(c64.ratio.serverCpuPerRequest) ? c64.ratio.serverCpuPerRequest <= targets.GOALS.verifyCpuPerRequest : null,
+        `${f2(c64.ratio.serverCpuPerRequest)}× (asker + issuer ${f0((c64.tongban.cpu?.asker?.usPerRequest ?? NaN) + (c64.tongban.cpu?.issuer?.usPerRequest ?? NaN))} µs vs bare ${f0((c64.bare.cpu?.front?.usPerRequest ?? NaN) + (c64.bare.cpu?.issuer?.usPerRequest ?? NaN))} µs)`,
+        c64.ratio.serverCpuPerRequest,
+      ),
+      targets.check(
+        `gateway RSS under the c=64 load ≤ ${targets.GOALS.rssUnderLoadMiB} MiB`,
+        Number.isFinite(rssMax) ? rssMax <= targets.GOALS.rssUnderLoadMiB : null,
+        Number.isFinite(rssMax) ? `${rssMax.toFixed(1)} MiB (asker ${f2(c64.tongban.rssMiB.asker)}, issuer ${f2(c64.tongban.rssMiB.issuer)})` : 'no /proc',
+        rssMax,
+      ),
+      targets.check(checks[2].name, checks[2].valid ? checks[2].pass : null, checks[2].shown, checks[2].value),
+    ],
+    { note: `other CPU at c=64: ${otherCpu(c64.tongban)} / ${otherCpu(c64.bare)} of a core (Tongban / bare)${PLAINTEXT ? '; PLAINTEXT' : ''}${QUICK ? '; BENCH_QUICK' : ''}` },
+  );
 
   const benchDir = path.join(fed.ROOT, '.bench');
   fs.mkdirSync(benchDir, { recursive: true });
@@ -684,6 +708,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
         batch,
         batchOverSingle: { ratio: batchRatio, bestSingleConnections: bestSingle.connections, bestBatchConnections: bestBatch.connections },
         targets: checks,
+        issue10,
         profile,
         notes: [
           "latencies are exact (float ms) percentiles over every 2xx response of the timed window; autocannon's own 1-ms-resolution figures are under `autocannon`",

@@ -112,7 +112,8 @@ const GATEWAY_ENV = {
   TONGBAN_DELIVERY_CONCURRENCY: '4',
   ...(PG ? { TONGBAN_DATABASE_POOL_SIZE: '2' } : {}), // 32 × 2 connections stays under max_connections = 100
 };
-const TARGETS = { idleRssMiB: 150, totalRssGiB: 20 };
+const targets = require('../bench/targets');
+const TARGETS = { idleRssMiB: targets.GOALS.idleRssMiB, totalRssGiB: 20 };
 const FINAL = ['COMPLETED', 'REFUSED', 'CANCELLED'];
 // Setup (imports, starts, trust) must finish within this, whatever happens; so must the whole run.
 const SETUP_MAX_MS = 900_000;
@@ -1052,6 +1053,28 @@ async function main() {
   ];
   result.targets = checks.map(([what, ok]) => ({ what, pass: ok }));
   for (const [what, ok] of checks) log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
+  const G = targets.GOALS;
+  const loadRssMax = result.memoryEndOfLoad?.rssMiB?.max;
+  result.issue10 = targets.report(
+    'sim:federation',
+    [
+      targets.check(
+        `idle gateway RSS ≤ ${G.idleRssMiB} MiB`,
+        result.memoryIdle.rssMiB.max <= G.idleRssMiB,
+        `${f1(result.memoryIdle.rssMiB.max)} MiB (max of ${gws.length})`,
+        result.memoryIdle.rssMiB.max,
+      ),
+      targets.check(
+        `gateway RSS under load ≤ ${G.rssUnderLoadMiB} MiB`,
+        loadRssMax === undefined ? null : loadRssMax <= G.rssUnderLoadMiB,
+        loadRssMax === undefined ? 'not sampled' : `${f1(loadRssMax)} MiB (max, end of load)`,
+        loadRssMax,
+      ),
+      targets.check(`≥ ${G.simVerificationsPerSec} verifications/s`, V.perSec >= G.simVerificationsPerSec, `${V.perSec.toFixed(1)}/s`, V.perSec),
+      targets.check(`verification p99 ≤ ${G.simP99Ms} ms`, V.p99Ms <= G.simP99Ms, `${f1(V.p99Ms)} ms (p50 ${f1(V.p50Ms)} ms)`, V.p99Ms),
+    ],
+    { note: `${gws.length} gateways, ${S.durationS} s load${QUICK ? ', SIM_QUICK' : ''}` },
+  );
   const allPass = checks.every(([, ok]) => ok);
   result.allPass = allPass;
   result.wallS = (Date.now() - t0) / 1000;

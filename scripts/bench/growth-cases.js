@@ -1,0 +1,189 @@
+'use strict';
+// The cases half of bench:growth: the cost of a two-step 联办 case (北京 opens, 河北's robot does
+// step 1) with 1,000 and then 100,000 cases already in both gateways' SQLite databases. The cases
+// are seeded by cloning one real completed case (its case, steps, events, outbox and inbox rows) in
+// one SQL transaction per database while the gateways are stopped; then the gateways start again on
+// the same files and a closed loop of openers runs for the measured window.
+const path = require('node:path');
+const fed = require('../lib/federation');
+const bot = require('../lib/case-bot');
+const { BENCH_CATALOGUE, benchCaseBody } = require('./bench-catalogue');
+const { cpuMsOf, freePort, percentile, withTimeout } = require('./measure');
+
+const BJ = '110000';
+const HB = '130000';
+const ENV = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '500', TONGBAN_DELIVERY_POLL_MS: '200', TONGBAN_LOG_LEVEL: 'warn' };
+const OPENERS = 4;
+const READS = 40; // sequential reads of each kind after the loop
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sqlitePath = (o) => path.join(o.dir, `tongban-${o.code}.sqlite`);
+
+/**
+ * Adds clones of the completed case `templateCollab` numbered `from`..`to` (inclusive) to a stopped
+ * gateway's SQLite file, older than every real case, in one transaction. Returns rows added per table.
+ */
+function seedCases(file, templateCollab, from, to) {
+  const Database = require('better-sqlite3');
+  const db = new Database(file);
+  try {
+    const t = db.prepare('SELECT id FROM cases WHERE collaboration_id = ?').get(templateCollab);
+    if (!t) throw new Error(`template case ${templateCollab} not found in ${file}`);
+    const cols = (table) =>
+      db
+        .prepare(`SELECT name FROM pragma_table_info(?)`)
+        .all(table)
+        .map((c) => c.name);
+    const n = `WITH RECURSIVE n(i) AS (SELECT ${Number(from)} UNION ALL SELECT i + 1 FROM n WHERE i < ${Number(to)})`;
+    const id = `printf('%08x-5eed-4000-8000-%012x', n.i, n.i)`;
+    const collab = `printf('${BJ}-20250101-%010X', n.i)`;
+    const older = (c) => `${c} - 86400000 - n.i * 1000`; // a day and i seconds before the template
+    // How each table's rows are re-keyed; every other column is copied from the template.
+    const plan = {
+      cases: { where: 't.id = @id', set: { id, collaboration_id: collab, created_at: older('t.created_at'), updated_at: older('t.updated_at'), closed_at: older('t.closed_at') } },
+      case_steps: { where: 't.case_id = @id', set: { case_id: id } },
+      case_events: { where: 't.case_id = @id', set: { case_id: id }, skip: ['seq'] },
+      outbox_messages: { where: 't.stream = @collab', set: { id: `printf('seed-%09d-%s', n.i, substr(t.id, 1, 40))`, stream: collab } },
+      inbox_messages: { where: 't.stream = @collab', set: { message_id: `printf('seed-%09d-%s', n.i, substr(t.message_id, 1, 40))`, stream: collab } },
+    };
+    const added = {};
+    db.transaction(() => {
+      for (const [table, p] of Object.entries(plan)) {
+        const names = cols(table).filter((c) => !(p.skip ?? []).includes(c));
+        const values = names.map((c) => p.set[c] ?? `t.${c}`);
+        const sql = `${n} INSERT INTO ${table} (${names.join(', ')}) SELECT ${values.join(', ')} FROM n, ${table} t WHERE ${p.where}`;
+        added[table] = db.prepare(sql).run({ id: t.id, collab: templateCollab }).changes;
+      }
+    })();
+    return added;
+  } finally {
+    db.close();
+  }
+}
+
+async function waitCompleted(gw, collabIds, timeoutMs) {
+  const want = new Set(collabIds);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = (await fed.call(gw, 'GET', `/v1/cases?state=COMPLETED&limit=${Math.min(1000, want.size + 50)}`)).body?.cases ?? [];
+    const done = page.filter((c) => want.has(c.collaborationId));
+    if (done.length >= want.size) return done;
+    if (Date.now() > deadline) throw new Error(`only ${done.length} of ${want.size} cases completed within ${timeoutMs / 1000} s`);
+    await sleep(200);
+  }
+}
+
+/** p50 of `count` sequential GETs (ms). */
+async function readLatency(gw, urls) {
+  const ms = [];
+  for (const u of urls) {
+    const t = process.hrtime.bigint();
+    const r = await fed.call(gw, 'GET', u);
+    if (r.status !== 200) throw new Error(`GET ${u}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+}
+
+/** One measured window: a closed loop of OPENERS for durationS, then the reads. */
+async function measure(bj, hb, durationS) {
+  const items = new Map(BENCH_CATALOGUE.items.map((i) => [i.code, i]));
+  const robot = bot.startBot(() => hb, items, { intervalMs: 10 });
+  const body = benchCaseBody(BJ, HB);
+  const opened = [];
+  const openMs = [];
+  let failures = 0;
+  try {
+    const cpu0 = { bj: cpuMsOf(bj.proc.pid), hb: cpuMsOf(hb.proc.pid) };
+    const t0 = Date.now();
+    const endAt = t0 + durationS * 1000;
+    await Promise.all(
+      Array.from({ length: OPENERS }, async () => {
+        while (Date.now() < endAt) {
+          const t = process.hrtime.bigint();
+          const r = await fed.call(bj, 'POST', '/v1/cases', body);
+          if (r.status !== 201) {
+            failures++;
+            continue;
+          }
+          openMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+          const done = await fed.call(bj, 'POST', `/v1/tasks/${r.body.collaborationId}~0/complete`, { outputs: {} });
+          if (done.status !== 200) failures++;
+          opened.push(r.body.collaborationId);
+        }
+      }),
+    );
+    const completed = await waitCompleted(bj, opened, 60_000);
+    const wallS = (Date.now() - t0) / 1000;
+    const cpuMs = cpuMsOf(bj.proc.pid) - cpu0.bj + (cpuMsOf(hb.proc.pid) - cpu0.hb);
+    openMs.sort((a, b) => a - b);
+    const ids = completed.slice(0, READS).map((c) => c.collaborationId);
+    return {
+      opened: opened.length,
+      completed: completed.length,
+      failures,
+      casesPerSec: completed.length / wallS,
+      cpuMsPerCase: cpuMs / completed.length,
+      openP50: percentile(openMs, 50),
+      openP99: percentile(openMs, 99),
+      listNewest: await readLatency(
+        bj,
+        Array.from({ length: READS }, () => '/v1/cases?limit=20'),
+      ),
+      listCompleted: await readLatency(
+        bj,
+        Array.from({ length: READS }, () => '/v1/cases?state=COMPLETED&limit=20'),
+      ),
+      byId: await readLatency(
+        bj,
+        ids.map((id) => `/v1/cases/${id}`),
+      ),
+    };
+  } finally {
+    await robot.stop();
+  }
+}
+
+/**
+ * Runs the cases half for each size in `sizes` (ascending). `tls` from fed.localPki for both codes.
+ * Returns one row per size.
+ */
+async function casesGrowth({ dir, tls, ports, sizes, durationS, log }) {
+  const opts = {};
+  for (const code of [BJ, HB]) {
+    opts[code] = { code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: await freePort(ports), grpcPort: await freePort(ports), env: ENV };
+  }
+  const start = async () => Promise.all([BJ, HB].map((c) => withTimeout(fed.startGateway(opts[c]), 90_000, `start ${c}`)));
+  let [bj, hb] = await start();
+  await fed.connectAll([bj, hb]);
+  const loaded = await fed.call(bj, 'PUT', '/admin/catalogue', BENCH_CATALOGUE, bj.adminToken);
+  if (loaded.status !== 200) throw new Error(`loading the bench catalogue failed: ${JSON.stringify(loaded.body)}`);
+  // A first short loop: warms both gateways up and leaves completed cases to clone.
+  const warm = await measure(bj, hb, 2);
+  const template = (await fed.call(bj, 'GET', '/v1/cases?state=COMPLETED&limit=1')).body.cases[0].collaborationId;
+  log(`  cases: gateways up, ${warm.completed} warm-up cases completed; template ${template}`);
+  const rows = [];
+  let seeded = 0;
+  try {
+    for (const size of sizes) {
+      await Promise.all([bj.stop(), hb.stop()]);
+      const t = Date.now();
+      const added = [BJ, HB].map((c) => seedCases(sqlitePath(opts[c]), template, seeded + 1, size));
+      log(`  cases: seeded ${size - seeded} clones in ${((Date.now() - t) / 1000).toFixed(1)} s (北京 rows ${JSON.stringify(added[0])})`);
+      seeded = size;
+      [bj, hb] = await start();
+      await measure(bj, hb, 2); // warm the restarted processes
+      const m = await measure(bj, hb, durationS);
+      rows.push({ dimension: 'cases', size, ...m });
+      log(
+        `  cases ${String(size).padStart(7)} already: ${m.completed} completed (${m.failures} failures), ${m.casesPerSec.toFixed(1)}/s, CPU ${m.cpuMsPerCase.toFixed(2)} ms/case (both gateways), open p50 ${m.openP50.toFixed(1)} p99 ${m.openP99.toFixed(1)} ms; list newest p50 ${m.listNewest.p50.toFixed(1)} ms, list COMPLETED p50 ${m.listCompleted.p50.toFixed(1)} ms, by id p50 ${m.byId.p50.toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    await Promise.all([bj.stop(), hb.stop()]);
+  }
+  return rows;
+}
+
+module.exports = { casesGrowth, seedCases };
