@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SM2_N, SM2_P, Sm2Error, Sm2PublicKey, sm2JwkThumbprint, sm2SignatureFromDer, sm2SignatureToDer, sm2ThumbprintInput, sm2Verify, toBytes32 } from '.';
+import { SM2_N, Sm2Error, Sm2PublicKey, sm2JwkThumbprint, sm2SignatureFromDer, sm2SignatureToDer, sm2ThumbprintInput, toBytes32 } from '.';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 // Public key of GB/T 32918.5 Annex A (see sm2-annex-a.spec.ts).
@@ -7,7 +7,6 @@ const X = hex('09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020'
 const Y = hex('ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13');
 const JWK = { kty: 'EC', crv: 'SM2', x: X.toString('base64url'), y: Y.toString('base64url') };
 const SIG = hex('f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa');
-const MSG = Buffer.from('message digest');
 
 function codeOf(f: () => unknown): string {
   try {
@@ -19,27 +18,12 @@ function codeOf(f: () => unknown): string {
   return 'accepted';
 }
 
-describe('SM2 public keys: bad input is refused with a named code', () => {
+// Each attack on a key or signature is a file of the corpus (sm2-corpus.spec.ts); these are the
+// encodings and conversions around them.
+describe('SM2 public keys', () => {
   it('accepts the good JWK, with alg SM2SM3 or none, and serves it back in the same form', () => {
     expect(Sm2PublicKey.fromJwk(JWK).jwk()).toEqual(JWK);
     expect(codeOf(() => Sm2PublicKey.fromJwk({ ...JWK, alg: 'SM2SM3', kid: 'k', use: 'sig' }))).toBe('accepted');
-  });
-
-  it.each([
-    ['a point not on the curve (y + 1)', { ...JWK, y: toBytes32(BigInt(`0x${Y.toString('hex')}`) + 1n).toString('base64url') }, 'SM2_POINT_NOT_ON_CURVE'],
-    ['a coordinate not below p (x + p wraps onto the curve mod p: still refused)', { ...JWK, x: toBytes32(SM2_P + 5n).toString('base64url') }, 'SM2_POINT_NOT_ON_CURVE'],
-    ['the identity written as x = y = 0', { ...JWK, x: Buffer.alloc(32).toString('base64url'), y: Buffer.alloc(32).toString('base64url') }, 'SM2_POINT_AT_INFINITY'],
-    ['an SM2 key with alg ES256', { ...JWK, alg: 'ES256' }, 'SM2_ALG_MISMATCH'],
-    ['an SM2 key with alg EdDSA', { ...JWK, alg: 'EdDSA' }, 'SM2_ALG_MISMATCH'],
-    ['a private member d', { ...JWK, d: X.toString('base64url') }, 'SM2_JWK_PRIVATE'],
-    ['crv P-256 (these coordinates are not a P-256 key either)', { ...JWK, crv: 'P-256' }, 'SM2_JWK_INVALID'],
-    ['kty OKP', { ...JWK, kty: 'OKP' }, 'SM2_JWK_INVALID'],
-    ['a short x (31 bytes)', { ...JWK, x: X.subarray(1).toString('base64url') }, 'SM2_JWK_INVALID'],
-    ['x with padding', { ...JWK, x: `${X.toString('base64')}` }, 'SM2_JWK_INVALID'],
-    ['a non-canonical last character', { ...JWK, x: `${JWK.x.slice(0, 42)}B` }, 'SM2_JWK_INVALID'],
-    ['an array', [JWK], 'SM2_JWK_INVALID'],
-  ])('%s', (_what, jwk, code) => {
-    expect(codeOf(() => Sm2PublicKey.fromJwk(jwk))).toBe(code);
   });
 
   it('refuses an SPKI of another curve, a compressed point and the one-byte identity', () => {
@@ -59,26 +43,7 @@ describe('SM2 public keys: bad input is refused with a named code', () => {
   });
 });
 
-describe('SM2 signatures: bad input is refused with a named code', () => {
-  const key = Sm2PublicKey.fromJwk(JWK);
-  const withR = (r: bigint) => Buffer.concat([toBytes32(r), SIG.subarray(32)]);
-  const withS = (s: bigint) => Buffer.concat([SIG.subarray(0, 32), toBytes32(s)]);
-
-  it.each([
-    ['63 bytes', SIG.subarray(1), 'SM2_SIGNATURE_LENGTH'],
-    ['65 bytes', Buffer.concat([SIG, Buffer.from([0])]), 'SM2_SIGNATURE_LENGTH'],
-    ['DER instead of r‖s', sm2SignatureToDer(SIG), 'SM2_SIGNATURE_LENGTH'],
-    ['empty', Buffer.alloc(0), 'SM2_SIGNATURE_LENGTH'],
-    ['r = 0', withR(0n), 'SM2_SIGNATURE_RANGE'],
-    ['s = 0', withS(0n), 'SM2_SIGNATURE_RANGE'],
-    ['r = n', withR(SM2_N), 'SM2_SIGNATURE_RANGE'],
-    ['s = n', withS(SM2_N), 'SM2_SIGNATURE_RANGE'],
-    ['r = 2^256 - 1', withR((1n << 256n) - 1n), 'SM2_SIGNATURE_RANGE'],
-    ['s = n + s (same value mod n)', withS(SM2_N + 1n), 'SM2_SIGNATURE_RANGE'],
-  ])('%s', (_what, sig, code) => {
-    expect(codeOf(() => sm2Verify(key, MSG, sig))).toBe(code);
-  });
-
+describe('SM2 signatures: r‖s and DER', () => {
   it('r‖s ↔ DER round-trips; a non-minimal, negative or trailing DER is refused', () => {
     expect(sm2SignatureFromDer(sm2SignatureToDer(SIG))).toEqual(SIG);
     const der = sm2SignatureToDer(SIG);
