@@ -9,7 +9,7 @@ import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTran
 import { CatalogueStore } from '@tongban/catalogue';
 import { Dispatcher, Inbox, Outbox, OutboxAdmin, inboxRetention, outboxRetention } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin, materialRetention } from '@tongban/materials';
-import { WebhookDispatcher, WebhookRecorder, WebhookService, webhookDeliveriesRetention } from '@tongban/webhooks';
+import { WebhookDispatcher, WebhookList, WebhookRecorder, WebhookService, webhookDeliveriesRetention } from '@tongban/webhooks';
 import { DIRECTORY_PROVIDERS } from '@tongban/directory';
 import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
@@ -136,6 +136,7 @@ export class GatewayModule {
         WebhookService,
         WebhookDispatcher,
         WebhookRecorder,
+        WebhookList,
         ...DIRECTORY_PROVIDERS,
         RouteDeclarations,
         Lifecycle,

@@ -6,4 +6,5 @@ export * from './webhook-requests.schema';
 export * from './webhook.service';
 export * from './webhook-dispatcher.service';
 export * from './webhook-recorder.service';
+export * from './webhook-list';
 export * from './webhook-retention';

@@ -2,9 +2,10 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { CaseEventRecord, CaseStepEntity, CaseTransactions } from '@tongban/cases';
+import { afterCommit } from '@tongban/persistence';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
-import { WebhookEntity } from './webhook.entity';
+import { WebhookList } from './webhook-list';
 
 /** Whether a webhook's `events` list takes `type`. */
 export function subscribes(events: string[], type: string): boolean {
@@ -14,24 +15,27 @@ export function subscribes(events: string[], type: string): boolean {
 /**
  * Turns case events into webhook deliveries inside the case transaction (CaseTransactions
  * `inTransaction`), so a delivery exists exactly when its event committed — as reliable as the
- * outbox. Each commit wakes the WebhookDispatcher.
+ * outbox. A commit that queued deliveries wakes the WebhookDispatcher.
  */
 @Injectable()
 export class WebhookRecorder implements OnModuleInit {
   constructor(
     private readonly txs: CaseTransactions,
     private readonly dispatcher: WebhookDispatcher,
+    private readonly webhooks: WebhookList,
   ) {}
 
   onModuleInit(): void {
-    this.txs.inTransaction((tx, records) => this.record(tx, records));
-    this.txs.events.on('event', () => this.dispatcher.nudge());
+    this.txs.inTransaction(async (tx, records) => {
+      if ((await this.record(tx, records)) > 0) afterCommit(tx, () => this.dispatcher.nudge());
+    });
   }
 
-  /** Queues one delivery per (event, subscribed webhook) in `tx`. */
-  async record(tx: EntityManager, records: CaseEventRecord[]): Promise<void> {
-    const hooks = await tx.getRepository(WebhookEntity).find();
-    if (hooks.length === 0) return;
+  /** Queues one delivery per (event, subscribed webhook) in `tx`; returns how many. */
+  async record(tx: EntityManager, records: CaseEventRecord[]): Promise<number> {
+    const hooks = await this.webhooks.current(tx);
+    if (hooks.length === 0) return 0;
+    let queued = 0;
     const performers = new Map<string, string>();
     const repo = tx.getRepository(WebhookDeliveryEntity);
     for (const r of records) {
@@ -76,7 +80,9 @@ export class WebhookRecorder implements OnModuleInit {
           leaseOwner: null,
           leaseUntil: null,
         });
+        queued++;
       }
     }
+    return queued;
   }
 }

@@ -7,6 +7,7 @@ import { SecretSealer } from '@tongban/keys';
 import { WebhookDeliveryEntity, WebhookDeliveryStatus } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { WebhookList } from './webhook-list';
 import { BlockedAddress, UnresolvedHost, WebhookAddressPolicy } from './webhook-address-policy';
 import { registerWebhookSchema } from './webhook-requests.schema';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
@@ -53,6 +54,7 @@ export class WebhookService implements OnApplicationBootstrap {
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
     private readonly sealer: SecretSealer,
     @Optional() private readonly dispatcher?: WebhookDispatcher,
+    @Optional() private readonly webhooks?: WebhookList,
   ) {
     this.policy = new WebhookAddressPolicy(options.allowCidrs ?? []);
   }
@@ -140,6 +142,7 @@ export class WebhookService implements OnApplicationBootstrap {
       createdAt: this.clock.now(),
     };
     await this.ds.getRepository(WebhookEntity).insert(row);
+    this.webhooks?.changed();
     await this.audit.recordNow({ event: 'admin.webhook.registered', actor, subject: row.id, outcome: 'OK', details: { origin: new URL(url).origin, events: row.events.join(',') } });
     this.logger.log(`webhook ${row.id} registered by ${actor} for ${new URL(url).origin}`);
     return { id: row.id, url: row.url, events: row.events, secret };
@@ -162,6 +165,7 @@ export class WebhookService implements OnApplicationBootstrap {
       await tx.getRepository(WebhookDeliveryEntity).update({ webhookId: id, status: 'PENDING' }, { status: 'DEAD', lastError: 'webhook deleted', leaseOwner: null, leaseUntil: null });
       return true;
     });
+    this.webhooks?.changed();
     if (!found) throw new DomainException('NOT_FOUND', `no webhook ${id.slice(0, 64)}`);
     await this.audit.recordNow({ event: 'admin.webhook.deleted', actor, subject: id, outcome: 'OK' });
   }
