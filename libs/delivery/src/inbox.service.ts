@@ -59,52 +59,62 @@ export class Inbox {
     }
     const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body) };
     try {
-      return await runInTransaction(this.ds, (tx) => this.apply(tx, msg));
+      return await this.once(msg);
+    } catch (e) {
+      if (!(e instanceof DeliveryRejection)) throw e;
+      // The handler refused: its writes went with the rolled-back transaction; store the refusal alone.
+      return this.once(msg, e.reason);
+    }
+  }
+
+  /** One transaction for the message; `rejected`: do not run the handler, answer REJECTED for this reason. */
+  private async once(msg: IncomingMessage, rejected?: string): Promise<string> {
+    try {
+      return await runInTransaction(this.ds, (tx) => this.apply(tx, msg, rejected));
     } catch (e) {
       // A concurrent duplicate (another replica) committed first: answer with its receipt.
       if (isUniqueViolation(e)) {
-        const stored = await this.ds.getRepository(InboxMessageEntity).findOneBy({ sender, messageId: msg.messageId });
+        const stored = await this.ds.getRepository(InboxMessageEntity).findOneBy({ sender: msg.sender, messageId: msg.messageId });
         if (stored) return stored.receipt;
       }
       throw e;
     }
   }
 
-  private async apply(tx: EntityManager, m: IncomingMessage): Promise<string> {
-    const repo = tx.getRepository(InboxMessageEntity);
-    const seen = await repo.findOneBy({ sender: m.sender, messageId: m.messageId });
-    if (seen) return seen.receipt;
-    const last = await repo
-      .createQueryBuilder('i')
-      .select('MAX(i.seq)', 'max')
-      .where('i.sender = :sender AND i.stream = :stream', { sender: m.sender, stream: m.stream })
-      .getRawOne<{ max: number | string | null }>();
-    const expected = Number(last?.max ?? 0) + 1;
+  private async apply(tx: EntityManager, m: IncomingMessage, rejected?: string): Promise<string> {
+    // Whether the message was seen, and where its stream stands, in one round trip.
+    const [sql, params] = tx.connection.driver.escapeQueryWithParameters(
+      `SELECT (SELECT receipt FROM inbox_messages WHERE sender = :sender AND message_id = :messageId) AS receipt,
+              (SELECT MAX(seq) FROM inbox_messages WHERE sender = :sender AND stream = :stream) AS max`,
+      { sender: m.sender, messageId: m.messageId, stream: m.stream },
+      {},
+    );
+    const [seen] = await tx.query<{ receipt: string | null; max: number | string | null }[]>(sql, params);
+    if (seen?.receipt) return seen.receipt;
+    const expected = Number(seen?.max ?? 0) + 1;
     if (m.seq > expected) throw new RefusalException('OUT_OF_ORDER', `stream ${m.stream} expects seq ${expected} before ${m.seq}`, m.sender);
     let status: ReceiptClaims['sta'] = 'ACCEPTED';
     let reason: string | undefined;
     if (m.seq < expected) {
       status = 'REJECTED';
       reason = `seq ${m.seq} of stream ${m.stream} was already used by another message`;
+    } else if (rejected !== undefined) {
+      status = 'REJECTED';
+      reason = rejected;
     } else {
       const handler = this.handlers.get(m.type);
       if (!handler) {
         status = 'REJECTED';
         reason = `no handler for ${m.type}`;
       } else {
-        try {
-          // A savepoint: a handler that wrote and then rejected leaves nothing behind.
-          await runInTransaction(tx, (inner) => handler(inner, m));
-        } catch (e) {
-          if (!(e instanceof DeliveryRejection)) throw e;
-          status = 'REJECTED';
-          reason = e.reason;
-        }
+        // In the inbox transaction itself (no savepoint): a DeliveryRejection rolls all of it
+        // back, and receive() stores the REJECTED receipt in a transaction of its own.
+        await handler(tx, m);
       }
     }
     const claims = receiptClaims(this.self, m, status, reason, this.clock.epochSeconds());
     const receipt = this.keys.signJws(RECEIPT_TYP, claims);
-    await repo.insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
+    await tx.getRepository(InboxMessageEntity).insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
     if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);
     else this.logger.debug(`accepted ${m.type} ${m.messageId} (stream ${m.stream} #${m.seq}) from ${m.sender}`);
     return receipt;
