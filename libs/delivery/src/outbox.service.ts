@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { currentCorrelationId } from '@tongban/observability';
-import { OutboxMessageEntity } from './outbox-message.entity';
 
 // First key of pg_advisory_xact_lock(int, int) for outbox seq allocation; the second hashes schema,
 // peer and stream (a hash collision only makes two streams wait for each other).
@@ -33,38 +32,35 @@ export class Outbox {
 
   /** Adds a message inside `tx`; returns its id. */
   async enqueue(tx: EntityManager, m: OutgoingMessage): Promise<string> {
-    const repo = tx.getRepository(OutboxMessageEntity);
-    // seq is MAX + 1: replicas sharing a PostgreSQL database take the stream's lock first (held to
-    // commit), or two of them would read the same MAX and collide. SQLite has one writer already.
+    // seq is MAX + 1, read by the insert itself: replicas sharing a PostgreSQL database take the
+    // stream's lock first (held to commit; the insert's snapshot is taken after it), or two of them
+    // would read the same MAX and collide. SQLite has one writer already.
     if (tx.connection.options.type === 'postgres') {
       await tx.query(`SELECT pg_advisory_xact_lock(${SEQ_LOCK_KEY}, hashtext(current_schema() || '/' || $1 || '/' || $2))`, [m.peer, m.stream]);
     }
-    const row = await repo
-      .createQueryBuilder('o')
-      .select('MAX(o.seq)', 'max')
-      .where('o.peer = :peer AND o.stream = :stream', { peer: m.peer, stream: m.stream })
-      .getRawOne<{ max: number | string | null }>();
-    const now = this.clock.now();
+    const now = this.clock.now().getTime();
     const id = randomUUID();
-    await repo.insert({
-      id,
-      peer: m.peer,
-      stream: m.stream,
-      seq: Number(row?.max ?? 0) + 1,
-      type: m.type,
-      body: Buffer.from(m.body).toString('base64'),
-      status: 'PENDING',
-      attempts: 0,
-      nextAttemptAt: now,
-      createdAt: now,
-      deliveredAt: null,
-      receipt: null,
-      lastError: null,
-      leaseOwner: null,
-      leaseUntil: null,
-      signKid: m.signKid ?? null,
-      correlationId: m.correlationId ?? currentCorrelationId() ?? null,
-    });
+    const [sql, params] = tx.connection.driver.escapeQueryWithParameters(
+      `INSERT INTO outbox_messages (id, peer, stream, seq, type, body, status, attempts, next_attempt_at, created_at, sign_kid, correlation_id)
+       SELECT :id, :peer, :stream, COALESCE(MAX(seq), 0) + 1, :type, :body, 'PENDING', 0, CAST(:now AS bigint), CAST(:createdAt AS bigint), :signKid, :correlationId
+         FROM outbox_messages WHERE peer = :ofPeer AND stream = :ofStream`,
+      {
+        id,
+        peer: m.peer,
+        stream: m.stream,
+        // Named apart from peer and stream: PostgreSQL deduces a parameter's type from each use.
+        ofPeer: m.peer,
+        ofStream: m.stream,
+        type: m.type,
+        body: Buffer.from(m.body).toString('base64'),
+        now,
+        createdAt: now,
+        signKid: m.signKid ?? null,
+        correlationId: m.correlationId ?? currentCorrelationId() ?? null,
+      },
+      {},
+    );
+    await tx.query(sql, params);
     return id;
   }
 }
