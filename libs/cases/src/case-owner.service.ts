@@ -196,11 +196,10 @@ export class CaseOwner {
     Object.assign(step, patch);
     c.currentStep = idx;
     await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString(), ...(dueAtProvisional ? { dueAtProvisional } : {}) });
-    if (announce) {
-      await this.sendAssignment(uow, c, step);
-      const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
-      await uow.broadcast(c, CaseMessage.StepStatusChanged, changed, step.province);
-    }
+    if (!announce) return; // at opening: the case row was inserted in this transaction with these values
+    await this.sendAssignment(uow, c, step);
+    const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
+    await uow.broadcast(c, CaseMessage.StepStatusChanged, changed, step.province);
     await this.touch(uow, c);
   }
 

@@ -48,6 +48,7 @@ export class CaseTransactions {
   async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
     const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
     const result = await fn(uow);
+    await uow.flush();
     await this.beforeCommit(uow);
     // Published only once the outermost transaction has committed, outside its context.
     afterCommit(tx, () => this.published(uow));

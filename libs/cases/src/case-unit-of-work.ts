@@ -1,4 +1,5 @@
 import { EntityManager } from 'typeorm';
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Outbox } from '@tongban/delivery';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
@@ -22,6 +23,8 @@ export interface CaseEventRecord {
 export class CaseUnitOfWork {
   readonly published: CaseEventRecord[] = [];
   sent = 0;
+  /** History rows not yet written: all of a transaction's go in one statement (`flush`). */
+  private readonly history: QueryDeepPartialEntity<CaseEventEntity>[] = [];
 
   constructor(
     readonly tx: EntityManager,
@@ -30,10 +33,18 @@ export class CaseUnitOfWork {
     readonly now: Date,
   ) {}
 
-  /** Appends to the case history (here) and queues the event for local subscribers. */
-  async event(c: CaseEntity, type: string, actor: string, stepIndex: number | null = null, details: Record<string, unknown> | null = null, province = this.self): Promise<void> {
-    await this.tx.getRepository(CaseEventEntity).insert({ caseId: c.id, at: this.now, type, province, actor: actor.slice(0, 100), stepIndex, details: details as never });
+  /** Appends to the case history (here, written by `flush` before the commit) and queues the event for local subscribers. */
+  event(c: CaseEntity, type: string, actor: string, stepIndex: number | null = null, details: Record<string, unknown> | null = null, province = this.self): Promise<void> {
+    this.history.push({ caseId: c.id, at: this.now, type, province, actor: actor.slice(0, 100), stepIndex, details: details as never });
     this.published.push({ caseId: c.id, collaborationId: c.collaborationId, type, at: this.now.toISOString(), province, actor, stepIndex, details });
+    return Promise.resolve();
+  }
+
+  /** Writes the history recorded so far, in the order it was recorded, in one statement. */
+  async flush(): Promise<void> {
+    if (this.history.length === 0) return;
+    const rows = this.history.splice(0);
+    await this.tx.createQueryBuilder().insert().into(CaseEventEntity).values(rows).updateEntity(false).execute();
   }
 
   /** Queues a case message for `peer` on the case's stream. */
