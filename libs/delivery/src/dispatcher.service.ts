@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
 import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
 import { Metrics, withCorrelationId } from '@tongban/observability';
@@ -8,7 +8,7 @@ import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
-import { runInTransaction } from '@tongban/persistence';
+import { claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -57,32 +57,23 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
-  /** Leases up to `limit` due stream heads to this dispatcher. */
+  /** Leases up to `limit` due stream heads to this dispatcher (one statement). */
   protected async claim(limit: number): Promise<OutboxMessageEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return runInTransaction(this.ds, async (tx) => {
-      const ids: { id: string }[] = await tx.query(
-        `SELECT o.id FROM outbox_messages o
-          WHERE o.status = 'PENDING' AND o.next_attempt_at <= ${p(postgres, 1)}
-            AND (o.lease_until IS NULL OR o.lease_until < ${p(postgres, 1)})
+    return claimLeases(this.ds, OutboxMessageEntity, {
+      key: 'id',
+      candidates: `SELECT o.id FROM outbox_messages o
+          WHERE o.status = 'PENDING' AND o.next_attempt_at <= :now
+            AND (o.lease_until IS NULL OR o.lease_until < :now)
             AND NOT EXISTS (SELECT 1 FROM outbox_messages h
                              WHERE h.peer = o.peer AND h.stream = o.stream AND h.status IN ('PENDING', 'DEAD') AND h.seq < o.seq)
           ORDER BY o.next_attempt_at, o.created_at
           LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-        postgres ? [now] : [now, now],
-      );
-      if (ids.length === 0) return [];
-      const leaseUntil = now + this.options.leaseMs;
-      const list = ids.map((r) => r.id);
-      await tx
-        .createQueryBuilder()
-        .update(OutboxMessageEntity)
-        .set({ leaseOwner: this.owner, leaseUntil: new Date(leaseUntil) })
-        .where({ id: In(list) })
-        .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
-        .execute();
-      return tx.getRepository(OutboxMessageEntity).find({ where: { id: In(list), leaseOwner: this.owner } });
+      params: { now },
+      owner: this.owner,
+      now,
+      until: now + this.options.leaseMs,
     });
   }
 
@@ -164,8 +155,4 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       }
     }
   }
-}
-
-function p(postgres: boolean, n: number): string {
-  return postgres ? `$${n}` : '?';
 }

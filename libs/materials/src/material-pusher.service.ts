@@ -11,7 +11,7 @@ import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialStore } from './material-store.service';
 import { MaterialTransferEntity } from './material-transfer.entity';
 import { MATERIALS_OPTIONS, MaterialsOptions, STREAM_CHUNK_BYTES } from './materials.options';
-import { runInTransaction } from '@tongban/persistence';
+import { claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 16;
 /** Files are large: few in flight at once, whatever the delivery concurrency. */
@@ -58,43 +58,27 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
     return { concurrency: Math.min(this.options.concurrency, MAX_IN_FLIGHT), claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
-  /** Leases up to `limit` due transfers to this pusher. */
+  /** Leases up to `limit` due transfers to this pusher (one statement). */
   protected async claim(limit: number): Promise<MaterialTransferEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return runInTransaction(this.ds, async (tx) => {
+    return claimLeases(this.ds, MaterialTransferEntity, {
+      key: '(material_id, peer)',
       // A push waits while the case's CaseOpened to that peer is still queued: until it lands, the
       // peer does not know the case and would refuse the material (OUT_OF_ORDER).
-      const keys: { material_id: string; peer: string }[] = await tx.query(
-        `SELECT t.material_id, t.peer FROM material_transfers t
+      candidates: `SELECT t.material_id, t.peer FROM material_transfers t
            JOIN case_materials m ON m.storage_id = t.material_id
            JOIN cases c ON c.id = m.case_id
-          WHERE t.status = 'PENDING' AND t.next_attempt_at <= ${postgres ? '$1' : '?'}
-            AND (t.lease_until IS NULL OR t.lease_until < ${postgres ? '$1' : '?'})
+          WHERE t.status = 'PENDING' AND t.next_attempt_at <= :now
+            AND (t.lease_until IS NULL OR t.lease_until < :now)
             AND NOT EXISTS (SELECT 1 FROM outbox_messages o
-                             WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = ${postgres ? '$2' : '?'} AND o.status = 'PENDING')
+                             WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = :opened AND o.status = 'PENDING')
           ORDER BY t.next_attempt_at, t.created_at
           LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
-        postgres ? [now, CaseMessage.Opened] : [now, now, CaseMessage.Opened],
-      );
-      if (keys.length === 0) return [];
-      const leaseUntil = new Date(now + this.leaseMs);
-      const claimed: MaterialTransferEntity[] = [];
-      const repo = tx.getRepository(MaterialTransferEntity);
-      for (const k of keys) {
-        const res = await repo
-          .createQueryBuilder()
-          .update(MaterialTransferEntity)
-          .set({ leaseOwner: this.owner, leaseUntil })
-          .where({ materialId: k.material_id, peer: k.peer })
-          .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
-          .execute();
-        if (res.affected !== 0) {
-          const t = await repo.findOneBy({ materialId: k.material_id, peer: k.peer, leaseOwner: this.owner });
-          if (t) claimed.push(t);
-        }
-      }
-      return claimed;
+      params: { now, opened: CaseMessage.Opened },
+      owner: this.owner,
+      now,
+      until: now + this.leaseMs,
     });
   }
 

@@ -7,3 +7,4 @@ export { runInTransaction, afterCommit } from './transaction';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS } from './sqlite-writer';
 export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind } from './database-faults';
 export { databaseStatementCount } from './statement-count';
+export { claimLeases, LeaseClaim } from './lease-claim';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Clock, LeasedWorker, toStorableText } from '@tongban/common';
 import { SecretSealer } from '@tongban/keys';
 import { Metrics } from '@tongban/observability';
@@ -10,7 +10,7 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
-import { runInTransaction } from '@tongban/persistence';
+import { claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -58,29 +58,21 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     return { concurrency: this.options.concurrency, claimBatch: CLAIM_BATCH, pollIntervalMs: this.options.pollIntervalMs, idlePollMs: this.options.idlePollMs };
   }
 
-  /** Leases up to `limit` due deliveries to this dispatcher. */
+  /** Leases up to `limit` due deliveries to this dispatcher (one statement). */
   protected async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
-    return runInTransaction(this.ds, async (tx) => {
-      const ids: { id: string }[] = await tx.query(
-        `SELECT d.id FROM webhook_deliveries d
-          WHERE d.status = 'PENDING' AND d.next_attempt_at <= ${postgres ? '$1' : '?'}
-            AND (d.lease_until IS NULL OR d.lease_until < ${postgres ? '$1' : '?'})
+    return claimLeases(this.ds, WebhookDeliveryEntity, {
+      key: 'id',
+      candidates: `SELECT d.id FROM webhook_deliveries d
+          WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
+            AND (d.lease_until IS NULL OR d.lease_until < :now)
           ORDER BY d.next_attempt_at, d.created_at
           LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-        postgres ? [now] : [now, now],
-      );
-      if (ids.length === 0) return [];
-      const list = ids.map((r) => r.id);
-      await tx
-        .createQueryBuilder()
-        .update(WebhookDeliveryEntity)
-        .set({ leaseOwner: this.owner, leaseUntil: new Date(now + this.leaseMs) })
-        .where({ id: In(list) })
-        .andWhere('(lease_until IS NULL OR lease_until < :now)', { now })
-        .execute();
-      return tx.getRepository(WebhookDeliveryEntity).find({ where: { id: In(list), leaseOwner: this.owner } });
+      params: { now },
+      owner: this.owner,
+      now,
+      until: now + this.leaseMs,
     });
   }
 

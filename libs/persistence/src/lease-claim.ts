@@ -1,0 +1,45 @@
+import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+
+/** What `claimLeases` leases: candidate rows of a leased-work table, and to whom. */
+export interface LeaseClaim {
+  /**
+   * A SELECT of the candidates' key columns (in `key` order) with `:name` parameters; on
+   * PostgreSQL it ends with FOR UPDATE [OF …] SKIP LOCKED so replicas pass over each other's rows.
+   */
+  candidates: string;
+  params: Record<string, unknown>;
+  /** The key column, or a row of them: `id`, `(material_id, peer)`. */
+  key: string;
+  owner: string;
+  /** Epoch ms: now, and when the lease runs out. */
+  now: number;
+  until: number;
+}
+
+/**
+ * Leases the candidate rows whose lease is free to `owner` in one statement (one round trip, no
+ * explicit transaction: the UPDATE is atomic on its own) and returns them as entities
+ * (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35). Shared by every LeasedWorker's claim.
+ */
+export async function claimLeases<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, c: LeaseClaim): Promise<T[]> {
+  const meta = ds.getMetadata(entity);
+  const [sql, params] = ds.driver.escapeQueryWithParameters(
+    `UPDATE ${meta.tableName} SET lease_owner = :leaseOwner, lease_until = :leaseUntil
+      WHERE ${c.key} IN (${c.candidates}) AND (lease_until IS NULL OR lease_until < :leaseNow)
+      RETURNING *`,
+    { ...c.params, leaseOwner: c.owner, leaseUntil: c.until, leaseNow: c.now },
+    {},
+  );
+  const runner = ds.createQueryRunner();
+  let rows: Record<string, unknown>[];
+  try {
+    rows = ((await runner.query(sql, params, true)) as { records?: Record<string, unknown>[] }).records ?? [];
+  } finally {
+    await runner.release();
+  }
+  return rows.map((raw) => {
+    const e = meta.create() as T;
+    for (const col of meta.columns) col.setEntityValue(e, ds.driver.prepareHydratedValue(raw[col.databaseName], col));
+    return e;
+  });
+}
