@@ -1,6 +1,6 @@
 import { Sm2SigningKey } from '@tongban/keys';
 import { sm2SignWithNonce } from '@tongban/testkit';
-import { SM2_DEFAULT_SIGNER_ID, Sm2PublicKey, sm2MessageDigest, sm2Verify, sm3, sm2Za } from '.';
+import { SM2_DEFAULT_SIGNER_ID, Sm2PublicKey, sm2MessageDigest, sm2SelfTest, sm2Verify, sm3, sm2Za } from '.';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -47,5 +47,15 @@ describe('SM2 worked example of GB/T 32918.5 Annex A (recommended curve, fixed k
     expect(sm2Verify(key, Buffer.from('message digesT'), signature)).toBe(false);
     expect(sm2Verify(key, A.message, signature, Buffer.from('ALICE123@YAHOO.COM'))).toBe(false);
     expect(sm2Verify(Sm2SigningKey.generate().publicKey, A.message, signature)).toBe(false);
+  });
+});
+
+describe('SM2 known-answer self-test', () => {
+  it('passes with the Annex A answer and fails by name with a wrong one', () => {
+    expect(() => sm2SelfTest()).not.toThrow();
+    const wrong = { x: A.x.toString('hex'), y: A.y.toString('hex'), message: 'message digest', signature: Buffer.concat([A.s, A.r]).toString('hex') };
+    expect(() => sm2SelfTest(wrong)).toThrow(expect.objectContaining({ code: 'SM2_SELF_TEST_FAILED' }));
+    // The published signature presented for another message fails it too.
+    expect(() => sm2SelfTest({ ...wrong, signature: Buffer.concat([A.r, A.s]).toString('hex'), message: 'message digesT' })).toThrow(expect.objectContaining({ code: 'SM2_SELF_TEST_FAILED' }));
   });
 });

@@ -19,7 +19,9 @@ export type Sm2ErrorCode =
   /** A DER signature (as OpenSSL writes it) that is not a strict SEQUENCE of two INTEGERs. */
   | 'SM2_SIGNATURE_DER'
   /** A signer identity longer than 8191 bytes (its bit length must fit ENTL's 16 bits). */
-  | 'SM2_SIGNER_ID_INVALID';
+  | 'SM2_SIGNER_ID_INVALID'
+  /** This Node/OpenSSL does not compute SM2 as GB/T 32918 does (known-answer test failed): nothing is signed or verified. */
+  | 'SM2_SELF_TEST_FAILED';
 
 /** Bad SM2 input; `code` is machine-readable, `message` names the field and the rule. */
 export class Sm2Error extends Error {

@@ -1,6 +1,48 @@
 import { createVerify } from 'node:crypto';
+import { Sm2Error } from './sm2-error';
 import { Sm2PublicKey } from './sm2-public-key';
 import { sm2SignatureToDer } from './sm2-signature';
+
+/** A known answer: public key, message and signature with the default identity. */
+export interface Sm2KnownAnswer {
+  x: string;
+  y: string;
+  message: string;
+  signature: string;
+}
+
+// GB/T 32918.5-2017 Annex A (GM/T 0003.5-2012), as OpenSSL's test/sm2_internal_test.c uses it.
+const ANNEX_A: Sm2KnownAnswer = {
+  x: '09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020',
+  y: 'ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13',
+  message: 'message digest',
+  signature: 'f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa',
+};
+
+let selfTested = false;
+
+function verifyWith(key: Sm2PublicKey, za: Buffer, message: Uint8Array, signature: Uint8Array): boolean {
+  const der = sm2SignatureToDer(signature);
+  const v = createVerify('sm3');
+  v.update(za);
+  v.update(message);
+  return v.verify(key.keyObject, der);
+}
+
+/**
+ * Known-answer test, run once before the first SM2 verification (and by `Sm2SigningKey` before the
+ * first signature): the published signature must verify and a changed message must not. It guards
+ * the Node behaviour this code relies on (below); throws SM2_SELF_TEST_FAILED otherwise.
+ */
+export function sm2SelfTest(answer: Sm2KnownAnswer = ANNEX_A): void {
+  const key = Sm2PublicKey.fromPoint({ x: Buffer.from(answer.x, 'hex'), y: Buffer.from(answer.y, 'hex') });
+  const sig = Buffer.from(answer.signature, 'hex');
+  const message = Buffer.from(answer.message, 'utf8');
+  if (!verifyWith(key, key.za, message, sig) || verifyWith(key, key.za, Buffer.concat([message, Buffer.from([0])]), sig)) {
+    throw new Sm2Error('SM2_SELF_TEST_FAILED', `SM2 known-answer test failed on Node ${process.version} / OpenSSL ${process.versions.openssl}: SM2 is unavailable`);
+  }
+  if (answer === ANNEX_A) selfTested = true;
+}
 
 /**
  * SM2-with-SM3 verification (GB/T 32918.2-2016 §7) of a JOSE-form signature r‖s over `message`, with
@@ -11,13 +53,10 @@ import { sm2SignatureToDer } from './sm2-signature';
  * itself (SM3 here) and hands OpenSSL the digest (EVP_PKEY_verify), so e = SM3(Z_A ‖ M) is ours and
  * standard. The one-shot `crypto.verify` goes through EVP_DigestVerify, which prepends OpenSSL's own
  * Z computed with an EMPTY identity, and no Node API sets OpenSSL's `distid`: such signatures do not
- * interoperate with `openssl dgst -sm3 -sigopt distid:1234567812345678`. The GB/T 32918.5 example
- * and the OpenSSL interop tests pin this behaviour.
+ * interoperate with `openssl dgst -sm3 -sigopt distid:1234567812345678`. `sm2SelfTest` and the
+ * OpenSSL interop tests pin this behaviour.
  */
 export function sm2Verify(key: Sm2PublicKey, message: Uint8Array, signature: Uint8Array, signerId?: Uint8Array): boolean {
-  const der = sm2SignatureToDer(signature);
-  const v = createVerify('sm3');
-  v.update(signerId ? key.zaFor(signerId) : key.za);
-  v.update(message);
-  return v.verify(key.keyObject, der);
+  if (!selfTested) sm2SelfTest();
+  return verifyWith(key, signerId ? key.zaFor(signerId) : key.za, message, signature);
 }

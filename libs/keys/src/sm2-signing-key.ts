@@ -1,5 +1,5 @@
 import { KeyObject, createECDH, createPrivateKey, createSign, generateKeyPairSync } from 'node:crypto';
-import { SM2_N, Sm2Error, Sm2PublicKey, sm2SignatureFromDer, toBigInt } from '@tongban/gm';
+import { SM2_N, Sm2Error, Sm2PublicKey, sm2SignatureFromDer, sm2Verify, toBigInt } from '@tongban/gm';
 
 // PKCS #8 PrivateKeyInfo { id-ecPublicKey, sm2 } wrapping SEC 1 ECPrivateKey { 1, d, [1] point }, as
 // `openssl genpkey -algorithm SM2` writes it. Keys are always rebuilt from this DER: Node's
@@ -16,6 +16,8 @@ export interface Sm2PrivateJwk {
   y: string;
   d: string;
 }
+
+let selfTested = false;
 
 function publicPointOf(d: Buffer): Buffer {
   const ecdh = createECDH('SM2');
@@ -90,10 +92,25 @@ export class Sm2SigningKey {
    * @tongban/gm sm2-verify.ts for why.
    */
   sign(message: Uint8Array, signerId?: Uint8Array): Buffer {
+    if (!selfTested) this.selfTest();
+    return this.signWith(signerId ? this.publicKey.zaFor(signerId) : this.publicKey.za, message);
+  }
+
+  private signWith(za: Buffer, message: Uint8Array): Buffer {
     const s = createSign('sm3');
-    s.update(signerId ? this.publicKey.zaFor(signerId) : this.publicKey.za);
+    s.update(za);
     s.update(message);
     return sm2SignatureFromDer(s.sign(this.key));
+  }
+
+  // Once per process, before the first signature: a signature of ours must pass the verification
+  // that @tongban/gm checks against the GB/T 32918.5 known answer.
+  private selfTest(): void {
+    const probe = Buffer.from('Tongban SM2 self-test');
+    if (!sm2Verify(this.publicKey, probe, this.signWith(this.publicKey.za, probe))) {
+      throw new Sm2Error('SM2_SELF_TEST_FAILED', `SM2 signing self-test failed on Node ${process.version} / OpenSSL ${process.versions.openssl}: SM2 is unavailable`);
+    }
+    selfTested = true;
   }
 
   /** PKCS #8 DER of the private key, for sealing at rest only. */
