@@ -43,8 +43,10 @@ if (!configSource.includes('r.httpPort ?? Number(`80${nn}`)') || !configSource.i
 /** The ports a gateway listens on for a set of TONGBAN_* values (the gateway config's rules). */
 function effectivePorts(env) {
   const nn = String(env.TONGBAN_CODE ?? '').slice(0, 2);
-  return { http: Number(env.TONGBAN_HTTP_PORT ?? `80${nn}`), grpc: Number(env.TONGBAN_GRPC_PORT ?? `90${nn}`) };
+  return { http: Number(env.TONGBAN_HTTP_PORT ?? `80${nn}`), grpc: Number(env.TONGBAN_GRPC_PORT ?? `90${nn}`), health: env.TONGBAN_HEALTH_PORT ? Number(env.TONGBAN_HEALTH_PORT) : null };
 }
+
+const NO_HEALTH_PORT = 'TONGBAN_HEALTH_PORT is not set: probes on the API port wait behind API requests (seconds under load, docs/operations.md §11)';
 
 /** GET routes served by the gateway's HTTP controllers. */
 function getRoutes() {
@@ -190,16 +192,18 @@ function checkCompose(image) {
     const ports = effectivePorts(env);
     const expose = (s.expose ?? []).map(Number);
     for (const p of [ports.http, ports.grpc]) if (!expose.includes(p)) problem(at, `expose lacks port ${p} (the gateway listens on ${ports.http}/${ports.grpc})`);
+    if (!ports.health) problem(at, NO_HEALTH_PORT);
+    else if (!expose.includes(ports.health)) problem(at, `expose lacks the health port ${ports.health}`);
     for (const p of s.ports ?? []) {
       const target = Number(typeof p === 'object' ? p.target : String(p).split(':').pop());
-      if (![ports.http, ports.grpc].includes(target)) problem(at, `published port targets ${target}, which the gateway does not listen on`);
+      if (![ports.http, ports.grpc, ports.health].includes(target)) problem(at, `published port targets ${target}, which the gateway does not listen on`);
     }
     const test = [].concat(s.healthcheck?.test ?? []).join(' ');
     const url = /https?:\/\/[^/'"\s]+:(\d+)(\/[A-Za-z0-9/._-]*)/.exec(test);
     if (!url) problem(at, 'needs a healthcheck calling the gateway over HTTP');
     else {
       if (!ROUTES.has(url[2])) problem(at, `healthcheck calls ${url[2]}, which is not a route`);
-      if (Number(url[1]) !== ports.http) problem(at, `healthcheck calls port ${url[1]}, the gateway listens on ${ports.http}`);
+      if (ports.health && Number(url[1]) !== ports.health) problem(at, `healthcheck calls port ${url[1]}, not the health port ${ports.health}`);
     }
     const user = s.user ?? image?.user;
     if (!user || /^(root|0)(:|$)/.test(String(user))) problem(at, `must not run as root (user ${user ?? 'unset'})`);
@@ -455,13 +459,15 @@ function checkProvince(dir, objs) {
   const ports = effectivePorts(env);
   const named = Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
   if (named.http !== ports.http || named.grpc !== ports.grpc) problem(where, `container ports http/grpc are ${named.http}/${named.grpc}, the gateway listens on ${ports.http}/${ports.grpc}`);
+  if (!ports.health) problem(where, NO_HEALTH_PORT);
+  else if (named.health !== ports.health) problem(where, `container port health is ${named.health}, the health listener is on ${ports.health}`);
   const probe = (name, route) => {
     const p = c[name];
     if (!p?.httpGet) return problem(where, `${name} must be an httpGet probe`);
     if (p.httpGet.path !== route) problem(where, `${name} must call ${route} (calls ${p.httpGet.path})`);
     if (!ROUTES.has(p.httpGet.path)) problem(where, `${name} calls ${p.httpGet.path}, which is not a route`);
     const port = typeof p.httpGet.port === 'string' ? named[p.httpGet.port] : p.httpGet.port;
-    if (port !== ports.http) problem(where, `${name} calls port ${p.httpGet.port}, not the HTTP port ${ports.http}`);
+    if (ports.health && port !== ports.health) problem(where, `${name} calls port ${p.httpGet.port}, not the health port ${ports.health}`);
   };
   probe('readinessProbe', '/health/ready');
   probe('livenessProbe', '/health/live');

@@ -1,7 +1,7 @@
 import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { randomUUID } from 'node:crypto';
-import { Gateway, call, demoLicences, gatewayOptions, startFederation, startGateway, testCredentials } from '@tongban/testkit';
+import { Gateway, call, demoLicences, freePort, gatewayOptions, startFederation, startGateway, testCredentials } from '@tongban/testkit';
 import type { VerificationResult } from '@tongban/verification';
 import type { CaseBody, ErrorBody, OutboxBody } from './support/bodies';
 import { waitFor } from './support/wait';
@@ -257,6 +257,33 @@ describe('metrics and correlation ids', () => {
     const codes = [BJ, HB, GD].flatMap((c) => demoLicences(c).map((l) => l.holderCode));
     for (const gw of Object.values(gws)) {
       for (const code of [...codes, '11010519491231002X']) expect(gw.output()).not.toContain(code);
+    }
+  });
+});
+
+describe('health port (TONGBAN_HEALTH_PORT)', () => {
+  it('answers the probes from its own listener, nothing else, and goes 503 at SIGTERM; the process still exits', async () => {
+    const healthPort = await freePort();
+    const gw = await startGateway(await gatewayOptions(HB, { env: { TONGBAN_HEALTH_PORT: String(healthPort), TONGBAN_SHUTDOWN_GRACE_MS: '1500' } }));
+    const health = `http://127.0.0.1:${healthPort}`;
+    const ready = async () => {
+      const r = await fetch(`${health}/health/ready`);
+      return { status: r.status, body: (await r.json()) as unknown };
+    };
+    try {
+      expect(await waitFor('health port ready', ready, (r) => r.status === 200)).toEqual({
+        status: 200,
+        body: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok' } },
+      });
+      expect((await fetch(`${health}/health/live`)).status).toBe(200);
+      expect((await fetch(`${health}/v1/cases`, { headers: { authorization: `Bearer ${gw.apiToken}` } })).status).toBe(404);
+      expect(gw.output()).toContain(`health :${healthPort}`);
+      gw.proc.kill('SIGTERM');
+      const during = await waitFor('health port 503', ready, (r) => r.status === 503, 1000);
+      expect(during.body).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down', eventLoop: 'ok' } });
+      expect((await gw.exited).signal).toBe('SIGTERM');
+    } finally {
+      await gw.kill();
     }
   });
 });

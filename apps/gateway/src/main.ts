@@ -7,7 +7,7 @@ import { errorMessage, errorStack } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
-import { CORRELATION_HEADER, GatewayLogger, Metrics, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
+import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
 import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser } from './http/http-input';
 import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
@@ -86,6 +86,10 @@ async function bootstrap(): Promise<void> {
   const federationPort = new FederationGrpcServer(grpcServerOptions(config, health, transport).options);
   app.connectMicroservice({ strategy: federationPort }, { inheritAppConfig: true });
   const shutdown = app.get(ShutdownState);
+  const readiness = app.get(Readiness);
+  // Probes on a port of their own, answered by another thread: API load cannot delay them (§11).
+  const healthListener = config.http.healthPort === null ? undefined : await HealthListener.start(config.http.host, config.http.healthPort);
+  if (healthListener) readiness.subscribe((report) => healthListener.publish(report));
   let stopping = false;
   // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) first, then a grace period for load balancers
   // to notice, then Nest's shutdown hooks close the servers (in-flight calls finish) and the
@@ -94,10 +98,11 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     shutdown.begin();
+    readiness.publish();
     setServing(health, false);
     logger.log(`${signal}: not ready; closing in ${config.shutdownGraceMs} ms`, 'Gateway');
     setTimeout(() => {
-      app.close().then(
+      Promise.all([app.close(), healthListener?.close()]).then(
         () => {
           process.removeListener('SIGTERM', stop);
           process.removeListener('SIGINT', stop);
@@ -117,7 +122,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.http.port, config.http.host);
   if (!stopping) setServing(health, true);
   logger.log(
-    `gateway ${config.code} ready: http://${config.http.host}:${config.http.port} grpc ${config.grpc.host}:${config.grpc.port} (${transport.secure ? 'mutual TLS' : 'PLAINTEXT'}, ${config.database.kind})`,
+    `gateway ${config.code} ready: http://${config.http.host}:${config.http.port}${healthListener ? ` health :${healthListener.port}` : ''} grpc ${config.grpc.host}:${config.grpc.port} (${transport.secure ? 'mutual TLS' : 'PLAINTEXT'}, ${config.database.kind})`,
     'Gateway',
   );
   if (config.generated.includes('TONGBAN_API_TOKENS')) logger.warn(`development API token: ${config.apiClients[0].token}`, 'Config');

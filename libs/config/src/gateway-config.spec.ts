@@ -31,7 +31,7 @@ describe('loadGatewayConfig', () => {
     });
 
     it('derives ports 8011/9011 from the code of 110000, on localhost', () => {
-      expect(config.http).toEqual({ host: '127.0.0.1', port: 8011 });
+      expect(config.http).toEqual({ host: '127.0.0.1', port: 8011, healthPort: null });
       expect(config.grpc).toEqual({ host: '127.0.0.1', port: 9011, reflection: true });
     });
 
@@ -76,6 +76,13 @@ describe('loadGatewayConfig', () => {
       });
       expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_REFUSAL_RATE_PER_S: '0' })).toThrow(/TONGBAN_REFUSAL_RATE_PER_S \(refusalRatePerS\)/);
       expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_REFUSAL_BURST: '0' })).toThrow(/TONGBAN_REFUSAL_BURST \(refusalBurst\)/);
+    });
+
+    it('takes a health port of its own, none by default, never the HTTP or gRPC port', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).http.healthPort).toBeNull();
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_HEALTH_PORT: '8081' }).http).toEqual({ host: '127.0.0.1', port: 8011, healthPort: 8081 });
+      expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_HEALTH_PORT: '8011' })).toThrow(/TONGBAN_HEALTH_PORT \(healthPort\): must differ from the HTTP and gRPC ports/);
+      expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_GRPC_PORT: '7000', TONGBAN_HEALTH_PORT: '7000' })).toThrow(/must differ/);
     });
 
     it('derives ports from any province code', () => {

@@ -15,6 +15,7 @@ const schema = z
     env: z.enum(['development', 'test', 'production']).default('development'),
     httpHost: z.string().min(1).default('127.0.0.1'),
     httpPort: int(1, 65535).optional(),
+    healthPort: int(1, 65535).optional(),
     grpcHost: z.string().min(1).default('127.0.0.1'),
     grpcPort: int(1, 65535).optional(),
     databaseUrl: z
@@ -140,7 +141,8 @@ export interface ApiClient {
 export interface GatewayConfig {
   code: string;
   env: Raw['env'];
-  http: { host: string; port: number };
+  /** `healthPort`: the health listener (its own thread, GET /health/live and /health/ready only); null = none. */
+  http: { host: string; port: number; healthPort: number | null };
   grpc: { host: string; port: number; reflection: boolean };
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string; applicationName: string };
   keyEncryptionSecret: string;
@@ -260,6 +262,9 @@ function finish(r: Raw): GatewayConfig {
   });
   const adminToken = required('adminToken', r.adminToken, () => randomBytes(18).toString('base64url'));
   if (adminToken.length < 16) throw new ConfigError(`${envName('adminToken')} (adminToken): must be at least 16 characters`);
+  if (r.healthPort !== undefined && [r.httpPort ?? Number(`80${nn}`), r.grpcPort ?? Number(`90${nn}`)].includes(r.healthPort)) {
+    throw new ConfigError(`${envName('healthPort')} (healthPort): must differ from the HTTP and gRPC ports`);
+  }
   if (r.databaseUrl && r.sqlitePath) throw new ConfigError(`${envName('databaseUrl')}: set either databaseUrl or sqlitePath, not both`);
   let extraParticipants: GatewayConfig['extraParticipants'] = [];
   if (r.extraParticipants) {
@@ -272,7 +277,7 @@ function finish(r: Raw): GatewayConfig {
   return {
     code: r.code,
     env: r.env,
-    http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`) },
+    http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`), healthPort: r.healthPort ?? null },
     grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
     database: r.databaseUrl
       ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: `tongban-${r.code}` }

@@ -31,6 +31,8 @@ export class Readiness {
   private refreshing: Promise<CheckResult> | undefined;
   private lastProbeAt = 0;
   private stopped = false;
+  // Subscribers (the health listener, which answers probes on its own thread) keep the check running.
+  private readonly listeners: ((report: ReadinessReport) => void)[] = [];
 
   constructor(
     private readonly db: QueryRunnerPort,
@@ -58,7 +60,7 @@ export class Readiness {
     this.lastProbeAt = Date.now();
     if (this.timer || this.stopped) return;
     this.timer = setInterval(() => {
-      if (Date.now() - this.lastProbeAt > this.quietAfterMs) {
+      if (!this.listeners.length && Date.now() - this.lastProbeAt > this.quietAfterMs) {
         clearInterval(this.timer);
         this.timer = undefined;
         return;
@@ -68,12 +70,34 @@ export class Readiness {
     this.timer.unref();
   }
 
-  /** Runs the database check once and keeps its result (one at a time). */
+  /** Runs the database check once and keeps its result (one at a time); publishes the new report. */
   refresh(): Promise<CheckResult> {
     this.refreshing ??= this.database()
-      .then((r) => (this.lastDatabase = r))
+      .then((r) => {
+        this.lastDatabase = r;
+        this.publish();
+        return r;
+      })
       .finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /**
+   * Calls `listener` with the report after every background check and on `publish()` (the health
+   * listener). While anyone subscribes, the background check runs without pause: their probes do not
+   * pass through `current()`.
+   */
+  subscribe(listener: (report: ReadinessReport) => void): void {
+    this.listeners.push(listener);
+    if (this.lastDatabase) listener(this.report(this.lastDatabase));
+    this.probed();
+  }
+
+  /** Sends the current report to the subscribers now (shutdown calls it so they see it at once). */
+  publish(): void {
+    if (!this.listeners.length || !this.lastDatabase) return;
+    const report = this.report(this.lastDatabase);
+    for (const l of this.listeners) l(report);
   }
 
   /**
