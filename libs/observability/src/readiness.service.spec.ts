@@ -105,4 +105,32 @@ describe('Readiness', () => {
       jest.useRealTimers();
     }
   });
+
+  it('keeps checking, without probes through current(), for a subscriber (the health listener), and tells it every result and the start of shutdown', async () => {
+    jest.useFakeTimers();
+    try {
+      let answer: () => Promise<unknown> = async () => 1;
+      const conn = db(() => answer());
+      const shutdown = new ShutdownState();
+      const readiness = new Readiness(conn, () => true, shutdown, 1000, 2000, 30_000);
+      readiness.onApplicationBootstrap();
+      await jest.advanceTimersByTimeAsync(0);
+      const seen: string[] = [];
+      readiness.subscribe((r) => seen.push(`${r.checks.database}/${r.checks.shutdown}`));
+      expect(seen).toEqual(['ok/ok']);
+      // Ten minutes with no probe reaching current(): the check goes on every 2 s (the listener's probes do not pass here).
+      await jest.advanceTimersByTimeAsync(600_000);
+      expect(conn.query).toHaveBeenCalledTimes(1 + 300);
+      expect(seen.length).toBe(1 + 300);
+      answer = () => Promise.reject(new Error('gone'));
+      await jest.advanceTimersByTimeAsync(2000);
+      expect(seen.at(-1)).toBe('error/ok');
+      shutdown.begin();
+      readiness.publish();
+      expect(seen.at(-1)).toBe('error/shutting_down');
+      readiness.onModuleDestroy();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
