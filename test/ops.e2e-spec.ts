@@ -268,7 +268,7 @@ describe('health port (TONGBAN_HEALTH_PORT)', () => {
     const health = `http://127.0.0.1:${healthPort}`;
     const ready = async () => {
       const r = await fetch(`${health}/health/ready`);
-      return { status: r.status, body: (await r.json()) as unknown };
+      return { status: r.status, body: await r.json() };
     };
     try {
       expect(await waitFor('health port ready', ready, (r) => r.status === 200)).toEqual({
