@@ -33,7 +33,8 @@ export class CaseInboxHandlers implements OnModuleInit {
       this.inbox.on(type, (tx, m) =>
         this.txs.within(tx, (uow) =>
           fn(uow, m).catch((e) => {
-            if (e instanceof DomainException) throw new DeliveryRejection(`${e.code}: ${e.message}`);
+            // A lost or busy database is no fault of the message: the sender retries (gRPC UNAVAILABLE).
+            if (e instanceof DomainException && e.code !== 'UNAVAILABLE') throw new DeliveryRejection(`${e.code}: ${e.message}`);
             throw e;
           }),
         ),

@@ -18,7 +18,7 @@ export type ErrorCode =
   | 'ISSUER_REJECTED'
   | 'ISSUER_RATE_LIMITED'
   | 'ISSUER_RESPONSE_INVALID'
-  /** Our own database is unreachable or busy: nothing was stored, retry after the `Retry-After` seconds. */
+  /** Our own database is unreachable or busy: retry after the `Retry-After` seconds (the reason says whether anything was stored). */
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
@@ -27,7 +27,8 @@ export class DomainException extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { field?: string; rule?: string; reason?: string; peer?: string } = {},
+    /** `location`: where a change that was stored can be read (UNAVAILABLE, DATABASE_READ_AFTER_COMMIT). */
+    readonly details: { field?: string; rule?: string; reason?: string; peer?: string; location?: string } = {},
   ) {
     super(message);
     this.name = 'DomainException';

@@ -38,5 +38,9 @@ describe('classifyDeliveryFailure', () => {
 
   it('a local error (not the peer, not the message) is transient: only the dead-letter age ends it', () => {
     expect(classifyDeliveryFailure(new Error('SQLITE_BUSY'))).toEqual({ transient: true, code: 'LOCAL_ERROR' });
+    // Our own database lost (PostgreSQL) or busy (SQLite writer) during the attempt: the typed 503 error.
+    for (const reason of ['DATABASE_UNAVAILABLE', 'DATABASE_COMMIT_UNKNOWN', 'DATABASE_BUSY']) {
+      expect(classifyDeliveryFailure(new DomainException('UNAVAILABLE', 'the database connection was lost', { reason }))).toEqual({ transient: true, code: 'UNAVAILABLE' });
+    }
   });
 });

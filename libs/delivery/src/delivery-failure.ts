@@ -49,8 +49,9 @@ const TRANSIENT_REASONS = new Set<string>([
   'PERMISSION_DENIED',
 ]);
 
-// Errors of our own side or of the path to the peer, never of the message.
-const TRANSIENT_CODES = new Set<string>(['ISSUER_UNREACHABLE', 'ISSUER_RATE_LIMITED', 'ISSUER_REFUSED', 'ISSUER_UNKNOWN', 'FORBIDDEN']);
+// Errors of our own side or of the path to the peer, never of the message (UNAVAILABLE: our own
+// database was lost or busy during the attempt).
+const TRANSIENT_CODES = new Set<string>(['ISSUER_UNREACHABLE', 'ISSUER_RATE_LIMITED', 'ISSUER_REFUSED', 'ISSUER_UNKNOWN', 'FORBIDDEN', 'UNAVAILABLE']);
 
 const KNOWN_REASONS = new Set<string>([...Object.keys(REFUSAL_STATUS), ...Object.keys(status).filter((k) => Number.isNaN(Number(k)))]);
 

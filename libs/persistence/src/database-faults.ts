@@ -70,3 +70,29 @@ export function databaseUnavailable(err: unknown, outcomeUnknown = false): Domai
 export function asDatabaseFault(err: unknown): unknown {
   return err instanceof DomainException ? err : isConnectionLost(err) ? databaseUnavailable(err) : err;
 }
+
+// Tries of a read after a commit: each dead pooled client costs one before the pool drops it.
+const READ_BACK_ATTEMPTS = 4;
+
+/**
+ * Reads back, for the answer, what a request has just committed. A lost connection is retried on a
+ * fresh one (a read can be); if that keeps failing the answer is 503 DATABASE_READ_AFTER_COMMIT naming
+ * where to read the stored change, never DATABASE_UNAVAILABLE ("nothing was stored"), which would
+ * make the client repeat a change that took effect.
+ */
+export async function readAfterCommit<T>(read: () => Promise<T>, location: string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (!isConnectionLost(e)) throw e;
+      recordDatabaseFault('connection_lost', e);
+      if (attempt >= READ_BACK_ATTEMPTS) {
+        throw new DomainException('UNAVAILABLE', `the change was stored, but reading it back failed (database connection lost): read ${location} later`, {
+          reason: 'DATABASE_READ_AFTER_COMMIT',
+          location,
+        });
+      }
+    }
+  }
+}

@@ -5,6 +5,6 @@ export { DataSource } from 'typeorm';
 export * from './retention';
 export { runInTransaction, afterCommit } from './transaction';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS } from './sqlite-writer';
-export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind } from './database-faults';
+export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind, readAfterCommit } from './database-faults';
 export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';

@@ -21,6 +21,7 @@ import {
 import { DomainException, ValidQuery } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { Access } from '@tongban/access';
+import { readAfterCommit } from '@tongban/persistence';
 import { Ctx, RequestContext } from './request-context';
 
 // OpenAPI: a 户口迁移 (work transfer) opened at 北京 with 河北 as the origin (README walkthrough).
@@ -130,6 +131,11 @@ export class CasesController {
     private readonly notes: CaseNotes,
   ) {}
 
+  /** The case as the change left it: read after the commit, so a lost connection must not say "nothing was stored". */
+  private answer(id: string, ref = id) {
+    return readAfterCommit(() => this.query.view(id), `/v1/cases/${ref}`);
+  }
+
   @Access.scope('cases')
   @Post('cases')
   @ApiOperation({ summary: 'Open a case here (this gateway must hold the accepting role); steps go to the other provinces as signed messages' })
@@ -140,7 +146,7 @@ export class CasesController {
   @ApiResponse({ status: 201, description: 'The case as opened', schema: CASE_SCHEMA, example: CASE_EXAMPLE })
   @ApiErrors(400, 401, 403)
   open(@Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.owner.open(body, ctx.caller).then((r) => this.query.view(r.caseId));
+    return this.owner.open(body, ctx.caller).then((r) => this.answer(r.caseId, r.collaborationId));
   }
 
   @Access.scope('cases')
@@ -175,7 +181,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   cancel(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.owner.cancel(id, body, ctx.caller).then(() => this.query.view(id));
+    return this.owner.cancel(id, body, ctx.caller).then(() => this.answer(id));
   }
 
   @Access.scope('cases')
@@ -189,7 +195,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   postal(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.notes.postal(id, body, ctx.caller).then(() => this.query.view(id));
+    return this.notes.postal(id, body, ctx.caller).then(() => this.answer(id));
   }
 
   @Access.scope('cases')
@@ -200,7 +206,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   resultDelivery(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.notes.resultDelivered(id, body, ctx.caller).then(() => this.query.view(id));
+    return this.notes.resultDelivered(id, body, ctx.caller).then(() => this.answer(id));
   }
 
   @Access.scope('tasks')
@@ -244,6 +250,6 @@ export class CasesController {
   @ApiErrors(400, 401, 403, 404, 409)
   act(@Param('id') id: string, @Param('action') action: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     if (!['accept', 'complete', 'refuse', 'request-materials'].includes(action)) throw new DomainException('NOT_FOUND', `no task action ${action.slice(0, 30)}`);
-    return this.tasks.act(id, action as TaskAction, body, ctx.caller).then(() => this.query.view(id.split('~')[0]));
+    return this.tasks.act(id, action as TaskAction, body, ctx.caller).then(() => this.answer(id.split('~')[0]));
   }
 }
