@@ -14,7 +14,7 @@ const BJ = '110000';
 const HB = '130000';
 const ENV = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '500', TONGBAN_DELIVERY_POLL_MS: '200', TONGBAN_LOG_LEVEL: 'warn' };
 const OPENERS = 4;
-const READS = 40; // sequential reads of each kind after the loop
+const READS = 100; // sequential reads of each kind after the loop
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sqlitePath = (o) => path.join(o.dir, `tongban-${o.code}.sqlite`);
@@ -73,17 +73,19 @@ async function waitCompleted(gw, collabIds, timeoutMs) {
   }
 }
 
-/** p50 of `count` sequential GETs (ms). */
-async function readLatency(gw, urls) {
+/** Sequential GETs: p50/p99 latency (ms) and the gateway's CPU per request (µs, from /proc). */
+async function readCost(gw, urls) {
   const ms = [];
+  const cpu0 = cpuMsOf(gw.proc.pid);
   for (const u of urls) {
     const t = process.hrtime.bigint();
     const r = await fed.call(gw, 'GET', u);
     if (r.status !== 200) throw new Error(`GET ${u}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
+  const cpuUs = ((cpuMsOf(gw.proc.pid) - cpu0) * 1000) / urls.length;
   ms.sort((a, b) => a - b);
-  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99), cpuUs };
 }
 
 /** One measured window: a closed loop of OPENERS for durationS, then the reads. */
@@ -127,15 +129,15 @@ async function measure(bj, hb, durationS) {
       cpuMsPerCase: cpuMs / completed.length,
       openP50: percentile(openMs, 50),
       openP99: percentile(openMs, 99),
-      listNewest: await readLatency(
+      listNewest: await readCost(
         bj,
         Array.from({ length: READS }, () => '/v1/cases?limit=20'),
       ),
-      listCompleted: await readLatency(
+      listCompleted: await readCost(
         bj,
         Array.from({ length: READS }, () => '/v1/cases?state=COMPLETED&limit=20'),
       ),
-      byId: await readLatency(
+      byId: await readCost(
         bj,
         ids.map((id) => `/v1/cases/${id}`),
       ),
@@ -149,7 +151,7 @@ async function measure(bj, hb, durationS) {
  * Runs the cases half for each size in `sizes` (ascending). `tls` from fed.localPki for both codes.
  * Returns one row per size.
  */
-async function casesGrowth({ dir, tls, ports, sizes, durationS, log }) {
+async function casesGrowth({ dir, tls, ports, sizes, durationS, repeats = 1, log }) {
   const opts = {};
   for (const code of [BJ, HB]) {
     opts[code] = { code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: await freePort(ports), grpcPort: await freePort(ports), env: ENV };
@@ -173,11 +175,16 @@ async function casesGrowth({ dir, tls, ports, sizes, durationS, log }) {
       log(`  cases: seeded ${size - seeded} clones in ${((Date.now() - t) / 1000).toFixed(1)} s (北京 rows ${JSON.stringify(added[0])})`);
       seeded = size;
       [bj, hb] = await start();
-      await measure(bj, hb, 2); // warm the restarted processes
-      const m = await measure(bj, hb, durationS);
+      await measure(bj, hb, 4); // warm the restarted processes (JIT)
+      // Other jobs on a shared machine only add CPU time: of `repeats` windows, the least counts.
+      const runs = [];
+      for (let k = 0; k < repeats; k++) runs.push(await measure(bj, hb, durationS));
+      const m = runs.reduce((a, b) => (b.cpuMsPerCase < a.cpuMsPerCase ? b : a));
+      m.runsCpuMsPerCase = runs.map((r) => r.cpuMsPerCase);
+      for (const key of ['listNewest', 'listCompleted', 'byId']) m[key].cpuUs = Math.min(...runs.map((r) => r[key].cpuUs));
       rows.push({ dimension: 'cases', size, ...m });
       log(
-        `  cases ${String(size).padStart(7)} already: ${m.completed} completed (${m.failures} failures), ${m.casesPerSec.toFixed(1)}/s, CPU ${m.cpuMsPerCase.toFixed(2)} ms/case (both gateways), open p50 ${m.openP50.toFixed(1)} p99 ${m.openP99.toFixed(1)} ms; list newest p50 ${m.listNewest.p50.toFixed(1)} ms, list COMPLETED p50 ${m.listCompleted.p50.toFixed(1)} ms, by id p50 ${m.byId.p50.toFixed(1)} ms`,
+        `  cases ${String(size).padStart(7)} already: ${m.completed} completed (${m.failures} failures), ${m.casesPerSec.toFixed(1)}/s, CPU ${m.cpuMsPerCase.toFixed(2)} ms/case (both gateways), open p50 ${m.openP50.toFixed(1)} p99 ${m.openP99.toFixed(1)} ms; runs ${m.runsCpuMsPerCase.map((x) => x.toFixed(2)).join(' / ')} ms; CPU per read (least of the runs): list newest ${m.listNewest.cpuUs.toFixed(0)} µs, list COMPLETED ${m.listCompleted.cpuUs.toFixed(0)} µs, by id ${m.byId.cpuUs.toFixed(0)} µs`,
       );
     }
   } finally {
