@@ -37,6 +37,42 @@ describe('SM2 public keys', () => {
     expect(codeOf(() => Sm2PublicKey.fromSpki(hex('3019301306072a8648ce3d020106082a811ccf5501822d03020000')))).toBe('SM2_POINT_AT_INFINITY');
   });
 
+  const CODES = ['accepted', 'SM2_JWK_INVALID', 'SM2_JWK_PRIVATE', 'SM2_ALG_MISMATCH', 'SM2_POINT_NOT_ON_CURVE', 'SM2_POINT_AT_INFINITY', 'SM2_KEY_INVALID'];
+
+  it('property: any JSON value as a JWK is accepted only as the good key, else refused by a named code', () => {
+    const b64 = fc.uint8Array({ minLength: 30, maxLength: 34 }).map((b) => Buffer.from(b).toString('base64url'));
+    const member = fc.oneof(b64, fc.string(), fc.constantFrom(JWK.x, JWK.y, 'EC', 'SM2', 'SM2SM3', 'ES256'), fc.integer(), fc.constant(null));
+    const jwkLike = fc.record({ kty: member, crv: member, x: member, y: member, alg: member, d: member }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(fc.oneof(jwkLike, fc.jsonValue()), (jwk) => {
+        const code = codeOf(() => Sm2PublicKey.fromJwk(jwk));
+        expect(CODES).toContain(code);
+        if (code === 'accepted') expect(Sm2PublicKey.fromJwk(jwk).jwk()).toEqual(JWK);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: random coordinates are off the curve (refused), and any byte string as an SPKI is refused by name', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (x, y) => {
+        expect(codeOf(() => Sm2PublicKey.fromPoint({ x: Buffer.from(x), y: Buffer.from(y) }))).toMatch(/^SM2_POINT_(NOT_ON_CURVE|AT_INFINITY)$/);
+      }),
+    );
+    const spki = Sm2PublicKey.fromJwk(JWK).spki();
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 100 }),
+          fc.tuple(fc.nat(spki.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, bit]) => Buffer.from(spki).fill(spki[i] ^ bit, i, i + 1)),
+        ),
+        (bytes) => {
+          expect(CODES.slice(1)).toContain(codeOf(() => Sm2PublicKey.fromSpki(bytes)));
+        },
+      ),
+    );
+  });
+
   it('thumbprint input has crv, kty, x, y in that order and no whitespace', () => {
     expect(sm2ThumbprintInput(Sm2PublicKey.fromJwk(JWK).jwk())).toBe(`{"crv":"SM2","kty":"EC","x":"${JWK.x}","y":"${JWK.y}"}`);
     expect(sm2JwkThumbprint(Sm2PublicKey.fromJwk(JWK).jwk())).toMatch(/^[A-Za-z0-9_-]{43}$/);
