@@ -4,6 +4,7 @@ export { MIGRATIONS } from './migrations';
 export { DataSource } from 'typeorm';
 export * from './retention';
 export { runInTransaction, afterCommit } from './transaction';
+export { lockForTransaction } from './advisory-lock';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS } from './sqlite-writer';
 export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind, readAfterCommit } from './database-faults';
 export { databaseStatementCount } from './statement-count';

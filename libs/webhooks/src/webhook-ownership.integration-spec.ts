@@ -75,4 +75,14 @@ describeEachDatabase('webhook ownership, address policy and cap', (fresh) => {
     await expect(service.register({ url: 'http://127.0.0.1:9/3' }, 'calm')).resolves.toMatchObject({ url: 'http://127.0.0.1:9/3' });
     expect((await service.list('busy')).webhooks).toHaveLength(2);
   });
+
+  it('holds the cap under concurrent registrations: of 8 at once with room for 2, exactly 2 succeed and 6 are refused', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => service.register({ url: `http://127.0.0.1:9/race-${i}` }, 'racer')));
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(ok).toHaveLength(2);
+    expect(refused).toHaveLength(6);
+    for (const r of refused) expect(r.reason).toMatchObject({ code: 'CONFLICT', details: { rule: 'MAX_PER_CLIENT' } });
+    expect(await ds.getRepository(WebhookEntity).countBy({ createdBy: 'racer' })).toBe(2);
+  });
 });

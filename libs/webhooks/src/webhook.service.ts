@@ -11,7 +11,10 @@ import { WebhookList } from './webhook-list';
 import { BlockedAddress, UnresolvedHost, WebhookAddressPolicy } from './webhook-address-policy';
 import { registerWebhookSchema } from './webhook-requests.schema';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
-import { runInTransaction } from '@tongban/persistence';
+import { lockForTransaction, runInTransaction } from '@tongban/persistence';
+
+// First key of the advisory lock that serialises one client's registrations (see lockForTransaction).
+const WEBHOOK_CAP_LOCK_KEY = 7_415_825;
 
 /** A webhook as listed (never with its secret). */
 export interface WebhookView {
@@ -124,12 +127,6 @@ export class WebhookService implements OnApplicationBootstrap {
     const req = parseOrThrow(registerWebhookSchema, body);
     const url = await this.checkUrl(req.url);
     const owner = actor.slice(0, 100);
-    const held = await this.ds.getRepository(WebhookEntity).countBy({ createdBy: owner });
-    if (held >= this.options.maxPerClient) {
-      throw new DomainException('CONFLICT', `${owner} already has ${held} webhooks; at most ${this.options.maxPerClient} per client (TONGBAN_WEBHOOK_MAX_PER_CLIENT): delete one first`, {
-        rule: 'MAX_PER_CLIENT',
-      });
-    }
     const id = randomUUID();
     const secret = req.secret ?? randomBytes(32).toString('base64url');
     const row: WebhookEntity = {
@@ -141,7 +138,18 @@ export class WebhookService implements OnApplicationBootstrap {
       createdBy: owner,
       createdAt: this.clock.now(),
     };
-    await this.ds.getRepository(WebhookEntity).insert(row);
+    // Count and insert in one transaction, serialised per client: concurrent registrations at the
+    // cap would otherwise all count below it and all insert.
+    await runInTransaction(this.ds, async (tx) => {
+      await lockForTransaction(tx, WEBHOOK_CAP_LOCK_KEY, owner);
+      const held = await tx.getRepository(WebhookEntity).countBy({ createdBy: owner });
+      if (held >= this.options.maxPerClient) {
+        throw new DomainException('CONFLICT', `${owner} already has ${held} webhooks; at most ${this.options.maxPerClient} per client (TONGBAN_WEBHOOK_MAX_PER_CLIENT): delete one first`, {
+          rule: 'MAX_PER_CLIENT',
+        });
+      }
+      await tx.getRepository(WebhookEntity).insert(row);
+    });
     this.webhooks?.changed();
     await this.audit.recordNow({ event: 'admin.webhook.registered', actor, subject: row.id, outcome: 'OK', details: { origin: new URL(url).origin, events: row.events.join(',') } });
     this.logger.log(`webhook ${row.id} registered by ${actor} for ${new URL(url).origin}`);
