@@ -171,7 +171,7 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async noted(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const n = decode(() => CaseEventNote.decode(m.body));
-    const { c } = await this.txs.load(uow.tx, n.collaborationId);
+    const { c } = await this.txs.load(uow, n.collaborationId);
     if (!Object.values(c.participants).includes(m.sender)) throw new DeliveryRejection(`${m.sender} takes no part in ${c.collaborationId}`);
     const details = json(n.detailsJson, 'details_json');
     if (!/^[A-Z_]{2,40}$/.test(n.type)) throw new DeliveryRejection('note type must be 2-40 upper-case letters');
@@ -182,11 +182,12 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async outcome(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const o = decode(() => StepOutcome.decode(m.body));
-    const { c } = await this.txs.load(uow.tx, o.collaborationId);
+    const loaded = await this.txs.load(uow, o.collaborationId);
+    const { c } = loaded;
     if (c.owner !== uow.self) throw new DeliveryRejection(`${uow.self} does not own ${o.collaborationId}; outcomes go to ${c.owner}`);
     const outcome = o.outcome as 'ACCEPTED' | 'COMPLETED' | 'REFUSED' | 'MATERIALS_REQUESTED';
     if (!['ACCEPTED', 'COMPLETED', 'REFUSED', 'MATERIALS_REQUESTED'].includes(outcome)) throw new DeliveryRejection(`bad outcome ${o.outcome}`);
-    await this.owner.apply(uow, o.collaborationId, {
+    await this.owner.apply(uow, loaded, {
       stepIndex: o.stepIndex,
       outcome,
       outputs: json(o.outputsJson, 'outputs_json') as Record<string, string>,
@@ -199,7 +200,7 @@ export class CaseInboxHandlers implements OnModuleInit {
   /** The local replica of a case the sender owns. */
   private async replica(uow: CaseUnitOfWork, m: IncomingMessage, collaborationId: string) {
     if (collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
-    const loaded = await this.txs.load(uow.tx, collaborationId);
+    const loaded = await this.txs.load(uow, collaborationId);
     if (loaded.c.owner !== m.sender) throw new DeliveryRejection(`${m.sender} does not own ${collaborationId}`);
     return loaded;
   }

@@ -91,6 +91,7 @@ export class CaseOwner {
         refusedStep: null,
       };
       await uow.tx.getRepository(CaseEntity).insert(c as never);
+      uow.holds(c);
       const steps: CaseStepEntity[] = frozen.steps.map((s, idx) => ({
         caseId: c.id,
         idx,
@@ -131,9 +132,8 @@ export class CaseOwner {
     });
   }
 
-  /** Applies a step report in the owner's transaction (local department or a peer's StepOutcome). */
-  async apply(uow: CaseUnitOfWork, ref: string, r: StepReport): Promise<void> {
-    const { c, steps } = await this.txs.load(uow.tx, ref);
+  /** Applies a step report in the owner's transaction to the case loaded in it (local department or a peer's StepOutcome). */
+  async apply(uow: CaseUnitOfWork, { c, steps }: { c: CaseEntity; steps: CaseStepEntity[] }, r: StepReport): Promise<void> {
     const step = steps[r.stepIndex];
     if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
     if (!step || step.idx !== c.currentStep) throw new DomainException('CONFLICT', `step ${r.stepIndex} is not the current step of ${c.collaborationId}`);
@@ -164,7 +164,7 @@ export class CaseOwner {
   async cancel(ref: string, body: unknown, actor: string): Promise<void> {
     const { reason } = parseOrThrow(cancelSchema, body);
     await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow.tx, ref);
+      const { c, steps } = await this.txs.load(uow, ref);
       if (c.owner !== this.txs.self) throw new DomainException('FORBIDDEN', `only the accepting gateway ${c.owner} can cancel ${c.collaborationId}`);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
       await this.close(uow, c, steps, 'CANCELLED', reason, actor);

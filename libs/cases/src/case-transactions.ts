@@ -58,14 +58,16 @@ export class CaseTransactions {
   /**
    * The case by local id or collaboration id, with its steps; 404 when unknown. Always locked
    * (FOR UPDATE on PostgreSQL; SQLite has one writer): whoever reads a case in a transaction may
-   * change it, and two replicas must not both act on the same state.
+   * change it, and two replicas must not both act on the same state. The lock also orders every
+   * message queued on the case's stream (`CaseUnitOfWork.send`).
    */
-  async load(tx: EntityManager, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
-    const repo = tx.getRepository(CaseEntity);
+  async load(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+    const repo = uow.tx.getRepository(CaseEntity);
     const where = [{ id: ref }, { collaborationId: ref }];
     const c = this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
-    const steps = await tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
+    uow.holds(c);
+    const steps = await uow.tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
     return { c, steps };
   }
 

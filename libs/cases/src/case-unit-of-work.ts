@@ -23,6 +23,8 @@ export interface CaseEventRecord {
 export class CaseUnitOfWork {
   readonly published: CaseEventRecord[] = [];
   sent = 0;
+  /** Cases whose row this transaction has locked (loaded) or inserted: their streams are ordered by it. */
+  private readonly held = new Set<string>();
   /** History rows not yet written: all of a transaction's go in one statement (`flush`). */
   private readonly history: QueryDeepPartialEntity<CaseEventEntity>[] = [];
 
@@ -47,10 +49,17 @@ export class CaseUnitOfWork {
     await this.tx.createQueryBuilder().insert().into(CaseEventEntity).values(rows).updateEntity(false).execute();
   }
 
+  /** Records that this transaction holds the row of `c` (locked by CaseTransactions.load, or inserted by it). */
+  holds(c: CaseEntity): void {
+    this.held.add(c.id);
+  }
+
   /** Queues a case message for `peer` on the case's stream. */
   async send(peer: string, c: CaseEntity, type: string, body: Uint8Array): Promise<void> {
     if (peer === this.self) return;
-    await this.outbox.enqueue(this.tx, { peer, stream: c.collaborationId, type, body });
+    // Every transaction that queues on a case's stream holds the case row until it commits, which
+    // orders their seqs; the outbox's own stream lock is then a second round trip for nothing.
+    await this.outbox.enqueue(this.tx, { peer, stream: c.collaborationId, type, body }, { streamLocked: this.held.has(c.id) });
     this.sent++;
   }
 

@@ -30,12 +30,16 @@ export interface OutgoingMessage {
 export class Outbox {
   constructor(private readonly clock: Clock) {}
 
-  /** Adds a message inside `tx`; returns its id. */
-  async enqueue(tx: EntityManager, m: OutgoingMessage): Promise<string> {
+  /**
+   * Adds a message inside `tx`; returns its id. `streamLocked`: the caller's transaction already
+   * holds a lock, until it commits, that every enqueue on this stream takes first (a case's row
+   * for the case's stream), so the stream's own lock is not needed.
+   */
+  async enqueue(tx: EntityManager, m: OutgoingMessage, o: { streamLocked?: boolean } = {}): Promise<string> {
     // seq is MAX + 1, read by the insert itself: replicas sharing a PostgreSQL database take the
     // stream's lock first (held to commit; the insert's snapshot is taken after it), or two of them
     // would read the same MAX and collide. SQLite has one writer already.
-    if (tx.connection.options.type === 'postgres') {
+    if (tx.connection.options.type === 'postgres' && !o.streamLocked) {
       await tx.query(`SELECT pg_advisory_xact_lock(${SEQ_LOCK_KEY}, hashtext(current_schema() || '/' || $1 || '/' || $2))`, [m.peer, m.stream]);
     }
     const now = this.clock.now().getTime();

@@ -1,0 +1,63 @@
+import { SystemClock } from '@tongban/common';
+import { Dispatcher, OutboxMessageEntity, Outbox } from '@tongban/delivery';
+import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
+import { dropPostgresSchema, postgresAvailable, postgresTarget } from '@tongban/testkit';
+import { CaseEntity } from './case.entity';
+import { CaseEventEntity } from './case-event.entity';
+import { CaseStepEntity } from './case-step.entity';
+import { CaseTransactions } from './case-transactions';
+
+// Case messages skip the outbox's stream lock: the case row, locked by CaseTransactions.load in
+// every transaction that queues on the case's stream, orders their seqs. Two replicas, one schema.
+const pg = postgresAvailable() ? describe : describe.skip;
+pg('case stream seqs with two replicas on one PostgreSQL schema', () => {
+  const target = postgresTarget();
+  const replicas: DataSource[] = [];
+  const dispatcher = { nudge: () => undefined } as unknown as Dispatcher;
+  const now = new Date();
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) replicas.push(await openDatabase(buildDataSource(target, [CaseEntity, CaseStepEntity, CaseEventEntity, OutboxMessageEntity])));
+    await replicas[0].getRepository(CaseEntity).insert({
+      id: 'case-1',
+      collaborationId: '110000-20261203-0123456789',
+      itemCode: 'X',
+      itemVersion: 'v',
+      item: { steps: [] } as never,
+      mode: 'JOINT',
+      owner: '110000',
+      state: 'OPEN',
+      participants: { A: '110000', B: '130000' },
+      applicantName: 'n',
+      applicantIdNumber: null,
+      received: {},
+      materials: [],
+      currentStep: 0,
+      createdAt: now,
+      updatedAt: now,
+      closedAt: null,
+      closeReason: null,
+      refusedStep: null,
+    });
+  });
+  afterAll(async () => {
+    for (const ds of replicas) await ds.destroy();
+    await dropPostgresSchema(target.schema);
+  });
+
+  it('concurrent case transactions on both replicas queue on the case stream with seqs 1..N and no duplicate', async () => {
+    const txs = replicas.map((ds) => new CaseTransactions(ds, new Outbox(new SystemClock()), dispatcher, new SystemClock(), '110000'));
+    const n = 30;
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) =>
+        txs[i % 2].run(async (uow) => {
+          const { c } = await txs[i % 2].load(uow, 'case-1');
+          await uow.send('130000', c, 't', Buffer.from(String(i)));
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const seqs = (await replicas[0].query<{ seq: string | number }[]>(`SELECT seq FROM outbox_messages WHERE stream = '110000-20261203-0123456789' ORDER BY seq`)).map((r) => Number(r.seq));
+    expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+});
