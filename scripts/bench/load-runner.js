@@ -18,8 +18,11 @@ function bodyCheck(kind) {
   return (b) => typeof b === 'string' && b.charCodeAt(0) === 123 && b.includes('"status":"') && !b.includes('"error"');
 }
 
-/** One autocannon run; latencies are collected exactly (float ms) besides autocannon's 1-ms histogram. */
-function runOnce(cfg, bodies, durationS) {
+/**
+ * One autocannon run, for `durationS` seconds or, with `amount`, for that many requests; latencies
+ * are collected exactly (float ms) besides autocannon's 1-ms histogram.
+ */
+function runOnce(cfg, bodies, durationS, amount) {
   return new Promise((resolve, reject) => {
     const n = bodies.length;
     const lat = { values: new Float64Array(1 << 16), count: 0 };
@@ -30,7 +33,7 @@ function runOnce(cfg, bodies, durationS) {
       {
         url: cfg.url,
         connections: cfg.connections,
-        duration: durationS,
+        ...(amount ? { amount } : { duration: durationS }),
         timeout: cfg.timeoutS,
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}` },
@@ -96,10 +99,12 @@ process.once('message', async (cfg) => {
     const bodies = JSON.parse(fs.readFileSync(cfg.bodiesFile, 'utf8'));
     if (!Array.isArray(bodies) || bodies.length === 0) throw new Error('no request bodies');
     let warmup = null;
-    if (cfg.warmupS > 0) warmup = await runOnce(cfg, bodies, cfg.warmupS);
+    if (cfg.requests) {
+      if (cfg.warmupRequests > 0) warmup = await runOnce(cfg, bodies, undefined, cfg.warmupRequests);
+    } else if (cfg.warmupS > 0) warmup = await runOnce(cfg, bodies, cfg.warmupS);
     // Tell the parent the timed window starts (it samples the servers' CPU time around it).
     await new Promise((resolve) => process.send({ type: 'measure-start' }, resolve));
-    const result = await runOnce(cfg, bodies, cfg.durationS);
+    const result = cfg.requests ? await runOnce(cfg, bodies, undefined, cfg.requests) : await runOnce(cfg, bodies, cfg.durationS);
     process.send({ type: 'result', result, warmup: warmup && { ok2xx: warmup.ok2xx, non2xx: warmup.non2xx, errors: warmup.errors, mismatches: warmup.mismatches } }, () => process.exit(0));
   } catch (e) {
     process.send({ type: 'error', message: String(e?.stack ?? e) }, () => process.exit(1));

@@ -14,6 +14,9 @@
 // Env: BENCH_DURATION_S (seconds per measurement, default 10), BENCH_QUICK=1 (3 s each: smoke run),
 //      BENCH_PLAINTEXT=1 (both sides without TLS: gateways on the development flag, bare on plaintext
 //      gRPC; by default both use the same mutual TLS, to measure what TLS costs),
+//      BENCH_FOCUS=1 (only single calls at c=64, no batch: for before/after CPU comparisons),
+//      BENCH_REQUESTS=n (each measurement is n requests after n/2 warm-up requests instead of a fixed
+//      time: CPU per request over the same work however slow a busy machine makes it),
 //      BENCH_PROFILE=1 (afterwards, CPU-profile the gateways and then the bare processes under c=64
 //      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js).
 // Output: a table on stdout and .bench/verify-<timestamp>.json. Exits 0 on target FAIL (the figures
@@ -46,8 +49,11 @@ const targets = require('./targets');
 const ISSUER = '110000';
 const ASKER = '440000';
 const LICENCES = 100_000;
-const SINGLE_CONCURRENCY = [1, 16, 64];
-const BATCH_CONCURRENCY = [4, 16];
+// BENCH_FOCUS=1: only the c=64 single-call point (and profiles, if asked): a short before/after run
+// of CPU per verification on a shared machine; the targets it cannot judge are reported as such.
+const FOCUS = process.env.BENCH_FOCUS === '1';
+const SINGLE_CONCURRENCY = FOCUS ? [64] : [1, 16, 64];
+const BATCH_CONCURRENCY = FOCUS ? [] : [4, 16];
 const BATCH_SIZE = 100;
 const SINGLE_BODIES = 20_000; // distinct random licences the single-call runs cycle over
 const BATCH_BODIES = 200; // distinct random 100-item batches
@@ -57,7 +63,15 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PLAINTEXT = process.env.BENCH_PLAINTEXT === '1';
 const DURATION_S = QUICK ? 3 : parseDuration(process.env.BENCH_DURATION_S);
+const REQUESTS = parseRequests(process.env.BENCH_REQUESTS);
 const TARGETS = { throughputRatioC64: targets.GOALS.verifyThroughputC64, p99RatioC16: targets.GOALS.verifyP99C16, batchOverSingle: 3 };
+
+function parseRequests(v) {
+  if (v === undefined || v === '') return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100 || n > 1_000_000) throw new Error(`BENCH_REQUESTS must be an integer 100-1000000 (got ${v})`);
+  return n;
+}
 
 function parseDuration(v) {
   if (v === undefined || v === '') return 10;
@@ -188,10 +202,11 @@ function cpuMsOf(pid) {
  * `pids` ({name: pid}) are the server processes whose CPU time is sampled around the timed window.
  */
 function runLoad(options, pids = {}) {
-  const cfg = { timeoutS: REQUEST_TIMEOUT_S, warmupS: WARMUP_S, durationS: DURATION_S, ...options };
+  const byCount = REQUESTS ? { requests: REQUESTS, warmupRequests: options.warmupS === 0 ? 0 : Math.ceil(REQUESTS / 2) } : {};
+  const cfg = { timeoutS: REQUEST_TIMEOUT_S, warmupS: WARMUP_S, durationS: DURATION_S, ...options, ...byCount };
   return new Promise((resolve, reject) => {
     const proc = childProcess.fork(path.join(__dirname, 'load-runner.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const limitMs = (cfg.warmupS + cfg.durationS + 60) * 1000;
+    const limitMs = REQUESTS ? 1_800_000 : (cfg.warmupS + cfg.durationS + 60) * 1000;
     let settled = false;
     const done = (fn, v) => {
       if (settled) return;
@@ -380,7 +395,7 @@ async function main() {
   );
   if (machine.otherCpuBusyAtStart > 0.15) log('  WARNING: other processes are using the CPU; figures will be noisy and lower than on an idle machine');
   log(
-    `  settings: ${DURATION_S} s per measurement after ${WARMUP_S} s warm-up${QUICK ? ' (BENCH_QUICK)' : ''}; single c=${SINGLE_CONCURRENCY.join(',')}; batch of ${BATCH_SIZE} c=${BATCH_CONCURRENCY.join(',')}`,
+    `  settings: ${REQUESTS ? `${REQUESTS} requests per measurement after ${Math.ceil(REQUESTS / 2)} warm-up requests` : `${DURATION_S} s per measurement after ${WARMUP_S} s warm-up`}${QUICK ? ' (BENCH_QUICK)' : ''}; single c=${SINGLE_CONCURRENCY.join(',')}; batch of ${BATCH_SIZE} c=${BATCH_CONCURRENCY.join(',')}`,
   );
   log(`  build: dist/apps/gateway/main.js sha256 ${build.gatewayMainSha256}… built ${build.gatewayMainBuiltAt}; git ${build.gitHead} with ${build.gitDirtyFiles} changed/untracked path(s)`);
   log('  load generator: autocannon in a separate process; only 127.0.0.1 is targeted');
@@ -612,23 +627,25 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
   }
   log('-'.repeat(W));
   const bestSingle = single.reduce((a, b) => (b.tongban.reqPerSec > a.tongban.reqPerSec ? b : a));
-  const bestBatch = batch.reduce((a, b) => (b.licencesPerSec > a.licencesPerSec ? b : a));
+  const bestBatch = batch.length ? batch.reduce((a, b) => (b.licencesPerSec > a.licencesPerSec ? b : a)) : undefined;
   for (const b of batch) {
     log(
       `batch c=${String(b.connections).padEnd(3)} ${f0(b.tongban.reqPerSec).padStart(6)} req/s × ${BATCH_SIZE} = ${f0(b.licencesPerSec).padStart(7)} licences/s   p50 ${f2(b.tongban.p50)} ms  p99 ${f2(b.tongban.p99)} ms   bad ${bad(b.tongban)}   other CPU ${otherCpu(b.tongban)}`,
     );
   }
-  const batchRatio = bestBatch.licencesPerSec / bestSingle.tongban.reqPerSec;
-  log(
-    `best single: ${f0(bestSingle.tongban.reqPerSec)} licences/s at c=${bestSingle.connections}; best batch: ${f0(bestBatch.licencesPerSec)} licences/s at c=${bestBatch.connections}; batch/single = ${f2(batchRatio)}×`,
-  );
+  const batchRatio = bestBatch ? bestBatch.licencesPerSec / bestSingle.tongban.reqPerSec : NaN;
+  if (bestBatch) {
+    log(
+      `best single: ${f0(bestSingle.tongban.reqPerSec)} licences/s at c=${bestSingle.connections}; best batch: ${f0(bestBatch.licencesPerSec)} licences/s at c=${bestBatch.connections}; batch/single = ${f2(batchRatio)}×`,
+    );
+  }
   log('-'.repeat(W));
 
   const at = (c) => single.find((s) => s.connections === c);
   const c64 = at(64);
   const c16 = at(16);
   const checks = [
-    {
+    c64 && {
       name: `throughput at c=64 ≥ ${TARGETS.throughputRatioC64 * 100}% of bare`,
       value: c64.ratio.reqPerSec,
       shown: `${(c64.ratio.reqPerSec * 100).toFixed(1)}% (${f0(c64.tongban.reqPerSec)} vs ${f0(c64.bare.reqPerSec)} req/s)`,
@@ -636,7 +653,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
       valid: bad(c64.tongban) === 0 && bad(c64.bare) === 0,
       noisy: noisy(c64.tongban) || noisy(c64.bare),
     },
-    {
+    c16 && {
       name: `p99 at c=16 ≤ ${TARGETS.p99RatioC16}× bare`,
       value: c16.ratio.p99,
       shown: `${f2(c16.ratio.p99)}× (${f2(c16.tongban.p99)} vs ${f2(c16.bare.p99)} ms)`,
@@ -644,7 +661,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
       valid: bad(c16.tongban) === 0 && bad(c16.bare) === 0,
       noisy: noisy(c16.tongban) || noisy(c16.bare),
     },
-    {
+    bestBatch && {
       name: `batch licences/s ≥ ${TARGETS.batchOverSingle}× single`,
       value: batchRatio,
       shown: `${f2(batchRatio)}× (${f0(bestBatch.licencesPerSec)} vs ${f0(bestSingle.tongban.reqPerSec)} licences/s)`,
@@ -652,7 +669,8 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
       valid: bad(bestBatch.tongban) === 0 && bad(bestSingle.tongban) === 0,
       noisy: noisy(bestBatch.tongban) || noisy(bestSingle.tongban),
     },
-  ];
+  ].filter(Boolean);
+  if (FOCUS) log('BENCH_FOCUS: only c=64 was run; p99 at c=16 and batch/single not judged');
   for (const c of checks) {
     const verdict = !c.valid ? 'FAIL (run had errors)' : c.pass ? 'PASS' : 'FAIL';
     c.verdict = verdict;
@@ -695,6 +713,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
           licences: LICENCES,
           durationS: DURATION_S,
           warmupS: WARMUP_S,
+          requestsPerMeasurement: REQUESTS,
           quick: QUICK,
           singleConcurrency: SINGLE_CONCURRENCY,
           batchConcurrency: BATCH_CONCURRENCY,
@@ -706,7 +725,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
         import: { records: LICENCES, generationMs: genMs, importMs },
         single,
         batch,
-        batchOverSingle: { ratio: batchRatio, bestSingleConnections: bestSingle.connections, bestBatchConnections: bestBatch.connections },
+        batchOverSingle: bestBatch ? { ratio: batchRatio, bestSingleConnections: bestSingle.connections, bestBatchConnections: bestBatch.connections } : null,
         targets: checks,
         issue10,
         profile,
