@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { compactVerify, errors as joseErrors } from 'jose';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
 import { ENVELOPE_TYP, ENVELOPE_VERSION, EnvelopeClaims, OpenedEnvelope } from './envelope-claims';
 import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } from './federation.options';
+import { verifyJwsSignature } from './jws-signature';
 import { RefusalException } from './refusal';
 import { ReplayStore } from './replay-store.service';
 
@@ -101,12 +101,8 @@ export class EnvelopeService {
       throw refuse('KEY_RETIRED', `key ${header.kid} of ${sender} is retired`);
     }
     if (key.alg !== header.alg) throw refuse('KEY_ALG_MISMATCH', `key ${header.kid} is an ${key.alg} key`);
-    try {
-      await compactVerify(envelope.jws, key.key, { algorithms: [key.alg] });
-    } catch (e) {
-      if (e instanceof joseErrors.JOSEAlgNotAllowed) throw refuse('ALG_NOT_ALLOWED', 'alg not allowed for this key');
-      throw refuse('BAD_SIGNATURE', 'signature does not verify');
-    }
+    // alg is allow-listed and equals the key's algorithm (both checked above), and crit was refused.
+    if (!verifyJwsSignature(envelope.jws, key.key, key.alg)) throw refuse('BAD_SIGNATURE', 'signature does not verify');
     verified = true;
     if (peer.status !== 'ACTIVE') throw refuse('PEER_SUSPENDED', `peer ${sender} is suspended`);
     const claims = checkClaims(unverified, refuse);

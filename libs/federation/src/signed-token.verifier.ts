@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
+import { critAccepted, verifyJwsSignature } from './jws-signature';
 
 /** Why a signed token (attestation, receipt) does not check. */
 export type TokenProblem = 'MALFORMED' | 'WRONG_TYPE' | 'ALG_NOT_ALLOWED' | 'UNKNOWN_ISSUER' | 'UNKNOWN_KEY' | 'KEY_REVOKED' | 'KEY_ALG_MISMATCH' | 'BAD_SIGNATURE';
@@ -47,11 +48,7 @@ export class SignedTokenVerifier {
     if (!key) return fail(claims.iss === this.self || this.trust.peer(claims.iss) ? 'UNKNOWN_KEY' : 'UNKNOWN_ISSUER');
     if (key.status === 'REVOKED') return fail('KEY_REVOKED');
     if (key.alg !== header.alg) return fail('KEY_ALG_MISMATCH');
-    try {
-      await compactVerify(token, key.key, { algorithms: [key.alg] });
-    } catch {
-      return fail('BAD_SIGNATURE');
-    }
+    if (!critAccepted(header) || !verifyJwsSignature(token, key.key, key.alg)) return fail('BAD_SIGNATURE');
     return { valid: true, claims, kid };
   }
 }
