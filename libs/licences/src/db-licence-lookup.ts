@@ -1,31 +1,28 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, Repository } from 'typeorm';
-import { LicenceEntity } from './licence.entity';
+import { DataSource, PreparedStatement } from '@tongban/persistence';
 import { LicenceLookup } from './licence-lookup';
 import { LicenceRecord } from './licence-record';
 
 /** LicenceLookup over the gateway's own `licences` table. */
 @Injectable()
 export class DbLicenceLookup extends LicenceLookup {
-  private readonly repo: Repository<LicenceEntity>;
+  private readonly byId: PreparedStatement<LicenceRecord>;
+  private readonly byNumber: PreparedStatement<LicenceRecord>;
 
+  // Prepared indexed statements run without TypeORM: these run once per verification, where a
+  // query runner's cost exceeded the lookup's (measured with bench:verify's profiles).
   constructor(ds: DataSource) {
     super();
-    this.repo = ds.getRepository(LicenceEntity);
+    this.byId = new PreparedStatement(ds, `${SELECT} WHERE licence_id = ?`);
+    this.byNumber = new PreparedStatement(ds, `${SELECT} WHERE type_code = ? AND number = ?`);
   }
 
-  // Plain indexed statements: these run once per verification, where the query builder's cost
-  // exceeds the lookup's (measured with bench:verify's profiles).
   async findById(licenceId: string): Promise<LicenceRecord | null> {
-    return first(await this.repo.manager.query(`${SELECT} WHERE licence_id = ${this.p(1)}`, [licenceId]));
+    return first(await this.byId.all([licenceId]));
   }
 
   async findByNumber(typeCode: string, number: string): Promise<LicenceRecord | null> {
-    return first(await this.repo.manager.query(`${SELECT} WHERE type_code = ${this.p(1)} AND number = ${this.p(2)}`, [typeCode, number]));
-  }
-
-  private p(n: number): string {
-    return this.repo.manager.connection.options.type === 'postgres' ? `$${n}` : '?';
+    return first(await this.byNumber.all([typeCode, number]));
   }
 }
 

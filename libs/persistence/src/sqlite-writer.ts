@@ -15,8 +15,11 @@ export class SqliteWriterMisuse extends Error {
   }
 }
 
+/** Who holds the writer: a query runner, or a PreparedStatement run's own token. */
+type Owner = object;
+
 interface Waiter {
-  owner: QueryRunner;
+  owner: Owner;
   resolve: () => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
@@ -30,18 +33,23 @@ interface Waiter {
  * Waiters queue in order and give up after `waitMs` with UNAVAILABLE (503).
  */
 export class SqliteWriteLock {
-  private holder: QueryRunner | null = null;
+  private holder: Owner | null = null;
   private readonly queue: Waiter[] = [];
 
   constructor(private readonly waitMs: number) {}
 
   /** The runner that holds the writer, if any. */
-  get heldBy(): QueryRunner | null {
+  get heldBy(): Owner | null {
     return this.holder;
   }
 
+  /** Nobody holds the writer and nobody waits: a synchronous statement may run now. */
+  get idle(): boolean {
+    return this.holder === null && this.queue.length === 0;
+  }
+
   /** Waits for the writer on behalf of `owner`. */
-  acquire(owner: QueryRunner): Promise<void> {
+  acquire(owner: Owner): Promise<void> {
     if (this.holder === owner) throw new SqliteWriterMisuse('a query runner asked again for the SQLite writer it already holds');
     if (this.holder === null && this.queue.length === 0) {
       this.holder = owner;
@@ -78,7 +86,7 @@ export class SqliteWriteLock {
   }
 
   /** Hands the writer to the next waiter. */
-  release(owner: QueryRunner): void {
+  release(owner: Owner): void {
     if (this.holder !== owner) throw new SqliteWriterMisuse('a query runner released the SQLite writer it does not hold');
     this.holder = null;
     const next = this.queue.shift();

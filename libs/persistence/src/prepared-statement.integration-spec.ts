@@ -1,0 +1,76 @@
+import { describeEachDatabase, sqliteTarget } from '@tongban/testkit';
+import { DataSource, PreparedStatement, buildDataSource, isUniqueViolation, openDatabase, runInTransaction } from '@tongban/persistence';
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describeEachDatabase('PreparedStatement', (fresh) => {
+  let ds: DataSource;
+
+  beforeEach(async () => {
+    ds = await openDatabase(buildDataSource(fresh(), []));
+    await ds.query('CREATE TABLE t (id VARCHAR(20) PRIMARY KEY, n INTEGER NOT NULL)');
+  });
+  afterEach(async () => {
+    await ds.destroy();
+  });
+
+  it('runs with ? placeholders on either database: rows, changed-row counts, unique violations the house helper recognises', async () => {
+    const insert = new PreparedStatement(ds, 'INSERT INTO t (id, n) VALUES (?, ?)');
+    const byId = new PreparedStatement<{ id: string; n: number }>(ds, 'SELECT id, n FROM t WHERE id = ?');
+    const bump = new PreparedStatement(ds, 'UPDATE t SET n = n + ? WHERE n >= ?');
+    expect(await insert.run(['a', 1])).toBe(1);
+    expect(await insert.run(['b', 2])).toBe(1);
+    const duplicate = await insert.run(['a', 3]).catch((e: unknown) => e);
+    expect(isUniqueViolation(duplicate)).toBe(true);
+    expect(await byId.all(['a'])).toEqual([{ id: 'a', n: 1 }]);
+    expect(await byId.all(['zz'])).toEqual([]);
+    expect(await bump.run([10, 1])).toBe(2);
+    // A second object with the same SQL (PostgreSQL: the same statement name) works alongside the first.
+    expect(await new PreparedStatement<{ id: string; n: number }>(ds, 'SELECT id, n FROM t WHERE id = ?').all(['b'])).toEqual([{ id: 'b', n: 12 }]);
+    // Many at once (PostgreSQL: several pool clients, each preparing the statement once).
+    await Promise.all(Array.from({ length: 20 }, (_, i) => insert.run([`c${i}`, i])));
+    expect((await ds.query<{ c: string | number }[]>('SELECT COUNT(*) AS c FROM t'))[0].c.toString()).toBe('22');
+  });
+});
+
+describe('PreparedStatement on SQLite obeys the one writer', () => {
+  let ds: DataSource;
+
+  beforeEach(async () => {
+    ds = await openDatabase(buildDataSource({ kind: 'sqlite', path: (sqliteTarget() as { path: string }).path, writeWaitMs: 2000 }, []));
+    await ds.query('CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
+  });
+  afterEach(async () => {
+    await ds.destroy();
+  });
+
+  it('while a transaction holds the connection, a statement waits for COMMIT: it neither reads the uncommitted row nor joins the transaction', async () => {
+    const select = new PreparedStatement<{ id: string }>(ds, 'SELECT id FROM t ORDER BY id');
+    const insert = new PreparedStatement(ds, 'INSERT INTO t (id, n) VALUES (?, ?)');
+    const inside = deferred();
+    const carryOn = deferred();
+    const tx = runInTransaction(ds, async (m) => {
+      await m.query(`INSERT INTO t (id, n) VALUES ('tx', 1)`);
+      inside.resolve();
+      await carryOn.promise;
+      throw new Error('the transaction fails');
+    });
+    await inside.promise;
+    let read: { id: string }[] | undefined;
+    const reading = select.all([]).then((r) => (read = r));
+    const writing = insert.run(['outside', 2]);
+    await new Promise((r) => setImmediate(r));
+    expect(read).toBeUndefined(); // still waiting for the writer
+    carryOn.resolve();
+    await expect(tx).rejects.toThrow('the transaction fails');
+    await reading;
+    expect(await writing).toBe(1);
+    // The statement ran after the rollback: it never saw 'tx', and its own row was not rolled back with it.
+    expect(read).toEqual([]);
+    expect(await select.all([])).toEqual([{ id: 'outside' }]);
+  });
+});
