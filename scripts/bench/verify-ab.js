@@ -84,8 +84,15 @@ function load(target, bodiesFile, requests, pids) {
         const wallMs = Number(process.hrtime.bigint() - start.at) / 1e6;
         const r = m.result;
         const us = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuMsOf(p) - start.cpu[k]) * 1000) / r.ok2xx]));
-        const ours = Object.values(us).reduce((a, b) => a + b, 0) * r.ok2xx / 1000;
-        resolve({ ok: r.ok2xx, bad: r.non2xx + r.errors + r.timeouts + r.mismatches + r.otherResponses, reqPerSec: r.reqPerSec, p99: r.p99, us, otherCores: Math.max(0, machineBusyMs() - start.machine - ours) / wallMs });
+        const ours = (Object.values(us).reduce((a, b) => a + b, 0) * r.ok2xx) / 1000;
+        resolve({
+          ok: r.ok2xx,
+          bad: r.non2xx + r.errors + r.timeouts + r.mismatches + r.otherResponses,
+          reqPerSec: r.reqPerSec,
+          p99: r.p99,
+          us,
+          otherCores: Math.max(0, machineBusyMs() - start.machine - ours) / wallMs,
+        });
       } else if (m?.type === 'error') reject(new Error(m.message));
     });
     proc.once('exit', (code) => setTimeout(() => reject(new Error(`load runner exited (${code})`)), 1000));
@@ -123,7 +130,7 @@ async function ports() {
   const take = async () => {
     for (;;) {
       const p = await one();
-      if (!usedPorts.has(p)) return usedPorts.add(p), p;
+      if (!usedPorts.has(p)) return (usedPorts.add(p), p);
     }
   };
   return { httpPort: await take(), grpcPort: await take() };
@@ -136,7 +143,17 @@ async function startBare(records) {
   buildBareDatabase(db, records);
   const tls = here.localPki(path.join(dir, 'tls'), [ISSUER, ASKER], here.newPkiSecrets());
   const p = await ports();
-  const cfg = { protoFile: writeProto(dir), sqlitePath: db, issuerCode: ISSUER, askerCode: ASKER, httpPort: p.httpPort, grpcPort: p.grpcPort, apiToken: crypto.randomBytes(24).toString('base64url'), keys: newBareKeys(), tls: { issuer: tls[ISSUER], front: tls[ASKER] } };
+  const cfg = {
+    protoFile: writeProto(dir),
+    sqlitePath: db,
+    issuerCode: ISSUER,
+    askerCode: ASKER,
+    httpPort: p.httpPort,
+    grpcPort: p.grpcPort,
+    apiToken: crypto.randomBytes(24).toString('base64url'),
+    keys: newBareKeys(),
+    tls: { issuer: tls[ISSUER], front: tls[ASKER] },
+  };
   cfg.issuerGrpcPort = cfg.grpcPort;
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
@@ -160,7 +177,12 @@ async function main() {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongban-ab-'));
   const startedAt = new Date();
   log(`verify A/B: ${BUILDS.length} build(s) + bare, ${ROUNDS} rounds × ${REQUESTS} requests at c=${CONNECTIONS} per arm (after a warm-up of ${REQUESTS}), ${LICENCES} licences`);
-  log(`  machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  log(
+    `  machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   BUILDS.forEach((b, i) => log(`  build ${i + 1}: ${b}`));
   const records = generateLicences(LICENCES);
   const licencesFile = path.join(tmpDir, 'licences.json');
@@ -182,7 +204,9 @@ async function main() {
         arms
           .map((a) => {
             const x = round[a.name];
-            return `${a.name} ${Object.entries(x.us).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' + ')} µs (${x.reqPerSec.toFixed(0)} req/s, bad ${x.bad}, other ${(x.otherCores * 100).toFixed(0)}%)`;
+            return `${a.name} ${Object.entries(x.us)
+              .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+              .join(' + ')} µs (${x.reqPerSec.toFixed(0)} req/s, bad ${x.bad}, other ${(x.otherCores * 100).toFixed(0)}%)`;
           })
           .join(' | '),
     );
@@ -190,20 +214,45 @@ async function main() {
   const total = (x) => Object.values(x.us).reduce((s, v) => s + v, 0);
   const summary = arms.map((a) => {
     const per = Object.fromEntries(Object.keys(a.pids).map((k) => [k, median(rounds.map((r) => r[a.name].us[k]))]));
-    return { name: a.name, root: a.root ?? null, medianUs: per, medianTotalUs: median(rounds.map((r) => total(r[a.name]))), medianReqPerSec: median(rounds.map((r) => r[a.name].reqPerSec)), bad: rounds.reduce((s, r) => s + r[a.name].bad, 0) };
+    return {
+      name: a.name,
+      root: a.root ?? null,
+      medianUs: per,
+      medianTotalUs: median(rounds.map((r) => total(r[a.name]))),
+      medianReqPerSec: median(rounds.map((r) => r[a.name].reqPerSec)),
+      bad: rounds.reduce((s, r) => s + r[a.name].bad, 0),
+    };
   });
   const bare = summary.find((s) => s.name === 'bare');
   log('='.repeat(100));
   log('median CPU µs per verification over the rounds (servers only):');
   for (const s of summary) {
     const ratios = s === bare ? '' : `   ×bare ${(s.medianTotalUs / bare.medianTotalUs).toFixed(2)}   ×build 1 ${(s.medianTotalUs / summary[0].medianTotalUs).toFixed(3)}`;
-    log(`  ${s.name.padEnd(8)} ${Object.entries(s.medianUs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' + ')} = ${s.medianTotalUs.toFixed(0)} µs${ratios}   (median ${s.medianReqPerSec.toFixed(0)} req/s; bad ${s.bad})`);
+    log(
+      `  ${s.name.padEnd(8)} ${Object.entries(s.medianUs)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(' + ')} = ${s.medianTotalUs.toFixed(0)} µs${ratios}   (median ${s.medianReqPerSec.toFixed(0)} req/s; bad ${s.bad})`,
+    );
   }
   log('='.repeat(100));
   const benchDir = path.join(here.ROOT, '.bench');
   fs.mkdirSync(benchDir, { recursive: true });
   const file = path.join(benchDir, `verify-ab-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ benchmark: 'verify-ab', startedAt, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, settings: { builds: BUILDS, rounds: ROUNDS, requests: REQUESTS, connections: CONNECTIONS, licences: LICENCES }, rounds, summary }, null, 2) + '\n');
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        benchmark: 'verify-ab',
+        startedAt,
+        machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
+        settings: { builds: BUILDS, rounds: ROUNDS, requests: REQUESTS, connections: CONNECTIONS, licences: LICENCES },
+        rounds,
+        summary,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   log(`results written to ${path.relative(here.ROOT, file)}`);
   if (summary.some((s) => s.bad > 0)) process.exitCode = 2;
 }
