@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { sqliteWriteLock } from './sqlite-writer';
+import { countStatement } from './statement-count';
 
 interface SqliteStatement {
   reader: boolean;
@@ -58,6 +59,8 @@ export class PreparedStatement<Row = Record<string, unknown>> {
   }
 
   private async onSqlite<T>(fn: (s: SqliteStatement) => T): Promise<T> {
+    // Counted like the query runner's statements (PostgreSQL's are counted by the pool's client).
+    countStatement();
     const lock = sqliteWriteLock(this.ds);
     if (!lock || lock.idle) return fn(this.statement());
     // A token of its own: this statement owns the writer for as long as it runs, like a query runner outside a transaction.
