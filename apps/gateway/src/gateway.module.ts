@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { DataSource, RetentionWorker } from '@tongban/persistence';
 import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
@@ -29,7 +29,7 @@ import { InputGuard } from './http/input.guard';
 import { PublicController } from './http/public.controller';
 import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
-import { CorrelationInterceptor, Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
+import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
@@ -185,7 +185,6 @@ export class GatewayModule {
             return [...names, 'tongban_tls_certificate_expiry_seconds', 'tongban_calendar_covered_until_seconds'];
           },
         },
-        { provide: APP_INTERCEPTOR, useClass: CorrelationInterceptor },
         // Every HTTP route is gated by its own access declaration (libs/access); see RouteDeclarations.
         { provide: APP_GUARD, useClass: AccessGuard },
         // Then path parameters and the query string (@ValidQuery), once the caller is known to be allowed.

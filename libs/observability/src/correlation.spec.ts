@@ -1,4 +1,5 @@
-import { acceptCorrelationId, currentCorrelationId, isValidCorrelationId, withCorrelationId } from './correlation';
+import { Metadata } from '@grpc/grpc-js';
+import { acceptCorrelationId, correlationIdOfMetadata, currentCorrelationId, isValidCorrelationId, withCorrelationId } from './correlation';
 
 describe('correlation ids', () => {
   it('accepts 1–64 characters of [A-Za-z0-9._-] and replaces anything else with a new UUID', () => {
@@ -17,5 +18,18 @@ describe('correlation ids', () => {
     });
     expect(seen).toBe('req-1');
     expect(withCorrelationId(undefined, () => currentCorrelationId())).toBeUndefined();
+  });
+
+  it("takes a peer's id from gRPC metadata when well-formed, and drops a malformed one rather than repairing it", () => {
+    const md = (v?: string) => {
+      const m = new Metadata();
+      if (v !== undefined) m.set('x-correlation-id', v);
+      return m;
+    };
+    expect(correlationIdOfMetadata(md('asker.req-7'))).toBe('asker.req-7');
+    expect(correlationIdOfMetadata(md('has space'))).toBeUndefined();
+    expect(correlationIdOfMetadata(md('x'.repeat(65)))).toBeUndefined();
+    expect(correlationIdOfMetadata(md())).toBeUndefined();
+    expect(correlationIdOfMetadata(undefined)).toBeUndefined();
   });
 });

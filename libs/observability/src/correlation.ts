@@ -17,6 +17,15 @@ export function acceptCorrelationId(value: unknown): string {
   return isValidCorrelationId(value) ? value : randomUUID();
 }
 
+/**
+ * The correlation id a peer sent in gRPC metadata, if well-formed. A peer's malformed id is dropped,
+ * not repaired: it is not ours to rename.
+ */
+export function correlationIdOfMetadata(metadata: { get(key: string): unknown[] } | undefined): string | undefined {
+  const id = metadata?.get?.(CORRELATION_HEADER)?.[0];
+  return isValidCorrelationId(id) ? id : undefined;
+}
+
 /** Runs `fn` with `id` as the current correlation id (kept across awaits). */
 export function withCorrelationId<T>(id: string | undefined, fn: () => T): T {
   return id ? storage.run(id, fn) : fn();

@@ -1,5 +1,4 @@
 export * from './correlation';
-export * from './correlation.interceptor';
 export * from './shutdown-state';
 export * from './readiness.service';
 export * from './metrics.service';
