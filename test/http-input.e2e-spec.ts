@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway, TEST_PG_URL, dropPostgresSchema, gatewayOptions, startGateway } from '@tongban/testkit';
@@ -174,5 +175,41 @@ describe('bodies, paths and URLs refused before a handler runs', () => {
     writeFileSync(file, content);
     const o = await gatewayOptions('110000', { env: { TONGBAN_CONFIG: file } });
     await expect(startGateway(o)).rejects.toThrow(/exited \(78\)[\s\S]*configuration error: config file .* must hold a JSON object of settings/);
+  });
+});
+
+describe('a request that does not arrive in time', () => {
+  let gw: Gateway;
+  const TIMEOUT_MS = 2000;
+
+  beforeAll(async () => {
+    gw = await startGateway(await gatewayOptions('110000', { env: { TONGBAN_HTTP_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) } }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('a client trickling its body (a byte every 200 ms, never the whole) gets 408 REQUEST_TIMEOUT in our shape and the connection closes', async () => {
+    const socket = connect(gw.httpPort, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const started = Date.now();
+    socket.write(`POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${gw.apiToken}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`);
+    // Activity does not extend the deadline: the whole request must arrive within the timeout.
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    clearInterval(trickle);
+    const elapsed = Date.now() - started;
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(head).toMatch(/\r\nConnection: close(\r\n|$)/i);
+    expect(errorOf(body)).toMatchObject({ code: 'REQUEST_TIMEOUT', message: 'the request was not received in time' });
+    // Not before the timeout (checked every 250 ms here).
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    // A prompt client on a new connection is served as usual.
+    const ok = await rawRequest(gw.httpPort, 'GET', '/health/live', { agent: false });
+    expect(ok.status).toBe(200);
   });
 });

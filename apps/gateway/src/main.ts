@@ -9,7 +9,7 @@ import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
 import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi, withCorrelationId } from '@tongban/observability';
 import { GatewayModule } from './gateway.module';
-import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser } from './http/http-input';
+import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser, requestTimeouts } from './http/http-input';
 import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
 
 const JSON_BODY_LIMIT = 2 * 1024 * 1024;
@@ -48,7 +48,13 @@ async function bootstrap(): Promise<void> {
 
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forConfig(config, transport),
-    new FastifyAdapter({ bodyLimit: JSON_BODY_LIMIT, routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, frameworkErrors: frameworkErrors as never, clientErrorHandler }),
+    new FastifyAdapter({
+      bodyLimit: JSON_BODY_LIMIT,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors: frameworkErrors as never,
+      clientErrorHandler,
+      ...requestTimeouts(config.http.requestTimeoutMs),
+    }),
     {
       logger,
       bufferLogs: true,

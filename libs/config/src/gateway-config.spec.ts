@@ -31,7 +31,7 @@ describe('loadGatewayConfig', () => {
     });
 
     it('derives ports 8011/9011 from the code of 110000, on localhost', () => {
-      expect(config.http).toEqual({ host: '127.0.0.1', port: 8011, healthPort: null });
+      expect(config.http).toEqual({ host: '127.0.0.1', port: 8011, healthPort: null, requestTimeoutMs: 300_000 });
       expect(config.grpc).toEqual({ host: '127.0.0.1', port: 9011, reflection: true });
     });
 
@@ -80,7 +80,7 @@ describe('loadGatewayConfig', () => {
 
     it('takes a health port of its own, none by default, never the HTTP or gRPC port', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).http.healthPort).toBeNull();
-      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_HEALTH_PORT: '8081' }).http).toEqual({ host: '127.0.0.1', port: 8011, healthPort: 8081 });
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_HEALTH_PORT: '8081' }).http).toMatchObject({ host: '127.0.0.1', port: 8011, healthPort: 8081 });
       expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_HEALTH_PORT: '8011' })).toThrow(/TONGBAN_HEALTH_PORT \(healthPort\): must differ from the HTTP and gRPC ports/);
       expect(() => loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_GRPC_PORT: '7000', TONGBAN_HEALTH_PORT: '7000' })).toThrow(/must differ/);
     });

@@ -16,6 +16,7 @@ const schema = z
     httpHost: z.string().min(1).default('127.0.0.1'),
     httpPort: int(1, 65535).optional(),
     healthPort: int(1, 65535).optional(),
+    httpRequestTimeoutMs: int(1000, 3_600_000).default(300_000),
     grpcHost: z.string().min(1).default('127.0.0.1'),
     grpcPort: int(1, 65535).optional(),
     databaseUrl: z
@@ -142,7 +143,7 @@ export interface GatewayConfig {
   code: string;
   env: Raw['env'];
   /** `healthPort`: the health listener (its own thread, GET /health/live and /health/ready only); null = none. */
-  http: { host: string; port: number; healthPort: number | null };
+  http: { host: string; port: number; healthPort: number | null; requestTimeoutMs: number };
   grpc: { host: string; port: number; reflection: boolean };
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string; applicationName: string };
   keyEncryptionSecret: string;
@@ -277,7 +278,7 @@ function finish(r: Raw): GatewayConfig {
   return {
     code: r.code,
     env: r.env,
-    http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`), healthPort: r.healthPort ?? null },
+    http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`), healthPort: r.healthPort ?? null, requestTimeoutMs: r.httpRequestTimeoutMs },
     grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
     database: r.databaseUrl
       ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: `tongban-${r.code}` }

@@ -125,6 +125,20 @@ export function frameworkErrors(err: { code?: string }, _req: unknown, reply: Re
   reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
+/**
+ * Server options that bound how long a request may take to arrive (TONGBAN_HTTP_REQUEST_TIMEOUT_MS):
+ * headers and body within `requestTimeoutMs`, headers alone within at most 60 s. Fastify's default
+ * (requestTimeout 0) let a client trickle a body for ever; Node applies the request timeout only with
+ * a headers timeout no longer than it, and checks on an interval (a tenth of it, 0.25–30 s). A client
+ * past it gets 408 REQUEST_TIMEOUT (clientErrorHandler) and the connection is closed.
+ */
+export function requestTimeouts(requestTimeoutMs: number): { requestTimeout: number; http: { headersTimeout: number; connectionsCheckingInterval: number } } {
+  return {
+    requestTimeout: requestTimeoutMs,
+    http: { headersTimeout: Math.min(60_000, requestTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 10))) },
+  };
+}
+
 /** Longest path parameter the router accepts (ids are UUIDs, kids 43 characters). */
 export const MAX_PARAM_LENGTH = 100;
 
