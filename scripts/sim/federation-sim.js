@@ -23,7 +23,7 @@
 //   SIM_MAX_CASES         cap on cases opened (default 2000)
 //   SIM_BOT_INTERVAL_MS   robot polling interval per gateway (default 200)
 //   SIM_SETTLE_S          bound on waiting for cases to finish after the load (default 120)
-//   SIM_IDLE_S            quiet seconds after start+trust before the idle RSS reading (default 10)
+//   SIM_IDLE_S            quiet seconds after start+trust over which idle CPU is read, before the idle RSS reading (default 20)
 //   SIM_HTTP_BASE / SIM_GRPC_BASE  port bases (default 30000 / 31000; participant i gets base+i)
 //   SIM_GATEWAY_EXEC_ARGV extra node flags for every gateway (space-separated), e.g. --max-old-space-size=96
 //   SIM_MEM_PROBE=1       preload scripts/sim/mem-probe.js (with --expose-gc) into every gateway and report
@@ -87,7 +87,7 @@ const S = {
   maxCases: intEnv('SIM_MAX_CASES', 2000, 0, 100_000),
   botIntervalMs: intEnv('SIM_BOT_INTERVAL_MS', 200, 10, 60_000),
   settleS: intEnv('SIM_SETTLE_S', 120, 5, 3600),
-  idleS: intEnv('SIM_IDLE_S', 10, 0, 600),
+  idleS: intEnv('SIM_IDLE_S', 20, 0, 600),
   httpBase: intEnv('SIM_HTTP_BASE', 30000, 1024, 65000),
   grpcBase: intEnv('SIM_GRPC_BASE', 31000, 1024, 65000),
   startConcurrency: 4,
@@ -110,7 +110,7 @@ const GATEWAY_ENV = {
   TONGBAN_DELIVERY_BACKOFF_BASE_MS: '100',
   TONGBAN_DELIVERY_BACKOFF_CAP_MS: '2000',
   TONGBAN_DELIVERY_CONCURRENCY: '4',
-  ...(PG ? { TONGBAN_DATABASE_POOL_SIZE: '2' } : {}), // 32 × 2 connections stays under max_connections = 100
+  ...(PG ? { TONGBAN_DATABASE_POOL_SIZE: '2' } : {}), // 32 × (2 + 1 wake-up listener) connections stays under max_connections = 100
 };
 const targets = require('../bench/targets');
 const TARGETS = { idleRssMiB: targets.GOALS.idleRssMiB, totalRssGiB: 20 };
@@ -716,8 +716,19 @@ async function main() {
   );
   for (const f of trustFailures.slice(0, 10)) log(`  trust failure: ${f}`);
 
-  // -- idle memory
+  // -- idle memory and CPU (CPU time each gateway used over the quiet window: holds on a loaded machine)
+  const idleFrom = { at: performance.now(), cpu: gws.map((g) => cpuMsOf(g.proc.pid)), machine: machineCpuMs() };
   if (S.idleS) await sleep(S.idleS * 1000);
+  if (S.idleS) {
+    const ms = performance.now() - idleFrom.at;
+    const pct = gws.map((g, i) => ((cpuMsOf(g.proc.pid) - idleFrom.cpu[i]) / ms) * 100).filter((v) => Number.isFinite(v));
+    const m = machineCpuMs();
+    const otherCores = m && idleFrom.machine ? (m.busy - idleFrom.machine.busy) / ms - pct.reduce((a, b) => a + b, 0) / 100 : null;
+    result.cpuIdle = { windowS: ms / 1000, perGatewayPct: { max: Math.max(...pct), median: pct.sort((a, b) => a - b)[pct.length >> 1] }, totalCores: pct.reduce((a, b) => a + b, 0) / 100, otherCores };
+    log(
+      `idle CPU (${gws.length} gateways, ${(ms / 1000).toFixed(1)} s): per gateway median ${result.cpuIdle.perGatewayPct.median.toFixed(2)} % / max ${result.cpuIdle.perGatewayPct.max.toFixed(2)} % of a core, all together ${result.cpuIdle.totalCores.toFixed(3)} cores${otherCores === null ? '' : `; other processes ${otherCores.toFixed(2)} cores`}`,
+    );
+  }
   result.memoryIdle = memorySummary(gws);
   log(`idle memory (${gws.length} gateways, ${S.idleS} s after start+trust): ${memLine(result.memoryIdle)}`);
   if (MEM_PROBE) {
@@ -1069,6 +1080,12 @@ async function main() {
         loadRssMax === undefined ? null : loadRssMax <= G.rssUnderLoadMiB,
         loadRssMax === undefined ? 'not sampled' : `${f1(loadRssMax)} MiB (max, end of load)`,
         loadRssMax,
+      ),
+      targets.check(
+        `idle gateway CPU ≤ ${G.idleCpuShare * 100} % of a core`,
+        result.cpuIdle ? result.cpuIdle.perGatewayPct.max <= G.idleCpuShare * 100 : null,
+        result.cpuIdle ? `${result.cpuIdle.perGatewayPct.max.toFixed(2)} % (max of ${gws.length}; all together ${result.cpuIdle.totalCores.toFixed(3)} cores)` : 'not measured (SIM_IDLE_S=0)',
+        result.cpuIdle?.perGatewayPct.max,
       ),
       targets.check(`≥ ${G.simVerificationsPerSec} verifications/s`, V.perSec >= G.simVerificationsPerSec, `${V.perSec.toFixed(1)}/s`, V.perSec),
       targets.check(`verification p99 ≤ ${G.simP99Ms} ms`, V.p99Ms <= G.simP99Ms, `${f1(V.p99Ms)} ms (p50 ${f1(V.p50Ms)} ms)`, V.p99Ms),

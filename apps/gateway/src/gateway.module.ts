@@ -31,6 +31,7 @@ import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
 import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
+import { ReplicaWakeUps } from './replica-wake-ups';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
 class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -140,6 +141,7 @@ export class GatewayModule {
         ...DIRECTORY_PROVIDERS,
         RouteDeclarations,
         Lifecycle,
+        ReplicaWakeUps,
         Metrics,
         ShutdownState,
         {

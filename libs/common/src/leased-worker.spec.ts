@@ -105,4 +105,33 @@ describe('LeasedWorker wakes on work, not on a clock', () => {
     // The nudged round, the round after the job finished, then 1 s and 2 s later.
     expect(worker.claimsAt.length - after).toBe(2);
   });
+
+  it('tells others (whenFull) only about work it cannot take at once: every slot busy, or stopped', async () => {
+    const full: number[] = [];
+    worker.whenFull(() => full.push(Date.now()));
+    worker.start();
+    await jest.advanceTimersByTimeAsync(0);
+    worker.nudge();
+    expect(full).toHaveLength(0);
+    // Four jobs that take 10 s each fill the four slots.
+    const slow = new (class extends TableWorker {
+      protected override process(): Promise<void> {
+        return new Promise((r) => setTimeout(r, 10_000));
+      }
+    })(1000, 30_000);
+    slow.whenFull(() => full.push(Date.now()));
+    slow.start();
+    for (let i = 0; i < 4; i++) slow.table.push({ id: `s${i}`, dueAt: Date.now(), fails: 0 });
+    slow.nudge();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(full).toHaveLength(0);
+    slow.nudge();
+    expect(full).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(10_000);
+    slow.nudge();
+    expect(full).toHaveLength(1);
+    await slow.stop();
+    slow.nudge();
+    expect(full).toHaveLength(2);
+  });
 });

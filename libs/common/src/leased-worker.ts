@@ -26,6 +26,7 @@ export abstract class LeasedWorker<T> {
   private stopped = true;
   private inflight = 0;
   private idle: (() => void)[] = [];
+  private overflow: (() => void) | undefined;
 
   /**
    * Items processed at once, the most claimed per round, the first poll interval after work, and
@@ -53,12 +54,27 @@ export abstract class LeasedWorker<T> {
     if (this.inflight > 0 || this.running) await new Promise<void>((r) => this.idle.push(r));
   }
 
-  /** Asks for a round soon (after a commit that queued work); polling restarts from its shortest interval. */
+  /**
+   * Asks for a round soon (after a commit that queued work); polling restarts from its shortest
+   * interval. When this worker cannot take the work at once (stopped, or every slot busy), the
+   * `whenFull` listener is told, so other replicas can (PostgreSQL NOTIFY).
+   */
   nudge(): void {
+    if (this.overflow && (this.stopped || this.inflight >= this.limits().concurrency)) this.overflow();
+    this.wake();
+  }
+
+  /** A round soon, like `nudge`, without telling anyone else (e.g. because another replica told us). */
+  wake(): void {
     if (this.stopped) return;
     this.idleMs = 0;
     if (this.running) this.again = true;
     else this.schedule(0);
+  }
+
+  /** `listener` is called when work was queued that this worker cannot take at once (see `nudge`). */
+  whenFull(listener: () => void): void {
+    this.overflow = listener;
   }
 
   /**
@@ -108,7 +124,7 @@ export abstract class LeasedWorker<T> {
           .catch((e) => this.logger.error(`processing failed: ${(e as Error).message}`))
           .finally(() => {
             this.inflight--;
-            this.nudge();
+            this.wake();
             this.settle();
           });
       }

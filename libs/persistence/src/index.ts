@@ -10,3 +10,4 @@ export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS } from './sqlite-write
 export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind, readAfterCommit } from './database-faults';
 export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';
+export { WakeSignals } from './wake-signals';

@@ -1,0 +1,43 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { GatewayConfig } from '@tongban/config';
+import { Dispatcher } from '@tongban/delivery';
+import { MaterialPusher } from '@tongban/materials';
+import { WakeSignals } from '@tongban/persistence';
+import { WebhookDispatcher } from '@tongban/webhooks';
+import { GATEWAY_CONFIG } from './gateway.providers';
+
+/**
+ * Replicas on one PostgreSQL database wake each other's workers (docs/operations.md §1): work this
+ * replica queued but cannot take at once (every slot busy, or shutting down) is announced with a
+ * NOTIFY, and a NOTIFY from another replica runs a round here. Nothing on SQLite.
+ */
+@Injectable()
+export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
+  private readonly signals: WakeSignals;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    private readonly dispatcher: Dispatcher,
+    private readonly pusher: MaterialPusher,
+    private readonly webhooks: WebhookDispatcher,
+  ) {
+    this.signals = new WakeSignals(config.database);
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.signals.enabled) return;
+    for (const [topic, worker] of [
+      ['outbox', this.dispatcher],
+      ['materials', this.pusher],
+      ['webhooks', this.webhooks],
+    ] as const) {
+      this.signals.on(topic, () => worker.wake());
+      worker.whenFull(() => this.signals.publish(topic));
+    }
+    await this.signals.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.signals.stop();
+  }
+}
