@@ -6,7 +6,9 @@ import { WakeSignals } from './wake-signals';
 function hearing(s: WakeSignals, topic: string) {
   const heard = { count: 0, next: Promise.resolve() };
   let resolveNext: () => void = () => undefined;
-  const arm = () => (heard.next = new Promise<void>((r) => (resolveNext = r)));
+  const arm = (): void => {
+    heard.next = new Promise<void>((r) => (resolveNext = r));
+  };
   arm();
   s.on(topic, () => {
     heard.count++;
