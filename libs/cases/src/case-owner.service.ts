@@ -105,10 +105,11 @@ export class CaseOwner {
         dueAt: null,
         ...UNWORKED_STEP,
       }));
-      await uow.tx.getRepository(CaseStepEntity).insert(steps);
       await uow.event(c, 'CASE_OPENED', actor, null, { itemCode: c.itemCode, itemVersion: c.itemVersion, channel: req.receivedAt.channel, office: req.receivedAt.office });
-      // Step 0 is assigned before CaseOpened is built, so CaseOpened already carries its status.
-      await this.assign(uow, c, steps, 0, actor, false);
+      // Step 0 is assigned before CaseOpened is built, so CaseOpened already carries its status,
+      // and before the steps are written, so they are inserted assigned (no UPDATE after).
+      await this.assign(uow, c, steps, 0, actor, true);
+      await uow.tx.getRepository(CaseStepEntity).insert(steps);
       for (const peer of new Set(Object.values(c.participants))) {
         if (peer === this.txs.self) continue;
         const needsId = frozen.steps.some((s) => s.needsApplicantId && req.participants[s.role] === peer);
@@ -183,7 +184,11 @@ export class CaseOwner {
     await this.touch(uow, c);
   }
 
-  private async assign(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], idx: number, actor: string, announce = true): Promise<void> {
+  /**
+   * Assigns step `idx`. `opening`: the case is being opened: its steps are not written yet (the
+   * caller inserts them as assigned here), its row was just inserted, and CaseOpened announces it.
+   */
+  private async assign(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], idx: number, actor: string, opening = false): Promise<void> {
     const step = steps[idx];
     const def = c.item.steps[idx];
     const calendar = this.catalogue.calendar();
@@ -192,11 +197,11 @@ export class CaseOwner {
     const inputs: Record<string, string> = {};
     for (const name of def.inputs) for (const s of steps.slice(0, idx)) if (s.outputs?.[name] !== undefined) inputs[name] = s.outputs[name];
     const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: due, dueAtProvisional, inputs };
-    await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx }, patch);
+    if (!opening) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx }, patch);
     Object.assign(step, patch);
     c.currentStep = idx;
     await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString(), ...(dueAtProvisional ? { dueAtProvisional } : {}) });
-    if (!announce) return; // at opening: the case row was inserted in this transaction with these values
+    if (opening) return;
     await this.sendAssignment(uow, c, step);
     const changed = StepStatusChanged.encode({ collaborationId: c.collaborationId, stepIndex: idx, status: 'ASSIGNED', actor, at: ts(uow.now), reason: '' }).finish();
     await uow.broadcast(c, CaseMessage.StepStatusChanged, changed, step.province);

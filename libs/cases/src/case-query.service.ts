@@ -56,7 +56,8 @@ export class CaseQuery {
       applicant: { name: c.applicantName, idNumber: c.applicantIdNumber ? maskIdentifier(c.applicantIdNumber) : null },
       received: c.received,
       materials: c.materials,
-      files: this.files ? await this.files.list(c.id) : [],
+      // Files exist only for materials of the case's item (upload and receipt both check): none to look for otherwise.
+      files: this.files && c.item.materials.length > 0 ? await this.files.list(c.id) : [],
       steps: steps.map((s) => this.step(c, s)),
       events: events.map((e) => ({ seq: e.seq, at: e.at.toISOString(), type: e.type, province: e.province, actor: e.actor, stepIndex: e.stepIndex, details: e.details })),
     };
