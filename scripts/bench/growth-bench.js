@@ -9,7 +9,7 @@
 // /proc (user+system of the gateways over the timed window), which other load on the machine
 // disturbs far less than req/s. Flat = largest ÷ smallest size ≤ 1.2 (targets.js).
 // Env: GROWTH_LICENCES (default 10000,100000,1000000), GROWTH_PEERS (1,8,31), GROWTH_CASES
-//      (1000,100000), GROWTH_SKIP (verify | peers | cases), BENCH_DURATION_S (10 s per run), GROWTH_REPEATS
+//      (1000,100000), GROWTH_CASES_DB (sqlite,postgres; TEST_DATABASE_URL), GROWTH_SKIP (verify | peers | cases), BENCH_DURATION_S (10 s per run), GROWTH_REPEATS
 //      (runs per verification point, default 3: the least CPU counts), BENCH_QUICK=1
 //      (3 s, 2000,20000 licences, 1,8 peers, 200,2000 cases), BENCH_RECORD=1 (history line).
 const childProcess = require('node:child_process');
@@ -40,6 +40,7 @@ const list = (name, dflt) => (process.env[name] || dflt).split(',').map(Number);
 const LICENCES = list('GROWTH_LICENCES', QUICK ? '2000,20000' : '10000,100000,1000000');
 const PEERS = list('GROWTH_PEERS', QUICK ? '1,8' : '1,8,31');
 const CASES = list('GROWTH_CASES', QUICK ? '200,2000' : '1000,100000');
+const CASES_DB = (process.env.GROWTH_CASES_DB || 'sqlite,postgres').split(',');
 const SKIP = process.env.GROWTH_SKIP ?? '';
 const DURATION_S = QUICK ? 3 : Number(process.env.BENCH_DURATION_S || 10);
 const REPEATS = QUICK ? 1 : Number(process.env.GROWTH_REPEATS || 3);
@@ -214,17 +215,16 @@ function report(rows, imports, machine) {
       .join(' ')}`,
   );
   log(
-    `verification: mutual TLS, c=${CONNECTIONS}; fresh gateways warmed ${JIT_WARMUP_S} s; per point the least CPU of ${REPEATS} runs of ${DURATION_S} s (after 2 s warm-up each); cases: 4 openers, SQLite`,
+    `verification: mutual TLS, c=${CONNECTIONS}; fresh gateways warmed ${JIT_WARMUP_S} s; per point the least CPU of ${REPEATS} runs of ${DURATION_S} s (after 2 s warm-up each); cases: 4 openers, ${CASES_DB.join(' and ')}`,
   );
   log(`${'dimension'.padEnd(10)} ${'size'.padStart(9)} | ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} | cost per request`);
   for (const r of rows) {
-    const cost =
-      r.dimension === 'cases'
-        ? `${r.cpuMsPerCase.toFixed(2)} ms CPU per case; CPU per read: list ${r.listNewest.cpuUs.toFixed(0)} / by state ${r.listCompleted.cpuUs.toFixed(0)} / by id ${r.byId.cpuUs.toFixed(0)} µs`
-        : `${f1(r.cpuUs)} µs CPU (asker ${f1(r.askerUs)} + issuer ${f1(r.issuerUs)})`;
-    const rate = r.dimension === 'cases' ? r.casesPerSec : r.reqPerSec;
-    const p50 = r.dimension === 'cases' ? r.openP50 : r.p50;
-    const p99 = r.dimension === 'cases' ? r.openP99 : r.p99;
+    const cost = r.dimension.startsWith('cases')
+      ? `${r.cpuMsPerCase.toFixed(2)} ms CPU per case; CPU per read: list ${r.listNewest.cpuUs.toFixed(0)} / by state ${r.listCompleted.cpuUs.toFixed(0)} / by id ${r.byId.cpuUs.toFixed(0)} µs`
+      : `${f1(r.cpuUs)} µs CPU (asker ${f1(r.askerUs)} + issuer ${f1(r.issuerUs)})`;
+    const rate = r.dimension.startsWith('cases') ? r.casesPerSec : r.reqPerSec;
+    const p50 = r.dimension.startsWith('cases') ? r.openP50 : r.p50;
+    const p99 = r.dimension.startsWith('cases') ? r.openP99 : r.p99;
     log(`${r.dimension.padEnd(10)} ${r.size.toLocaleString('en').padStart(9)} | ${f1(rate).padStart(7)} ${f1(p50).padStart(7)} ${f1(p99).padStart(7)} | ${cost}`);
   }
   log('  (cases: rate = completed cases/s, p50/p99 = POST /v1/cases, CPU = both gateways per completed case)');
@@ -238,23 +238,29 @@ function report(rows, imports, machine) {
   const checks = [
     flat(`verification CPU flat from ${LICENCES[0]} to ${LICENCES.at(-1)} licences (≤ ${G}×)`, growth(rows, 'licences', 'cpuUs'), 'µs', (r) => f1(r.cpuUs)),
     flat(`verification CPU flat from ${PEERS[0]} to ${PEERS.at(-1)} peers (≤ ${G}×)`, growth(rows, 'peers', 'cpuUs'), 'µs', (r) => f1(r.cpuUs)),
-    flat(`case CPU flat from ${CASES[0]} to ${CASES.at(-1)} cases stored (≤ ${G}×)`, growth(rows, 'cases', 'cpuMsPerCase'), 'ms', (r) => r.cpuMsPerCase.toFixed(2)),
-    ...[
-      ['listNewest', 'case list (newest 20)'],
-      ['listCompleted', 'case list by state (newest 20 COMPLETED)'],
-      ['byId', 'case by id'],
-    ].map(([key, what]) =>
-      flat(
-        `${what} CPU flat from ${CASES[0]} to ${CASES.at(-1)} cases (≤ ${G}×)`,
-        growth(
-          rows.map((r) => (r.dimension === 'cases' ? { ...r, readUs: r[key].cpuUs } : r)),
-          'cases',
-          'readUs',
+    ...['cases', 'cases-pg'].flatMap((dim) => {
+      const db = dim === 'cases' ? 'SQLite' : 'PostgreSQL';
+      if (!rows.some((r) => r.dimension === dim)) return [];
+      return [
+        flat(`case CPU flat from ${CASES[0]} to ${CASES.at(-1)} cases stored, ${db} (≤ ${G}×)`, growth(rows, dim, 'cpuMsPerCase'), 'ms', (r) => r.cpuMsPerCase.toFixed(2)),
+        ...[
+          ['listNewest', 'case list (newest 20)'],
+          ['listCompleted', 'case list by state (newest 20 COMPLETED)'],
+          ['byId', 'case by id'],
+        ].map(([key, what]) =>
+          flat(
+            `${what} CPU flat from ${CASES[0]} to ${CASES.at(-1)} cases, ${db} (≤ ${G}×)`,
+            growth(
+              rows.map((r) => (r.dimension === dim ? { ...r, readUs: r[key].cpuUs } : r)),
+              dim,
+              'readUs',
+            ),
+            'µs',
+            (r) => r[key].cpuUs.toFixed(0),
+          ),
         ),
-        'µs',
-        (r) => r[key].cpuUs.toFixed(0),
-      ),
-    ),
+      ];
+    }),
   ];
   if (imports.length > 1) {
     // Streaming: ten times the records, the same memory. (The smallest import ends before the V8 heap
@@ -300,7 +306,10 @@ async function main() {
   }
   if (!SKIP.includes('cases')) {
     log('[2/2] cases with growing case tables');
-    rows = rows.concat(await casesGrowth({ dir: path.join(tmpDir, 'cases'), tls, ports, sizes: CASES, durationS: DURATION_S, repeats: Math.min(REPEATS, 2), log }));
+    for (const database of CASES_DB) {
+      const pgUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+      rows = rows.concat(await casesGrowth({ dir: path.join(tmpDir, `cases-${database}`), tls, ports, sizes: CASES, durationS: DURATION_S, repeats: Math.min(REPEATS, 2), database, pgUrl, log }));
+    }
   }
   report(rows, imports, machine);
 }

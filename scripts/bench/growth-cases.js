@@ -19,45 +19,86 @@ const READS = 100; // sequential reads of each kind after the loop
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sqlitePath = (o) => path.join(o.dir, `tongban-${o.code}.sqlite`);
 
+/** How each table's rows are re-keyed for clone `n.i`; every other column is copied from the template row `t`. */
+function seedPlan(x) {
+  const older = (c) => `t.${c} - 86400000 - n.i * 1000`; // a day and i seconds before the template
+  return {
+    cases: { where: 't.id = :id', set: { id: x.id, collaboration_id: x.collab, created_at: older('created_at'), updated_at: older('updated_at'), closed_at: older('closed_at') } },
+    case_steps: { where: 't.case_id = :id', set: { case_id: x.id } },
+    case_events: { where: 't.case_id = :id', set: { case_id: x.id }, skip: ['seq'] },
+    outbox_messages: { where: 't.stream = :collab', set: { id: x.prefixed('t.id'), stream: x.collab } },
+    inbox_messages: { where: 't.stream = :collab', set: { message_id: x.prefixed('t.message_id'), stream: x.collab } },
+  };
+}
+
+/** INSERT … SELECT of one table's clones, from the table's columns and the series source. */
+function cloneSql(table, columns, p, series, quote) {
+  const names = columns.filter((c) => !(p.skip ?? []).includes(c));
+  return `INSERT INTO ${table} (${names.map(quote).join(', ')}) SELECT ${names.map((c) => p.set[c] ?? `t.${quote(c)}`).join(', ')} FROM ${series}, ${table} t WHERE ${p.where}`;
+}
+
 /**
  * Adds clones of the completed case `templateCollab` numbered `from`..`to` (inclusive) to a stopped
  * gateway's SQLite file, older than every real case, in one transaction. Returns rows added per table.
  */
-function seedCases(file, templateCollab, from, to) {
+function seedSqlite(file, templateCollab, from, to) {
   const Database = require('better-sqlite3');
   const db = new Database(file);
   try {
     const t = db.prepare('SELECT id FROM cases WHERE collaboration_id = ?').get(templateCollab);
     if (!t) throw new Error(`template case ${templateCollab} not found in ${file}`);
-    const cols = (table) =>
-      db
-        .prepare(`SELECT name FROM pragma_table_info(?)`)
-        .all(table)
-        .map((c) => c.name);
-    const n = `WITH RECURSIVE n(i) AS (SELECT ${Number(from)} UNION ALL SELECT i + 1 FROM n WHERE i < ${Number(to)})`;
-    const id = `printf('%08x-5eed-4000-8000-%012x', n.i, n.i)`;
-    const collab = `printf('${BJ}-20250101-%010X', n.i)`;
-    const older = (c) => `${c} - 86400000 - n.i * 1000`; // a day and i seconds before the template
-    // How each table's rows are re-keyed; every other column is copied from the template.
-    const plan = {
-      cases: { where: 't.id = @id', set: { id, collaboration_id: collab, created_at: older('t.created_at'), updated_at: older('t.updated_at'), closed_at: older('t.closed_at') } },
-      case_steps: { where: 't.case_id = @id', set: { case_id: id } },
-      case_events: { where: 't.case_id = @id', set: { case_id: id }, skip: ['seq'] },
-      outbox_messages: { where: 't.stream = @collab', set: { id: `printf('seed-%09d-%s', n.i, substr(t.id, 1, 40))`, stream: collab } },
-      inbox_messages: { where: 't.stream = @collab', set: { message_id: `printf('seed-%09d-%s', n.i, substr(t.message_id, 1, 40))`, stream: collab } },
-    };
+    const plan = seedPlan({
+      id: `printf('%08x-5eed-4000-8000-%012x', n.i, n.i)`,
+      collab: `printf('${BJ}-20250101-%010X', n.i)`,
+      prefixed: (c) => `printf('seed-%09d-%s', n.i, substr(${c}, 1, 40))`,
+    });
+    const series = `(WITH RECURSIVE s(i) AS (SELECT ${Number(from)} UNION ALL SELECT i + 1 FROM s WHERE i < ${Number(to)}) SELECT i FROM s) n`;
     const added = {};
     db.transaction(() => {
       for (const [table, p] of Object.entries(plan)) {
-        const names = cols(table).filter((c) => !(p.skip ?? []).includes(c));
-        const values = names.map((c) => p.set[c] ?? `t.${c}`);
-        const sql = `${n} INSERT INTO ${table} (${names.join(', ')}) SELECT ${values.join(', ')} FROM n, ${table} t WHERE ${p.where}`;
+        const columns = db
+          .prepare('SELECT name FROM pragma_table_info(?)')
+          .all(table)
+          .map((c) => c.name);
+        const sql = cloneSql(table, columns, p, series, (c) => `"${c}"`).replace(/:(id|collab)\b/g, '@$1');
         added[table] = db.prepare(sql).run({ id: t.id, collab: templateCollab }).changes;
       }
     })();
     return added;
   } finally {
     db.close();
+  }
+}
+
+/** The same on PostgreSQL, in the gateway's schema. */
+async function seedPostgres(url, schema, templateCollab, from, to) {
+  const { Client } = require('pg');
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    await db.query(`SET search_path TO "${schema}"`);
+    const t = (await db.query('SELECT id FROM cases WHERE collaboration_id = $1', [templateCollab])).rows[0];
+    if (!t) throw new Error(`template case ${templateCollab} not found in schema ${schema}`);
+    const hex = (w) => `lpad(to_hex(n.i), ${w}, '0')`;
+    const plan = seedPlan({
+      id: `${hex(8)} || '-5eed-4000-8000-' || ${hex(12)}`,
+      collab: `'${BJ}-20250101-' || upper(${hex(10)})`,
+      prefixed: (c) => `'seed-' || lpad(n.i::text, 9, '0') || '-' || substr(${c}, 1, 40)`,
+    });
+    const added = {};
+    await db.query('BEGIN');
+    for (const [table, p] of Object.entries(plan)) {
+      const columns = (await db.query('SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position', [schema, table])).rows.map(
+        (r) => r.column_name,
+      );
+      const sql = cloneSql(table, columns, p, `generate_series(${Number(from)}, ${Number(to)}) AS n(i)`, (c) => `"${c}"`).replace(/:(id|collab)\b/, () => '$1');
+      added[table] = (await db.query(sql, [p.where.includes(':id') ? t.id : templateCollab])).rowCount;
+    }
+    await db.query('COMMIT');
+    await db.query('ANALYZE');
+    return added;
+  } finally {
+    await db.end();
   }
 }
 
@@ -151,10 +192,22 @@ async function measure(bj, hb, durationS) {
  * Runs the cases half for each size in `sizes` (ascending). `tls` from fed.localPki for both codes.
  * Returns one row per size.
  */
-async function casesGrowth({ dir, tls, ports, sizes, durationS, repeats = 1, log }) {
+async function casesGrowth({ dir, tls, ports, sizes, durationS, repeats = 1, database = 'sqlite', pgUrl, log }) {
   const opts = {};
+  const label = database === 'postgres' ? 'cases-pg' : 'cases';
+  const stamp = Date.now().toString(36);
+  const schemas = { [BJ]: `growth_${BJ}_${stamp}`, [HB]: `growth_${HB}_${stamp}` };
   for (const code of [BJ, HB]) {
-    opts[code] = { code, dir: path.join(dir, code), secrets: fed.newSecrets(), tls: tls[code], httpPort: await freePort(ports), grpcPort: await freePort(ports), env: ENV };
+    opts[code] = {
+      code,
+      dir: path.join(dir, code),
+      secrets: fed.newSecrets(),
+      tls: tls[code],
+      httpPort: await freePort(ports),
+      grpcPort: await freePort(ports),
+      env: database === 'postgres' ? { ...ENV, TONGBAN_DATABASE_SCHEMA: schemas[code] } : ENV,
+      databaseUrl: database === 'postgres' ? pgUrl : undefined,
+    };
   }
   const start = async () => Promise.all([BJ, HB].map((c) => withTimeout(fed.startGateway(opts[c]), 90_000, `start ${c}`)));
   let [bj, hb] = await start();
@@ -164,15 +217,16 @@ async function casesGrowth({ dir, tls, ports, sizes, durationS, repeats = 1, log
   // A first short loop: warms both gateways up and leaves completed cases to clone.
   const warm = await measure(bj, hb, 2);
   const template = (await fed.call(bj, 'GET', '/v1/cases?state=COMPLETED&limit=1')).body.cases[0].collaborationId;
-  log(`  cases: gateways up, ${warm.completed} warm-up cases completed; template ${template}`);
+  log(`  ${label}: gateways up, ${warm.completed} warm-up cases completed; template ${template}`);
   const rows = [];
   let seeded = 0;
   try {
     for (const size of sizes) {
       await Promise.all([bj.stop(), hb.stop()]);
       const t = Date.now();
-      const added = [BJ, HB].map((c) => seedCases(sqlitePath(opts[c]), template, seeded + 1, size));
-      log(`  cases: seeded ${size - seeded} clones in ${((Date.now() - t) / 1000).toFixed(1)} s (北京 rows ${JSON.stringify(added[0])})`);
+      const added = [];
+      for (const c of [BJ, HB]) added.push(database === 'postgres' ? await seedPostgres(pgUrl, schemas[c], template, seeded + 1, size) : seedSqlite(sqlitePath(opts[c]), template, seeded + 1, size));
+      log(`  ${label}: seeded ${size - seeded} clones in ${((Date.now() - t) / 1000).toFixed(1)} s (北京 rows ${JSON.stringify(added[0])})`);
       seeded = size;
       [bj, hb] = await start();
       await measure(bj, hb, 4); // warm the restarted processes (JIT)
@@ -182,15 +236,22 @@ async function casesGrowth({ dir, tls, ports, sizes, durationS, repeats = 1, log
       const m = runs.reduce((a, b) => (b.cpuMsPerCase < a.cpuMsPerCase ? b : a));
       m.runsCpuMsPerCase = runs.map((r) => r.cpuMsPerCase);
       for (const key of ['listNewest', 'listCompleted', 'byId']) m[key].cpuUs = Math.min(...runs.map((r) => r[key].cpuUs));
-      rows.push({ dimension: 'cases', size, ...m });
+      rows.push({ dimension: label, size, ...m });
       log(
-        `  cases ${String(size).padStart(7)} already: ${m.completed} completed (${m.failures} failures), ${m.casesPerSec.toFixed(1)}/s, CPU ${m.cpuMsPerCase.toFixed(2)} ms/case (both gateways), open p50 ${m.openP50.toFixed(1)} p99 ${m.openP99.toFixed(1)} ms; runs ${m.runsCpuMsPerCase.map((x) => x.toFixed(2)).join(' / ')} ms; CPU per read (least of the runs): list newest ${m.listNewest.cpuUs.toFixed(0)} µs, list COMPLETED ${m.listCompleted.cpuUs.toFixed(0)} µs, by id ${m.byId.cpuUs.toFixed(0)} µs`,
+        `  ${label} ${String(size).padStart(7)} already: ${m.completed} completed (${m.failures} failures), ${m.casesPerSec.toFixed(1)}/s, CPU ${m.cpuMsPerCase.toFixed(2)} ms/case (both gateways), open p50 ${m.openP50.toFixed(1)} p99 ${m.openP99.toFixed(1)} ms; runs ${m.runsCpuMsPerCase.map((x) => x.toFixed(2)).join(' / ')} ms; CPU per read (least of the runs): list newest ${m.listNewest.cpuUs.toFixed(0)} µs, list COMPLETED ${m.listCompleted.cpuUs.toFixed(0)} µs, by id ${m.byId.cpuUs.toFixed(0)} µs`,
       );
     }
   } finally {
     await Promise.all([bj.stop(), hb.stop()]);
+    if (database === 'postgres') {
+      const { Client } = require('pg');
+      const db = new Client({ connectionString: pgUrl });
+      await db.connect();
+      for (const schema of Object.values(schemas)) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db.end();
+    }
   }
   return rows;
 }
 
-module.exports = { casesGrowth, seedCases };
+module.exports = { casesGrowth, seedSqlite, seedPostgres };
