@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { currentCorrelationId } from '@tongban/observability';
+import { lockForTransaction } from '@tongban/persistence';
 
 // First key of pg_advisory_xact_lock(int, int) for outbox seq allocation; the second hashes schema,
 // peer and stream (a hash collision only makes two streams wait for each other).
@@ -39,9 +40,8 @@ export class Outbox {
     // seq is MAX + 1, read by the insert itself: replicas sharing a PostgreSQL database take the
     // stream's lock first (held to commit; the insert's snapshot is taken after it), or two of them
     // would read the same MAX and collide. SQLite has one writer already.
-    if (tx.connection.options.type === 'postgres' && !o.streamLocked) {
-      await tx.query(`SELECT pg_advisory_xact_lock(${SEQ_LOCK_KEY}, hashtext(current_schema() || '/' || $1 || '/' || $2))`, [m.peer, m.stream]);
-    }
+    // (The same lock as before lockForTransaction: schema || '/' || peer || '/' || stream, hashed.)
+    if (!o.streamLocked) await lockForTransaction(tx, SEQ_LOCK_KEY, `${m.peer}/${m.stream}`);
     const now = this.clock.now().getTime();
     const id = randomUUID();
     const [sql, params] = tx.connection.driver.escapeQueryWithParameters(
