@@ -34,7 +34,8 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   async remember(sender: string, messageId: string, expiresAtSeconds: number): Promise<boolean> {
     try {
       // Acceptance is judged in whole seconds (now_s <= exp + skew), so keep the id one second longer.
-      await this.insert.run([sender, messageId, (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000]);
+      // Grouped: the inserts of one event-loop turn share one commit on SQLite, each answered after it.
+      await this.insert.runGrouped([sender, messageId, (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000]);
       this.schedulePurge(PURGE_EVERY_MS);
       return true;
     } catch (e) {

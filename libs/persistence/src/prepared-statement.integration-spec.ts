@@ -35,6 +35,25 @@ describeEachDatabase('PreparedStatement', (fresh) => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => insert.run([`c${i}`, i])));
     expect((await ds.query<{ c: string | number }[]>('SELECT COUNT(*) AS c FROM t'))[0].c.toString()).toBe('22');
   });
+
+  it('runGrouped: calls of one turn committed together, each with its own outcome; a duplicate fails alone', async () => {
+    const insert = new PreparedStatement(ds, 'INSERT INTO t (id, n) VALUES (?, ?)');
+    await insert.run(['old', 0]);
+    const outcomes = await Promise.all(
+      ['g1', 'g2', 'old', 'g3', 'g2'].map((id, i) =>
+        insert.runGrouped([id, i]).then(
+          (changes) => changes,
+          (e: unknown) => (isUniqueViolation(e) ? 'duplicate' : e),
+        ),
+      ),
+    );
+    // On PostgreSQL the calls run concurrently: either g2 may be the one refused.
+    expect([outcomes[0], outcomes[2], outcomes[3]]).toEqual([1, 'duplicate', 1]);
+    expect([outcomes[1], outcomes[4]].sort()).toEqual([1, 'duplicate']);
+    expect((await ds.query<{ id: string }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id)).toEqual(['g1', 'g2', 'g3', 'old']);
+    // A later turn is a new group.
+    expect(await insert.runGrouped(['g4', 9])).toBe(1);
+  });
 });
 
 describe('PreparedStatement on SQLite obeys the one writer', () => {
