@@ -31,7 +31,7 @@ async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>
 /** The gateway's KeyStore for signing a checkpoint, or undefined before the gateway made its first key. */
 async function cliSigner(ds: Awaited<ReturnType<typeof openDatabase>>, clock: SystemClock, config: GatewayConfig): Promise<KeyStore | undefined> {
   if (config.audit.checkpointSeconds === 0) return undefined;
-  const keys = new KeyStore(ds, clock, { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg });
+  const keys = new KeyStore(ds, clock, { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg, sealAlg: config.sealAlg });
   try {
     await keys.refresh();
   } catch (e) {

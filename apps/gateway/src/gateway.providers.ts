@@ -3,7 +3,7 @@ import { AuditEventEntity, AuditLog } from '@tongban/audit';
 import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/common';
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
-import { KEYS_OPTIONS, KeyStore, KeysOptions, SigningKeyEntity } from '@tongban/keys';
+import { KEYS_OPTIONS, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtStart } from '@tongban/keys';
 import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } from '@tongban/licences';
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
@@ -13,7 +13,7 @@ import { ApiClientEntity, ClientRegistry } from '@tongban/access';
 import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
-import { WEBHOOKS_OPTIONS, WebhookDeliveryEntity, WebhookEntity, WebhooksOptions } from '@tongban/webhooks';
+import { WEBHOOKS_OPTIONS, WEBHOOK_SECRETS_SEALED, WebhookDeliveryEntity, WebhookEntity, WebhooksOptions } from '@tongban/webhooks';
 import { DIRECTORY_OPTIONS, DirectoryOptions, DirectoryStateEntity } from '@tongban/directory';
 
 /** Every entity of the gateway's database. */
@@ -50,7 +50,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
     { provide: Clock, useClass: SystemClock },
     { provide: ParticipantDirectory, useFactory: () => ParticipantDirectory.fromFile(config.participantsFile, config.extraParticipants) },
     { provide: LicenceTypeCatalogue, useFactory: () => LicenceTypeCatalogue.fromFile(config.licenceTypesFile) },
-    { provide: KEYS_OPTIONS, useValue: { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg } satisfies KeysOptions },
+    { provide: KEYS_OPTIONS, useValue: { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg, sealAlg: config.sealAlg } satisfies KeysOptions },
     {
       provide: FEDERATION_OPTIONS,
       useValue: {
@@ -110,6 +110,8 @@ export const initialisedStores: Provider[] = [
     provide: KeyStore,
     inject: [DataSource, Clock, KEYS_OPTIONS],
     useFactory: async (ds: DataSource, clock: Clock, options: KeysOptions) => {
+      // A changed TONGBAN_SEAL_ALG re-seals every secret at rest in one transaction before any is used.
+      await resealAtStart(ds, options, [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED]);
       const store = new KeyStore(ds, clock, options);
       await store.init();
       return store;

@@ -196,6 +196,12 @@ describe('loadGatewayConfig', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'ES256' }).signingAlg).toBe('ES256');
     });
 
+    it('seals at rest with AES-256-GCM by default; TONGBAN_SEAL_ALG chooses SM4-CTR-HMAC-SM3 and refuses anything else by name', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).sealAlg).toBe('AES-256-GCM');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SEAL_ALG: 'SM4-CTR-HMAC-SM3' }).sealAlg).toBe('SM4-CTR-HMAC-SM3');
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SEAL_ALG: 'SM4-GCM' })).toBe('TONGBAN_SEAL_ALG (sealAlg): must be one of AES-256-GCM, SM4-CTR-HMAC-SM3');
+    });
+
     it('bounds TONGBAN_MESSAGE_TTL_S to 10..300 whole seconds', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MESSAGE_TTL_S: '301' })).toMatch(/^TONGBAN_MESSAGE_TTL_S \(messageTtlS\): /);
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MESSAGE_TTL_S: '9' })).toContain('TONGBAN_MESSAGE_TTL_S');

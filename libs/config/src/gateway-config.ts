@@ -7,6 +7,8 @@ import { findUp, parseCidr } from '@tongban/common';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 const ALGS = ['EdDSA', 'ES256'] as const;
+// How secrets are sealed at rest (docs/operations.md §19): both formats always open; a change re-seals at start.
+const SEAL_ALGS = ['AES-256-GCM', 'SM4-CTR-HMAC-SM3'] as const;
 
 /** Every setting, with its environment variable (TONGBAN_ + UPPER_SNAKE of the key). */
 const schema = z
@@ -31,6 +33,7 @@ const schema = z
       .optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
+    sealAlg: z.enum(SEAL_ALGS, { message: `must be one of ${SEAL_ALGS.join(', ')}` }).default('AES-256-GCM'),
     apiTokens: z.string().optional(),
     adminToken: z.string().optional(),
     signingAlg: z.enum(ALGS).default('EdDSA'),
@@ -147,6 +150,8 @@ export interface GatewayConfig {
   grpc: { host: string; port: number; reflection: boolean };
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string; applicationName: string };
   keyEncryptionSecret: string;
+  /** Format secrets at rest are sealed in; values in another format are re-sealed at start. */
+  sealAlg: Raw['sealAlg'];
   apiClients: ApiClient[];
   adminToken: string;
   signingAlg: Raw['signingAlg'];
@@ -284,6 +289,7 @@ function finish(r: Raw): GatewayConfig {
       ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: `tongban-${r.code}` }
       : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
     keyEncryptionSecret,
+    sealAlg: r.sealAlg,
     apiClients,
     adminToken,
     signingAlg: r.signingAlg,

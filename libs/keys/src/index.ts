@@ -5,3 +5,5 @@ export * from './key-promotion';
 export * from './key-encryption';
 export * from './secret-sealer';
 export * from './sm2-signing-key';
+export * from './secret-reseal';
+export * from './sm4-ctr-hmac-sm3';

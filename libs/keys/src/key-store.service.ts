@@ -55,7 +55,7 @@ export class KeyStore {
     @Inject(KEYS_OPTIONS) private readonly options: KeysOptions,
   ) {
     this.repo = ds.getRepository(SigningKeyEntity);
-    this.encryption = new KeyEncryption(options.keyEncryptionSecret);
+    this.encryption = new KeyEncryption(options.keyEncryptionSecret, options.sealAlg);
   }
 
   /** Loads every key, generating the first one when none exists. Fails if a key cannot be decrypted. */

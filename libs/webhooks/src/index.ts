@@ -8,3 +8,4 @@ export * from './webhook-dispatcher.service';
 export * from './webhook-recorder.service';
 export * from './webhook-list';
 export * from './webhook-retention';
+export * from './webhook-secrets-sealed';
