@@ -33,6 +33,7 @@ ENV NODE_ENV=production \
     TONGBAN_ENV=production \
     TONGBAN_HTTP_HOST=0.0.0.0 \
     TONGBAN_HTTP_PORT=8080 \
+    TONGBAN_HEALTH_PORT=8081 \
     TONGBAN_GRPC_HOST=0.0.0.0 \
     TONGBAN_GRPC_PORT=9090 \
     TONGBAN_LOG_FORMAT=json
@@ -47,9 +48,10 @@ COPY data data
 # takes this owner, so the gateway user can append to it on a read-only root filesystem.
 RUN mkdir -p /var/lib/tongban/audit && chown 1000:1000 /var/lib/tongban/audit
 USER 1000:1000
-EXPOSE 8080 9090
+EXPOSE 8080 8081 9090
+# Probes go to the health port: a listener of its own that API load cannot delay (operations.md §11).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TONGBAN_HTTP_PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TONGBAN_HEALTH_PORT||8081)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM: the gateway reports "not ready", waits TONGBAN_SHUTDOWN_GRACE_MS, then closes cleanly.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/apps/gateway/main.js"]

@@ -138,6 +138,11 @@ function checkDockerfile() {
   const ports = effectivePorts(runtime.env);
   if (!runtime.env.TONGBAN_HTTP_PORT || !runtime.env.TONGBAN_GRPC_PORT) problem(where, 'set TONGBAN_HTTP_PORT and TONGBAN_GRPC_PORT so the image does not depend on the province');
   for (const p of [ports.http, ports.grpc]) if (!runtime.expose.includes(p)) problem(where, `EXPOSE lacks port ${p}`);
+  if (!ports.health) problem(where, NO_HEALTH_PORT);
+  else {
+    if (!runtime.expose.includes(ports.health)) problem(where, `EXPOSE lacks the health port ${ports.health}`);
+    if (runtime.healthcheck && !runtime.healthcheck.includes('TONGBAN_HEALTH_PORT')) problem(where, 'HEALTHCHECK must call the health port (TONGBAN_HEALTH_PORT)');
+  }
   if (!runtime.cmd || !runtime.cmd.includes('dist/apps/gateway/main.js')) problem(where, 'CMD must start dist/apps/gateway/main.js');
   const ignore = existsSync(path.join(ROOT, '.dockerignore'))
     ? readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
