@@ -29,11 +29,14 @@ export async function* jsonArrayElements(chunks: AsyncIterable<string>, key: str
   let escaped = false;
   const pending: unknown[] = [];
 
+  let elements = 0;
+  // JSON.parse's message quotes the text around the fault, which may hold a holder's ID number: the
+  // error names where the fault is, never what the file says there.
   const parse = (s: string, what: string): unknown => {
     try {
       return JSON.parse(s);
-    } catch (e) {
-      throw notJson(`${what}: ${(e as Error).message}`);
+    } catch {
+      throw notJson(`${what} is malformed`);
     }
   };
 
@@ -42,14 +45,15 @@ export async function* jsonArrayElements(chunks: AsyncIterable<string>, key: str
     const value = text;
     text = '';
     if (captureFor === 'key') {
-      memberKey = parse(value, 'object key') as string;
+      memberKey = parse(value, 'an object key') as string;
       return 'objColon';
     }
     if (captureFor === 'member') {
-      parse(value, `member "${memberKey.slice(0, 40)}"`);
+      parse(value, 'a member of the top-level object');
       return 'objNext';
     }
-    pending.push(parse(value, 'array element'));
+    pending.push(parse(value, `records[${elements}]`));
+    elements++;
     return 'arrNext';
   };
 

@@ -221,6 +221,11 @@ describeEachDatabase('LicenceImporter', (fresh) => {
     const csv = join(tempDir(), 'x.csv');
     writeFileSync(csv, `${FIELDS.join(',')}\na,b\n`);
     expect((await validationError(importer.importFile(csv))).details).toEqual({ field: 'file', rule: 'CSV' });
+    // The message says where the fault is, never what the file holds there (it may be an ID number).
+    const secret = join(tempDir(), 'secret.json');
+    writeFileSync(secret, `[{"holderCode": "11010519491231002X", oops}]`);
+    const e = await validationError(importer.importFile(secret));
+    expect(e.message).toBe('file: not valid JSON (records[0] is malformed)');
     expect(await count()).toBe(0);
   });
 
