@@ -8,7 +8,9 @@ import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
 import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi, withCorrelationId } from '@tongban/observability';
+import { ConfirmedWrites, countingWrites } from '@tongban/persistence';
 import { GatewayModule } from './gateway.module';
+import { RequestWithWrites } from './http/http-error.filter';
 import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser, requestTimeouts } from './http/http-input';
 import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
 
@@ -74,14 +76,17 @@ async function bootstrap(): Promise<void> {
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', (req: { headers: Record<string, unknown> }, reply: { header(n: string, v: string): unknown }, done: () => void) => {
+    .addHook('onRequest', (req: RequestWithWrites & { headers: Record<string, unknown> }, reply: { header(n: string, v: string): unknown }, done: () => void) => {
       const id = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
       req.headers[CORRELATION_HEADER] = id;
       reply.header(CORRELATION_HEADER, id);
+      // The writes the database confirms for this request, so that a later 503 does not say
+      // "nothing was stored" when something was (read by HttpErrorFilter from the request).
+      const writes = (req.confirmedWrites = new ConfirmedWrites());
       // Current for the rest of the request (Fastify carries the context through body parsing into
       // the handler): set here rather than by a Nest interceptor, which cost an rxjs pipeline and an
       // AsyncResource per request on the verification path.
-      withCorrelationId(id, done);
+      countingWrites(writes, () => withCorrelationId(id, done));
     });
   const document = setupOpenApi(app, {
     title: `Tongban gateway ${config.code}`,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { Client } from 'pg';
+import { ConfirmedWriteObserver } from './confirmed-writes';
 import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { countStatement } from './statement-count';
@@ -34,7 +35,8 @@ class GuardedClient extends Client {
 
 /** Builds (but does not open) the TypeORM data source for a target. Migrations only; never synchronize. */
 export function buildDataSource(target: DatabaseTarget, entities: NonNullable<DataSourceOptions['entities']>): DataSource {
-  const common = { entities, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
+  const subscribers: NonNullable<DataSourceOptions['subscribers']> = [ConfirmedWriteObserver];
+  const common = { entities, migrations: MIGRATIONS, subscribers, synchronize: false, migrationsRun: false, logging: false } as const;
   let options: DataSourceOptions;
   if (target.kind === 'sqlite') {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });

@@ -11,3 +11,4 @@ export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKi
 export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
+export { ConfirmedWrites, countingWrites, databaseFaultAfterWrites } from './confirmed-writes';

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainException, ErrorCode } from '@tongban/common';
-import { asDatabaseFault } from '@tongban/persistence';
+import { ConfirmedWrites, databaseFaultAfterWrites } from '@tongban/persistence';
 import { isTooLarge } from './http-input';
 
 /** The one table from domain error codes to HTTP statuses. */
@@ -25,6 +25,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
+/** A request as the onRequest hook (main.ts) leaves it: with the writes the database confirmed for it. */
+export interface RequestWithWrites {
+  confirmedWrites?: ConfirmedWrites;
+}
+
 /** Seconds a client should wait before retrying a request refused with UNAVAILABLE (503). */
 export const RETRY_AFTER_SECONDS = 2;
 
@@ -43,11 +48,12 @@ export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    // A lost database connection is not our bug: 503 UNAVAILABLE with Retry-After, never 500.
-    exception = asDatabaseFault(exception);
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReplyLike>();
-    const req = ctx.getRequest<{ headers: Record<string, string | undefined>; method: string; url: string; body?: unknown }>();
+    const req = ctx.getRequest<RequestWithWrites & { headers: Record<string, string | undefined>; method: string; url: string; body?: unknown }>();
+    // A lost database connection is not our bug: 503 UNAVAILABLE with Retry-After, never 500; and
+    // DATABASE_COMMIT_UNKNOWN, not "nothing was stored", once the request had stored something.
+    exception = databaseFaultAfterWrites(exception, req.confirmedWrites);
     const correlationId = req.headers['x-correlation-id'] ?? randomUUID();
     const { status, body } = this.describe(exception, correlationId, req);
     // An oversized body is still arriving (drained by limitedBodyParser): closing now would reset the
