@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
+import { hydrate, selectColumns } from '@tongban/persistence';
 import { Inject, Optional } from '@nestjs/common';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
@@ -46,9 +47,19 @@ export class CaseQuery {
 
   /** One case (by id or collaboration id) with steps, material files and history. */
   async view(ref: string) {
-    const c = await this.ds.getRepository(CaseEntity).findOne({ where: [{ id: ref }, { collaborationId: ref }] });
-    if (!c) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
-    const steps = await this.ds.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
+    // The case and its steps in one statement (one snapshot, one round trip).
+    const [sql, params] = this.ds.driver.escapeQueryWithParameters(
+      `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}
+         FROM cases c LEFT JOIN case_steps s ON s.case_id = c.id
+        WHERE c.id = :id OR c.collaboration_id = :collaborationId
+        ORDER BY s.idx`,
+      { id: ref, collaborationId: ref },
+      {},
+    );
+    const rows = await this.ds.query<Record<string, unknown>[]>(sql, params);
+    if (rows.length === 0) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
+    const c = hydrate(this.ds, CaseEntity, rows[0], 'c');
+    const steps = rows.filter((r) => r.c__id === rows[0].c__id && r.s__case_id != null).map((r) => hydrate(this.ds, CaseStepEntity, r, 's'));
     const events = await this.ds.getRepository(CaseEventEntity).find({ where: { caseId: c.id }, order: { seq: 'ASC' } });
     return {
       ...this.summary(c, steps),

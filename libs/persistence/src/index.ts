@@ -12,3 +12,4 @@ export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
 export { ConfirmedWrites, countingWrites, databaseFaultAfterWrites } from './confirmed-writes';
+export { hydrate, selectColumns } from './hydrate';

@@ -1,4 +1,5 @@
 import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import { hydrate } from './hydrate';
 
 /** What `claimLeases` leases: candidate rows of a leased-work table, and to whom. */
 export interface LeaseClaim {
@@ -37,9 +38,5 @@ export async function claimLeases<T extends ObjectLiteral>(ds: DataSource, entit
   } finally {
     await runner.release();
   }
-  return rows.map((raw) => {
-    const e = meta.create() as T;
-    for (const col of meta.columns) col.setEntityValue(e, ds.driver.prepareHydratedValue(raw[col.databaseName], col));
-    return e;
-  });
+  return rows.map((raw) => hydrate(ds, entity, raw));
 }
