@@ -500,7 +500,7 @@ async function main() {
   await checkSingles(bareTarget, samples, 'bare baseline');
 
   // 4. Single calls, Tongban and bare interleaved per concurrency (so drift hits both alike).
-  log(`[4/6] single verifications (${DURATION_S} s each after ${WARMUP_S} s warm-up)`);
+  log(`[4/6] single verifications (${REQUESTS ? `${REQUESTS} requests each after ${Math.ceil(REQUESTS / 2)} warm-up requests` : `${DURATION_S} s each after ${WARMUP_S} s warm-up`})`);
   const single = [];
   for (const c of SINGLE_CONCURRENCY) {
     const tongban = await runLoad({ url: asker.baseUrl, path: '/v1/verifications', token: asker.apiToken, bodiesFile: singleBodiesFile, connections: c, kind: 'single' }, tongbanPids);
@@ -552,7 +552,7 @@ async function main() {
       },
     ];
     for (const { side, procs, target, pids } of sides) {
-      log(`[profile] CPU-profiling ${procs.map((p) => p.name).join(' and ')} for ${DURATION_S} s of c=64 single calls`);
+      log(`[profile] CPU-profiling ${procs.map((p) => p.name).join(' and ')} for ${REQUESTS ? `${REQUESTS} requests` : `${DURATION_S} s`} of c=64 single calls`);
       await Promise.all(procs.map((p) => profileCommand(p, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
       const loadRun = await runLoad({ url: target.baseUrl, path: '/v1/verifications', token: target.apiToken, bodiesFile: singleBodiesFile, connections: 64, kind: 'single', warmupS: 0 }, pids);
       const summaries = {};
