@@ -134,6 +134,9 @@ export class VerificationService {
       throw new DomainException('ISSUER_REFUSED', `the gateway of ${p.issuer} refused this query (${r.refusalCode})`, { peer: p.issuer, reason: r.refusalCode });
     }
     const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];
+    // Checked although the envelope around it verified: the envelope proves the issuer sent these
+    // bytes, not that the attestation inside verifies, and we never hand out one that does not
+    // (protocol.md §7.6). It is one signature verify per result (docs/performance.md, the hot path).
     const check = await this.attestations.check(r.attestation);
     const c = check.claims;
     if (
