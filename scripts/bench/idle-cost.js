@@ -15,7 +15,8 @@
 // Env: IDLE_GATEWAYS (default 3), IDLE_SETTLE_S (default 20), IDLE_MEASURE_S (default 30),
 //      IDLE_PG=1 (every gateway on PostgreSQL, own schema; IDLE_PG_URL, default
 //      postgres://postgres@127.0.0.1:5432/test), IDLE_LOAD_S (default 0), IDLE_LOAD_CONNECTIONS (64).
-// Output: a table on stdout and .bench/idle-<timestamp>.json. Exit 0 = every target PASS, 1 = a
+// Output: a table on stdout, the issue-10 target block (scripts/bench/targets.js; BENCH_RECORD=1 appends the run to
+// docs/performance-history.csv) and .bench/idle-<timestamp>.json. Exit 0 = every target PASS, 1 = a
 // target FAIL, 2 = the benchmark could not run. 127.0.0.1 only; children and temp dirs are removed.
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
@@ -32,6 +33,7 @@ childProcess.fork = function trackedFork(...args) {
 };
 const fed = require('../lib/federation');
 const { stopProcesses } = require('../lib/processes');
+const targets = require('./targets');
 
 const CODES = ['110000', '130000', '440000', '310000', '320000', '330000', '420000', '510000'];
 const N = intEnv('IDLE_GATEWAYS', 3, 1, CODES.length);
@@ -41,7 +43,7 @@ const LOAD_S = intEnv('IDLE_LOAD_S', 0, 0, 600);
 const LOAD_C = intEnv('IDLE_LOAD_CONNECTIONS', 64, 1, 1024);
 const PG = process.env.IDLE_PG === '1';
 const PG_URL = process.env.IDLE_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
-const TARGETS = { idleCpuPct: 0.5, idleRssMiB: 150, loadRssMiB: 300 };
+const TARGETS = { idleCpuPct: targets.GOALS.idleCpuShare * 100, idleRssMiB: targets.GOALS.idleRssMiB, loadRssMiB: targets.GOALS.rssUnderLoadMiB };
 const CLK_TCK = 100; // USER_HZ on Linux
 const PAGE = 4096;
 
@@ -247,6 +249,23 @@ async function main() {
     console.log('');
     for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
     result.checks = checks.map(([what, ok]) => ({ what, ok }));
+    const maxCpu = Math.max(...gw.map((r) => r.cpuPct));
+    const maxRss = Math.max(...gw.map((r) => r.rssMiB));
+    const peak = result.load ? Math.max(...Object.values(result.load.peakRssMiB)) : undefined;
+    result.issue10 = targets.report(
+      'idle-cost',
+      [
+        targets.check(`idle gateway CPU ≤ ${TARGETS.idleCpuPct} % of a core`, maxCpu <= TARGETS.idleCpuPct, `${maxCpu.toFixed(2)} % (max of ${N}; bare node ${idle[0].cpuPct.toFixed(2)} %)`, maxCpu),
+        targets.check(`idle gateway RSS ≤ ${TARGETS.idleRssMiB} MiB`, maxRss <= TARGETS.idleRssMiB, `${maxRss.toFixed(1)} MiB (max of ${N})`, maxRss),
+        targets.check(
+          `gateway RSS under load ≤ ${TARGETS.loadRssMiB} MiB`,
+          peak === undefined ? null : peak <= TARGETS.loadRssMiB,
+          peak === undefined ? 'not measured (IDLE_LOAD_S=0)' : `${peak.toFixed(1)} MiB (peak, c=${LOAD_C})`,
+          peak,
+        ),
+      ],
+      { note: `${N} gateways on ${PG ? 'PostgreSQL' : 'SQLite'}, ${MEASURE_S} s window` },
+    );
     fs.mkdirSync(path.join(fed.ROOT, '.bench'), { recursive: true });
     const out = path.join(fed.ROOT, '.bench', `idle-${startedAt.replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(out, JSON.stringify(result, null, 2));
