@@ -108,3 +108,55 @@ it('a revocation propagates: attestations under the revoked key are reported as 
   const jwks = (await (await fetch(`${gws[BJ].baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
   expect(jwks.keys.map((k) => k.kid)).not.toContain(active.kid);
 });
+
+it('a rotation from EdDSA to SM2SM3 (国密) with an overlap: zero failed calls either way, old and new attestations check', async () => {
+  const [old] = (await keysOf(gws[GD])).filter((k) => k.status === 'ACTIVE');
+  expect(old).toMatchObject({ alg: 'EdDSA' });
+  const before = (await call<VerificationResultBody>(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(GD, 'VALID')))).body.attestation;
+  // 广东 asks (its envelopes switch to SM2) and answers (its responses and attestations switch to SM2).
+  let stop = false;
+  const statuses: number[] = [];
+  const run = (async () => {
+    while (!stop) {
+      const rs = await Promise.all([
+        call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID'))),
+        call(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(GD, 'VALID'))),
+        call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(GD, 'VALID'))),
+      ]);
+      for (const r of rs) statuses.push(r.status);
+    }
+  })();
+  const rotated = await call<{ keys: (Key & { alg: string; jwk: Record<string, string> })[] }>(gws[GD], 'POST', '/admin/keys/rotate', { overlapHours: 0.001, alg: 'SM2SM3' }, gws[GD].adminToken);
+  expect(rotated.status).toBe(200);
+  const next = rotated.body.keys.find((k) => k.status === 'NEXT')!;
+  expect(next).toMatchObject({ alg: 'SM2SM3', jwk: { kty: 'EC', crv: 'SM2', alg: 'SM2SM3', use: 'sig' } });
+  for (const peer of [BJ, HB])
+    await waitFor(
+      `${peer} trusts 广东's SM2 key`,
+      () => peerKeys(gws[peer], GD),
+      (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE'),
+    );
+  await waitFor(
+    '广东 signs with SM2',
+    () => keysOf(gws[GD]),
+    (ks) => ks.some((k) => k.kid === next.kid && k.status === 'ACTIVE') && ks.some((k) => k.kid === old.kid && k.status === 'RETIRED'),
+    30_000,
+  );
+  const switched = statuses.length;
+  await waitFor(
+    'calls after the switch',
+    async () => statuses.length,
+    (n) => n > switched + 30,
+  );
+  stop = true;
+  await run;
+  expect(statuses.length).toBeGreaterThan(30);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  const fresh = await call<VerificationResultBody>(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(GD, 'VALID')));
+  const [header] = fresh.body.attestation!.split('.');
+  expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'SM2SM3', kid: next.kid });
+  expect((await call(gws[HB], 'POST', '/v1/attestations/verify', { attestation: fresh.body.attestation })).body).toMatchObject({ valid: true, kid: next.kid });
+  expect((await call(gws[HB], 'POST', '/v1/attestations/verify', { attestation: before })).body).toMatchObject({ valid: true, kid: old.kid });
+  const jwks = (await (await fetch(`${gws[GD].baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string; crv: string }[] };
+  expect(jwks.keys.find((k) => k.kid === next.kid)).toMatchObject({ alg: 'SM2SM3', crv: 'SM2' });
+});

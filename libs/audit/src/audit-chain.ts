@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { JWS_ALGORITHMS, JwsAlgorithm } from '@tongban/gm';
 
 /** `prev_hash` of the first entry of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -7,7 +8,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 export const AUDIT_CHECKPOINT_TYP = 'tongban-audit-checkpoint+jwt';
 
 /** Algorithms a checkpoint signature may use (the gateway's own signing algorithms). */
-export const AUDIT_CHECKPOINT_ALGORITHMS = ['EdDSA', 'ES256'];
+export const AUDIT_CHECKPOINT_ALGORITHMS: readonly JwsAlgorithm[] = JWS_ALGORITHMS;
 
 /** One stored audit entry as the chain sees it (entity or raw row; `at` as Date, ms or bigint text). */
 export interface AuditChainRow {

@@ -1,4 +1,5 @@
-import { compactVerify, createLocalJWKSet, decodeProtectedHeader, JSONWebKeySet } from 'jose';
+import { decodeProtectedHeader, JSONWebKeySet } from 'jose';
+import { PublicJwkMembers, verifyJwsWithKeySet } from '@tongban/gm';
 import { AUDIT_CHECKPOINT_ALGORITHMS, AUDIT_CHECKPOINT_TYP, AuditChainCheckpoint, AuditChainRow, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash, checkpointLink, ms } from './audit-chain';
 
 /** A checkpoint read from an export outside the database (`TONGBAN_AUDIT_CHECKPOINT_FILE`). */
@@ -78,7 +79,7 @@ interface Sealed {
   linked: boolean;
 }
 
-type Keys = ReturnType<typeof createLocalJWKSet>;
+type Keys = { keys: PublicJwkMembers[] };
 
 /**
  * Verifies a chain fed entry by entry in ascending seq order (so a large table can be read page by
@@ -140,7 +141,7 @@ export class AuditChainVerifier {
   /** Checks the checkpoints against the entries seen, their signatures against the keys, and reports. */
   async finish(options: AuditChainVerifyOptions = {}): Promise<AuditChainReport> {
     const problems: Problem[] = this.chainProblem ? [this.chainProblem] : [];
-    const keys = options.jwks ? createLocalJWKSet(options.jwks) : undefined;
+    const keys = options.jwks ? { keys: options.jwks.keys as PublicJwkMembers[] } : undefined;
     const revoked = new Set(options.revokedKids ?? []);
     const headSeq = this.prev?.seq;
     const sealed: Sealed[] = [];
@@ -260,14 +261,15 @@ async function verifyCheckpoint(c: AuditChainCheckpoint, seq: number, keys: Keys
   const what = `checkpoint at seq ${seq}`;
   let header: { typ?: string; kid?: string };
   let claims: Partial<AuditCheckpointClaims>;
+  const verified = verifyJwsWithKeySet(c.signature, keys, AUDIT_CHECKPOINT_ALGORITHMS);
+  if ('problem' in verified) {
+    return { problem: `${what}: signature does not verify with the keys given (${verified.problem}, header kid ${claimedKid(c.signature)}): forged, or signed by a key not in the key set` };
+  }
+  header = verified.header as { typ?: string; kid?: string };
   try {
-    const verified = await compactVerify(c.signature, keys, { algorithms: AUDIT_CHECKPOINT_ALGORITHMS });
-    header = verified.protectedHeader;
-    claims = JSON.parse(Buffer.from(verified.payload).toString('utf8')) as Partial<AuditCheckpointClaims>;
-  } catch (e) {
-    return {
-      problem: `${what}: signature does not verify with the keys given (${(e as { code?: string }).code ?? 'invalid'}, header kid ${claimedKid(c.signature)}): forged, or signed by a key not in the key set`,
-    };
+    claims = JSON.parse(verified.payload.toString('utf8')) as Partial<AuditCheckpointClaims>;
+  } catch {
+    return { problem: `${what}: signed payload is not JSON` };
   }
   if (!claims || typeof claims !== 'object') return { problem: `${what}: signed payload is not a claims object` };
   if (header.typ !== AUDIT_CHECKPOINT_TYP) return { problem: `${what}: signed token is not a checkpoint (typ ${String(header.typ)})` };

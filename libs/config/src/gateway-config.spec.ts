@@ -53,7 +53,7 @@ describe('loadGatewayConfig', () => {
       expect(config).toMatchObject({
         code: '110000',
         signingAlg: 'EdDSA',
-        allowedAlgorithms: ['EdDSA', 'ES256'],
+        allowedAlgorithms: ['EdDSA', 'ES256', 'SM2SM3'],
         messageTtlSeconds: 120,
         clockSkewSeconds: 60,
         maxPayloadBytes: 1024 * 1024,
@@ -191,9 +191,12 @@ describe('loadGatewayConfig', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_ALLOWED_ALGS: ' EdDSA , ES256 ' }).allowedAlgorithms).toEqual(['EdDSA', 'ES256']);
     });
 
-    it('refuses TONGBAN_SIGNING_ALG other than EdDSA or ES256', () => {
+    it('refuses TONGBAN_SIGNING_ALG other than EdDSA, ES256 or SM2SM3', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'HS256' })).toMatch(/^TONGBAN_SIGNING_ALG/);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'SM2' })).toMatch(/^TONGBAN_SIGNING_ALG/);
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'ES256' }).signingAlg).toBe('ES256');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'SM2SM3' }).signingAlg).toBe('SM2SM3');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_ALLOWED_ALGS: 'SM2SM3' }).allowedAlgorithms).toEqual(['SM2SM3']);
     });
 
     it('seals at rest with AES-256-GCM by default; TONGBAN_SEAL_ALG chooses SM4-CTR-HMAC-SM3 and refuses anything else by name', () => {

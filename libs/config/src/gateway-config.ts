@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { findUp, parseCidr } from '@tongban/common';
+import { JWS_ALGORITHMS } from '@tongban/gm';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
-const ALGS = ['EdDSA', 'ES256'] as const;
+const ALGS = JWS_ALGORITHMS;
 // How secrets are sealed at rest (docs/operations.md §19): both formats always open; a change re-seals at start.
 const SEAL_ALGS = ['AES-256-GCM', 'SM4-CTR-HMAC-SM3'] as const;
 
@@ -39,14 +40,14 @@ const schema = z
     signingAlg: z.enum(ALGS).default('EdDSA'),
     allowedAlgs: z
       .string()
-      .default('EdDSA,ES256')
+      .default('EdDSA,ES256,SM2SM3')
       .transform((s) =>
         s
           .split(',')
           .map((a) => a.trim())
           .filter(Boolean),
       )
-      .pipe(z.array(z.enum(ALGS, { message: 'only EdDSA and ES256 may be allowed (never none or HS*)' })).min(1)),
+      .pipe(z.array(z.enum(ALGS, { message: 'only EdDSA, ES256 and SM2SM3 may be allowed (never none, HS* or RS*)' })).min(1)),
     messageTtlS: int(10, 300).default(120),
     clockSkewS: int(0, 300).default(60),
     maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ParticipantDirectory, SELF_CODE } from '@tongban/common';
+import { jwkAlgorithm } from '@tongban/gm';
 import { PeerEntity, PeerKeyEntity, PeerKeyStatus } from '@tongban/trust';
 import { DirectoryDocument, DirectoryKey, DirectoryParticipant, directoryDocumentSchema } from './directory-document';
 import { DIRECTORY_STATE_ID, DirectoryStateEntity } from './directory-state.entity';
@@ -162,7 +163,8 @@ function keyStatus(local: PeerKeyStatus, listed: PeerKeyStatus, before: PeerKeyS
 }
 
 function keyRow(peerCode: string, k: DirectoryKey, at: Date): PeerKeyEntity {
-  const alg = k.jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+  // The document schema has checked the key imports for this algorithm.
+  const alg = jwkAlgorithm(k.jwk)!;
   const pub = { kty: k.jwk.kty, crv: k.jwk.crv, x: k.jwk.x, ...(k.jwk.y ? { y: k.jwk.y } : {}) };
   // Same stored form as keys added through the admin API (TrustStore).
   return { peerCode, kid: k.kid, alg, publicJwk: JSON.stringify({ ...pub, kid: k.kid, alg, use: 'sig' }), status: k.status, addedAt: at, retiredAt: k.status === 'ACTIVE' ? null : at };

@@ -1,4 +1,5 @@
-import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { PublicJwkError, importPublicJwk, jwkAlgorithm, publicJwkThumbprint } from '@tongban/gm';
 import { z } from 'zod';
 import { publicJwkSchema } from '@tongban/trust';
 
@@ -19,8 +20,7 @@ const ENDPOINT = /^[A-Za-z0-9.\-[\]:]+:(\d{1,5})$/;
  * members in lexicographic order, no whitespace (what jose's calculateJwkThumbprint produces).
  */
 export function jwkThumbprint(jwk: { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown }): string {
-  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+  return publicJwkThumbprint(jwk);
 }
 
 /** JSON with object keys sorted at every level and no whitespace: the bytes the anchor signs. */
@@ -47,10 +47,12 @@ const directoryKeySchema = z
   .superRefine((k, ctx) => {
     if (k.jwk.kid !== undefined && k.jwk.kid !== k.kid) ctx.addIssue({ code: 'custom', path: ['jwk', 'kid'], message: 'differs from kid' });
     if (jwkThumbprint(k.jwk) !== k.kid) ctx.addIssue({ code: 'custom', path: ['kid'], message: 'is not the RFC 7638 SHA-256 thumbprint of jwk' });
+    const alg = jwkAlgorithm(k.jwk);
     try {
-      createPublicKey({ key: { kty: k.jwk.kty, crv: k.jwk.crv, x: k.jwk.x, ...(k.jwk.y ? { y: k.jwk.y } : {}) }, format: 'jwk' });
-    } catch {
-      ctx.addIssue({ code: 'custom', path: ['jwk'], message: 'is not a usable public key' });
+      if (!alg) throw new Error('no algorithm');
+      importPublicJwk(k.jwk, alg);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: ['jwk'], message: `is not a usable public key${e instanceof PublicJwkError ? ` (${e.code})` : ''}` });
     }
   });
 

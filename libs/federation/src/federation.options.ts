@@ -1,9 +1,10 @@
+import type { JwsAlgorithm } from '@tongban/gm';
 import type { RefusalLimits } from './refusal-guard';
 
 /** Configuration of the signed envelope and of peer calls. */
 export interface FederationOptions {
   /** JWS algorithms accepted from peers; anything else is refused with ALG_NOT_ALLOWED. */
-  allowedAlgorithms: ('EdDSA' | 'ES256')[];
+  allowedAlgorithms: JwsAlgorithm[];
   /** Lifetime given to messages we send (seconds, at most 300). */
   messageTtlSeconds: number;
   /** Tolerated clock difference with peers (seconds). */

@@ -4,3 +4,5 @@ export * from './sm2-za';
 export * from './sm2-signature';
 export * from './sm2-public-key';
 export * from './sm2-verify';
+export * from './jws-public';
+export * from './jws-key-set';

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { calculateJwkThumbprint, JWK } from 'jose';
+import { JWK } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
+import { JWS_ALGORITHMS, publicJwkThumbprint } from '@tongban/gm';
 import { Clock, DomainException, errorMessage, findUnstorableText, parseOrThrow } from '@tongban/common';
 import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
 import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } from '@tongban/federation';
@@ -27,7 +28,7 @@ export interface KeyAdminOptions {
 export const KEY_ADMIN_OPTIONS = Symbol('KEY_ADMIN_OPTIONS');
 
 const rotateSchema = z
-  .object({ immediate: z.boolean().default(false), overlapHours: z.number().min(0).max(720).optional() })
+  .object({ immediate: z.boolean().default(false), overlapHours: z.number().min(0).max(720).optional(), alg: z.enum(JWS_ALGORITHMS).optional() })
   .strict()
   .default({ immediate: false });
 const revokeSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
@@ -101,14 +102,19 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     this.schedulePromotion();
   }
 
-  /** Starts a rotation: a NEXT key now (announced), signing switches after the overlap, or at once. */
+  /**
+   * Starts a rotation: a NEXT key now (announced), signing switches after the overlap, or at once.
+   * The new key has the request's `alg`, else the configured signing algorithm (TONGBAN_SIGNING_ALG):
+   * a rotation may change algorithm (e.g. EdDSA → SM2SM3), the overlap covering peers as for any key.
+   */
   async rotate(body: unknown, actor: string): Promise<PublicKeyInfo[]> {
     const req = parseOrThrow(rotateSchema, body ?? {});
     const overlap = req.immediate ? 0 : req.overlapHours !== undefined ? req.overlapHours * 3600_000 : this.options.overlapMs;
     const old = this.keys.activeKid();
+    const alg = req.alg ?? this.keyOptions.signingAlg;
     await runInTransaction(this.ds, async (tx) => {
       const now = this.clock.now();
-      const created = await this.keys.createKey(tx, this.keyOptions.signingAlg, overlap === 0 ? 'ACTIVE' : 'NEXT', new Date(now.getTime() + overlap));
+      const created = await this.keys.createKey(tx, alg, overlap === 0 ? 'ACTIVE' : 'NEXT', new Date(now.getTime() + overlap));
       // Announce the new key with the key peers trust now, before anything is signed with it.
       await this.announce(tx, created.kid, created.jwk, 'ACTIVE', now, '', old);
       if (overlap === 0) {
@@ -119,7 +125,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     });
     await this.keys.refresh();
     this.dispatcher.nudge();
-    await this.audit.recordNow({ event: 'admin.key.rotated', actor, subject: old, outcome: 'OK', details: { immediate: overlap === 0, overlapMs: overlap } });
+    await this.audit.recordNow({ event: 'admin.key.rotated', actor, subject: old, outcome: 'OK', details: { immediate: overlap === 0, overlapMs: overlap, alg } });
     return this.keys.list();
   }
 
@@ -191,7 +197,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (text) throw new DeliveryRejection(`STORABLE_TEXT: ${text.message}`);
     if (!['ACTIVE', 'RETIRED', 'REVOKED'].includes(a.status)) throw new DeliveryRejection(`bad key status ${a.status}`);
     const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
-    const thumbprint = await calculateJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) }, 'sha256').catch(() => '');
+    const thumbprint = typeof x === 'string' ? publicJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) }) : '';
     if (thumbprint !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
     let result: { kid: string; changed: boolean };

@@ -7,3 +7,4 @@ export * from './secret-sealer';
 export * from './sm2-signing-key';
 export * from './secret-reseal';
 export * from './sm4-ctr-hmac-sm3';
+export * from './jws-signer';

@@ -5,7 +5,9 @@ import { DataSource } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { DatabaseTarget, buildDataSource, openDatabase } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
+import { importPublicJwk, publicJwkThumbprint, verifyJwsSignature } from '@tongban/gm';
 import { KeyEncryption } from './key-encryption';
+import { Sm2SigningKey } from './sm2-signing-key';
 import { KeyStore } from './key-store.service';
 import { KeysOptions } from './keys.options';
 import { SigningKeyEntity } from './signing-key.entity';
@@ -38,6 +40,7 @@ const SECRET = 'integration-secret-0123456789abcdef';
 const OTHER_SECRET = 'a-completely-different-secret-xyz';
 const eddsa: KeysOptions = { keyEncryptionSecret: SECRET, signingAlg: 'EdDSA' };
 const es256: KeysOptions = { keyEncryptionSecret: SECRET, signingAlg: 'ES256' };
+const sm2: KeysOptions = { keyEncryptionSecret: SECRET, signingAlg: 'SM2SM3' };
 
 /** Every textual form in which the private key could leak into a column or a message. */
 function privateEncodings(der: Buffer, d: string): string[] {
@@ -209,6 +212,38 @@ describeEachDatabase('KeyStore', (fresh) => {
     await again.init();
     expect(again.activeKid()).toBe(row.kid);
     await expect(compactVerify(again.signJws('t', { b: 2 }), await importJWK(jwk, 'ES256'), { algorithms: ['ES256'] })).resolves.toBeDefined();
+  });
+
+  it('works with SM2SM3 keys: sealed at rest (no scalar in any column or log), r‖s signatures that @tongban/gm verifies, kept across a reload', async () => {
+    const target = fresh();
+    const ds = await connect(target);
+    const store = new KeyStore(ds, clock, sm2);
+    await store.init();
+    const [row] = await ds.getRepository(SigningKeyEntity).find();
+    expect(row.alg).toBe('SM2SM3');
+    const [jwk] = store.jwks().keys;
+    expect(jwk).toMatchObject({ kty: 'EC', crv: 'SM2', alg: 'SM2SM3', use: 'sig', kid: row.kid });
+    expect(row.kid).toBe(publicJwkThumbprint(jwk));
+    assertNoPrivateParts(store.jwks().keys);
+    const der = await new KeyEncryption(SECRET).open(row.kid, row.privateKeyEnc);
+    const scalar = der.subarray(36, 68);
+    expect(Sm2SigningKey.fromPkcs8(der).publicKey.jwk().x).toBe(jwk.x);
+    for (const leaked of [der.toString('base64'), der.toString('hex'), scalar.toString('hex'), scalar.toString('base64url')]) {
+      for (const text of [row.privateKeyEnc, row.publicJwk, logs.join('\n')]) expect(text.includes(leaked)).toBe(false);
+    }
+
+    const jws = store.signJws('t', { a: 1 });
+    expect(decodeProtectedHeader(jws)).toMatchObject({ alg: 'SM2SM3', kid: row.kid });
+    expect(Buffer.from(jws.split('.')[2], 'base64url')).toHaveLength(64);
+    const pub = importPublicJwk(jwk, 'SM2SM3');
+    expect(verifyJwsSignature(jws, pub, 'SM2SM3')).toBe(true);
+    expect(verifyJwsSignature(jws, store.publicKey(row.kid)!.key, 'SM2SM3')).toBe(true);
+
+    await ds.destroy();
+    const again = new KeyStore(await connect(target), clock, sm2);
+    await again.init();
+    expect(again.activeKid()).toBe(row.kid);
+    expect(verifyJwsSignature(again.signJws('t', { b: 2 }), pub, 'SM2SM3')).toBe(true);
   });
 
   it('fails init when the ciphertext column has been tampered with', async () => {

@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { calculateJwkThumbprint, JWK } from 'jose';
+import { KeyObject } from 'node:crypto';
+import { publicJwkThumbprint } from '@tongban/gm';
+import { JWK } from 'jose';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock } from '@tongban/common';
+import { JwsSign, generateSigningKey, loadSigner, ownPublicKey } from './jws-signer';
 import { KeyEncryption } from './key-encryption';
 import { PromotionPlan, promotionPlan } from './key-promotion';
 import { SigningKeyEntity, SigningKeyStatus } from './signing-key.entity';
@@ -12,7 +14,7 @@ import { runInTransaction } from '@tongban/persistence';
 interface LoadedKey {
   kid: string;
   alg: SigningAlg;
-  privateKey: KeyObject | null;
+  signer: JwsSign | null;
   publicKey: KeyObject;
   publicJwk: JWK;
   status: SigningKeyStatus;
@@ -75,10 +77,10 @@ export class KeyStore {
     const next = new Map<string, LoadedKey>();
     for (const row of rows) {
       const known = this.keys.get(row.kid);
-      let privateKey = known?.privateKey ?? null;
-      if (!privateKey) {
+      let signer = known?.signer ?? null;
+      if (!signer) {
         try {
-          privateKey = createPrivateKey({ key: await this.encryption.open(row.kid, row.privateKeyEnc), format: 'der', type: 'pkcs8' });
+          signer = loadSigner(row.alg as SigningAlg, await this.encryption.open(row.kid, row.privateKeyEnc));
         } catch {
           throw new Error(`signing key ${row.kid} cannot be decrypted: wrong key-encryption secret (TONGBAN_KEY_ENCRYPTION_SECRET) or altered record`);
         }
@@ -87,8 +89,8 @@ export class KeyStore {
       next.set(row.kid, {
         kid: row.kid,
         alg: row.alg as SigningAlg,
-        privateKey,
-        publicKey: known?.publicKey ?? createPublicKey({ key: publicJwk as never, format: 'jwk' }),
+        signer,
+        publicKey: known?.publicKey ?? ownPublicKey(row.alg as SigningAlg, publicJwk),
         publicJwk,
         status: row.status,
         createdAt: row.createdAt,
@@ -123,10 +125,8 @@ export class KeyStore {
 
   /** `insertKey`, also returning the new public JWK (for announcing it in the same transaction). */
   async createKey(tx: EntityManager, alg: SigningAlg, status: 'ACTIVE' | 'NEXT', activateAt: Date): Promise<{ kid: string; jwk: JWK }> {
-    const { privateKey, publicKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = publicKey.export({ format: 'jwk' }) as JWK;
-    const kid = await calculateJwkThumbprint(jwk, 'sha256');
-    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const { pkcs8: der, jwk } = generateSigningKey(alg);
+    const kid = publicJwkThumbprint(jwk);
     const publicJwk: JWK = { ...jwk, kid, alg, use: 'sig' };
     const privateKeyEnc = await this.encryption.seal(kid, der);
     await tx.getRepository(SigningKeyEntity).insert({
@@ -168,11 +168,11 @@ export class KeyStore {
     return key.alg;
   }
 
-  /** Signs `data` with the key `kid`: raw Ed25519 or IEEE P1363 ECDSA P-256/SHA-256 signature bytes. */
+  /** Signs `data` with the key `kid`: the JWS signature bytes of its algorithm (see loadSigner). */
   sign(kid: string, data: Buffer): Buffer {
     const key = this.keys.get(kid);
-    if (!key?.privateKey) throw new Error(`key ${kid} cannot sign`);
-    return key.alg === 'EdDSA' ? cryptoSign(null, data, key.privateKey) : cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    if (!key?.signer) throw new Error(`key ${kid} cannot sign`);
+    return key.signer(data);
   }
 
   /**

@@ -1,5 +1,7 @@
-/** Signature algorithms a gateway can sign with. */
-export type SigningAlg = 'EdDSA' | 'ES256';
+import type { JwsAlgorithm } from '@tongban/gm';
+
+/** Signature algorithms a gateway can sign with: every algorithm of @tongban/gm's JWS table. */
+export type SigningAlg = JwsAlgorithm;
 
 /** How secrets are sealed at rest (TONGBAN_SEAL_ALG); both formats always open. */
 export type SealAlg = 'AES-256-GCM' | 'SM4-CTR-HMAC-SM3';

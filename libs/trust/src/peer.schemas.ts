@@ -1,18 +1,22 @@
 import { z } from 'zod';
+import { JWS_ALGORITHMS } from '@tongban/gm';
 
 const LICENCE_TYPE = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/;
 
-/** A public JWK we are willing to trust: Ed25519 (EdDSA) or P-256 (ES256), never with private parts. */
+/**
+ * A public JWK we are willing to trust: Ed25519 (EdDSA), P-256 (ES256) or SM2 (SM2SM3, checked further
+ * by @tongban/gm: on the curve, not the identity, `alg` SM2SM3), never with private parts.
+ */
 export const publicJwkSchema = z
   .object({
     kty: z.enum(['OKP', 'EC']),
-    crv: z.enum(['Ed25519', 'P-256']),
+    crv: z.enum(['Ed25519', 'P-256', 'SM2']),
     x: z.string().regex(/^[A-Za-z0-9_-]+$/),
     y: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .optional(),
-    alg: z.enum(['EdDSA', 'ES256']).optional(),
+    alg: z.enum(JWS_ALGORITHMS).optional(),
     kid: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
@@ -24,7 +28,9 @@ export const publicJwkSchema = z
     if ('d' in jwk) ctx.addIssue({ code: 'custom', path: ['d'], message: 'a private key must never be sent', params: { rule: 'PRIVATE_KEY_MATERIAL' } });
     const okp = jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && !jwk.y && (jwk.alg ?? 'EdDSA') === 'EdDSA';
     const ec = jwk.kty === 'EC' && jwk.crv === 'P-256' && !!jwk.y && (jwk.alg ?? 'ES256') === 'ES256';
-    if (!okp && !ec) ctx.addIssue({ code: 'custom', message: 'key must be OKP/Ed25519 for EdDSA or EC/P-256 for ES256', params: { rule: 'KEY_TYPE' } });
+    // An SM2 key's `alg` and point are checked by importPublicJwk, which names the rule (SM2_ALG_MISMATCH, …).
+    const sm2 = jwk.kty === 'EC' && jwk.crv === 'SM2';
+    if (!okp && !ec && !sm2) ctx.addIssue({ code: 'custom', message: 'key must be OKP/Ed25519 for EdDSA, EC/P-256 for ES256 or EC/SM2 for SM2SM3', params: { rule: 'KEY_TYPE' } });
   });
 
 const licenceTypes = z

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, importJWK, JWK } from 'jose';
+import { JWK } from 'jose';
+import { JwsAlgorithm, PublicJwkError, importPublicJwk, jwkAlgorithm, publicJwkThumbprint } from '@tongban/gm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
@@ -15,7 +16,7 @@ const KEY_RANK: Record<PeerKeyStatus, number> = { ACTIVE: 0, RETIRED: 1, REVOKED
 /** A trusted public key, imported and ready to verify with. */
 export interface TrustedKey {
   kid: string;
-  alg: 'EdDSA' | 'ES256';
+  alg: JwsAlgorithm;
   status: PeerKeyStatus;
   key: KeyObject;
   jwk: JWK;
@@ -96,7 +97,7 @@ export class TrustStore {
       const jwk = JSON.parse(k.publicJwk) as JWK;
       let key: KeyObject;
       try {
-        key = (await importJWK(jwk, k.alg)) as KeyObject;
+        key = importPublicJwk(jwk, k.alg as JwsAlgorithm);
       } catch {
         this.logger.error(`key ${k.kid} of peer ${k.peerCode} is not a usable ${k.alg} key; it is ignored`);
         continue;
@@ -241,15 +242,18 @@ export class TrustStore {
 
   private async prepareKey(peerCode: string, jwk: JWK, field: string) {
     const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) };
-    const kid = await calculateJwkThumbprint(pub, 'sha256');
+    const kid = publicJwkThumbprint(pub);
     if (jwk.kid && jwk.kid !== kid) {
       throw new ValidationException(`${field ? field + '.' : ''}kid`, 'KID_THUMBPRINT', `${field || 'key'}: kid must be the RFC 7638 SHA-256 thumbprint of the key`);
     }
-    const alg = jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+    const alg = jwkAlgorithm(pub);
+    if (!alg) throw new ValidationException(field || 'key', 'KEY_TYPE', `${field || 'key'}: not a key type of EdDSA, ES256 or SM2SM3`);
     try {
-      await importJWK(pub, alg);
-    } catch {
-      throw new ValidationException(field || 'key', 'KEY_MATERIAL', `${field || 'key'}: not a usable ${alg} public key`);
+      importPublicJwk({ ...pub, ...(jwk.alg !== undefined ? { alg: jwk.alg } : {}) }, alg);
+    } catch (e) {
+      // SM2 keys are refused by name (SM2_POINT_NOT_ON_CURVE, SM2_ALG_MISMATCH, …), others as KEY_MATERIAL.
+      const code = e instanceof PublicJwkError ? e.code : 'KEY_MATERIAL';
+      throw new ValidationException(field || 'key', code, `${field || 'key'}: not a usable ${alg} public key${e instanceof PublicJwkError && code !== 'KEY_MATERIAL' ? ` (${e.message})` : ''}`);
     }
     return { peerCode, kid, alg, publicJwk: JSON.stringify({ ...pub, kid, alg, use: 'sig' }), status: 'ACTIVE' as PeerKeyStatus };
   }
