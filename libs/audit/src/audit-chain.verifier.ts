@@ -259,13 +259,12 @@ export class AuditChainVerifier {
 /** Verifies one checkpoint's JWS with outside keys; the kid is the signed header's, never the column's. */
 async function verifyCheckpoint(c: AuditChainCheckpoint, seq: number, keys: Keys, issuer?: string): Promise<{ kid: string; claims: Partial<AuditCheckpointClaims> } | { problem: string }> {
   const what = `checkpoint at seq ${seq}`;
-  let header: { typ?: string; kid?: string };
   let claims: Partial<AuditCheckpointClaims>;
   const verified = verifyJwsWithKeySet(c.signature, keys, AUDIT_CHECKPOINT_ALGORITHMS);
   if ('problem' in verified) {
     return { problem: `${what}: signature does not verify with the keys given (${verified.problem}, header kid ${claimedKid(c.signature)}): forged, or signed by a key not in the key set` };
   }
-  header = verified.header as { typ?: string; kid?: string };
+  const header = verified.header;
   try {
     claims = JSON.parse(verified.payload.toString('utf8')) as Partial<AuditCheckpointClaims>;
   } catch {

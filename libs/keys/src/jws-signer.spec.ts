@@ -45,7 +45,13 @@ describe.each(JWS_ALGORITHMS.map((a) => [a]))('JWS algorithm %s: sign and verify
     const t = jws(alg, key.pkcs8, kid);
     const set = { keys: [{ ...key.jwk, kid, alg, use: 'sig' }] };
     expect(verifyJwsWithKeySet(t, set, JWS_ALGORITHMS)).toMatchObject({ header: { alg, kid } });
-    expect(verifyJwsWithKeySet(t, set, JWS_ALGORITHMS.filter((a) => a !== alg))).toEqual({ problem: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+    expect(
+      verifyJwsWithKeySet(
+        t,
+        set,
+        JWS_ALGORITHMS.filter((a) => a !== alg),
+      ),
+    ).toEqual({ problem: 'ERR_JOSE_ALG_NOT_ALLOWED' });
     expect(verifyJwsWithKeySet(jws(alg, key.pkcs8, 'other'), set, JWS_ALGORITHMS)).toEqual({ problem: 'ERR_JWKS_NO_MATCHING_KEY' });
     expect(verifyJwsWithKeySet(jws(alg, generateSigningKey(alg).pkcs8, kid), set, JWS_ALGORITHMS)).toEqual({ problem: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
   });
