@@ -294,7 +294,9 @@ async function main() {
   if (!fs.existsSync(fed.GATEWAY_MAIN) || !fs.existsSync(fed.CLI_MAIN)) throw new Error('dist/ is missing: run `npm run build` first');
   const machine = { cpu: os.cpus()[0]?.model?.trim(), cores: os.cpus().length, load: os.loadavg().map((l) => +l.toFixed(2)) };
   log(`Tongban cost growth benchmark — ${machine.cpu} ×${machine.cores}, load average ${machine.load.join(' ')}`);
-  log(`  licences ${LICENCES.join(', ')}; peers ${PEERS.join(', ')}; cases already stored ${CASES.join(', ')}; ${DURATION_S} s per point`);
+  log(
+    `  ${SKIP.includes('verify') ? '' : `licences ${LICENCES.join(', ')}; ${SKIP.includes('peers') ? '' : `peers ${PEERS.join(', ')}; `}`}${SKIP.includes('cases') ? '' : `cases already stored ${CASES.join(', ')} (${CASES_DB.join(', ')}); `}${DURATION_S} s per run`,
+  );
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongban-growth-'));
   const ports = new Set();
   const tls = fed.localPki(path.join(tmpDir, 'tls'), [ISSUER, ASKER, '130000'], fed.newPkiSecrets());
