@@ -62,7 +62,7 @@ licences
       });
       if (tty) process.stderr.write('\n');
       const signer = await cliSigner(ds, clock, config);
-      const audit = new AuditLog(ds, clock, signer, config.code, { checkpointEverySeconds: 0, checkpointFile: config.audit.checkpointFile });
+      const audit = new AuditLog(ds, clock, signer, config.code, { checkpointEverySeconds: 0, checkpointFile: config.audit.checkpointFile, hashAlg: config.audit.hash });
       await audit.recordNow({ event: 'licences.imported', actor: 'cli', subject: file.slice(-200), outcome: 'OK', details: { ...result } });
       // Seal the entry now, so it does not wait (perhaps longer than the checkpoint interval) for a gateway to start.
       if (signer) {

@@ -106,6 +106,7 @@ export class GatewayModule {
             checkpointEverySeconds: config.audit.checkpointSeconds,
             checkpointEveryEntries: config.audit.checkpointEntries,
             checkpointFile: config.audit.checkpointFile,
+            hashAlg: config.audit.hash,
             onCheckpointFailure: (stage) => metrics.auditCheckpointFailure(stage),
           }),
         },

@@ -27,12 +27,14 @@ const content: fc.Arbitrary<Content> = fc.record({
   reason: optionalText,
   messageId: optionalText,
   details: fc.option(fc.json({ maxDepth: 1 }), { nil: null }),
+  // SHA-256 (null) and SM3 entries mixed at random: a chain may switch hash at any entry (TONGBAN_AUDIT_HASH).
+  hashAlg: fc.constantFrom(null, 'SM3'),
 });
 const chains = fc.array(content, { minLength: 1, maxLength: 25 }).map(chain);
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 
 type Field = keyof AuditChainRow;
-const FIELDS: Field[] = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'messageId', 'details', 'prevHash', 'hash'];
+const FIELDS: Field[] = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'messageId', 'details', 'prevHash', 'hash', 'hashAlg'];
 
 /** A value for `field` that differs from `current`, in the field's own domain. */
 function otherValue(field: Field, current: unknown): fc.Arbitrary<unknown> {
@@ -41,11 +43,13 @@ function otherValue(field: Field, current: unknown): fc.Arbitrary<unknown> {
       ? fc.integer({ min: -3, max: 40 })
       : field === 'at'
         ? fc.integer({ min: 0, max: 4_000_000_000_000 })
-        : field === 'prevHash' || field === 'hash'
-          ? fc.oneof(hex64, fc.constant(null), fc.constant(GENESIS_HASH))
-          : field === 'reason' || field === 'messageId' || field === 'details'
-            ? optionalText
-            : text;
+        : field === 'hashAlg'
+          ? fc.constantFrom(null, 'SM3', 'SHA-256', 'sm3', 'MD5')
+          : field === 'prevHash' || field === 'hash'
+            ? fc.oneof(hex64, fc.constant(null), fc.constant(GENESIS_HASH))
+            : field === 'reason' || field === 'messageId' || field === 'details'
+              ? optionalText
+              : text;
   return base.filter((v) => v !== current);
 }
 
@@ -73,6 +77,7 @@ describe('verifyAuditChain', () => {
           signaturesChecked: false,
           gaps: 0,
           headSeq: rows.length,
+          hashes: Object.fromEntries((['SHA-256', 'SM3'] as const).map((alg) => [alg, rows.filter((r) => (r.hashAlg ?? 'SHA-256') === alg).length] as const).filter(([, n]) => n > 0)),
         });
       }),
     );

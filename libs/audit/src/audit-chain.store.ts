@@ -13,7 +13,7 @@ import { AuditChainReport, AuditChainVerifier, AuditChainVerifyOptions } from '.
 const CHAIN_LOCK_KEY = 7_415_823;
 const INSERT_CHUNK = 200;
 
-export const ENTRY_COLUMNS = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'message_id', 'details', 'prev_hash', 'hash'] as const;
+export const ENTRY_COLUMNS = ['seq', 'at', 'event', 'actor', 'subject', 'outcome', 'reason', 'message_id', 'details', 'prev_hash', 'hash', 'hash_alg'] as const;
 
 /**
  * One entry with its chain fields, ready to insert: a stored row's shape with exact types. Its
@@ -23,6 +23,7 @@ export interface ChainedEntry extends AuditChainRow {
   seq: number;
   at: number;
   hash: string;
+  hashAlg: string | null;
 }
 
 type Querier = Pick<EntityManager, 'query'> & { connection: DataSource };
@@ -47,7 +48,7 @@ export async function insertEntries(tx: Querier, entries: ChainedEntry[]): Promi
   for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
     const chunk = entries.slice(i, i + INSERT_CHUNK);
     const values = chunk.map((_, k) => `(${placeholders(tx, k * ENTRY_COLUMNS.length, ENTRY_COLUMNS.length)})`).join(', ');
-    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash]);
+    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash, e.hashAlg]);
     await tx.query(`INSERT INTO audit_events (${columns}) VALUES ${values}`, params);
   }
 }
@@ -87,6 +88,7 @@ export async function readEntries(q: Querier, afterSeq: number | undefined, limi
     details: r.details as string | null,
     prevHash: r.prev_hash as string | null,
     hash: r.hash as string | null,
+    hashAlg: r.hash_alg as string | null,
   }));
 }
 

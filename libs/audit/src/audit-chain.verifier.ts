@@ -62,6 +62,8 @@ export interface AuditChainReport {
   gaps: number;
   /** Seq of the last entry, if any. */
   headSeq?: number;
+  /** Entries per hash (`hash_alg`): a chain may change hash mid-way (TONGBAN_AUDIT_HASH). */
+  hashes: Record<string, number>;
 }
 
 interface Problem {
@@ -90,6 +92,7 @@ export class AuditChainVerifier {
   private prev: { seq: number; hash: string | null } | undefined;
   private checked = 0;
   private gaps = 0;
+  private readonly hashes: Record<string, number> = {};
   private chainProblem: Problem | undefined;
   private firstAt: number | undefined;
   private readonly checkpoints: AuditChainCheckpoint[];
@@ -128,7 +131,10 @@ export class AuditChainVerifier {
     } else if (prev && seq > prev.seq + 1) {
       this.gaps++;
     }
+    const alg = row.hashAlg ?? 'SHA-256';
+    this.hashes[alg] = (this.hashes[alg] ?? 0) + 1;
     if (row.hash == null) fail('entry has no hash (written outside the audit log)');
+    else if (row.hashAlg != null && row.hashAlg !== 'SM3') fail(`entry has an unknown hash_alg ${JSON.stringify(row.hashAlg).slice(0, 20)} (entry altered)`);
     else if (row.hash !== auditEntryHash(row)) fail('entry content does not match its hash (entry altered)');
 
     if (this.wanted.has(seq)) this.atCheckpoint.set(seq, row.hash);
@@ -206,6 +212,7 @@ export class AuditChainVerifier {
       signaturesChecked: !!keys,
       gaps: this.gaps,
       ...(headSeq !== undefined ? { headSeq } : {}),
+      hashes: { ...this.hashes },
     };
   }
 

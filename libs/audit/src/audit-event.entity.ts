@@ -19,6 +19,8 @@ export class AuditEventEntity {
   @Column({ type: 'text', nullable: true }) details: string | null;
   /** Hash of the previous entry (64 zeros for the first). */
   @Column({ name: 'prev_hash', type: 'varchar', length: 64, nullable: true }) prevHash: string | null;
-  /** SHA-256 over this entry and `prevHash` (see audit-chain.ts). */
+  /** SHA-256 (or SM3, see `hashAlg`) over this entry and `prevHash` (see audit-chain.ts). */
   @Column({ type: 'varchar', length: 64, nullable: true }) hash: string | null;
+  /** The hash of this entry: null = SHA-256, `SM3` (TONGBAN_AUDIT_HASH). */
+  @Column({ name: 'hash_alg', type: 'varchar', length: 8, nullable: true }) hashAlg: string | null;
 }

@@ -4,7 +4,7 @@ import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
-import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, GENESIS_HASH, auditEntryHash, checkpointLink } from './audit-chain';
+import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, AuditHashAlg, GENESIS_HASH, auditEntryHash, checkpointLink, hashAlgColumn } from './audit-chain';
 import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
 import { appendCheckpointLine } from './audit-checkpoint-export';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
@@ -28,6 +28,8 @@ export interface AuditLogOptions {
   checkpointEveryEntries?: number;
   /** Where each checkpoint is also appended (JSON lines, fsynced) after it is committed; none when absent. */
   checkpointFile?: string | null;
+  /** Hash of the entries this log appends (TONGBAN_AUDIT_HASH); each entry records its own. Default SHA-256. */
+  hashAlg?: AuditHashAlg;
   /** Told when a checkpoint could not be written (`sign`) or exported (`export`); for metrics. */
   onCheckpointFailure?: (stage: 'sign' | 'export') => void;
 }
@@ -46,7 +48,7 @@ export interface AuditSealingStatus {
 /** Injection token for AuditLogOptions. */
 export const AUDIT_LOG_OPTIONS = Symbol('AUDIT_LOG_OPTIONS');
 
-type PendingEntry = Omit<ChainedEntry, 'seq' | 'prevHash' | 'hash'>;
+type PendingEntry = Omit<ChainedEntry, 'seq' | 'prevHash' | 'hash' | 'hashAlg'>;
 
 /** Column widths of audit_events (PostgreSQL enforces them; one over-long value must not lose a batch). */
 const WIDTH = { event: 64, actor: 64, subject: 256, outcome: 16, reason: 64, messageId: 64 } as const;
@@ -83,6 +85,8 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
   private flushing: Promise<void> = Promise.resolve();
   private readonly everyEntries: number;
   private readonly checkpointFile: string | null;
+  /** `hash_alg` of the entries this log appends (null = SHA-256). */
+  private readonly hashAlg: string | null;
   private readonly onCheckpointFailure: (stage: 'sign' | 'export') => void;
   /** Seq of the newest checkpoint this process knows of (undefined until the first checkpoint call). */
   private sealedSeq: number | undefined;
@@ -99,6 +103,7 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     const every = options?.checkpointEverySeconds ?? 300;
     this.everyEntries = signer ? (options?.checkpointEveryEntries ?? 10_000) : 0;
     this.checkpointFile = options?.checkpointFile ?? null;
+    this.hashAlg = hashAlgColumn(options?.hashAlg ?? 'SHA-256');
     this.onCheckpointFailure = options?.onCheckpointFailure ?? (() => undefined);
     if (signer && every > 0) {
       this.checkpointTimer = setInterval(() => void this.seal('timer'), every * 1000);
@@ -262,9 +267,10 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     let seq = head?.seq ?? 0;
     // A head without a hash was written around the log: verification names that row; chain on from it.
     let prevHash = head ? head.hash : GENESIS_HASH;
+    const hashAlg = this.hashAlg;
     const chained: ChainedEntry[] = batch.map((e) => {
       seq++;
-      const entry: ChainedEntry = { ...e, seq, prevHash, hash: '' };
+      const entry: ChainedEntry = { ...e, seq, prevHash, hash: '', hashAlg };
       entry.hash = auditEntryHash(entry);
       prevHash = entry.hash;
       return entry;

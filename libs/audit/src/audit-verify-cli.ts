@@ -134,6 +134,12 @@ function render(r: AuditChainReport, source: string | undefined, notes: string[]
   if (r.checkpoints.exported) err.push(`note: ${r.checkpoints.exported} exported checkpoint(s) compared with the database`);
   if (r.checkpoints.skipped) err.push(`note: ${r.checkpoints.skipped} checkpoint(s) signed by revoked keys prove nothing and were not counted`);
   if (r.gaps) err.push(`note: ${r.gaps} seq gap(s) with intact links (rows that never existed, from before the chain)`);
+  if (r.hashes.SM3)
+    err.push(
+      `note: entries by hash: ${Object.entries(r.hashes)
+        .map(([alg, n]) => `${alg} ${n}`)
+        .join(', ')}`,
+    );
   for (const n of notes) err.push(`note: ${n}`);
   const stderr = err.map((l) => l + '\n').join('');
   if (r.verdict === 'TAMPERED') return { stdout: `audit chain TAMPERED at seq ${r.firstBadSeq}: ${r.problem}\n`, stderr, exitCode: AUDIT_VERIFY_EXIT.TAMPERED };

@@ -205,6 +205,12 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SEAL_ALG: 'SM4-GCM' })).toBe('TONGBAN_SEAL_ALG (sealAlg): must be one of AES-256-GCM, SM4-CTR-HMAC-SM3');
     });
 
+    it('chains audit entries with SHA-256 by default; TONGBAN_AUDIT_HASH=SM3 chooses SM3 and refuses anything else by name', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).audit.hash).toBe('SHA-256');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_AUDIT_HASH: 'SM3' }).audit.hash).toBe('SM3');
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_AUDIT_HASH: 'MD5' })).toBe('TONGBAN_AUDIT_HASH (auditHash): must be SHA-256 or SM3');
+    });
+
     it('bounds TONGBAN_MESSAGE_TTL_S to 10..300 whole seconds', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MESSAGE_TTL_S: '301' })).toMatch(/^TONGBAN_MESSAGE_TTL_S \(messageTtlS\): /);
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MESSAGE_TTL_S: '9' })).toContain('TONGBAN_MESSAGE_TTL_S');

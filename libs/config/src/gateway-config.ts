@@ -121,6 +121,8 @@ const schema = z
     auditCheckpointS: int(0, 86_400).default(300),
     auditCheckpointEntries: int(0, 10_000_000).default(10_000),
     auditCheckpointFile: z.string().min(1).optional(),
+    // Hash of new audit entries (docs/audit.md §2); each entry records its own, so a change is safe mid-chain.
+    auditHash: z.enum(['SHA-256', 'SM3'], { message: 'must be SHA-256 or SM3' }).default('SHA-256'),
     // Federation directory: the anchor's PUBLIC JWK (file path or inline JSON) and where the signed
     // directory is (file path or http(s) URL). Directory mode is off unless both are set.
     directoryAnchor: z.string().min(1).optional(),
@@ -180,7 +182,7 @@ export interface GatewayConfig {
   webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number; allowCidrs: string[]; maxPerClient: number };
   logLevel: Raw['logLevel'];
   /** Audit checkpoints: interval in seconds and in entries (0 = off), and the export file (null = none). */
-  audit: { checkpointSeconds: number; checkpointEntries: number; checkpointFile: string | null };
+  audit: { checkpointSeconds: number; checkpointEntries: number; checkpointFile: string | null; hash: Raw['auditHash'] };
   /**
    * The federation transport: mutual TLS with these files, plaintext (development flag), or not
    * configured (the gateway refuses to start; CLI commands that only touch the database still run).
@@ -334,7 +336,7 @@ function finish(r: Raw): GatewayConfig {
       maxPerClient: r.webhookMaxPerClient,
     },
     logLevel: r.logLevel,
-    audit: { checkpointSeconds: r.auditCheckpointS, checkpointEntries: r.auditCheckpointEntries, checkpointFile: r.auditCheckpointFile ? resolve(r.auditCheckpointFile) : null },
+    audit: { checkpointSeconds: r.auditCheckpointS, checkpointEntries: r.auditCheckpointEntries, checkpointFile: r.auditCheckpointFile ? resolve(r.auditCheckpointFile) : null, hash: r.auditHash },
     directory: directorySettings(r),
     transport: transportSettings(r, production),
     logFormat: r.logFormat ?? (production ? 'json' : 'pretty'),

@@ -17,6 +17,7 @@ import { MaterialOwnership1765570000000 } from './1765570000000-material-ownersh
 import { StepDueProvisional1765580000000 } from './1765580000000-step-due-provisional';
 import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-retention';
 import { CaseListIndexes1765640000000 } from './1765640000000-case-list-indexes';
+import { AuditHashAlg1765700000000 } from './1765700000000-audit-hash-alg';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   StepDueProvisional1765580000000,
   DeadLettersRetention1765600000000,
   CaseListIndexes1765640000000,
+  AuditHashAlg1765700000000,
 ];
