@@ -11,6 +11,14 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const STATE = path.join(ROOT, '.federation');
 const CODES = (process.env.FEDERATION_CODES || '110000,130000,440000').split(',');
+// A mixed federation from the first minute: 河北 signs with 国密 SM2 (SM2SM3), the others with Ed25519.
+// FEDERATION_SIGNING_ALGS=code=alg,… overrides (e.g. 130000=EdDSA,440000=ES256).
+const SIGNING_ALGS = Object.fromEntries(
+  (process.env.FEDERATION_SIGNING_ALGS || '130000=SM2SM3')
+    .split(',')
+    .filter(Boolean)
+    .map((p) => p.split('=').map((v) => v.trim())),
+);
 
 function newestMtime(dir) {
   let newest = 0;
@@ -49,7 +57,7 @@ async function main() {
   const tls = fed.localPki(path.join(STATE, 'tls'), CODES, secrets.pki);
   console.log(`mutual TLS: local CA ${path.join('.federation', 'tls', 'ca.pem')}, one certificate per gateway`);
 
-  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code], tls: tls[code] }));
+  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code], tls: tls[code], env: SIGNING_ALGS[code] ? { TONGBAN_SIGNING_ALG: SIGNING_ALGS[code] } : {} }));
   for (const o of options) {
     const file = path.join(ROOT, 'deploy', 'demo', `licences-${o.code}.json`);
     if (!existsSync(file)) continue;
@@ -73,6 +81,18 @@ async function main() {
     console.log(`${o.code}: gateway up — HTTP ${gw.baseUrl}, gRPC ${gw.grpcEndpoint}`);
   }
   await fed.connectAll(gateways);
+  for (const g of gateways) {
+    const keys = await fetch(`${g.baseUrl}/admin/keys`, { headers: { authorization: `Bearer ${g.adminToken}` } }).then((r) => r.json());
+    const active = (keys.keys || []).find((k) => k.status === 'ACTIVE');
+    const wanted = SIGNING_ALGS[g.code] || 'EdDSA';
+    console.log(`${g.code}: signs with ${active ? active.alg : '?'}`);
+    // The setting applies to a new key only: a key made by an earlier run keeps its algorithm until a rotation.
+    if (active && active.alg !== wanted) {
+      console.log(
+        `  (${g.code} is set to ${wanted} but its key was made earlier; switch with: curl -s -X POST ${g.baseUrl}/admin/keys/rotate -H 'authorization: Bearer ${g.adminToken}' -H 'content-type: application/json' -d '{"alg":"${wanted}","overlapHours":0.01}')`,
+      );
+    }
+  }
   const description = {
     about: 'Local Tongban federation started by `npm start`. Tokens are secrets for this machine only.',
     startedAt: new Date().toISOString(),
@@ -110,6 +130,9 @@ Check the returned attestation offline (paste it):
   curl -s -X POST ${gd.baseUrl}/v1/attestations/verify \\
     -H 'authorization: Bearer ${gd.apiToken}' -H 'content-type: application/json' \\
     -d '{"attestation":"<paste>"}'
+
+Mixed algorithms: 河北 (130000) signs with 国密 SM2 (alg SM2SM3), the others with Ed25519 (EdDSA):
+  curl -s ${(gateways.find((g) => g.code === '130000') || gd).baseUrl}/.well-known/jwks.json
 
 Peers as ${gd.code} sees them:
   curl -s ${gd.baseUrl}/admin/peers -H 'authorization: Bearer ${gd.adminToken}'

@@ -1,0 +1,105 @@
+import { Gateway, call, connectAll, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import type { CaseBody, OutboxBody, VerificationResultBody } from './support/bodies';
+import { waitFor } from './support/wait';
+
+// A mixed federation (issue 11): 北京 signs with Ed25519, 河北 with 国密 SM2 (SM2SM3), 广东 with
+// ECDSA P-256; every gateway accepts all three (the default allow-list). Licences are verified across
+// every ordered pair, and a case runs between the SM2 gateway and an Ed25519 one.
+const BJ = '110000';
+const HB = '130000';
+const GD = '440000';
+const ALG: Record<string, string> = { [BJ]: 'EdDSA', [HB]: 'SM2SM3', [GD]: 'ES256' };
+const FAST = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400', TONGBAN_DELIVERY_POLL_MS: '100' };
+
+let gws: Record<string, Gateway>;
+const headerOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()) as { alg: string; kid: string };
+
+beforeAll(async () => {
+  const options = await Promise.all(Object.keys(ALG).map((code) => gatewayOptions(code, { env: { ...FAST, TONGBAN_SIGNING_ALG: ALG[code] } })));
+  await Promise.all(options.map(importDemoLicences));
+  const list = await Promise.all(options.map(startGateway));
+  await connectAll(list);
+  gws = Object.fromEntries(list.map((g) => [g.code, g]));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
+});
+
+it('each gateway publishes its key with its algorithm; 河北 an SM2 JWK with alg SM2SM3', async () => {
+  for (const code of Object.keys(ALG)) {
+    const jwks = (await (await fetch(`${gws[code].baseUrl}/.well-known/jwks.json`)).json()) as { keys: { alg: string; crv: string }[] };
+    expect(jwks.keys.map((k) => k.alg)).toEqual([ALG[code]]);
+  }
+  const [sm2] = ((await (await fetch(`${gws[HB].baseUrl}/.well-known/jwks.json`)).json()) as { keys: Record<string, string>[] }).keys;
+  expect(sm2).toMatchObject({ kty: 'EC', crv: 'SM2', alg: 'SM2SM3', use: 'sig' });
+  expect(Object.keys(sm2).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+  // Peers hold 河北's key as an SM2SM3 key.
+  const held = (await call<{ keys: { kid: string; alg: string }[] }>(gws[BJ], 'GET', `/admin/peers/${HB}`, undefined, gws[BJ].adminToken)).body.keys;
+  expect(held).toEqual([expect.objectContaining({ kid: sm2.kid, alg: 'SM2SM3' })]);
+});
+
+const PAIRS = Object.keys(ALG).flatMap((asker) =>
+  Object.keys(ALG)
+    .filter((issuer) => issuer !== asker)
+    .map((issuer) => [asker, issuer]),
+);
+
+it.each(PAIRS)("%s verifies a licence of %s: signed answer, attestation under the issuer's algorithm, checkable offline by the third", async (asker, issuer) => {
+  const r = await call<VerificationResultBody>(gws[asker], 'POST', '/v1/verifications', verificationBody(demoLicence(issuer, 'VALID')));
+  expect(r.status).toBe(200);
+  expect(r.body.status).toBe('VALID');
+  const attestation = r.body.attestation!;
+  expect(headerOf(attestation).alg).toBe(ALG[issuer]);
+  const third = Object.keys(ALG).find((c) => c !== asker && c !== issuer)!;
+  for (const checker of [asker, third]) {
+    const check = await call(gws[checker], 'POST', '/v1/attestations/verify', { attestation });
+    expect(check.body).toMatchObject({ valid: true, kid: headerOf(attestation).kid });
+  }
+  // A changed signature is refused by every checker, whatever the algorithm.
+  const sig = Buffer.from(attestation.split('.')[2], 'base64url');
+  sig[7] ^= 1;
+  const forged = `${attestation.split('.').slice(0, 2).join('.')}.${sig.toString('base64url')}`;
+  expect((await call(gws[third], 'POST', '/v1/attestations/verify', { attestation: forged })).body).toMatchObject({ valid: false, reason: 'BAD_SIGNATURE' });
+});
+
+it("a case between 北京 (Ed25519) and 河北 (SM2): 户口迁移 completes on both sides, receipts signed with each side's algorithm", async () => {
+  const task = (gw: Gateway, id: string, action: string, body: unknown = {}) => call(gw, 'POST', `/v1/tasks/${encodeURIComponent(id)}/${action}`, body);
+  const caseAt = (gw: Gateway, id: string) => call<CaseBody>(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
+  const opened = await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', {
+    itemCode: 'HUKOU_WORK_TRANSFER',
+    applicant: { name: '张三', idNumber: '11010519491231002X' },
+    participants: { DESTINATION: BJ, ORIGIN: HB },
+    materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
+    receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
+  });
+  expect(opened.status).toBe(201);
+  const { caseId, collaborationId } = opened.body;
+  expect((await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第101号' } })).status).toBe(200);
+  await waitFor(
+    '河北 step 1 ASSIGNED',
+    () => caseAt(gws[HB], collaborationId),
+    (c) => c?.steps?.[1]?.status === 'ASSIGNED',
+  );
+  expect((await task(gws[HB], `${collaborationId}~1`, 'complete', { outputs: { migration_certificate_no: '冀迁字2026000777' } })).status).toBe(200);
+  await waitFor(
+    '北京 step 2 ASSIGNED',
+    () => caseAt(gws[BJ], caseId),
+    (c) => c?.steps?.[2]?.status === 'ASSIGNED',
+  );
+  expect((await task(gws[BJ], `${collaborationId}~2`, 'complete', { outputs: { registered_on: '2026-12-03' } })).status).toBe(200);
+  await waitFor(
+    '河北 sees the case COMPLETED',
+    () => caseAt(gws[HB], collaborationId),
+    (c) => c?.state === 'COMPLETED',
+  );
+  // 北京's messages were acknowledged by 河北 with SM2 receipts, and the other way round with Ed25519.
+  const receipts = async (from: string, to: string) =>
+    (await call<OutboxBody>(gws[from], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[from].adminToken)).body.messages.filter((m) => m.peer === to && m.stream === collaborationId);
+  const toHb = await receipts(BJ, HB);
+  const toBj = await receipts(HB, BJ);
+  expect(toHb.length).toBeGreaterThan(0);
+  expect(toBj.length).toBeGreaterThan(0);
+  for (const m of toHb) expect(headerOf(m.receipt!).alg).toBe('SM2SM3');
+  for (const m of toBj) expect(headerOf(m.receipt!).alg).toBe('EdDSA');
+});
