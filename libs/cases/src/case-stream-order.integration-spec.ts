@@ -39,19 +39,27 @@ pg('case stream seqs with two replicas on one PostgreSQL schema', () => {
       closeReason: null,
       refusedStep: null,
     });
+    const step = { caseId: 'case-1', role: 'A', province: '110000', action: 'X', name: 'n', status: 'ASSIGNED' as const, assignedAt: now, dueAt: null };
+    const worked = { dueAtProvisional: false, acceptedAt: null, finishedAt: null, actor: null, inputs: null, outputs: null, reason: null };
+    await replicas[0].getRepository(CaseStepEntity).insert([
+      { ...step, ...worked, idx: 0, timeLimitDays: 0 },
+      { ...step, ...worked, idx: 1, timeLimitDays: 0 },
+    ]);
   });
   afterAll(async () => {
     for (const ds of replicas) await ds.destroy();
     await dropPostgresSchema(target.schema);
   });
 
-  it('concurrent case transactions on both replicas queue on the case stream with seqs 1..N and no duplicate', async () => {
+  it('concurrent case transactions on both replicas see the steps the previous one wrote, and queue on the case stream with seqs 1..N', async () => {
     const txs = replicas.map((ds) => new CaseTransactions(ds, new Outbox(new SystemClock()), dispatcher, new SystemClock(), '110000'));
     const n = 30;
     const results = await Promise.allSettled(
       Array.from({ length: n }, (_, i) =>
         txs[i % 2].run(async (uow) => {
-          const { c } = await txs[i % 2].load(uow, 'case-1');
+          const { c, steps } = await txs[i % 2].load(uow, 'case-1');
+          // A read-modify-write of a step: a stale read after waiting for the lock would lose an increment.
+          await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: 1 }, { timeLimitDays: steps[1].timeLimitDays + 1 });
           await uow.send('130000', c, 't', Buffer.from(String(i)));
         }),
       ),
@@ -59,5 +67,6 @@ pg('case stream seqs with two replicas on one PostgreSQL schema', () => {
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const seqs = (await replicas[0].query<{ seq: string | number }[]>(`SELECT seq FROM outbox_messages WHERE stream = '110000-20261203-0123456789' ORDER BY seq`)).map((r) => Number(r.seq));
     expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect((await replicas[0].getRepository(CaseStepEntity).findOneByOrFail({ caseId: 'case-1', idx: 1 })).timeLimitDays).toBe(n);
   });
 });

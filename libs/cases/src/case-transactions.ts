@@ -6,7 +6,7 @@ import { Dispatcher, Outbox } from '@tongban/delivery';
 import { CaseEntity } from './case.entity';
 import { CaseStepEntity } from './case-step.entity';
 import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
-import { afterCommit, runInTransaction } from '@tongban/persistence';
+import { afterCommit, hydrate, runInTransaction, selectColumns } from '@tongban/persistence';
 
 /**
  * Called inside the case transaction, after the work and before the commit, with the events the
@@ -60,15 +60,37 @@ export class CaseTransactions {
    * (FOR UPDATE on PostgreSQL; SQLite has one writer): whoever reads a case in a transaction may
    * change it, and two replicas must not both act on the same state. The lock also orders every
    * message queued on the case's stream (`CaseUnitOfWork.send`).
+   *
+   * One statement: the case joined with its steps. On PostgreSQL it locks the steps too (case row
+   * first, then the steps in order): after waiting for a lock, PostgreSQL re-reads the newest
+   * version of every row it locked, so steps changed by the transaction it waited for are never
+   * stale. Every writer of steps loads (locks) the case first, so the order cannot deadlock.
    */
   async load(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+    const postgres = this.ds.options.type === 'postgres';
+    const [sql, params] = this.ds.driver.escapeQueryWithParameters(
+      `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}
+         FROM cases c JOIN case_steps s ON s.case_id = c.id
+        WHERE c.id = :id OR c.collaboration_id = :collaborationId
+        ORDER BY s.idx${postgres ? ' FOR UPDATE' : ''}`,
+      { id: ref, collaborationId: ref },
+      {},
+    );
+    const rows = await uow.tx.query<Record<string, unknown>[]>(sql, params);
+    if (rows.length === 0) return this.loadWithoutSteps(uow, ref);
+    const c = hydrate(this.ds, CaseEntity, rows[0], 'c');
+    uow.holds(c);
+    return { c, steps: rows.filter((r) => r.c__id === rows[0].c__id).map((r) => hydrate(this.ds, CaseStepEntity, r, 's')) };
+  }
+
+  /** A case with no step rows (only a peer's malformed CaseOpened could leave one): read alone, locked. */
+  private async loadWithoutSteps(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
     const repo = uow.tx.getRepository(CaseEntity);
     const where = [{ id: ref }, { collaborationId: ref }];
     const c = this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
     uow.holds(c);
-    const steps = await uow.tx.getRepository(CaseStepEntity).find({ where: { caseId: c.id }, order: { idx: 'ASC' } });
-    return { c, steps };
+    return { c, steps: [] };
   }
 
   private async beforeCommit(uow: CaseUnitOfWork): Promise<void> {
