@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { SecretSealer } from '@tongban/keys';
-import { GatewayOptions, call, gatewayOptions, startGateway } from '@tongban/testkit';
+import { GatewayOptions, call, gatewayOptions, runCli, startGateway } from '@tongban/testkit';
 
 const SM4 = 'SM4-CTR-HMAC-SM3';
 
@@ -58,6 +58,25 @@ describe('TONGBAN_SEAL_ALG: switching a gateway between AES-256-GCM and SM4-CTR 
     expect(back.output).toContain('re-sealed 1 signing key(s) and 1 webhook secret(s) as AES-256-GCM (TONGBAN_SEAL_ALG)');
     expect(stored().keys.map((v) => v.split('.')[0])).toEqual(['v1']);
     expect(stored().hooks.map((h) => h.sealed.split('.')[0])).toEqual(['v1']);
+  });
+
+  it('tongban secrets status shows the formats; tongban secrets reseal does the same re-seal offline', async () => {
+    o = await gatewayOptions('460000', { env: env() });
+    const gw = await startGateway(o);
+    expect((await call(gw, 'POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201);
+    await gw.stop();
+    expect(await runCli(o, ['secrets', 'status'])).toMatchObject({ code: 0, stdout: 'signing keys: AES-256-GCM 1\nwebhook secrets: AES-256-GCM 1\nTONGBAN_SEAL_ALG: AES-256-GCM\n' });
+    const sm4 = { ...o, env: env(SM4) };
+    expect(await runCli(sm4, ['secrets', 'reseal'])).toMatchObject({ code: 0, stdout: `signing keys re-sealed as ${SM4}: 1\nwebhook secrets re-sealed as ${SM4}: 1\n` });
+    expect(await runCli(sm4, ['secrets', 'status'])).toMatchObject({ code: 0, stdout: `signing keys: ${SM4} 1\nwebhook secrets: ${SM4} 1\nTONGBAN_SEAL_ALG: ${SM4}\n` });
+    // The gateway then finds nothing to re-seal, and opens everything.
+    const after = await restartWith(SM4);
+    expect(after.output).not.toContain('re-sealed');
+    // A wrong secret: nothing changes, exit 1 naming the key.
+    const wrong = await runCli({ ...o, secrets: { ...o.secrets, keyEncryptionSecret: 'another-secret-of-enough-length' } }, ['secrets', 'reseal']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/signing key \S+ cannot be opened to re-seal it as AES-256-GCM: wrong key-encryption secret/);
+    expect(stored().keys.map((v) => v.split('.')[0])).toEqual(['sm4v1']);
   });
 
   it('refuses an unknown TONGBAN_SEAL_ALG by name', async () => {

@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { AuditCheckpointEntity, AuditEventEntity, AuditLog, auditVerifyCommand } from '@tongban/audit';
 import { DomainException, SystemClock, errorMessage } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
-import { KeyStore, SigningKeyEntity } from '@tongban/keys';
+import { KeyEncryption, KeyStore, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtRest, sealedFormats } from '@tongban/keys';
+import { WEBHOOK_SECRETS_SEALED, WebhookEntity } from '@tongban/webhooks';
 import { LicenceEntity, LicenceImporter } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
@@ -20,7 +21,7 @@ const configFile = (): string | undefined => program.opts<{ config?: string }>()
 
 async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>): Promise<T> {
   const config = loadGatewayConfig(undefined, configFile());
-  const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity, AuditCheckpointEntity]));
+  const ds = await openDatabase(buildDataSource(config.database, [LicenceEntity, SigningKeyEntity, PeerEntity, PeerKeyEntity, AuditEventEntity, AuditCheckpointEntity, WebhookEntity]));
   try {
     return await fn(ds, config);
   } finally {
@@ -80,6 +81,33 @@ keys.command('list').action(() =>
     if (!rows.length) process.stdout.write('no keys yet: the gateway generates its first key when it starts\n');
   }),
 );
+
+// Secrets at rest (docs/operations.md §4.1): the gateway re-seals at start; these show and do the same offline.
+const secrets = program.command('secrets').description('signing keys and webhook secrets sealed at rest (TONGBAN_SEAL_ALG)');
+const SEALED = [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED];
+secrets
+  .command('status')
+  .description('how many sealed values are in each format (nothing is opened)')
+  .action(() =>
+    withDatabase(async (ds, config) => {
+      for (const [name, counts] of Object.entries(await sealedFormats(ds, SEALED))) {
+        const list = Object.entries(counts).map(([format, n]) => `${format} ${n}`);
+        process.stdout.write(`${name}s: ${list.length ? list.join(', ') : 'none'}\n`);
+      }
+      process.stdout.write(`TONGBAN_SEAL_ALG: ${config.sealAlg}\n`);
+    }),
+  );
+secrets
+  .command('reseal')
+  .description('re-seal every value not in TONGBAN_SEAL_ALG, in one transaction (what the gateway does at start)')
+  .action(() =>
+    withDatabase(async (ds, config) => {
+      const report = await resealAtRest(ds, new KeyEncryption(config.keyEncryptionSecret, config.sealAlg), SEALED);
+      for (const [name, n] of Object.entries(report.resealed)) process.stdout.write(`${name}s re-sealed as ${report.to}: ${n}\n`);
+      for (const [name, ids] of Object.entries(report.kept))
+        if (ids.length) process.stderr.write(`note: ${ids.length} ${name}(s) do not open under the current key-encryption secret and were left as they are: ${ids.join(', ')}\n`);
+    }),
+  );
 
 // Rotation and revocation go through the running gateway (it announces them to every peer).
 const adminTarget = (o: { gateway?: string; tokenEnv: string }) => {

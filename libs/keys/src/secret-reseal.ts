@@ -102,3 +102,19 @@ export async function resealAtStart(ds: DataSource, options: Pick<KeysOptions, '
   }
   return report;
 }
+
+/** How many values of each column are in each format (`unknown`: none we write), without opening any. */
+export async function sealedFormats(ds: DataSource, columns: SealedColumn[]): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const column of columns) {
+    const counts: Record<string, number> = {};
+    for (const row of await ds.getRepository(column.entity).find({ select: [column.sealedProperty] as never })) {
+      const sealed = row[column.sealedProperty] as string | null;
+      if (!sealed) continue;
+      const format = sealedAlgOf(sealed) ?? 'unknown';
+      counts[format] = (counts[format] ?? 0) + 1;
+    }
+    out[column.name] = counts;
+  }
+  return out;
+}
