@@ -28,6 +28,14 @@ const rules = [
     why: 'only libs/keys may touch private keys',
     tests: false,
   },
+  // One verification entry per JWS for every algorithm (verifyJwsSignature in libs/gm, which
+  // dispatches on alg; jose knows no SM2): a verifier written elsewhere would miss SM2SM3 or the policy.
+  {
+    where: /^(apps|libs\/(?!gm\/))/,
+    forbid: /\b(compactVerify|jwtVerify|flattenedVerify|generalVerify|createLocalJWKSet|createRemoteJWKSet|importJWK)\b|\bverify as cryptoVerify\b/,
+    why: 'verify JWS signatures through verifyJwsSignature / verifyJwsWithKeySet of @tongban/gm',
+    tests: false,
+  },
   { where: /^(apps|libs\/(?!testkit\/))/, forbid: /from '@tongban\/testkit'/, why: 'testkit is for tests only', tests: false },
   { where: /^(apps|libs\/(?!config\/|testkit\/))/, forbid: /process\.env\b/, why: 'only libs/config reads process.env' },
   // One transaction entry point (runInTransaction): it owns the SQLite writer, after-commit work
