@@ -10,7 +10,7 @@ import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } f
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
 import { PeerKeyStatus, TrustStore } from '@tongban/trust';
-import { afterCommit, runInTransaction } from '@tongban/persistence';
+import { afterCommit, lockForTransaction, runInTransaction } from '@tongban/persistence';
 
 /** Payload type of key announcements; their delivery stream. */
 export const KEY_ANNOUNCEMENT = 'tongban.federation.v1.KeyAnnouncement';
@@ -19,6 +19,8 @@ export const KEY_STREAM = 'keys';
 /** Longest single wait of the promotion timer (Node's limit is ~24.8 days), and the retry after a failed promotion. */
 const MAX_TIMER_MS = 24 * 3600_000;
 const PROMOTION_RETRY_MS = 5000;
+/** Advisory lock (PostgreSQL) that serialises the promotion of replicas sharing a database. */
+const PROMOTION_LOCK_KEY = 7_415_827;
 
 /** Options of key rotation. */
 export interface KeyAdminOptions {
@@ -165,7 +167,13 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     await this.keys.refresh();
     const plan = this.keys.promotionPlan(this.clock.now());
     if (!plan) return;
+    let promoted = false;
     await runInTransaction(this.ds, async (tx) => {
+      // Replicas arm the same timer for the same moment: one promotes (and announces), the others
+      // find the key no longer NEXT once they hold the lock, and only reload.
+      await lockForTransaction(tx, PROMOTION_LOCK_KEY, 'promotion');
+      if (!(await this.keys.isNext(tx, plan.activate))) return;
+      promoted = true;
       const now = this.clock.now();
       await this.keys.setStatus(tx, plan.activate, 'ACTIVE');
       for (const kid of plan.retire) {
@@ -174,6 +182,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
       }
     });
     await this.keys.refresh();
+    if (!promoted) return;
     this.dispatcher.nudge();
     this.logger.log(`signing switched to ${this.keys.activeKid()}`);
   }

@@ -111,6 +111,11 @@ export class KeyStore {
     this.refreshed.push(listener);
   }
 
+  /** Whether `kid` is still NEXT in the database, read inside `tx` (a replica may have promoted it). */
+  async isNext(tx: EntityManager, kid: string): Promise<boolean> {
+    return (await tx.getRepository(SigningKeyEntity).findOne({ where: { kid }, select: { kid: true, status: true } }))?.status === 'NEXT';
+  }
+
   /** When the earliest NEXT key is due to start signing (null when there is none). */
   nextActivation(): Date | null {
     let at: Date | null = null;
