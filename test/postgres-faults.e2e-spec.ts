@@ -4,7 +4,7 @@ import type { CaseBody, CaseListBody, ErrorBody, OutboxBody } from './support/bo
 import { waitFor } from './support/wait';
 
 // 北京 on PostgreSQL (a schema of its own), 河北 on SQLite. While requests and deliveries run, a
-// separate connection terminates every backend of 北京 (application_name tongban-110000), as a
+// separate connection terminates every backend of 北京 (its own application_name), as a
 // failover or an operator would. The gateway must answer 2xx or 503 (Retry-After, UNAVAILABLE with a
 // documented reason), never 500; stay up; keep every case it acknowledged; and recover.
 const BJ = '110000';
@@ -56,13 +56,15 @@ class Tally {
 const pg = process.env.TEST_PG_AVAILABLE === '1' ? describe : describe.skip;
 pg('PostgreSQL backends terminated under load', () => {
   const schema = `e2e_pgfaults_${Date.now().toString(36)}`;
+  // Its own application name, so the killer never touches another suite's or a benchmark's 北京.
+  const appName = `tongban-${BJ}-${schema}`;
   let bj: Gateway;
   let hb: Gateway;
   let killer: Client;
   let kills = 0;
 
   const killAll = async () => {
-    const r = await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`tongban-${BJ}`]);
+    const r = await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
     kills += r.rowCount ?? 0;
   };
   /** Runs `work` while backends of 北京 are terminated every few tens of milliseconds; stops when it settles. */
@@ -105,7 +107,7 @@ pg('PostgreSQL backends terminated under load', () => {
   beforeAll(async () => {
     killer = new Client({ connectionString: TEST_PG_URL, application_name: 'tongban-e2e-killer' });
     await killer.connect();
-    const b = await gatewayOptions(BJ, { databaseUrl: TEST_PG_URL, env: { ...FAST, TONGBAN_DATABASE_SCHEMA: schema } });
+    const b = await gatewayOptions(BJ, { databaseUrl: TEST_PG_URL, env: { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DATABASE_APPLICATION_NAME: appName } });
     const h = await gatewayOptions(HB, { env: FAST });
     await Promise.all([importDemoLicences(b), importDemoLicences(h)]);
     [bj, hb] = await Promise.all([startGateway(b), startGateway(h)]);

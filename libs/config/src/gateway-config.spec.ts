@@ -262,6 +262,14 @@ describe('loadGatewayConfig', () => {
       expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/tongban', poolSize: 5, applicationName: 'tongban-110000' });
     });
 
+    it('names the backends TONGBAN_DATABASE_APPLICATION_NAME when set (replicas told apart), and refuses a bad one', () => {
+      const env = { TONGBAN_CODE: '110000', TONGBAN_DATABASE_URL: 'postgres://db/x' };
+      const named = loadGatewayConfig({ ...env, TONGBAN_DATABASE_APPLICATION_NAME: 'tongban-110000-pod-a' }).database;
+      expect(named).toMatchObject({ kind: 'postgres', applicationName: 'tongban-110000-pod-a' });
+      expect(configError({ ...env, TONGBAN_DATABASE_APPLICATION_NAME: 'two words' })).toContain('TONGBAN_DATABASE_APPLICATION_NAME');
+      expect(configError({ ...env, TONGBAN_DATABASE_APPLICATION_NAME: 'x'.repeat(59) })).toContain('TONGBAN_DATABASE_APPLICATION_NAME');
+    });
+
     it('refuses a non-postgres URL, and both a URL and a SQLite path', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_DATABASE_URL: 'mysql://db/x' })).toContain('TONGBAN_DATABASE_URL');
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_DATABASE_URL: 'postgres://db/x', TONGBAN_SQLITE_PATH: 'x.sqlite' })).toContain('TONGBAN_DATABASE_URL');

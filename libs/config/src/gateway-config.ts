@@ -32,6 +32,12 @@ const schema = z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
       .optional(),
+    // pg_stat_activity.application_name of every backend (default tongban-<code>): replicas of one
+    // province, or gateways sharing a database, are told apart by giving each its own.
+    databaseApplicationName: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,58}$/, 'must be 1–58 characters of A–Z, a–z, 0–9, dot, underscore, colon or hyphen')
+      .optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
     sealAlg: z.enum(SEAL_ALGS, { message: `must be one of ${SEAL_ALGS.join(', ')}` }).default('AES-256-GCM'),
@@ -289,7 +295,7 @@ function finish(r: Raw): GatewayConfig {
     http: { host: r.httpHost, port: r.httpPort ?? Number(`80${nn}`), healthPort: r.healthPort ?? null, requestTimeoutMs: r.httpRequestTimeoutMs },
     grpc: { host: r.grpcHost, port: r.grpcPort ?? Number(`90${nn}`), reflection: r.grpcReflection ?? !production },
     database: r.databaseUrl
-      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: `tongban-${r.code}` }
+      ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: r.databaseApplicationName ?? `tongban-${r.code}` }
       : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
     keyEncryptionSecret,
     sealAlg: r.sealAlg,
