@@ -103,3 +103,25 @@ it("a case between 北京 (Ed25519) and 河北 (SM2): 户口迁移 completes on 
   for (const m of toHb) expect(headerOf(m.receipt!).alg).toBe('SM2SM3');
   for (const m of toBj) expect(headerOf(m.receipt!).alg).toBe('EdDSA');
 });
+
+it('peer policy: 北京 requires SM2SM3 from 河北 (accepted) and from 广东 (its ES256 calls and attestations refused with ALG_NOT_ALLOWED); bad lists are a 400; null lifts it', async () => {
+  const patch = (code: string, body: unknown) => call<{ allowedAlgs: string[] | null }>(gws[BJ], 'PATCH', `/admin/peers/${code}`, body, gws[BJ].adminToken);
+  const gdAttestation = (await call<VerificationResultBody>(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(GD, 'VALID')))).body.attestation!;
+  const bad = await call<{ error: { code: string; field: string } }>(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { allowedAlgs: ['RS256'] }, gws[BJ].adminToken);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: expect.stringMatching(/^allowedAlgs/) });
+  expect((await call<{ status: number }>(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { allowedAlgs: [] }, gws[BJ].adminToken)).status).toBe(400);
+
+  expect((await patch(HB, { allowedAlgs: ['SM2SM3'] })).body.allowedAlgs).toEqual(['SM2SM3']);
+  expect((await patch(GD, { allowedAlgs: ['SM2SM3'] })).body.allowedAlgs).toEqual(['SM2SM3']);
+  expect((await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);
+  const refused = await call<{ error: { code: string } }>(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
+  expect(refused.status).not.toBe(200);
+  expect(JSON.stringify(refused.body)).toContain('ALG_NOT_ALLOWED');
+  expect((await call(gws[BJ], 'POST', '/v1/attestations/verify', { attestation: gdAttestation })).body).toMatchObject({ valid: false, reason: 'ALG_NOT_ALLOWED' });
+
+  expect((await patch(GD, { allowedAlgs: null })).body.allowedAlgs).toBeNull();
+  expect((await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);
+  expect((await call(gws[BJ], 'POST', '/v1/attestations/verify', { attestation: gdAttestation })).body).toMatchObject({ valid: true });
+  await patch(HB, { allowedAlgs: null });
+});

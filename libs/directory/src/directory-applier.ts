@@ -102,6 +102,7 @@ export class DirectoryApplier {
           allowedItems: ['*'],
           allowedRoles: ['*'],
           rateLimitPerSecond: null,
+          allowedAlgs: null,
           createdAt: at,
           updatedAt: at,
         });

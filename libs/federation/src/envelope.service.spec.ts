@@ -97,6 +97,7 @@ class FakeTrustStore {
       allowedItems: ['*'],
       allowedRoles: ['*'],
       rateLimitPerSecond: null,
+      allowedAlgs: null,
       keys: new Map(
         keys.map(({ key, status: s }) => [key.kid, { kid: key.kid, alg: key.alg, status: s, key: key.publicKey, jwk: key.jwk as never, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
       ),

@@ -90,6 +90,10 @@ export class EnvelopeService {
     if (expect.replyTo && sender !== expect.replyTo.from) throw refuse('REPLY_MISMATCH', `response must come from ${expect.replyTo.from}`);
     const peer = this.trust.peer(sender);
     if (!peer) throw refuse('UNKNOWN_SENDER', `sender ${sender} is not in the trust store`);
+    // Peer policy (PATCH /admin/peers/{code} allowedAlgs), e.g. a province that must see SM2 from this peer.
+    if (peer.allowedAlgs && !(peer.allowedAlgs as string[]).includes(header.alg)) {
+      throw refuse('ALG_NOT_ALLOWED', `peer ${sender} must sign with ${peer.allowedAlgs.join(' or ')} (peer policy)`);
+    }
     const key = peer.keys.get(header.kid);
     if (!key) throw refuse('UNKNOWN_KEY', `key ${header.kid} is not trusted for ${sender}`);
     if (key.status === 'REVOKED') throw refuse('KEY_REVOKED', `key ${header.kid} of ${sender} is revoked`);

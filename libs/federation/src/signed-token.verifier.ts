@@ -44,6 +44,8 @@ export class SignedTokenVerifier {
     if (header.typ !== typ) return fail('WRONG_TYPE');
     if (typeof header.alg !== 'string' || !(this.options.allowedAlgorithms as string[]).includes(header.alg)) return fail('ALG_NOT_ALLOWED');
     if (!kid || !KID.test(kid) || typeof claims.iss !== 'string') return fail('MALFORMED');
+    const peerAlgs = claims.iss === this.self ? null : this.trust.peer(claims.iss)?.allowedAlgs;
+    if (peerAlgs && !(peerAlgs as string[]).includes(header.alg)) return fail('ALG_NOT_ALLOWED');
     const key = claims.iss === this.self ? this.keys.publicKey(kid) : this.trust.peer(claims.iss)?.keys.get(kid);
     if (!key) return fail(claims.iss === this.self || this.trust.peer(claims.iss) ? 'UNKNOWN_KEY' : 'UNKNOWN_ISSUER');
     if (key.status === 'REVOKED') return fail('KEY_REVOKED');

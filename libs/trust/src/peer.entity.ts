@@ -19,6 +19,8 @@ export class PeerEntity {
   @Column({ name: 'allowed_roles', type: 'text', nullable: true, transformer: jsonText }) allowedRoles: string[] | null;
   /** Requests per second accepted from this peer (token bucket, burst = 2 s worth); null = unlimited. */
   @Column({ name: 'rate_limit_per_s', type: 'integer', nullable: true }) rateLimitPerSecond: number | null;
+  /** JWS algorithms this peer must sign with (e.g. only SM2SM3); null = any on the gateway's allow-list. */
+  @Column({ name: 'allowed_algs', type: 'text', nullable: true, transformer: jsonText }) allowedAlgs: string[] | null;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs }) updatedAt: Date;
 }

@@ -40,6 +40,12 @@ const licenceTypes = z
 const itemCodes = z.array(z.string().regex(/^(\*|[A-Z0-9_-]{2,40})$/, "each entry must be a catalogue item code or '*'")).max(500);
 const roleNames = z.array(z.string().regex(/^(\*|[A-Z][A-Z0-9_]{1,39})$/, "each entry must be a case role name (e.g. ORIGIN) or '*'")).max(100);
 const rateLimit = z.number().int().min(1).max(100_000).nullable();
+// null: any algorithm on the gateway's allow-list (TONGBAN_ALLOWED_ALGS).
+const algs = z
+  .array(z.enum(JWS_ALGORITHMS, { message: 'each entry must be EdDSA, ES256 or SM2SM3' }))
+  .min(1)
+  .max(JWS_ALGORITHMS.length)
+  .nullable();
 
 /** Body of `POST /admin/peers`. */
 export const createPeerSchema = z
@@ -52,6 +58,7 @@ export const createPeerSchema = z
     allowedItems: itemCodes.default(['*']),
     allowedRoles: roleNames.default(['*']),
     rateLimitPerSecond: rateLimit.default(null),
+    allowedAlgs: algs.default(null),
     keys: z.array(publicJwkSchema).max(20).default([]),
   })
   .strict();
@@ -69,6 +76,7 @@ export const updatePeerSchema = z
     allowedItems: itemCodes.optional(),
     allowedRoles: roleNames.optional(),
     rateLimitPerSecond: rateLimit.optional(),
+    allowedAlgs: algs.optional(),
   })
   .strict();
 

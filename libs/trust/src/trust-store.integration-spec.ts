@@ -91,6 +91,7 @@ describeEachDatabase('TrustStore', (fresh) => {
       allowedItems: ['*'],
       allowedRoles: ['*'],
       rateLimitPerSecond: null,
+      allowedAlgs: null,
       keys: [],
     });
     clock.advance(1000);
@@ -110,6 +111,11 @@ describeEachDatabase('TrustStore', (fresh) => {
     clock.advance(5000);
     const updated = await store.update('130000', { status: 'ACTIVE', endpoint: 'gw.he.example:9443', allowedLicenceTypes: ['*'] }, ADMIN);
     expect(updated).toMatchObject({ code: '130000', name: 'Hebei GW', status: 'ACTIVE', endpoint: 'gw.he.example:9443', allowedLicenceTypes: ['*'] });
+    // Per-peer algorithm policy round-trips through the database (and back to null).
+    expect((await store.update('130000', { allowedAlgs: ['SM2SM3'] }, ADMIN)).allowedAlgs).toEqual(['SM2SM3']);
+    expect(store.peer('130000')!.allowedAlgs).toEqual(['SM2SM3']);
+    expect((await caught(store.update('130000', { allowedAlgs: ['none'] }, ADMIN))).code).toBe('VALIDATION_FAILED');
+    expect((await store.update('130000', { allowedAlgs: null }, ADMIN)).allowedAlgs).toBeNull();
     const row = await ds.getRepository(PeerEntity).findOneByOrFail({ code: '130000' });
     expect(row).toMatchObject({ status: 'ACTIVE', endpoint: 'gw.he.example:9443', allowedLicenceTypes: ['*'] });
     expect(row.createdAt.getTime()).toBe(Date.UTC(2025, 2, 1, 0, 0, 1));

@@ -36,6 +36,8 @@ export interface TrustedPeer {
   allowedItems: string[];
   allowedRoles: string[];
   rateLimitPerSecond: number | null;
+  /** JWS algorithms this peer must sign with; null = any on the allow-list. */
+  allowedAlgs: JwsAlgorithm[] | null;
   keys: Map<string, TrustedKey>;
 }
 
@@ -49,6 +51,7 @@ export interface PeerView {
   allowedItems: string[];
   allowedRoles: string[];
   rateLimitPerSecond: number | null;
+  allowedAlgs: string[] | null;
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
 
@@ -88,6 +91,7 @@ export class TrustStore {
         allowedItems: p.allowedItems ?? ['*'],
         allowedRoles: p.allowedRoles ?? ['*'],
         rateLimitPerSecond: p.rateLimitPerSecond ?? null,
+        allowedAlgs: (p.allowedAlgs as JwsAlgorithm[] | null) ?? null,
         keys: new Map(),
       });
     }
@@ -160,6 +164,7 @@ export class TrustStore {
         allowedItems: input.allowedItems,
         allowedRoles: input.allowedRoles,
         rateLimitPerSecond: input.rateLimitPerSecond,
+        allowedAlgs: input.allowedAlgs,
         createdAt: now,
         updatedAt: now,
       });
@@ -268,6 +273,7 @@ export class TrustStore {
       allowedItems: p.allowedItems,
       allowedRoles: p.allowedRoles,
       rateLimitPerSecond: p.rateLimitPerSecond,
+      allowedAlgs: p.allowedAlgs,
       keys: [...p.keys.values()].map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, addedAt: k.addedAt.toISOString(), jwk: k.jwk })),
     };
   }

@@ -59,6 +59,7 @@ function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey
         allowedItems: ['*'],
         allowedRoles: ['*'],
         rateLimitPerSecond: null,
+        allowedAlgs: null,
         keys: new Map(
           ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
         ),

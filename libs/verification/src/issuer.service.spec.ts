@@ -93,7 +93,18 @@ const fakeKeyStore = {
 } as unknown as KeyStore;
 
 function peer(code: string, allowedLicenceTypes: string[]): TrustedPeer {
-  return { code, name: code, endpoint: `gw-${code}:9000`, status: 'ACTIVE', allowedLicenceTypes, allowedItems: ['*'], allowedRoles: ['*'], rateLimitPerSecond: null, keys: new Map() };
+  return {
+    code,
+    name: code,
+    endpoint: `gw-${code}:9000`,
+    status: 'ACTIVE',
+    allowedLicenceTypes,
+    allowedItems: ['*'],
+    allowedRoles: ['*'],
+    rateLimitPerSecond: null,
+    allowedAlgs: null,
+    keys: new Map(),
+  };
 }
 const PEERS = new Map([
   [GD, peer(GD, [W009, W020])],

@@ -18,6 +18,7 @@ import { StepDueProvisional1765580000000 } from './1765580000000-step-due-provis
 import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-retention';
 import { CaseListIndexes1765640000000 } from './1765640000000-case-list-indexes';
 import { AuditHashAlg1765700000000 } from './1765700000000-audit-hash-alg';
+import { PeerAllowedAlgs1765720000000 } from './1765720000000-peer-allowed-algs';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   DeadLettersRetention1765600000000,
   CaseListIndexes1765640000000,
   AuditHashAlg1765700000000,
+  PeerAllowedAlgs1765720000000,
 ];
