@@ -1,4 +1,6 @@
-import { Gateway, call, connectAll, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gateway, ROOT, call, connectAll, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
 import type { CaseBody, OutboxBody, VerificationResultBody } from './support/bodies';
 import { waitFor } from './support/wait';
 
@@ -124,4 +126,23 @@ it('peer policy: 北京 requires SM2SM3 from 河北 (accepted) and from 广东 (
   expect((await call(gws[GD], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')))).status).toBe(200);
   expect((await call(gws[BJ], 'POST', '/v1/attestations/verify', { attestation: gdAttestation })).body).toMatchObject({ valid: true });
   await patch(HB, { allowedAlgs: null });
+});
+
+// The SM2 key attacks of the hostile corpus (test/fixtures/sm2/not-ok, jwk-*) sent to a real gateway's
+// trust store: each is a 400 naming the rule, and nothing is trusted.
+const CORPUS = join(ROOT, 'test', 'fixtures', 'sm2', 'not-ok');
+const JWK_ATTACKS = readdirSync(CORPUS)
+  .filter((f) => f.startsWith('jwk-'))
+  .map((f) => JSON.parse(readFileSync(join(CORPUS, f), 'utf8')) as { name: string; jwk: Record<string, unknown>; expect: { code: string } });
+// Where the request schema refuses before the SM2 checks, its rule is the named one.
+const SCHEMA_RULE: Record<string, string> = { 'jwk-private-d': 'PRIVATE_KEY_MATERIAL', 'jwk-alg-sm2-bare': 'alg', 'jwk-crv-p256': 'KEY_MATERIAL' };
+
+it.each(JWK_ATTACKS.map((a) => [a.name, a] as const))('trust store refuses the SM2 key attack %s by name', async (name, attack) => {
+  const before = (await call<{ keys: unknown[] }>(gws[BJ], 'GET', `/admin/peers/${GD}`, undefined, gws[BJ].adminToken)).body.keys.length;
+  const r = await call<{ error: { code: string; rule?: string; field?: string } }>(gws[BJ], 'POST', `/admin/peers/${GD}/keys`, attack.jwk, gws[BJ].adminToken);
+  expect(r.status).toBe(400);
+  expect(r.body.error.code).toBe('VALIDATION_FAILED');
+  const expected = SCHEMA_RULE[name] ?? attack.expect.code;
+  expect([r.body.error.rule, r.body.error.field]).toContain(expected);
+  expect((await call<{ keys: unknown[] }>(gws[BJ], 'GET', `/admin/peers/${GD}`, undefined, gws[BJ].adminToken)).body.keys).toHaveLength(before);
 });
