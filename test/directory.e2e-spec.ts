@@ -8,7 +8,8 @@ import { cliOk, directoryEntry, publishDirectory } from './support/directory';
 
 // Two gateways that were never told about each other through the admin API learn each other from
 // a directory signed by the national trust anchor, and keep working through a forged directory and
-// an expired one.
+// an expired one. Here the anchor is a 国密 SM2 key and 河北 signs with SM2 (the Ed25519 anchor is
+// the one of directory-tls.e2e-spec.ts): the directory carries 河北's SM2 key to 北京.
 const BJ = '110000';
 const HB = '130000';
 const HOUR = 3600_000;
@@ -49,11 +50,12 @@ async function publish(doc: { serial: number }, key = anchorKey()): Promise<void
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tongban-e2e-directory-'));
   const env = { TONGBAN_DIRECTORY_ANCHOR: anchorPub(), TONGBAN_DIRECTORY_SOURCE: source(), TONGBAN_DIRECTORY_REFRESH_S: '1' };
-  const options = await Promise.all([BJ, HB].map((code) => gatewayOptions(code, { env })));
+  const options = await Promise.all([BJ, HB].map((code) => gatewayOptions(code, { env: code === HB ? { ...env, TONGBAN_SIGNING_ALG: 'SM2SM3' } : env })));
   cli = options[0];
   // The key ceremony: the anchor key is generated offline; gateways get its public JWK only.
-  const printed = JSON.parse(await cliOk(cli, ['directory', 'keygen', '--out', anchorKey(), '--public-out', anchorPub()])) as Record<string, unknown>;
+  const printed = JSON.parse(await cliOk(cli, ['directory', 'keygen', '--alg', 'SM2SM3', '--out', anchorKey(), '--public-out', anchorPub()])) as Record<string, unknown>;
   expect(printed).toEqual(JSON.parse(readFileSync(anchorPub(), 'utf8')));
+  expect(printed).toMatchObject({ kty: 'EC', crv: 'SM2', alg: 'SM2SM3' });
   expect(printed.d).toBeUndefined();
   await cliOk(cli, ['directory', 'keygen', '--out', otherKey()]);
   await importDemoLicences(options[0]);
@@ -94,6 +96,8 @@ it('bootstraps mutual trust from the signed directory; a cross-province verifica
   const r = await call(gws[HB], 'POST', '/v1/verifications', verificationBody(demoLicence(BJ, 'VALID')));
   expect(r.status).toBe(200);
   expect(r.body).toMatchObject({ status: 'VALID', issuer: { province: BJ } });
+  // 北京 learnt 河北's key from the directory as an SM2SM3 key, and accepted 河北's SM2-signed request.
+  expect((await peers(gws[BJ])).find((p) => p.code === HB)?.keys).toEqual([expect.objectContaining({ alg: 'SM2SM3' })]);
   const applied = (await admin<AuditBody>(gws[HB], '/admin/audit?event=directory.applied')).body.events;
   expect(applied).toEqual([expect.objectContaining({ subject: 'serial 1', outcome: 'OK' })]);
   // What national admins run before publishing.

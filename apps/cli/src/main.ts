@@ -198,10 +198,11 @@ const print = (o: CommandOutput) => {
 const directory = program.command('directory').description('the signed federation directory (trust anchor key, sign, verify)');
 directory
   .command('keygen')
-  .description("generate the trust anchor's Ed25519 key: writes the PRIVATE JWK (mode 0600) and prints the public JWK")
+  .description("generate the trust anchor's key (Ed25519, or SM2 with --alg SM2SM3): writes the PRIVATE JWK (mode 0600) and prints the public JWK")
   .requiredOption('--out <file>', 'where to write the private JWK (a new file; keep it offline)')
   .option('--public-out <file>', 'also write the public JWK to this file')
-  .action((o: { out: string; publicOut?: string }) => print(anchorKeygenCommand(o)));
+  .option('--alg <alg>', 'EdDSA (default) or SM2SM3')
+  .action((o: { out: string; publicOut?: string; alg?: string }) => print(anchorKeygenCommand(o)));
 directory
   .command('sign')
   .description('sign a directory (JSON) with the anchor private key; fills issuedAt, notBefore and notAfter when absent')

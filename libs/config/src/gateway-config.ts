@@ -372,7 +372,7 @@ function transportSettings(r: Raw, production: boolean): GatewayConfig['transpor
   return { kind: 'mtls', certFile: resolve(r.tlsCert!), keyFile: resolve(r.tlsKey!), caFile: resolve(r.tlsCa!), keyPassphrase: r.tlsKeyPassphrase || undefined, reloadSeconds: r.tlsReloadS };
 }
 
-/** Directory mode: both settings or neither; the anchor must be an Ed25519 PUBLIC JWK. */
+/** Directory mode: both settings or neither; the anchor must be an Ed25519 or SM2 PUBLIC JWK (the point is checked when the directory lib loads it). */
 function directorySettings(r: Raw): GatewayConfig['directory'] {
   if (!r.directoryAnchor && !r.directorySource) return null;
   if (!r.directorySource)
@@ -387,11 +387,17 @@ function directorySettings(r: Raw): GatewayConfig['directory'] {
     throw new ConfigError(`${where}: must be a JSON public JWK or the path of a file holding one: ${(e as Error).message}`);
   }
   // One public JWK, or during an anchor rollover a JWK Set {"keys": [old, new]} (at most 3).
-  const one = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).passthrough();
+  const b64url32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+  const one = z.union([
+    z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: b64url32 }).passthrough(),
+    z.object({ kty: z.literal('EC'), crv: z.literal('SM2'), x: b64url32, y: b64url32 }).passthrough(),
+  ]);
   const isSet = typeof jwk === 'object' && jwk !== null && 'keys' in jwk;
   const anchor = (isSet ? z.object({ keys: z.array(one).min(1).max(3) }).strict() : one).safeParse(jwk);
   if (!anchor.success) {
-    throw new ConfigError(`${where}: must be an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…}) or, during an anchor rollover, a JWK Set {"keys":[…]} of 1 to 3 of them`);
+    throw new ConfigError(
+      `${where}: must be an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…}) or an SM2 one ({"kty":"EC","crv":"SM2","x":…,"y":…}) or, during an anchor rollover, a JWK Set {"keys":[…]} of 1 to 3 of them`,
+    );
   }
   const keys = isSet ? (anchor.data as { keys: Record<string, unknown>[] }).keys : [anchor.data as Record<string, unknown>];
   if (keys.some((k) => 'd' in k)) throw new ConfigError(`${where}: holds a private key (d); a gateway takes the anchor's PUBLIC key only — keep the private key offline`);

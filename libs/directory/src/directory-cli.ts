@@ -29,8 +29,10 @@ function writeNew(file: string, text: string, mode?: number): void {
 }
 
 /** `directory keygen`: writes the anchor's private JWK (mode 0600, never over a file) and prints the public JWK. */
-export function anchorKeygenCommand(o: { out: string; publicOut?: string }): CommandOutput {
-  const { privateJwk, publicJwk } = generateAnchorKey();
+export function anchorKeygenCommand(o: { out: string; publicOut?: string; alg?: string }): CommandOutput {
+  const alg = o.alg ?? 'EdDSA';
+  if (alg !== 'EdDSA' && alg !== 'SM2SM3') return { stdout: '', stderr: `--alg: must be EdDSA (Ed25519) or SM2SM3 (国密 SM2), not ${alg.slice(0, 20)}\n`, exitCode: 1 };
+  const { privateJwk, publicJwk } = generateAnchorKey(alg);
   writeNew(o.out, JSON.stringify(privateJwk, null, 2) + '\n', 0o600);
   if (o.publicOut) writeNew(o.publicOut, JSON.stringify(publicJwk, null, 2) + '\n');
   return {

@@ -23,6 +23,15 @@ describe('directory settings', () => {
     expect(loadGatewayConfig(BASE).directory).toBeNull();
   });
 
+  it('take an SM2 (国密) anchor key, and a rollover from Ed25519 to SM2; never its private JWK', () => {
+    const sm2 = generateAnchorKey('SM2SM3');
+    expect(loadGatewayConfig({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(sm2.publicJwk), TONGBAN_DIRECTORY_SOURCE: 'd.jws' }).directory?.anchorJwk).toEqual(sm2.publicJwk);
+    const set = { keys: [anchor.publicJwk, sm2.publicJwk] };
+    expect(loadGatewayConfig({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(set), TONGBAN_DIRECTORY_SOURCE: 'd.jws' }).directory?.anchorJwk).toEqual(set);
+    expect(configError({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify(sm2.privateJwk), TONGBAN_DIRECTORY_SOURCE: 'd.jws' })).toMatch(/private key/);
+    expect(configError({ ...BASE, TONGBAN_DIRECTORY_ANCHOR: JSON.stringify({ ...sm2.publicJwk, crv: 'P-256' }), TONGBAN_DIRECTORY_SOURCE: 'd.jws' })).toMatch(/Ed25519 public JWK .* or an SM2 one/);
+  });
+
   it('take a JWK Set of up to three anchor keys during an anchor rollover, never a private one', () => {
     const next = generateAnchorKey();
     const set = { keys: [anchor.publicJwk, next.publicJwk] };

@@ -293,3 +293,44 @@ describe('hostile input (property)', () => {
     );
   });
 });
+
+describe('an SM2 (国密) trust anchor, and SM2 participant keys', () => {
+  const sm2Anchor = generateAnchorKey('SM2SM3');
+  const sm2Participant = (() => {
+    const jwk = generateAnchorKey('SM2SM3').publicJwk;
+    return { kid: jwk.kid, jwk: { ...jwk } as JWK };
+  })();
+
+  it('signs with SM2SM3 (r‖s, 64 bytes) and the directory verifies, SM2 participant keys included', async () => {
+    expect(sm2Anchor.publicJwk).toMatchObject({ kty: 'EC', crv: 'SM2', alg: 'SM2SM3', use: 'sig' });
+    const doc = directory({
+      participants: [{ code: '130000', name: '河北省', endpoint: '10.0.0.13:9013', status: 'ACTIVE', keys: [{ kid: sm2Participant.kid, jwk: sm2Participant.jwk, status: 'ACTIVE' }] }],
+    });
+    const { jws } = await signDirectory(doc, sm2Anchor.privateJwk, { now: new Date(T0) });
+    const [h, , s] = jws.split('.');
+    expect(JSON.parse(Buffer.from(h, 'base64url').toString())).toEqual({ alg: 'SM2SM3', kid: sm2Anchor.publicJwk.kid, typ: DIRECTORY_TYP });
+    expect(Buffer.from(s, 'base64url')).toHaveLength(64);
+    const verified = await verifyDirectory(jws, loadAnchor(sm2Anchor.publicJwk));
+    expect(verified).toMatchObject({ ok: true });
+    // The same directory is refused by another anchor, and with an altered signature.
+    expect(await verifyDirectory(jws, anchor)).toMatchObject({ ok: false, reason: 'NOT_ANCHOR_KEY' });
+    const sig = Buffer.from(s, 'base64url');
+    sig[3] ^= 1;
+    expect(await verifyDirectory(`${jws.slice(0, jws.lastIndexOf('.'))}.${sig.toString('base64url')}`, loadAnchor(sm2Anchor.publicJwk))).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+  });
+
+  it('an EdDSA header on an SM2 anchor key (or the reverse) does not verify', async () => {
+    const { jws } = await signDirectory(directory(), sm2Anchor.privateJwk, { now: new Date(T0) });
+    const [, p, s] = jws.split('.');
+    const relabelled = `${Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: sm2Anchor.publicJwk.kid, typ: DIRECTORY_TYP })).toString('base64url')}.${p}.${s}`;
+    expect(await verifyDirectory(relabelled, loadAnchor(sm2Anchor.publicJwk))).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+  });
+
+  it('refuses an SM2 anchor key off the curve, and a key file whose d does not match', async () => {
+    const pub = sm2Anchor.publicJwk as { y: string };
+    const y = Buffer.from(pub.y, 'base64url');
+    y[31] ^= 1;
+    expect(() => loadAnchor({ ...sm2Anchor.publicJwk, kid: undefined, y: y.toString('base64url') })).toThrow(/SM2_POINT_NOT_ON_CURVE/);
+    await expect(signDirectory(directory(), { ...sm2Anchor.privateJwk, d: generateAnchorKey('SM2SM3').privateJwk.d })).rejects.toThrow(/inconsistent/);
+  });
+});

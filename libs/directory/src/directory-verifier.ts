@@ -1,5 +1,5 @@
-import { KeyObject, createPublicKey } from 'node:crypto';
-import { verifyJwsSignature } from '@tongban/gm';
+import { KeyObject } from 'node:crypto';
+import { PublicJwkError, importPublicJwk, jwkAlgorithm, verifyJwsSignature } from '@tongban/gm';
 import { DIRECTORY_MAX_BYTES, DIRECTORY_TYP, DirectoryDocument, directoryDocumentSchema, jwkThumbprint } from './directory-document';
 
 /** Why a directory was not applied (the `reason` of `directory.refused`). */
@@ -76,14 +76,15 @@ function loadOneAnchor(jwk: unknown): { kid: string; key: KeyObject } {
   const j = jwk as Record<string, unknown> | null;
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('the anchor key must be a JSON object (a public JWK)');
   if ('d' in j) throw new Error("the anchor key holds a private part (d): give the gateway the anchor's PUBLIC key only");
-  if (j.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string') throw new Error('the anchor key must be an Ed25519 public JWK (kty OKP, crv Ed25519)');
+  const alg = jwkAlgorithm(j);
+  if (alg !== 'EdDSA' && alg !== 'SM2SM3') throw new Error('the anchor key must be an Ed25519 public JWK (kty OKP, crv Ed25519) or an SM2 one (kty EC, crv SM2)');
   const kid = jwkThumbprint(j);
   if (j.kid !== undefined && j.kid !== kid) throw new Error('the anchor key has a kid that is not its RFC 7638 thumbprint');
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: j.x }, format: 'jwk' });
-  } catch {
-    throw new Error('the anchor key is not a usable Ed25519 public key');
+    key = importPublicJwk(j, alg);
+  } catch (e) {
+    throw new Error(`the anchor key is not a usable ${alg === 'EdDSA' ? 'Ed25519' : 'SM2'} public key${e instanceof PublicJwkError ? ` (${e.code})` : ''}`);
   }
   return { kid, key };
 }
@@ -111,12 +112,13 @@ export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<
     if (header.crit !== undefined) return refuse('MALFORMED', 'crit is not supported');
     // Only the anchor's algorithm: alg none, HS256 (the public key as an HMAC secret) and others
     // never reach a verifier.
-    if (header.alg !== 'EdDSA') return refuse('BAD_SIGNATURE', `alg ${String(header.alg).slice(0, 20)} is not allowed (EdDSA only)`);
+    if (header.alg !== 'EdDSA' && header.alg !== 'SM2SM3') return refuse('BAD_SIGNATURE', `alg ${String(header.alg).slice(0, 20)} is not allowed (EdDSA or SM2SM3 only)`);
     if (typeof header.kid !== 'string') return refuse('MALFORMED', 'the JWS header has no kid');
     const key = anchor.keys.get(header.kid);
     if (!key) return refuse('NOT_ANCHOR_KEY', `signed by key ${header.kid.slice(0, 64)}, not by the trust anchor ${[...anchor.keys.keys()].join(' or ')}`);
     // The one verification entry of every JWS (@tongban/gm), with the anchor's one algorithm.
-    if (!verifyJwsSignature(token, key, 'EdDSA')) return refuse('BAD_SIGNATURE', 'the signature does not verify with the trust anchor key');
+    // verifyJwsSignature also refuses an alg that is not the anchor key's own (an EdDSA header on an SM2 key).
+    if (!verifyJwsSignature(token, key, header.alg)) return refuse('BAD_SIGNATURE', 'the signature does not verify with the trust anchor key');
     const payload = Buffer.from(parts[1], 'base64url');
     let value: unknown;
     try {

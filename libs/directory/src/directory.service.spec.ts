@@ -68,7 +68,7 @@ function setup(options: Partial<Extract<DirectoryOptions, { enabled: true }>> = 
   const audit: AuditRecord[] = [];
   const trust = { refreshes: 0, refresh: async () => void trust.refreshes++ };
   const keys = { activeKid: () => 'own-kid' };
-  const opts: DirectoryOptions = { enabled: true, anchorJwk: anchorPair.publicJwk as never, source: source.location, refreshSeconds: 300, graceSeconds: GRACE_S, clockSkewSeconds: 60, ...options };
+  const opts: DirectoryOptions = { enabled: true, anchorJwk: anchorPair.publicJwk, source: source.location, refreshSeconds: 300, graceSeconds: GRACE_S, clockSkewSeconds: 60, ...options };
   const service = new DirectoryService(
     opts,
     source,

@@ -113,6 +113,15 @@ export class Sm2SigningKey {
     selfTested = true;
   }
 
+  /**
+   * The private JWK, for one use only: the offline key file of the directory's trust anchor
+   * (`tongban directory keygen --alg SM2SM3`), which never reaches a gateway.
+   */
+  privateJwk(): Sm2PrivateJwk {
+    const der = this.pkcs8();
+    return { ...this.publicKey.jwk(), d: der.subarray(PKCS8_HEAD.length, PKCS8_HEAD.length + 32).toString('base64url') };
+  }
+
   /** PKCS #8 DER of the private key, for sealing at rest only. */
   pkcs8(): Buffer {
     return this.key.export({ type: 'pkcs8', format: 'der' });
