@@ -22,15 +22,16 @@ afterAll(async () => {
   await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
 });
 
-it('rotates through the running gateway: the new key signs, peers learn it, verifications keep working', async () => {
+it('rotates through the running gateway (to SM2SM3 with --alg): the new key signs, peers learn it, verifications keep working', async () => {
   const [first] = await ownKeys(gws[BJ]);
-  const r = await runCli(gws[BJ].options, ['keys', 'rotate', '--immediate']);
+  const r = await runCli(gws[BJ].options, ['keys', 'rotate', '--immediate', '--alg', 'SM2SM3']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   expect(r.stdout).toMatch(new RegExp(`${first.kid}\\s+\\S+\\s+RETIRED`));
   const keys = await ownKeys(gws[BJ]);
   const active = keys.find((k) => k.status === 'ACTIVE')!;
   expect(active.kid).not.toBe(first.kid);
   expect(r.stdout).toContain(active.kid);
+  expect(r.stdout).toMatch(new RegExp(`${active.kid}\\s+SM2SM3\\s+ACTIVE`));
   await waitFor(
     '河北 to learn the new key',
     () => keysOfPeer(gws[HB], BJ),
@@ -67,6 +68,9 @@ it('reports refusals plainly: a wrong token, an unknown key, bad options, an unr
   const both = await runCli(o, ['keys', 'rotate', '--immediate', '--overlap-hours', '2']);
   expect(both.code).toBe(2);
   expect(both.stderr).toMatch(/either --immediate or --overlap-hours/);
+  const badAlg = await runCli(o, ['keys', 'rotate', '--alg', 'RS256']);
+  expect(badAlg.code).toBe(1);
+  expect(badAlg.stderr).toMatch(/the gateway answered 400[\s\S]*alg/);
   const down = await runCli(o, ['keys', 'rotate', '--gateway', 'http://127.0.0.1:1']);
   expect(down.code).toBe(1);
   expect(down.stderr).toMatch(/cannot be reached/);

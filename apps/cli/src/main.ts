@@ -123,9 +123,10 @@ keys
   .description('rotate the signing key: a new key is announced to every peer and signs after the overlap (TONGBAN_KEY_OVERLAP_HOURS, default 24 h)')
   .option('--immediate', 'sign with the new key at once (peers may refuse calls until the announcement reaches them)')
   .option('--overlap-hours <hours>', 'overlap before the new key signs (0-720)')
+  .option('--alg <alg>', 'algorithm of the new key: EdDSA, ES256 or SM2SM3 (default: TONGBAN_SIGNING_ALG of the gateway)')
   .option('--gateway <url>', "the gateway's HTTP URL (default: from its config)")
   .option('--token-env <name>', 'environment variable holding an admin token', 'TONGBAN_ADMIN_TOKEN')
-  .action(async (o: { immediate?: boolean; overlapHours?: string; gateway?: string; tokenEnv: string }) => print(await rotateKeyCommand(adminTarget(o), o)));
+  .action(async (o: { immediate?: boolean; overlapHours?: string; alg?: string; gateway?: string; tokenEnv: string }) => print(await rotateKeyCommand(adminTarget(o), o)));
 keys
   .command('revoke <kid>')
   .description('revoke one of our keys (compromise): announced to every peer; a replacement is made when it was the active key')

@@ -58,9 +58,11 @@ function formatKeys(keys: KeyRow[]): string {
 }
 
 /** `keys rotate`: announce a new key to every peer; sign with it after the overlap (or at once). */
-export async function rotateKeyCommand(target: AdminTarget, o: { immediate?: boolean; overlapHours?: string }): Promise<KeysCommandOutput> {
-  const body: { immediate?: boolean; overlapHours?: number } = {};
+export async function rotateKeyCommand(target: AdminTarget, o: { immediate?: boolean; overlapHours?: string; alg?: string }): Promise<KeysCommandOutput> {
+  const body: { immediate?: boolean; overlapHours?: number; alg?: string } = {};
   if (o.immediate) body.immediate = true;
+  // The gateway checks the value (400 naming alg); the CLI passes it through.
+  if (o.alg !== undefined) body.alg = o.alg;
   if (o.overlapHours !== undefined) {
     const h = Number(o.overlapHours);
     if (!Number.isFinite(h) || h < 0 || h > 720) return { stdout: '', stderr: '--overlap-hours must be a number from 0 to 720\n', exitCode: 2 };
