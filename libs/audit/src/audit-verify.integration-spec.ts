@@ -6,7 +6,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { KeyStore, SigningKeyEntity } from '@tongban/keys';
-import { buildDataSource, openDatabase } from '@tongban/persistence';
+import { buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { AUDIT_CHECKPOINT_TYP, GENESIS_HASH, auditEntryHash, checkpointLink } from './audit-chain';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
@@ -122,6 +122,25 @@ describeEachDatabase('tongban audit verify, strict', (fresh, kind) => {
     });
     await audit.checkpoint();
     expect(await run({ jwks: false })).toMatchObject({ exitCode: AUDIT_VERIFY_EXIT.NOT_PROVEN, stdout: expect.stringContaining('signatures were not checked') });
+  });
+
+  it('checkpoints signed by an SM2SM3 key (a gateway rotated to 国密) are PROVEN with the JWK Set; an altered checkpoint signature is TAMPERED', async () => {
+    await runInTransaction(ds.manager, async (tx) => {
+      await keys.setStatus(tx, keys.activeKid(), 'RETIRED');
+      await keys.insertKey(tx, 'SM2SM3', 'ACTIVE', clock.now());
+    });
+    await keys.refresh();
+    writeFileSync(jwksFile, JSON.stringify(keys.jwks()));
+    await sealedLog();
+    const [cp] = await ds.getRepository(AuditCheckpointEntity).find({ order: { seq: 'DESC' }, take: 1 });
+    expect(JSON.parse(Buffer.from(cp.signature.split('.')[0], 'base64url').toString())).toMatchObject({ alg: 'SM2SM3', kid: keys.activeKid() });
+    expect(await run()).toMatchObject({ exitCode: AUDIT_VERIFY_EXIT.PROVEN });
+    await dropTriggers();
+    const sig = Buffer.from(cp.signature.split('.')[2], 'base64url');
+    sig[9] ^= 1;
+    const forged = `${cp.signature.slice(0, cp.signature.lastIndexOf('.'))}.${sig.toString('base64url')}`;
+    await ds.getRepository(AuditCheckpointEntity).update({ seq: cp.seq }, { signature: forged });
+    expect(await run()).toMatchObject({ exitCode: AUDIT_VERIFY_EXIT.TAMPERED, stdout: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED') });
   });
 
   it('an edited row: TAMPERED (exit 2) at its seq', async () => {
