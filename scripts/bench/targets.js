@@ -29,6 +29,7 @@ const GOALS = {
   simP99Ms: 500, // at most
   idleCpuShare: 0.005, // share of one core per idle gateway, at most
   growthFlatRatio: 1.2, // per-request cost at the largest size ÷ at the smallest, at most
+  sm2ThroughputC64: 0.7, // issue 11: SM2SM3 pair req/s ÷ Ed25519 pair req/s at 64 connections (bench:verify --sm2), at least
 };
 
 /**
@@ -79,7 +80,7 @@ function report(bench, checks, options = {}) {
   const width = Math.max(...checks.map((c) => c.name.length), 20);
   log('');
   log(
-    `issue 10 targets — ${bench}, commit ${info.commit}${info.changedPaths ? ` (+${info.changedPaths} changed paths)` : ''}, ${info.cpu} ×${info.cores}, load ${info.loadAvg1m}${note ? `, ${note}` : ''}`,
+    `issue ${options.issue ?? 10} targets — ${bench}, commit ${info.commit}${info.changedPaths ? ` (+${info.changedPaths} changed paths)` : ''}, ${info.cpu} ×${info.cores}, load ${info.loadAvg1m}${note ? `, ${note}` : ''}`,
   );
   for (const c of checks) log(`  ${verdictOf(c).padEnd(12)} ${c.name.padEnd(width)}  ${c.figure}`);
   const met = checks.filter((c) => c.met === true).length;

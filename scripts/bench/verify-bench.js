@@ -18,7 +18,9 @@
 //      BENCH_REQUESTS=n (each measurement is n requests after n/2 warm-up requests instead of a fixed
 //      time: CPU per request over the same work however slow a busy machine makes it),
 //      BENCH_PROFILE=1 (afterwards, CPU-profile the gateways and then the bare processes under c=64
-//      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js).
+//      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js),
+//      BENCH_SM2=1 or `-- --sm2` (issue 11: afterwards a second Tongban pair signing SM2SM3 at c=64,
+//      compared with the Ed25519 pair; see sm2-mode.js).
 // Output: a table on stdout and .bench/verify-<timestamp>.json. Exits 0 on target FAIL (the figures
 // are the output); exits 1 when the benchmark cannot run, 2 when timed runs got failed responses.
 const childProcess = require('node:child_process');
@@ -45,6 +47,7 @@ const { generateLicences, expectedStatus, verificationBody, buildBareDatabase, p
 const { newBareKeys, writeProto } = require('./bare-common');
 const profileSummary = require('./cpuprofile-summary');
 const targets = require('./targets');
+const sm2Mode = require('./sm2-mode');
 
 const ISSUER = '110000';
 const ASKER = '440000';
@@ -578,18 +581,42 @@ async function main() {
     }
   }
 
+  // Optional (issue 11): the same c=64 run through a second pair signing SM2SM3.
+  const sm2 = sm2Mode.ENABLED
+    ? await sm2Mode.run({
+        fed,
+        ISSUER,
+        ASKER,
+        tmpDir,
+        tls,
+        ports,
+        PLAINTEXT,
+        log,
+        freePort,
+        withTimeout,
+        startGatewayBounded,
+        checkSingles,
+        runLoad,
+        runLine,
+        cpuLine,
+        licencesFile,
+        samples,
+        singleBodiesFile,
+      })
+    : null;
+
   // Stop everything before reporting (cleanup() also runs in finally, for the error paths).
-  await withTimeout(Promise.all([asker.stop(), issuer.stop(), bareFront.stop(), bareIssuer.stop()]), 30_000, 'stopping processes');
+  await withTimeout(Promise.all([asker.stop(), issuer.stop(), bareFront.stop(), bareIssuer.stop(), ...(sm2?.gateways ?? []).map((g) => g.stop())]), 30_000, 'stopping processes');
 
   // 6. Report.
   log('');
   log('[6/6] results');
-  report({ machine, build, startedAt, genMs, importMs, single, batch, profile });
+  report({ machine, build, startedAt, genMs, importMs, single, batch, profile, sm2Run: sm2?.run });
 }
 
 const otherCpu = (r) => (r?.cpu?.other ? `${f0(r.cpu.other.utilisation * 100)}%${noisy(r) ? '*' : ''}` : '-');
 
-function report({ machine, build, startedAt, genMs, importMs, single, batch, profile }) {
+function report({ machine, build, startedAt, genMs, importMs, single, batch, profile, sm2Run }) {
   const W = 118;
   log('='.repeat(W));
   log(`machine: ${machine.cpuModel} | ${machine.cores} cores | ${machine.totalMemGiB} GiB | Node ${machine.node} | ${machine.date}`);
@@ -708,6 +735,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
     ],
     { note: `other CPU at c=64: ${otherCpu(c64.tongban)} / ${otherCpu(c64.bare)} of a core (Tongban / bare)${PLAINTEXT ? '; PLAINTEXT' : ''}${QUICK ? '; BENCH_QUICK' : ''}` },
   );
+  const sm2 = sm2Run ? { run: sm2Run, ...sm2Mode.report({ sm2Run, edRun: c64.tongban, bad, noisy, targets, log }) } : null;
 
   const benchDir = path.join(fed.ROOT, '.bench');
   fs.mkdirSync(benchDir, { recursive: true });
@@ -738,6 +766,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
         batchOverSingle: bestBatch ? { ratio: batchRatio, bestSingleConnections: bestSingle.connections, bestBatchConnections: bestBatch.connections } : null,
         targets: checks,
         issue10,
+        sm2,
         profile,
         notes: [
           "latencies are exact (float ms) percentiles over every 2xx response of the timed window; autocannon's own 1-ms-resolution figures are under `autocannon`",
@@ -749,7 +778,7 @@ function report({ machine, build, startedAt, genMs, importMs, single, batch, pro
     ) + '\n',
   );
   log(`results written to ${path.relative(fed.ROOT, file)}`);
-  const failedRuns = [...single.flatMap((x) => [x.tongban, x.bare]), ...batch.map((b) => b.tongban)].filter((r) => bad(r) > 0).length;
+  const failedRuns = [...single.flatMap((x) => [x.tongban, x.bare]), ...batch.map((b) => b.tongban), ...(sm2Run ? [sm2Run] : [])].filter((r) => bad(r) > 0).length;
   if (failedRuns) {
     log(`ERROR: ${failedRuns} timed run(s) had failed responses (see "bad"); their figures are not valid`);
     process.exitCode = 2;
