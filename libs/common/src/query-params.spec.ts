@@ -1,5 +1,16 @@
 import { ValidationException } from './domain.exception';
-import { QueryParam, parseQuery, querySchema } from './query-params';
+import { QueryParam, parseQuery as checkQuery, querySchema, type ParsedQuery } from './query-params';
+
+// The router's parse of a query string (Fastify's: a repeated key becomes the list of its values).
+function routerParse(raw: string): ParsedQuery {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    const had = out[k];
+    out[k] = had === undefined ? v : [...(typeof had === 'string' ? [had] : had), v];
+  }
+  return out;
+}
+const parseQuery = (s: Parameters<typeof checkQuery>[0], raw: string) => checkQuery(s, routerParse(raw));
 
 const schema = querySchema({
   state: QueryParam.oneOf(['OPEN', 'CLOSED']).optional(),

@@ -51,20 +51,23 @@ function isList(s: z.ZodType): boolean {
   return false;
 }
 
+/** A query string as the router parsed it: each key once, a repeated key as the list of its values. */
+export type ParsedQuery = Readonly<Record<string, string | readonly string[] | undefined>>;
+
 /**
- * Parses a raw query string (what follows `?`, undecoded) with a query schema. A parameter given
- * twice is refused (REPEATED) unless the schema declares it as a list; an undeclared one is refused
- * (UNKNOWN_FIELD); a bad value names the parameter and the rule. Without a schema any parameter is
- * refused.
+ * Checks the query the router parsed (`req.query`, the same object the handler would read) with a
+ * query schema. A parameter given twice is refused (REPEATED) unless the schema declares it as a list;
+ * an undeclared one is refused (UNKNOWN_FIELD); a bad value names the parameter and the rule. Without
+ * a schema any parameter is refused.
  */
-export function parseQuery<T extends z.ZodObject>(schema: T | undefined, rawQuery: string): z.infer<T> {
+export function parseQuery<T extends z.ZodObject>(schema: T | undefined, query: ParsedQuery | undefined): z.infer<T> {
   const shape = (schema?.shape ?? {}) as Record<string, z.ZodType>;
-  const values = new Map<string, string[]>();
-  for (const [key, value] of new URLSearchParams(rawQuery)) {
+  const values = new Map<string, readonly string[]>();
+  for (const [key, value] of Object.entries(query ?? {})) {
     if (!Object.prototype.hasOwnProperty.call(shape, key)) {
       throw new ValidationException(key.slice(0, 64), 'UNKNOWN_FIELD', `query parameter ${key.slice(0, 64)} is not accepted here`);
     }
-    values.set(key, [...(values.get(key) ?? []), value]);
+    if (value !== undefined) values.set(key, typeof value === 'string' ? [value] : value);
   }
   const input: Record<string, string | string[]> = {};
   for (const [key, list] of values) {
