@@ -66,7 +66,8 @@ function machineCpu() {
 
 /**
  * One warm-up + measurement by load-runner.js in its own process. `options`: url, path, token,
- * bodiesFile, connections, kind ('single' | 'batch'), warmupS, durationS, timeoutS. `pids` ({name:
+ * bodiesFile, connections, kind ('single' | 'batch'), warmupS, durationS, timeoutS (or requests and
+ * warmupRequests: a fixed number). `pids` ({name:
  * pid}) are the server processes whose CPU is sampled around the timed window; the result carries
  * cpu[name] = {cpuMs, utilisation, usPerRequest}, and cpu.other (everything else on the machine).
  */
@@ -74,7 +75,8 @@ function runLoad(options, pids = {}) {
   const cfg = { timeoutS: 10, warmupS: 2, durationS: 10, ...options };
   return new Promise((resolve, reject) => {
     const proc = childProcess.fork(path.join(__dirname, 'load-runner.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const limitMs = (cfg.warmupS + cfg.durationS + 60) * 1000;
+    // A run of a fixed number of requests (cfg.requests) has no duration to bound it: 30 min.
+    const limitMs = cfg.requests ? 1_800_000 : (cfg.warmupS + cfg.durationS + 60) * 1000;
     let settled = false;
     const done = (fn, v) => {
       if (settled) return;

@@ -26,7 +26,6 @@
 const childProcess = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -47,6 +46,8 @@ const { generateLicences, expectedStatus, verificationBody, buildBareDatabase, p
 const { newBareKeys, writeProto } = require('./bare-common');
 const profileSummary = require('./cpuprofile-summary');
 const targets = require('./targets');
+const measure = require('./measure');
+const { withTimeout, freePort, machineCpu } = measure;
 const sm2Mode = require('./sm2-mode');
 
 const ISSUER = '110000';
@@ -121,36 +122,6 @@ process.on('exit', () => {
 
 // ---------------------------------------------------------------- helpers
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** A free TCP port on 127.0.0.1 not handed out before in this run (bounded tries). */
-async function freePort(used) {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer();
-      srv.unref();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!used.has(port)) {
-      used.add(port);
-      return port;
-    }
-  }
-  throw new Error('no free port found in 50 tries');
-}
-
 /** Forks a bare baseline process and resolves when it reports ready. */
 function startBare(script, configFile, name) {
   const proc = childProcess.fork(path.join(__dirname, script), [], {
@@ -187,71 +158,13 @@ async function startGatewayBounded(options) {
   return withTimeout(fed.startGateway(options), 90_000, `start gateway ${options.code}`);
 }
 
-let clockTicks;
-/** CPU time (user+system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
-function cpuMsOf(pid) {
-  try {
-    clockTicks ??= Number(childProcess.execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // utime, stime
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Runs one warm-up + measurement in a separate load-generator process; resolves with its result.
- * `pids` ({name: pid}) are the server processes whose CPU time is sampled around the timed window.
+ * One warm-up + measurement (measure.runLoad) with this run's defaults; BENCH_REQUESTS makes each a
+ * fixed number of requests instead of a duration.
  */
 function runLoad(options, pids = {}) {
   const byCount = REQUESTS ? { requests: REQUESTS, warmupRequests: options.warmupS === 0 ? 0 : Math.ceil(REQUESTS / 2) } : {};
-  const cfg = { timeoutS: REQUEST_TIMEOUT_S, warmupS: WARMUP_S, durationS: DURATION_S, ...options, ...byCount };
-  return new Promise((resolve, reject) => {
-    const proc = childProcess.fork(path.join(__dirname, 'load-runner.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const limitMs = REQUESTS ? 1_800_000 : (cfg.warmupS + cfg.durationS + 60) * 1000;
-    let settled = false;
-    const done = (fn, v) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn(v);
-    };
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      done(reject, new Error(`load runner did not finish within ${limitMs / 1000} s`));
-    }, limitMs);
-    let cpuStart;
-    let wallStart;
-    const all = () => ({ ...pids, loadgen: proc.pid });
-    proc.on('message', (m) => {
-      if (m?.type === 'measure-start') {
-        wallStart = process.hrtime.bigint();
-        cpuStart = Object.fromEntries(Object.entries(all()).map(([k, pid]) => [k, cpuMsOf(pid)]));
-        cpuStart.machine = machineCpu();
-      } else if (m?.type === 'result') {
-        const wallMs = wallStart ? Number(process.hrtime.bigint() - wallStart) / 1e6 : null;
-        const cpu = {};
-        for (const [k, pid] of Object.entries(all())) {
-          const end = cpuMsOf(pid);
-          const start = cpuStart?.[k];
-          if (end === null || start === null || start === undefined || !wallMs) continue;
-          const ms = end - start;
-          cpu[k] = { cpuMs: ms, utilisation: ms / wallMs, usPerRequest: m.result.ok2xx ? (ms * 1000) / m.result.ok2xx : null };
-        }
-        // CPU used by everything else on the machine in the window (other users' jobs, this driver).
-        if (cpuStart?.machine && wallMs) {
-          const ours = Object.values(cpu).reduce((a, c) => a + c.cpuMs, 0);
-          const machineMs = machineCpu().busy - cpuStart.machine.busy;
-          cpu.other = { cpuMs: Math.max(0, machineMs - ours), utilisation: Math.max(0, machineMs - ours) / wallMs, usPerRequest: null };
-        }
-        done(resolve, { ...m.result, warmup: m.warmup, cpu });
-      } else if (m?.type === 'error') done(reject, new Error(`load runner: ${m.message}`));
-    });
-    // The result message can trail the exit event slightly; give it a moment before giving up.
-    proc.once('exit', (code) => setTimeout(() => done(reject, new Error(`load runner exited (${code}) without a result`)), 1000));
-    proc.send(cfg);
-  });
+  return measure.runLoad({ timeoutS: REQUEST_TIMEOUT_S, warmupS: WARMUP_S, durationS: DURATION_S, ...options, ...byCount }, pids);
 }
 
 /** Calls POST on any {baseUrl, apiToken} target; returns {status, body}. */
@@ -303,19 +216,6 @@ function profileCommand(gw, message, expect) {
     }),
     30_000,
     `profile ${gw.name} ${message.type}`,
-  );
-}
-
-/** Machine-wide CPU time counters (ms, summed over cores) from os.cpus(). */
-function machineCpu() {
-  return os.cpus().reduce(
-    (a, c) => {
-      const t = c.times;
-      a.busy += t.user + t.nice + t.sys + t.irq;
-      a.total += t.user + t.nice + t.sys + t.irq + t.idle;
-      return a;
-    },
-    { busy: 0, total: 0 },
   );
 }
 
