@@ -22,16 +22,10 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const children = new Set();
-const realFork = childProcess.fork;
-childProcess.fork = function trackedFork(...args) {
-  const proc = realFork.apply(this, args);
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  return proc;
-};
+const { stopProcesses, trackForkedChildren } = require('../lib/processes');
+// Before ../lib/federation, which takes `fork` when first required: cleanup then reaches every child.
+const children = trackForkedChildren();
 const here = require('../lib/federation');
-const { stopProcesses } = require('../lib/processes');
 const { generateLicences, verificationBody, buildBareDatabase, prng } = require('./licence-data');
 const { newBareKeys, writeProto } = require('./bare-common');
 

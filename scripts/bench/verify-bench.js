@@ -32,16 +32,9 @@ const path = require('node:path');
 // Track every child we start, including the ones scripts/lib/federation.js forks (gateways, CLI):
 // it destructures `fork` when first required, so wrapping it first lets cleanup reach children whose
 // start was interrupted before startGateway resolved.
-const children = new Set();
-const realFork = childProcess.fork;
-childProcess.fork = function trackedFork(...args) {
-  const proc = realFork.apply(this, args);
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  return proc;
-};
+const { stopProcesses, trackForkedChildren } = require('../lib/processes');
+const children = trackForkedChildren();
 const fed = require('../lib/federation');
-const { stopProcesses } = require('../lib/processes');
 const { generateLicences, expectedStatus, verificationBody, buildBareDatabase, prng } = require('./licence-data');
 const { newBareKeys, writeProto } = require('./bare-common');
 const profileSummary = require('./cpuprofile-summary');

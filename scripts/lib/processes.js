@@ -1,5 +1,6 @@
 'use strict';
 // Stopping child processes the benchmark and simulation scripts started.
+const childProcess = require('node:child_process');
 
 /** SIGTERM to every live child, SIGKILL to those still running after `graceMs`; resolves when all exited. */
 function stopProcesses(procs, graceMs = 5000) {
@@ -30,4 +31,20 @@ function stopProcesses(procs, graceMs = 5000) {
   );
 }
 
-module.exports = { stopProcesses };
+/**
+ * Wraps child_process.fork so every process forked from now on is kept in the returned set until it
+ * exits (for stopProcesses at cleanup). Call it before requiring a module that destructures `fork`.
+ */
+function trackForkedChildren() {
+  const children = new Set();
+  const realFork = childProcess.fork;
+  childProcess.fork = function trackedFork(...args) {
+    const proc = realFork.apply(this, args);
+    children.add(proc);
+    proc.once('exit', () => children.delete(proc));
+    return proc;
+  };
+  return children;
+}
+
+module.exports = { stopProcesses, trackForkedChildren };
