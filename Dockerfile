@@ -17,6 +17,8 @@ COPY tsconfig.json nest-cli.json webpack.config.js ./
 COPY apps apps
 COPY libs libs
 COPY proto proto
+# The admin console (apps/console) is bundled into dist/console by this script (esbuild).
+COPY scripts/build-console.js scripts/build-console.js
 RUN npm run build
 
 # --- deps: production dependencies only (native modules built here, with the toolchain) -------
