@@ -6,7 +6,7 @@ import { DomainException, SystemClock, errorMessage } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
 import { KeyEncryption, KeyStore, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtRest, sealedFormats } from '@tongban/keys';
 import { WEBHOOK_SECRETS_SEALED, WebhookEntity } from '@tongban/webhooks';
-import { LicenceEntity, LicenceImporter } from '@tongban/licences';
+import { LICENCE_STATUS_ACTIONS, LicenceEntity, LicenceImporter, LicenceStatusAction, licenceStatusCommand } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
 import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
@@ -72,6 +72,16 @@ licences
       process.stdout.write(`read ${result.read}, created ${result.created}, updated ${result.updated}\n`);
     }),
   );
+
+for (const action of Object.keys(LICENCE_STATUS_ACTIONS) as LicenceStatusAction[]) {
+  licences
+    .command(`${action} <licenceId>`)
+    .description(`${action} a licence of the registry (sets ${LICENCE_STATUS_ACTIONS[action]}; through the running gateway, which audits it and updates status lists and subscribers)`)
+    .requiredOption('--reason <text>', 'why (1-200 characters; recorded in the audit trail)')
+    .option('--gateway <url>', "the gateway's HTTP URL (default: from its config)")
+    .option('--token-env <name>', 'environment variable holding an admin or operator token', 'TONGBAN_ADMIN_TOKEN')
+    .action(async (licenceId: string, o: { reason: string; gateway?: string; tokenEnv: string }) => print(await licenceStatusCommand(adminTarget(o), action, licenceId, o)));
+}
 
 const keys = program.command('keys').description("this gateway's signing keys (public parts only)");
 keys.command('list').action(() =>

@@ -4,7 +4,7 @@ import { DataSource, RetentionWorker } from '@tongban/persistence';
 import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
-import { LicenceImporter } from '@tongban/licences';
+import { LicenceImporter, LicenceStatusAdmin, LicenceStatusService } from '@tongban/licences';
 import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Dispatcher, Inbox, Outbox, OutboxAdmin, inboxRetention, outboxRetention } from '@tongban/delivery';
@@ -24,6 +24,7 @@ import { FederationGrpcController } from './grpc/federation.grpc-controller';
 import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
 import { AdminController } from './http/admin.controller';
+import { LicenceStatusController } from './http/licence-status.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { InputGuard } from './http/input.guard';
 import { PublicController } from './http/public.controller';
@@ -91,7 +92,17 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [DiscoveryModule],
-      controllers: [VerificationController, CasesController, MaterialsController, WebhooksController, AdminController, PublicController, HealthController, FederationGrpcController],
+      controllers: [
+        VerificationController,
+        CasesController,
+        MaterialsController,
+        WebhooksController,
+        AdminController,
+        LicenceStatusController,
+        PublicController,
+        HealthController,
+        FederationGrpcController,
+      ],
       providers: [
         ...configProviders(config),
         { provide: TransportSecurity, useValue: transport },
@@ -115,6 +126,8 @@ export class GatewayModule {
         FederationInbox,
         PeerClient,
         LicenceImporter,
+        LicenceStatusService,
+        LicenceStatusAdmin,
         AttestationService,
         IssuerService,
         VerificationService,

@@ -4,7 +4,7 @@ import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/co
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
 import { KEYS_OPTIONS, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtStart } from '@tongban/keys';
-import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceTypeCatalogue } from '@tongban/licences';
+import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceStatusEntity, LicenceTypeCatalogue } from '@tongban/licences';
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
@@ -22,6 +22,7 @@ export const ENTITIES = [
   PeerEntity,
   PeerKeyEntity,
   LicenceEntity,
+  LicenceStatusEntity,
   SeenMessageEntity,
   AuditEventEntity,
   OutboxMessageEntity,

@@ -14,6 +14,7 @@ export const AUDIT_EVENTS = [
   'admin.peer.key.added',
   'admin.peer.key.status_changed',
   'licences.imported',
+  'licence.status_changed',
   'case.applicant.disclosed',
   'admin.catalogue.loaded',
   'admin.calendar.loaded',

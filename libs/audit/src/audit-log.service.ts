@@ -128,6 +128,15 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     await this.append([this.entry(r)]);
   }
 
+  /**
+   * Writes an entry inside the caller's transaction `tx`: it is stored if and only if the caller's
+   * change commits (e.g. a licence status change and its audit entry are one fact).
+   */
+  async recordIn(tx: EntityManager, r: AuditRecord): Promise<void> {
+    // No count-triggered checkpoint from here: it would run beside an uncommitted head; the timer seals it.
+    await this.appendIn(tx, [this.entry(r)]);
+  }
+
   /** Writes everything queued so far. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);

@@ -11,3 +11,4 @@ export * from './error-text';
 export * from './beijing-time';
 export * from './cidr';
 export * from './query-params';
+export * from './admin-client';

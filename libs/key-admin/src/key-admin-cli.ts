@@ -2,18 +2,11 @@
 // announced to every peer by the running gateway (outbox, signed with a key they trust), so the CLI
 // asks the gateway's admin API to do it rather than writing to the database behind its back.
 
-/** What a command prints, and its exit code. */
-export interface KeysCommandOutput {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+import { AdminTarget, CommandResult, postToGateway } from '@tongban/common';
 
-/** Where the gateway is and the admin token to present. */
-export interface AdminTarget {
-  url: string;
-  token: string;
-}
+export type { AdminTarget } from '@tongban/common';
+/** What a command prints, and its exit code. */
+export type KeysCommandOutput = CommandResult;
 
 interface KeyRow {
   kid: string;
@@ -25,31 +18,11 @@ interface KeyRow {
   revokedAt?: string | null;
 }
 
+const hasKeys = (p: unknown): p is { keys: KeyRow[] } => Array.isArray((p as { keys?: unknown } | undefined)?.keys);
+
 async function post(target: AdminTarget, path: string, body: unknown): Promise<KeysCommandOutput> {
-  let res: Response;
-  try {
-    res = await fetch(`${target.url.replace(/\/+$/, '')}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    return { stdout: '', stderr: `the gateway at ${target.url} cannot be reached (${cause ?? (e as Error).message}); is it running? (--gateway URL)\n`, exitCode: 1 };
-  }
-  const text = await res.text();
-  let parsed: { keys?: KeyRow[]; error?: { code?: string; message?: string } } = {};
-  try {
-    parsed = JSON.parse(text) as typeof parsed;
-  } catch {
-    /* reported below */
-  }
-  if (!res.ok || !Array.isArray(parsed.keys)) {
-    const e = parsed.error;
-    return { stdout: '', stderr: `the gateway answered ${res.status}${e?.code ? ` ${e.code}` : ''}: ${e?.message ?? text.slice(0, 300)}\n`, exitCode: 1 };
-  }
-  return { stdout: formatKeys(parsed.keys), stderr: '', exitCode: 0 };
+  const r = await postToGateway(target, path, body, hasKeys);
+  return r.ok ? { stdout: formatKeys(r.body.keys), stderr: '', exitCode: 0 } : r.out;
 }
 
 function formatKeys(keys: KeyRow[]): string {

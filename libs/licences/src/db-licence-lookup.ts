@@ -13,8 +13,8 @@ export class DbLicenceLookup extends LicenceLookup {
   // query runner's cost exceeded the lookup's (measured with bench:verify's profiles).
   constructor(ds: DataSource) {
     super();
-    this.byId = new PreparedStatement(ds, `${SELECT} WHERE licence_id = ?`);
-    this.byNumber = new PreparedStatement(ds, `${SELECT} WHERE type_code = ? AND number = ?`);
+    this.byId = new PreparedStatement(ds, `${SELECT} WHERE l.licence_id = ?`);
+    this.byNumber = new PreparedStatement(ds, `${SELECT} WHERE l.type_code = ? AND l.number = ?`);
   }
 
   async findById(licenceId: string): Promise<LicenceRecord | null> {
@@ -26,10 +26,12 @@ export class DbLicenceLookup extends LicenceLookup {
   }
 }
 
-const SELECT = `SELECT licence_id AS "licenceId", type_code AS "typeCode", name, number, issuer_organ_name AS "issuerOrganName",
-  issuer_organ_code AS "issuerOrganCode", holder_name AS "holderName", holder_code AS "holderCode", holder_code_type AS "holderCodeType",
-  issue_date AS "issueDate", valid_from AS "validFrom", valid_until AS "validUntil", status, jurisdiction_code AS "jurisdictionCode"
-  FROM licences`;
+// A status changed through LicenceStatusService wins over the imported one (a re-import of an older
+// file must not bring a revoked licence back); the join is by primary key.
+const SELECT = `SELECT l.licence_id AS "licenceId", l.type_code AS "typeCode", l.name, l.number, l.issuer_organ_name AS "issuerOrganName",
+  l.issuer_organ_code AS "issuerOrganCode", l.holder_name AS "holderName", l.holder_code AS "holderCode", l.holder_code_type AS "holderCodeType",
+  l.issue_date AS "issueDate", l.valid_from AS "validFrom", l.valid_until AS "validUntil", COALESCE(s.status, l.status) AS status, l.jurisdiction_code AS "jurisdictionCode"
+  FROM licences l LEFT JOIN licence_status s ON s.licence_id = l.licence_id`;
 
 function first(rows: LicenceRecord[]): LicenceRecord | null {
   return rows[0] ?? null;

@@ -5,3 +5,7 @@ export * from './db-licence-lookup';
 export * from './licence-importer.service';
 export * from './licence-file';
 export * from './licence-types';
+export * from './licence-status';
+export * from './licence-status.entity';
+export * from './licence-status-admin';
+export * from './licence-status-cli';

@@ -19,6 +19,7 @@ import { DeadLettersRetention1765600000000 } from './1765600000000-dead-letters-
 import { CaseListIndexes1765640000000 } from './1765640000000-case-list-indexes';
 import { AuditHashAlg1765700000000 } from './1765700000000-audit-hash-alg';
 import { PeerAllowedAlgs1765720000000 } from './1765720000000-peer-allowed-algs';
+import { LicenceStatus1765800000000 } from './1765800000000-licence-status';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   CaseListIndexes1765640000000,
   AuditHashAlg1765700000000,
   PeerAllowedAlgs1765720000000,
+  LicenceStatus1765800000000,
 ];
