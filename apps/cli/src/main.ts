@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { AuditCheckpointEntity, AuditEventEntity, AuditLog, auditVerifyCommand } from '@tongban/audit';
-import { DomainException, SystemClock, errorMessage } from '@tongban/common';
+import { AuditCheckpointEntity, AuditEventEntity, auditVerifyCommand } from '@tongban/audit';
+import { DomainException, SystemClock } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
-import { KeyEncryption, KeyStore, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtRest, sealedFormats } from '@tongban/keys';
+import { KeyEncryption, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtRest, sealedFormats } from '@tongban/keys';
 import { WEBHOOK_SECRETS_SEALED, WebhookEntity } from '@tongban/webhooks';
 import { LICENCE_STATUS_ACTIONS, LicenceEntity, LicenceImporter, LicenceStatusAction, licenceStatusCommand } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
@@ -12,6 +12,8 @@ import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
 import { CommandOutput, anchorKeygenCommand, signDirectoryCommand, verifyDirectoryCommand } from '@tongban/directory';
 import { tlsCaCommand, tlsCheckCommand, tlsIssueCommand, tlsShowCommand } from '@tongban/tls';
 import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
+import { registerBackupCommands } from './backup.commands';
+import { recordFromCli } from './cli-audit';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
@@ -27,20 +29,6 @@ async function withDatabase<T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>
   } finally {
     await ds.destroy();
   }
-}
-
-/** The gateway's KeyStore for signing a checkpoint, or undefined before the gateway made its first key. */
-async function cliSigner(ds: Awaited<ReturnType<typeof openDatabase>>, clock: SystemClock, config: GatewayConfig): Promise<KeyStore | undefined> {
-  if (config.audit.checkpointSeconds === 0) return undefined;
-  const keys = new KeyStore(ds, clock, { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg, sealAlg: config.sealAlg });
-  try {
-    await keys.refresh();
-  } catch (e) {
-    // The import itself must not fail for this: the gateway seals the entry when it next starts.
-    process.stderr.write(`note: the audit entry is not sealed now (${errorMessage(e)}); the gateway seals it when it starts\n`);
-    return undefined;
-  }
-  return keys.list().some((k) => k.status === 'ACTIVE') ? keys : undefined;
 }
 
 const licences = program.command('licences').description('the licence registry of this province');
@@ -62,13 +50,7 @@ licences
         }
       });
       if (tty) process.stderr.write('\n');
-      const signer = await cliSigner(ds, clock, config);
-      const audit = new AuditLog(ds, clock, signer, config.code, { checkpointEverySeconds: 0, checkpointFile: config.audit.checkpointFile, hashAlg: config.audit.hash });
-      await audit.recordNow({ event: 'licences.imported', actor: 'cli', subject: file.slice(-200), outcome: 'OK', details: { ...result } });
-      // Seal the entry now, so it does not wait (perhaps longer than the checkpoint interval) for a gateway to start.
-      if (signer) {
-        await audit.checkpoint().catch((e: unknown) => process.stderr.write(`note: the audit entry is not sealed now (${errorMessage(e)}); the gateway seals it within its checkpoint interval\n`));
-      }
+      await recordFromCli(ds, config, { event: 'licences.imported', actor: 'cli', subject: file.slice(-200), outcome: 'OK', details: { ...result } });
       process.stdout.write(`read ${result.read}, created ${result.created}, updated ${result.updated}\n`);
     }),
   );
@@ -271,6 +253,8 @@ tls
   .command('show <file>')
   .description('what a certificate file says: participant, names, validity, SHA-256, issuer')
   .action((file: string) => print(tlsShowCommand(file)));
+
+registerBackupCommands(program, configFile, withDatabase);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) process.stderr.write(`tongban: configuration error: ${e.message}\n`);

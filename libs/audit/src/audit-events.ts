@@ -34,6 +34,7 @@ export const AUDIT_EVENTS = [
   'transport.tls.reload_failed',
   'directory.refused',
   'case.material.downloaded',
+  'backup.restored',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

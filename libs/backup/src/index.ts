@@ -1,0 +1,6 @@
+export * from './backup-manifest';
+export * from './command-result';
+export * from './sqlite-backup';
+export * from './gateway-running';
+export * from './backup-commands';
+export * from './restore';
