@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../../google/protobuf/timestamp";
 
 /**
  * DeliveryPayload is one message of the reliable delivery path (transactional outbox at the
@@ -48,6 +49,32 @@ export interface MaterialReceiptPayload {
   materialId: string;
   sha256: string;
   size: string;
+}
+
+/** StreamMark is the highest seq one gateway holds of one stream from the other. */
+export interface StreamMark {
+  stream: string;
+  seq: string;
+}
+
+/**
+ * ResyncPayload: a gateway restored from a backup tells the recipient, for every stream from the
+ * recipient, the highest seq its inbox holds (streams it holds nothing of are absent).
+ */
+export interface ResyncPayload {
+  /** When the caller was restored (the time of its backup.restored audit entry). */
+  restoredAt: Timestamp | undefined;
+  received: StreamMark[];
+}
+
+/** ResyncStatePayload answers a ResyncPayload. */
+export interface ResyncStatePayload {
+  /** For every stream from the caller, the highest seq the recipient's inbox holds. */
+  received: StreamMark[];
+  /** Messages the recipient queued again for the caller (delivered after the caller's marks). */
+  requeued: number;
+  /** Streams whose messages after the caller's mark the recipient no longer holds (retention). */
+  unrecoverable: string[];
 }
 
 function createBaseDeliveryPayload(): DeliveryPayload {
@@ -473,12 +500,295 @@ export const MaterialReceiptPayload: MessageFns<MaterialReceiptPayload> = {
   },
 };
 
+function createBaseStreamMark(): StreamMark {
+  return { stream: "", seq: "0" };
+}
+
+export const StreamMark: MessageFns<StreamMark> = {
+  encode(message: StreamMark, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== "") {
+      writer.uint32(10).string(message.stream);
+    }
+    if (message.seq !== "0") {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamMark {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamMark();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stream = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = reader.uint64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamMark {
+    return {
+      stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
+      seq: isSet(object.seq) ? globalThis.String(object.seq) : "0",
+    };
+  },
+
+  toJSON(message: StreamMark): unknown {
+    const obj: any = {};
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    if (message.seq !== "0") {
+      obj.seq = message.seq;
+    }
+    return obj;
+  },
+};
+
+function createBaseResyncPayload(): ResyncPayload {
+  return { restoredAt: undefined, received: [] };
+}
+
+export const ResyncPayload: MessageFns<ResyncPayload> = {
+  encode(message: ResyncPayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restoredAt !== undefined) {
+      Timestamp.encode(message.restoredAt, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.received) {
+      StreamMark.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResyncPayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResyncPayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.restoredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.received.push(StreamMark.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResyncPayload {
+    return {
+      restoredAt: isSet(object.restoredAt)
+        ? fromJsonTimestamp(object.restoredAt)
+        : isSet(object.restored_at)
+        ? fromJsonTimestamp(object.restored_at)
+        : undefined,
+      received: globalThis.Array.isArray(object?.received)
+        ? object.received.map((e: any) => StreamMark.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ResyncPayload): unknown {
+    const obj: any = {};
+    if (message.restoredAt !== undefined) {
+      obj.restoredAt = fromTimestamp(message.restoredAt).toISOString();
+    }
+    if (message.received?.length) {
+      obj.received = message.received.map((e) => StreamMark.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseResyncStatePayload(): ResyncStatePayload {
+  return { received: [], requeued: 0, unrecoverable: [] };
+}
+
+export const ResyncStatePayload: MessageFns<ResyncStatePayload> = {
+  encode(message: ResyncStatePayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.received) {
+      StreamMark.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.requeued !== 0) {
+      writer.uint32(16).uint32(message.requeued);
+    }
+    for (const v of message.unrecoverable) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResyncStatePayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResyncStatePayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.received.push(StreamMark.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requeued = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.unrecoverable.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResyncStatePayload {
+    return {
+      received: globalThis.Array.isArray(object?.received)
+        ? object.received.map((e: any) => StreamMark.fromJSON(e))
+        : [],
+      requeued: isSet(object.requeued) ? globalThis.Number(object.requeued) : 0,
+      unrecoverable: globalThis.Array.isArray(object?.unrecoverable)
+        ? object.unrecoverable.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ResyncStatePayload): unknown {
+    const obj: any = {};
+    if (message.received?.length) {
+      obj.received = message.received.map((e) => StreamMark.toJSON(e));
+    }
+    if (message.requeued !== 0) {
+      obj.requeued = Math.round(message.requeued);
+    }
+    if (message.unrecoverable?.length) {
+      obj.unrecoverable = message.unrecoverable;
+    }
+    return obj;
+  },
+};
+
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
 }
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
+  if (o instanceof globalThis.Date) {
+    return toTimestamp(o);
+  } else if (typeof o === "string") {
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
+  } else {
+    return Timestamp.fromJSON(o);
+  }
 }
 
 function isSet(value: any): boolean {

@@ -67,6 +67,16 @@ export interface PushMaterialResponse {
   envelope: Envelope | undefined;
 }
 
+/** ResyncRequest carries a signed ResyncPayload. */
+export interface ResyncRequest {
+  envelope: Envelope | undefined;
+}
+
+/** ResyncResponse carries a signed ResyncStatePayload. */
+export interface ResyncResponse {
+  envelope: Envelope | undefined;
+}
+
 function createBaseVerifyLicencesRequest(): VerifyLicencesRequest {
   return { envelope: undefined };
 }
@@ -548,6 +558,122 @@ export const PushMaterialResponse: MessageFns<PushMaterialResponse> = {
   },
 };
 
+function createBaseResyncRequest(): ResyncRequest {
+  return { envelope: undefined };
+}
+
+export const ResyncRequest: MessageFns<ResyncRequest> = {
+  encode(message: ResyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResyncRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResyncRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResyncRequest {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: ResyncRequest): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
+function createBaseResyncResponse(): ResyncResponse {
+  return { envelope: undefined };
+}
+
+export const ResyncResponse: MessageFns<ResyncResponse> = {
+  encode(message: ResyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResyncResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResyncResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResyncResponse {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: ResyncResponse): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
 /**
  * FederationService is served by every province gateway on its federation port.
  * Every request and response carries a signed Envelope; the payload message type
@@ -611,6 +737,20 @@ export const FederationServiceService = {
       Buffer.from(PushMaterialResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PushMaterialResponse => PushMaterialResponse.decode(value),
   },
+  /**
+   * Resync is called by a gateway restored from a backup: it learns where the recipient stands on
+   * every stream between them and asks it to send again what it delivered after the caller's marks.
+   * Request payload: ResyncPayload. Response payload: ResyncStatePayload.
+   */
+  resync: {
+    path: "/tongban.federation.v1.FederationService/Resync" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResyncRequest): Buffer => Buffer.from(ResyncRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResyncRequest => ResyncRequest.decode(value),
+    responseSerialize: (value: ResyncResponse): Buffer => Buffer.from(ResyncResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResyncResponse => ResyncResponse.decode(value),
+  },
 } as const;
 
 export interface FederationServiceServer extends UntypedServiceImplementation {
@@ -635,6 +775,12 @@ export interface FederationServiceServer extends UntypedServiceImplementation {
    * Response payload: MaterialReceiptPayload.
    */
   pushMaterial: handleClientStreamingCall<PushMaterialRequest, PushMaterialResponse>;
+  /**
+   * Resync is called by a gateway restored from a backup: it learns where the recipient stands on
+   * every stream between them and asks it to send again what it delivered after the caller's marks.
+   * Request payload: ResyncPayload. Response payload: ResyncStatePayload.
+   */
+  resync: handleUnaryCall<ResyncRequest, ResyncResponse>;
 }
 
 export interface FederationServiceClient extends Client {
@@ -716,6 +862,26 @@ export interface FederationServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PushMaterialResponse) => void,
   ): ClientWritableStream<PushMaterialRequest>;
+  /**
+   * Resync is called by a gateway restored from a backup: it learns where the recipient stands on
+   * every stream between them and asks it to send again what it delivered after the caller's marks.
+   * Request payload: ResyncPayload. Response payload: ResyncStatePayload.
+   */
+  resync(
+    request: ResyncRequest,
+    callback: (error: ServiceError | null, response: ResyncResponse) => void,
+  ): ClientUnaryCall;
+  resync(
+    request: ResyncRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResyncResponse) => void,
+  ): ClientUnaryCall;
+  resync(
+    request: ResyncRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResyncResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const FederationServiceClient = makeGenericClientConstructor(
