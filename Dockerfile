@@ -1,18 +1,26 @@
 # syntax=docker/dockerfile:1
 # Tongban gateway image: one image for every province; the province, database and secrets come
 # from the environment (TONGBAN_*). Build: docker build -t tongban-gateway:0.1.0 .
-# Checked without Docker by scripts/check-deploy.js (stages, USER, HEALTHCHECK, EXPOSE vs ENV).
+# Without a registry (podman, Debian base from mmdebstrap + this machine's Node 20): `npm run
+# image:build` (scripts/image/build.sh; docs/operations.md §15.1), which passes
+# NODE_IMAGE / BUILD_IMAGE and the npm configuration as the build secret `npmrc`.
+# Checked without Docker by scripts/check-deploy.js (stages, USER, HEALTHCHECK, EXPOSE vs ENV, secret).
+# NODE_IMAGE runs the gateway; BUILD_IMAGE (default: the same) compiles it and its native modules.
 ARG NODE_IMAGE=node:20-bookworm-slim
+ARG BUILD_IMAGE=${NODE_IMAGE}
 
 # --- build: full install, compile the gateway and the CLI -------------------------------------
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
-# Only needed if better-sqlite3 has no prebuilt binary for this platform and compiles itself.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# Only needed if better-sqlite3 has no prebuilt binary for this platform and compiles itself
+# (a build base that already has the toolchain skips apt).
+RUN command -v g++ >/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*; }
 # swagger-ui-dist pulls in a telemetry postinstall (@scarf/scarf): keep it off.
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# The npm configuration (registry, auth; npmca: a CA bundle its cafile names) is a build secret:
+# mounted for this command only, never in a layer. Without the secrets npm uses its defaults.
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npmca npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json webpack.config.js ./
 COPY apps apps
 COPY libs libs
@@ -22,12 +30,21 @@ COPY scripts/build-console.js scripts/build-console.js
 RUN npm run build
 
 # --- deps: production dependencies only (native modules built here, with the toolchain) -------
-FROM ${NODE_IMAGE} AS deps
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+RUN command -v g++ >/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*; }
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# better-sqlite3 is built for (or its prebuilt binary fetched for) this Node and glibc, the same as
+# the runtime stage's. Not needed at run time, left here: its C sources and objects, type
+# declarations, source maps, TypeORM's browser build. The last line proves the module still loads.
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npmca npm ci --omit=dev --no-audit --no-fund \
+  && npm cache clean --force \
+  && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+            node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/.deps \
+            node_modules/better-sqlite3/build/Release/test_extension.node node_modules/typeorm/browser \
+  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
+  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
 # --- runtime: node, production node_modules, dist/, proto/, data/; read-only, not root ----------
 FROM ${NODE_IMAGE} AS runtime
@@ -46,9 +63,10 @@ COPY --from=build /src/dist dist
 COPY package.json ./
 COPY proto proto
 COPY data data
-# The mount point of the audit checkpoint volume (TONGBAN_AUDIT_CHECKPOINT_FILE): a new named volume
-# takes this owner, so the gateway user can append to it on a read-only root filesystem.
-RUN mkdir -p /var/lib/tongban/audit && chown 1000:1000 /var/lib/tongban/audit
+# Mount points owned by the gateway user: a new named volume takes the owner, so the gateway can
+# write on a read-only root filesystem. audit: the checkpoint trail (TONGBAN_AUDIT_CHECKPOINT_FILE);
+# data: a SQLite province's database (TONGBAN_SQLITE_PATH=/var/lib/tongban/data/tongban.sqlite).
+RUN mkdir -p /var/lib/tongban/audit /var/lib/tongban/data && chown 1000:1000 /var/lib/tongban/audit /var/lib/tongban/data
 USER 1000:1000
 EXPOSE 8080 8081 9090
 # Probes go to the health port: a listener of its own that API load cannot delay (operations.md §11).

@@ -98,8 +98,8 @@ function checkDockerfile() {
     const op = (instr ?? '').toUpperCase();
     const expand = (s) => s.replace(/\$\{?(\w+)\}?/g, (m, n) => args[n] ?? m);
     if (op === 'ARG' && !stages.length) {
-      const [k, v] = rest.split('=');
-      args[k.trim()] = (v ?? '').trim();
+      const [k, ...v] = rest.split('=');
+      args[k.trim()] = expand(v.join('=').trim());
     } else if (op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(rest);
       stages.push({ image: expand(m[1]), name: m[2], run: [], copy: [], env: {}, expose: [], user: undefined, healthcheck: undefined, cmd: undefined });
@@ -115,7 +115,14 @@ function checkDockerfile() {
     }
   }
   if (stages.length < 2) problem(where, 'needs a build stage and a runtime stage');
+  // Base images are build arguments (scripts/image/build.sh passes the registry-free Debian bases);
+  // their defaults must be the official Node 20 image.
   for (const s of stages) if (s.image !== 'node:20-bookworm-slim') problem(where, `stage ${s.name ?? '?'} is FROM ${s.image}, expected node:20-bookworm-slim`);
+  // The npm configuration is a build secret, never a file in a layer.
+  for (const s of stages)
+    for (const r of s.run.filter((x) => /\bnpm ci\b/.test(x)))
+      if (!/--mount=type=secret,id=npmrc\b/.test(r)) problem(where, `stage ${s.name ?? '?'}: npm ci without the build secret npmrc (RUN --mount=type=secret,id=npmrc,target=/root/.npmrc)`);
+  for (const s of stages) if (s.copy.some((c) => /npmrc/.test(c))) problem(where, `stage ${s.name ?? '?'} copies an npmrc into a layer: pass it as the build secret npmrc`);
   const build = stages.find((s) => s.run.some((r) => /\bnpm run build\b/.test(r)));
   if (!build) problem(where, 'no stage runs npm run build');
   else if (!build.run.some((r) => /\bnpm ci\b(?!.*--omit)/.test(r))) problem(where, `stage ${build.name} builds without a full npm ci`);
@@ -527,8 +534,28 @@ function checkKubernetes() {
   else checked.push(`k8s schemas: kubernetes-models ${require('kubernetes-models/package.json').version} (offline), ${files.length} files`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// podman (scripts/image/, docs/operations.md §15.1)
+// ---------------------------------------------------------------------------------------------
+
+function checkPodman() {
+  const where = 'deploy/podman/containers.conf';
+  const file = path.join(ROOT, where);
+  if (!existsSync(file)) return problem(where, 'missing (image:build and image:test point CONTAINERS_CONF at it)');
+  const conf = readFileSync(file, 'utf8');
+  if (!/^\s*runtime\s*=\s*"runc"/m.test(conf)) problem(where, '[engine] runtime = "runc" is required on these machines (crun is refused)');
+  if (!/^\s*default_ulimits\s*=\s*\[\s*\]/m.test(conf)) problem(where, '[containers] default_ulimits = [] is required on these machines');
+  const scripts = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts ?? {};
+  for (const name of ['image:build', 'image:test']) {
+    const target = /scripts\/image\/\S+/.exec(scripts[name] ?? '')?.[0];
+    if (!target || !existsSync(path.join(ROOT, target))) problem('package.json', `script ${name} must run a file of scripts/image/ (found ${scripts[name] ?? 'none'})`);
+  }
+  checked.push('podman: containers.conf (runc, no default ulimits), image:build and image:test');
+}
+
 const image = checkDockerfile();
 checkCompose(image);
+checkPodman();
 checkKubernetes();
 
 if (problems.length) {

@@ -22,8 +22,6 @@ node_bin=$(command -v node)
 node_version=$("$node_bin" -p 'process.versions.node')
 case "$node_version" in 20.*) ;; *) echo "base.sh: need Node 20 on this machine, found $node_version" >&2; exit 1 ;; esac
 node_prefix=$(cd "$(dirname "$(readlink -f "$node_bin")")/.." && pwd)
-# Node must run on bookworm's libc: list what it links against (all from libc6/libstdc++6/libgcc-s1).
-ldd "$node_bin" | awk '{print "  " $1}' | sed 's/^/base.sh: node needs/' >&2
 
 # Shared by both bases: no docs, man pages or locales in the image (as Debian's -slim images do).
 slim=(
@@ -55,6 +53,8 @@ build_one() { # name variant includes [extra mmdebstrap args...]
     return
   fi
   local t0=$SECONDS
+  # Node must run on bookworm's libc: what it links against (all from libc6, libstdc++6, libgcc-s1).
+  echo "base.sh: $node_bin needs $(ldd "$node_bin" | awk '{print $1}' | tr '\n' ' ')"
   echo "base.sh: building $name (mmdebstrap --variant=$variant bookworm, Node $node_version)"
   # Imported under a temporary name and tagged only once it runs node: a failed or cut-off
   # mmdebstrap must not leave an image that later runs would take as the cached base.
