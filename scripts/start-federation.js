@@ -20,6 +20,12 @@ const SIGNING_ALGS = Object.fromEntries(
     .map((p) => p.split('=').map((v) => v.trim())),
 );
 
+/** The settings of a gateway signing with `alg`: an SM2 gateway also digests its payloads with SM3 (国密 throughout). */
+function signingEnv(alg) {
+  if (!alg) return {};
+  return alg === 'SM2SM3' ? { TONGBAN_SIGNING_ALG: alg, TONGBAN_ENVELOPE_DIGEST: 'SM3' } : { TONGBAN_SIGNING_ALG: alg };
+}
+
 function newestMtime(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -57,7 +63,7 @@ async function main() {
   const tls = fed.localPki(path.join(STATE, 'tls'), CODES, secrets.pki);
   console.log(`mutual TLS: local CA ${path.join('.federation', 'tls', 'ca.pem')}, one certificate per gateway`);
 
-  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code], tls: tls[code], env: SIGNING_ALGS[code] ? { TONGBAN_SIGNING_ALG: SIGNING_ALGS[code] } : {} }));
+  const options = CODES.map((code) => ({ code, dir: path.join(STATE, 'data'), secrets: secrets[code], tls: tls[code], env: signingEnv(SIGNING_ALGS[code]) }));
   for (const o of options) {
     const file = path.join(ROOT, 'deploy', 'demo', `licences-${o.code}.json`);
     if (!existsSync(file)) continue;
@@ -131,7 +137,7 @@ Check the returned attestation offline (paste it):
     -H 'authorization: Bearer ${gd.apiToken}' -H 'content-type: application/json' \\
     -d '{"attestation":"<paste>"}'
 
-Mixed algorithms: 河北 (130000) signs with 国密 SM2 (alg SM2SM3), the others with Ed25519 (EdDSA):
+Mixed algorithms: 河北 (130000) signs with 国密 SM2 (alg SM2SM3) and digests with SM3 ("dal":"SM3"), the others with Ed25519 (EdDSA):
   curl -s ${(gateways.find((g) => g.code === '130000') || gd).baseUrl}/.well-known/jwks.json
 
 Peers as ${gd.code} sees them:

@@ -6,7 +6,9 @@ import { waitFor } from './support/wait';
 
 // A mixed federation (issue 11): 北京 signs with Ed25519, 河北 with 国密 SM2 (SM2SM3), 广东 with
 // ECDSA P-256; every gateway accepts all three (the default allow-list). Licences are verified across
-// every ordered pair, and a case runs between the SM2 gateway and an Ed25519 one.
+// every ordered pair, and a case runs between the SM2 gateway and an Ed25519 one. 河北 also digests
+// payloads with SM3 (TONGBAN_ENVELOPE_DIGEST=SM3: `"dal":"SM3"` in its envelopes and receipts,
+// docs/protocol.md §3.5), so every call to or from it crosses the SM3/SHA-256 boundary.
 const BJ = '110000';
 const HB = '130000';
 const GD = '440000';
@@ -17,7 +19,9 @@ let gws: Record<string, Gateway>;
 const headerOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()) as { alg: string; kid: string };
 
 beforeAll(async () => {
-  const options = await Promise.all(Object.keys(ALG).map((code) => gatewayOptions(code, { env: { ...FAST, TONGBAN_SIGNING_ALG: ALG[code] } })));
+  const options = await Promise.all(
+    Object.keys(ALG).map((code) => gatewayOptions(code, { env: { ...FAST, TONGBAN_SIGNING_ALG: ALG[code], ...(code === HB ? { TONGBAN_ENVELOPE_DIGEST: 'SM3' } : {}) } })),
+  );
   await Promise.all(options.map(importDemoLicences));
   const list = await Promise.all(options.map(startGateway));
   await connectAll(list);
@@ -104,6 +108,10 @@ it("a case between 北京 (Ed25519) and 河北 (SM2): 户口迁移 completes on 
   expect(toBj.length).toBeGreaterThan(0);
   for (const m of toHb) expect(headerOf(m.receipt!).alg).toBe('SM2SM3');
   for (const m of toBj) expect(headerOf(m.receipt!).alg).toBe('EdDSA');
+  // 河北's receipts digest the body with SM3 and say so; 北京 checked them (DELIVERED) and writes SHA-256 ones.
+  const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString()) as { dig: string; dal?: string };
+  for (const m of toHb) expect(claimsOf(m.receipt!)).toMatchObject({ dal: 'SM3', dig: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+  for (const m of toBj) expect(claimsOf(m.receipt!)).not.toHaveProperty('dal');
 });
 
 it('peer policy: 北京 requires SM2SM3 from 河北 (accepted) and from 广东 (its ES256 calls and attestations refused with ALG_NOT_ALLOWED); bad lists are a 400; null lifts it', async () => {

@@ -59,6 +59,8 @@ export interface Attack {
   /** Same as claims, for iat/exp given relative to now ("+1000", "-880"). */
   clock?: { iat?: Rel; exp?: Rel };
   omitClaims?: string[];
+  /** 'sm3': `dig` is the SM3 digest and `dal` is "SM3" (docs/protocol.md §3.5); claims/omitClaims still apply. */
+  digest?: 'sm3';
   mty?: string;
   signature?: 'none' | 'hs256' | 'der' | 'truncated' | 'flipped';
   /** After signing: `payload` sends other bytes than were digested; `claims` edits the signed claims. */
@@ -143,6 +145,7 @@ export interface CorpusCase {
 const ATTACK_KEYS = [
   'signer',
   'strangerCode',
+  'digest',
   'header',
   'omitHeader',
   'kid',
@@ -396,7 +399,7 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
     jti: randomUUID(),
     iat: now,
     exp: now + 120,
-    dig: dig(payload),
+    ...(a.digest === 'sm3' ? { dig: createHash('sm3').update(payload).digest('base64url'), dal: 'SM3' } : { dig: dig(payload) }),
     ...a.claims,
   };
   for (const k of ['iat', 'exp'] as const) {

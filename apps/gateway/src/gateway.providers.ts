@@ -57,6 +57,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
       useValue: {
         allowedAlgorithms: config.allowedAlgorithms,
         messageTtlSeconds: config.messageTtlSeconds,
+        envelopeDigest: config.envelopeDigest,
         clockSkewSeconds: config.clockSkewSeconds,
         maxPayloadBytes: config.maxPayloadBytes,
         peerDeadlineMs: config.peerDeadlineMs,

@@ -54,6 +54,8 @@ const schema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.enum(ALGS, { message: 'only EdDSA, ES256 and SM2SM3 may be allowed (never none, HS* or RS*)' })).min(1)),
+    // Digest of the `dig` claim of envelopes we send (docs/protocol.md §3.5); receivers accept both.
+    envelopeDigest: z.enum(['SHA-256', 'SM3'], { message: 'must be SHA-256 or SM3' }).default('SHA-256'),
     messageTtlS: int(10, 300).default(120),
     clockSkewS: int(0, 300).default(60),
     maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -165,6 +167,7 @@ export interface GatewayConfig {
   adminToken: string;
   signingAlg: Raw['signingAlg'];
   allowedAlgorithms: Raw['allowedAlgs'];
+  envelopeDigest: Raw['envelopeDigest'];
   messageTtlSeconds: number;
   clockSkewSeconds: number;
   maxPayloadBytes: number;
@@ -303,6 +306,7 @@ function finish(r: Raw): GatewayConfig {
     adminToken,
     signingAlg: r.signingAlg,
     allowedAlgorithms: r.allowedAlgs,
+    envelopeDigest: r.envelopeDigest,
     messageTtlSeconds: r.messageTtlS,
     clockSkewSeconds: r.clockSkewS,
     maxPayloadBytes: r.maxPayloadBytes,

@@ -32,8 +32,9 @@ export interface ReceiptClaims {
   seq: number;
   /** Payload type of the delivered body. */
   mty: string;
-  /** base64url(SHA-256(body)). */
+  /** base64url(H(body)), H = SHA-256, or SM3 when `dal` says so (as in an envelope, docs/protocol.md §3.5). */
   dig: string;
+  dal?: 'SM3';
   /** ACCEPTED (applied) or REJECTED (will never be applied; see rsn). */
   sta: 'ACCEPTED' | 'REJECTED';
   rsn?: string;

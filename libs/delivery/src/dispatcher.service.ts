@@ -2,12 +2,13 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Op
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
-import { digest, PeerClient, SignedTokenVerifier } from '@tongban/federation';
+import { PeerClient, SignedTokenVerifier } from '@tongban/federation';
 import { Metrics, withCorrelationId } from '@tongban/observability';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
+import { receiptDigestMatches } from './receipt-claims';
 import { claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
@@ -90,7 +91,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       const response = DeliveryReceiptPayload.decode(await this.peers.call(m.peer, 'Deliver', payload, m.correlationId ?? undefined, m.signKid ?? undefined));
       const check = await this.verifier.check<ReceiptClaims>(response.receipt, RECEIPT_TYP);
       const c = check.claims;
-      if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || c.dig !== digest(body)) {
+      if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || !receiptDigestMatches(c, body)) {
         throw new ReceiptInvalidError(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
       await repo.update(

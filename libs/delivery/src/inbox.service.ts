@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
-import { RefusalException } from '@tongban/federation';
+import { FEDERATION_OPTIONS, FederationOptions, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { DeliveryPayload } from '@tongban/proto';
@@ -44,6 +44,7 @@ export class Inbox {
     private readonly keys: KeyStore,
     private readonly clock: Clock,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() @Inject(FEDERATION_OPTIONS) private readonly federation?: FederationOptions,
   ) {}
 
   /** Registers the handler of one payload type. */
@@ -112,7 +113,7 @@ export class Inbox {
         await handler(tx, m);
       }
     }
-    const claims = receiptClaims(this.self, m, status, reason, this.clock.epochSeconds());
+    const claims = receiptClaims(this.self, m, status, reason, this.clock.epochSeconds(), this.federation?.envelopeDigest);
     const receipt = this.keys.signJws(RECEIPT_TYP, claims);
     await tx.getRepository(InboxMessageEntity).insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
     if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);

@@ -17,8 +17,10 @@ export interface EnvelopeClaims {
   jti: string;
   iat: number;
   exp: number;
-  /** base64url(SHA-256(payload bytes)). */
+  /** base64url(H(payload bytes)), H named by `dal` (SHA-256 when absent). */
   dig: string;
+  /** Digest algorithm of `dig` (docs/protocol.md §3.5): absent means SHA-256; the only other value is SM3. */
+  dal?: 'SM3';
   /** For responses: the `jti` of the request answered. */
   rto?: string;
 }
@@ -28,3 +30,7 @@ export interface OpenedEnvelope {
   claims: EnvelopeClaims;
   payload: Buffer;
 }
+
+/** Digest algorithms of the `dig` claim, by `dal` value (absent = SHA-256), with node:crypto's name. */
+export const ENVELOPE_DIGESTS = { 'SHA-256': 'sha256', SM3: 'sm3' } as const;
+export type EnvelopeDigestAlg = keyof typeof ENVELOPE_DIGESTS;

@@ -554,6 +554,59 @@ describe('EnvelopeService', () => {
       });
     });
 
+    describe('SM3 payload digest (dal, docs/protocol.md §3.5)', () => {
+      const sm3 = (b: Uint8Array) => createHash('sm3').update(b).digest('base64url');
+
+      it('a sender set to SM3 writes dal "SM3" and an SM3 dig, and the receiver (set to SHA-256) accepts it', async () => {
+        const sender = new EnvelopeService(
+          fakeKeyStore(keys.gdEd),
+          f.senderTrust as unknown as TrustStore,
+          f.senderReplay as unknown as ReplayStore,
+          f.clock,
+          { ...OPTIONS, envelopeDigest: 'SM3' },
+          GD,
+        );
+        const { envelope } = sender.seal(BJ, REQ, PAYLOAD);
+        const opened = await f.receiver.open(envelope, request);
+        expect(opened.claims.dal).toBe('SM3');
+        expect(opened.claims.dig).toBe(sm3(PAYLOAD));
+        expect(opened.claims.dig).not.toBe(digest(PAYLOAD));
+        expect(Object.keys(opened.claims)).toEqual(['ver', 'iss', 'aud', 'mty', 'jti', 'iat', 'exp', 'dig', 'dal']);
+      });
+
+      it('a SHA-256 sender writes no dal at all (envelopes unchanged from before SM3 was an option)', () => {
+        const { envelope } = f.sender.seal(BJ, REQ, PAYLOAD);
+        expect(JSON.parse(Buffer.from(envelope.jws.split('.')[1], 'base64url').toString())).not.toHaveProperty('dal');
+      });
+
+      it('the empty-payload SM3 digest is the one the document gives', () => {
+        expect(digest(new Uint8Array(0), 'SM3')).toBe('GrIdg1XPoX-OYRlIMegajyK-yMco_vt0ftA161CCqis');
+      });
+
+      it('DIGEST_MISMATCH: an SM3 dig over changed bytes, or a SHA-256 dig labelled SM3, or an SM3 dig without dal', async () => {
+        const tampered = Buffer.from(PAYLOAD);
+        tampered[0] ^= 1;
+        await expectRefused(envelopeFrom(claimsAt(f.clock, { dig: sm3(PAYLOAD), dal: 'SM3' }), { payload: tampered }), 'DIGEST_MISMATCH');
+        await expectRefused(envelopeFrom(claimsAt(f.clock, { dig: digest(PAYLOAD), dal: 'SM3' })), 'DIGEST_MISMATCH');
+        await expectRefused(envelopeFrom(claimsAt(f.clock, { dig: sm3(PAYLOAD) })), 'DIGEST_MISMATCH');
+      });
+
+      it('ALG_NOT_ALLOWED: any other dal, even with a digest that would match (no MD5, no "sha256" spelling, no non-string)', async () => {
+        const md5 = createHash('md5').update(PAYLOAD).digest('base64url');
+        for (const [dal, dig] of [
+          ['MD5', md5],
+          ['sha256', digest(PAYLOAD)],
+          ['SHA-256', digest(PAYLOAD)],
+          ['sm3', sm3(PAYLOAD)],
+          [null, digest(PAYLOAD)],
+          [['SM3'], sm3(PAYLOAD)],
+        ] as [unknown, string][]) {
+          const e = await expectRefused(envelopeFrom(claimsAt(f.clock, { dig, dal })), 'ALG_NOT_ALLOWED');
+          expect(e.message).toContain('dal');
+        }
+      });
+    });
+
     it('PEER_SUSPENDED: refuses a correctly signed message from a suspended peer', async () => {
       f.trust.peers.get(GD)!.status = 'SUSPENDED';
       const e = await expectRefused(f.sender.seal(BJ, REQ, PAYLOAD).envelope, 'PEER_SUSPENDED');

@@ -4,7 +4,7 @@ import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
-import { ENVELOPE_TYP, ENVELOPE_VERSION, EnvelopeClaims, OpenedEnvelope } from './envelope-claims';
+import { ENVELOPE_DIGESTS, ENVELOPE_TYP, ENVELOPE_VERSION, EnvelopeClaims, EnvelopeDigestAlg, OpenedEnvelope } from './envelope-claims';
 import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } from './federation.options';
 import { verifyJwsSignature } from './jws-signature';
 import { RefusalException } from './refusal';
@@ -42,6 +42,7 @@ export class EnvelopeService {
   /** Signs `payload` for `recipient`; returns the envelope and its message id. */
   seal(recipient: string, type: string, payload: Uint8Array, replyTo?: string, signKid?: string): { envelope: Envelope; messageId: string } {
     const iat = this.clock.epochSeconds();
+    const dal = this.options.envelopeDigest ?? 'SHA-256';
     const claims: EnvelopeClaims = {
       ver: ENVELOPE_VERSION,
       iss: this.self,
@@ -50,7 +51,8 @@ export class EnvelopeService {
       jti: randomUUID(),
       iat,
       exp: iat + Math.min(this.options.messageTtlSeconds, MAX_MESSAGE_LIFETIME_SECONDS),
-      dig: digest(payload),
+      dig: digest(payload, dal),
+      ...(dal === 'SHA-256' ? {} : { dal }),
       ...(replyTo ? { rto: replyTo } : {}),
     };
     const jws = this.keys.signJws(ENVELOPE_TYP, claims, signKid);
@@ -119,7 +121,7 @@ export class EnvelopeService {
     if (now > claims.exp + skew) throw refuse('EXPIRED', 'message has expired');
     if (claims.iat > now + skew) throw refuse('NOT_YET_VALID', `message is issued more than ${skew}s in the future`);
     if (claims.mty !== expect.type) throw refuse('TYPE_MISMATCH', `this method takes ${expect.type}`);
-    if (digest(payload) !== claims.dig) throw refuse('DIGEST_MISMATCH', 'payload digest does not match the signed dig claim');
+    if (digest(payload, claims.dal ?? 'SHA-256') !== claims.dig) throw refuse('DIGEST_MISMATCH', `payload digest (${claims.dal ?? 'SHA-256'}) does not match the signed dig claim`);
     if (expect.replyTo) {
       if (claims.rto !== expect.replyTo.messageId) throw refuse('REPLY_MISMATCH', 'rto does not name the request');
     } else if (!(await this.replay.remember(sender, claims.jti, claims.exp))) {
@@ -129,9 +131,9 @@ export class EnvelopeService {
   }
 }
 
-/** base64url(SHA-256(bytes)), the `dig` claim. */
-export function digest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64url');
+/** base64url(H(bytes)), the `dig` claim; H is SHA-256 unless `alg` (the `dal` claim) says SM3. */
+export function digest(bytes: Uint8Array, alg: EnvelopeDigestAlg = 'SHA-256'): string {
+  return createHash(ENVELOPE_DIGESTS[alg]).update(bytes).digest('base64url');
 }
 
 function parseCompact(jws: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
@@ -154,11 +156,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkClaims(c: Record<string, unknown>, refuse: (code: 'MISSING_CLAIM' | 'UNSUPPORTED_VERSION', d: string) => RefusalException): EnvelopeClaims {
+function checkClaims(c: Record<string, unknown>, refuse: (code: 'MISSING_CLAIM' | 'UNSUPPORTED_VERSION' | 'ALG_NOT_ALLOWED', d: string) => RefusalException): EnvelopeClaims {
   if (c.ver !== ENVELOPE_VERSION) throw refuse('UNSUPPORTED_VERSION', `ver must be ${ENVELOPE_VERSION}`);
   for (const name of ['aud', 'mty', 'jti', 'dig'] as const) {
     if (typeof c[name] !== 'string' || !c[name].length) throw refuse('MISSING_CLAIM', `${name} must be a non-empty string`);
   }
+  // `dal` names the digest of `dig`; absent means SHA-256 (every envelope before SM3 was an option).
+  if (c.dal !== undefined && c.dal !== 'SM3') throw refuse('ALG_NOT_ALLOWED', 'dal must be absent (SHA-256) or "SM3"');
   if (!CODE.test(c.aud as string)) throw refuse('MISSING_CLAIM', 'aud must be a 6-digit participant code');
   if ((c.jti as string).length > 64) throw refuse('MISSING_CLAIM', 'jti must be at most 64 characters');
   for (const name of ['iat', 'exp'] as const) {

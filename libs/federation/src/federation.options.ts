@@ -1,4 +1,5 @@
 import type { JwsAlgorithm } from '@tongban/gm';
+import type { EnvelopeDigestAlg } from './envelope-claims';
 import type { RefusalLimits } from './refusal-guard';
 
 /** Configuration of the signed envelope and of peer calls. */
@@ -11,6 +12,8 @@ export interface FederationOptions {
   clockSkewSeconds: number;
   /** Largest payload accepted or sent (bytes). */
   maxPayloadBytes: number;
+  /** Digest algorithm of the `dig` claim of envelopes we send (default SHA-256; SM3 writes `dal: "SM3"`). */
+  envelopeDigest?: EnvelopeDigestAlg;
   /** Deadline of a call to a peer (milliseconds). */
   peerDeadlineMs: number;
   /** Budget and audit window of refusals before signature verification (default DEFAULT_REFUSAL_LIMITS). */
