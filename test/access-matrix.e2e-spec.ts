@@ -59,6 +59,8 @@ describe('authorisation matrix (every route × every caller × spellings of the 
   let gw: Gateway;
   let routes: Route[];
   const callers: Caller[] = [{ name: 'no token' }, { name: 'wrong token', token: 'tb_not-a-token-of-this-gateway' }];
+  /** Admin console sessions of the admin clients (same role as their token). */
+  const sessions: (Caller & { cookie: string; csrf: string })[] = [];
 
   beforeAll(async () => {
     gw = await startGateway(await gatewayOptions('110000'));
@@ -71,6 +73,10 @@ describe('authorisation matrix (every route × every caller × spellings of the 
       const r = await call<{ token: string }>(gw, 'POST', '/admin/clients', { kind: 'ADMIN', name: `adm-${role}`, role }, gw.adminToken);
       expect(r.status).toBe(201);
       callers.push({ name: `admin client with role ${role}`, token: r.body.token, kind: 'ADMIN', role });
+      const signIn = await fetch(`${gw.baseUrl}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: r.body.token }) });
+      expect(signIn.status).toBe(200);
+      const cookie = /tongban_console=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')?.[1] ?? '';
+      sessions.push({ name: `console session of role ${role}`, kind: 'ADMIN', role, cookie, csrf: ((await signIn.json()) as { csrfToken: string }).csrfToken });
     }
     callers.push({ name: 'bootstrap API token (every scope)', token: gw.apiToken, kind: 'SYSTEM', scopes: SCOPES });
     const doc = (await (await fetch(`${gw.baseUrl}/docs/openapi.json`)).json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
@@ -132,5 +138,38 @@ describe('authorisation matrix (every route × every caller × spellings of the 
     // The matrix really ran: thousands of requests, with allowed callers reaching handlers.
     expect(results.length).toBeGreaterThan(2000);
     expect(results.filter((r) => r.spelling === 'canonical' && allowed(r.route.rule, r.caller) && r.route.rule.audience !== 'public').length).toBeGreaterThan(50);
+  }, 120_000);
+
+  it('a console session is its client under the same rules, and no state change passes with the cookie alone', async () => {
+    const STATE_CHANGING = ['POST', 'PUT', 'PATCH', 'DELETE'];
+    const probes: { route: Route; caller: (typeof sessions)[number]; csrf: boolean }[] = [];
+    for (const route of routes.filter((r) => r.rule.audience !== 'public')) {
+      for (const caller of sessions) {
+        const changes = STATE_CHANGING.includes(route.method);
+        if (changes) probes.push({ route, caller, csrf: false });
+        // Signing out with the matrix's own sessions would end them: console-session.e2e-spec.ts covers it.
+        if (!(route.method === 'DELETE' && route.path === '/console/api/session')) probes.push({ route, caller, csrf: changes });
+      }
+    }
+    const body = JSON.stringify({ matrixProbe: true });
+    const results = await inParallel(
+      probes.map((p) => async () => {
+        const headers: Record<string, string> = { cookie: `tongban_console=${p.caller.cookie}`, ...(p.csrf ? { 'x-csrf-token': p.caller.csrf } : {}) };
+        const withBody = ['POST', 'PUT', 'PATCH'].includes(p.route.method);
+        if (withBody) headers['content-type'] = 'application/json';
+        const res = await rawRequest(gw.httpPort, p.route.method, p.route.path, { headers, body: withBody ? body : undefined });
+        return { ...p, status: res.status, body: res.body };
+      }),
+    );
+    const describe = (r: (typeof results)[number]) => `${r.route.method} ${r.route.path} as ${r.caller.name}${r.csrf ? ' with CSRF token' : ''}: ${r.status} ${r.body.slice(0, 160)}`;
+    const withoutCsrf = results.filter((r) => STATE_CHANGING.includes(r.route.method) && !r.csrf);
+    expect(withoutCsrf.length).toBeGreaterThan(20);
+    expect(withoutCsrf.filter((r) => r.status !== 403 || !r.body.includes('"CSRF_TOKEN_INVALID"')).map(describe)).toEqual([]);
+    const decided = results.filter((r) => r.csrf || !STATE_CHANGING.includes(r.route.method));
+    expect(decided.filter((r) => !allowed(r.route.rule, r.caller) && (r.status !== 403 || !r.body.includes('"FORBIDDEN"'))).map(describe)).toEqual([]);
+    expect(decided.filter((r) => allowed(r.route.rule, r.caller) && [401, 403].includes(r.status)).map(describe)).toEqual([]);
+    expect(results.filter((r) => r.status >= 500).map(describe)).toEqual([]);
+    // The sessions lived through it all.
+    for (const s of sessions) expect((await rawRequest(gw.httpPort, 'GET', '/console/api/session', { headers: { cookie: `tongban_console=${s.cookie}` } })).status).toBe(200);
   }, 120_000);
 });

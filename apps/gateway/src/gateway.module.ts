@@ -33,6 +33,7 @@ import { HealthController } from './http/health.controller';
 import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 import { ReplicaWakeUps } from './replica-wake-ups';
+import { consoleParts } from './http/console/console.parts';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
 class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -89,6 +90,7 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
 @Module({})
 export class GatewayModule {
   static forConfig(config: GatewayConfig, transport: TransportSecurity): DynamicModule {
+    const adminConsole = consoleParts(config);
     return {
       module: GatewayModule,
       imports: [DiscoveryModule],
@@ -102,8 +104,10 @@ export class GatewayModule {
         PublicController,
         HealthController,
         FederationGrpcController,
+        ...adminConsole.controllers,
       ],
       providers: [
+        ...adminConsole.providers,
         ...configProviders(config),
         { provide: TransportSecurity, useValue: transport },
         ...initialisedStores,

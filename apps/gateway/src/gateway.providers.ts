@@ -9,7 +9,7 @@ import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence'
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
 import { KEY_ADMIN_OPTIONS, KeyAdminOptions } from '@tongban/key-admin';
-import { ApiClientEntity, ClientRegistry } from '@tongban/access';
+import { ApiClientEntity, ClientRegistry, ConsoleSessionEntity } from '@tongban/access';
 import { CATALOGUE_OPTIONS, CalendarVersionEntity, CatalogueOptions, CatalogueStore, CatalogueVersionEntity } from '@tongban/catalogue';
 import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tongban/delivery';
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
@@ -39,6 +39,7 @@ export const ENTITIES = [
   WebhookDeliveryEntity,
   ApiClientEntity,
   DirectoryStateEntity,
+  ConsoleSessionEntity,
 ];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');

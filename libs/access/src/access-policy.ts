@@ -8,6 +8,8 @@ export type Role = (typeof ROLES)[number];
 
 /** An authenticated caller. */
 export interface Principal {
+  /** The stored client's id, or `bootstrap:<name>:<8 hex of the token's hash>` for a token from configuration. */
+  id: string;
   name: string;
   kind: 'SYSTEM' | 'ADMIN';
   scopes: Scope[];

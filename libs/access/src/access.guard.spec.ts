@@ -87,10 +87,10 @@ class StatusFilter implements ExceptionFilter {
 }
 
 const PRINCIPALS: Record<string, Principal> = {
-  cases: { name: 'hall', kind: 'SYSTEM', scopes: ['cases'], role: null },
-  all: { name: 'everything', kind: 'SYSTEM', scopes: ['verify', 'cases', 'tasks'], role: null },
-  admin: { name: 'root', kind: 'ADMIN', scopes: [], role: 'admin' },
-  auditor: { name: 'reader', kind: 'ADMIN', scopes: [], role: 'auditor' },
+  cases: { id: 'c1', name: 'hall', kind: 'SYSTEM', scopes: ['cases'], role: null },
+  all: { id: 'c2', name: 'everything', kind: 'SYSTEM', scopes: ['verify', 'cases', 'tasks'], role: null },
+  admin: { id: 'c3', name: 'root', kind: 'ADMIN', scopes: [], role: 'admin' },
+  auditor: { id: 'c4', name: 'reader', kind: 'ADMIN', scopes: [], role: 'auditor' },
 };
 
 async function appWith(controllers: (new () => object)[]): Promise<{ app: NestFastifyApplication; audit: { record: jest.Mock<void, Parameters<AuditLog['record']>> } }> {

@@ -28,6 +28,7 @@ const hash = (token: string) => createHash('sha256').update(token, 'utf8').diges
 @Injectable()
 export class ClientRegistry {
   private byHash = new Map<string, Principal>();
+  private byId = new Map<string, Principal>();
   private readonly repo: Repository<ApiClientEntity>;
   private readonly bootstrap = new Map<string, Principal>();
 
@@ -38,14 +39,27 @@ export class ClientRegistry {
     boot: BootstrapClients,
   ) {
     this.repo = ds.getRepository(ApiClientEntity);
-    for (const s of boot.systems) this.bootstrap.set(hash(s.token), { name: s.name, kind: 'SYSTEM', scopes: [...SCOPES], role: null });
-    this.bootstrap.set(hash(boot.adminToken), { name: 'admin', kind: 'ADMIN', scopes: [], role: 'admin' });
+    // A bootstrap id names the token's generation (8 hex of its hash): a new TONGBAN_ADMIN_TOKEN ends the old one's console sessions.
+    const bootId = (name: string, token: string) => `bootstrap:${name}:${hash(token).slice(0, 8)}`;
+    for (const s of boot.systems) this.bootstrap.set(hash(s.token), { id: bootId(s.name, s.token), name: s.name, kind: 'SYSTEM', scopes: [...SCOPES], role: null });
+    this.bootstrap.set(hash(boot.adminToken), { id: bootId('admin', boot.adminToken), name: 'admin', kind: 'ADMIN', scopes: [], role: 'admin' });
   }
 
   /** Reloads stored clients (at boot, after a change, periodically for replicas). */
   async refresh(): Promise<void> {
     const rows = await this.repo.find();
-    this.byHash = new Map(rows.filter((r) => !r.disabledAt).map((r) => [r.tokenHash, { name: r.name, kind: r.kind, scopes: r.scopes as Scope[], role: r.role }]));
+    const enabled = rows.filter((r) => !r.disabledAt).map((r) => [r.tokenHash, { id: r.id, name: r.name, kind: r.kind, scopes: r.scopes as Scope[], role: r.role }] as const);
+    this.byHash = new Map(enabled);
+    this.byId = new Map(enabled.map(([, p]) => [p.id, p]));
+  }
+
+  /**
+   * The enabled principal with this id (what a console session resolves to on each request, so a
+   * disabled client's sessions stop at once); undefined when unknown or disabled.
+   */
+  byClientId(id: string): Principal | undefined {
+    for (const p of this.bootstrap.values()) if (p.id === id) return p;
+    return this.byId.get(id);
   }
 
   /** The principal holding `token`, if any. */

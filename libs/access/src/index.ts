@@ -4,3 +4,6 @@ export * from './access.guard';
 export * from './api-client.entity';
 export * from './client-registry.service';
 export * from './route-declarations';
+export * from './console-session.entity';
+export * from './console-sessions.service';
+export * from './sign-in-limiter';

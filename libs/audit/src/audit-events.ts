@@ -35,6 +35,11 @@ export const AUDIT_EVENTS = [
   'directory.refused',
   'case.material.downloaded',
   'backup.restored',
+  'console.session.created',
+  'console.session.refused',
+  'console.session.ended',
+  'console.session.expired',
+  'console.action',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

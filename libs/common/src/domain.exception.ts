@@ -20,6 +20,10 @@ export type ErrorCode =
   | 'ISSUER_RESPONSE_INVALID'
   /** Our own database is unreachable or busy: retry after the `Retry-After` seconds (the reason says whether anything was stored). */
   | 'UNAVAILABLE'
+  /** A cookie-authenticated (console) state change without the session's X-CSRF-Token. */
+  | 'CSRF_TOKEN_INVALID'
+  /** Too many attempts (console sign-in): retry after the `Retry-After` seconds. */
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 /** A failure the caller can act on; `message` is safe to show (never holds personal data). */
@@ -28,7 +32,7 @@ export class DomainException extends Error {
     readonly code: ErrorCode,
     message: string,
     /** `location`: where a change that was stored can be read (UNAVAILABLE, DATABASE_READ_AFTER_COMMIT). */
-    readonly details: { field?: string; rule?: string; reason?: string; peer?: string; location?: string } = {},
+    readonly details: { field?: string; rule?: string; reason?: string; peer?: string; location?: string; retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'DomainException';

@@ -141,6 +141,18 @@ const schema = z
     logFormat: z.enum(['json', 'pretty']).optional(),
     // Unset means 2000 ms in production, 0 otherwise: time for load balancers to see "not ready".
     shutdownGraceMs: int(0, 120_000).optional(),
+    // Admin console (docs/operations.md §Admin console): served at /console on the HTTP port;
+    // sessions expire after consoleIdleTimeoutS without use and consoleAbsoluteTimeoutS after sign-in.
+    consoleEnabled: bool.default(true),
+    consoleIdleTimeoutS: int(1, 86_400).default(900),
+    consoleAbsoluteTimeoutS: int(1, 7 * 86_400).default(8 * 3600),
+    // Secure cookie flag: set when the console is reached over HTTPS through a TLS-terminating proxy.
+    consoleCookieSecure: bool.default(false),
+    // Failed sign-ins allowed per minute from one source address, and in all (per replica).
+    consoleSignInFailuresPerIpPerMin: int(1, 10_000).default(10),
+    consoleSignInFailuresPerMin: int(1, 100_000).default(100),
+    // Folder of the built console (default: dist/console of the installation).
+    consoleDir: z.string().min(1).optional(),
   })
   .strict();
 
@@ -203,6 +215,16 @@ export interface GatewayConfig {
   logFormat: 'json' | 'pretty';
   /** On SIGTERM/SIGINT: time between reporting "not ready" and closing the servers. */
   shutdownGraceMs: number;
+  /** Admin console: sessions (timeouts in ms), cookie flag, sign-in failure limits, assets folder (null: not found). */
+  console: {
+    enabled: boolean;
+    idleTimeoutMs: number;
+    absoluteTimeoutMs: number;
+    cookieSecure: boolean;
+    signInFailuresPerIpPerMinute: number;
+    signInFailuresPerMinute: number;
+    dir: string | null;
+  };
   /** Settings filled with development defaults (reported at boot). */
   generated: string[];
 }
@@ -351,8 +373,26 @@ function finish(r: Raw): GatewayConfig {
     transport: transportSettings(r, production),
     logFormat: r.logFormat ?? (production ? 'json' : 'pretty'),
     shutdownGraceMs: r.shutdownGraceMs ?? (production ? 2000 : 0),
+    console: {
+      enabled: r.consoleEnabled,
+      idleTimeoutMs: r.consoleIdleTimeoutS * 1000,
+      absoluteTimeoutMs: r.consoleAbsoluteTimeoutS * 1000,
+      cookieSecure: r.consoleCookieSecure,
+      signInFailuresPerIpPerMinute: r.consoleSignInFailuresPerIpPerMin,
+      signInFailuresPerMinute: r.consoleSignInFailuresPerMin,
+      dir: r.consoleDir ? resolve(r.consoleDir) : builtConsoleDir(),
+    },
     generated,
   };
+}
+
+/** dist/console of this installation (built by `npm run build`), or null when it was not built. */
+function builtConsoleDir(): string | null {
+  try {
+    return findUp('dist/console');
+  } catch {
+    return null;
+  }
 }
 
 /** Mutual TLS files, or the development flag; never both, never the flag in production. */

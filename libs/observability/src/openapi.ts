@@ -35,10 +35,11 @@ export const ERROR_BODY_SCHEMA: SchemaObject = {
 const WHEN: Record<number, string> = {
   400: 'VALIDATION_FAILED: `field` and `rule` name the problem',
   401: 'UNAUTHENTICATED: missing or wrong bearer token',
-  403: 'FORBIDDEN, or ISSUER_REFUSED with the issuer’s `reason`',
+  403: 'FORBIDDEN, or ISSUER_REFUSED with the issuer’s `reason`; CSRF_TOKEN_INVALID: a state change with a console session cookie lacks its X-CSRF-Token',
   404: 'NOT_FOUND',
   409: 'CONFLICT: the resource is not in a state that allows this',
   413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMITED: too many attempts; try again after the `Retry-After` header’s seconds',
   502: 'ISSUER_UNKNOWN, ISSUER_REJECTED or ISSUER_RESPONSE_INVALID (the peer’s answer did not check)',
   503: 'UNAVAILABLE: the gateway cannot serve the request now (its database is unreachable); try again after the `Retry-After` header’s seconds. The reason says what was stored: DATABASE_UNAVAILABLE nothing, DATABASE_COMMIT_UNKNOWN perhaps (read before retrying), DATABASE_READ_AFTER_COMMIT the change was stored (read `location`, do not repeat). On routes that ask a peer also ISSUER_UNREACHABLE: the peer did not answer within the peer deadline',
 };
@@ -63,7 +64,7 @@ export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorat
  */
 export function documentUnavailable(document: OpenAPIObject): void {
   for (const [path, item] of Object.entries(document.paths)) {
-    if (!/^\/(v1|admin)\//.test(path)) continue;
+    if (!/^\/(v1|admin|console\/api)\//.test(path)) continue;
     for (const op of Object.values(item as Record<string, { responses?: Record<string, unknown> }>)) {
       if (op && typeof op === 'object' && op.responses) op.responses['503'] = UNAVAILABLE_RESPONSE;
     }
@@ -78,6 +79,11 @@ export function setupOpenApi(app: INestApplication, info: { title: string; descr
     .setVersion(info.version)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: "A provincial system's token (TONGBAN_API_TOKENS or a SYSTEM client): /v1/…, within its scopes" }, 'api')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: "An administrator's token (TONGBAN_ADMIN_TOKEN or an ADMIN client): /admin/…, within its role" }, 'admin')
+    .addCookieAuth(
+      'tongban_console',
+      { type: 'apiKey', in: 'cookie', description: 'An admin console session (POST /console/api/session): /admin/… within the role of its client; state changes need X-CSRF-Token' },
+      'console',
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config);
   documentUnavailable(document);

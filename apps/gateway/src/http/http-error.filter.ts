@@ -22,6 +22,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ISSUER_RATE_LIMITED: 429,
   ISSUER_RESPONSE_INVALID: 502,
   UNAVAILABLE: 503,
+  CSRF_TOKEN_INVALID: 403,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
 };
 
@@ -63,6 +65,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     reply.status(status).header('x-correlation-id', correlationId);
     // Nothing was stored: tell clients (and proxies) when trying again makes sense.
     if (exception instanceof DomainException && exception.code === 'UNAVAILABLE') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    if (exception instanceof DomainException && exception.details.retryAfterSeconds !== undefined) reply.header('retry-after', String(exception.details.retryAfterSeconds));
     reply.send({ error: body });
   }
 
