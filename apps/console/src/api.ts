@@ -42,7 +42,9 @@ async function send<T>(method: string, path: string, body?: unknown, signal?: Ab
     parsed = undefined;
   }
   if (!res.ok) {
-    const err = (parsed ?? {}) as { code?: string; message?: string | string[] };
+    // The gateway's errors are `{error: {code, message, field?, rule?}}`; tolerate a bare `{code, message}`.
+    const body = (parsed ?? {}) as { error?: { code?: string; message?: string | string[] }; code?: string; message?: string | string[] };
+    const err = body.error ?? body;
     const message = Array.isArray(err.message) ? err.message.join('; ') : (err.message ?? res.statusText);
     if (res.status === 401 && !path.startsWith('/console/api/session')) onExpired();
     throw new ApiError(res.status, err.code ?? `HTTP_${res.status}`, message);

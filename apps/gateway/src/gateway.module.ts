@@ -25,6 +25,7 @@ import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
 import { AdminController } from './http/admin.controller';
 import { LicenceStatusController } from './http/licence-status.controller';
+import { ConsoleReadsController } from './http/console-reads.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { InputGuard } from './http/input.guard';
 import { PublicController } from './http/public.controller';
@@ -101,6 +102,7 @@ export class GatewayModule {
         WebhooksController,
         AdminController,
         LicenceStatusController,
+        ConsoleReadsController,
         PublicController,
         HealthController,
         FederationGrpcController,

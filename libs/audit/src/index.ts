@@ -5,5 +5,6 @@ export * from './audit-chain';
 export * from './audit-chain.verifier';
 export * from './audit-checkpoint-export';
 export { verifyStoredAuditChain } from './audit-chain.store';
+export * from './audit-search';
 export * from './audit-log.service';
 export * from './audit-verify-cli';
