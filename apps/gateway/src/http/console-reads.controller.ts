@@ -14,8 +14,8 @@ import { GATEWAY_CONFIG } from '../gateway.providers';
 const ISO_TIME = QueryParam.text(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/, 'an ISO 8601 UTC time such as 2026-12-03T08:00:00Z');
 const AUDIT_SEARCH = querySchema({
   event: QueryParam.text(/^[a-z][a-z0-9_.]{0,63}$/, 'an audit event name').optional(),
-  actor: QueryParam.text(/^[^\u0000-\u001f]{1,64}$/, 'an actor name (1–64 characters)').optional(),
-  subject: QueryParam.text(/^[^\u0000-\u001f]{1,128}$/, 'part of a subject (1–128 characters)').optional(),
+  actor: QueryParam.text(/^[\p{L}\p{N}\p{P}\p{S} ]{1,64}$/u, 'an actor name (1–64 characters)').optional(),
+  subject: QueryParam.text(/^[\p{L}\p{N}\p{P}\p{S} ]{1,128}$/u, 'part of a subject (1–128 characters)').optional(),
   from: ISO_TIME.optional(),
   to: ISO_TIME.optional(),
   before: QueryParam.int(1, Number.MAX_SAFE_INTEGER).optional(),
