@@ -16,7 +16,7 @@ const { randomBytes } = require('node:crypto');
 const fed = require('../lib/federation');
 const { freePort } = require('../bench/measure');
 const pm = require('./podman');
-const { expect, verificationWalkthrough, caseWalkthrough } = require('./walkthroughs');
+const { expect, demoRequest, verificationWalkthrough, caseWalkthrough } = require('./walkthroughs');
 const { drainCheck } = require('./drain-check');
 
 const PG_URL = process.env.IMAGE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -132,23 +132,37 @@ async function importLicences(p) {
   expect(r.code === 0, `${p.code}: demo licences imported with the CLI in the image (${p.db}): ${r.stdout.split('\n').pop()}`, r.stderr);
 }
 
-async function start(p) {
-  const t0 = Date.now();
-  await pm.runDetached(p.name, [...commonArgs(p), '--stop-timeout', String(STOP_TIMEOUT_S)]);
+/** Until province `p`'s health port answers /health/ready 200; returns ms since `t0`. */
+async function waitReady(p, t0) {
   const ready = `http://127.0.0.1:${p.ports.health}/health/ready`;
   for (;;) {
     const ok = await fetch(ready).then(
       (r) => r.ok,
       () => false,
     );
-    if (ok) break;
+    if (ok) return ms(t0);
     if ((await pm.inspect(p.name, '{{.State.Running}}')) !== 'true') throw new Error(`${p.code} exited before ready:\n${(await pm.podman(['logs', p.name], { allowFail: true })).stderr.slice(-3000)}`);
     if (ms(t0) > 180000) throw new Error(`${p.code} not ready after 180 s`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  p.startupMs = ms(t0);
+}
+
+async function start(p) {
+  const t0 = Date.now();
+  // --stop-timeout: podman stop sends SIGTERM, then SIGKILL after this long.
+  await pm.runDetached(p.name, [...commonArgs(p), '--stop-timeout', String(STOP_TIMEOUT_S)]);
+  p.startupMs = await waitReady(p, t0);
   console.log(`  ok  ${p.code} (${p.db}) ready ${(p.startupMs / 1000).toFixed(1)} s after podman run (HTTP :${p.ports.http}, gRPC :${p.ports.grpc}, health :${p.ports.health})`);
   return { code: p.code, baseUrl: `http://127.0.0.1:${p.ports.http}`, grpcEndpoint: `127.0.0.1:${p.ports.grpc}`, apiToken: p.secrets.apiToken, adminToken: p.secrets.adminToken };
+}
+
+/** The stopped container starts again alone, from its own state (keys, peers, licences), and serves. */
+async function restart(p, gw, issuer) {
+  const t0 = Date.now();
+  await pm.podman(['start', p.name]);
+  p.restartMs = await waitReady(p, t0);
+  const r = await fed.call(gw, 'POST', '/v1/verifications', demoRequest(issuer.code));
+  expect(r.status === 200 && r.body.status === 'VALID', `${p.code} restarted alone (podman start) in ${(p.restartMs / 1000).toFixed(1)} s and verifies a ${issuer.code} licence again`, r.body);
 }
 
 async function containerChecks(p) {
@@ -192,10 +206,12 @@ async function main() {
   console.log('SIGTERM drain');
   const pg = PROVINCES.find((p) => p.db === 'postgres');
   const drain = await drainCheck(pg, byCode[pg.code], byCode['110000'], { graceMs: GRACE_MS, stopTimeoutS: STOP_TIMEOUT_S });
+  await restart(pg, byCode[pg.code], byCode['130000']);
   console.log(`
 image:test passed in ${(ms(t0) / 1000).toFixed(0)} s
   image size       ${mb(size)} (goal <= 250 MB)
   start-up         ${PROVINCES.map((p) => `${p.code} ${(p.startupMs / 1000).toFixed(1)} s`).join(', ')} (podman run -> /health/ready 200; three at once)
+  restart          ${pg.code} ${(pg.restartMs / 1000).toFixed(1)} s alone (podman start -> /health/ready 200)
   SIGTERM          ${drain.inFlight} requests in flight completed 200; exit ${drain.exitCode} ${(drain.stopMs / 1000).toFixed(1)} s after SIGTERM (grace ${GRACE_MS} ms, stop timeout ${STOP_TIMEOUT_S} s)`);
 }
 
