@@ -81,7 +81,7 @@ beforeAll(async () => {
     es,
     impostor,
     stranger: (code) => FakePeer.create(code),
-    demoQuery: { queryId: 'q1', licenceType: l.typeCode, licenceId: l.licenceId, licenceNumber: '', holder: undefined, purpose: '跨省通办业务办理核验' },
+    demoQuery: { queryId: 'q1', licenceType: l.typeCode, licenceId: l.licenceId, licenceNumber: '', holder: undefined, purpose: '跨省通办业务办理核验', notifyRef: '' },
   };
   const jwks = (await (await fetch(`${gw.baseUrl}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
   gatewayKeys = new Map(jwks.keys.map((k) => [k.kid!, k]));

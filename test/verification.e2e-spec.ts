@@ -28,7 +28,7 @@ const audit = async (gw: Gateway, event: string) => (await call<AuditBody>(gw, '
 function query(overrides: Partial<LicenceQuery> = {}): Uint8Array {
   const l = demoLicence(BJ, 'VALID');
   return VerifyLicencesPayload.encode({
-    queries: [{ queryId: 'q1', licenceType: l.typeCode, licenceId: l.licenceId, licenceNumber: '', holder: undefined, purpose: '测试', ...overrides }],
+    queries: [{ queryId: 'q1', licenceType: l.typeCode, licenceId: l.licenceId, licenceNumber: '', holder: undefined, purpose: '测试', notifyRef: '', ...overrides }],
   }).finish();
 }
 
@@ -235,7 +235,9 @@ describe('hostile messages are refused with a precise status and recorded', () =
   });
 
   it('a payload over the size limit → PAYLOAD_TOO_LARGE', async () => {
-    const big = VerifyLicencesPayload.encode({ queries: [{ queryId: 'q', licenceType: 'x', licenceId: '', licenceNumber: 'x'.repeat(1100 * 1024), holder: undefined, purpose: 'p' }] }).finish();
+    const big = VerifyLicencesPayload.encode({
+      queries: [{ queryId: 'q', licenceType: 'x', licenceId: '', licenceNumber: 'x'.repeat(1100 * 1024), holder: undefined, purpose: 'p', notifyRef: '' }],
+    }).finish();
     await expectRefused(tianjin.craft({ aud: BJ, mty: VERIFY, payload: big }), status.RESOURCE_EXHAUSTED, 'PAYLOAD_TOO_LARGE');
   });
 });

@@ -35,6 +35,9 @@ import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGau
 import { VerificationController } from './http/verification.controller';
 import { ReplicaWakeUps } from './replica-wake-ups';
 import { consoleParts } from './http/console/console.parts';
+import { LicenceSubscriptions, NoticeReceiver, NoticeSender, NoticeSubscriptions } from '@tongban/notices';
+import { NoticesController } from './http/notices.controller';
+import { NoticesAdminController } from './http/notices-admin.controller';
 
 /** Keeps replicas' trust snapshots fresh and closes the database last. */
 class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -100,6 +103,8 @@ export class GatewayModule {
         CasesController,
         MaterialsController,
         WebhooksController,
+        NoticesController,
+        NoticesAdminController,
         AdminController,
         LicenceStatusController,
         ConsoleReadsController,
@@ -158,6 +163,10 @@ export class GatewayModule {
         WebhookDispatcher,
         WebhookRecorder,
         WebhookList,
+        LicenceSubscriptions,
+        NoticeReceiver,
+        NoticeSender,
+        NoticeSubscriptions,
         ...DIRECTORY_PROVIDERS,
         RouteDeclarations,
         Lifecycle,

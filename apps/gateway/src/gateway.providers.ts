@@ -15,6 +15,7 @@ import { DELIVERY_OPTIONS, InboxMessageEntity, OutboxMessageEntity } from '@tong
 import { CaseMaterialEntity, MATERIALS_OPTIONS, MaterialChunkEntity, MaterialTransferEntity, MaterialsOptions } from '@tongban/materials';
 import { WEBHOOKS_OPTIONS, WEBHOOK_SECRETS_SEALED, WebhookDeliveryEntity, WebhookEntity, WebhooksOptions } from '@tongban/webhooks';
 import { DIRECTORY_OPTIONS, DirectoryOptions, DirectoryStateEntity } from '@tongban/directory';
+import { LicenceSubscriptionEntity, NOTICES_OPTIONS, NoticeSubscriptionEntity, NoticesOptions, StandingSubscriptionEntity } from '@tongban/notices';
 
 /** Every entity of the gateway's database. */
 export const ENTITIES = [
@@ -40,6 +41,9 @@ export const ENTITIES = [
   ApiClientEntity,
   DirectoryStateEntity,
   ConsoleSessionEntity,
+  LicenceSubscriptionEntity,
+  NoticeSubscriptionEntity,
+  StandingSubscriptionEntity,
 ];
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -83,6 +87,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
         httpsOnly: config.env === 'production',
       } satisfies WebhooksOptions,
     },
+    { provide: NOTICES_OPTIONS, useValue: config.notices satisfies NoticesOptions },
     { provide: KEY_ADMIN_OPTIONS, useValue: { overlapMs: config.keyOverlapMs } satisfies KeyAdminOptions },
     { provide: CATALOGUE_OPTIONS, useValue: { catalogueFile: config.catalogueFile, calendarFile: config.calendarFile } satisfies CatalogueOptions },
     { provide: DIRECTORY_OPTIONS, useValue: (config.directory ? { enabled: true, ...config.directory, clockSkewSeconds: config.clockSkewSeconds } : { enabled: false }) satisfies DirectoryOptions },

@@ -40,6 +40,10 @@ export const AUDIT_EVENTS = [
   'console.session.ended',
   'console.session.expired',
   'console.action',
+  'licence.subscription.created',
+  'licence.subscription.cancelled',
+  'licence.notice.sent',
+  'licence.notice.received',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

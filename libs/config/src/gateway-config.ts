@@ -123,6 +123,9 @@ const schema = z
         return list;
       }),
     webhookMaxPerClient: int(1, 10_000).default(20),
+    // Licence status notices (docs/protocol-notices.md): live subscriptions per peer, and how long one lasts (≤ 180 days).
+    noticeMaxPerPeer: int(1, 10_000_000).default(100_000),
+    noticeTtlDays: int(1, 180).default(90),
     logLevel: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     // Audit checkpoints (docs/audit.md §4): every so many seconds and entries, and a copy of each
     // outside the database (JSON lines, fsynced), which `tongban audit verify --checkpoints` compares.
@@ -201,6 +204,8 @@ export interface GatewayConfig {
   materialMaxBytes: number;
   /** Webhook deliveries to local systems: retry schedule, give-up point and request timeout. */
   webhooks: { backoffBaseMs: number; backoffCapMs: number; maxAttempts: number; timeoutMs: number; allowCidrs: string[]; maxPerClient: number };
+  /** Licence status notices: live subscriptions one peer may hold here, and their lifetime. */
+  notices: { maxPerPeer: number; ttlMs: number };
   logLevel: Raw['logLevel'];
   /** Audit checkpoints: interval in seconds and in entries (0 = off), and the export file (null = none). */
   audit: { checkpointSeconds: number; checkpointEntries: number; checkpointFile: string | null; hash: Raw['auditHash'] };
@@ -366,6 +371,10 @@ function finish(r: Raw): GatewayConfig {
       timeoutMs: r.webhookTimeoutMs,
       allowCidrs: r.webhookAllowCidrs,
       maxPerClient: r.webhookMaxPerClient,
+    },
+    notices: {
+      maxPerPeer: r.noticeMaxPerPeer,
+      ttlMs: r.noticeTtlDays * 24 * 3600_000,
     },
     logLevel: r.logLevel,
     audit: { checkpointSeconds: r.auditCheckpointS, checkpointEntries: r.auditCheckpointEntries, checkpointFile: r.auditCheckpointFile ? resolve(r.auditCheckpointFile) : null, hash: r.auditHash },

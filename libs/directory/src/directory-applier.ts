@@ -103,6 +103,7 @@ export class DirectoryApplier {
           allowedRoles: ['*'],
           rateLimitPerSecond: null,
           allowedAlgs: null,
+          allowNotices: true,
           createdAt: at,
           updatedAt: at,
         });

@@ -98,6 +98,7 @@ class FakeTrustStore {
       allowedRoles: ['*'],
       rateLimitPerSecond: null,
       allowedAlgs: null,
+      allowNotices: true,
       keys: new Map(
         keys.map(({ key, status: s }) => [key.kid, { kid: key.kid, alg: key.alg, status: s, key: key.publicKey, jwk: key.jwk as never, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
       ),

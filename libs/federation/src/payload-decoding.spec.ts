@@ -10,6 +10,8 @@ import {
   JwksPayload,
   KeyAnnouncement,
   LicenceStatus,
+  LicenceStatusChanged,
+  LicenceSubscriptionCancelled,
   MatchResult,
   MaterialHeader,
   MaterialReceiptPayload,
@@ -21,7 +23,7 @@ import {
 } from '@tongban/proto';
 
 // Every generated codec that is fed bytes from a peer (envelope payloads, delivery bodies and the
-// case messages inside them). Hostile bytes must give either a message or an Error — never a hang,
+// case and notice messages inside them). Hostile bytes must give either a message or an Error — never a hang,
 // never a thrown non-Error (a string, undefined …) that would slip past `catch (e instanceof …)`.
 // A decode that looped would never return and the test would fail on jest's timeout; no wall-clock
 // budget is asserted here (it flaked under load and measured the machine, not the decoder).
@@ -42,6 +44,8 @@ const DECODERS: Record<string, Codec<unknown>> = {
   MaterialHeader,
   MaterialReceiptPayload,
   KeyAnnouncement,
+  LicenceStatusChanged,
+  LicenceSubscriptionCancelled,
   CaseOpened,
   StepAssigned,
   StepOutcome,
@@ -80,6 +84,7 @@ const arbitraries = {
         licenceId: str(),
         holder: fc.option(fc.record({ name: str(), idNumber: str(), creditCode: str() }), { nil: undefined }),
         purpose: str(),
+        notifyRef: str(64),
       }),
       { maxLength: 5 },
     ),
@@ -109,6 +114,7 @@ const arbitraries = {
         checkedAt: timestamp,
         attestation: str(300),
         refusalCode: str(),
+        subscription: fc.option(fc.record({ outcome: str(), expiresAt: timestamp }), { nil: undefined }),
       }),
       { maxLength: 4 },
     ),
@@ -116,6 +122,16 @@ const arbitraries = {
   JwksPayload: fc.record({ jwksJson: str(300) }),
   DeliveryReceiptPayload: fc.record({ receipt: str(300) }),
   DeliveryPayload: fc.record({ messageId: str(64), stream: str(64), seq: u64, type: str(100), body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) }),
+  LicenceStatusChanged: fc.record({
+    licenceId: str(128),
+    licenceType: str(21),
+    status: fc.constantFrom(...Object.values(LicenceStatus)),
+    previous: fc.constantFrom(...Object.values(LicenceStatus)),
+    version: u64,
+    changedAt: timestamp,
+    reason: str(200),
+  }),
+  LicenceSubscriptionCancelled: fc.record({ notifyRef: str(64), licenceId: str(128) }),
   KeyAnnouncement: fc.record({ kid: str(), jwkJson: str(200), status: fc.constantFrom('ACTIVE', 'RETIRED', 'REVOKED', ''), effectiveAt: timestamp, reason: str() }),
   MaterialHeader: fc.record({ collaborationId: str(), materialId: str(), name: str(), mediaType: str(), size: u64, sha256: str(64) }),
   CaseOpened: fc.record({

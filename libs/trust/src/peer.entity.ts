@@ -21,6 +21,8 @@ export class PeerEntity {
   @Column({ name: 'rate_limit_per_s', type: 'integer', nullable: true }) rateLimitPerSecond: number | null;
   /** JWS algorithms this peer must sign with (e.g. only SM2SM3); null = any on the gateway's allow-list. */
   @Column({ name: 'allowed_algs', type: 'text', nullable: true, transformer: jsonText }) allowedAlgs: string[] | null;
+  /** Whether this peer may subscribe to licence status notices (docs/protocol-notices.md). */
+  @Column({ name: 'allow_notices', type: 'boolean', default: true }) allowNotices: boolean;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs }) updatedAt: Date;
 }

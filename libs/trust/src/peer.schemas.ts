@@ -59,6 +59,7 @@ export const createPeerSchema = z
     allowedRoles: roleNames.default(['*']),
     rateLimitPerSecond: rateLimit.default(null),
     allowedAlgs: algs.default(null),
+    allowNotices: z.boolean().default(true),
     keys: z.array(publicJwkSchema).max(20).default([]),
   })
   .strict();
@@ -77,6 +78,7 @@ export const updatePeerSchema = z
     allowedRoles: roleNames.optional(),
     rateLimitPerSecond: rateLimit.optional(),
     allowedAlgs: algs.optional(),
+    allowNotices: z.boolean().optional(),
   })
   .strict();
 

@@ -38,6 +38,8 @@ export interface TrustedPeer {
   rateLimitPerSecond: number | null;
   /** JWS algorithms this peer must sign with; null = any on the allow-list. */
   allowedAlgs: JwsAlgorithm[] | null;
+  /** Whether this peer may subscribe to licence status notices. */
+  allowNotices: boolean;
   keys: Map<string, TrustedKey>;
 }
 
@@ -52,6 +54,7 @@ export interface PeerView {
   allowedRoles: string[];
   rateLimitPerSecond: number | null;
   allowedAlgs: string[] | null;
+  allowNotices: boolean;
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
 
@@ -92,6 +95,7 @@ export class TrustStore {
         allowedRoles: p.allowedRoles ?? ['*'],
         rateLimitPerSecond: p.rateLimitPerSecond ?? null,
         allowedAlgs: (p.allowedAlgs as JwsAlgorithm[] | null) ?? null,
+        allowNotices: p.allowNotices !== false,
         keys: new Map(),
       });
     }
@@ -165,6 +169,7 @@ export class TrustStore {
         allowedRoles: input.allowedRoles,
         rateLimitPerSecond: input.rateLimitPerSecond,
         allowedAlgs: input.allowedAlgs,
+        allowNotices: input.allowNotices,
         createdAt: now,
         updatedAt: now,
       });
@@ -274,6 +279,7 @@ export class TrustStore {
       allowedRoles: p.allowedRoles,
       rateLimitPerSecond: p.rateLimitPerSecond,
       allowedAlgs: p.allowedAlgs,
+      allowNotices: p.allowNotices,
       keys: [...p.keys.values()].map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, addedAt: k.addedAt.toISOString(), jwk: k.jwk })),
     };
   }

@@ -60,6 +60,7 @@ function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey
         allowedRoles: ['*'],
         rateLimitPerSecond: null,
         allowedAlgs: null,
+        allowNotices: true,
         keys: new Map(
           ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
         ),

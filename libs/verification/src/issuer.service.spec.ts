@@ -103,6 +103,7 @@ function peer(code: string, allowedLicenceTypes: string[]): TrustedPeer {
     allowedRoles: ['*'],
     rateLimitPerSecond: null,
     allowedAlgs: null,
+    allowNotices: true,
     keys: new Map(),
   };
 }
@@ -129,6 +130,7 @@ const query = (over: Partial<LicenceQuery> = {}): LicenceQuery => ({
   licenceId: '',
   holder: undefined,
   purpose: '办理变更登记',
+  notifyRef: '',
   ...over,
 });
 const forRecord = (r: LicenceRecord, over: Partial<LicenceQuery> = {}) => query({ licenceType: r.typeCode, licenceId: r.licenceId, ...over });

@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { Clock, SELF_CODE, beijingDate } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { checkCitizenId, checkCreditCode, checkLicenceId, parseLicenceId } from '@tongban/identifiers';
 import { LicenceLookup, LicenceRecord, LicenceTypeCatalogue } from '@tongban/licences';
+import { LicenceSubscriptions, NOTIFY_REF, toTimestamp } from '@tongban/notices';
 import { DisclosedLicence, LicenceQuery, LicenceResult, LicenceStatus, MatchResult } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
 import { AttestationClaims, MatchValue } from './attestation-claims';
@@ -41,6 +42,7 @@ export class IssuerService {
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() private readonly subscriptions?: LicenceSubscriptions,
   ) {}
 
   /** Throws MalformedQueryError when a query breaks the protocol's rules. */
@@ -64,6 +66,7 @@ export class IssuerService {
       if (q.holder?.creditCode && !checkCreditCode(q.holder.creditCode).ok) throw bad('holder.credit_code fails GB 32100');
       if ((q.holder?.name ?? '').length > 100) throw bad('holder.name longer than 100');
       if (q.holder?.idNumber && q.holder?.creditCode) throw bad('give holder.id_number or holder.credit_code, not both');
+      if (q.notifyRef && !NOTIFY_REF.test(q.notifyRef)) throw bad('notify_ref must be 1-64 of [A-Za-z0-9_-]');
     });
   }
 
@@ -91,6 +94,7 @@ export class IssuerService {
       checkedAt: undefined,
       attestation: '',
       refusalCode: 'LICENCE_TYPE_NOT_ALLOWED',
+      subscription: undefined,
     };
   }
 
@@ -128,7 +132,16 @@ export class IssuerService {
       checkedAt: { seconds: String(Math.floor(now.getTime() / 1000)), nanos: (now.getTime() % 1000) * 1e6 },
       attestation: this.attestations.issue(claims),
       refusalCode: '',
+      subscription: q.notifyRef ? await this.subscribe(requester, q.notifyRef, record) : undefined,
     };
+  }
+
+  /** Records the subscription a query asked for (docs/protocol-notices.md §2). */
+  private async subscribe(requester: string, ref: string, record: LicenceRecord | null): Promise<NonNullable<LicenceResult['subscription']>> {
+    if (!record) return { outcome: 'LICENCE_NOT_FOUND', expiresAt: undefined };
+    if (!this.subscriptions) return { outcome: 'NOTICES_NOT_ALLOWED', expiresAt: undefined };
+    const r = await this.subscriptions.subscribe(requester, ref, record);
+    return { outcome: r.outcome, expiresAt: r.expiresAt ? toTimestamp(r.expiresAt) : undefined };
   }
 
   private async find(q: LicenceQuery): Promise<LicenceRecord | null> {

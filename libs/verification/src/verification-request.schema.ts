@@ -30,6 +30,8 @@ export const verificationRequestSchema = z
       .refine((h) => !(h.idNumber && h.creditCode), { message: 'give idNumber or creditCode, not both', params: { rule: 'ONE_HOLDER_CODE' } })
       .default({}),
     purpose: z.string().trim().min(1, 'is required (用证事由)').max(200),
+    // true: tell this client of later status changes (docs/protocol-notices.md); false: not even by a standing subscription.
+    notify: z.boolean().optional(),
   })
   .strict()
   .refine((r) => r.licenceNumber || r.licenceId, { message: 'licenceNumber or licenceId is required', path: ['licenceNumber'], params: { rule: 'REQUIRED' } });

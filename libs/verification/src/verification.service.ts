@@ -4,6 +4,7 @@ import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, 
 import { AuditLog } from '@tongban/audit';
 import { Metrics } from '@tongban/observability';
 import { PeerClient } from '@tongban/federation';
+import { NoticeSubscriptions, SubscriptionOrigin } from '@tongban/notices';
 import { parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
 import { LicenceQuery, LicenceResult, LicenceStatus, MatchResult, VerifyLicencesPayload, VerifyLicencesResultPayload, licenceStatusToJSON } from '@tongban/proto';
 import { AttestationService } from './attestation.service';
@@ -20,6 +21,8 @@ const MATCH_FROM_PROTO: Partial<Record<MatchResult, 'MATCH' | 'MISMATCH' | 'NOT_
 interface PreparedQuery {
   issuer: string;
   query: LicenceQuery;
+  /** The subscription asked for (query.notify_ref), if any. */
+  notify?: { ref: string; origin: SubscriptionOrigin };
 }
 
 /**
@@ -36,11 +39,13 @@ export class VerificationService {
     private readonly audit: AuditLog,
     @Inject(SELF_CODE) private readonly self: string,
     @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly notices?: NoticeSubscriptions,
   ) {}
 
   /** One verification; throws DomainException (400/403/502/503) on failure. */
   async verify(body: unknown, actor: string, correlationId?: string): Promise<VerificationResult> {
-    const prepared = this.prepare(parseOrThrow(verificationRequestSchema, body), '');
+    const req = parseOrThrow(verificationRequestSchema, body);
+    const prepared = await this.withNotify(this.prepare(req, ''), req, actor);
     const [result] = await this.ask(prepared.issuer, [prepared.query], correlationId);
     return this.finish(prepared, result, actor);
   }
@@ -48,7 +53,8 @@ export class VerificationService {
   /** Up to 100 verifications: one signed call per issuer, concurrently; results in request order. */
   async verifyBatch(body: unknown, actor: string, correlationId?: string): Promise<{ results: BatchItemResult[] }> {
     const { items } = parseOrThrow(batchRequestSchema, body);
-    const prepared = items.map((item, i) => this.prepare(parseOrThrow(verificationRequestSchema, item, `items[${i}]`), `items[${i}].`));
+    const requests = items.map((item, i) => parseOrThrow(verificationRequestSchema, item, `items[${i}]`));
+    const prepared = await Promise.all(requests.map((req, i) => this.withNotify(this.prepare(req, `items[${i}].`), req, actor)));
     const groups = new Map<string, number[]>();
     prepared.forEach((p, i) => groups.set(p.issuer, [...(groups.get(p.issuer) ?? []), i]));
     const results = new Array<BatchItemResult>(prepared.length);
@@ -105,8 +111,16 @@ export class VerificationService {
         licenceId: req.licenceId ?? '',
         holder: { name: req.holder.name ?? '', idNumber: req.holder.idNumber ?? '', creditCode: req.holder.creditCode ?? '' },
         purpose: req.purpose,
+        notifyRef: '',
       },
     };
+  }
+
+  /** Adds the notify_ref when the request (or a standing subscription of its client) asks for notices. */
+  private async withNotify(p: PreparedQuery, req: VerificationRequest, actor: string): Promise<PreparedQuery> {
+    const notify = await this.notices?.refFor(actor, req.licenceType, req.licenceId, req.notify);
+    if (!notify) return p;
+    return { ...p, notify, query: { ...p.query, notifyRef: notify.ref } };
   }
 
   private async ask(issuer: string, queries: LicenceQuery[], correlationId?: string): Promise<LicenceResult[]> {
@@ -155,6 +169,16 @@ export class VerificationService {
     this.metrics?.verification(status);
     const licence: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.licence ?? {})) if (typeof v === 'string') licence[k] = v;
+    const notify =
+      p.notify && this.notices
+        ? await this.notices.recorded(
+            actor,
+            p.issuer,
+            p.notify,
+            { licenceId: c.licenceId, licenceType: c.licenceType },
+            r.subscription && { outcome: r.subscription.outcome, expiresAt: fromTimestamp(r.subscription.expiresAt) },
+          )
+        : undefined;
     return {
       requestId: p.query.queryId,
       status,
@@ -163,8 +187,14 @@ export class VerificationService {
       issuer: { province: p.issuer, organName: r.issuer?.organName || null, organCode: r.issuer?.organCode || null },
       checkedAt: c.checkedAt,
       attestation: r.attestation,
+      ...(notify ? { notify } : {}),
     };
   }
+}
+
+function fromTimestamp(t: { seconds: string; nanos: number } | undefined): Date | null {
+  const s = Number(t?.seconds);
+  return t && Number.isSafeInteger(s) && s > 0 ? new Date(s * 1000 + Math.floor(t.nanos / 1e6)) : null;
 }
 
 function itemError(p: PreparedQuery, e: unknown): BatchItemResult {

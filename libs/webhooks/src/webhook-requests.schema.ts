@@ -5,7 +5,7 @@ export const registerWebhookSchema = z
   .object({
     url: z.string().min(1).max(2000),
     events: z
-      .array(z.string().regex(/^(\*|[A-Z][A-Z0-9_]{0,38}\*?)$/, 'must be an event type (e.g. STEP_ASSIGNED), a prefix ending in * (STEP_*) or *'))
+      .array(z.string().regex(/^(\*|[A-Z][A-Z0-9_]{0,38}\*?|licence\.status\.changed)$/, 'must be an event type (e.g. STEP_ASSIGNED or licence.status.changed), a prefix ending in * (STEP_*) or *'))
       .min(1)
       .max(100)
       .default(['*']),

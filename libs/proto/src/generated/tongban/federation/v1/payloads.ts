@@ -170,6 +170,11 @@ export interface LicenceQuery {
     | undefined;
   /** 用证事由: why the licence is being checked (1-200 characters). */
   purpose: string;
+  /**
+   * Non-empty: the asker wants LicenceStatusChanged notices for this licence (docs/protocol-notices.md).
+   * The asker's opaque reference for the subscription (1-64 of [A-Za-z0-9_-]); it names no person.
+   */
+  notifyRef: string;
 }
 
 /** HolderClaim is what the caller was told about the holder. Compared by the issuer, never echoed. */
@@ -202,6 +207,16 @@ export interface LicenceResult {
   attestation: string;
   /** Set instead of a status when the issuer's policy refuses this query. */
   refusalCode: string;
+  /** Answer to notify_ref (absent when the query had none, or from an issuer without notices). */
+  subscription: NoticeSubscription | undefined;
+}
+
+/** NoticeSubscription says whether the issuer recorded the subscription a query asked for. */
+export interface NoticeSubscription {
+  /** ACCEPTED, or why not: NOTICES_NOT_ALLOWED, SUBSCRIPTION_LIMIT, LICENCE_NOT_FOUND. */
+  outcome: string;
+  /** ACCEPTED only: when the issuer forgets it (no notices after that). */
+  expiresAt: Timestamp | undefined;
 }
 
 /** DisclosedLicence holds the licence fields the issuer chose to disclose; unset fields are withheld. */
@@ -296,7 +311,15 @@ export const VerifyLicencesPayload: MessageFns<VerifyLicencesPayload> = {
 };
 
 function createBaseLicenceQuery(): LicenceQuery {
-  return { queryId: "", licenceType: "", licenceNumber: "", licenceId: "", holder: undefined, purpose: "" };
+  return {
+    queryId: "",
+    licenceType: "",
+    licenceNumber: "",
+    licenceId: "",
+    holder: undefined,
+    purpose: "",
+    notifyRef: "",
+  };
 }
 
 export const LicenceQuery: MessageFns<LicenceQuery> = {
@@ -318,6 +341,9 @@ export const LicenceQuery: MessageFns<LicenceQuery> = {
     }
     if (message.purpose !== "") {
       writer.uint32(50).string(message.purpose);
+    }
+    if (message.notifyRef !== "") {
+      writer.uint32(58).string(message.notifyRef);
     }
     return writer;
   },
@@ -383,6 +409,14 @@ export const LicenceQuery: MessageFns<LicenceQuery> = {
             message.purpose = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.notifyRef = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -419,6 +453,11 @@ export const LicenceQuery: MessageFns<LicenceQuery> = {
         : "",
       holder: isSet(object.holder) ? HolderClaim.fromJSON(object.holder) : undefined,
       purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      notifyRef: isSet(object.notifyRef)
+        ? globalThis.String(object.notifyRef)
+        : isSet(object.notify_ref)
+        ? globalThis.String(object.notify_ref)
+        : "",
     };
   },
 
@@ -441,6 +480,9 @@ export const LicenceQuery: MessageFns<LicenceQuery> = {
     }
     if (message.purpose !== "") {
       obj.purpose = message.purpose;
+    }
+    if (message.notifyRef !== "") {
+      obj.notifyRef = message.notifyRef;
     }
     return obj;
   },
@@ -617,6 +659,7 @@ function createBaseLicenceResult(): LicenceResult {
     checkedAt: undefined,
     attestation: "",
     refusalCode: "",
+    subscription: undefined,
   };
 }
 
@@ -648,6 +691,9 @@ export const LicenceResult: MessageFns<LicenceResult> = {
     }
     if (message.refusalCode !== "") {
       writer.uint32(74).string(message.refusalCode);
+    }
+    if (message.subscription !== undefined) {
+      NoticeSubscription.encode(message.subscription, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -737,6 +783,14 @@ export const LicenceResult: MessageFns<LicenceResult> = {
             message.refusalCode = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.subscription = NoticeSubscription.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -780,6 +834,7 @@ export const LicenceResult: MessageFns<LicenceResult> = {
         : isSet(object.refusal_code)
         ? globalThis.String(object.refusal_code)
         : "",
+      subscription: isSet(object.subscription) ? NoticeSubscription.fromJSON(object.subscription) : undefined,
     };
   },
 
@@ -811,6 +866,88 @@ export const LicenceResult: MessageFns<LicenceResult> = {
     }
     if (message.refusalCode !== "") {
       obj.refusalCode = message.refusalCode;
+    }
+    if (message.subscription !== undefined) {
+      obj.subscription = NoticeSubscription.toJSON(message.subscription);
+    }
+    return obj;
+  },
+};
+
+function createBaseNoticeSubscription(): NoticeSubscription {
+  return { outcome: "", expiresAt: undefined };
+}
+
+export const NoticeSubscription: MessageFns<NoticeSubscription> = {
+  encode(message: NoticeSubscription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== "") {
+      writer.uint32(10).string(message.outcome);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NoticeSubscription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNoticeSubscription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NoticeSubscription {
+    return {
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: NoticeSubscription): unknown {
+    const obj: any = {};
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
     }
     return obj;
   },
