@@ -35,7 +35,7 @@ import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGau
 import { VerificationController } from './http/verification.controller';
 import { ReplicaWakeUps } from './replica-wake-ups';
 import { consoleParts } from './http/console/console.parts';
-import { LicenceSubscriptions, NoticeReceiver, NoticeSender, NoticeSubscriptions } from '@tongban/notices';
+import { LicenceSubscriptions, NoticeReceiver, NoticeSender, NoticeSubscriptions, noticeSubscriptionsRetention } from '@tongban/notices';
 import { NoticesController } from './http/notices.controller';
 import { NoticesAdminController } from './http/notices-admin.controller';
 
@@ -183,7 +183,14 @@ export class GatewayModule {
             return new RetentionWorker(
               ds,
               () => clock.now().getTime(),
-              [outboxRetention(r.outboxDays), inboxRetention(r.inboxDays), webhookDeliveriesRetention(r.webhookDeliveriesDays), materialRetention(r.materialDays)],
+              [
+                outboxRetention(r.outboxDays),
+                inboxRetention(r.inboxDays),
+                webhookDeliveriesRetention(r.webhookDeliveriesDays),
+                materialRetention(r.materialDays),
+                noticeSubscriptionsRetention('licence_subscriptions'),
+                noticeSubscriptionsRetention('notice_subscriptions'),
+              ],
               { intervalMs: r.intervalMs, batchSize: r.batchSize },
               {
                 deleted: (table, rows, days) => {

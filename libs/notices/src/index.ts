@@ -8,3 +8,4 @@ export * from './licence-subscriptions.service';
 export * from './notice-receiver.service';
 export * from './notice-sender.service';
 export * from './notice-subscriptions.service';
+export * from './notice-retention';

@@ -1,0 +1,169 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
+import type { AuditBody } from './support/bodies';
+import { waitFor } from './support/wait';
+
+// Change notices (docs/protocol-notices.md) between real gateways: 广东 verifies a 北京 licence with
+// notify: true and has a webhook receiver in this test process; 北京 revokes the licence through its
+// admin API (LicenceStatusService); 广东's receiver gets the signed licence.status.changed webhook.
+// 河北 verified the same licence without notify and learns nothing.
+const BJ = '110000';
+const GD = '440000';
+const HB = '130000';
+const ENV = {
+  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
+  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
+  TONGBAN_DELIVERY_POLL_MS: '100',
+  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
+  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
+  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
+  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+};
+const SECRET = 'notices-e2e-webhook-secret-0123';
+const [LICENCE, OTHER] = demoLicences(BJ).filter((l) => l.status === 'VALID');
+
+interface Hook {
+  path: string;
+  signature: string;
+  raw: string;
+  body: { id: string; type: string; subscriptionId: string; issuerProvince: string; licenceId: string; status: string; previous: string; version: number; changedAt: string; reason: string };
+}
+interface Verified {
+  status: string;
+  notify?: { subscriptionId: string | null; outcome: string; expiresAt: string | null };
+}
+interface Subscription {
+  id: string;
+  peer?: string;
+  notifyRef?: string;
+  licenceId: string;
+  lastVersion?: number;
+  lastStatus?: string | null;
+}
+
+let gws: Record<string, Gateway>;
+let server: Server;
+let base: string;
+const received: Hook[] = [];
+const waiters: (() => void)[] = [];
+
+/** Resolves with the first webhook at `path` matching `ok`, or fails after `ms`. */
+function nextHook(path: string, ok: (h: Hook) => boolean, ms: number): Promise<Hook> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no webhook at ${path} within ${ms} ms (received: ${received.map((r) => r.path).join(', ')})`)), ms);
+    const check = () => {
+      const found = received.find((h) => h.path === path && ok(h));
+      if (!found) return false;
+      clearTimeout(timer);
+      resolve(found);
+      return true;
+    };
+    if (!check()) waiters.push(check);
+  });
+}
+
+function signatureValid(header: string, raw: string): boolean {
+  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
+  if (!m || Math.abs(Date.now() / 1000 - Number(m[1])) > 300) return false;
+  return timingSafeEqual(createHmac('sha256', SECRET).update(`${m[1]}.${raw}`).digest(), Buffer.from(m[2], 'hex'));
+}
+
+const verify = (gw: Gateway, l: typeof LICENCE, extra: Record<string, unknown> = {}) => call<Verified>(gw, 'POST', '/v1/verifications', verificationBody(l, extra));
+const issuerSide = async (query: string) => (await call<{ subscriptions: Subscription[] }>(gws[BJ], 'GET', `/admin/licence-subscriptions?${query}`, undefined, gws[BJ].adminToken)).body.subscriptions;
+const audit = async (gw: Gateway, event: string) => (await call<AuditBody>(gw, 'GET', `/admin/audit?event=${event}&limit=1000`, undefined, gw.adminToken)).body.events;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', signature: String(req.headers['x-tongban-signature']), raw, body: JSON.parse(raw) as Hook['body'] });
+      for (const w of [...waiters]) if (w()) waiters.splice(waiters.indexOf(w), 1);
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const list = await startFederation([BJ, GD, HB], { env: ENV });
+  gws = Object.fromEntries(list.map((g) => [g.code, g]));
+  for (const code of [GD, HB]) {
+    const r = await call(gws[code], 'POST', '/v1/webhooks', { url: `${base}/${code}`, events: code === GD ? ['licence.status.changed'] : ['*'], secret: SECRET });
+    expect(r.status).toBe(201);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
+  await new Promise((r) => server?.close(r));
+});
+
+describe('licence status notices between gateways', () => {
+  it('广东 subscribes with notify: true, 河北 without; a revocation at 北京 reaches 广东 as a signed webhook within 5 s, and 河北 learns nothing', async () => {
+    const gd = await verify(gws[GD], LICENCE, { notify: true });
+    expect(gd.status).toBe(200);
+    expect(gd.body).toMatchObject({ status: 'VALID', notify: { subscriptionId: expect.any(String), outcome: 'ACCEPTED', expiresAt: expect.any(String) } });
+    const subscriptionId = gd.body.notify!.subscriptionId!;
+    const hb = await verify(gws[HB], LICENCE);
+    expect(hb.body.status).toBe('VALID');
+    expect(hb.body.notify).toBeUndefined();
+
+    // Both sides list it; the issuer holds the opaque reference, nothing about the client.
+    expect((await call<{ subscriptions: Subscription[] }>(gws[GD], 'GET', '/v1/licence-subscriptions')).body.subscriptions).toEqual([
+      expect.objectContaining({ id: subscriptionId, issuerProvince: BJ, licenceId: LICENCE.licenceId, origin: 'VERIFICATION', lastVersion: 0 }),
+    ]);
+    expect(await issuerSide(`licenceId=${LICENCE.licenceId}`)).toEqual([expect.objectContaining({ peer: GD, notifyRef: subscriptionId, licenceId: LICENCE.licenceId })]);
+
+    const started = Date.now();
+    const hook = nextHook(`/${GD}`, (h) => h.body.licenceId === LICENCE.licenceId, 5000);
+    const revoked = await call(gws[BJ], 'POST', `/admin/licences/${LICENCE.licenceId}/revoke`, { reason: '吊销营业执照（测试）' }, gws[BJ].adminToken);
+    expect(revoked.status).toBe(200);
+    const got = await hook;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(signatureValid(got.signature, got.raw)).toBe(true);
+    expect(got.body).toMatchObject({
+      type: 'licence.status.changed',
+      subscriptionId,
+      issuerProvince: BJ,
+      licenceId: LICENCE.licenceId,
+      status: 'REVOKED',
+      previous: 'VALID',
+      version: 1,
+      reason: '吊销营业执照（测试）',
+    });
+    expect(Date.parse(got.body.changedAt)).toBeLessThanOrEqual(Date.now());
+
+    // 北京 sent exactly one notice, to 广东; 河北's receiver got nothing and its gateway applied nothing.
+    const sent = await audit(gws[BJ], 'licence.notice.sent');
+    expect(sent.map((e) => e.details)).toEqual([expect.objectContaining({ peer: GD, version: 1 })]);
+    expect(received.filter((r) => r.path === `/${HB}`)).toEqual([]);
+    expect(await audit(gws[HB], 'licence.notice.received')).toEqual([]);
+    await waitFor(
+      '广东 records the version',
+      () => call<{ subscriptions: Subscription[] }>(gws[GD], 'GET', '/v1/licence-subscriptions'),
+      (r) => r.body.subscriptions[0]?.lastStatus === 'REVOKED',
+    );
+    expect((await audit(gws[GD], 'licence.notice.received')).map((e) => [e.actor, e.outcome, e.reason])).toEqual([[BJ, 'OK', 'REVOKED']]);
+  }, 60_000);
+
+  it('unsubscribing at 广东 removes the subscription at 北京 too; a peer whose policy forbids notices is refused', async () => {
+    const gd = await verify(gws[GD], OTHER, { notify: true });
+    const id = gd.body.notify!.subscriptionId!;
+    expect(await issuerSide(`peer=${GD}&licenceId=${OTHER.licenceId}`)).toHaveLength(1);
+    const del = await fetch(`${gws[GD].baseUrl}/v1/licence-subscriptions/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gws[GD].apiToken}` } });
+    expect(del.status).toBe(204);
+    await waitFor(
+      '北京 forgets the subscription',
+      () => issuerSide(`peer=${GD}&licenceId=${OTHER.licenceId}`),
+      (s) => s.length === 0,
+    );
+
+    expect((await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowNotices: false }, gws[BJ].adminToken)).status).toBe(200);
+    const hb = await verify(gws[HB], OTHER, { notify: true });
+    expect(hb.body).toMatchObject({ status: 'VALID', notify: { subscriptionId: null, outcome: 'NOTICES_NOT_ALLOWED', expiresAt: null } });
+    expect(await issuerSide(`peer=${HB}`)).toEqual([]);
+  }, 60_000);
+});
