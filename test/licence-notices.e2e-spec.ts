@@ -47,7 +47,7 @@ let gws: Record<string, Gateway>;
 let server: Server;
 let base: string;
 const received: Hook[] = [];
-const waiters: (() => void)[] = [];
+const waiters: (() => boolean)[] = [];
 
 /** Resolves with the first webhook at `path` matching `ok`, or fails after `ms`. */
 function nextHook(path: string, ok: (h: Hook) => boolean, ms: number): Promise<Hook> {

@@ -2,6 +2,7 @@ import { AuditEventEntity, AuditLog } from '@tongban/audit';
 import { Clock } from '@tongban/common';
 import { Dispatcher, InboxMessageEntity, Inbox, Outbox, OutboxMessageEntity } from '@tongban/delivery';
 import { KeyStore } from '@tongban/keys';
+import { LicenceEntity, LicenceStatusEntity, LicenceStatusService } from '@tongban/licences';
 import { buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
 import { LicenceStatusChanged, LicenceSubscriptionCancelled } from '@tongban/proto';
 import { demoLicences, describeEachDatabase } from '@tongban/testkit';
@@ -20,7 +21,18 @@ const BJ = '110000';
 const GD = '440000';
 const HB = '130000';
 const XJ = '650000'; // its policy forbids notices
-const ENTITIES = [LicenceSubscriptionEntity, NoticeSubscriptionEntity, StandingSubscriptionEntity, OutboxMessageEntity, InboxMessageEntity, WebhookEntity, WebhookDeliveryEntity, AuditEventEntity];
+const ENTITIES = [
+  LicenceEntity,
+  LicenceStatusEntity,
+  LicenceSubscriptionEntity,
+  NoticeSubscriptionEntity,
+  StandingSubscriptionEntity,
+  OutboxMessageEntity,
+  InboxMessageEntity,
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  AuditEventEntity,
+];
 const [L1, L2] = demoLicences(BJ).filter((l) => l.status === 'VALID');
 
 class TestClock extends Clock {
@@ -44,8 +56,10 @@ async function gateway(target: Parameters<typeof buildDataSource>[0], self: stri
   const subscriptions = new LicenceSubscriptions(ds, clock, trust, audit, { maxPerPeer, ttlMs: 30 * 24 * 3600_000 }, self);
   const receiver = new NoticeReceiver(inbox, subscriptions, new WebhookList(), nudges as unknown as WebhookDispatcher, audit, clock);
   receiver.onModuleInit();
-  const sender = new NoticeSender(subscriptions, new Outbox(clock), nudges as unknown as Dispatcher, receiver, audit, self);
-  return { ds, clock, inbox, subscriptions, sender, audit };
+  const statuses = new LicenceStatusService(ds, clock, audit);
+  const sender = new NoticeSender(subscriptions, new Outbox(clock), nudges as unknown as Dispatcher, receiver, audit, self, statuses);
+  sender.onModuleInit();
+  return { ds, clock, inbox, subscriptions, sender, statuses, audit };
 }
 
 const change = (l: { licenceId: string; typeCode: string }, version: number, status: LicenceChange['status'], previous: LicenceChange['status']): LicenceChange => ({
@@ -119,6 +133,22 @@ describeEachDatabase('licence notices', (fresh) => {
     // Rolled back with the change: a change that does not commit sends nothing.
     await expect(runInTransaction(issuer.ds, async (tx) => (await issuer.sender.send(change(L1, 3, 'VALID', 'REVOKED'), tx), Promise.reject(new Error('rolled back'))))).rejects.toThrow();
     expect(await outbox()).toHaveLength(2);
+  });
+
+  it('LicenceStatusService changes reach subscribers with its per-licence versions; an unchanged status or a refused change sends nothing', async () => {
+    await issuer.subscriptions.subscribe(GD, 'a', L1);
+    const set = (status: LicenceChange['status']) => issuer.statuses.change({ licenceId: L1.licenceId, status, reason: '测试', actor: 'admin', source: 'library' });
+    await set('SUSPENDED');
+    await set('SUSPENDED'); // no change: no notice
+    await set('VALID');
+    await set('REVOKED');
+    await expect(set('VALID')).rejects.toMatchObject({ code: 'CONFLICT' }); // REVOKED is final: rolled back, nothing sent
+    const rows = await outbox();
+    expect(rows.map((r) => [r.peer, r.seq, LicenceStatusChanged.decode(Buffer.from(r.body, 'base64')).version, LicenceStatusChanged.decode(Buffer.from(r.body, 'base64')).status])).toEqual([
+      [GD, 1, '1', 'LICENCE_STATUS_SUSPENDED'],
+      [GD, 2, '2', 'LICENCE_STATUS_VALID'],
+      [GD, 3, '3', 'LICENCE_STATUS_REVOKED'],
+    ]);
   });
 
   it('the asker applies a notice once per newer version, queues a webhook for the asking client only, and refuses what it did not subscribe to', async () => {

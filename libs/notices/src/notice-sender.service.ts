@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
 import { SELF_CODE } from '@tongban/common';
 import { Dispatcher, Outbox } from '@tongban/delivery';
+import { LicenceStatusListener, LicenceStatusService } from '@tongban/licences';
 import { LicenceStatusChanged } from '@tongban/proto';
 import { afterCommit } from '@tongban/persistence';
 import { LicenceSubscriptions } from './licence-subscriptions.service';
@@ -10,7 +11,7 @@ import { NoticeReceiver } from './notice-receiver.service';
 import { NoticeMessage } from './notices.options';
 import { NOTICE_STATUS_TO_PROTO, Notice, noticeStream, toTimestamp } from './notice-stream';
 
-/** The fields of LicenceStatusChange (libs/licences, the status-change path) that notices use. */
+/** The fields of LicenceStatusChange (libs/licences/src/licence-status.ts) that notices use. */
 export interface LicenceChange {
   licenceId: string;
   typeCode: string;
@@ -35,7 +36,7 @@ export interface NoticesSent {
  * clients that subscribed to a licence of their own province. Registered with LicenceStatusService.
  */
 @Injectable()
-export class NoticeSender {
+export class NoticeSender implements LicenceStatusListener, OnModuleInit {
   constructor(
     private readonly subscriptions: LicenceSubscriptions,
     private readonly outbox: Outbox,
@@ -43,7 +44,12 @@ export class NoticeSender {
     private readonly receiver: NoticeReceiver,
     private readonly audit: AuditLog,
     @Inject(SELF_CODE) private readonly self: string,
+    @Optional() private readonly statuses?: LicenceStatusService,
   ) {}
+
+  onModuleInit(): void {
+    this.statuses?.register(this);
+  }
 
   /** LicenceStatusListener: called by LicenceStatusService.change inside its transaction. */
   async onLicenceStatusChange(change: LicenceChange, em: EntityManager): Promise<void> {
