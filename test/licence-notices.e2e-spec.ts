@@ -137,8 +137,13 @@ describe('licence status notices between gateways', () => {
     expect(Date.parse(got.body.changedAt)).toBeLessThanOrEqual(Date.now());
 
     // 北京 sent exactly one notice, to 广东; 河北's receiver got nothing and its gateway applied nothing.
-    const sent = await audit(gws[BJ], 'licence.notice.sent');
-    expect(sent.map((e) => e.details)).toEqual([expect.objectContaining({ peer: GD, version: 1 })]);
+    // (Routine audit rows are written in batches: waited for, not assumed.)
+    const sent = await waitFor(
+      '北京 audits the notice',
+      () => audit(gws[BJ], 'licence.notice.sent'),
+      (rows) => rows.length > 0,
+    );
+    expect(sent.map((e) => JSON.parse(String(e.details)) as unknown)).toEqual([{ peer: GD, version: 1 }]);
     expect(received.filter((r) => r.path === `/${HB}`)).toEqual([]);
     expect(await audit(gws[HB], 'licence.notice.received')).toEqual([]);
     await waitFor(
@@ -146,7 +151,12 @@ describe('licence status notices between gateways', () => {
       () => call<{ subscriptions: Subscription[] }>(gws[GD], 'GET', '/v1/licence-subscriptions'),
       (r) => r.body.subscriptions[0]?.lastStatus === 'REVOKED',
     );
-    expect((await audit(gws[GD], 'licence.notice.received')).map((e) => [e.actor, e.outcome, e.reason])).toEqual([[BJ, 'OK', 'REVOKED']]);
+    const got2 = await waitFor(
+      '广东 audits the notice',
+      () => audit(gws[GD], 'licence.notice.received'),
+      (rows) => rows.length > 0,
+    );
+    expect(got2.map((e) => [e.actor, e.outcome, e.reason])).toEqual([[BJ, 'OK', 'REVOKED']]);
   }, 60_000);
 
   it('unsubscribing at 广东 removes the subscription at 北京 too; a peer whose policy forbids notices is refused', async () => {
