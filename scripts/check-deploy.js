@@ -157,9 +157,40 @@ function checkDockerfile() {
         .map((l) => l.trim())
     : null;
   if (!ignore) problem('.dockerignore', 'missing');
-  else for (const must of ['node_modules', '.env', '.git']) if (!ignore.includes(must)) problem('.dockerignore', `must exclude ${must}`);
+  else {
+    for (const must of ['node_modules', '.env', '.git']) if (!ignore.includes(must)) problem('.dockerignore', `must exclude ${must}`);
+    // What a COPY takes from the build context must not be excluded from it (the build would fail).
+    for (const s of stages)
+      for (const c of s.copy.filter((x) => !/--from=/.test(x))) {
+        const sources = c
+          .split(/\s+/)
+          .filter((t) => t && !t.startsWith('--'))
+          .slice(0, -1);
+        for (const src of sources) if (dockerIgnored(ignore, src.replace(/^\.\/|\/$/g, ''))) problem('.dockerignore', `excludes ${src}, which stage ${s.name ?? '?'} copies`);
+      }
+  }
   checked.push(`Dockerfile: ${stages.length} stages, USER ${runtime.user}, HEALTHCHECK /health/live, EXPOSE ${runtime.expose.join(' ')}`);
   return { user: runtime.user, env: runtime.env };
+}
+
+/** Whether .dockerignore `lines` leave `file` out of the build context (a pattern covers a path and all below it; later `!` lines re-include). */
+function dockerIgnored(lines, file) {
+  const toRe = (pat) =>
+    new RegExp(
+      `^${pat
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '\0')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')
+        .replace(/\0/g, '(.*/)?')}(/.*)?$`,
+    );
+  let ignored = false;
+  for (const line of lines) {
+    if (!line || line.startsWith('#')) continue;
+    const negate = line.startsWith('!');
+    if (toRe(negate ? line.slice(1) : line).test(file)) ignored = !negate;
+  }
+  return ignored;
 }
 
 // ---------------------------------------------------------------------------------------------
