@@ -7,7 +7,7 @@ import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenV
 import { LicenceImporter, LicenceStatusAdmin, LicenceStatusService } from '@tongban/licences';
 import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
-import { Dispatcher, Inbox, Outbox, OutboxAdmin, inboxRetention, outboxRetention } from '@tongban/delivery';
+import { DeliveryHolds, Dispatcher, Inbox, Outbox, OutboxAdmin, RestoreResync, ResyncResponder, inboxRetention, outboxRetention } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin, materialRetention } from '@tongban/materials';
 import { WebhookDispatcher, WebhookList, WebhookRecorder, WebhookService, webhookDeliveriesRetention } from '@tongban/webhooks';
 import { DIRECTORY_PROVIDERS } from '@tongban/directory';
@@ -146,6 +146,9 @@ export class GatewayModule {
         Dispatcher,
         Inbox,
         OutboxAdmin,
+        DeliveryHolds,
+        ResyncResponder,
+        RestoreResync,
         KeyAdmin,
         CaseTransactions,
         CaseOwner,

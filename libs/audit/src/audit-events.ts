@@ -44,6 +44,8 @@ export const AUDIT_EVENTS = [
   'licence.subscription.cancelled',
   'licence.notice.sent',
   'licence.notice.received',
+  'backup.resynced',
+  'federation.resync.served',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

@@ -8,3 +8,4 @@ export { verifyStoredAuditChain } from './audit-chain.store';
 export * from './audit-search';
 export * from './audit-log.service';
 export * from './audit-verify-cli';
+export * from './audit-restore';

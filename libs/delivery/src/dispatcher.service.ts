@@ -9,6 +9,7 @@ import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from '.
 import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 import { receiptDigestMatches } from './receipt-claims';
+import { DeliveryHolds } from './delivery-holds';
 import { claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
@@ -37,6 +38,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     private readonly verifier: SignedTokenVerifier,
     @Inject(DELIVERY_OPTIONS) private readonly options: DeliveryOptions,
     @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly holds?: DeliveryHolds,
   ) {
     super();
   }
@@ -62,10 +64,13 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
   protected async claim(limit: number): Promise<OutboxMessageEntity[]> {
     const now = this.clock.now().getTime();
     const postgres = this.ds.options.type === 'postgres';
+    // Peers held after a restore until their resync is done (codes are six digits, checked by DeliveryHolds).
+    const held = this.holds?.held() ?? [];
+    const notHeld = held.length ? `AND o.peer NOT IN (${held.map((c) => `'${c}'`).join(', ')})` : '';
     return claimLeases(this.ds, OutboxMessageEntity, {
       key: 'id',
       candidates: `SELECT o.id FROM outbox_messages o
-          WHERE o.status = 'PENDING' AND o.next_attempt_at <= :now
+          WHERE o.status = 'PENDING' AND o.next_attempt_at <= :now ${notHeld}
             AND (o.lease_until IS NULL OR o.lease_until < :now)
             AND NOT EXISTS (SELECT 1 FROM outbox_messages h
                              WHERE h.peer = o.peer AND h.stream = o.stream AND h.status IN ('PENDING', 'DEAD') AND h.seq < o.seq)

@@ -8,3 +8,7 @@ export * from './inbox.service';
 export * from './outbox-admin.service';
 export * from './delivery-failure';
 export * from './delivery-retention';
+export * from './delivery-holds';
+export * from './resync-marks';
+export * from './resync-responder.service';
+export * from './restore-resync.service';

@@ -9,6 +9,11 @@ import { lockForTransaction } from '@tongban/persistence';
 // peer and stream (a hash collision only makes two streams wait for each other).
 const SEQ_LOCK_KEY = 7_415_824;
 
+/** Takes the lock every enqueue on (peer, stream) takes first (PostgreSQL; SQLite has one writer), until `tx` commits. */
+export function lockStream(tx: EntityManager, peer: string, stream: string): Promise<void> {
+  return lockForTransaction(tx, SEQ_LOCK_KEY, `${peer}/${stream}`);
+}
+
 /** A message to hand to a peer reliably. */
 export interface OutgoingMessage {
   peer: string;
@@ -41,7 +46,7 @@ export class Outbox {
     // stream's lock first (held to commit; the insert's snapshot is taken after it), or two of them
     // would read the same MAX and collide. SQLite has one writer already.
     // (The same lock as before lockForTransaction: schema || '/' || peer || '/' || stream, hashed.)
-    if (!o.streamLocked) await lockForTransaction(tx, SEQ_LOCK_KEY, `${m.peer}/${m.stream}`);
+    if (!o.streamLocked) await lockStream(tx, m.peer, m.stream);
     const now = this.clock.now().getTime();
     const id = randomUUID();
     const [sql, params] = tx.connection.driver.escapeQueryWithParameters(

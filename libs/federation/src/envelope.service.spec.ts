@@ -60,6 +60,10 @@ function fakeKeyStore(key: TestKey): KeyStore {
 
 class MemoryReplayStore {
   readonly seen = new Set<string>();
+  restoredAtSeconds = 0;
+  issuedAfterRestore(iat: number): boolean {
+    return iat >= this.restoredAtSeconds;
+  }
   readonly calls: { sender: string; id: string; exp: number }[] = [];
   async remember(sender: string, id: string, exp: number): Promise<boolean> {
     this.calls.push({ sender, id, exp });

@@ -124,6 +124,8 @@ export class EnvelopeService {
     if (digest(payload, claims.dal ?? 'SHA-256') !== claims.dig) throw refuse('DIGEST_MISMATCH', `payload digest (${claims.dal ?? 'SHA-256'}) does not match the signed dig claim`);
     if (expect.replyTo) {
       if (claims.rto !== expect.replyTo.messageId) throw refuse('REPLY_MISMATCH', 'rto does not name the request');
+    } else if (!this.replay.issuedAfterRestore(claims.iat)) {
+      throw refuse('REPLAYED', `message ${claims.jti} was issued before this gateway was restored from a backup; send it again in a new envelope`);
     } else if (!(await this.replay.remember(sender, claims.jti, claims.exp))) {
       throw refuse('REPLAYED', `message id ${claims.jti} was already accepted`);
     }

@@ -8,6 +8,8 @@ export const MessageType = {
   DeliveryReceipt: 'tongban.federation.v1.DeliveryReceiptPayload',
   MaterialHeader: 'tongban.federation.v1.MaterialHeader',
   MaterialReceipt: 'tongban.federation.v1.MaterialReceiptPayload',
+  Resync: 'tongban.federation.v1.ResyncPayload',
+  ResyncState: 'tongban.federation.v1.ResyncStatePayload',
 } as const;
 
 /** For each RPC, the payload type its request and its response must carry. */
@@ -16,4 +18,5 @@ export const RPC_TYPES: Record<string, { request: string; response: string }> = 
   GetJwks: { request: MessageType.GetJwks, response: MessageType.Jwks },
   Deliver: { request: MessageType.Delivery, response: MessageType.DeliveryReceipt },
   PushMaterial: { request: MessageType.MaterialHeader, response: MessageType.MaterialReceipt },
+  Resync: { request: MessageType.Resync, response: MessageType.ResyncState },
 };

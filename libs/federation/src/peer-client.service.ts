@@ -11,7 +11,7 @@ import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { RPC_TYPES } from './message-types';
 import { REFUSAL_METADATA_KEY, RefusalException } from './refusal';
 
-type UnaryMethod = 'verifyLicences' | 'getJwks' | 'deliver';
+type UnaryMethod = 'verifyLicences' | 'getJwks' | 'deliver' | 'resync';
 
 /**
  * Calls other gateways: seals the request, sends it with a deadline over a cached channel,

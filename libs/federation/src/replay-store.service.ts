@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource, LessThan, Repository } from 'typeorm';
+import { lastRestore } from '@tongban/audit';
 import { Clock, errorMessage } from '@tongban/common';
 import { PreparedStatement, isUniqueViolation } from '@tongban/persistence';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
@@ -19,6 +20,8 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private readonly insert: PreparedStatement;
+  /** Envelopes issued before this (epoch seconds) are refused: the ids seen before a restore are lost with it. */
+  private issuedFloor = 0;
 
   constructor(
     ds: DataSource,
@@ -50,10 +53,22 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
     return res.affected ?? 0;
   }
 
-  /** Purges what earlier processes left, then only after this process remembered something. */
-  onModuleInit(): void {
+  /**
+   * Purges what earlier processes left, then only after this process remembered something. After
+   * a restore from a backup (a `backup.restored` audit entry), the ids accepted after the backup are
+   * forgotten: every envelope issued before the restore is refused from now on (it lives at most
+   * 300 s, so only a replay could still bring one; an honest sender retries with a new envelope).
+   */
+  async onModuleInit(): Promise<void> {
     this.stopped = false;
+    const restored = await lastRestore(this.repo.manager);
+    if (restored) this.issuedFloor = Math.ceil(restored.at / 1000);
     this.schedulePurge(0);
+  }
+
+  /** True when an envelope issued at `iatSeconds` may be new to us (not issued before a restore of our database). */
+  issuedAfterRestore(iatSeconds: number): boolean {
+    return iatSeconds >= this.issuedFloor;
   }
 
   onModuleDestroy(): void {

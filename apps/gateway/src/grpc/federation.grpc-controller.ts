@@ -4,7 +4,7 @@ import { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '
 import { FederationInbox, RefusalException, refuseUnstorableText } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
-import { Inbox } from '@tongban/delivery';
+import { Inbox, ResyncResponder } from '@tongban/delivery';
 import { MaterialReceiver } from '@tongban/materials';
 import {
   DeliveryPayload,
@@ -14,6 +14,8 @@ import {
   JwksPayload,
   PushMaterialRequest,
   PushMaterialResponse,
+  ResyncPayload,
+  ResyncStatePayload,
   VerifyLicencesPayload,
   VerifyLicencesResultPayload,
 } from '@tongban/proto';
@@ -34,6 +36,7 @@ export class FederationGrpcController {
     private readonly deliveries: Inbox,
     private readonly materials: MaterialReceiver,
     private readonly transport: TransportSecurity,
+    private readonly resyncs: ResyncResponder,
   ) {}
 
   // Pass-through streaming: the raw call is read with back-pressure (Nest's RX variant buffers the
@@ -56,6 +59,22 @@ export class FederationGrpcController {
         const receipt = await this.deliveries.receive(claims.iss, message);
         return DeliveryReceiptPayload.encode({ receipt }).finish();
       },
+      this.transport.peerOf(call),
+    );
+  }
+
+  @GrpcMethod('FederationService', 'Resync')
+  resync(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+    return this.inbox.handle(
+      'Resync',
+      req.envelope,
+      async ({ claims, payload }) =>
+        ResyncStatePayload.encode(
+          await this.resyncs.answer(
+            claims.iss,
+            decode(() => ResyncPayload.decode(payload)),
+          ),
+        ).finish(),
       this.transport.peerOf(call),
     );
   }
