@@ -35,7 +35,10 @@ try {
 const configSource = readFileSync(path.join(ROOT, 'libs/config/src/gateway-config.ts'), 'utf8');
 const schemaBody = configSource.slice(configSource.indexOf('const schema = z'), configSource.indexOf('.strict();'));
 const envName = (key) => 'TONGBAN_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
-const SETTINGS = new Set([...schemaBody.matchAll(/^ {4}([a-zA-Z]+):/gm)].map((m) => envName(m[1])).concat('TONGBAN_CONFIG'));
+// The licence source settings are spread into the schema from their own file.
+const sourceConfig = readFileSync(path.join(ROOT, 'libs/config/src/licence-source-config.ts'), 'utf8');
+const sourceShape = sourceConfig.slice(sourceConfig.indexOf('export const licenceSourceShape = {'), sourceConfig.indexOf('\n};'));
+const SETTINGS = new Set([...schemaBody.matchAll(/^ {4}([a-zA-Z]+):/gm), ...sourceShape.matchAll(/^ {2}([a-zA-Z]+):/gm)].map((m) => envName(m[1])).concat('TONGBAN_CONFIG'));
 if (SETTINGS.size < 20) problem('libs/config/src/gateway-config.ts', 'could not read the setting names (did the schema move?)');
 if (!configSource.includes('r.httpPort ?? Number(`80${nn}`)') || !configSource.includes('r.grpcPort ?? Number(`90${nn}`)')) {
   problem('libs/config/src/gateway-config.ts', 'the default ports are no longer 80NN/90NN: update scripts/check-deploy.js');

@@ -4,7 +4,7 @@ import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/co
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
 import { KEYS_OPTIONS, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtStart } from '@tongban/keys';
-import { DbLicenceLookup, LicenceEntity, LicenceLookup, LicenceStatusEntity, LicenceTypeCatalogue } from '@tongban/licences';
+import { DbLicenceLookup, LIBRARY_SOURCE_OPTIONS, LibrarySource, LibrarySourceOptions, LicenceEntity, LicenceLookup, LicenceStatusEntity, LicenceTypeCatalogue } from '@tongban/licences';
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
@@ -73,7 +73,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
       provide: DataSource,
       useFactory: () => openDatabase(buildDataSource(config.database, ENTITIES)),
     },
-    { provide: LicenceLookup, useClass: DbLicenceLookup },
+    ...licenceSourceProviders(config),
     { provide: DELIVERY_OPTIONS, useValue: { ...config.delivery, leaseMs: 3 * config.peerDeadlineMs + 1000 } },
     { provide: MATERIALS_OPTIONS, useValue: { maxBytes: config.materialMaxBytes } satisfies MaterialsOptions },
     {
@@ -135,3 +135,15 @@ export const initialisedStores: Provider[] = [
     },
   },
 ];
+
+/** The issuer side's licence source: the imported registry (default) or the province's library (docs/licence-library.md). */
+function licenceSourceProviders(config: GatewayConfig): Provider[] {
+  const source = config.licenceSource;
+  if (source.kind === 'registry') return [{ provide: LicenceLookup, useClass: DbLicenceLookup }];
+  const { kind: _kind, ...options } = source;
+  return [
+    { provide: LIBRARY_SOURCE_OPTIONS, useValue: options satisfies LibrarySourceOptions },
+    LibrarySource,
+    { provide: LicenceLookup, inject: [LibrarySource], useFactory: (s: LibrarySource) => s.lookup },
+  ];
+}

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ISSUER_REJECTED'
   | 'ISSUER_RATE_LIMITED'
   | 'ISSUER_RESPONSE_INVALID'
+  /** The issuer is up but its licence source (the province's library) cannot answer now: retry later. */
+  | 'ISSUER_SOURCE_UNAVAILABLE'
   /** Our own database is unreachable or busy: retry after the `Retry-After` seconds (the reason says whether anything was stored). */
   | 'UNAVAILABLE'
   /** A cookie-authenticated (console) state change without the session's X-CSRF-Token. */

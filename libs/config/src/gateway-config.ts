@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { findUp, parseCidr } from '@tongban/common';
 import { JWS_ALGORITHMS } from '@tongban/gm';
+import { LicenceSourceSettings, licenceSourceSettings, licenceSourceShape } from './licence-source-config';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -156,6 +157,7 @@ const schema = z
     consoleSignInFailuresPerMin: int(1, 100_000).default(100),
     // Folder of the built console (default: dist/console of the installation).
     consoleDir: z.string().min(1).optional(),
+    ...licenceSourceShape,
   })
   .strict();
 
@@ -230,6 +232,8 @@ export interface GatewayConfig {
     signInFailuresPerMinute: number;
     dir: string | null;
   };
+  /** Where the issuer side finds its licences: the imported registry or the province's library (docs/licence-library.md). */
+  licenceSource: LicenceSourceSettings;
   /** Settings filled with development defaults (reported at boot). */
   generated: string[];
 }
@@ -391,6 +395,9 @@ function finish(r: Raw): GatewayConfig {
       signInFailuresPerMinute: r.consoleSignInFailuresPerMin,
       dir: r.consoleDir ? resolve(r.consoleDir) : builtConsoleDir(),
     },
+    licenceSource: licenceSourceSettings(r, (key, message) => {
+      throw new ConfigError(`${envName(key)} (${key}): ${message}`);
+    }),
     generated,
   };
 }

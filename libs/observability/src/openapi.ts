@@ -41,7 +41,7 @@ const WHEN: Record<number, string> = {
   413: 'PAYLOAD_TOO_LARGE',
   429: 'RATE_LIMITED: too many attempts; try again after the `Retry-After` header’s seconds',
   502: 'ISSUER_UNKNOWN, ISSUER_REJECTED or ISSUER_RESPONSE_INVALID (the peer’s answer did not check)',
-  503: 'UNAVAILABLE: the gateway cannot serve the request now (its database is unreachable); try again after the `Retry-After` header’s seconds. The reason says what was stored: DATABASE_UNAVAILABLE nothing, DATABASE_COMMIT_UNKNOWN perhaps (read before retrying), DATABASE_READ_AFTER_COMMIT the change was stored (read `location`, do not repeat). On routes that ask a peer also ISSUER_UNREACHABLE: the peer did not answer within the peer deadline',
+  503: 'UNAVAILABLE: the gateway cannot serve the request now (its database is unreachable); try again after the `Retry-After` header’s seconds. The reason says what was stored: DATABASE_UNAVAILABLE nothing, DATABASE_COMMIT_UNKNOWN perhaps (read before retrying), DATABASE_READ_AFTER_COMMIT the change was stored (read `location`, do not repeat). On routes that ask a peer also ISSUER_UNREACHABLE: the peer did not answer within the peer deadline; ISSUER_SOURCE_UNAVAILABLE: the issuer is up but its licence library cannot answer now',
 };
 
 /** The `Retry-After` header of a 503 UNAVAILABLE answer. */

@@ -7,7 +7,7 @@ import * as federation from '@tongban/federation';
 import type { FederationOptions } from '@tongban/federation';
 import { checkCitizenId, checkLicenceId } from '@tongban/identifiers';
 import type { KeyStore } from '@tongban/keys';
-import { LicenceLookup, LicenceRecord, licenceRecordSchema, LicenceTypeCatalogue } from '@tongban/licences';
+import { LicenceLookup, LicenceRecord, licenceRecordSchema, LicenceSourceUnavailableError, LicenceTypeCatalogue } from '@tongban/licences';
 import { HolderClaim, LicenceQuery, LicenceResult, LicenceStatus, MatchResult } from '@tongban/proto';
 import { TrustedPeer, TrustStore } from '@tongban/trust';
 import { AttestationClaims } from './attestation-claims';
@@ -463,6 +463,44 @@ describe('IssuerService', () => {
       });
       expect(h.lookup.calls).toEqual([`id:${VALID_BIZ.licenceId}`, `id:${LISI.licenceId}`]);
       expect(h.audit.record).toHaveBeenCalledWith({ event: 'verification.answered', actor: GD, subject: W011, outcome: 'REFUSED', reason: 'LICENCE_TYPE_NOT_ALLOWED', details: { queryId: 'b' } });
+    });
+  });
+
+  describe('licence source unavailable (the province library)', () => {
+    it('answers ISSUER_SOURCE_UNAVAILABLE per item, with no status and no attestation; the other queries are answered', async () => {
+      const library = new MemoryLookup(DEMO);
+      const findById = library.findById.bind(library);
+      library.findById = async (id: string) => {
+        if (id === LISI.licenceId) throw new LicenceSourceUnavailableError('TIMEOUT', 'the licence library did not answer within 1000 ms');
+        return findById(id);
+      };
+      const hh = harness(DEMO, library);
+      const results = await hh.issuer.answer(GD, [forRecord(VALID_BIZ, { queryId: 'a' }), forRecord(LISI, { queryId: 'b' })], new Set());
+      expect(results[0]).toMatchObject({ status: LicenceStatus.LICENCE_STATUS_VALID, refusalCode: '' });
+      expect(results[1]).toEqual({
+        queryId: 'b',
+        status: LicenceStatus.LICENCE_STATUS_UNSPECIFIED,
+        nameMatch: MatchResult.MATCH_RESULT_UNSPECIFIED,
+        codeMatch: MatchResult.MATCH_RESULT_UNSPECIFIED,
+        licence: undefined,
+        issuer: { province: BJ, organName: '', organCode: '' },
+        checkedAt: undefined,
+        attestation: '',
+        refusalCode: 'ISSUER_SOURCE_UNAVAILABLE',
+      });
+      expect(hh.audit.record).toHaveBeenCalledWith({
+        event: 'verification.answered',
+        actor: GD,
+        subject: W020,
+        outcome: 'FAILED',
+        reason: 'ISSUER_SOURCE_UNAVAILABLE',
+        details: { queryId: 'b', source: 'TIMEOUT' },
+      });
+    });
+
+    it('any other lookup error is not disguised as a source outage', async () => {
+      const broken = { findById: async () => Promise.reject(new Error('bug')), findByNumber: async () => null } as unknown as LicenceLookup;
+      await expect(harness(DEMO, broken).issuer.answer(GD, [forRecord(LISI)], new Set())).rejects.toThrow('bug');
     });
   });
 

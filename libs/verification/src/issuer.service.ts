@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Clock, SELF_CODE, beijingDate } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { checkCitizenId, checkCreditCode, checkLicenceId, parseLicenceId } from '@tongban/identifiers';
-import { LicenceLookup, LicenceRecord, LicenceTypeCatalogue } from '@tongban/licences';
+import { LicenceLookup, LicenceRecord, LicenceSourceUnavailableError, LicenceTypeCatalogue } from '@tongban/licences';
 import { LicenceSubscriptions, NOTIFY_REF, toTimestamp } from '@tongban/notices';
 import { DisclosedLicence, LicenceQuery, LicenceResult, LicenceStatus, MatchResult } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
@@ -82,8 +82,12 @@ export class IssuerService {
     return Promise.all(queries.map(async (q) => (refused.has(q.licenceType) ? this.refuse(requester, q) : this.answerOne(requester, q))));
   }
 
-  private refuse(requester: string, q: LicenceQuery): LicenceResult {
-    this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'REFUSED', reason: 'LICENCE_TYPE_NOT_ALLOWED', details: { queryId: q.queryId } });
+  private refuse(requester: string, q: LicenceQuery, code: 'LICENCE_TYPE_NOT_ALLOWED' | 'ISSUER_SOURCE_UNAVAILABLE' = 'LICENCE_TYPE_NOT_ALLOWED', source?: string): LicenceResult {
+    if (code === 'LICENCE_TYPE_NOT_ALLOWED') {
+      this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'REFUSED', reason: code, details: { queryId: q.queryId } });
+    } else {
+      this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'FAILED', reason: code, details: { queryId: q.queryId, source: source ?? '' } });
+    }
     return {
       queryId: q.queryId,
       status: LicenceStatus.LICENCE_STATUS_UNSPECIFIED,
@@ -93,13 +97,20 @@ export class IssuerService {
       issuer: { province: this.self, organName: '', organCode: '' },
       checkedAt: undefined,
       attestation: '',
-      refusalCode: 'LICENCE_TYPE_NOT_ALLOWED',
+      refusalCode: code,
       subscription: undefined,
     };
   }
 
   private async answerOne(requester: string, q: LicenceQuery): Promise<LicenceResult> {
-    const record = await this.find(q);
+    let record: LicenceRecord | null;
+    try {
+      record = await this.find(q);
+    } catch (e) {
+      // The province's library cannot answer now: say so, never guess (docs/protocol.md §7.4).
+      if (e instanceof LicenceSourceUnavailableError) return this.refuse(requester, q, 'ISSUER_SOURCE_UNAVAILABLE', e.reason);
+      throw e;
+    }
     const now = this.clock.now();
     const status = record ? statusOf(record, now) : 'NOT_FOUND';
     const nameMatch: MatchValue = record && q.holder?.name ? (normaliseName(q.holder.name) === normaliseName(record.holderName) ? 'MATCH' : 'MISMATCH') : 'NOT_CHECKED';

@@ -145,6 +145,9 @@ export class VerificationService {
     if (r.refusalCode) {
       this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'REFUSED', reason: r.refusalCode, details: { requestId: p.query.queryId } });
       this.metrics?.verification('REFUSED');
+      if (r.refusalCode === 'ISSUER_SOURCE_UNAVAILABLE') {
+        throw new DomainException('ISSUER_SOURCE_UNAVAILABLE', `the gateway of ${p.issuer} cannot reach its licence source now; try again later`, { peer: p.issuer, reason: r.refusalCode });
+      }
       throw new DomainException('ISSUER_REFUSED', `the gateway of ${p.issuer} refused this query (${r.refusalCode})`, { peer: p.issuer, reason: r.refusalCode });
     }
     const status = licenceStatusToJSON(r.status).replace('LICENCE_STATUS_', '') as VerificationResult['status'];

@@ -205,7 +205,10 @@ export interface LicenceResult {
     | undefined;
   /** Compact JWS attestation signed by the issuer gateway. */
   attestation: string;
-  /** Set instead of a status when the issuer's policy refuses this query. */
+  /**
+   * Set instead of a status when the issuer cannot answer this query: LICENCE_TYPE_NOT_ALLOWED (its
+   * policy refuses it) or ISSUER_SOURCE_UNAVAILABLE (its licence library cannot answer now; transient).
+   */
   refusalCode: string;
   /** Answer to notify_ref (absent when the query had none, or from an issuer without notices). */
   subscription: NoticeSubscription | undefined;
