@@ -49,7 +49,8 @@ const mappingSchema = z
         path: template('cursor', 'limit'),
         changes: z.string().max(200),
         nextCursor: z.string().min(1).max(200),
-        fields: z.object({ licenceId: name, typeCode: name, status: name, changedAt: name, reason: name }).strict(),
+        // `cursor`: the change's own position, when the feed gives one (resume exactly after it).
+        fields: z.object({ licenceId: name, typeCode: name, status: name, changedAt: name, reason: name, cursor: name.optional() }).strict(),
       })
       .strict()
       .optional(),
