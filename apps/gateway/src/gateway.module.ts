@@ -4,7 +4,7 @@ import { DataSource, RetentionWorker } from '@tongban/persistence';
 import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
-import { LicenceImporter, LicenceStatusAdmin, LicenceStatusService } from '@tongban/licences';
+import { LicenceImporter, LicenceStatusAdmin, LicenceStatusService, STATUS_LIST_OPTIONS, StatusListIndex, StatusListOptions, StatusListPublisher } from '@tongban/licences';
 import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { DeliveryHolds, Dispatcher, Inbox, Outbox, OutboxAdmin, RestoreResync, ResyncResponder, inboxRetention, outboxRetention } from '@tongban/delivery';
@@ -19,7 +19,7 @@ import { AccessGuard, ClientRegistry, RouteDeclarations } from '@tongban/access'
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
-import { AttestationService, IssuerService, VerificationService } from '@tongban/verification';
+import { AttestationService, AttestationStatusCheck, IssuerService, StatusListServer, VerificationService } from '@tongban/verification';
 import { FederationGrpcController } from './grpc/federation.grpc-controller';
 import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
@@ -139,6 +139,11 @@ export class GatewayModule {
         LicenceImporter,
         LicenceStatusService,
         LicenceStatusAdmin,
+        StatusListIndex,
+        StatusListPublisher,
+        { provide: STATUS_LIST_OPTIONS, useValue: { ttlSeconds: config.statusListTtlSeconds } satisfies StatusListOptions },
+        StatusListServer,
+        AttestationStatusCheck,
         AttestationService,
         IssuerService,
         VerificationService,

@@ -4,7 +4,19 @@ import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/co
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
 import { KEYS_OPTIONS, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtStart } from '@tongban/keys';
-import { DbLicenceLookup, LIBRARY_SOURCE_OPTIONS, LibrarySource, LibrarySourceOptions, LicenceEntity, LicenceLookup, LicenceStatusEntity, LicenceTypeCatalogue } from '@tongban/licences';
+import {
+  DbLicenceLookup,
+  LIBRARY_SOURCE_OPTIONS,
+  LibrarySource,
+  LibrarySourceOptions,
+  LicenceEntity,
+  LicenceLookup,
+  LicenceStatusEntity,
+  LicenceTypeCatalogue,
+  StatusListEntity,
+  StatusListEntryEntity,
+} from '@tongban/licences';
+import { StatusListCacheEntity } from '@tongban/verification';
 import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity, TrustStore } from '@tongban/trust';
 import { CaseEntity, CaseEventEntity, CaseStepEntity } from '@tongban/cases';
@@ -24,6 +36,9 @@ export const ENTITIES = [
   PeerKeyEntity,
   LicenceEntity,
   LicenceStatusEntity,
+  StatusListEntity,
+  StatusListEntryEntity,
+  StatusListCacheEntity,
   SeenMessageEntity,
   AuditEventEntity,
   OutboxMessageEntity,

@@ -60,6 +60,7 @@ describe('loadGatewayConfig', () => {
         peerDeadlineMs: 3000,
         refusals: { ratePerSecond: 5, burst: 50, auditWindowMs: 60_000 },
         trustRefreshSeconds: 10,
+        statusListTtlSeconds: 300,
         logLevel: 'log',
         extraParticipants: [],
       });

@@ -82,6 +82,8 @@ const schema = z
     // Development only: plaintext gRPC between gateways. Refused in production; warned at every start.
     grpcInsecure: bool.default(false),
     trustRefreshS: int(0, 3600).default(10),
+    // Signed status lists (docs/protocol-status.md): re-signed at least this often; askers rely on a list this long.
+    statusListTtlS: int(1, 86_400).default(300),
     catalogueFile: z.string().optional(),
     calendarFile: z.string().optional(),
     deadLetterAgeS: int(60, 90 * 24 * 3600).default(7 * 24 * 3600),
@@ -195,6 +197,8 @@ export interface GatewayConfig {
   extraParticipants: { code: string; name: string; nameEn: string }[];
   licenceTypesFile: string;
   trustRefreshSeconds: number;
+  /** statusListTtl: seconds a signed status list is relied on; it is re-signed at least this often. */
+  statusListTtlSeconds: number;
   catalogueFile: string;
   calendarFile: string;
   /** Time between announcing a rotated key and signing with it. */
@@ -347,6 +351,7 @@ function finish(r: Raw): GatewayConfig {
     extraParticipants,
     licenceTypesFile: r.licenceTypesFile ? resolve(r.licenceTypesFile) : findUp('data/licence-types.json'),
     trustRefreshSeconds: r.trustRefreshS,
+    statusListTtlSeconds: r.statusListTtlS,
     keyOverlapMs: r.keyOverlapHours * 3600_000,
     catalogueFile: r.catalogueFile ? resolve(r.catalogueFile) : findUp('data/catalogue.json'),
     calendarFile: r.calendarFile ? resolve(r.calendarFile) : findUp('data/calendar.json'),

@@ -10,6 +10,8 @@ export const MessageType = {
   MaterialReceipt: 'tongban.federation.v1.MaterialReceiptPayload',
   Resync: 'tongban.federation.v1.ResyncPayload',
   ResyncState: 'tongban.federation.v1.ResyncStatePayload',
+  GetStatusList: 'tongban.federation.v1.GetStatusListPayload',
+  StatusList: 'tongban.federation.v1.StatusListPayload',
 } as const;
 
 /** For each RPC, the payload type its request and its response must carry. */
@@ -19,4 +21,6 @@ export const RPC_TYPES: Record<string, { request: string; response: string }> = 
   Deliver: { request: MessageType.Delivery, response: MessageType.DeliveryReceipt },
   PushMaterial: { request: MessageType.MaterialHeader, response: MessageType.MaterialReceipt },
   Resync: { request: MessageType.Resync, response: MessageType.ResyncState },
+  // Signed envelope both ways, mutual TLS, and the peer's licence-type policy (StatusListServer).
+  GetStatusList: { request: MessageType.GetStatusList, response: MessageType.StatusList },
 };

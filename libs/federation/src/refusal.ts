@@ -35,6 +35,7 @@ export const REFUSAL_STATUS = {
   RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   TOO_MANY_REFUSALS: status.RESOURCE_EXHAUSTED,
   MATERIAL_INTEGRITY: status.DATA_LOSS,
+  UNKNOWN_STATUS_LIST: status.NOT_FOUND,
 } as const;
 
 export type RefusalCode = keyof typeof REFUSAL_STATUS;

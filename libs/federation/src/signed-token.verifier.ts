@@ -28,12 +28,12 @@ export class SignedTokenVerifier {
     @Inject(SELF_CODE) private readonly self: string,
   ) {}
 
-  /** Verifies `token` of type `typ`; never throws. */
-  async check<T extends { iss?: unknown }>(token: string, typ: string): Promise<TokenCheck<T>> {
+  /** Verifies `token` of type `typ` (at most `maxLength` characters); never throws. */
+  async check<T extends { iss?: unknown }>(token: string, typ: string, maxLength = 8192): Promise<TokenCheck<T>> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     let claims: T;
     try {
-      if (typeof token !== 'string' || token.length > 8192 || token.split('.').length !== 3) throw new Error('shape');
+      if (typeof token !== 'string' || token.length > maxLength || token.split('.').length !== 3) throw new Error('shape');
       header = decodeProtectedHeader(token);
       claims = decodeJwt<T>(token);
     } catch {

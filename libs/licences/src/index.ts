@@ -15,3 +15,4 @@ export * from './library-source/library-client';
 export * from './library-source/library-mapping';
 export * from './library-source/library-licence-lookup';
 export * from './library-source/library-source';
+export * from './status-list';

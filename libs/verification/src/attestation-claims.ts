@@ -21,6 +21,8 @@ export interface AttestationClaims {
   /** Credit code of the issuing organ, when the licence was found. */
   organCode: string | null;
   checkedAt: string;
+  /** Where the licence's current status is published (docs/protocol-status.md); only when the licence was found. */
+  statusRef?: { list: string; idx: number };
 }
 
 export type MatchValue = 'MATCH' | 'MISMATCH' | 'NOT_CHECKED';

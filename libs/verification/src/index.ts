@@ -4,3 +4,6 @@ export * from './issuer.service';
 export * from './verification.service';
 export * from './verification-result';
 export * from './verification-request.schema';
+export * from './status-check.service';
+export * from './status-list-server';
+export * from './status-list-cache.entity';

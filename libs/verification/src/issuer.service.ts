@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Clock, SELF_CODE, beijingDate } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { checkCitizenId, checkCreditCode, checkLicenceId, parseLicenceId } from '@tongban/identifiers';
-import { LicenceLookup, LicenceRecord, LicenceSourceUnavailableError, LicenceTypeCatalogue } from '@tongban/licences';
+import { LicenceLookup, LicenceRecord, LicenceSourceUnavailableError, LicenceTypeCatalogue, StatusListIndex } from '@tongban/licences';
 import { LicenceSubscriptions, NOTIFY_REF, toTimestamp } from '@tongban/notices';
 import { DisclosedLicence, LicenceQuery, LicenceResult, LicenceStatus, MatchResult } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
@@ -43,6 +43,7 @@ export class IssuerService {
     private readonly clock: Clock,
     @Inject(SELF_CODE) private readonly self: string,
     @Optional() private readonly subscriptions?: LicenceSubscriptions,
+    @Optional() private readonly statusIndex?: StatusListIndex,
   ) {}
 
   /** Throws MalformedQueryError when a query breaks the protocol's rules. */
@@ -131,6 +132,8 @@ export class IssuerService {
       purposeHash: createHash('sha256').update(q.purpose.trim(), 'utf8').digest('base64url'),
       organCode: record?.issuerOrganCode ?? null,
       checkedAt,
+      // Found licences get their place in the type's status list, for later status checks.
+      ...(record && this.statusIndex ? { statusRef: await this.statusIndex.refFor(record.licenceId, record.typeCode, record.status) } : {}),
     };
     this.audit.record({ event: 'verification.answered', actor: requester, subject: q.licenceType, outcome: 'OK', reason: status, details: { queryId: q.queryId, attestation: claims.jti } });
     return {

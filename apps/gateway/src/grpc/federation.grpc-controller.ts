@@ -11,6 +11,8 @@ import {
   DeliveryReceiptPayload,
   Envelope,
   GetJwksPayload,
+  GetStatusListPayload,
+  StatusListPayload,
   JwksPayload,
   PushMaterialRequest,
   PushMaterialResponse,
@@ -19,7 +21,7 @@ import {
   VerifyLicencesPayload,
   VerifyLicencesResultPayload,
 } from '@tongban/proto';
-import { IssuerService, MalformedQueryError } from '@tongban/verification';
+import { IssuerService, MalformedQueryError, StatusListServer } from '@tongban/verification';
 import { grpcErrorOf, RpcErrorFilter } from './rpc-error.filter';
 import { readStream } from './stream-reader';
 
@@ -37,6 +39,7 @@ export class FederationGrpcController {
     private readonly materials: MaterialReceiver,
     private readonly transport: TransportSecurity,
     private readonly resyncs: ResyncResponder,
+    private readonly statusLists: StatusListServer,
   ) {}
 
   // Pass-through streaming: the raw call is read with back-pressure (Nest's RX variant buffers the
@@ -111,6 +114,19 @@ export class FederationGrpcController {
       async ({ payload }) => {
         decode(() => GetJwksPayload.decode(payload));
         return JwksPayload.encode({ jwksJson: JSON.stringify(this.keys.jwks()) }).finish();
+      },
+      this.transport.peerOf(call),
+    );
+  }
+
+  @GrpcMethod('FederationService', 'GetStatusList')
+  getStatusList(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+    return this.inbox.handle(
+      'GetStatusList',
+      req.envelope,
+      async ({ claims, payload }) => {
+        const { listId } = decode(() => GetStatusListPayload.decode(payload));
+        return StatusListPayload.encode(await this.statusLists.answer(claims.iss, claims.jti, listId)).finish();
       },
       this.transport.peerOf(call),
     );

@@ -113,7 +113,16 @@ export class VerificationController {
   @ApiResponse({
     status: 200,
     description: '`valid` false with a `reason` when it does not check (not an HTTP error)',
-    schema: { type: 'object', properties: { valid: { type: 'boolean' }, claims: { type: 'object' }, kid: { type: 'string' }, reason: { type: 'string' } } },
+    schema: {
+      type: 'object',
+      properties: {
+        valid: { type: 'boolean' },
+        claims: { type: 'object' },
+        kid: { type: 'string' },
+        reason: { type: 'string' },
+        currentStatus: { type: 'object', description: "With a statusRef: the licence's status now, from the issuer's signed status list, with the list's age (docs/protocol-status.md §4)" },
+      },
+    },
     example: {
       valid: true,
       kid: 'Qm9vb…',

@@ -20,6 +20,7 @@ import { CaseListIndexes1765640000000 } from './1765640000000-case-list-indexes'
 import { AuditHashAlg1765700000000 } from './1765700000000-audit-hash-alg';
 import { PeerAllowedAlgs1765720000000 } from './1765720000000-peer-allowed-algs';
 import { LicenceStatus1765800000000 } from './1765800000000-licence-status';
+import { StatusLists1765801000000 } from './1765801000000-status-lists';
 import { LicenceNotices1765810000000 } from './1765810000000-licence-notices';
 import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
 
@@ -47,6 +48,7 @@ export const MIGRATIONS = [
   AuditHashAlg1765700000000,
   PeerAllowedAlgs1765720000000,
   LicenceStatus1765800000000,
+  StatusLists1765801000000,
   LicenceNotices1765810000000,
   ConsoleSessions1765830000000,
 ];

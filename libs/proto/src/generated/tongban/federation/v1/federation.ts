@@ -77,6 +77,16 @@ export interface ResyncResponse {
   envelope: Envelope | undefined;
 }
 
+/** GetStatusListRequest carries a signed GetStatusListPayload. */
+export interface GetStatusListRequest {
+  envelope: Envelope | undefined;
+}
+
+/** GetStatusListResponse carries a signed StatusListPayload. */
+export interface GetStatusListResponse {
+  envelope: Envelope | undefined;
+}
+
 function createBaseVerifyLicencesRequest(): VerifyLicencesRequest {
   return { envelope: undefined };
 }
@@ -674,6 +684,122 @@ export const ResyncResponse: MessageFns<ResyncResponse> = {
   },
 };
 
+function createBaseGetStatusListRequest(): GetStatusListRequest {
+  return { envelope: undefined };
+}
+
+export const GetStatusListRequest: MessageFns<GetStatusListRequest> = {
+  encode(message: GetStatusListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusListRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusListRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatusListRequest {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: GetStatusListRequest): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
+function createBaseGetStatusListResponse(): GetStatusListResponse {
+  return { envelope: undefined };
+}
+
+export const GetStatusListResponse: MessageFns<GetStatusListResponse> = {
+  encode(message: GetStatusListResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.envelope !== undefined) {
+      Envelope.encode(message.envelope, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusListResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusListResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.envelope = Envelope.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatusListResponse {
+    return { envelope: isSet(object.envelope) ? Envelope.fromJSON(object.envelope) : undefined };
+  },
+
+  toJSON(message: GetStatusListResponse): unknown {
+    const obj: any = {};
+    if (message.envelope !== undefined) {
+      obj.envelope = Envelope.toJSON(message.envelope);
+    }
+    return obj;
+  },
+};
+
 /**
  * FederationService is served by every province gateway on its federation port.
  * Every request and response carries a signed Envelope; the payload message type
@@ -751,6 +877,20 @@ export const FederationServiceService = {
     responseSerialize: (value: ResyncResponse): Buffer => Buffer.from(ResyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResyncResponse => ResyncResponse.decode(value),
   },
+  /**
+   * GetStatusList returns the recipient's signed status list of one licence type (docs/protocol-status.md).
+   * Request payload: GetStatusListPayload. Response payload: StatusListPayload.
+   */
+  getStatusList: {
+    path: "/tongban.federation.v1.FederationService/GetStatusList" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStatusListRequest): Buffer => Buffer.from(GetStatusListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStatusListRequest => GetStatusListRequest.decode(value),
+    responseSerialize: (value: GetStatusListResponse): Buffer =>
+      Buffer.from(GetStatusListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetStatusListResponse => GetStatusListResponse.decode(value),
+  },
 } as const;
 
 export interface FederationServiceServer extends UntypedServiceImplementation {
@@ -781,6 +921,11 @@ export interface FederationServiceServer extends UntypedServiceImplementation {
    * Request payload: ResyncPayload. Response payload: ResyncStatePayload.
    */
   resync: handleUnaryCall<ResyncRequest, ResyncResponse>;
+  /**
+   * GetStatusList returns the recipient's signed status list of one licence type (docs/protocol-status.md).
+   * Request payload: GetStatusListPayload. Response payload: StatusListPayload.
+   */
+  getStatusList: handleUnaryCall<GetStatusListRequest, GetStatusListResponse>;
 }
 
 export interface FederationServiceClient extends Client {
@@ -881,6 +1026,25 @@ export interface FederationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResyncResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetStatusList returns the recipient's signed status list of one licence type (docs/protocol-status.md).
+   * Request payload: GetStatusListPayload. Response payload: StatusListPayload.
+   */
+  getStatusList(
+    request: GetStatusListRequest,
+    callback: (error: ServiceError | null, response: GetStatusListResponse) => void,
+  ): ClientUnaryCall;
+  getStatusList(
+    request: GetStatusListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetStatusListResponse) => void,
+  ): ClientUnaryCall;
+  getStatusList(
+    request: GetStatusListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetStatusListResponse) => void,
   ): ClientUnaryCall;
 }
 

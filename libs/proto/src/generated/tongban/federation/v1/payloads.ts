@@ -251,6 +251,20 @@ export interface JwksPayload {
   jwksJson: string;
 }
 
+/** GetStatusListPayload asks for one signed status list (docs/protocol-status.md). */
+export interface GetStatusListPayload {
+  /** The list id from an attestation's statusRef.list: "<licence type code>-<n>". */
+  listId: string;
+}
+
+/** StatusListPayload is the signed status list: a compact JWS of type tongban-status-list+jwt. */
+export interface StatusListPayload {
+  listId: string;
+  /** The list's content version (the JWS's "ver" claim); grows whenever a status in it changes. */
+  version: number;
+  statusListJws: string;
+}
+
 function createBaseVerifyLicencesPayload(): VerifyLicencesPayload {
   return { queries: [] };
 }
@@ -1383,6 +1397,168 @@ export const JwksPayload: MessageFns<JwksPayload> = {
     const obj: any = {};
     if (message.jwksJson !== "") {
       obj.jwksJson = message.jwksJson;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetStatusListPayload(): GetStatusListPayload {
+  return { listId: "" };
+}
+
+export const GetStatusListPayload: MessageFns<GetStatusListPayload> = {
+  encode(message: GetStatusListPayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusListPayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusListPayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatusListPayload {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetStatusListPayload): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    return obj;
+  },
+};
+
+function createBaseStatusListPayload(): StatusListPayload {
+  return { listId: "", version: 0, statusListJws: "" };
+}
+
+export const StatusListPayload: MessageFns<StatusListPayload> = {
+  encode(message: StatusListPayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
+    }
+    if (message.statusListJws !== "") {
+      writer.uint32(26).string(message.statusListJws);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatusListPayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatusListPayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.statusListJws = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatusListPayload {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      statusListJws: isSet(object.statusListJws)
+        ? globalThis.String(object.statusListJws)
+        : isSet(object.status_list_jws)
+        ? globalThis.String(object.status_list_jws)
+        : "",
+    };
+  },
+
+  toJSON(message: StatusListPayload): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.statusListJws !== "") {
+      obj.statusListJws = message.statusListJws;
     }
     return obj;
   },

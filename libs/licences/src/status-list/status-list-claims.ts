@@ -1,0 +1,39 @@
+/** Protected-header `typ` of a status list JWS. */
+export const STATUS_LIST_TYP = 'tongban-status-list+jwt';
+
+/** Claims of a signed status list (docs/protocol-status.md §2). */
+export interface StatusListClaims {
+  /** Issuer province code. */
+  iss: string;
+  /** List id: `<licence type code>-<n>`. */
+  sub: string;
+  /** Signed at (seconds since the epoch). */
+  iat: number;
+  /** iat + ttl: after this the list is stale (its facts stay true as of iat). */
+  exp: number;
+  /** Content version: +1 whenever a status in the list changed. */
+  ver: number;
+  /** Seconds an asker may rely on the list without fetching again. */
+  ttl: number;
+  /** Licence type code the list covers. */
+  licenceType: string;
+  /** Number of entries. */
+  size: number;
+  /** Bits per entry (2). */
+  statusSize: number;
+  /** base64url(GZIP(bitstring)). */
+  encodedList: string;
+  /** base64url(GZIP(8-byte records: index, time of change)), for every non-VALID entry. */
+  changes: string;
+}
+
+/** What an attestation carries to find its licence in a status list (claim `statusRef`). */
+export interface StatusRef {
+  list: string;
+  idx: number;
+}
+
+/** A list id for the n-th list of a licence type. */
+export const statusListId = (typeCode: string, seq: number): string => `${typeCode}-${seq}`;
+/** A well-formed list id: a GB/T 36904 type code, a dash, a list number. */
+export const STATUS_LIST_ID = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}-\d{1,6}$/;
