@@ -1,3 +1,5 @@
+import { STATUS_SIZE, StatusEntry, compressToBase64url, encodeBitstring, encodeChanges } from './bitstring';
+
 /** Protected-header `typ` of a status list JWS. */
 export const STATUS_LIST_TYP = 'tongban-status-list+jwt';
 
@@ -37,3 +39,28 @@ export interface StatusRef {
 export const statusListId = (typeCode: string, seq: number): string => `${typeCode}-${seq}`;
 /** A well-formed list id: a GB/T 36904 type code, a dash, a list number. */
 export const STATUS_LIST_ID = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}-\d{1,6}$/;
+
+/** The two encoded parts of a list of `size` entries whose non-VALID entries are `entries` (§2.2). */
+export function encodeStatusListContent(size: number, entries: StatusEntry[]): { encodedList: string; changes: string } {
+  return { encodedList: compressToBase64url(encodeBitstring(size, entries)), changes: compressToBase64url(encodeChanges(entries)) };
+}
+
+/** The claims of a signed list, in their documented order (docs/protocol-status.md §2.3). */
+export function statusListClaims(
+  p: { iss: string; listId: string; typeCode: string; size: number; iat: number; ttl: number; ver: number },
+  content: { encodedList: string; changes: string },
+): StatusListClaims {
+  return {
+    iss: p.iss,
+    sub: p.listId,
+    iat: p.iat,
+    exp: p.iat + p.ttl,
+    ver: p.ver,
+    ttl: p.ttl,
+    licenceType: p.typeCode,
+    size: p.size,
+    statusSize: STATUS_SIZE,
+    encodedList: content.encodedList,
+    changes: content.changes,
+  };
+}

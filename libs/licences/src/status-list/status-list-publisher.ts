@@ -6,8 +6,8 @@ import { Clock, SELF_CODE, errorMessage } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { afterCommit, lockForTransaction, placeholder, runInTransaction } from '@tongban/persistence';
 import { LicenceStatusChange, LicenceStatusListener, LicenceStatusService } from '../licence-status';
-import { STATUS_SIZE, StatusEntry, compressToBase64url, encodeBitstring, encodeChanges } from './bitstring';
-import { STATUS_LIST_TYP, StatusListClaims } from './status-list-claims';
+import { StatusEntry } from './bitstring';
+import { STATUS_LIST_TYP, encodeStatusListContent, statusListClaims } from './status-list-claims';
 import { StatusListEntity } from './status-list.entity';
 
 /** Injection token for StatusListOptions. */
@@ -108,25 +108,11 @@ export class StatusListPublisher implements LicenceStatusListener, OnModuleInit,
       await lockForTransaction(tx, LIST_LOCK, listId);
       const list = await tx.getRepository(StatusListEntity).findOneByOrFail({ listId });
       const entries = await nonValidEntries(tx, listId);
-      const encodedList = compressToBase64url(encodeBitstring(list.size, entries));
-      const changes = compressToBase64url(encodeChanges(entries));
-      const hash = createHash('sha256').update(`${encodedList}.${changes}`).digest('hex');
+      const content = encodeStatusListContent(list.size, entries);
+      const hash = createHash('sha256').update(`${content.encodedList}.${content.changes}`).digest('hex');
       const now = this.clock.now();
-      const iat = Math.floor(now.getTime() / 1000);
       const version = hash === list.contentHash ? list.version : list.version + 1;
-      const claims: StatusListClaims = {
-        iss: this.self,
-        sub: listId,
-        iat,
-        exp: iat + this.options.ttlSeconds,
-        ver: version,
-        ttl: this.options.ttlSeconds,
-        licenceType: list.typeCode,
-        size: list.size,
-        statusSize: STATUS_SIZE,
-        encodedList,
-        changes,
-      };
+      const claims = statusListClaims({ iss: this.self, listId, typeCode: list.typeCode, size: list.size, iat: Math.floor(now.getTime() / 1000), ttl: this.options.ttlSeconds, ver: version }, content);
       Object.assign(list, { version, contentHash: hash, jws: this.keys.signJws(STATUS_LIST_TYP, claims), generatedAt: now, dirty: false });
       await tx.getRepository(StatusListEntity).save(list);
       return list;
