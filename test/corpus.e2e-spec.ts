@@ -26,8 +26,10 @@ import {
 } from './support/corpus';
 
 // Hostile-input corpus against ONE real gateway (北京 110000) over real gRPC. A scripted peer
-// 天津 120000 is trusted with two keys (EdDSA and ES256). Each JSON file under
-// test/fixtures/federation/{not-ok,ok}/ is one test: a new file is a new test.
+// 天津 120000 is trusted with three keys (EdDSA, ES256 and SM2SM3). Each JSON file under
+// test/fixtures/federation/{not-ok,ok}/ is one test: a new file is a new test. 天津 also holds an
+// SM2SM3 key, so SM2 signatures (honest and hostile: DER, r or s out of range, the empty identity)
+// reach the gateway as real envelopes.
 //
 // For every refusal we check the gRPC status, the `tongban-refusal` trailer, that the status
 // message starts with the code, that exactly one `federation.request.refused` audit row with that
@@ -69,16 +71,17 @@ beforeAll(async () => {
   const options = await gatewayOptions(BJ, { env: { TONGBAN_REFUSAL_AUDIT_WINDOW_S: '0', TONGBAN_REFUSAL_BURST: '1000000' } });
   await importDemoLicences(options);
   gw = await startGateway(options);
-  const [ed, es, impostor] = await Promise.all([FakePeer.create(TJ, 'EdDSA'), FakePeer.create(TJ, 'ES256'), FakePeer.create(TJ, 'EdDSA')]);
-  const added = await admin<{ keys: { alg: string }[] }>('POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [ed.jwk(), es.jwk()] });
+  const [ed, es, sm2, impostor] = await Promise.all([FakePeer.create(TJ, 'EdDSA'), FakePeer.create(TJ, 'ES256'), FakePeer.create(TJ, 'SM2SM3'), FakePeer.create(TJ, 'EdDSA')]);
+  const added = await admin<{ keys: { alg: string }[] }>('POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [ed.jwk(), es.jwk(), sm2.jwk()] });
   expect(added.status).toBe(201);
-  expect(added.body.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA']);
+  expect(added.body.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'SM2SM3']);
   const l = demoLicence(BJ, 'VALID');
   parties = {
     self: TJ,
     gateway: BJ,
     ed,
     es,
+    sm2,
     impostor,
     stranger: (code) => FakePeer.create(code),
     demoQuery: { queryId: 'q1', licenceType: l.typeCode, licenceId: l.licenceId, licenceNumber: '', holder: undefined, purpose: '跨省通办业务办理核验', notifyRef: '' },

@@ -1,8 +1,9 @@
-import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { CaseOpened, DeliveryPayload, Envelope, KeyAnnouncement, LicenceQuery, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
+import { SM2_N, sm2SignatureFromDer, toBytes32 } from '@tongban/gm';
 import { FakePeer, RawResult, TlsAs, credentialsFor } from '@tongban/testkit';
 
 // The hostile-input corpus (test/fixtures/federation/{ok,not-ok}/*.json) and the small language
@@ -49,7 +50,7 @@ export interface DeliverySpec {
 
 export interface Attack {
   /** Who signs: the peer's EdDSA key (default), its ES256 key, a key made for `setup.keyStatus`, … */
-  signer?: 'ed' | 'es' | 'impostor' | 'stranger' | 'es256-as-eddsa' | 'ed-with-es-kid' | 'setup-key';
+  signer?: 'ed' | 'es' | 'sm2' | 'impostor' | 'stranger' | 'es256-as-eddsa' | 'ed-with-es-kid' | 'sm2-as-es256' | 'setup-key';
   /** Participant code of the `stranger` signer (default 150000). */
   strangerCode?: string;
   header?: Record<string, unknown>;
@@ -62,7 +63,12 @@ export interface Attack {
   /** 'sm3': `dig` is the SM3 digest and `dal` is "SM3" (docs/protocol.md §3.5); claims/omitClaims still apply. */
   digest?: 'sm3';
   mty?: string;
-  signature?: 'none' | 'hs256' | 'der' | 'truncated' | 'flipped';
+  /**
+   * none / hs256 / der / truncated / flipped; for SM2 also: r or s replaced by 0 or n (out of range),
+   * r‖s swapped, and 'sm2-empty-identity' — OpenSSL's one-shot SM2 (Z computed with an EMPTY
+   * identity, not 1234567812345678), which verifies nowhere that follows GB/T 35276.
+   */
+  signature?: 'none' | 'hs256' | 'der' | 'truncated' | 'flipped' | 'sm2-r-zero' | 'sm2-s-n' | 'sm2-swapped' | 'sm2-empty-identity';
   /** After signing: `payload` sends other bytes than were digested; `claims` edits the signed claims. */
   tamper?: 'payload' | 'claims' | 'header';
   tamperClaims?: Record<string, Rel>;
@@ -204,6 +210,8 @@ export interface Parties {
   gateway: string;
   ed: FakePeer;
   es: FakePeer;
+  /** The peer's SM2SM3 key (trusted beside ed and es). */
+  sm2: FakePeer;
   impostor: FakePeer;
   stranger: (code: string) => Promise<FakePeer>;
   setupKey?: FakePeer;
@@ -325,8 +333,15 @@ export function signParts(signer: FakePeer, header: Record<string, unknown>, cla
   const input = Buffer.from(`${h}.${c}`);
   let sig: Buffer;
   if (how === 'none') sig = Buffer.alloc(0);
-  else if (signer.alg === 'EdDSA') sig = sign(null, input, signer.privateKey);
-  else sig = sign('sha256', input, { key: signer.privateKey, dsaEncoding: how === 'der' ? 'der' : 'ieee-p1363' });
+  else if (how === 'sm2-empty-identity') {
+    const der = sign('sm3', input, signer.privateKey);
+    // The attack is only worth something if it is a genuine signature under the other identity.
+    if (!verify('sm3', input, createPublicKey(signer.privateKey), der)) throw new Error('sm2-empty-identity: OpenSSL one-shot SM2 did not produce a signature it verifies');
+    sig = sm2SignatureFromDer(der);
+  } else sig = signer.signInput(input, how === 'der');
+  if (how === 'sm2-r-zero') sig.fill(0, 0, 32);
+  if (how === 'sm2-s-n') toBytes32(SM2_N).copy(sig, 32);
+  if (how === 'sm2-swapped') sig = Buffer.concat([sig.subarray(32), sig.subarray(0, 32)]);
   if (how === 'truncated') sig = sig.subarray(0, sig.length - 2);
   if (how === 'flipped') sig[sig.length - 1] ^= 0x01;
   return `${h}.${c}.${b64(sig)}`;
@@ -361,6 +376,14 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
       break;
     case 'es':
       signer = p.es;
+      break;
+    case 'sm2':
+      signer = p.sm2;
+      break;
+    case 'sm2-as-es256':
+      // The SM2 key trusted for the peer signs (SM2), but the header claims ES256.
+      signer = p.sm2;
+      header.alg = 'ES256';
       break;
     case 'impostor':
       signer = p.impostor;

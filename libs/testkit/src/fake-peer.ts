@@ -1,6 +1,7 @@
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, createSign, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
 import { calculateJwkThumbprint, JWK } from 'jose';
 import { ChannelCredentials, credentials, Metadata, ServiceError } from '@grpc/grpc-js';
+import { Sm2PublicKey, sm2JwkThumbprint, sm2SignatureFromDer } from '@tongban/gm';
 import { Envelope, FederationServiceClient } from '@tongban/proto';
 import { TestPki, testCredentials } from './test-pki';
 
@@ -49,32 +50,59 @@ export interface RawResult {
   details?: string;
 }
 
+export type FakePeerAlg = 'EdDSA' | 'ES256' | 'SM2SM3';
+
 /**
- * A test participant with its own Ed25519 (or P-256) key, able to craft any envelope — honest
+ * A test participant with its own Ed25519, P-256 or SM2 key, able to craft any envelope — honest
  * or hostile — and send it to a gateway over real gRPC.
  */
 export class FakePeer {
   readonly privateKey: KeyObject;
   readonly publicJwk: JWK;
   kid = '';
-  readonly alg: 'EdDSA' | 'ES256';
+  readonly alg: FakePeerAlg;
+  /** For an SM2 party: its public key (Z_A of the default identity). */
+  private readonly sm2?: Sm2PublicKey;
 
   private constructor(
     readonly code: string,
-    alg: 'EdDSA' | 'ES256',
+    alg: FakePeerAlg,
     key?: KeyObject,
   ) {
     this.alg = alg;
-    const pair = key ? { privateKey: key, publicKey: createPublicKey(key) } : alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    this.privateKey = pair.privateKey;
-    this.publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
+    const curve = { EdDSA: undefined, ES256: 'P-256', SM2SM3: 'SM2' }[alg];
+    const pair = key ? { privateKey: key, publicKey: createPublicKey(key) } : curve ? generateKeyPairSync('ec', { namedCurve: curve }) : generateKeyPairSync('ed25519');
+    // An SM2 key straight from generateKeyPair is EC-typed (OpenSSL would sign ECDSA with it); decoded
+    // from its PKCS #8 DER it is SM2-typed (as Sm2SigningKey does it in libs/keys).
+    this.privateKey = alg === 'SM2SM3' ? createPrivateKey({ key: pair.privateKey.export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' }) : pair.privateKey;
+    if (alg === 'SM2SM3') {
+      this.sm2 = Sm2PublicKey.fromKeyObject(pair.publicKey);
+      this.publicJwk = this.sm2.jwk() as JWK;
+    } else {
+      this.publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
+    }
   }
 
   /** A new party for participant `code`. */
-  static async create(code: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<FakePeer> {
+  static async create(code: string, alg: FakePeerAlg = 'EdDSA'): Promise<FakePeer> {
     const p = new FakePeer(code, alg);
-    p.kid = await calculateJwkThumbprint(p.publicJwk, 'sha256');
+    p.kid = await p.thumbprint();
     return p;
+  }
+
+  /**
+   * The raw JWS signature over `input` with this party's key: EdDSA, ES256 as r‖s (DER when
+   * `der`), SM2SM3 as r‖s with Z_A of the default identity (DER when `der`), as docs/protocol.md
+   * §3.6 / §16.4 say.
+   */
+  signInput(input: Uint8Array, der = false): Buffer {
+    if (this.alg === 'EdDSA') return sign(null, input, this.privateKey);
+    if (this.alg === 'ES256') return sign('sha256', input, { key: this.privateKey, dsaEncoding: der ? 'der' : 'ieee-p1363' });
+    const s = createSign('sm3');
+    s.update(this.sm2!.za);
+    s.update(input);
+    const signature = s.sign(this.privateKey);
+    return der ? signature : sm2SignatureFromDer(signature);
   }
 
   /**
@@ -82,9 +110,15 @@ export class FakePeer {
    * database, to play that gateway misbehaving); the kid is the key's JWK thumbprint, as KeyStore makes it.
    */
   static async withKey(code: string, privateKey: KeyObject): Promise<FakePeer> {
-    const p = new FakePeer(code, privateKey.asymmetricKeyType === 'ed25519' ? 'EdDSA' : 'ES256', privateKey);
-    p.kid = await calculateJwkThumbprint(p.publicJwk, 'sha256');
+    const alg = privateKey.asymmetricKeyType === 'ed25519' ? 'EdDSA' : privateKey.asymmetricKeyDetails?.namedCurve === 'SM2' ? 'SM2SM3' : 'ES256';
+    const p = new FakePeer(code, alg, privateKey);
+    p.kid = await p.thumbprint();
     return p;
+  }
+
+  /** RFC 7638 kid, as KeyStore makes it (docs/protocol.md §6.1, §16.3 for SM2). */
+  private thumbprint(): Promise<string> {
+    return this.sm2 ? Promise.resolve(sm2JwkThumbprint(this.sm2.jwk())) : calculateJwkThumbprint(this.publicJwk, 'sha256');
   }
 
   /** The public JWK to register in a gateway's trust store. */
@@ -116,7 +150,7 @@ export class FakePeer {
       sig = createHmac('sha256', Buffer.from(JSON.stringify(this.publicJwk)))
         .update(input)
         .digest();
-    else sig = this.alg === 'EdDSA' ? sign(null, input, this.privateKey) : sign('sha256', input, { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
+    else sig = this.signInput(input);
     return { jws: `${h}.${c}.${sig.toString('base64url')}`, payload: Buffer.from(o.sendPayload ?? o.payload) };
   }
 
