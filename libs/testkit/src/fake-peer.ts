@@ -77,7 +77,7 @@ export class FakePeer {
     this.privateKey = alg === 'SM2SM3' ? createPrivateKey({ key: pair.privateKey.export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' }) : pair.privateKey;
     if (alg === 'SM2SM3') {
       this.sm2 = Sm2PublicKey.fromKeyObject(pair.publicKey);
-      this.publicJwk = this.sm2.jwk() as JWK;
+      this.publicJwk = this.sm2.jwk();
     } else {
       this.publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
     }
