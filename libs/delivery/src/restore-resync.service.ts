@@ -69,11 +69,6 @@ export class RestoreResync implements OnModuleInit, OnApplicationBootstrap, OnMo
     await Promise.allSettled(this.loops);
   }
 
-  /** Resolves when every peer is resynchronised (tests, and the admin who waits for it). */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.loops);
-  }
-
   private async loop(peer: string): Promise<void> {
     let wait = 1000;
     while (!this.abort.signal.aborted) {
@@ -90,7 +85,7 @@ export class RestoreResync implements OnModuleInit, OnApplicationBootstrap, OnMo
     }
   }
 
-  /** One resync with `peer`; exported for the integration test through the class. */
+  /** One resync with `peer`: ask, raise the floors, audit, release. */
   async resync(peer: string): Promise<ResyncOutcome> {
     const restoredAt = this.restored?.at ?? this.clock.now().getTime();
     const received = await inboxMarks(this.ds.manager, peer);
