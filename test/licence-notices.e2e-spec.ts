@@ -171,6 +171,18 @@ describe('licence status notices between gateways', () => {
       (s) => s.length === 0,
     );
 
+    // A standing subscription for the type: verifications without notify subscribe; notify: false does not.
+    const standing = await call<{ id: string; error?: { rule?: string } }>(gws[GD], 'POST', '/v1/licence-subscriptions/standing', { licenceType: OTHER.typeCode });
+    expect(standing.status).toBe(201);
+    expect((await call<{ error: { rule: string } }>(gws[GD], 'POST', '/v1/licence-subscriptions/standing', { licenceType: OTHER.typeCode })).body.error.rule).toBe('STANDING_EXISTS');
+    const bad = await call<{ error: { field: string; rule: string } }>(gws[GD], 'POST', '/v1/licence-subscriptions/standing', { licenceType: 'x' });
+    expect({ status: bad.status, field: bad.body.error.field }).toEqual({ status: 400, field: 'licenceType' });
+    expect((await verify(gws[GD], OTHER, { notify: false })).body.notify).toBeUndefined();
+    expect((await verify(gws[GD], OTHER)).body.notify).toMatchObject({ outcome: 'ACCEPTED' });
+    const listed = (await call<{ subscriptions: (Subscription & { origin: string })[] }>(gws[GD], 'GET', '/v1/licence-subscriptions')).body.subscriptions;
+    expect(listed.find((x) => x.licenceId === OTHER.licenceId)).toMatchObject({ origin: 'STANDING' });
+    expect((await fetch(`${gws[GD].baseUrl}/v1/licence-subscriptions/standing/${standing.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gws[GD].apiToken}` } })).status).toBe(204);
+
     expect((await call(gws[BJ], 'PATCH', `/admin/peers/${HB}`, { allowNotices: false }, gws[BJ].adminToken)).status).toBe(200);
     const hb = await verify(gws[HB], OTHER, { notify: true });
     expect(hb.body).toMatchObject({ status: 'VALID', notify: { subscriptionId: null, outcome: 'NOTICES_NOT_ALLOWED', expiresAt: null } });

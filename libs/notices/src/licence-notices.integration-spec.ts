@@ -16,6 +16,7 @@ import { noticeStream } from './notice-stream';
 import { NoticeSubscriptionEntity } from './notice-subscription.entity';
 import { StandingSubscriptionEntity } from './standing-subscription.entity';
 import { NoticeMessage } from './notices.options';
+import { EXPIRED_SUBSCRIPTION_DAYS, noticeSubscriptionsRetention } from './notice-retention';
 
 const BJ = '110000';
 const GD = '440000';
@@ -112,6 +113,11 @@ describeEachDatabase('licence notices', (fresh) => {
     expect((await issuer.subscriptions.list({ peer: GD })).subscriptions).toEqual([]);
     expect(await sub(GD, 'd')).toBe('ACCEPTED');
     expect(await sub(GD, 'a')).toBe('ACCEPTED');
+    // The retention job a week from now (it passes cutoff = its now − EXPIRED_SUBSCRIPTION_DAYS): the expired rows go, the live ones stay.
+    const jobRunsAt = issuer.clock.now().getTime() + EXPIRED_SUBSCRIPTION_DAYS * 24 * 3600_000;
+    const cutoff = jobRunsAt - EXPIRED_SUBSCRIPTION_DAYS * 24 * 3600_000;
+    expect(await noticeSubscriptionsRetention('licence_subscriptions').deleteBatch(issuer.ds, cutoff, 100)).toBe(3);
+    expect((await issuer.ds.getRepository(LicenceSubscriptionEntity).find()).map((r) => r.notifyRef).sort()).toEqual(['a', 'd']);
   });
 
   it('a change enqueues one LicenceStatusChanged per live subscribed peer, on the licence stream, in version order', async () => {

@@ -7,7 +7,7 @@ import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
 import { checkLicenceId, parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
 import { LicenceStatus, LicenceStatusChanged, LicenceSubscriptionCancelled } from '@tongban/proto';
 import { afterCommit } from '@tongban/persistence';
-import { WebhookDeliveryEntity, WebhookDispatcher, WebhookList, subscribes } from '@tongban/webhooks';
+import { WebhookDeliveryEntity, WebhookDispatcher, WebhookEntity, WebhookList, pendingDelivery, subscribes } from '@tongban/webhooks';
 import { LicenceSubscriptions } from './licence-subscriptions.service';
 import { NoticeSubscriptionEntity } from './notice-subscription.entity';
 import { LICENCE_STATUS_CHANGED_EVENT, NOTIFY_REF, NoticeMessage } from './notices.options';
@@ -94,7 +94,8 @@ export class NoticeReceiver implements OnModuleInit {
       .set({ lastVersion: n.version, lastStatus: n.status, lastChangedAt: n.changedAt })
       .where('issuer = :issuer AND licence_id = :licenceId AND last_version < :version', { issuer, licenceId: n.licenceId, version: n.version })
       .execute();
-    const hooks = (await this.webhooks.current(tx)).filter((h) => subscribes(h.events, LICENCE_STATUS_CHANGED_EVENT));
+    const hooks = new Map<string, WebhookEntity[]>();
+    for (const h of await this.webhooks.current(tx)) if (subscribes(h.events, LICENCE_STATUS_CHANGED_EVENT)) hooks.set(h.createdBy, [...(hooks.get(h.createdBy) ?? []), h]);
     const rows: WebhookDeliveryEntity[] = [];
     for (const s of fresh) {
       const body = JSON.stringify({
@@ -111,23 +112,7 @@ export class NoticeReceiver implements OnModuleInit {
         changedAt: n.changedAt.toISOString(),
         reason: n.reason,
       });
-      for (const h of hooks.filter((w) => w.createdBy === s.client)) {
-        rows.push({
-          id: randomUUID(),
-          webhookId: h.id,
-          eventType: LICENCE_STATUS_CHANGED_EVENT,
-          body,
-          status: 'PENDING',
-          attempts: 0,
-          nextAttemptAt: now,
-          lastStatus: null,
-          lastError: null,
-          createdAt: now,
-          deliveredAt: null,
-          leaseOwner: null,
-          leaseUntil: null,
-        });
-      }
+      for (const h of hooks.get(s.client) ?? []) rows.push(pendingDelivery(h.id, LICENCE_STATUS_CHANGED_EVENT, body, now));
     }
     // In chunks: a licence many local clients follow must not exceed a statement's parameter limit.
     for (let i = 0; i < rows.length; i += 500) await tx.getRepository(WebhookDeliveryEntity).insert(rows.slice(i, i + 500));

@@ -48,8 +48,14 @@ export interface StandingSubscriptionView {
  * (and did not say `notify: false`). One subscription per client and licence, renewed by each
  * verification; unsubscribing tells the issuer (LicenceSubscriptionCancelled through the outbox).
  */
+/** How long the standing subscriptions read for one verification serve the next ones (changes made here apply at once). */
+const STANDING_REFRESH_MS = 2000;
+
 @Injectable()
 export class NoticeSubscriptions {
+  /** Standing subscriptions by client: kept briefly, so a verification costs no statement for them (the hot path). */
+  private standing: { byClient: Map<string, Set<string>>; at: number } | undefined;
+  private generation = 0;
   constructor(
     private readonly ds: DataSource,
     private readonly clock: Clock,
@@ -63,7 +69,7 @@ export class NoticeSubscriptions {
   async refFor(client: string, licenceType: string, licenceId: string | undefined, notify: boolean | undefined): Promise<{ ref: string; origin: SubscriptionOrigin } | null> {
     if (notify === false) return null;
     const owner = client.slice(0, 100);
-    if (notify !== true && !(await this.ds.getRepository(StandingSubscriptionEntity).existsBy({ client: owner, licenceType }))) return null;
+    if (notify !== true && !(await this.standingTypes(owner)).has(licenceType)) return null;
     const origin: SubscriptionOrigin = notify === true ? 'VERIFICATION' : 'STANDING';
     const held = licenceId ? await this.ds.getRepository(NoticeSubscriptionEntity).findOneBy({ client: owner, licenceId }) : null;
     return { ref: held?.id ?? randomUUID(), origin };
@@ -164,6 +170,7 @@ export class NoticeSubscriptions {
       .catch((e) => {
         throw isUniqueViolation(e) ? new DomainException('CONFLICT', `${owner} already has a standing subscription for ${licenceType}`, { rule: 'STANDING_EXISTS' }) : e;
       });
+    this.standingChanged();
     await this.audit.recordNow({ event: 'licence.subscription.created', actor: owner, subject: licenceType, outcome: 'OK', details: { standing: row.id } });
     return { id: row.id, licenceType, createdAt: row.createdAt.toISOString() };
   }
@@ -180,7 +187,27 @@ export class NoticeSubscriptions {
     const row = await this.ds.getRepository(StandingSubscriptionEntity).findOneBy({ id, client: owner });
     if (!row) throw new DomainException('NOT_FOUND', `no standing subscription ${id.slice(0, 64)}`);
     await this.ds.getRepository(StandingSubscriptionEntity).delete({ id });
+    this.standingChanged();
     await this.audit.recordNow({ event: 'licence.subscription.cancelled', actor: owner, subject: row.licenceType, outcome: 'OK', details: { standing: id } });
+  }
+
+  private standingChanged(): void {
+    this.generation++;
+    this.standing = undefined;
+  }
+
+  /** The licence types `client` holds a standing subscription for (another replica's change applies within STANDING_REFRESH_MS). */
+  private async standingTypes(client: string): Promise<Set<string>> {
+    if (!this.standing || Date.now() - this.standing.at >= STANDING_REFRESH_MS) {
+      const generation = this.generation;
+      const at = Date.now();
+      const byClient = new Map<string, Set<string>>();
+      for (const r of await this.ds.getRepository(StandingSubscriptionEntity).find()) byClient.set(r.client, (byClient.get(r.client) ?? new Set()).add(r.licenceType));
+      // A change made while reading may be missing from what was read: use it once, keep nothing.
+      if (generation !== this.generation) return byClient.get(client) ?? new Set();
+      this.standing = { byClient, at };
+    }
+    return this.standing.byClient.get(client) ?? new Set();
   }
 
   private async cancelAtIssuer(tx: EntityManager, issuer: string, ref: string, licenceId: string): Promise<void> {

@@ -12,6 +12,25 @@ export function subscribes(events: string[], type: string): boolean {
   return events.some((e) => e === '*' || e === type || (e.endsWith('*') && type.startsWith(e.slice(0, -1))));
 }
 
+/** A delivery of `body` to webhook `webhookId`, due at `now` (written in the transaction of its event). */
+export function pendingDelivery(webhookId: string, eventType: string, body: string, now: Date): WebhookDeliveryEntity {
+  return {
+    id: randomUUID(),
+    webhookId,
+    eventType: eventType.slice(0, 40),
+    body,
+    status: 'PENDING',
+    attempts: 0,
+    nextAttemptAt: now,
+    lastStatus: null,
+    lastError: null,
+    createdAt: now,
+    deliveredAt: null,
+    leaseOwner: null,
+    leaseUntil: null,
+  };
+}
+
 /**
  * Turns case events into webhook deliveries inside the case transaction (CaseTransactions
  * `inTransaction`), so a delivery exists exactly when its event committed — as reliable as the
@@ -65,21 +84,7 @@ export class WebhookRecorder implements OnModuleInit {
       });
       const now = new Date(r.at);
       for (const h of targets) {
-        await repo.insert({
-          id: randomUUID(),
-          webhookId: h.id,
-          eventType: r.type.slice(0, 40),
-          body,
-          status: 'PENDING',
-          attempts: 0,
-          nextAttemptAt: now,
-          lastStatus: null,
-          lastError: null,
-          createdAt: now,
-          deliveredAt: null,
-          leaseOwner: null,
-          leaseUntil: null,
-        });
+        await repo.insert(pendingDelivery(h.id, r.type, body, now));
         queued++;
       }
     }
