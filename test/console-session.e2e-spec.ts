@@ -188,6 +188,36 @@ describe('admin console sessions', () => {
     expect(limited.headers.get('set-cookie')).toBeNull();
   });
 
+  it('serves the built console under /console/ with its security headers, index.html for app routes', async () => {
+    const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+    const page = await fetch(`${gw.baseUrl}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toBe(CSP);
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/); // no inline script
+    expect(html).not.toMatch(/<style|\sstyle=/); // no inline style
+    const route = await fetch(`${gw.baseUrl}/console/peers/310000`);
+    expect(route.status).toBe(200);
+    expect(await route.text()).toBe(html);
+    const root = await fetch(`${gw.baseUrl}/console`, { redirect: 'manual' });
+    expect(root.status).toBe(308);
+    expect(root.headers.get('location')).toBe('/console/');
+    const src = /<script[^>]*src="\/console\/([^"]+)"/.exec(html)?.[1] ?? 'app.js';
+    const js = await fetch(`${gw.baseUrl}/console/${src}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const etag = js.headers.get('etag')!;
+    expect((await fetch(`${gw.baseUrl}/console/${src}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    for (const missing of ['/console/no-such-file.js', '/console/api/nothing', '/console/..%2f..%2fpackage.json']) {
+      const r = await fetch(`${gw.baseUrl}${missing}`);
+      expect([missing, r.status]).toEqual([missing, 404]);
+      expect(r.headers.get('content-security-policy')).toBe(CSP);
+    }
+  });
+
   it('with TONGBAN_CONSOLE_ENABLED=false there is no console and a session cookie authenticates nothing', async () => {
     expect((await http(off, 'POST', '/console/api/session', { body: { token: off.adminToken } })).status).toBe(404);
     expect((await http(off, 'GET', '/console/api/session')).status).toBe(404);

@@ -92,9 +92,10 @@ function joinPath(a: string, b: string): string {
   return joined;
 }
 
-/** The OpenAPI path of a Nest path: `/v1/cases/:id` → `/v1/cases/{id}`. */
+/** The OpenAPI path of a Nest path: `/v1/cases/:id` → `/v1/cases/{id}`, `/console/*` → `/console/{path}`. */
 export function openApiPathOf(path: string): string {
-  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  // A trailing wildcard (`/console/*`) is the parameter `path` in the document, as @nestjs/swagger names it.
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{path}');
 }
 
 /**

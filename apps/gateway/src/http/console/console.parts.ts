@@ -1,10 +1,12 @@
 import { Provider, Type } from '@nestjs/common';
 import { CONSOLE_SESSION_OPTIONS, ConsoleSessionOptions, ConsoleSessions } from '@tongban/access';
 import { GatewayConfig } from '@tongban/config';
+import { ConsoleAssets } from './console-assets';
+import { ConsoleAssetsController } from './console-assets.controller';
 import { ConsoleSessionController } from './console-session.controller';
 
 /**
- * The admin console's part of the gateway (docs/operations.md §Admin console): its session routes
+ * The admin console's part of the gateway (docs/operations.md §20): its files, its session routes
  * and, through ConsoleSessions, session cookies in AccessGuard. With TONGBAN_CONSOLE_ENABLED=false
  * none of it exists: /console answers 404 and a session cookie authenticates nothing.
  */
@@ -12,8 +14,9 @@ export function consoleParts(config: GatewayConfig): { controllers: Type[]; prov
   if (!config.console.enabled) return { controllers: [], providers: [] };
   const c = config.console;
   return {
-    controllers: [ConsoleSessionController],
+    controllers: [ConsoleSessionController, ConsoleAssetsController],
     providers: [
+      { provide: ConsoleAssets, useFactory: () => new ConsoleAssets(c.dir) },
       {
         provide: CONSOLE_SESSION_OPTIONS,
         useValue: {
