@@ -218,6 +218,23 @@ describe('admin console sessions', () => {
     }
   });
 
+  it('answers the overview and the chart history (any admin role)', async () => {
+    const s = { cookie: undefined, bearer: tokens.operator };
+    const o = await http(gw, 'GET', '/admin/overview', s);
+    expect(o.status).toBe(200);
+    expect(o.body).toMatchObject({ code: '110000', readiness: { status: 'ok' }, peers: [], outbox: { depth: 0, oldestAgeS: null }, deadLetters: 0, overdueSteps: 0, directory: { mode: 'off' } });
+    expect(o.body.tls).toMatchObject({ mode: 'mtls' });
+    expect((o.body.tls as { daysLeft: number }).daysLeft).toBeGreaterThan(0);
+    expect((o.body.keys as { status: string; nextRotationAt: string | null }[]).filter((k) => k.status === 'ACTIVE')[0].nextRotationAt).toMatch(/^\d{4}-/);
+    expect(o.body.warnings).toEqual([]);
+    const h = await http(gw, 'GET', '/admin/metrics/history?minutes=60', s);
+    expect(h.status).toBe(200);
+    expect(h.body).toMatchObject({ stepS: 60, minutes: 60 });
+    const points = h.body.points as { partial: boolean; verificationsPerS: number; refusalsPerS: object; outboxDepth: number | null }[];
+    expect(points.at(-1)).toMatchObject({ partial: true, outboxDepth: 0 });
+    expect((await http(gw, 'GET', '/admin/metrics/history?minutes=0', s)).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'minutes' });
+  });
+
   it('with TONGBAN_CONSOLE_ENABLED=false there is no console and a session cookie authenticates nothing', async () => {
     expect((await http(off, 'POST', '/console/api/session', { body: { token: off.adminToken } })).status).toBe(404);
     expect((await http(off, 'GET', '/console/api/session')).status).toBe(404);

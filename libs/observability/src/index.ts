@@ -7,3 +7,4 @@ export * from './operational-gauges';
 export * from './gateway-logger';
 export * from './openapi';
 export * from './health-listener';
+export * from './metrics-history';

@@ -6,6 +6,14 @@ import { databaseFaultCounts, databaseStatementCount } from '@tongban/persistenc
 /** Interval of the event-loop delay sampler behind `nodejs_eventloop_lag_*` (docs/operations.md §12). */
 const EVENT_LOOP_SAMPLE_MS = 1000;
 
+/** Outcomes of this replica's calls to one peer (epoch ms; null: none since start). */
+export interface PeerCallOutcomes {
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  /** The DomainException code of the last failure (ISSUER_UNREACHABLE, ISSUER_REFUSED, …). */
+  lastFailureCode: string | null;
+}
+
 /** One sample of a gauge computed at scrape time. */
 export interface GaugeSample {
   labels?: Record<string, string>;
@@ -104,6 +112,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Per peer: when a call last succeeded and last failed, and how (for the console overview; this replica, since start). */
+  private readonly peerLast = new Map<string, PeerCallOutcomes>();
+
   constructor() {
     // The event-loop delay histogram samples once a second: prom-client's default (every 10 ms) is
     // a timer that wakes an idle gateway 100 times a second, most of its idle CPU.
@@ -116,13 +127,27 @@ export class Metrics {
     try {
       const result = await call();
       this.peerCalls.inc({ method, peer, outcome: 'ok' });
+      this.lastOf(peer).lastSuccessAt = Date.now();
       return result;
     } catch (e) {
-      this.peerCalls.inc({ method, peer, outcome: e instanceof DomainException ? e.code : 'INTERNAL' });
+      const code = e instanceof DomainException ? e.code : 'INTERNAL';
+      this.peerCalls.inc({ method, peer, outcome: code });
+      Object.assign(this.lastOf(peer), { lastFailureAt: Date.now(), lastFailureCode: code });
       throw e;
     } finally {
       stop();
     }
+  }
+
+  /** Last success and last failure of calls to each peer seen by this replica since it started. */
+  peerCallOutcomes(): ReadonlyMap<string, PeerCallOutcomes> {
+    return this.peerLast;
+  }
+
+  private lastOf(peer: string): PeerCallOutcomes {
+    let o = this.peerLast.get(peer);
+    if (!o) this.peerLast.set(peer, (o = { lastSuccessAt: null, lastFailureAt: null, lastFailureCode: null }));
+    return o;
   }
 
   /** Counts one refused federation request. */
