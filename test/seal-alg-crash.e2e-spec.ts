@@ -31,7 +31,7 @@ pg('TONGBAN_SEAL_ALG: a re-seal killed mid-transaction leaves everything as it w
     for (let i = 0; i < 3; i++) ids.push((await call<{ id: string }>(gw, 'POST', '/v1/webhooks', { url: `http://127.0.0.1:9/h${i}` })).body.id);
     await gw.stop();
     const aes = 'signing keys: AES-256-GCM 1\nwebhook secrets: AES-256-GCM 3\nTONGBAN_SEAL_ALG: AES-256-GCM\n';
-    expect((await runCli(o, ['secrets', 'status'])).stdout).toBe(aes);
+    expect((await runCli(o, ['secrets', 'status'])).stdout).toContain(aes);
 
     const locker = new Client({ connectionString: TEST_PG_URL });
     // pg_stat_activity is read from another session: inside the locker's transaction it would be a snapshot.
@@ -63,13 +63,13 @@ pg('TONGBAN_SEAL_ALG: a re-seal killed mid-transaction leaves everything as it w
       await watcher.end();
     }
 
-    expect((await runCli(o, ['secrets', 'status'])).stdout).toBe(aes);
+    expect((await runCli(o, ['secrets', 'status'])).stdout).toContain(aes);
     const again = await startGateway(o);
     expect(again.output()).not.toContain('re-sealed');
     await again.stop();
     const sm4 = { ...o, env: { ...o.env!, TONGBAN_SEAL_ALG: SM4 } };
     expect(await runCli(sm4, ['secrets', 'reseal'])).toMatchObject({ code: 0, stdout: `signing keys re-sealed as ${SM4}: 1\nwebhook secrets re-sealed as ${SM4}: 3\n` });
-    expect((await runCli(sm4, ['secrets', 'status'])).stdout).toBe(`signing keys: ${SM4} 1\nwebhook secrets: ${SM4} 3\nTONGBAN_SEAL_ALG: ${SM4}\n`);
+    expect((await runCli(sm4, ['secrets', 'status'])).stdout).toContain(`signing keys: ${SM4} 1\nwebhook secrets: ${SM4} 3\nTONGBAN_SEAL_ALG: ${SM4}\n`);
     const last = await startGateway(sm4);
     expect(last.output()).not.toContain('re-sealed');
     await last.stop();

@@ -65,10 +65,16 @@ describe('TONGBAN_SEAL_ALG: switching a gateway between AES-256-GCM and SM4-CTR 
     const gw = await startGateway(o);
     expect((await call(gw, 'POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201);
     await gw.stop();
-    expect(await runCli(o, ['secrets', 'status'])).toMatchObject({ code: 0, stdout: 'signing keys: AES-256-GCM 1\nwebhook secrets: AES-256-GCM 1\nTONGBAN_SEAL_ALG: AES-256-GCM\n' });
+    expect(await runCli(o, ['secrets', 'status'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('signing keys: AES-256-GCM 1\nwebhook secrets: AES-256-GCM 1\nTONGBAN_SEAL_ALG: AES-256-GCM\n') as string,
+    });
     const sm4 = { ...o, env: env(SM4) };
     expect(await runCli(sm4, ['secrets', 'reseal'])).toMatchObject({ code: 0, stdout: `signing keys re-sealed as ${SM4}: 1\nwebhook secrets re-sealed as ${SM4}: 1\n` });
-    expect(await runCli(sm4, ['secrets', 'status'])).toMatchObject({ code: 0, stdout: `signing keys: ${SM4} 1\nwebhook secrets: ${SM4} 1\nTONGBAN_SEAL_ALG: ${SM4}\n` });
+    expect(await runCli(sm4, ['secrets', 'status'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`signing keys: ${SM4} 1\nwebhook secrets: ${SM4} 1\nTONGBAN_SEAL_ALG: ${SM4}\n`) as string,
+    });
     // The gateway then finds nothing to re-seal, and opens everything.
     const after = await restartWith(SM4);
     expect(after.output).not.toContain('re-sealed');

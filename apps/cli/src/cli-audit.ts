@@ -9,7 +9,12 @@ type Ds = Awaited<ReturnType<typeof openDatabase>>;
 /** The gateway's KeyStore for signing a checkpoint, or undefined before the gateway made its first key. */
 async function cliSigner(ds: Ds, clock: SystemClock, config: GatewayConfig): Promise<KeyStore | undefined> {
   if (config.audit.checkpointSeconds === 0) return undefined;
-  const keys = new KeyStore(ds, clock, { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg, sealAlg: config.sealAlg });
+  const keys = new KeyStore(ds, clock, {
+    keyEncryptionSecret: config.keyEncryptionSecret,
+    keyEncryptionSecretPrevious: config.keyEncryptionSecretPrevious ?? undefined,
+    signingAlg: config.signingAlg,
+    sealAlg: config.sealAlg,
+  });
   try {
     await keys.refresh();
   } catch (e) {

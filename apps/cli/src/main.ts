@@ -4,8 +4,8 @@ import { Command } from 'commander';
 import { AuditCheckpointEntity, AuditEventEntity, auditVerifyCommand } from '@tongban/audit';
 import { DomainException, SystemClock } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig, readNamedSecret } from '@tongban/config';
-import { KeyEncryption, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtRest, sealedFormats } from '@tongban/keys';
-import { WEBHOOK_SECRETS_SEALED, WebhookEntity } from '@tongban/webhooks';
+import { SigningKeyEntity } from '@tongban/keys';
+import { WebhookEntity } from '@tongban/webhooks';
 import { LICENCE_STATUS_ACTIONS, LicenceEntity, LicenceImporter, LicenceStatusAction, licenceStatusCommand } from '@tongban/licences';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
 import { PeerEntity, PeerKeyEntity } from '@tongban/trust';
@@ -14,6 +14,7 @@ import { tlsCaCommand, tlsCheckCommand, tlsIssueCommand, tlsShowCommand } from '
 import { revokeKeyCommand, rotateKeyCommand } from '@tongban/key-admin';
 import { registerBackupCommands } from './backup.commands';
 import { recordFromCli } from './cli-audit';
+import { secretsCommands } from './secrets-commands';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. */
 const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
@@ -74,32 +75,8 @@ keys.command('list').action(() =>
   }),
 );
 
-// Secrets at rest (docs/operations.md §4.1): the gateway re-seals at start; these show and do the same offline.
-const secrets = program.command('secrets').description('signing keys and webhook secrets sealed at rest (TONGBAN_SEAL_ALG)');
-const SEALED = [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED];
-secrets
-  .command('status')
-  .description('how many sealed values are in each format (nothing is opened)')
-  .action(() =>
-    withDatabase(async (ds, config) => {
-      for (const [name, counts] of Object.entries(await sealedFormats(ds, SEALED))) {
-        const list = Object.entries(counts).map(([format, n]) => `${format} ${n}`);
-        process.stdout.write(`${name}s: ${list.length ? list.join(', ') : 'none'}\n`);
-      }
-      process.stdout.write(`TONGBAN_SEAL_ALG: ${config.sealAlg}\n`);
-    }),
-  );
-secrets
-  .command('reseal')
-  .description('re-seal every value not in TONGBAN_SEAL_ALG, in one transaction (what the gateway does at start)')
-  .action(() =>
-    withDatabase(async (ds, config) => {
-      const report = await resealAtRest(ds, new KeyEncryption(config.keyEncryptionSecret, config.sealAlg), SEALED);
-      for (const [name, n] of Object.entries(report.resealed)) process.stdout.write(`${name}s re-sealed as ${report.to}: ${n}\n`);
-      for (const [name, ids] of Object.entries(report.kept))
-        if (ids.length) process.stderr.write(`note: ${ids.length} ${name}(s) do not open under the current key-encryption secret and were left as they are: ${ids.join(', ')}\n`);
-    }),
-  );
+// Secrets at rest (docs/operations.md §4.1, §4.1b): status, reseal and rotate.
+secretsCommands(program, withDatabase);
 
 // Rotation and revocation go through the running gateway (it announces them to every peer).
 const adminTarget = (o: { gateway?: string; tokenEnv: string }) => {

@@ -3,7 +3,7 @@ import { AuditEventEntity, AuditLog } from '@tongban/audit';
 import { Clock, ParticipantDirectory, SELF_CODE, SystemClock } from '@tongban/common';
 import { GatewayConfig } from '@tongban/config';
 import { FEDERATION_OPTIONS, FederationOptions, SeenMessageEntity } from '@tongban/federation';
-import { KEYS_OPTIONS, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, resealAtStart } from '@tongban/keys';
+import { KEYS_OPTIONS, KeyEncryption, KeyStore, KeysOptions, SIGNING_KEYS_SEALED, SigningKeyEntity, checkSealedAtStart, resealAtStart } from '@tongban/keys';
 import {
   DbLicenceLookup,
   LIBRARY_SOURCE_OPTIONS,
@@ -63,6 +63,9 @@ export const ENTITIES = [
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
+/** Every column of sealed secrets (signing keys, webhook HMAC keys): re-sealed and rotated together. */
+const SEALED = [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED];
+
 /** Providers that turn the typed config into the ports the libs ask for. */
 export function configProviders(config: GatewayConfig): Provider[] {
   return [
@@ -71,7 +74,15 @@ export function configProviders(config: GatewayConfig): Provider[] {
     { provide: Clock, useClass: SystemClock },
     { provide: ParticipantDirectory, useFactory: () => ParticipantDirectory.fromFile(config.participantsFile, config.extraParticipants) },
     { provide: LicenceTypeCatalogue, useFactory: () => LicenceTypeCatalogue.fromFile(config.licenceTypesFile) },
-    { provide: KEYS_OPTIONS, useValue: { keyEncryptionSecret: config.keyEncryptionSecret, signingAlg: config.signingAlg, sealAlg: config.sealAlg } satisfies KeysOptions },
+    {
+      provide: KEYS_OPTIONS,
+      useValue: {
+        keyEncryptionSecret: config.keyEncryptionSecret,
+        keyEncryptionSecretPrevious: config.keyEncryptionSecretPrevious ?? undefined,
+        signingAlg: config.signingAlg,
+        sealAlg: config.sealAlg,
+      } satisfies KeysOptions,
+    },
     {
       provide: FEDERATION_OPTIONS,
       useValue: {
@@ -131,10 +142,12 @@ export const initialisedStores: Provider[] = [
   },
   {
     provide: KeyStore,
-    inject: [DataSource, Clock, KEYS_OPTIONS],
-    useFactory: async (ds: DataSource, clock: Clock, options: KeysOptions) => {
+    inject: [DataSource, Clock, KEYS_OPTIONS, GATEWAY_CONFIG],
+    useFactory: async (ds: DataSource, clock: Clock, options: KeysOptions, config: GatewayConfig) => {
+      // Every sealed value must be under a key-encryption secret this gateway has (refused by kek id otherwise).
+      await checkSealedAtStart(ds, new KeyEncryption(options.keyEncryptionSecret, options.sealAlg, options.keyEncryptionSecretPrevious), SEALED, config.env === 'production');
       // A changed TONGBAN_SEAL_ALG re-seals every secret at rest in one transaction before any is used.
-      await resealAtStart(ds, options, [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED]);
+      await resealAtStart(ds, options, SEALED);
       const store = new KeyStore(ds, clock, options);
       await store.init();
       return store;

@@ -46,6 +46,8 @@ export const AUDIT_EVENTS = [
   'licence.notice.received',
   'backup.resynced',
   'federation.resync.served',
+  'secrets.rotation.started',
+  'secrets.rotated',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

@@ -155,6 +155,19 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_KEY_ENCRYPTION_SECRET: 'x'.repeat(15) })).toMatch(/at least 16/);
     });
 
+    it('takes a previous key-encryption secret for a rotation: as long as the secret, and not the same one', () => {
+      const previous = 'the-secret-being-rotated-away-from-40chars';
+      expect(loadGatewayConfig({ ...PROD, TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS: previous }).keyEncryptionSecretPrevious).toBe(previous);
+      expect(loadGatewayConfig(PROD).keyEncryptionSecretPrevious).toBeNull();
+      expect(configError({ ...PROD, TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS: 'x'.repeat(31) })).toMatch(/^TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS \(keyEncryptionSecretPrevious\): must be at least 32/);
+      expect(configError({ ...PROD, TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS: SECRET })).toMatch(/^TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS \(keyEncryptionSecretPrevious\): must differ/);
+    });
+
+    it('refuses the test-only rotation pause in production', () => {
+      expect(configError({ ...PROD, TONGBAN_TEST_ROTATE_PAUSE_AFTER: '3' })).toBe('TONGBAN_TEST_ROTATE_PAUSE_AFTER (testRotatePauseAfter): a test-only setting, not allowed in production');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_TEST_ROTATE_PAUSE_AFTER: '3' }).testRotatePauseAfter).toBe(3);
+    });
+
     it('requires a 16-character admin token', () => {
       expect(configError({ ...PROD, TONGBAN_ADMIN_TOKEN: 'short' })).toContain('TONGBAN_ADMIN_TOKEN');
     });

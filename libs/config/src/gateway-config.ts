@@ -41,6 +41,12 @@ const schema = z
       .optional(),
     sqlitePath: z.string().min(1).optional(),
     keyEncryptionSecret: z.string().optional(),
+    // During a rotation of the key-encryption secret (docs/operations.md §4.1b): the secret rotated
+    // away from; values sealed under it still open until `tongban secrets rotate` has moved them all.
+    keyEncryptionSecretPrevious: z.string().optional(),
+    // Test only (refused in production): `tongban secrets rotate` stops after this many rows, so a
+    // test can kill it at a known point.
+    testRotatePauseAfter: int(1, 1_000_000).optional(),
     sealAlg: z.enum(SEAL_ALGS, { message: `must be one of ${SEAL_ALGS.join(', ')}` }).default('AES-256-GCM'),
     apiTokens: z.string().optional(),
     adminToken: z.string().optional(),
@@ -180,6 +186,10 @@ export interface GatewayConfig {
   grpc: { host: string; port: number; reflection: boolean };
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; schema?: string; applicationName: string };
   keyEncryptionSecret: string;
+  /** The key-encryption secret being rotated away from (values under it still open); null outside a rotation. */
+  keyEncryptionSecretPrevious: string | null;
+  /** Test only: `tongban secrets rotate` pauses after this many rows (null: never; refused in production). */
+  testRotatePauseAfter: number | null;
   /** Format secrets at rest are sealed in; values in another format are re-sealed at start. */
   sealAlg: Raw['sealAlg'];
   apiClients: ApiClient[];
@@ -302,6 +312,15 @@ function finish(r: Raw): GatewayConfig {
   if (keyEncryptionSecret.length < (production ? 32 : 16)) {
     throw new ConfigError(`${envName('keyEncryptionSecret')} (keyEncryptionSecret): must be at least ${production ? 32 : 16} characters`);
   }
+  if (r.keyEncryptionSecretPrevious !== undefined) {
+    if (r.keyEncryptionSecretPrevious.length < (production ? 32 : 16)) {
+      throw new ConfigError(`${envName('keyEncryptionSecretPrevious')} (keyEncryptionSecretPrevious): must be at least ${production ? 32 : 16} characters`);
+    }
+    if (r.keyEncryptionSecretPrevious === keyEncryptionSecret) {
+      throw new ConfigError(`${envName('keyEncryptionSecretPrevious')} (keyEncryptionSecretPrevious): must differ from TONGBAN_KEY_ENCRYPTION_SECRET (it is the secret being rotated away from)`);
+    }
+  }
+  if (production && r.testRotatePauseAfter !== undefined) throw new ConfigError(`${envName('testRotatePauseAfter')} (testRotatePauseAfter): a test-only setting, not allowed in production`);
   const apiTokens = required('apiTokens', r.apiTokens, () => `local:${randomBytes(18).toString('base64url')}`);
   const apiClients = apiTokens.split(',').map((pair, i) => {
     // Split at the first colon only: a token may itself contain colons.
@@ -336,6 +355,8 @@ function finish(r: Raw): GatewayConfig {
       ? { kind: 'postgres', url: r.databaseUrl, poolSize: r.databasePoolSize, schema: r.databaseSchema, applicationName: r.databaseApplicationName ?? `tongban-${r.code}` }
       : { kind: 'sqlite', path: resolve(r.sqlitePath ?? `var/tongban-${r.code}.sqlite`) },
     keyEncryptionSecret,
+    keyEncryptionSecretPrevious: r.keyEncryptionSecretPrevious ?? null,
+    testRotatePauseAfter: r.testRotatePauseAfter ?? null,
     sealAlg: r.sealAlg,
     apiClients,
     adminToken,

@@ -6,5 +6,6 @@ export * from './key-encryption';
 export * from './secret-sealer';
 export * from './sm2-signing-key';
 export * from './secret-reseal';
+export * from './secret-rotate';
 export * from './sm4-ctr-hmac-sm3';
 export * from './jws-signer';

@@ -1,5 +1,5 @@
 import { createCipheriv, randomBytes, scrypt } from 'node:crypto';
-import { KeyEncryption } from './key-encryption';
+import { KeyEncryption, UnknownKekError, kekIdOf } from './key-encryption';
 
 const SECRET = 'a-unit-test-key-encryption-secret';
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -44,6 +44,34 @@ describe('KeyEncryption', () => {
     ct[0] ^= 1;
     parts[4] = b64(ct);
     await expect(enc.open('kid-1', parts.join('.'))).rejects.toThrow();
+  });
+
+  it('names a secret by a kek id that does not reveal it: kek- and 12 hex digits, one per secret', async () => {
+    const id = await kekIdOf(SECRET);
+    expect(id).toMatch(/^kek-[0-9a-f]{12}$/);
+    expect(await kekIdOf(SECRET)).toBe(id);
+    expect(await kekIdOf('another-secret-of-enough-length')).not.toBe(id);
+    expect(await new KeyEncryption(SECRET).kekId()).toBe(id);
+  });
+
+  it('opens values sealed under the previous secret during a rotation, by their kek id or by trying', async () => {
+    const previous = 'the-secret-being-rotated-away-from';
+    const old = await new KeyEncryption(previous).seal('kid-1', secretBytes);
+    const rotating = new KeyEncryption(SECRET, 'AES-256-GCM', previous);
+    const oldId = await kekIdOf(previous);
+    await expect(rotating.kekIds()).resolves.toEqual({ current: await kekIdOf(SECRET), previous: oldId });
+    await expect(rotating.openLabelled('kid-1', old, oldId)).resolves.toEqual({ plaintext: secretBytes, kekId: oldId });
+    await expect(rotating.openLabelled('kid-1', old)).resolves.toEqual({ plaintext: secretBytes, kekId: oldId });
+    const fresh = await rotating.seal('kid-1', secretBytes);
+    await expect(new KeyEncryption(SECRET).open('kid-1', fresh)).resolves.toEqual(secretBytes);
+    // The kek id says which secret: a value labelled with the current id is not tried under the previous one.
+    await expect(rotating.open('kid-1', old, await kekIdOf(SECRET))).rejects.toThrow();
+    // A kek id it does not have is named, never a secret.
+    const unknown = await rotating.open('kid-1', old, 'kek-000000000000').catch((e: Error) => e);
+    expect(unknown).toBeInstanceOf(UnknownKekError);
+    expect((unknown as Error).message).toContain('kek-000000000000');
+    expect((unknown as Error).message).not.toContain(previous);
+    await expect(new KeyEncryption(SECRET).open('kid-1', old)).rejects.toThrow();
   });
 
   it('derives keys off the event loop: timers run while a derivation is under way', async () => {

@@ -5,7 +5,7 @@ import { JWK } from 'jose';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { JwsSign, generateSigningKey, loadSigner, ownPublicKey } from './jws-signer';
-import { KeyEncryption } from './key-encryption';
+import { KeyEncryption, UnknownKekError } from './key-encryption';
 import { PromotionPlan, promotionPlan } from './key-promotion';
 import { SigningKeyEntity, SigningKeyStatus } from './signing-key.entity';
 import { KEYS_OPTIONS, KeysOptions, SigningAlg } from './keys.options';
@@ -57,7 +57,7 @@ export class KeyStore {
     @Inject(KEYS_OPTIONS) private readonly options: KeysOptions,
   ) {
     this.repo = ds.getRepository(SigningKeyEntity);
-    this.encryption = new KeyEncryption(options.keyEncryptionSecret, options.sealAlg);
+    this.encryption = new KeyEncryption(options.keyEncryptionSecret, options.sealAlg, options.keyEncryptionSecretPrevious);
   }
 
   /** Loads every key, generating the first one when none exists. Fails if a key cannot be decrypted. */
@@ -80,8 +80,9 @@ export class KeyStore {
       let signer = known?.signer ?? null;
       if (!signer) {
         try {
-          signer = loadSigner(row.alg as SigningAlg, await this.encryption.open(row.kid, row.privateKeyEnc));
-        } catch {
+          signer = loadSigner(row.alg as SigningAlg, await this.encryption.open(row.kid, row.privateKeyEnc, row.kekId));
+        } catch (e) {
+          if (e instanceof UnknownKekError) throw new Error(`signing key ${row.kid} cannot be decrypted: ${e.message}`);
           throw new Error(`signing key ${row.kid} cannot be decrypted: wrong key-encryption secret (TONGBAN_KEY_ENCRYPTION_SECRET) or altered record`);
         }
       }
@@ -139,6 +140,7 @@ export class KeyStore {
       alg,
       publicJwk: JSON.stringify(publicJwk),
       privateKeyEnc,
+      kekId: await this.encryption.kekId(),
       status,
       createdAt: this.clock.now(),
       activatedAt: activateAt,

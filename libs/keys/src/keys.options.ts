@@ -12,6 +12,8 @@ export const SEAL_ALGS = ['AES-256-GCM', 'SM4-CTR-HMAC-SM3'] as const satisfies 
 /** Configuration the keys lib needs. */
 export interface KeysOptions {
   keyEncryptionSecret: string;
+  /** The secret being rotated away from: values sealed under it still open (docs/operations.md §4.1b). */
+  keyEncryptionSecretPrevious?: string;
   signingAlg: SigningAlg;
   /** Format new and re-sealed secrets are written in (default AES-256-GCM). */
   sealAlg?: SealAlg;

@@ -12,13 +12,18 @@ import { KEYS_OPTIONS, KeysOptions } from './keys.options';
 export class SecretSealer {
   private readonly encryption: KeyEncryption;
 
-  constructor(@Inject(KEYS_OPTIONS) options: Pick<KeysOptions, 'keyEncryptionSecret' | 'sealAlg'>) {
-    this.encryption = new KeyEncryption(options.keyEncryptionSecret, options.sealAlg);
+  constructor(@Inject(KEYS_OPTIONS) options: Pick<KeysOptions, 'keyEncryptionSecret' | 'sealAlg' | 'keyEncryptionSecretPrevious'>) {
+    this.encryption = new KeyEncryption(options.keyEncryptionSecret, options.sealAlg, options.keyEncryptionSecretPrevious);
   }
 
   /** Seals `plaintext` for record `id` of `purpose` (key derivation is async and cached). */
   seal(purpose: string, id: string, plaintext: string): Promise<string> {
     return this.encryption.seal(SecretSealer.binding(purpose, id), Buffer.from(plaintext, 'utf8'));
+  }
+
+  /** The id of the secret `seal` writes under: store it with the value (`kek_id`). */
+  kekId(): Promise<string> {
+    return this.encryption.kekId();
   }
 
   /** The binding a sealed value of `purpose` for record `id` is authenticated with. */
@@ -27,7 +32,7 @@ export class SecretSealer {
   }
 
   /** Throws when the secret is wrong or the value was altered or moved to another record. */
-  async open(purpose: string, id: string, sealed: string): Promise<string> {
-    return (await this.encryption.open(SecretSealer.binding(purpose, id), sealed)).toString('utf8');
+  async open(purpose: string, id: string, sealed: string, kekId?: string | null): Promise<string> {
+    return (await this.encryption.open(SecretSealer.binding(purpose, id), sealed, kekId)).toString('utf8');
   }
 }

@@ -15,6 +15,8 @@ export class SigningKeyEntity {
   @Column({ type: 'varchar', length: 16 }) alg: string;
   @Column({ name: 'public_jwk', type: 'text' }) publicJwk: string;
   @Column({ name: 'private_key_enc', type: 'text' }) privateKeyEnc: string;
+  /** Id of the key-encryption secret `private_key_enc` is sealed under (kekIdOf); null when written by an earlier release. */
+  @Column({ name: 'kek_id', type: 'varchar', length: 32, nullable: true }) kekId?: string | null;
   @Column({ type: 'varchar', length: 16 }) status: SigningKeyStatus;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
   @Column({ name: 'activated_at', type: 'bigint', nullable: true, transformer: epochMs }) activatedAt: Date | null;

@@ -80,7 +80,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
     if (!hook.secretSealed) return hook.secret; // not sealed yet (a row from before this version)
     let secret = this.secrets.get(hook.id);
     if (secret === undefined) {
-      secret = await this.sealer.open('webhook', hook.id, hook.secretSealed);
+      secret = await this.sealer.open('webhook', hook.id, hook.secretSealed, hook.kekId);
       this.secrets.set(hook.id, secret);
     }
     return secret;

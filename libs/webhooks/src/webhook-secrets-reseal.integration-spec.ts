@@ -91,7 +91,8 @@ describeEachDatabase('re-sealing secrets at rest (AES-256-GCM ⇄ SM4-CTR + HMAC
         let seals = 0;
         const failing = {
           alg: to,
-          open: (b: string, s: string) => encryption[to].open(b, s),
+          kekId: () => encryption[to].kekId(),
+          openLabelled: (b: string, s: string, k?: string | null) => encryption[to].openLabelled(b, s, k),
           seal: async (b: string, p: Buffer) => {
             if (++seals === failAt) throw new Error('simulated crash part-way');
             return encryption[to].seal(b, p);

@@ -11,6 +11,7 @@ export const WEBHOOK_SECRETS_SEALED: SealedColumn = {
   entity: WebhookEntity,
   idProperty: 'id',
   sealedProperty: 'secretSealed',
+  kekProperty: 'kekId',
   binding: (id) => SecretSealer.binding('webhook', id),
   unopenable: 'keep',
 };

@@ -15,6 +15,8 @@ export class WebhookEntity {
   @Column({ type: 'varchar', length: 200 }) secret: string;
   /** The HMAC key of the signature header, sealed (SecretSealer, purpose `webhook`); shown in clear once, at creation. */
   @Column({ name: 'secret_sealed', type: 'text', nullable: true }) secretSealed: string | null;
+  /** Id of the key-encryption secret `secret_sealed` is sealed under (kekIdOf); null when written by an earlier release. */
+  @Column({ name: 'kek_id', type: 'varchar', length: 32, nullable: true }) kekId?: string | null;
   @Column({ name: 'created_by', type: 'varchar', length: 100 }) createdBy: string;
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs }) createdAt: Date;
 }

@@ -112,7 +112,7 @@ export class WebhookService implements OnApplicationBootstrap {
     const legacy = (await repo.find()).filter((w) => !w.secretSealed && w.secret);
     for (const w of legacy) {
       // Only a row still holding that same plaintext is changed (another replica may be doing the same).
-      await repo.update({ id: w.id, secret: w.secret }, { secretSealed: await this.sealer.seal('webhook', w.id, w.secret), secret: '' });
+      await repo.update({ id: w.id, secret: w.secret }, { secretSealed: await this.sealer.seal('webhook', w.id, w.secret), kekId: await this.sealer.kekId(), secret: '' });
     }
     if (legacy.length) this.logger.log(`sealed ${legacy.length} webhook secret(s) stored in clear by an earlier version`);
     return legacy.length;
@@ -135,6 +135,7 @@ export class WebhookService implements OnApplicationBootstrap {
       events: [...new Set(req.events)],
       secret: '',
       secretSealed: await this.sealer.seal('webhook', id, secret),
+      kekId: await this.sealer.kekId(),
       createdBy: owner,
       createdAt: this.clock.now(),
     };

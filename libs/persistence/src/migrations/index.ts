@@ -23,6 +23,7 @@ import { LicenceStatus1765800000000 } from './1765800000000-licence-status';
 import { StatusLists1765801000000 } from './1765801000000-status-lists';
 import { LicenceNotices1765810000000 } from './1765810000000-licence-notices';
 import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
+import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   StatusLists1765801000000,
   LicenceNotices1765810000000,
   ConsoleSessions1765830000000,
+  SealedKekId1765850000000,
 ];
