@@ -129,7 +129,7 @@ describe('tongban secrets rotate: a new key-encryption secret, killed part-way a
     // B alone in production: refused, naming A's kek id (never a secret); nothing is changed.
     const before = stored();
     const refused = await startGateway(withSecrets(B, undefined, { TONGBAN_ENV: 'production' })).catch((e: Error) => e.message);
-    expect(refused).toMatch(new RegExp(`webhook secret \\S+ is sealed under key-encryption secret ${kekA}, which this gateway was not given`));
+    expect(refused).toMatch(new RegExp(`webhook secret \\S+ cannot be decrypted: it is sealed under key-encryption secret ${kekA}, which this gateway was not given`));
     expect(refused).not.toContain(A);
     expect(refused).not.toContain(B);
     expect(stored()).toEqual(before);

@@ -32,9 +32,17 @@ const KEK_ID_SALT = Buffer.from('tongban/kek-id/v1', 'ascii');
  * to operators: `kek-` and 12 hex digits of scrypt(secret, fixed salt). It names a secret without
  * revealing it; guessing a secret from it costs the same scrypt as guessing it from any sealed value.
  */
-export async function kekIdOf(secret: string): Promise<string> {
-  return `kek-${(await scryptAsync(secret, KEK_ID_SALT, SCRYPT)).subarray(0, 6).toString('hex')}`;
+export function kekIdOf(secret: string): Promise<string> {
+  // Computed once per secret and process: every KeyEncryption of the same secret shares it.
+  let id = kekIds.get(secret);
+  if (!id) {
+    id = scryptAsync(secret, KEK_ID_SALT, SCRYPT).then((k) => `kek-${k.subarray(0, 6).toString('hex')}`);
+    id.catch(() => kekIds.delete(secret));
+    kekIds.set(secret, id);
+  }
+  return id;
 }
+const kekIds = new Map<string, Promise<string>>();
 
 /** A sealed value needs a key-encryption secret this process was not given (named by its id only). */
 export class UnknownKekError extends Error {
@@ -49,12 +57,10 @@ export class UnknownKekError extends Error {
 /** One key-encryption secret with its derived keys (cached per salt) and its id. */
 class SecretKeys {
   private readonly derived = new Map<string, Promise<Buffer>>();
-  private id: Promise<string> | undefined;
-
   constructor(private readonly secret: string) {}
 
   kekId(): Promise<string> {
-    return (this.id ??= kekIdOf(this.secret));
+    return kekIdOf(this.secret);
   }
 
   derive(kdf: 'scrypt' | 'pbkdf2-sm3', salt: Buffer): Promise<Buffer> {
@@ -133,14 +139,19 @@ export class KeyEncryption {
    * instance does not have).
    */
   async open(binding: string, sealed: string, kekId?: string | null): Promise<Buffer> {
-    return (await this.openLabelled(binding, sealed, kekId)).plaintext;
+    return (await this.openFound(binding, sealed, kekId)).plaintext;
   }
 
   /** `open`, also saying under which secret (its kek id) the value opened. */
   async openLabelled(binding: string, sealed: string, kekId?: string | null): Promise<{ plaintext: Buffer; kekId: string }> {
-    const ids = await this.kekIds();
+    const { plaintext, keys } = await this.openFound(binding, sealed, kekId);
+    return { plaintext, kekId: await keys.kekId() };
+  }
+
+  private async openFound(binding: string, sealed: string, kekId?: string | null): Promise<{ plaintext: Buffer; keys: SecretKeys }> {
     const candidates: SecretKeys[] = [];
     if (kekId) {
+      const ids = await this.kekIds();
       if (kekId === ids.current) candidates.push(this.current);
       else if (kekId === ids.previous && this.previous) candidates.push(this.previous);
       else throw new UnknownKekError(kekId, [ids.current, ...(ids.previous ? [ids.previous] : [])]);
@@ -148,7 +159,7 @@ export class KeyEncryption {
     let error: unknown;
     for (const keys of candidates) {
       try {
-        return { plaintext: await this.openWith(keys, binding, sealed), kekId: await keys.kekId() };
+        return { plaintext: await this.openWith(keys, binding, sealed), keys };
       } catch (e) {
         error ??= e;
       }

@@ -154,7 +154,7 @@ export async function checkSealedAtStart(ds: DataSource, encryption: KeyEncrypti
       }
       if (kek === ids.previous) report.underPrevious++;
       if (known.has(kek)) continue;
-      const problem = `${column.name} ${id} is sealed under key-encryption secret ${kek}, which this gateway was not given (TONGBAN_KEY_ENCRYPTION_SECRET is ${ids.current}${ids.previous ? `, TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS is ${ids.previous}` : ', TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS is not set'})`;
+      const problem = `${column.name} ${id} cannot be decrypted: it is sealed under key-encryption secret ${kek}, which this gateway was not given (TONGBAN_KEY_ENCRYPTION_SECRET is ${ids.current}${ids.previous ? `, TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS is ${ids.previous}` : ', TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS is not set'})`;
       if (production || column.unopenable === 'refuse') throw new Error(`${problem}: set the secret with id ${kek} as TONGBAN_KEY_ENCRYPTION_SECRET_PREVIOUS (docs/operations.md §4.1b)`);
       logger.warn(`${problem}: it cannot be used until that secret is given back`);
     }
