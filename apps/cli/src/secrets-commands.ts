@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { DataSource } from 'typeorm';
 import { errorMessage } from '@tongban/common';
 import { GatewayConfig } from '@tongban/config';
 import { KeyEncryption, SIGNING_KEYS_SEALED, resealAtRest, rotateSealed, sealedFormats, sealedKekCounts } from '@tongban/keys';
 import { WEBHOOK_SECRETS_SEALED } from '@tongban/webhooks';
+import { openDatabase } from '@tongban/persistence';
 import { recordFromCli } from './cli-audit';
 
-type WithDatabase = <T>(fn: (ds: DataSource, config: GatewayConfig) => Promise<T>) => Promise<T>;
+type WithDatabase = <T>(fn: (ds: Awaited<ReturnType<typeof openDatabase>>, config: GatewayConfig) => Promise<T>) => Promise<T>;
 
 const SEALED = [SIGNING_KEYS_SEALED, WEBHOOK_SECRETS_SEALED];
 
