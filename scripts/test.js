@@ -15,6 +15,8 @@ try {
   // ESLint (typescript-eslint with type information: floating promises, unsafe any), no warnings allowed.
   run('npm run --silent lint:eslint');
   run('node scripts/check-deploy.js');
+  // Expand/contract: new migrations keep the schema the previous release runs on (docs/operations.md §9.1).
+  run('node scripts/check-migrations.js');
   run('npm run --silent build');
   run(`npx jest --ci ${process.argv.slice(2).join(' ')}`);
   // A short randomised soak with kills and restarts, reconciled at the end (see docs/performance.md).
