@@ -78,7 +78,7 @@ async function send(stats, kind, ok, retryable, fn) {
   }
 }
 
-const isIssuerUnreachable = (r) => r.status === 503 && r.body?.code === 'ISSUER_UNREACHABLE';
+const isIssuerUnreachable = (r) => r.status === 503 && r.body?.error?.code === 'ISSUER_UNREACHABLE';
 const connectionFailed = (r) => r.status === 0;
 
 /**
