@@ -226,7 +226,8 @@ describe('admin console sessions', () => {
     expect(o.body.tls).toMatchObject({ mode: 'mtls' });
     expect((o.body.tls as { daysLeft: number }).daysLeft).toBeGreaterThan(0);
     expect((o.body.keys as { status: string; nextRotationAt: string | null }[]).filter((k) => k.status === 'ACTIVE')[0].nextRotationAt).toMatch(/^\d{4}-/);
-    expect(o.body.warnings).toEqual([]);
+    // The test CA issues 10-day certificates: the overview warns (under 30 days), not yet critical (7).
+    expect(o.body.warnings).toEqual([expect.objectContaining({ code: 'TLS_EXPIRING', severity: 'warning' })]);
     const h = await http(gw, 'GET', '/admin/metrics/history?minutes=60', s);
     expect(h.status).toBe(200);
     expect(h.body).toMatchObject({ stepS: 60, minutes: 60 });
