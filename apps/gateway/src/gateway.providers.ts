@@ -7,6 +7,8 @@ import { KEYS_OPTIONS, KeyEncryption, KeyStore, KeysOptions, SIGNING_KEYS_SEALED
 import {
   DbLicenceLookup,
   LIBRARY_SOURCE_OPTIONS,
+  LibraryFeedCursorEntity,
+  LibraryFeedWorker,
   LibrarySource,
   LibrarySourceOptions,
   LicenceEntity,
@@ -39,6 +41,7 @@ export const ENTITIES = [
   StatusListEntity,
   StatusListEntryEntity,
   StatusListCacheEntity,
+  LibraryFeedCursorEntity,
   SeenMessageEntity,
   AuditEventEntity,
   OutboxMessageEntity,
@@ -172,6 +175,7 @@ function licenceSourceProviders(config: GatewayConfig): Provider[] {
   return [
     { provide: LIBRARY_SOURCE_OPTIONS, useValue: options satisfies LibrarySourceOptions },
     LibrarySource,
+    LibraryFeedWorker,
     { provide: LicenceLookup, inject: [LibrarySource], useFactory: (s: LibrarySource) => s.lookup },
   ];
 }

@@ -16,3 +16,5 @@ export * from './library-source/library-mapping';
 export * from './library-source/library-licence-lookup';
 export * from './library-source/library-source';
 export * from './status-list';
+export * from './library-source/library-feed-cursor.entity';
+export * from './library-source/library-feed.worker';

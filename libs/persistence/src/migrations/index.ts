@@ -22,6 +22,7 @@ import { PeerAllowedAlgs1765720000000 } from './1765720000000-peer-allowed-algs'
 import { LicenceStatus1765800000000 } from './1765800000000-licence-status';
 import { StatusLists1765801000000 } from './1765801000000-status-lists';
 import { LicenceNotices1765810000000 } from './1765810000000-licence-notices';
+import { LibraryFeedCursor1765820000000 } from './1765820000000-library-feed-cursor';
 import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
 import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
 
@@ -51,6 +52,7 @@ export const MIGRATIONS = [
   LicenceStatus1765800000000,
   StatusLists1765801000000,
   LicenceNotices1765810000000,
+  LibraryFeedCursor1765820000000,
   ConsoleSessions1765830000000,
   SealedKekId1765850000000,
 ];
