@@ -107,12 +107,12 @@ describe('OpenAPI', () => {
     doc = (await res.json()) as OpenApiDocument;
   });
 
-  it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes', async () => {
+  it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes and the console's session cookie', async () => {
     const ui = await fetch(`${gws[GD].baseUrl}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger-ui');
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin', 'api']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin', 'api', 'console']);
     for (const path of [
       '/v1/verifications',
       '/v1/verifications/batch',

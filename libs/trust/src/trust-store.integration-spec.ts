@@ -92,6 +92,7 @@ describeEachDatabase('TrustStore', (fresh) => {
       allowedRoles: ['*'],
       rateLimitPerSecond: null,
       allowedAlgs: null,
+      allowNotices: true,
       keys: [],
     });
     clock.advance(1000);
