@@ -107,7 +107,7 @@ describe('OpenAPI', () => {
     doc = (await res.json()) as OpenApiDocument;
   });
 
-  it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes and the console's session cookie', async () => {
+  it('serves the UI at /docs and a document of the local and admin APIs with both bearer schemes and the console session cookie', async () => {
     const ui = await fetch(`${gws[GD].baseUrl}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger-ui');
