@@ -78,7 +78,7 @@ describeEachDatabase('peer key status and the envelope check', (fresh) => {
     trust = new TrustStore(ds, clock, participants, SELF, new AuditLog(ds, clock));
     await trust.refresh();
     const seen = new Set<string>();
-    const replay = { remember: async (s: string, id: string) => !seen.has(`${s}/${id}`) && !!seen.add(`${s}/${id}`) } as unknown as ReplayStore;
+    const replay = { remember: async (s: string, id: string) => !seen.has(`${s}/${id}`) && !!seen.add(`${s}/${id}`), issuedAfterRestore: () => true } as unknown as ReplayStore;
     const ownKeys = { publicKey: () => undefined } as unknown as KeyStore;
     envelopes = new EnvelopeService(ownKeys, trust, replay, clock, OPTIONS, SELF);
     verifier = new SignedTokenVerifier(ownKeys, trust, OPTIONS, SELF);

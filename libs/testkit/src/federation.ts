@@ -66,7 +66,23 @@ interface Launcher {
 const fed = require('../../../scripts/lib/federation.js') as Launcher;
 
 export const newSecrets = (): Secrets => fed.newSecrets();
-export const startGateway = (o: GatewayOptions): Promise<Gateway> => fed.startGateway(o);
+/**
+ * Starts a gateway. A port from `freePort` was only free a moment ago: another process (a parallel
+ * suite's gateway, an outgoing connection's ephemeral port) can take it before the gateway binds.
+ * On EADDRINUSE before ready the gateway is started again on fresh ports (at most 3 times); the
+ * options object is updated, so a later restart of the same gateway uses the new ports.
+ */
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fed.startGateway(o);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(e))) throw e;
+      o.httpPort = await freePort();
+      o.grpcPort = await freePort();
+    }
+  }
+}
 /** Calls a gateway's HTTP API; `T` names the body the test expects (default unknown: narrow it or name it). */
 export const call = <T = unknown>(gw: Gateway, method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>> =>
   fed.call(gw, method, path, body, token) as Promise<HttpResult<T>>;
