@@ -1,13 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { JwsAlgorithm, PublicJwkMembers, importPublicJwk, verifyJwsSignature } from '@tongban/gm';
 import { Gateway, ROOT, call, connectAll, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
-import type { CaseBody, OutboxBody, VerificationResultBody } from './support/bodies';
-import { waitFor } from './support/wait';
+import type { VerificationResultBody } from './support/bodies';
+import { deliveredOn, runHukouTransfer } from './support/hukou-case';
 
 // A mixed federation (issue 11): 北京 signs with Ed25519, 河北 with 国密 SM2 (SM2SM3), 广东 with
 // ECDSA P-256; every gateway accepts all three (the default allow-list). Licences are verified across
-// every ordered pair, and a case runs between the SM2 gateway and an Ed25519 one. 河北 also digests
-// payloads with SM3 (TONGBAN_ENVELOPE_DIGEST=SM3: `"dal":"SM3"` in its envelopes and receipts,
+// every ordered pair, and a case runs to COMPLETED across every ordered pair, over mutual TLS. 河北 also
+// digests payloads with SM3 (TONGBAN_ENVELOPE_DIGEST=SM3: `"dal":"SM3"` in its envelopes and receipts,
 // docs/protocol.md §3.5), so every call to or from it crosses the SM3/SHA-256 boundary.
 const BJ = '110000';
 const HB = '130000';
@@ -17,6 +18,15 @@ const FAST = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_
 
 let gws: Record<string, Gateway>;
 const headerOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()) as { alg: string; kid: string };
+const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+/** A gateway's public keys as it publishes them (/.well-known/jwks.json). */
+const publishedKeys = async (code: string) => ((await (await fetch(`${gws[code].baseUrl}/.well-known/jwks.json`)).json()) as { keys: (PublicJwkMembers & { kid: string })[] }).keys;
+/** Whether `jws` verifies offline, in this process, with `code`'s published key of its algorithm. */
+const verifiesWithKeyOf = async (jws: string, code: string) => {
+  const alg = ALG[code] as JwsAlgorithm;
+  const key = (await publishedKeys(code)).find((k) => k.kid === headerOf(jws).kid);
+  return key !== undefined && verifyJwsSignature(jws, importPublicJwk(key, alg), alg);
+};
 
 beforeAll(async () => {
   const options = await Promise.all(
@@ -57,6 +67,7 @@ it.each(PAIRS)("%s verifies a licence of %s: signed answer, attestation under th
   expect(r.body.status).toBe('VALID');
   const attestation = r.body.attestation!;
   expect(headerOf(attestation).alg).toBe(ALG[issuer]);
+  expect(await verifiesWithKeyOf(attestation, issuer)).toBe(true);
   const third = Object.keys(ALG).find((c) => c !== asker && c !== issuer)!;
   for (const checker of [asker, third]) {
     const check = await call(gws[checker], 'POST', '/v1/attestations/verify', { attestation });
@@ -69,49 +80,27 @@ it.each(PAIRS)("%s verifies a licence of %s: signed answer, attestation under th
   expect((await call(gws[third], 'POST', '/v1/attestations/verify', { attestation: forged })).body).toMatchObject({ valid: false, reason: 'BAD_SIGNATURE' });
 });
 
-it("a case between 北京 (Ed25519) and 河北 (SM2): 户口迁移 completes on both sides, receipts signed with each side's algorithm", async () => {
-  const task = (gw: Gateway, id: string, action: string, body: unknown = {}) => call(gw, 'POST', `/v1/tasks/${encodeURIComponent(id)}/${action}`, body);
-  const caseAt = (gw: Gateway, id: string) => call<CaseBody>(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
-  const opened = await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', {
-    itemCode: 'HUKOU_WORK_TRANSFER',
-    applicant: { name: '张三', idNumber: '11010519491231002X' },
-    participants: { DESTINATION: BJ, ORIGIN: HB },
-    materials: [{ code: 'HOUSEHOLD_REGISTER' }, { code: 'RESIDENT_ID_CARD' }, { code: 'TRANSFER_PROOF', form: 'PAPER' }],
-    receivedAt: { office: '北京市东城区政务服务中心', clerk: '王窗口', channel: 'WINDOW' },
-  });
-  expect(opened.status).toBe(201);
-  const { caseId, collaborationId } = opened.body;
-  expect((await task(gws[BJ], `${collaborationId}~0`, 'complete', { outputs: { approval_no: '京准迁字2026第101号' } })).status).toBe(200);
-  await waitFor(
-    '河北 step 1 ASSIGNED',
-    () => caseAt(gws[HB], collaborationId),
-    (c) => c?.steps?.[1]?.status === 'ASSIGNED',
-  );
-  expect((await task(gws[HB], `${collaborationId}~1`, 'complete', { outputs: { migration_certificate_no: '冀迁字2026000777' } })).status).toBe(200);
-  await waitFor(
-    '北京 step 2 ASSIGNED',
-    () => caseAt(gws[BJ], caseId),
-    (c) => c?.steps?.[2]?.status === 'ASSIGNED',
-  );
-  expect((await task(gws[BJ], `${collaborationId}~2`, 'complete', { outputs: { registered_on: '2026-12-03' } })).status).toBe(200);
-  await waitFor(
-    '河北 sees the case COMPLETED',
-    () => caseAt(gws[HB], collaborationId),
-    (c) => c?.state === 'COMPLETED',
-  );
-  // 北京's messages were acknowledged by 河北 with SM2 receipts, and the other way round with Ed25519.
-  const receipts = async (from: string, to: string) =>
-    (await call<OutboxBody>(gws[from], 'GET', '/admin/outbox?status=DELIVERED&limit=1000', undefined, gws[from].adminToken)).body.messages.filter((m) => m.peer === to && m.stream === collaborationId);
-  const toHb = await receipts(BJ, HB);
-  const toBj = await receipts(HB, BJ);
-  expect(toHb.length).toBeGreaterThan(0);
-  expect(toBj.length).toBeGreaterThan(0);
-  for (const m of toHb) expect(headerOf(m.receipt!).alg).toBe('SM2SM3');
-  for (const m of toBj) expect(headerOf(m.receipt!).alg).toBe('EdDSA');
-  // 河北's receipts digest the body with SM3 and say so; 北京 checked them (DELIVERED) and writes SHA-256 ones.
-  const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString()) as { dig: string; dal?: string };
-  for (const m of toHb) expect(claimsOf(m.receipt!)).toMatchObject({ dal: 'SM3', dig: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
-  for (const m of toBj) expect(claimsOf(m.receipt!)).not.toHaveProperty('dal');
+// 多地联办 across every ordered pair: the first opens 户口迁移 as the destination, the second is the
+// origin. Each side acknowledges the other's messages with a receipt under its own algorithm (and
+// 河北's with an SM3 digest), which the test checks offline with the receiver's published key.
+it.each(PAIRS)("a case opened at %s with origin %s completes on both sides; every message has a receipt under the receiver's algorithm", async (dest, origin) => {
+  const { collaborationId } = await runHukouTransfer(gws[dest], gws[origin]);
+  for (const [from, to] of [
+    [dest, origin],
+    [origin, dest],
+  ]) {
+    const delivered = await deliveredOn(gws[from], gws[to], collaborationId);
+    for (const m of delivered) {
+      const receipt = m.receipt!;
+      expect(headerOf(receipt)).toMatchObject({ alg: ALG[to], typ: 'tongban-receipt+jwt' });
+      expect(await verifiesWithKeyOf(receipt, to)).toBe(true);
+      const claims = claimsOf(receipt);
+      expect(claims).toMatchObject({ iss: to, aud: from, mid: m.id, stm: collaborationId, sta: 'ACCEPTED', dig: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      // 河北 digests with SM3 and says so (docs/protocol.md §3.5); the others write SHA-256 and no `dal`.
+      if (to === HB) expect(claims.dal).toBe('SM3');
+      else expect(claims).not.toHaveProperty('dal');
+    }
+  }
 });
 
 it('peer policy: 北京 requires SM2SM3 from 河北 (accepted) and from 广东 (its ES256 calls and attestations refused with ALG_NOT_ALLOWED); bad lists are a 400; null lifts it', async () => {
