@@ -26,7 +26,12 @@ function main(): void {
     process.stdout.write(`licence-library (stand-in): listening on http://${config.host}:${port}${config.testDelayMs ? `, answering lookups ${config.testDelayMs} ms late (test setting)` : ''}\n`);
     process.send?.({ type: 'ready', port });
   });
-  const stop = () => server.close(() => process.exit(0));
+  // A gateway keeps its connection to the library alive between lookups: close() alone would wait
+  // for it to time out (seconds). A stand-in has nothing to drain, so every connection is closed now.
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

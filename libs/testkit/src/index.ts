@@ -5,3 +5,4 @@ export * from './fake-peer';
 export * from './fake-peer-stream';
 export * from './test-pki';
 export * from './sm2-fixed-nonce';
+export * from './licence-library';
