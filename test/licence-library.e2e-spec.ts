@@ -1,83 +1,100 @@
-import { ChildProcess, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { DemoLicence, Gateway, ROOT, call, connectAll, demoLicences, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import {
+  DemoLicence,
+  Gateway,
+  ROOT,
+  StandInLibrary,
+  call,
+  connectAll,
+  demoLicences,
+  gatewayOptions,
+  importDemoLicences,
+  librarySourceEnv,
+  newLibraryTokens,
+  setLibraryStatus,
+  startGateway,
+  startLicenceLibrary,
+  verificationBody,
+} from '@tongban/testkit';
 import type { VerificationResult } from '@tongban/verification';
 import type { ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
+import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
-// 北京 answers from the STAND-IN licence library (apps/licence-library, its own field names, mapped by
-// deploy/licence-library/stand-in-mapping.json) over HTTP, not from an imported registry: 北京's own
-// registry is left EMPTY, so every VALID answer below came from the library. 广东 asks over signed gRPC
-// (mutual TLS). docs/licence-library.md.
+// 北京 answers from the STAND-IN licence library (apps/licence-library, its own process with its own
+// field names, mapped by deploy/licence-library/stand-in-mapping.json) over HTTP, not from an imported
+// registry: 北京's own registry is left EMPTY, so every VALID answer below came from the library. 广东
+// and 河北 ask over signed gRPC (mutual TLS); their local systems have webhook receivers in this test
+// process. docs/licence-library.md.
 const BJ = '110000';
 const GD = '440000';
-const READER = randomBytes(16).toString('hex');
-const ADMIN = randomBytes(16).toString('hex');
-const LIBRARY_MAIN = join(ROOT, 'dist', 'apps', 'licence-library', 'main.js');
+const HB = '130000';
+const TOKENS = newLibraryTokens();
+const SEED = join(ROOT, 'deploy', 'demo', `licences-${BJ}.json`);
+const SECRET = 'library-e2e-webhook-secret-0123';
+const FAST_DELIVERY = {
+  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
+  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
+  TONGBAN_DELIVERY_POLL_MS: '100',
+  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
+  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
+  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
+  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+};
 
-let library: ChildProcess | undefined;
-let libraryUrl = '';
-let gws: Record<string, Gateway>;
-
-/** Starts the stand-in on `port` (0: any) and resolves its base URL once it listens. */
-function startLibrary(port: number, delayMs = 0): Promise<string> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    LICENCE_LIBRARY_PORT: String(port),
-    LICENCE_LIBRARY_TOKEN: READER,
-    LICENCE_LIBRARY_ADMIN_TOKEN: ADMIN,
-    LICENCE_LIBRARY_SEED: join(ROOT, 'deploy', 'demo', `licences-${BJ}.json`),
-    LICENCE_LIBRARY_TEST_DELAY_MS: String(delayMs),
-  };
-  const proc = fork(LIBRARY_MAIN, [], { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  library = proc;
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`stand-in library exited with ${code}: ${stderr}`)));
-    proc.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'ready') resolve(`http://127.0.0.1:${m.port}`);
-    });
-  });
+interface Notice {
+  type: string;
+  subscriptionId: string;
+  issuerProvince: string;
+  licenceId: string;
+  status: string;
+  previous: string;
+  version: number;
+  reason: string;
 }
 
+let library: StandInLibrary | undefined;
+let gws: Record<string, Gateway>;
+let receiver: WebhookReceiver<Notice>;
+
+const startLibrary = async (port = 0, delayMs = 0) => (library = await startLicenceLibrary({ ...TOKENS, seed: SEED, port, delayMs }));
 async function stopLibrary(): Promise<void> {
-  const proc = library;
+  const running = library;
   library = undefined;
-  if (!proc || proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  await exited;
+  await running?.stop();
 }
 
 const ask = (l: DemoLicence) => call<VerificationResult & ErrorBody>(gws[GD], 'POST', '/v1/verifications', verificationBody(l));
 const validOnes = () => demoLicences(BJ).filter((l) => l.status === 'VALID' && (!l.validUntil || l.validUntil >= '2027-01-01'));
 
 beforeAll(async () => {
-  libraryUrl = await startLibrary(0);
+  receiver = await WebhookReceiver.start<Notice>();
+  const lib = await startLibrary();
   const bj = await gatewayOptions(BJ, {
     env: {
-      TONGBAN_LICENCE_SOURCE: 'library',
-      TONGBAN_LICENCE_LIBRARY_URL: libraryUrl,
-      TONGBAN_LICENCE_LIBRARY_TOKEN: READER,
-      TONGBAN_LICENCE_LIBRARY_MAPPING_FILE: join(ROOT, 'deploy', 'licence-library', 'stand-in-mapping.json'),
+      ...FAST_DELIVERY,
+      ...librarySourceEnv(lib),
       TONGBAN_LICENCE_LIBRARY_TIMEOUT_MS: '1000',
       TONGBAN_LICENCE_LIBRARY_FEED_POLL_MS: '200',
       // A high threshold: each failure below is the library's own (timeout, refused), not an open breaker.
       TONGBAN_LICENCE_LIBRARY_BREAKER_FAILURES: '100',
     },
   });
-  const gd = await gatewayOptions(GD);
-  await importDemoLicences(gd); // 北京's registry stays empty on purpose
-  const list = await Promise.all([startGateway(bj), startGateway(gd)]);
+  const askers = await Promise.all([GD, HB].map((code) => gatewayOptions(code, { env: FAST_DELIVERY })));
+  await Promise.all(askers.map(importDemoLicences)); // 北京's registry stays empty on purpose
+  const list = await Promise.all([bj, ...askers].map(startGateway));
   await connectAll(list);
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
-}, 90_000);
+  for (const code of [GD, HB]) {
+    const r = await call(gws[code], 'POST', '/v1/webhooks', { url: `${receiver.base}/${code}`, events: ['*'], secret: SECRET });
+    expect(r.status).toBe(201);
+  }
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
   await stopLibrary();
+  await receiver?.close();
 });
 
 it('a licence that exists only in the library is verified VALID across provinces, with an attestation', async () => {
@@ -91,12 +108,7 @@ it('a licence that exists only in the library is verified VALID across provinces
 it("a status change made in the library reaches 北京's status (the change feed) and the next answer", async () => {
   const l = validOnes()[1];
   expect((await ask(l)).body.status).toBe('VALID');
-  const changed = await fetch(`${libraryUrl}/admin/zz/${encodeURIComponent(l.licenceId)}/status`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ZZZT: '中止', BGYY: '年检未通过' }),
-  });
-  expect(changed.status).toBe(200);
+  expect(await setLibraryStatus(library!, l.licenceId, '中止', '年检未通过')).toBe(200);
   const status = await waitFor(
     "北京's status of the licence follows the library's feed",
     () => call<{ status: string; version: number }>(gws[BJ], 'GET', `/admin/licences/${encodeURIComponent(l.licenceId)}/status`, undefined, gws[BJ].adminToken).then((x) => x.body),
@@ -106,8 +118,43 @@ it("a status change made in the library reaches 北京's status (the change feed
   expect((await ask(l)).body.status).toBe('SUSPENDED');
 });
 
+it('a status change made IN the library reaches the webhook of 广东, which verified with notify: true, within 5 s and signed; 河北, which did not subscribe, gets nothing', async () => {
+  const l = validOnes()[4];
+  const gd = await call<VerificationResult & { notify?: { subscriptionId: string; outcome: string } }>(gws[GD], 'POST', '/v1/verifications', verificationBody(l, { notify: true }));
+  expect(gd.body).toMatchObject({ status: 'VALID', notify: { outcome: 'ACCEPTED' } });
+  expect((await call<VerificationResult>(gws[HB], 'POST', '/v1/verifications', verificationBody(l))).body.status).toBe('VALID');
+
+  const started = Date.now();
+  const hook = receiver.next(`/${GD}`, (h) => h.body.licenceId === l.licenceId, 5000);
+  expect(await setLibraryStatus(library!, l.licenceId, '吊销', '违法经营被吊销')).toBe(200);
+  const got = await hook;
+  expect(Date.now() - started).toBeLessThan(5000);
+  expect(signatureValid(SECRET, got.signature, got.raw)).toBe(true);
+  expect(got.body).toMatchObject({
+    type: 'licence.status.changed',
+    subscriptionId: gd.body.notify!.subscriptionId,
+    issuerProvince: BJ,
+    licenceId: l.licenceId,
+    status: 'REVOKED',
+    previous: 'VALID',
+    version: 1,
+    reason: '违法经营被吊销',
+  });
+  // The notice arrived at 广东; by then 北京 had sent everything it was going to send for this change.
+  // 河北 verified the same licence without notify: its receiver got nothing and its gateway applied nothing.
+  const sent = await waitFor(
+    '北京 audits the notice',
+    () => call<{ events: { subject: string; details: string }[] }>(gws[BJ], 'GET', '/admin/audit?event=licence.notice.sent&limit=1000', undefined, gws[BJ].adminToken),
+    (r) => r.body.events.some((e) => e.subject === l.licenceId),
+  );
+  expect(sent.body.events.filter((e) => e.subject === l.licenceId).map((e) => JSON.parse(e.details) as unknown)).toEqual([{ peer: GD, version: 1 }]);
+  expect(receiver.at(`/${HB}`)).toEqual([]);
+  expect((await call<{ events: unknown[] }>(gws[HB], 'GET', '/admin/audit?event=licence.notice.received', undefined, gws[HB].adminToken)).body.events).toEqual([]);
+  expect((await ask(l)).body.status).toBe('REVOKED');
+});
+
 it('library slow → ISSUER_SOURCE_UNAVAILABLE inside the deadline (never VALID); library down → the same', async () => {
-  const port = Number(new URL(libraryUrl).port);
+  const port = library!.port;
   await stopLibrary();
   // Slow: every lookup answers 2.5 s late, past 北京's 1 s library timeout but inside 广东's 3 s deadline.
   await startLibrary(port, 2500);
