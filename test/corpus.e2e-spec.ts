@@ -2,9 +2,12 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { compactVerify, importJWK, JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
-import { DeliveryReceiptPayload, JwksPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
+import { DeliveryReceiptPayload, JwksPayload, StatusListPayload, VerifyLicencesPayload, VerifyLicencesResultPayload } from '@tongban/proto';
+import { decodeStatusList, listedEntry, StatusListClaims } from '@tongban/licences';
+import { REFUSAL_STATUS, RefusalCode } from '@tongban/federation';
 import { call, demoLicence, FakePeer, Gateway, gatewayOptions, importDemoLicences, RawResult, startGateway } from '@tongban/testkit';
 import type { AuditBody, CaseListBody, OutboxBody } from './support/bodies';
+import { waitFor } from './support/wait';
 import {
   announced,
   build,
@@ -13,6 +16,7 @@ import {
   CorpusCase,
   dig,
   loadCorpus,
+  noticeLicenceId,
   NotOkExpect,
   OkExpect,
   Parties,
@@ -29,7 +33,9 @@ import {
 // 天津 120000 is trusted with three keys (EdDSA, ES256 and SM2SM3). Each JSON file under
 // test/fixtures/federation/{not-ok,ok}/ is one test: a new file is a new test. 天津 also holds an
 // SM2SM3 key, so SM2 signatures (honest and hostile: DER, r or s out of range, the empty identity)
-// reach the gateway as real envelopes.
+// reach the gateway as real envelopes. GetStatusList cases (getstatuslist-*) ask for status lists
+// (docs/protocol-status.md §3); notice cases (deliver-notice-*) deliver LicenceStatusChanged bodies
+// to the gateway as the asker (docs/protocol-notices.md §2), some about a licence it subscribed to.
 //
 // For every refusal we check the gRPC status, the `tongban-refusal` trailer, that the status
 // message starts with the code, that exactly one `federation.request.refused` audit row with that
@@ -88,6 +94,10 @@ beforeAll(async () => {
   };
   const jwks = (await (await fetch(`${gw.baseUrl}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
   gatewayKeys = new Map(jwks.keys.map((k) => [k.kid!, k]));
+  // One honest verification opens the status list of the demo licence's type (list 0), which the
+  // GetStatusList cases ask for.
+  const opened = await build({ file: 'prime.json', kind: 'ok', name: 'prime', description: '', rpc: 'verifyLicences', expect: { ok: true }, attack: {} }, parties);
+  expect((await FakePeer.send(gw.grpcEndpoint, 'verifyLicences', opened.envelope)).code).toBeUndefined();
 }, 60_000);
 
 afterAll(async () => {
@@ -170,6 +180,24 @@ async function applySetup(s: Setup | undefined): Promise<() => Promise<void>> {
     expect((await admin('PATCH', `/admin/peers/${TJ}`, { allowedItems: s.allowedItems })).status).toBe(200);
     undo.push(() => admin('PATCH', `/admin/peers/${TJ}`, { allowedItems: ['*'] }));
   }
+  if (s?.noticeSubscription) {
+    // As a verification with notify: true would have left it at the asker (docs/protocol-notices.md §5).
+    const licenceId = noticeLicenceId(s.noticeSubscription, parties);
+    const id = randomUUID();
+    const now = Date.now();
+    db(
+      (d) =>
+        d
+          .prepare('INSERT INTO notice_subscriptions (id, client, issuer, licence_id, licence_type, origin, created_at, expires_at, last_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
+          .run(id, 'corpus-client', TJ, licenceId, licenceId.split('.')[5], 'VERIFICATION', now, now + 86_400_000),
+      false,
+    );
+    parties.subscriptionId = id;
+    undo.push(async () => {
+      db((d) => d.prepare('DELETE FROM notice_subscriptions WHERE id = ?').run(id), false);
+      return { status: 200 };
+    });
+  }
   if (s?.allowedRoles) {
     expect((await admin('PATCH', `/admin/peers/${TJ}`, { allowedRoles: s.allowedRoles })).status).toBe(200);
     undo.push(() => admin('PATCH', `/admin/peers/${TJ}`, { allowedRoles: ['*'] }));
@@ -218,6 +246,13 @@ describe('the corpus', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const c of [...notOk, ...ok]) expect(`${c.name}.json`).toBe(c.file);
   });
+
+  it('expects, for each refusal, the gRPC status refusal.ts sends for that code (and docs/protocol.md §4.2 gives)', () => {
+    for (const c of notOk) {
+      const e = c.expect as NotOkExpect;
+      if (e.refusal !== null) expect({ file: c.file, status: e.grpcStatus }).toEqual({ file: c.file, status: statusName(REFUSAL_STATUS[e.refusal as RefusalCode]) });
+    }
+  });
 });
 
 describe('hostile messages are refused, recorded, and change nothing', () => {
@@ -242,6 +277,10 @@ describe('hostile messages are refused, recorded, and change nothing', () => {
       });
       expect(after.peerKeys).toEqual(before.peerKeys);
       expect(after.peers).toBe(before.peers);
+      if (c.setup?.noticeSubscription) {
+        // A refused envelope's notice is never applied.
+        expect(db((d) => d.prepare('SELECT last_version AS v FROM notice_subscriptions WHERE id = ?').get(parties.subscriptionId))).toEqual({ v: 0 });
+      }
       if (built.jti) {
         // The id is consumed only by refusals after the replay insert (§4.2); REPLAYED: by the prime.
         expect(seen(signerCode(c), built.jti)).toBe(e.refusal !== null && CONSUMES_ID.has(e.refusal));
@@ -286,6 +325,17 @@ describe('honest (or tolerated) messages are answered', () => {
         expect(result.results[0].queryId).toBe(e.queryIdEchoed ?? 'q1');
         expect(result.results[0].attestation.split('.')).toHaveLength(3);
       }
+      if (built.rpc === 'getStatusList') {
+        // The list a careful asker would accept (docs/protocol-status.md §4 step 2).
+        const answer = StatusListPayload.decode(envelope.payload);
+        const header = JSON.parse(Buffer.from(answer.statusListJws.split('.')[0], 'base64url').toString()) as { kid: string; alg: string; typ: string };
+        expect(header.typ).toBe('tongban-status-list+jwt');
+        await compactVerify(answer.statusListJws, await importJWK(gatewayKeys.get(header.kid)!, header.alg), { algorithms: [header.alg] });
+        const lc = claimsOf(answer.statusListJws) as unknown as StatusListClaims;
+        expect(lc).toMatchObject({ iss: BJ, sub: answer.listId, ver: answer.version, licenceType: parties.demoQuery.licenceType, size: 131072, statusSize: 2 });
+        expect(answer.listId).toBe(c.attack.listId ?? `${parties.demoQuery.licenceType}-0`);
+        expect(listedEntry(decodeStatusList(lc), 0).status).toMatch(/^(VALID|SUSPENDED|REVOKED)$/);
+      }
       if (built.rpc === 'getJwks') {
         const jwks = JSON.parse(JwksPayload.decode(envelope.payload).jwksJson) as { keys: JWK[] };
         expect(jwks.keys.map((k) => k.kid).sort()).toEqual([...gatewayKeys.keys()].sort());
@@ -298,6 +348,21 @@ describe('honest (or tolerated) messages are answered', () => {
         const rc = claimsOf(receipt);
         expect(rc).toMatchObject({ iss: BJ, aud: TJ, mid: built.deliveryMessageId, sta: e.receipt ?? 'ACCEPTED' });
         if (e.receiptReason) expect(String(rc.rsn)).toContain(e.receiptReason);
+        // docs/protocol-notices.md §2: a refused notice's rsn starts with its code.
+        if (e.noticeAudit?.outcome === 'REFUSED') expect(String(rc.rsn)).toMatch(new RegExp(`^${e.noticeAudit.reason}: `));
+        if (e.subscriptionAfter) {
+          const row = db((d) => d.prepare('SELECT last_version AS lastVersion, last_status AS lastStatus FROM notice_subscriptions WHERE id = ?').get(parties.subscriptionId));
+          expect(row).toEqual(e.subscriptionAfter);
+        }
+        if (e.noticeAudit) {
+          // AuditLog.record is batched: wait for the row of this message.
+          const rows = await waitFor(
+            'licence.notice.received',
+            async () => (await admin<AuditBody>('GET', '/admin/audit?event=licence.notice.received&limit=1000')).body.events.filter((r) => r.messageId === built.deliveryMessageId),
+            (r) => r.length > 0,
+          );
+          expect(rows).toEqual([expect.objectContaining({ actor: TJ, outcome: e.noticeAudit.outcome, reason: e.noticeAudit.reason })]);
+        }
         expect(after.inbox).toBe(before.inbox + 1);
       } else {
         expect(after.inbox).toBe(before.inbox);

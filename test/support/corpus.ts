@@ -2,7 +2,9 @@ import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, ver
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, ServiceError, status } from '@grpc/grpc-js';
-import { CaseOpened, DeliveryPayload, Envelope, KeyAnnouncement, LicenceQuery, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
+import { CaseOpened, DeliveryPayload, Envelope, GetStatusListPayload, KeyAnnouncement, LicenceQuery, LicenceStatus, LicenceStatusChanged, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
+import { buildLicenceId, creditCodeCheckChar, parseLicenceId } from '@tongban/identifiers';
+import { noticeStream } from '@tongban/notices';
 import { SM2_N, sm2SignatureFromDer, toBytes32 } from '@tongban/gm';
 import { FakePeer, RawResult, TlsAs, credentialsFor } from '@tongban/testkit';
 
@@ -10,27 +12,30 @@ import { FakePeer, RawResult, TlsAs, credentialsFor } from '@tongban/testkit';
 // its `attack` members are written in. Everything here builds bytes; test/corpus.e2e-spec.ts sends
 // them to a real gateway and checks what happened.
 
-export type Rpc = 'verifyLicences' | 'getJwks' | 'deliver';
+export type Rpc = 'verifyLicences' | 'getJwks' | 'deliver' | 'getStatusList';
 
-export const RPC_NAME: Record<Rpc, string> = { verifyLicences: 'VerifyLicences', getJwks: 'GetJwks', deliver: 'Deliver' };
+export const RPC_NAME: Record<Rpc, string> = { verifyLicences: 'VerifyLicences', getJwks: 'GetJwks', deliver: 'Deliver', getStatusList: 'GetStatusList' };
 export const REQUEST_TYPE: Record<Rpc, string> = {
   verifyLicences: 'tongban.federation.v1.VerifyLicencesPayload',
   getJwks: 'tongban.federation.v1.GetJwksPayload',
   deliver: 'tongban.federation.v1.DeliveryPayload',
+  getStatusList: 'tongban.federation.v1.GetStatusListPayload',
 };
 export const RESPONSE_TYPE: Record<Rpc, string> = {
   verifyLicences: 'tongban.federation.v1.VerifyLicencesResultPayload',
   getJwks: 'tongban.federation.v1.JwksPayload',
   deliver: 'tongban.federation.v1.DeliveryReceiptPayload',
+  getStatusList: 'tongban.federation.v1.StatusListPayload',
 };
 const METHOD_PATH: Record<Rpc, string> = {
   verifyLicences: '/tongban.federation.v1.FederationService/VerifyLicences',
   getJwks: '/tongban.federation.v1.FederationService/GetJwks',
   deliver: '/tongban.federation.v1.FederationService/Deliver',
+  getStatusList: '/tongban.federation.v1.FederationService/GetStatusList',
 };
 
 /** Refusals taken after the replay insert (docs/protocol.md §4.2 "Id consumed?"). */
-export const CONSUMES_ID = new Set(['MALFORMED_PAYLOAD', 'LICENCE_TYPE_NOT_ALLOWED', 'REPLAYED', 'OUT_OF_ORDER', 'RATE_LIMITED']);
+export const CONSUMES_ID = new Set(['MALFORMED_PAYLOAD', 'LICENCE_TYPE_NOT_ALLOWED', 'UNKNOWN_STATUS_LIST', 'REPLAYED', 'OUT_OF_ORDER', 'RATE_LIMITED']);
 
 /** `+N` / `-N` (seconds, relative) or an absolute value. */
 type Rel = number | string;
@@ -46,6 +51,20 @@ export interface DeliverySpec {
   /** Body = a case message (type set accordingly); unset fields take proto defaults. */
   caseOpened?: Partial<CaseOpened>;
   stepOutcome?: Partial<StepOutcome>;
+  /**
+   * Body = a LicenceStatusChanged (type and stream set accordingly: the licence's own stream) about
+   * `noticeLicence`; these members override the honest defaults (REVOKED, was VALID, version 1,
+   * changed now). `precededBy`: notices sent first on the same stream (seq 1, 2, …), each accepted.
+   */
+  licenceStatusChanged?: Partial<Omit<LicenceStatusChanged, 'changedAt'>> & { changedAtSeconds?: string };
+  noticeLicence?: NoticeLicence;
+  precededBy?: (Partial<Omit<LicenceStatusChanged, 'changedAt'>> & { changedAtSeconds?: string })[];
+}
+
+/** A licence a notice is about: issued in the sender's province (`peer`) or the gateway's, with its own serial (so its own stream). */
+export interface NoticeLicence {
+  issuedBy: 'peer' | 'gateway';
+  serial: string;
 }
 
 export interface Attack {
@@ -89,6 +108,8 @@ export interface Attack {
   /** Honest messages (each accepted) sent just before the attack, to use up a rate-limit burst. */
   burst?: number;
   delivery?: DeliverySpec;
+  /** GetStatusList: the list_id asked for (default: list 0 of the demo licence's type). */
+  listId?: string;
   /**
    * Who the sender is at the TLS layer (default: a certificate for the envelope's iss):
    * a participant code, null (a CA-issued certificate naming no participant), "no-certificate",
@@ -110,6 +131,12 @@ export interface Setup {
   rateLimitPerSecond?: number;
   allowedItems?: string[];
   allowedRoles?: string[];
+  /**
+   * A live subscription of the gateway (as the asker) to this licence of the peer, as a verification
+   * with `notify: true` would have recorded it (written to the gateway's database, behind its back:
+   * the corpus has one gateway, so there is no issuer to subscribe at).
+   */
+  noticeSubscription?: NoticeLicence;
 }
 
 export interface NotOkExpect {
@@ -133,6 +160,9 @@ export interface OkExpect {
   queryIdEchoed?: string;
   /** peer_keys rows the message adds (default 0; only a pinned known issue sets it). */
   keyRowsAdded?: number;
+  /** Deliver of a notice: the subscription (setup.noticeSubscription) afterwards, and the licence.notice.received audit reason. */
+  subscriptionAfter?: { lastVersion: number; lastStatus: string | null };
+  noticeAudit?: { outcome: 'OK' | 'REFUSED'; reason: string };
 }
 
 export interface CorpusCase {
@@ -171,9 +201,10 @@ const ATTACK_KEYS = [
   'replay',
   'burst',
   'delivery',
+  'listId',
   'tls',
 ];
-const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'announcedRetiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles'];
+const SETUP_KEYS = ['peerStatus', 'allowedLicenceTypes', 'keyStatus', 'announcedRetiredAgoSeconds', 'rateLimitPerSecond', 'allowedItems', 'allowedRoles', 'noticeSubscription'];
 
 export const CORPUS_DIR = join(__dirname, '..', 'fixtures', 'federation');
 
@@ -187,7 +218,7 @@ export function loadCorpus(kind: 'ok' | 'not-ok'): CorpusCase[] {
       const c = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CorpusCase;
       const where = `${kind}/${file}`;
       if (typeof c.name !== 'string' || typeof c.description !== 'string') throw new Error(`${where}: name and description are required`);
-      if (!['verifyLicences', 'getJwks', 'deliver'].includes(c.rpc)) throw new Error(`${where}: rpc must be verifyLicences, getJwks or deliver`);
+      if (!['verifyLicences', 'getJwks', 'deliver', 'getStatusList'].includes(c.rpc)) throw new Error(`${where}: rpc must be verifyLicences, getJwks, deliver or getStatusList`);
       if (typeof c.attack !== 'object' || c.attack === null) throw new Error(`${where}: attack is required (use {} for an honest message)`);
       const known = ['name', 'description', 'rpc', 'expect', 'setup', 'attack', 'knownIssue'];
       for (const k of Object.keys(c)) if (!known.includes(k)) throw new Error(`${where}: unknown member ${k}`);
@@ -215,6 +246,8 @@ export interface Parties {
   impostor: FakePeer;
   stranger: (code: string) => Promise<FakePeer>;
   setupKey?: FakePeer;
+  /** The subscription setup.noticeSubscription made, if any. */
+  subscriptionId?: string;
   demoQuery: LicenceQuery;
 }
 
@@ -282,14 +315,44 @@ export function payloadFor(rpc: Rpc, a: Attack, p: Parties, delivery: () => Uint
   if (pl?.kind === 'query') return VerifyLicencesPayload.encode({ queries: [{ ...p.demoQuery, ...pl.query }] }).finish();
   if (rpc === 'verifyLicences') return VerifyLicencesPayload.encode({ queries: [p.demoQuery] }).finish();
   if (rpc === 'getJwks') return new Uint8Array(0);
+  if (rpc === 'getStatusList') return GetStatusListPayload.encode({ listId: a.listId ?? `${p.demoQuery.licenceType}-0` }).finish();
   return delivery();
 }
 
+/** The licence a notice case is about: the demo licence's type and version, issued in the peer's (or the gateway's) province. */
+export function noticeLicenceId(l: NoticeLicence, p: Pick<Parties, 'self' | 'gateway' | 'demoQuery'>): string {
+  const demo = parseLicenceId(p.demoQuery.licenceId);
+  const province = (l.issuedBy === 'peer' ? p.self : p.gateway).slice(0, 2);
+  const first17 = `${demo.issuerCode.slice(0, 2)}${province}0101${demo.issuerCode.slice(8, 17)}`;
+  return buildLicenceId({ typeCode: demo.typeCode, issuerCode: first17 + creditCodeCheckChar(first17), serial: l.serial, version: demo.version });
+}
+
+/** An honest LicenceStatusChanged about `licenceId`, with the spec's members over the defaults. */
+function noticeBody(licenceId: string, n: NonNullable<DeliverySpec['licenceStatusChanged']>): Uint8Array {
+  const { changedAtSeconds, ...fields } = n;
+  const notice: LicenceStatusChanged = {
+    licenceId,
+    licenceType: parseLicenceId(licenceId).typeCode,
+    status: LicenceStatus.LICENCE_STATUS_REVOKED,
+    previous: LicenceStatus.LICENCE_STATUS_VALID,
+    version: '1',
+    changedAt: { seconds: changedAtSeconds ?? String(Math.floor(Date.now() / 1000)), nanos: 0 },
+    reason: '吊销营业执照',
+    ...fields,
+  };
+  return LicenceStatusChanged.encode(notice).finish();
+}
+
 /** A DeliveryPayload as the attack describes it (a fresh stream, seq 1, a type nobody handles, by default). */
-export function deliveryPayload(d: DeliverySpec | undefined, stream: string, seqOverride?: string): { bytes: Uint8Array; messageId: string } {
+export function deliveryPayload(d: DeliverySpec | undefined, stream: string, seqOverride?: string, noticeLicence?: string): { bytes: Uint8Array; messageId: string } {
   const messageId = d?.messageId ?? `corpus-${randomUUID()}`;
   let body = Buffer.from(d?.bodyHex ?? '', 'hex');
   let type = d?.type ?? 'tongban.corpus.v1.NobodyHandlesThis';
+  if (noticeLicence) {
+    body = Buffer.from(noticeBody(noticeLicence, d?.licenceStatusChanged ?? {}));
+    type = d?.type ?? 'tongban.federation.v1.LicenceStatusChanged';
+    stream = noticeStream(noticeLicence);
+  }
   if (d?.keyAnnouncement) body = Buffer.from(keyAnnouncementBody(d.keyAnnouncement));
   if (d?.caseOpened) {
     body = Buffer.from(CaseOpened.encode(CaseOpened.fromJSON(d.caseOpened)).finish());
@@ -362,8 +425,10 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
   if (a.envelope === 'absent') return { primes: [], rpc: c.rpc, envelope: undefined };
   const stream = `corpus-${c.name}-${randomUUID().slice(0, 8)}`;
   let deliveryMessageId: string | undefined;
+  const noticeLicence = a.delivery?.noticeLicence ? noticeLicenceId(a.delivery.noticeLicence, p) : undefined;
+  const preceding = a.delivery?.precededBy ?? [];
   const delivery = () => {
-    const d = deliveryPayload(a.delivery, stream);
+    const d = deliveryPayload(a.delivery, stream, preceding.length ? String(preceding.length + 1) : undefined, noticeLicence);
     deliveryMessageId = d.messageId;
     return d.bytes;
   };
@@ -493,6 +558,10 @@ export async function build(c: CorpusCase, p: Parties): Promise<Built> {
   }
 
   const primes: Built['primes'] = [];
+  preceding.forEach((n, i) => {
+    const { bytes } = deliveryPayload({ ...a.delivery, messageId: undefined, licenceStatusChanged: n }, stream, String(i + 1), noticeLicence);
+    primes.push({ rpc: c.rpc, envelope: { jws: signParts(signer, fullHeader, { ...claims, jti: randomUUID(), dig: dig(bytes) }), payload: Buffer.from(bytes) } });
+  });
   for (let i = 0; i < (a.burst ?? 0); i++) {
     const honest = payloadFor(c.rpc, {}, p, delivery);
     primes.push({ rpc: c.rpc, envelope: { jws: signParts(signer, fullHeader, { ...claims, jti: randomUUID(), dig: dig(honest) }), payload: Buffer.from(honest) } });

@@ -155,7 +155,7 @@ export class FakePeer {
   }
 
   /** Sends an envelope to `endpoint` as `rpc` over mutual TLS (as `as`) and reports the outcome. */
-  static async send(endpoint: string, rpc: 'verifyLicences' | 'getJwks' | 'deliver', envelope: Envelope | undefined, as?: TlsAs): Promise<RawResult> {
+  static async send(endpoint: string, rpc: 'verifyLicences' | 'getJwks' | 'deliver' | 'getStatusList', envelope: Envelope | undefined, as?: TlsAs): Promise<RawResult> {
     const client = new FederationServiceClient(endpoint, await credentialsFor(as, envelope));
     return new Promise<RawResult>((resolve) => {
       client[rpc]({ envelope }, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res?: { envelope?: Envelope }) => {

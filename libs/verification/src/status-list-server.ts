@@ -17,7 +17,8 @@ export class StatusListServer {
 
   /** The signed list `listId` for `requester` (a verified sender). */
   async answer(requester: string, messageId: string, listId: string): Promise<{ listId: string; version: number; statusListJws: string }> {
-    if (!STATUS_LIST_ID.test(listId)) throw new RefusalException('MALFORMED_PAYLOAD', 'list_id must be "<21-character licence type code>-<n>"', requester, messageId, true);
+    if (!STATUS_LIST_ID.test(listId))
+      throw new RefusalException('MALFORMED_PAYLOAD', 'list_id must be "<21-character licence type code>-<n>" (n: 0 to 999999, no leading zeros)', requester, messageId, true);
     const typeCode = listId.slice(0, 21);
     const peer = this.trust.peer(requester);
     if (!peer || !this.trust.allowsLicenceType(peer, typeCode))

@@ -37,8 +37,12 @@ export interface StatusRef {
 
 /** A list id for the n-th list of a licence type. */
 export const statusListId = (typeCode: string, seq: number): string => `${typeCode}-${seq}`;
-/** A well-formed list id: a GB/T 36904 type code, a dash, a list number. */
-export const STATUS_LIST_ID = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}-\d{1,6}$/;
+/**
+ * A well-formed list id: a licence type code (18 characters of the GB 32100 alphabet, then 3 digits),
+ * a dash, and the list number in decimal without leading zeros, at most 6 digits (so one list has
+ * one name).
+ */
+export const STATUS_LIST_ID = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}-(0|[1-9]\d{0,5})$/;
 
 /** The two encoded parts of a list of `size` entries whose non-VALID entries are `entries` (§2.2). */
 export function encodeStatusListContent(size: number, entries: StatusEntry[]): { encodedList: string; changes: string } {
