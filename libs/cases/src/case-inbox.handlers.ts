@@ -82,8 +82,9 @@ export class CaseInboxHandlers implements OnModuleInit {
       closeReason: null,
       refusedStep: null,
     };
-    await repo.insert(c as never);
-    await uow.tx.getRepository(CaseStepEntity).insert(
+    uow.writes.insert(CaseEntity, c as never);
+    uow.writes.insert(
+      CaseStepEntity,
       o.steps.map((s) => ({
         caseId: c.id,
         idx: s.index,
@@ -110,7 +111,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     // Steps run in order: an assignment of step n means every earlier step was completed.
     for (const earlier of steps.slice(0, step.idx)) {
       if (earlier.status === 'WAITING' || OPEN_STEP.includes(earlier.status)) {
-        await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: earlier.idx }, { status: 'COMPLETED', finishedAt: uow.now });
+        uow.writes.update(CaseStepEntity, { caseId: c.id, idx: earlier.idx }, { status: 'COMPLETED', finishedAt: uow.now });
         await uow.event(c, 'STEP_COMPLETED', m.sender, earlier.idx, null, earlier.province);
       }
     }
@@ -121,8 +122,8 @@ export class CaseInboxHandlers implements OnModuleInit {
       dueAtProvisional: a.dueAtProvisional === true,
       inputs: json(a.inputsJson, 'inputs_json') as Record<string, string>,
     };
-    await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
-    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
+    uow.writes.update(CaseStepEntity, { caseId: c.id, idx: step.idx }, patch);
+    uow.writes.update(CaseEntity, { id: c.id }, { currentStep: step.idx, updatedAt: uow.now });
     await uow.event(
       c,
       'STEP_ASSIGNED',
@@ -144,8 +145,8 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (status === 'ASSIGNED') patch.assignedAt = at;
     if (status === 'ACCEPTED') patch.acceptedAt = at;
     if (status === 'COMPLETED' || status === 'REFUSED') patch.finishedAt = at;
-    await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: step.idx }, patch);
-    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { currentStep: Math.max(c.currentStep, status === 'ASSIGNED' ? step.idx : c.currentStep), updatedAt: uow.now });
+    uow.writes.update(CaseStepEntity, { caseId: c.id, idx: step.idx }, patch);
+    uow.writes.update(CaseEntity, { id: c.id }, { currentStep: Math.max(c.currentStep, status === 'ASSIGNED' ? step.idx : c.currentStep), updatedAt: uow.now });
     if (step.province !== uow.self || status === 'ASSIGNED') await uow.event(c, `STEP_${status}`, s.actor || m.sender, step.idx, s.reason ? { reason: s.reason } : null, step.province);
   }
 
@@ -157,7 +158,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     const final = new Map(k.steps.map((s) => [s.index, s.status as StepStatus]));
     for (const s of steps) {
       const status = final.get(s.idx) ?? (s.status === 'WAITING' || OPEN_STEP.includes(s.status) ? 'CANCELLED' : s.status);
-      if (STEP_STATUSES.includes(status) && status !== s.status) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status });
+      if (STEP_STATUSES.includes(status) && status !== s.status) uow.writes.update(CaseStepEntity, { caseId: c.id, idx: s.idx }, { status });
     }
     const at = fromTs(k.at) ?? uow.now;
     await uow.tx

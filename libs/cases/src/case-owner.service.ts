@@ -90,7 +90,7 @@ export class CaseOwner {
         closeReason: null,
         refusedStep: null,
       };
-      await uow.tx.getRepository(CaseEntity).insert(c as never);
+      uow.writes.insert(CaseEntity, c as never);
       uow.holds(c);
       const steps: CaseStepEntity[] = frozen.steps.map((s, idx) => ({
         caseId: c.id,
@@ -109,7 +109,7 @@ export class CaseOwner {
       // Step 0 is assigned before CaseOpened is built, so CaseOpened already carries its status,
       // and before the steps are written, so they are inserted assigned (no UPDATE after).
       await this.assign(uow, c, steps, 0, actor, true);
-      await uow.tx.getRepository(CaseStepEntity).insert(steps);
+      uow.writes.insert(CaseStepEntity, steps);
       for (const peer of new Set(Object.values(c.participants))) {
         if (peer === this.txs.self) continue;
         const needsId = frozen.steps.some((s) => s.needsApplicantId && req.participants[s.role] === peer);
@@ -197,7 +197,7 @@ export class CaseOwner {
     const inputs: Record<string, string> = {};
     for (const name of def.inputs) for (const s of steps.slice(0, idx)) if (s.outputs?.[name] !== undefined) inputs[name] = s.outputs[name];
     const patch: Partial<CaseStepEntity> = { status: 'ASSIGNED', assignedAt: uow.now, dueAt: due, dueAtProvisional, inputs };
-    if (!opening) await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx }, patch);
+    if (!opening) uow.writes.update(CaseStepEntity, { caseId: c.id, idx }, patch);
     Object.assign(step, patch);
     c.currentStep = idx;
     await uow.event(c, 'STEP_ASSIGNED', actor, idx, { role: step.role, province: step.province, action: step.action, dueAt: due.toISOString(), ...(dueAtProvisional ? { dueAtProvisional } : {}) });
@@ -225,7 +225,7 @@ export class CaseOwner {
   private async close(uow: CaseUnitOfWork, c: CaseEntity, steps: CaseStepEntity[], state: 'COMPLETED' | 'REFUSED' | 'CANCELLED', reason: string, actor: string, refusedStep?: number): Promise<void> {
     for (const s of steps) {
       if (s.status === 'WAITING' || OPEN_STEP.includes(s.status)) {
-        await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: s.idx }, { status: 'CANCELLED' });
+        uow.writes.update(CaseStepEntity, { caseId: c.id, idx: s.idx }, { status: 'CANCELLED' });
         s.status = 'CANCELLED';
       }
     }
@@ -233,7 +233,7 @@ export class CaseOwner {
     c.closedAt = uow.now;
     c.closeReason = reason.slice(0, 500);
     c.refusedStep = refusedStep ?? null;
-    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
+    uow.writes.update(CaseEntity, { id: c.id }, { state, closedAt: uow.now, closeReason: c.closeReason, refusedStep: c.refusedStep, updatedAt: uow.now, currentStep: c.currentStep });
     await uow.event(c, `CASE_${state}`, actor, refusedStep ?? null, { reason });
     const final = steps.map(stepSummary);
     await uow.broadcast(
@@ -244,7 +244,7 @@ export class CaseOwner {
   }
 
   private async touch(uow: CaseUnitOfWork, c: CaseEntity): Promise<void> {
-    await uow.tx.getRepository(CaseEntity).update({ id: c.id }, { updatedAt: uow.now, currentStep: c.currentStep });
+    uow.writes.update(CaseEntity, { id: c.id }, { updatedAt: uow.now, currentStep: c.currentStep });
   }
 }
 

@@ -1,6 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Outbox } from '@tongban/delivery';
+import { WriteBatch } from '@tongban/persistence';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 
@@ -25,15 +26,24 @@ export class CaseUnitOfWork {
   sent = 0;
   /** Cases whose row this transaction has locked (loaded) or inserted: their streams are ordered by it. */
   private readonly held = new Set<string>();
-  /** History rows not yet written: all of a transaction's go in one statement (`flush`). */
+  /** History rows not yet written: all of a transaction's go in one multi-row insert (`flush`). */
   private readonly history: QueryDeepPartialEntity<CaseEventEntity>[] = [];
+  /**
+   * Case and step rows this transaction inserts or changes, written by `flush` before the commit
+   * with the history: on PostgreSQL all in one statement. Only rows of cases this transaction
+   * holds (loaded, so locked, or inserted by it) are written here, and nothing reads them back
+   * before the commit (a load comes first in every transaction).
+   */
+  readonly writes: WriteBatch;
 
   constructor(
     readonly tx: EntityManager,
     private readonly outbox: Outbox,
     readonly self: string,
     readonly now: Date,
-  ) {}
+  ) {
+    this.writes = new WriteBatch(tx);
+  }
 
   /** Appends to the case history (here, written by `flush` before the commit) and queues the event for local subscribers. */
   event(c: CaseEntity, type: string, actor: string, stepIndex: number | null = null, details: Record<string, unknown> | null = null, province = this.self): Promise<void> {
@@ -42,11 +52,10 @@ export class CaseUnitOfWork {
     return Promise.resolve();
   }
 
-  /** Writes the history recorded so far, in the order it was recorded, in one statement. */
+  /** Writes the case and step changes and the history recorded so far (in the order recorded). */
   async flush(): Promise<void> {
-    if (this.history.length === 0) return;
-    const rows = this.history.splice(0);
-    await this.tx.createQueryBuilder().insert().into(CaseEventEntity).values(rows).updateEntity(false).execute();
+    this.writes.insert(CaseEventEntity, this.history.splice(0));
+    await this.writes.flush();
   }
 
   /** Records that this transaction holds the row of `c` (locked by CaseTransactions.load, or inserted by it). */

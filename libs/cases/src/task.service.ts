@@ -62,7 +62,7 @@ export class TaskService {
       if (outcome === 'ACCEPTED') patch.acceptedAt = uow.now;
       if (outcome === 'COMPLETED' || outcome === 'REFUSED') patch.finishedAt = uow.now;
       if (outputs) patch.outputs = outputs;
-      await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: stepIndex }, patch);
+      uow.writes.update(CaseStepEntity, { caseId: c.id, idx: stepIndex }, patch);
       await uow.event(c, `STEP_${outcome}`, actor, stepIndex, { ...(report.reason ? { reason: report.reason } : {}), ...(outputs ? { outputs } : {}) });
       const msg = StepOutcome.encode({
         collaborationId: c.collaborationId,

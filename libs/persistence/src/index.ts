@@ -13,3 +13,4 @@ export { claimLeases, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
 export { ConfirmedWrites, countingWrites, databaseFaultAfterWrites } from './confirmed-writes';
 export { hydrate, selectColumns } from './hydrate';
+export { WriteBatch } from './write-batch';

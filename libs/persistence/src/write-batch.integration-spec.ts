@@ -1,0 +1,86 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { describeEachDatabase } from '@tongban/testkit';
+import { DataSource, WriteBatch, buildDataSource, databaseStatementCount, jsonText, openDatabase, runInTransaction } from '@tongban/persistence';
+
+@Entity('wb_parents')
+class Parent {
+  @PrimaryColumn({ type: 'varchar', length: 20 }) id: string;
+  @Column({ type: 'integer' }) n: number;
+  @Column({ name: 'data_json', type: 'text', nullable: true, transformer: jsonText }) data: Record<string, string> | null;
+}
+
+@Entity('wb_children')
+class Child {
+  @PrimaryColumn({ name: 'parent_id', type: 'varchar', length: 20 }) parentId: string;
+  @PrimaryColumn({ type: 'integer' }) idx: number;
+  @Column({ type: 'varchar', length: 20 }) status: string;
+}
+
+// The case unit of work writes a transaction's case, steps and history through a WriteBatch: on
+// PostgreSQL in one statement, so each part sees the snapshot from before it — what one part
+// writes another must never need to see.
+describeEachDatabase('WriteBatch', (fresh, kind) => {
+  let ds: DataSource;
+  beforeAll(async () => {
+    ds = await openDatabase(buildDataSource(fresh(), [Parent, Child]));
+    await ds.query('CREATE TABLE wb_parents (id varchar(20) PRIMARY KEY, n integer NOT NULL, data_json text)');
+    await ds.query('CREATE TABLE wb_children (parent_id varchar(20) NOT NULL REFERENCES wb_parents (id), idx integer NOT NULL, status varchar(20) NOT NULL, PRIMARY KEY (parent_id, idx))');
+  });
+  afterAll(() => ds.destroy());
+
+  const children = async (id: string) => (await ds.getRepository(Child).find({ where: { parentId: id }, order: { idx: 'ASC' } })).map((c) => `${c.idx}:${c.status}`);
+
+  it('writes a parent, its children and later changes to them (merged into the insert) in one statement on PostgreSQL', async () => {
+    const before = databaseStatementCount();
+    await runInTransaction(ds, async (tx) => {
+      const b = new WriteBatch(tx);
+      b.insert(Parent, { id: 'p1', n: 1, data: null });
+      b.insert(Child, [
+        { parentId: 'p1', idx: 0, status: 'WAITING' },
+        { parentId: 'p1', idx: 1, status: 'WAITING' },
+      ]);
+      b.update(Child, { parentId: 'p1', idx: 0 }, { status: 'ASSIGNED' });
+      b.update(Parent, { id: 'p1' }, { data: { a: '1' } });
+      await b.flush();
+    });
+    // BEGIN, the writes, COMMIT: on SQLite one statement per table written.
+    expect(databaseStatementCount() - before).toBe(kind === 'postgres' ? 3 : 4);
+    const p = await ds.getRepository(Parent).findOneByOrFail({ id: 'p1' });
+    expect(p).toMatchObject({ n: 1, data: { a: '1' } });
+    expect(await children('p1')).toEqual(['0:ASSIGNED', '1:WAITING']);
+  });
+
+  it('merges updates of one row (each part of a PostgreSQL statement would see the row as before it) and keeps the others apart', async () => {
+    await runInTransaction(ds, async (tx) => {
+      const b = new WriteBatch(tx);
+      b.update(Child, { parentId: 'p1', idx: 0 }, { status: 'COMPLETED' });
+      b.update(Parent, { id: 'p1' }, { n: 2 });
+      b.update(Child, { parentId: 'p1', idx: 1 }, { status: 'ASSIGNED' });
+      b.update(Parent, { id: 'p1' }, { data: { b: '2' } });
+      await b.flush();
+    });
+    expect(await ds.getRepository(Parent).findOneByOrFail({ id: 'p1' })).toMatchObject({ n: 2, data: { b: '2' } });
+    expect(await children('p1')).toEqual(['0:COMPLETED', '1:ASSIGNED']);
+  });
+
+  it('checks constraints as separate statements would: a child of no parent fails the whole batch and nothing is stored', async () => {
+    await expect(
+      runInTransaction(ds, async (tx) => {
+        const b = new WriteBatch(tx);
+        b.insert(Parent, { id: 'p2', n: 1, data: null });
+        b.insert(Child, { parentId: 'nobody', idx: 0, status: 'WAITING' });
+        await b.flush();
+      }),
+    ).rejects.toThrow();
+    expect(await ds.getRepository(Parent).findOneBy({ id: 'p2' })).toBeNull();
+  });
+
+  it('refuses an update by anything but the whole primary key (it could touch rows the batch cannot merge)', async () => {
+    await runInTransaction(ds, async (tx) => {
+      const b = new WriteBatch(tx);
+      expect(() => b.update(Child, { parentId: 'p1' }, { status: 'CANCELLED' })).toThrow(/primary key \(parentId, idx\)/);
+      await b.flush();
+    });
+    expect(await children('p1')).toEqual(['0:COMPLETED', '1:ASSIGNED']);
+  });
+});
