@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { CommandResult, backupCheckCommand, backupSqliteCommand, restoreSqlite } from '@tongban/backup';
+import { CommandResult, RestoredRecord, backupCheckCommand, backupSqliteCommand, markPostgresRestored, restoreSqlite } from '@tongban/backup';
 import { GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { openDatabase } from '@tongban/persistence';
 import { recordFromCli } from './cli-audit';
@@ -21,7 +21,10 @@ const print = (o: CommandResult) => {
 export function registerBackupCommands(program: Command, configFile: () => string | undefined, withDatabase: WithDatabase): void {
   const config = () => loadGatewayConfig(undefined, configFile());
   const sqlite = (c: GatewayConfig, what: string) => {
-    if (c.database.kind !== 'sqlite') throw new Error(`${what} works on the SQLite file; on PostgreSQL follow docs/operations.md §8.3 (pg_dump) and §8.4 (pg_restore)`);
+    if (c.database.kind !== 'sqlite')
+      throw new Error(
+        `${what} works on the SQLite file; on PostgreSQL the DBA backs up with pg_dump or PITR (docs/operations.md §8.3) and, after restoring, runs \`tongban restore --postgres --mark-restored\` (§8.4)`,
+      );
     return c.database.path;
   };
   const backup = program
@@ -45,26 +48,34 @@ export function registerBackupCommands(program: Command, configFile: () => strin
       }
       print(await backupCheckCommand(file, code));
     });
+  const ports = (c: GatewayConfig) => [
+    { what: 'HTTP', host: c.http.host, port: c.http.port },
+    { what: 'gRPC', host: c.grpc.host, port: c.grpc.port },
+    { what: 'health', host: c.http.host, port: c.http.healthPort },
+  ];
+  const record = (r: RestoredRecord) => withDatabase((ds, cfg) => recordFromCli(ds, cfg, { event: 'backup.restored', actor: 'cli', subject: r.subject, outcome: 'OK', details: r.details }));
   program
-    .command('restore <file>')
-    .description('put a checked backup in place of the database (the gateway must be stopped); the old file is kept aside')
-    .action(async (file: string) => {
+    .command('restore [file]')
+    .description(
+      'SQLite: put a checked backup in place of the database (the gateway must be stopped; the old file is kept aside). PostgreSQL: after the DBA restored the database, --postgres --mark-restored puts the gateway in the restored state (resync with peers at start)',
+    )
+    .option('--postgres', 'the database is PostgreSQL, restored by the DBA (pg_restore or PITR) before this command')
+    .option('--mark-restored', 'with --postgres: record backup.restored, so the gateway resynchronises with its peers when it starts')
+    .action(async (file: string | undefined, o: { postgres?: boolean; markRestored?: boolean }) => {
       const c = config();
-      const result = await restoreSqlite(
-        file,
-        {
-          code: c.code,
-          sqlitePath: sqlite(c, 'tongban restore'),
-          ports: [
-            { what: 'HTTP', host: c.http.host, port: c.http.port },
-            { what: 'gRPC', host: c.grpc.host, port: c.grpc.port },
-            { what: 'health', host: c.http.host, port: c.http.healthPort },
-          ],
-          checkpointFile: c.audit.checkpointFile,
-        },
-        new Date(),
-        (r) => withDatabase((ds, cfg) => recordFromCli(ds, cfg, { event: 'backup.restored', actor: 'cli', subject: r.subject, outcome: 'OK', details: r.details })),
-      );
-      print(result);
+      if (c.database.kind === 'postgres') {
+        if (!o.postgres || !o.markRestored || file)
+          throw new Error(
+            'on PostgreSQL the DBA restores the database (pg_restore or PITR, docs/operations.md §8.4); then, before any replica starts, run `tongban restore --postgres --mark-restored` (no file)',
+          );
+        const d = c.database;
+        print(
+          await markPostgresRestored({ code: c.code, url: d.url, schema: d.schema, applicationName: d.applicationName, ports: ports(c), checkpointFile: c.audit.checkpointFile }, new Date(), record),
+        );
+        return;
+      }
+      if (o.postgres || o.markRestored) throw new Error(`--postgres, --mark-restored: this gateway is on SQLite (${c.database.path}); restore with \`tongban restore <file>\``);
+      if (!file) throw new Error('<file>: required on SQLite (the backup made by tongban backup)');
+      print(await restoreSqlite(file, { code: c.code, sqlitePath: c.database.path, ports: ports(c), checkpointFile: c.audit.checkpointFile }, new Date(), record));
     });
 }

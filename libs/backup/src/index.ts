@@ -4,3 +4,5 @@ export * from './sqlite-backup';
 export * from './gateway-running';
 export * from './backup-commands';
 export * from './restore';
+export * from './postgres-restore';
+export * from './restore-steps';

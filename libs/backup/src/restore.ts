@@ -1,8 +1,8 @@
-import { existsSync, renameSync } from 'node:fs';
 import { basename } from 'node:path';
 import { auditHeadOf, checkSqliteBackup, placeSqliteBackup } from './sqlite-backup';
 import { runningGatewayPorts } from './gateway-running';
 import { CommandResult } from './command-result';
+import { RESTORED_LINE, moveCheckpointTrailAside, restoreRefused as fail, restoreStamp } from './restore-steps';
 
 /** What a restore needs to know of the gateway it restores (from its config). */
 export interface RestoreTarget {
@@ -31,17 +31,10 @@ export async function restoreSqlite(file: string, t: RestoreTarget, now: Date, r
   const report = await checkSqliteBackup(file, t.code);
   if (report.problems.length || !report.manifest) return fail(`refusing to restore ${file}:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`);
   const m = report.manifest;
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const stamp = restoreStamp(now);
   const before = auditHeadOf(t.sqlitePath);
   const { replaced } = await placeSqliteBackup(file, t.sqlitePath, stamp);
-  let trailMoved: string | null = null;
-  if (t.checkpointFile && existsSync(t.checkpointFile)) {
-    trailMoved = `${t.checkpointFile}.replaced-${stamp}`;
-    renameSync(t.checkpointFile, trailMoved);
-  }
+  const trailMoved = moveCheckpointTrailAside(t.checkpointFile, stamp);
   const details: Record<string, string | number | boolean> = {
     backup: basename(file).slice(-100),
     backupCreatedAt: m.createdAt,
@@ -56,9 +49,7 @@ export async function restoreSqlite(file: string, t: RestoreTarget, now: Date, r
     replaced ? `the database it replaced is kept at ${replaced}` : 'there was no database at the target',
     before ? `audit entries after the backup, lost with the restore: ${Math.max(0, before.seq - m.audit.seq)} (the replaced file had seq ${before.seq})` : 'the replaced audit trail could not be read',
     ...(trailMoved ? [`the exported checkpoint trail was moved to ${trailMoved}; the gateway starts a new one`] : []),
-    'recorded as audit event backup.restored; at start the gateway refuses envelopes issued before now and resynchronises with each peer (docs/operations.md §8.5)',
+    RESTORED_LINE,
   ];
   return { stdout: lines.join('\n') + '\n', stderr: '', exitCode: 0 };
 }
-
-const fail = (message: string): CommandResult => ({ stdout: '', stderr: `tongban restore: ${message}\n`, exitCode: 1 });
