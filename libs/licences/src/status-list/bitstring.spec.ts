@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { STATUS_LIST_SIZE, StatusEntry, changedAtOf, compressToBase64url, decompressBase64url, encodeBitstring, encodeChanges, entryValue, pickFreeIndex } from './bitstring';
+import { STATUS_LIST_SIZE, StatusEntry, changedAtOf, compressToBase64url, decompressBase64url, encodeBitstring, encodeChanges, entryValue } from './bitstring';
 import { decodeStatusList, listedEntry } from './status-list-reader';
 
 describe('status list bitstring', () => {
@@ -63,40 +63,5 @@ describe('status list bitstring', () => {
       { idx: 40, status: 'REVOKED', changedAt: 20 },
     ]);
     expect([7, 40, 900, 8].map((i) => changedAtOf(c, i))).toEqual([10, 20, 30, null]);
-  });
-});
-
-describe('pickFreeIndex', () => {
-  it('draws until it finds a free index, never a taken one', async () => {
-    const draws = [5, 5, 9, 2];
-    const taken = new Set([5, 9]);
-    expect(
-      await pickFreeIndex(
-        16,
-        (i) => taken.has(i),
-        () => draws.shift()!,
-      ),
-    ).toBe(2);
-  });
-
-  it('a half-full list of 131,072: random indexes without collision, spread over the whole list', async () => {
-    const taken = new Set<number>();
-    const rnd = (n: number) => Math.floor(Math.random() * n);
-    for (let i = 0; i < STATUS_LIST_SIZE / 2; i++) taken.add(await pickFreeIndex(STATUS_LIST_SIZE, (x) => taken.has(x), rnd));
-    expect(taken.size).toBe(STATUS_LIST_SIZE / 2);
-    const firstQuarter = [...taken].filter((x) => x < STATUS_LIST_SIZE / 4).length;
-    expect(firstQuarter / taken.size).toBeGreaterThan(0.23);
-    expect(firstQuarter / taken.size).toBeLessThan(0.27);
-  });
-
-  it('gives up after maxDraws on a full list rather than spin', async () => {
-    await expect(
-      pickFreeIndex(
-        4,
-        () => true,
-        () => 0,
-        8,
-      ),
-    ).rejects.toThrow(/after 8 draws/);
   });
 });

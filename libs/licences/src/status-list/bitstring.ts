@@ -72,15 +72,3 @@ export function changedAtOf(changes: Buffer, idx: number): number | null {
   }
   return null;
 }
-
-/**
- * A random free index of a list of `size`: uniform draws until one is not `taken`. Lists are closed
- * at half full (StatusListIndex), so each draw hits a free index with probability ≥ 1/2.
- */
-export async function pickFreeIndex(size: number, taken: (idx: number) => boolean | Promise<boolean>, random: (size: number) => number, maxDraws = 64): Promise<number> {
-  for (let i = 0; i < maxDraws; i++) {
-    const idx = random(size);
-    if (!(await taken(idx))) return idx;
-  }
-  throw new Error(`no free status list index after ${maxDraws} draws`);
-}

@@ -1,59 +1,172 @@
 import { Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { lockForTransaction, runInTransaction } from '@tongban/persistence';
-import { STATUS_LIST_SIZE, pickFreeIndex } from './bitstring';
+import { PreparedStatement, lockForTransaction, runInTransaction } from '@tongban/persistence';
+import { STATUS_LIST_SIZE } from './bitstring';
 import { StatusRef, statusListId } from './status-list-claims';
-import { StatusListEntryEntity } from './status-list-entry.entity';
 import { StatusListEntity } from './status-list.entity';
 
 const INDEX_LOCK = 7_415_841;
 /** Refs kept in memory (a verification of a licence seen before costs no query); cleared when full. */
 const CACHE_MAX = 100_000;
+/** Random draws for one licence before giving up (each hits a free index with probability ≥ 1/2). */
+const MAX_DRAWS = 64;
+/** Rows per insert statement (three parameters each: well under SQLite's and PostgreSQL's limits). */
+const INSERT_ROWS = 500;
+
+interface Waiter {
+  licenceId: string;
+  status: string;
+  resolve: (ref: StatusRef) => void;
+  reject: (e: unknown) => void;
+}
+
+interface OpenList {
+  listId: string;
+  size: number;
+  assigned: number;
+}
 
 /**
  * Hands each attested licence a random index in a status list of its type, once: stored in
  * `status_list_entries`, unique per list. A list takes new licences until half of its entries are
  * handed out, then the type's next list opens; so a draw finds a free index with probability ≥ 1/2
  * and an index says nothing about when, or in what order, licences were first attested.
+ *
+ * Hot path (docs/performance.md, issue 10): a licence seen before costs a map lookup, or one
+ * prepared statement after a restart; first sights of one type in the same turn of the event loop
+ * are assigned together, in one transaction holding the type's lock (one lists read, one multi-row
+ * insert whose index collisions are redrawn, one counter update per list), instead of a transaction
+ * of seven ORM statements each.
  */
 @Injectable()
 export class StatusListIndex {
   private readonly cache = new Map<string, StatusRef>();
+  private readonly pending = new Map<string, Waiter[]>();
+  private readonly byLicence: PreparedStatement<{ list_id: string; idx: number | string }>;
+  /** Entries of a new list: the protocol's size (docs/protocol-status.md); tests shrink it to reach collisions and roll-over. */
+  listSize = STATUS_LIST_SIZE;
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly ds: DataSource) {
+    this.byLicence = new PreparedStatement(ds, 'SELECT list_id, idx FROM status_list_entries WHERE licence_id = ?');
+  }
 
   /** The licence's place in its type's status lists, assigned now if it has none. */
   async refFor(licenceId: string, typeCode: string, status: string): Promise<StatusRef> {
     const hit = this.cache.get(licenceId);
     if (hit) return hit;
-    const row = (await this.ds.getRepository(StatusListEntryEntity).findOneBy({ licenceId })) ?? (await runInTransaction(this.ds, (tx) => this.assign(tx, licenceId, typeCode, status)));
-    const ref = { list: row.listId, idx: row.idx };
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(licenceId, ref);
+    const [row] = await this.byLicence.all([licenceId]);
+    const ref = row ? { list: row.list_id, idx: Number(row.idx) } : await this.enqueue(licenceId, typeCode, status);
+    this.remember(licenceId, ref);
     return ref;
   }
 
-  private async assign(tx: EntityManager, licenceId: string, typeCode: string, status: string): Promise<StatusListEntryEntity> {
-    await lockForTransaction(tx, INDEX_LOCK, typeCode);
-    const entries = tx.getRepository(StatusListEntryEntity);
-    const existing = await entries.findOneBy({ licenceId });
-    if (existing) return existing;
-    const lists = tx.getRepository(StatusListEntity);
-    const all = await lists.find({ where: { typeCode }, order: { seq: 'DESC' } });
-    let list = all.find((l) => l.assigned < l.size / 2);
-    if (!list) {
-      const seq = all.length ? all[0].seq + 1 : 0;
-      list = lists.create({ listId: statusListId(typeCode, seq), typeCode, seq, size: STATUS_LIST_SIZE, assigned: 0, version: 0, contentHash: null, jws: null, generatedAt: null, dirty: true });
+  private remember(licenceId: string, ref: StatusRef): void {
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(licenceId, ref);
+  }
+
+  private enqueue(licenceId: string, typeCode: string, status: string): Promise<StatusRef> {
+    return new Promise<StatusRef>((resolve, reject) => {
+      let group = this.pending.get(typeCode);
+      if (!group) {
+        group = [];
+        this.pending.set(typeCode, group);
+        setImmediate(() => void this.flush(typeCode));
+      }
+      group.push({ licenceId, status, resolve, reject });
+    });
+  }
+
+  private async flush(typeCode: string): Promise<void> {
+    const group = this.pending.get(typeCode) ?? [];
+    this.pending.delete(typeCode);
+    try {
+      const refs = await runInTransaction(this.ds, (tx) => this.assign(tx, typeCode, group));
+      for (const w of group) w.resolve(refs.get(w.licenceId)!);
+    } catch (e) {
+      for (const w of group) w.reject(e);
     }
-    const listId = list.listId;
-    const idx = await pickFreeIndex(list.size, async (i) => (await entries.countBy({ listId, idx: i })) > 0, randomInt);
-    const entry = entries.create({ licenceId, listId, idx });
-    await entries.insert(entry);
-    list.assigned += 1;
-    // A licence imported as SUSPENDED or REVOKED sets its bits the moment it joins a list.
-    if (status === 'SUSPENDED' || status === 'REVOKED') list.dirty = true;
-    await lists.save(list);
-    return entry;
+  }
+
+  /** Indexes for the group's licences (the same licence may appear twice), in one transaction. */
+  private async assign(tx: EntityManager, typeCode: string, group: Waiter[]): Promise<Map<string, StatusRef>> {
+    await lockForTransaction(tx, INDEX_LOCK, typeCode);
+    const refs = new Map<string, StatusRef>();
+    const ids = [...new Set(group.map((w) => w.licenceId))];
+    // Assigned meanwhile (another replica, or a group of an earlier turn that held the lock).
+    for (const r of await this.query<{ licence_id: string; list_id: string; idx: number | string }>(tx, 'SELECT licence_id, list_id, idx FROM status_list_entries WHERE licence_id IN (:...ids)', {
+      ids,
+    })) {
+      refs.set(r.licence_id, { list: r.list_id, idx: Number(r.idx) });
+    }
+    let todo = ids.filter((id) => !refs.has(id));
+    if (!todo.length) return refs;
+    const lists = await this.query<{ list_id: string; seq: number | string; size: number | string; assigned: number | string }>(
+      tx,
+      'SELECT list_id, seq, size, assigned FROM status_lists WHERE type_code = :typeCode ORDER BY seq DESC',
+      { typeCode },
+    );
+    let nextSeq = lists.length ? Number(lists[0].seq) + 1 : 0;
+    const open = lists.map((l) => ({ listId: l.list_id, size: Number(l.size), assigned: Number(l.assigned) })).find((l) => l.assigned < l.size / 2);
+    let list: OpenList = open ?? (await this.openList(tx, typeCode, nextSeq++));
+    const added = new Map<string, number>();
+    const dirty = new Set<string>();
+    const statusOf = new Map(group.map((w) => [w.licenceId, w.status]));
+    // Each licence takes a place in the open list (filled to half, then the next one opens) and keeps
+    // it: an index that collides (taken before, or drawn twice in this batch) is redrawn in that list.
+    const placeOf = new Map<string, OpenList>();
+    for (let draw = 0; todo.length; draw++) {
+      if (draw >= MAX_DRAWS) throw new Error(`no free status list index after ${MAX_DRAWS} draws`);
+      const batch: { id: string; listId: string; idx: number }[] = [];
+      for (const id of todo) {
+        let place = placeOf.get(id);
+        if (!place) {
+          if (list.assigned >= list.size / 2) list = await this.openList(tx, typeCode, nextSeq++);
+          list.assigned += 1;
+          place = list;
+          placeOf.set(id, place);
+        }
+        batch.push({ id, listId: place.listId, idx: randomInt(place.size) });
+      }
+      // Colliding indexes (taken before, or drawn twice in this batch) are not inserted and go round again.
+      const inserted = new Set<string>();
+      for (let at = 0; at < batch.length; at += INSERT_ROWS) {
+        const rows = batch.slice(at, at + INSERT_ROWS);
+        const placeholders = rows.map((_, i) => `(:id${i}, :list${i}, :idx${i})`).join(', ');
+        const params = Object.fromEntries(
+          rows.flatMap((b, i) => [
+            [`id${i}`, b.id],
+            [`list${i}`, b.listId],
+            [`idx${i}`, b.idx],
+          ]),
+        );
+        const sql = `INSERT INTO status_list_entries (licence_id, list_id, idx) VALUES ${placeholders} ON CONFLICT DO NOTHING RETURNING licence_id`;
+        for (const r of await this.query<{ licence_id: string }>(tx, sql, params)) inserted.add(r.licence_id);
+      }
+      for (const b of batch) {
+        if (!inserted.has(b.id)) continue;
+        refs.set(b.id, { list: b.listId, idx: b.idx });
+        added.set(b.listId, (added.get(b.listId) ?? 0) + 1);
+        // A licence imported as SUSPENDED or REVOKED sets its bits the moment it joins a list.
+        const s = statusOf.get(b.id);
+        if (s === 'SUSPENDED' || s === 'REVOKED') dirty.add(b.listId);
+      }
+      todo = todo.filter((id) => !refs.has(id));
+    }
+    for (const [listId, n] of added) {
+      await this.query(tx, `UPDATE status_lists SET assigned = assigned + :n${dirty.has(listId) ? ', dirty = TRUE' : ''} WHERE list_id = :listId`, { n, listId });
+    }
+    return refs;
+  }
+
+  private async openList(tx: EntityManager, typeCode: string, seq: number): Promise<OpenList> {
+    const listId = statusListId(typeCode, seq);
+    await tx.getRepository(StatusListEntity).insert({ listId, typeCode, seq, size: this.listSize, assigned: 0, version: 0, contentHash: null, jws: null, generatedAt: null, dirty: true });
+    return { listId, size: this.listSize, assigned: 0 };
+  }
+
+  private query<T>(tx: EntityManager, sql: string, params: Record<string, unknown>): Promise<T[]> {
+    return tx.query(...tx.connection.driver.escapeQueryWithParameters(sql, params, {}));
   }
 }

@@ -72,6 +72,33 @@ describeEachDatabase('status lists (index assignment, regeneration on change, si
         expect(lists.reduce((n, l) => n + l.assigned, 0)).toBe(DEMO.length);
       });
 
+      it('first sights in the same turn share one transaction: no index twice, lists roll over at half full, two replicas agree', async () => {
+        // 64-entry lists: 300 licences fill ten of them to half, so draws collide and lists roll over.
+        const ids = Array.from({ length: 300 }, (_, i) => `T-${String(i).padStart(4, '0')}`);
+        const a = new StatusListIndex(ds);
+        const b = new StatusListIndex(ds);
+        a.listSize = b.listSize = 64;
+        // Each licence asked for by both instances at once (a replica each), half of them twice by one.
+        const asked = await Promise.all(ids.flatMap((id, i) => [a.refFor(id, 'T1', 'VALID'), b.refFor(id, 'T1', i % 2 ? 'REVOKED' : 'VALID'), ...(i % 2 ? [] : [a.refFor(id, 'T1', 'VALID')])]));
+        const stored = await ds.getRepository(StatusListEntryEntity).find({ where: ids.map((licenceId) => ({ licenceId })) });
+        expect(stored).toHaveLength(ids.length);
+        const byId = new Map(stored.map((e) => [e.licenceId, { list: e.listId, idx: e.idx }]));
+        let k = 0;
+        ids.forEach((id, i) => {
+          for (let n = i % 2 ? 2 : 3; n > 0; n--) expect(asked[k++]).toEqual(byId.get(id));
+        });
+        expect(new Set(stored.map((e) => `${e.listId}/${e.idx}`)).size).toBe(ids.length);
+        const lists = await ds.getRepository(StatusListEntity).find({ where: { typeCode: 'T1' }, order: { seq: 'ASC' } });
+        expect(lists.map((l) => l.seq)).toEqual(lists.map((_, i) => i));
+        for (const l of lists) {
+          const inList = stored.filter((e) => e.listId === l.listId);
+          expect(l.assigned).toBe(inList.length);
+          expect(l.assigned).toBeLessThanOrEqual(32);
+          expect(inList.every((e) => e.idx >= 0 && e.idx < 64)).toBe(true);
+        }
+        expect(lists.slice(0, -1).every((l) => l.assigned === 32)).toBe(true);
+      });
+
       it('a status change marks the list dirty in its transaction; the regenerated list says REVOKED with the time, version +1, and verifies with the JWKS', async () => {
         const l = DEMO.find((r) => r.status === 'VALID')!;
         const ref = await index.refFor(l.licenceId, l.typeCode, l.status);
