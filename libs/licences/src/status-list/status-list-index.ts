@@ -134,13 +134,8 @@ export class StatusListIndex {
       for (let at = 0; at < batch.length; at += INSERT_ROWS) {
         const rows = batch.slice(at, at + INSERT_ROWS);
         const placeholders = rows.map((_, i) => `(:id${i}, :list${i}, :idx${i})`).join(', ');
-        const params = Object.fromEntries(
-          rows.flatMap((b, i) => [
-            [`id${i}`, b.id],
-            [`list${i}`, b.listId],
-            [`idx${i}`, b.idx],
-          ]),
-        );
+        const params: Record<string, unknown> = {};
+        rows.forEach((b, i) => Object.assign(params, { [`id${i}`]: b.id, [`list${i}`]: b.listId, [`idx${i}`]: b.idx }));
         const sql = `INSERT INTO status_list_entries (licence_id, list_id, idx) VALUES ${placeholders} ON CONFLICT DO NOTHING RETURNING licence_id`;
         for (const r of await this.query<{ licence_id: string }>(tx, sql, params)) inserted.add(r.licence_id);
       }
