@@ -12,10 +12,10 @@
 //      BENCH_SKIP_PG=1, BENCH_SKIP_SQLITE=1, BENCH_REPLICAS=0 (skip the two-replica run).
 //      Bounded in time; talks to 127.0.0.1 only.
 const { mkdtempSync, rmSync, mkdirSync, writeFileSync } = require('node:fs');
-const { Client } = require('pg');
 const { tmpdir, cpus, totalmem } = require('node:os');
 const path = require('node:path');
 const fed = require('../lib/federation');
+const { withPg } = require('../lib/pg');
 const bot = require('../lib/case-bot');
 const targets = require('./targets');
 
@@ -42,19 +42,9 @@ async function gatewayCounters(gws) {
   return Promise.all(gws.map(async (g) => ({ statements: await metric(g, 'tongban_database_statements_total'), cpuS: await metric(g, 'process_cpu_seconds_total') })));
 }
 
-async function pgAdmin(fn) {
-  const client = new Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Committed + rolled-back transactions and rows written so far in each database (the server's own count). */
 async function pgCounters(databases) {
-  return pgAdmin(async (c) => {
+  return withPg(PG_URL, async (c) => {
     const rows = (await c.query('SELECT datname, xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS writes FROM pg_stat_database WHERE datname = ANY($1)', [databases]))
       .rows;
     return databases.map((d) => {
@@ -87,7 +77,7 @@ async function run(label, database, bjReplicas = 1) {
     if (database === 'postgres') {
       for (const code of ['110000', '130000']) {
         const name = `tongban_bench_${code}_${stamp}`;
-        await pgAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+        await withPg(PG_URL, (c) => c.query(`CREATE DATABASE "${name}"`));
         databases.push(name);
         urls[code] = databaseUrl(name);
       }
@@ -240,7 +230,7 @@ async function run(label, database, bjReplicas = 1) {
     await Promise.all([...bjs, hb].filter(Boolean).map((g) => g.stop()));
     rmSync(dir, { recursive: true, force: true });
     if (databases.length)
-      await pgAdmin(async (c) => {
+      await withPg(PG_URL, async (c) => {
         for (const d of databases) await c.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`);
       });
   }

@@ -14,6 +14,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const fed = require('../lib/federation');
+const { withPg } = require('../lib/pg');
 const { freePort } = require('../bench/measure');
 const pm = require('./podman');
 const { expect, demoRequest, verificationWalkthrough, caseWalkthrough } = require('./walkthroughs');
@@ -32,22 +33,11 @@ const PROVINCES = [
 const work = mkdtempSync(path.join(os.tmpdir(), 'tongban-image-test-'));
 let schemaMade = false;
 
-async function withPg(fn) {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     await pm.cleanup();
-    if (schemaMade) await withPg((c) => c.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`)).catch((e) => console.error(`cleanup: drop schema ${SCHEMA}: ${e.message}`));
+    if (schemaMade) await withPg(PG_URL, (c) => c.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`)).catch((e) => console.error(`cleanup: drop schema ${SCHEMA}: ${e.message}`));
     rmSync(work, { recursive: true, force: true });
   })();
   return cleaning;
