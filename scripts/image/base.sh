@@ -13,73 +13,43 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/image/env.sh
 . "$here/env.sh"
+# shellcheck source=scripts/image/debian.sh
+. "$here/debian.sh"
 
-rebuild=0
-[ "${1:-}" = "--rebuild" ] && rebuild=1 && shift
+debian_rebuild=0
+[ "${1:-}" = "--rebuild" ] && debian_rebuild=1 && shift
 which=${1:-all}
 
 node_bin=$(command -v node)
 node_version=$("$node_bin" -p 'process.versions.node')
 case "$node_version" in 20.*) ;; *) echo "base.sh: need Node 20 on this machine, found $node_version" >&2; exit 1 ;; esac
 node_prefix=$(cd "$(dirname "$(readlink -f "$node_bin")")/.." && pwd)
+# Node must run on bookworm's libc: what it links against (all from libc6, libstdc++6, libgcc-s1).
+echo "base.sh: $node_bin needs $(ldd "$node_bin" | awk '{print $1}' | tr '\n' ' ')"
 
-# Shared by both bases: no docs, man pages or locales in the image (as Debian's -slim images do).
-slim=(
-  --dpkgopt='path-exclude=/usr/share/doc/*'
-  --dpkgopt='path-include=/usr/share/doc/*/copyright'
-  --dpkgopt='path-exclude=/usr/share/man/*'
-  --dpkgopt='path-exclude=/usr/share/info/*'
-  --dpkgopt='path-exclude=/usr/share/locale/*'
-  --dpkgopt='path-exclude=/usr/share/lintian/*'
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log "$1"/var/cache/ldconfig/aux-cache'
-  # The gateway user: uid/gid 1000 "node", as in the official node images the Dockerfile also accepts.
+# Shared by both bases: the gateway user, uid/gid 1000 "node", as in the official node images the
+# Dockerfile also accepts; and this machine's node.
+debian_slim+=(
   --customize-hook='echo "node:x:1000:1000:Tongban gateway:/home/node:/usr/sbin/nologin" >> "$1/etc/passwd"'
   --customize-hook='echo "node:x:1000:" >> "$1/etc/group"'
   --customize-hook='echo "node:*:19000:0:99999:7:::" >> "$1/etc/shadow"'
   --customize-hook='mkdir -p "$1/home/node" && chown 1000:1000 "$1/home/node"'
   --customize-hook="copy-in $node_bin /usr/bin"
 )
-changes=(
+debian_changes=(
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
   --change "ENV NODE_VERSION=$node_version"
   --change 'CMD ["node"]'
 )
-
-build_one() { # name variant includes [extra mmdebstrap args...]
-  local name=$1 variant=$2 include=$3
-  shift 3
-  if [ $rebuild = 0 ] && podman image exists "$name"; then
-    echo "base.sh: $name exists (cached; --rebuild to make it again)"
-    return
-  fi
-  local t0=$SECONDS
-  # Node must run on bookworm's libc: what it links against (all from libc6, libstdc++6, libgcc-s1).
-  echo "base.sh: $node_bin needs $(ldd "$node_bin" | awk '{print $1}' | tr '\n' ' ')"
-  echo "base.sh: building $name (mmdebstrap --variant=$variant bookworm, Node $node_version)"
-  # Imported under a temporary name and tagged only once it runs node: a failed or cut-off
-  # mmdebstrap must not leave an image that later runs would take as the cached base.
-  local tmp="$name-incomplete"
-  podman rmi -f "$tmp" >/dev/null 2>&1 || true
-  if ! mmdebstrap --quiet --variant="$variant" --include="$include" "${slim[@]}" "$@" \
-    bookworm - "${TONGBAN_DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
-    | podman import "${changes[@]}" --message "Debian bookworm + Node $node_version (scripts/image/base.sh)" - "$tmp" >/dev/null; then
-    podman rmi -f "$tmp" >/dev/null 2>&1 || true
-    echo "base.sh: building $name failed" >&2
-    exit 1
-  fi
-  podman run --rm "$tmp" node -e 'console.log("base.sh: " + process.argv[1] + " runs node " + process.version)' "$name"
-  podman tag "$tmp" "$name"
-  podman untag "$tmp" "$tmp"
-  echo "base.sh: $name built in $((SECONDS - t0)) s, $(podman image inspect --format '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1/1e6}')"
-}
+debian_check=(node -e 'console.log("base.sh: the new image runs node " + process.version)')
 
 # Runtime: busybox instead of the Essential set (mmdebstrap's busybox hook installs its applets),
 # plus what node links against.
-[ "$which" = build ] || build_one "$TONGBAN_BASE_IMAGE" custom dpkg,busybox,libc-bin,base-files,base-passwd,debianutils,libstdc++6,libgcc-s1 \
+[ "$which" = build ] || debian_image "$TONGBAN_BASE_IMAGE" --variant=custom --include=dpkg,busybox,libc-bin,base-files,base-passwd,debianutils,libstdc++6,libgcc-s1 \
   --hook-dir=/usr/share/mmdebstrap/hooks/busybox
 
 # Build: apt-capable, with the toolchain node-gyp needs, npm and the node headers (nodedir=/usr).
-[ "$which" = runtime ] || build_one "$TONGBAN_BUILD_BASE_IMAGE" minbase ca-certificates,libstdc++6,python3,make,g++ \
+[ "$which" = runtime ] || debian_image "$TONGBAN_BUILD_BASE_IMAGE" --variant=minbase --include=ca-certificates,libstdc++6,python3,make,g++ \
   --customize-hook='mkdir -p "$1/usr/lib/node_modules" "$1/usr/include"' \
   --customize-hook="copy-in $node_prefix/lib/node_modules/npm /usr/lib/node_modules" \
   --customize-hook="copy-in $node_prefix/include/node /usr/include" \
