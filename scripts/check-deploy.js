@@ -206,7 +206,9 @@ function checkCompose(image) {
   if (!existsSync(file)) return problem(where, 'missing');
   const doc = YAML.parse(readFileSync(file, 'utf8'), { merge: true });
   const services = doc?.services ?? {};
-  const pg = Object.entries(services).find(([, s]) => /^postgres(:|$)/.test(String(s.image ?? '')));
+  // An image may be a ${VAR:-default} reference (a locally built PostgreSQL, §15.2): its default counts.
+  const imageOf = (s) => String(s.image ?? '').replace(/^\$\{[A-Z0-9_]+:?-([^}]*)\}$/, '$1');
+  const pg = Object.entries(services).find(([, s]) => /^postgres(:|$)/.test(imageOf(s)));
   if (!pg) problem(where, 'no PostgreSQL service');
   else if (!pg[1].healthcheck?.test) problem(`${where} ${pg[0]}`, 'PostgreSQL needs a healthcheck');
   const toEnv = (e) => (Array.isArray(e) ? Object.fromEntries(e.map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])) : { ...(e ?? {}) });
@@ -243,7 +245,12 @@ function checkCompose(image) {
     for (const p of s.ports ?? []) {
       const target = Number(typeof p === 'object' ? p.target : String(p).split(':').pop());
       if (![ports.http, ports.grpc, ports.health].includes(target)) problem(at, `published port targets ${target}, which the gateway does not listen on`);
+      // Replicas cannot share a host port, and podman cannot map a host range to one port (§15.2).
+      const published = typeof p === 'object' ? p.published : String(p).split(':').slice(-2, -1)[0];
+      if (replicas > 1 && published !== undefined && published !== '') problem(at, `publishes host port ${published} for ${replicas} replicas: leave the host port empty ("127.0.0.1::${target}")`);
     }
+    // podman-compose 1.0.3 takes "CMD" off a list healthcheck shared by replicas (the second then fails).
+    if (replicas > 1 && Array.isArray(s.healthcheck?.test)) problem(at, 'healthcheck test must be a string (CMD-SHELL) with replicas: podman-compose cannot start the second replica of a list one');
     const test = [].concat(s.healthcheck?.test ?? []).join(' ');
     const url = /https?:\/\/[^/'"\s]+:(\d+)(\/[A-Za-z0-9/._-]*)/.exec(test);
     if (!url) problem(at, 'needs a healthcheck calling the gateway over HTTP');

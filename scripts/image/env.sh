@@ -4,3 +4,4 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo_root/deploy/podman/containers.c
 export TONGBAN_BASE_IMAGE="${TONGBAN_BASE_IMAGE:-localhost/tongban-base:bookworm-node20}"
 export TONGBAN_BUILD_BASE_IMAGE="${TONGBAN_BUILD_BASE_IMAGE:-localhost/tongban-build-base:bookworm-node20}"
 export TONGBAN_IMAGE="${TONGBAN_IMAGE:-localhost/tongban-gateway:0.1.0}"
+export TONGBAN_POSTGRES_IMAGE="${TONGBAN_POSTGRES_IMAGE:-localhost/tongban-postgres:15-bookworm}"

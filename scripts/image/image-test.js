@@ -8,8 +8,9 @@
 // case walkthroughs, then checks each container: non-root, read-only root filesystem, healthcheck,
 // and that SIGTERM drains (in-flight requests complete, exit 0, within the stop timeout).
 // Prints the image size and start-up times. Too slow for CI; docs/operations.md §15.1.
+// With --compose: deploy/compose.yaml run with podman-compose instead (compose-test.js, §15.2).
 // Every container, volume, schema and file it made is removed on exit, on failure or Ctrl-C.
-const { chmodSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
@@ -30,7 +31,7 @@ const PROVINCES = [
   { code: '130000', db: 'sqlite', env: { TONGBAN_SIGNING_ALG: 'SM2SM3' } },
   { code: '440000', db: 'postgres' },
 ];
-const work = mkdtempSync(path.join(os.tmpdir(), 'tongban-image-test-'));
+let work; // made by main()
 let schemaMade = false;
 
 let cleaning;
@@ -38,11 +39,10 @@ function cleanup() {
   cleaning ??= (async () => {
     await pm.cleanup();
     if (schemaMade) await withPg(PG_URL, (c) => c.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`)).catch((e) => console.error(`cleanup: drop schema ${SCHEMA}: ${e.message}`));
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   })();
   return cleaning;
 }
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(130)));
 
 const ms = (t0) => Date.now() - t0;
 const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -68,13 +68,12 @@ function commonArgs(p) {
 
 async function makeTls(pki) {
   const tls = path.join(work, 'tls');
-  require('node:fs').mkdirSync(tls);
-  chmodSync(tls, 0o777); // written by the image's user (uid 1000); the gateways read it as that user
-  const env = { CA_KEY_PASSPHRASE: pki.caPassphrase, TONGBAN_TLS_KEY_PASSPHRASE: pki.keyPassphrase };
-  const args = ['--network', 'none', '--read-only', '-e', 'CA_KEY_PASSPHRASE', '-e', 'TONGBAN_TLS_KEY_PASSPHRASE', '-v', `${tls}:/tls`];
-  await pm.runOnce(args, ['node', 'dist/apps/cli/main.js', 'tls', 'ca', '--out', '/tls', '--name', 'Tongban image test CA', '--days', '2'], { env });
-  const codes = PROVINCES.map((p) => p.code).join(',');
-  await pm.runOnce(args, ['node', 'dist/apps/cli/main.js', 'tls', 'issue', '--ca', '/tls', '--out', '/tls', '--code', codes, '--host', '127.0.0.1', '--host', 'localhost', '--days', '2'], { env });
+  await pm.imageTls(
+    tls,
+    PROVINCES.map((p) => p.code),
+    ['127.0.0.1', 'localhost'],
+    pki,
+  );
   console.log(`  ok  mutual TLS material made by \`tongban tls ca|issue\` in the image (${tls})`);
 }
 
@@ -172,6 +171,13 @@ async function containerChecks(p) {
 
 async function main() {
   const t0 = Date.now();
+  // The host side needs the pg package (the schema is dropped at the end): fail before making anything.
+  try {
+    require.resolve('pg');
+  } catch {
+    throw new Error('the pg package is not installed: run `npm ci` first (docs/operations.md §15.1)');
+  }
+  work = mkdtempSync(path.join(os.tmpdir(), 'tongban-image-test-'));
   const size = await pm.imageSize();
   if (!size) throw new Error(`image ${pm.IMAGE} not found: run \`npm run image:build\` first`);
   console.log(`image ${pm.IMAGE}: ${mb(size)} (goal <= 250 MB); work dir ${work}; run ${RUN}`);
@@ -205,15 +211,22 @@ image:test passed in ${(ms(t0) / 1000).toFixed(0)} s
   SIGTERM          ${drain.inFlight} requests in flight completed 200; exit ${drain.exitCode} ${(drain.stopMs / 1000).toFixed(1)} s after SIGTERM (grace ${GRACE_MS} ms, stop timeout ${STOP_TIMEOUT_S} s)`);
 }
 
-main().then(
-  () => cleanup().then(() => process.exit(0)),
-  async (e) => {
-    console.error(`\nimage:test FAILED: ${e.stack || e}`);
-    for (const p of PROVINCES.filter((x) => x.name)) {
-      const logs = await pm.podman(['logs', '--tail', '12', p.name], { allowFail: true });
-      if (logs.code === 0) console.error(`--- ${p.code} logs (last 12 lines) ---\n${logs.stdout}\n${logs.stderr}`);
-    }
-    await cleanup();
-    process.exit(1);
-  },
-);
+function run() {
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(130)));
+  main().then(
+    () => cleanup().then(() => process.exit(0)),
+    async (e) => {
+      console.error(`\nimage:test FAILED: ${e.stack || e}`);
+      for (const p of PROVINCES.filter((x) => x.name)) {
+        const logs = await pm.podman(['logs', '--tail', '12', p.name], { allowFail: true });
+        if (logs.code === 0) console.error(`--- ${p.code} logs (last 12 lines) ---\n${logs.stdout}\n${logs.stderr}`);
+      }
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
+
+// `npm run image:test -- --compose`: deploy/compose.yaml with podman-compose instead (compose-test.js).
+if (process.argv.slice(2).includes('--compose')) require('./compose-test').run();
+else run();
