@@ -273,14 +273,14 @@ describe('health port (TONGBAN_HEALTH_PORT)', () => {
     try {
       expect(await waitFor('health port ready', ready, (r) => r.status === 200)).toEqual({
         status: 200,
-        body: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok' } },
+        body: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok', listening: 'ok' } },
       });
       expect((await fetch(`${health}/health/live`)).status).toBe(200);
       expect((await fetch(`${health}/v1/cases`, { headers: { authorization: `Bearer ${gw.apiToken}` } })).status).toBe(404);
       expect(gw.output()).toContain(`health :${healthPort}`);
       gw.proc.kill('SIGTERM');
       const during = await waitFor('health port 503', ready, (r) => r.status === 503, 1000);
-      expect(during.body).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down', eventLoop: 'ok' } });
+      expect(during.body).toEqual({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down', eventLoop: 'ok', listening: 'ok' } });
       expect((await gw.exited).signal).toBe('SIGTERM');
     } finally {
       await gw.kill();

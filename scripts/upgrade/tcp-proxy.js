@@ -3,6 +3,13 @@
 // each new connection goes to the next replica whose health port answers 200 on /health/ready
 // (polled every 100 ms), as a Kubernetes Service or an L4 load balancer with health checks would
 // route. TLS (mutual, gRPC) passes through untouched.
+//
+// A connection the chosen replica refuses is tried on the next ready one, as nginx's stream module
+// does by default (proxy_next_upstream on) and HAProxy with `retries`: nothing of the request has
+// been sent yet, so this is safe for any request. Such refusals are counted (stats.connectFailures)
+// because they are a fault of the replica: it said ready while its port did not accept. Once
+// connected nothing is retried: a replica that closes a connection without answering shows as
+// "socket hang up" at the client, as through a real L4 balancer.
 const net = require('node:net');
 const http = require('node:http');
 
@@ -20,11 +27,12 @@ function ready(port) {
 
 /**
  * Listens on `port` and forwards each connection to one of `backends` ([{port, healthPort}]) that is
- * ready. Returns {close(), stats}: connections per backend port and refused connections (none ready).
+ * ready. Returns {close(), stats}: connections per backend port, connections a backend refused
+ * (retried on another) and refused client connections (none ready).
  */
 async function startProxy(port, backends) {
   const state = backends.map((b) => ({ ...b, ready: false }));
-  const stats = { connections: {}, refused: 0 };
+  const stats = { connections: {}, connectFailures: {}, refused: 0 };
   let next = 0;
   let stopped = false;
   const poll = async () => {
@@ -35,26 +43,41 @@ async function startProxy(port, backends) {
   };
   const polling = poll();
   const sockets = new Set();
-  const server = net.createServer((client) => {
+  const server = net.createServer({ pauseOnConnect: true }, (client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => undefined);
-    const candidates = state.filter((b) => b.ready);
-    if (!candidates.length) {
-      stats.refused++;
-      client.destroy();
-      return;
-    }
-    const b = candidates[next++ % candidates.length];
-    stats.connections[b.port] = (stats.connections[b.port] || 0) + 1;
-    const upstream = net.connect(b.port, '127.0.0.1');
-    sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const tried = new Set();
+    const attempt = () => {
+      const candidates = state.filter((b) => b.ready && !tried.has(b.port));
+      if (!candidates.length) {
+        stats.refused++;
+        client.destroy();
+        return;
+      }
+      const b = candidates[next++ % candidates.length];
+      tried.add(b.port);
+      const upstream = net.connect(b.port, '127.0.0.1');
+      sockets.add(upstream);
+      upstream.on('close', () => sockets.delete(upstream));
+      let connected = false;
+      upstream.once('connect', () => {
+        connected = true;
+        if (client.destroyed) return upstream.destroy();
+        stats.connections[b.port] = (stats.connections[b.port] || 0) + 1;
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      upstream.on('error', () => {
+        if (connected) return client.destroy();
+        stats.connectFailures[b.port] = (stats.connectFailures[b.port] || 0) + 1;
+        b.ready = false; // until the next poll says otherwise
+        attempt();
+      });
+    };
+    attempt();
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -16,7 +16,7 @@
 //
 // Settings: UPGRADE_FROM=<commit> (default: the commit before the newest migration), UPGRADE_PHASE_S
 // (seconds of traffic in each phase, default 15), TEST_DATABASE_URL (default the test PostgreSQL).
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
@@ -38,6 +38,26 @@ const usedPorts = new Set();
 const freePort = () => measure.freePort(usedPorts);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => console.log(`[upgrade ${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+/** The newest migration file of the build in `root` (its class name ends with the same timestamp). */
+function newestMigration(root) {
+  return readdirSync(path.join(root, 'libs', 'persistence', 'src', 'migrations'))
+    .filter((f) => /^\d{13}-.*\.ts$/.test(f))
+    .sort()
+    .pop();
+}
+const timestampOf = (name) => Number(/(\d{13})/.exec(name || '')?.[1] || 0);
+
+/** Waits until replica `r` (asked directly, not through the balancer) trusts peer `code` with at least one key. */
+async function replicaTrusts(r, code, adminToken, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await request(`http://127.0.0.1:${r.httpPort}`, 'GET', `/admin/peers/${code}`, undefined, adminToken);
+    if (res.status === 200 && res.body.status === 'ACTIVE' && res.body.keys?.length) return;
+    if (Date.now() > deadline) throw new Error(`replica on ${r.httpPort} does not trust ${code} after ${ms / 1000} s: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+    await sleep(200);
+  }
+}
 
 /** A VALID demo licence of `code` as a verification request body. */
 function licenceQuery(code) {
@@ -103,6 +123,10 @@ async function main() {
     const bj = { code: BJ, baseUrl: `http://127.0.0.1:${ports.http}`, grpcEndpoint: `127.0.0.1:${ports.grpc}`, apiToken: secrets.apiToken, adminToken: secrets.adminToken };
     await current.trustPeer(gd, bj);
     await current.trustPeer(bj, gd);
+    // 广东 was added through the balancer, so on ONE replica; the other loads it at its next trust
+    // refresh (TONGBAN_TRUST_REFRESH_S, 10 s). Traffic starts once both replicas trust it, as an
+    // operator waits before sending a new peer's traffic (operations.md §5.1).
+    for (const r of replicas) await replicaTrusts(r, GD, secrets.adminToken);
     const items = await bot.catalogueItems(gd);
 
     const sides = [
@@ -160,31 +184,57 @@ async function main() {
       return Object.keys(stats.failed).length === 0;
     };
 
+    /** The balancers' refused connections to replica `i` (its HTTP and gRPC ports) so far. */
+    const connectFailures = (i) => proxies.reduce((n, p) => n + (p.stats.connectFailures[replicas[i].httpPort] || 0) + (p.stats.connectFailures[replicas[i].grpcPort] || 0), 0);
+    result.replacements = [];
+    /**
+     * Replaces replica `i` by `build` (SIGTERM: drains; then started on the same ports), then runs
+     * the phase that follows. A connection the balancer sent to the replica and the replica refused
+     * during all that means it said ready while its port did not accept (or still said ready after
+     * closing it): a problem for a build whose readiness waits for its listeners (it reports the
+     * `listening` check), a known fault of an older build otherwise (reported, not hidden).
+     */
+    const replace = async (i, build, label, phaseName, afterStart = async () => undefined) => {
+      const before = connectFailures(i);
+      const t = Date.now();
+      await running[i].stop();
+      running[i] = await build.startGateway(replicas[i]);
+      const entry = { label, seconds: (Date.now() - t) / 1000 };
+      const health = await request(`http://127.0.0.1:${replicas[i].env.TONGBAN_HEALTH_PORT}`, 'GET', '/health/ready');
+      entry.readinessWaitsForListeners = health.body?.checks?.listening !== undefined;
+      log(`${label} (${entry.seconds.toFixed(1)} s)`);
+      await afterStart();
+      await phase(phaseName);
+      entry.connectFailures = connectFailures(i) - before;
+      result.replacements.push(entry);
+      return entry;
+    };
+
     await phase('phase 1: both replicas on the previous release');
-    let t = Date.now();
-    await running[0].stop();
-    running[0] = await current.startGateway(replicas[0]);
-    result.upgradeReplica1Seconds = (Date.now() - t) / 1000;
-    log(`replica 1 upgraded: stopped (SIGTERM, drained) and started on the current build, schema migrated (${result.upgradeReplica1Seconds.toFixed(1)} s)`);
-    const pg = new Client({ connectionString: PG_URL });
-    await pg.connect();
-    result.migrations = (await pg.query(`SELECT name FROM "${schema}".migrations ORDER BY id DESC LIMIT 1`)).rows[0]?.name;
-    await pg.end();
-    const prevOnMigrated = await direct(running[1], 'previous release (replica 2) on the migrated schema');
-    await phase('phase 2: replica 1 current, replica 2 previous, schema migrated');
-    t = Date.now();
-    await running[1].stop();
-    running[1] = await current.startGateway(replicas[1]);
-    result.upgradeReplica2Seconds = (Date.now() - t) / 1000;
-    log(`replica 2 upgraded (${result.upgradeReplica2Seconds.toFixed(1)} s)`);
-    await phase('phase 3: both replicas on the current build');
+    const previousNewest = newestMigration(prevDir);
+    let prevOnMigrated = false;
+    await replace(
+      0,
+      current,
+      'replica 1 upgraded: stopped (SIGTERM, drained) and started on the current build, schema migrated',
+      'phase 2: replica 1 current, replica 2 previous, schema migrated',
+      async () => {
+        // The previous release is exercised on the migrated schema only if the current build applied
+        // a migration the previous release does not have.
+        const pg = new Client({ connectionString: PG_URL });
+        await pg.connect();
+        result.migrations = { previousReleaseNewest: previousNewest, appliedNewest: (await pg.query(`SELECT name FROM "${schema}".migrations ORDER BY timestamp DESC LIMIT 1`)).rows[0]?.name };
+        await pg.end();
+        result.migrations.schemaAheadOfPreviousRelease = timestampOf(result.migrations.appliedNewest) > timestampOf(previousNewest);
+        prevOnMigrated = (await direct(running[1], 'previous release (replica 2) on the migrated schema')) && result.migrations.schemaAheadOfPreviousRelease;
+      },
+    );
+    await replace(1, current, 'replica 2 upgraded', 'phase 3: both replicas on the current build');
     // Rollback of the code without a restore: the previous release again on replica 2.
-    t = Date.now();
-    await running[1].stop();
-    running[1] = await previous.startGateway(replicas[1]);
-    result.rollbackReplica2Seconds = (Date.now() - t) / 1000;
-    const rolledBack = await direct(running[1], 'rollback: previous release (replica 2) again on the migrated schema');
-    await phase('phase 4: replica 2 rolled back to the previous release');
+    let rolledBack = false;
+    await replace(1, previous, 'replica 2 rolled back to the previous release', 'phase 4: replica 2 rolled back to the previous release', async () => {
+      rolledBack = await direct(running[1], 'rollback: previous release (replica 2) again on the migrated schema');
+    });
 
     load.stopOpening();
     log(`stopped opening cases (${load.cases.size}); waiting for every case to finish…`);
@@ -220,7 +270,14 @@ async function main() {
     }
     const failed = Object.values(load.stats.failed).reduce((a, b) => a + b, 0);
     if (failed) problems.push(`${failed} failed request(s): ${load.stats.samples.join(' | ')}`);
-    if (!prevOnMigrated) problems.push('the previous release did not serve on the migrated schema');
+    if (!result.migrations.schemaAheadOfPreviousRelease)
+      problems.push(
+        `the previous release was not run against a migrated schema: the newest migration applied (${result.migrations.appliedNewest}) is not newer than the previous release's (${previousNewest})`,
+      );
+    else if (!prevOnMigrated) problems.push('the previous release did not serve on the migrated schema');
+    for (const r of result.replacements) {
+      if (r.connectFailures && r.readinessWaitsForListeners) problems.push(`${r.label}: the balancer was refused ${r.connectFailures} connection(s) by a replica that said it was ready`);
+    }
     if (!rolledBack) problems.push('the rolled-back previous release did not serve');
     Object.assign(result, {
       seconds: (Date.now() - started) / 1000,

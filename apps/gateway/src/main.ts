@@ -13,6 +13,7 @@ import { GatewayModule } from './gateway.module';
 import { RequestWithWrites } from './http/http-error.filter';
 import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors, jsonDecoder, limitedBodyParser, requestTimeouts } from './http/http-input';
 import { FederationGrpcServer, createHealth, grpcServerOptions, setServing, watchHandshakes } from './grpc/grpc-server.options';
+import { closeConnectionsWhenDraining, drainGrpc, drainHttp } from './drain';
 
 const JSON_BODY_LIMIT = 2 * 1024 * 1024;
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -88,6 +89,8 @@ async function bootstrap(): Promise<void> {
       // AsyncResource per request on the verification path.
       countingWrites(writes, () => withCorrelationId(id, done));
     });
+  const shutdown = app.get(ShutdownState);
+  fastify.addHook('onSend', closeConnectionsWhenDraining(shutdown) as never);
   const document = setupOpenApi(app, {
     title: `Tongban gateway ${config.code}`,
     description: 'Local API (/v1, API token) and admin API (/admin, admin token) of one province gateway. Errors: {"error": {code, message, field?, rule?, reason?, correlationId}}.',
@@ -99,15 +102,16 @@ async function bootstrap(): Promise<void> {
   const health = createHealth();
   const federationPort = new FederationGrpcServer(grpcServerOptions(config, health, transport).options);
   app.connectMicroservice({ strategy: federationPort }, { inheritAppConfig: true });
-  const shutdown = app.get(ShutdownState);
   const readiness = app.get(Readiness);
   // Probes on a port of their own, answered by another thread: API load cannot delay them (§11).
   const healthListener = config.http.healthPort === null ? undefined : await HealthListener.start(config.http.host, config.http.healthPort);
   if (healthListener) readiness.subscribe((report) => healthListener.publish(report));
   let stopping = false;
-  // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) first, then a grace period for load balancers
-  // to notice, then Nest's shutdown hooks close the servers (in-flight calls finish) and the
-  // database; the signal is re-raised at the end so the exit looks as before.
+  // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) and `Connection: close` on every answer first,
+  // then a grace period for load balancers to notice, then the listeners stop and answer what is in
+  // flight (operations.md §11), and only then Nest's shutdown hooks stop the services and close the
+  // database (Nest alone would run the services' hooks while the listeners still take requests); the
+  // signal is re-raised at the end so the exit looks as before.
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
@@ -116,17 +120,19 @@ async function bootstrap(): Promise<void> {
     setServing(health, false);
     logger.log(`${signal}: not ready; closing in ${config.shutdownGraceMs} ms`, 'Gateway');
     setTimeout(() => {
-      Promise.all([app.close(), healthListener?.close()]).then(
-        () => {
-          process.removeListener('SIGTERM', stop);
-          process.removeListener('SIGINT', stop);
-          process.kill(process.pid, signal);
-        },
-        (e: unknown) => {
-          logger.error(`shutdown failed: ${errorStack(e)}`, 'Gateway');
-          process.exit(1);
-        },
-      );
+      Promise.all([drainHttp(app.getHttpServer()), drainGrpc(federationPort.grpcServer)])
+        .then(() => Promise.all([app.close(), healthListener?.close()]))
+        .then(
+          () => {
+            process.removeListener('SIGTERM', stop);
+            process.removeListener('SIGINT', stop);
+            process.kill(process.pid, signal);
+          },
+          (e: unknown) => {
+            logger.error(`shutdown failed: ${errorStack(e)}`, 'Gateway');
+            process.exit(1);
+          },
+        );
     }, config.shutdownGraceMs);
   };
   process.on('SIGTERM', stop);
@@ -134,6 +140,9 @@ async function bootstrap(): Promise<void> {
   await app.startAllMicroservices();
   watchHandshakes(federationPort.grpcServer, transport, app.get(Metrics), logger);
   await app.listen(config.http.port, config.http.host);
+  // Ready only now that both ports accept: a balancer that polls the health port routes nothing to
+  // this replica before (the listener's `listening` check; the API port's own probe cannot answer earlier).
+  healthListener?.markListening();
   if (!stopping) setServing(health, true);
   logger.log(
     `gateway ${config.code} ready: http://${config.http.host}:${config.http.port}${healthListener ? ` health :${healthListener.port}` : ''} grpc ${config.grpc.host}:${config.grpc.port} (${transport.secure ? 'mutual TLS' : 'PLAINTEXT'}, ${config.database.kind})`,

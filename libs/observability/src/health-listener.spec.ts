@@ -67,6 +67,7 @@ describe('HealthListener (its own port and thread)', () => {
   it('answers /health/ready while the main event loop is blocked, and reports the stall once the heartbeat is stale', async () => {
     listener = await HealthListener.start('127.0.0.1', 0, { readyStaleMs: 700, liveStaleMs: 60_000, heartbeatMs: 50 });
     listener.publish(OK);
+    listener.markListening();
     const { answers, unblockedAt } = await probeWhileBlocked(
       listener.port,
       [
@@ -86,12 +87,18 @@ describe('HealthListener (its own port and thread)', () => {
     expect(await get(listener.port, '/health/ready')).toMatchObject({ status: 200, body: { status: 'ok' } });
   });
 
-  it('is not ready before the first report, and follows what the main thread publishes', async () => {
+  it('is not ready before the first report, nor before the ports listen, and follows what the main thread publishes', async () => {
     listener = await HealthListener.start('127.0.0.1', 0);
-    expect(await get(listener.port, '/health/ready')).toMatchObject({ status: 503, body: { checks: { database: 'timeout' } } });
+    expect(await get(listener.port, '/health/ready')).toMatchObject({ status: 503, body: { checks: { database: 'timeout', listening: 'starting' } } });
     expect(await get(listener.port, '/health/live')).toEqual({ status: 200, body: { status: 'ok' } });
     listener.publish(OK);
-    expect(await get(listener.port, '/health/ready')).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok' } } });
+    // Every check of the main thread passes, but the API and federation ports do not accept yet.
+    expect(await get(listener.port, '/health/ready')).toEqual({
+      status: 503,
+      body: { status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok', listening: 'starting' } },
+    });
+    listener.markListening();
+    expect(await get(listener.port, '/health/ready')).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', keys: 'ok', shutdown: 'ok', eventLoop: 'ok', listening: 'ok' } } });
     listener.publish({ status: 'not_ready', checks: { database: 'ok', keys: 'ok', shutdown: 'shutting_down' } });
     expect(await get(listener.port, '/health/ready')).toMatchObject({ status: 503, body: { status: 'not_ready', checks: { shutdown: 'shutting_down' } } });
     expect((await get(listener.port, '/v1/cases')).status).toBe(404);

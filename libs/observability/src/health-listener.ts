@@ -2,11 +2,13 @@ import { Worker } from 'node:worker_threads';
 import type { CheckResult, ReadinessReport } from './readiness.service';
 
 // Shared state, written by the main thread and read by the listener's thread without a message:
-// the three readiness checks (index into CODES) and the main event loop's last heartbeat (ms epoch).
+// the three readiness checks (index into CODES), the main event loop's last heartbeat (ms epoch) and
+// whether the API and federation ports accept connections yet (1) or not (0).
 const DATABASE = 0;
 const KEYS = 1;
 const SHUTDOWN = 2;
 const HEARTBEAT = 3;
+const LISTENING = 4;
 const CODES: CheckResult[] = ['ok', 'timeout', 'error', 'no_active_key', 'shutting_down'];
 
 /** How stale the main event loop's heartbeat may be before the listener reports it. */
@@ -44,6 +46,7 @@ const server = http.createServer((req, res) => {
       keys: codes[Number(Atomics.load(s, ${KEYS}))],
       shutdown: codes[Number(Atomics.load(s, ${SHUTDOWN}))],
       eventLoop: age < readyStaleMs ? 'ok' : 'stalled',
+      listening: Atomics.load(s, ${LISTENING}) === 1n ? 'ok' : 'starting',
     };
     const ok = Object.values(checks).every((v) => v === 'ok');
     return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'not_ready', checks });
@@ -83,7 +86,7 @@ export class HealthListener {
   /** Starts the listener's thread; resolves once it listens, rejects if it cannot (e.g. port in use). */
   static start(host: string, port: number, options: Partial<HealthListenerOptions> = {}): Promise<HealthListener> {
     const o = { ...HEALTH_LISTENER_DEFAULTS, ...options };
-    const state = new BigInt64Array(new SharedArrayBuffer(4 * BigInt64Array.BYTES_PER_ELEMENT));
+    const state = new BigInt64Array(new SharedArrayBuffer(5 * BigInt64Array.BYTES_PER_ELEMENT));
     // Not ready until the first report: the database has not been checked yet.
     Atomics.store(state, DATABASE, BigInt(CODES.indexOf('timeout')));
     Atomics.store(state, HEARTBEAT, BigInt(Date.now()));
@@ -109,6 +112,15 @@ export class HealthListener {
     Atomics.store(this.state, DATABASE, BigInt(CODES.indexOf(report.checks.database)));
     Atomics.store(this.state, KEYS, BigInt(CODES.indexOf(report.checks.keys)));
     Atomics.store(this.state, SHUTDOWN, BigInt(CODES.indexOf(report.checks.shutdown)));
+  }
+
+  /**
+   * Records that the API and federation ports accept connections. Until then readiness is 503
+   * (`listening: starting`), however the other checks stand: this listener starts before them, and a
+   * balancer told "ready" earlier would send connections to a port nobody accepts on.
+   */
+  markListening(): void {
+    Atomics.store(this.state, LISTENING, 1n);
   }
 
   /** Records that the main event loop turned (also run every heartbeatMs by a timer). */
