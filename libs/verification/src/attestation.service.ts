@@ -46,7 +46,7 @@ export class AttestationService {
   async checkFor(attestation: string, actor: string): Promise<AttestationCheck> {
     const result: AttestationCheck = await this.check(attestation);
     if (result.valid && result.claims && this.statusCheck) {
-      const current = await this.statusCheck.currentStatus(result.claims.iss, result.claims.statusRef);
+      const current = await this.statusCheck.currentStatus(result.claims.iss, result.claims.statusRef, { iat: result.claims.iat, status: result.claims.status });
       if (current) result.currentStatus = current;
     }
     const subject = result.claims && typeof result.claims.iss === 'string' ? `${result.claims.iss}/${String(result.claims.jti).slice(0, 64)}` : 'unparseable';

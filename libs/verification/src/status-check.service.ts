@@ -57,8 +57,12 @@ export class AttestationStatusCheck {
     @Inject(SELF_CODE) private readonly self: string,
   ) {}
 
-  /** The current status of the attestation's licence; undefined when it carries no (well-formed) statusRef. */
-  async currentStatus(iss: string, ref: unknown): Promise<CurrentStatus | undefined> {
+  /**
+   * The current status of the attestation's licence; undefined when it carries no (well-formed)
+   * statusRef. `attested` is what the attestation itself says (its iat and status): a cached list
+   * signed before it that says otherwise is older news than the attestation, so a newer one is fetched.
+   */
+  async currentStatus(iss: string, ref: unknown, attested?: Attested): Promise<CurrentStatus | undefined> {
     if (!isRef(ref)) return undefined;
     const now = this.clock.now();
     const cache = this.ds.getRepository(StatusListCacheEntity);
@@ -73,7 +77,7 @@ export class AttestationStatusCheck {
     } else {
       row = await cache.findOneBy({ issuer: iss, listId: ref.list });
       source = 'cache';
-      if (!row || !this.isFresh(row, now)) {
+      if (!row || !this.isFresh(row, now) || (await this.predates(row, iss, ref, attested))) {
         try {
           row = await this.fetch(iss, ref.list, row);
           source = 'issuer';
@@ -104,6 +108,19 @@ export class AttestationStatusCheck {
     // Whole seconds, as iat is: fresh while the age is at most the ttl (docs/protocol-status.md §4).
     const ttl = ttlOf(row.jws);
     return ttl !== null && Math.floor(now.getTime() / 1000) - Math.floor(row.issuedAt.getTime() / 1000) <= ttl;
+  }
+
+  /**
+   * Whether the cached list was signed before the attestation and says another status for its entry:
+   * e.g. a licence imported as REVOKED, attested for the first time after the list was cached (its
+   * index was handed out after that list was signed), or a change between the two.
+   */
+  private async predates(row: StatusListCacheEntity, iss: string, ref: StatusRef, attested: Attested | undefined): Promise<boolean> {
+    if (!attested || !Number.isSafeInteger(attested.iat) || Math.floor(row.issuedAt.getTime() / 1000) >= attested.iat) return false;
+    if (!['VALID', 'SUSPENDED', 'REVOKED'].includes(String(attested.status))) return false;
+    const claims = await this.verified(row.jws, iss, ref.list);
+    const list = claims && this.decode(iss, claims);
+    return !!list && ref.idx < list.size && listedEntry(list, ref.idx).status !== attested.status;
   }
 
   /** Fetches, checks and caches the issuer's list; keeps the cached one if the fetched one is older. */
@@ -143,6 +160,12 @@ export class AttestationStatusCheck {
 }
 
 class ListInvalid extends Error {}
+
+/** What an attestation says of its licence: when it was signed (seconds) and the status then. */
+export interface Attested {
+  iat: number;
+  status: unknown;
+}
 
 function isRef(ref: unknown): ref is StatusRef {
   const r = ref as Partial<StatusRef> | null | undefined;
