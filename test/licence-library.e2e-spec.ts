@@ -105,6 +105,25 @@ it('a licence that exists only in the library is verified VALID across provinces
   expect(r.body.attestation).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 });
 
+it("北京 started with the library as its source takes the library's current statuses from its full listing: a licence the library holds SUSPENDED or REVOKED is so in 北京's status table", async () => {
+  for (const status of ['SUSPENDED', 'REVOKED']) {
+    const l = demoLicences(BJ).find((x) => x.status === status)!;
+    const current = await waitFor(
+      `北京's status of the library's ${status} licence`,
+      () => call<{ status: string; version: number }>(gws[BJ], 'GET', `/admin/licences/${encodeURIComponent(l.licenceId)}/status`, undefined, gws[BJ].adminToken).then((x) => x.body),
+      (s) => s?.version === 1,
+    );
+    expect(current.status).toBe(status);
+    // The status list follows the status table: 广东 checks a fresh attestation of it against 北京's list.
+    const answer = await ask(l);
+    expect(answer.body.status).toBe(status);
+    const checked = await call<{ valid: boolean; currentStatus?: { status: string } }>(gws[GD], 'POST', '/v1/attestations/verify', { attestation: answer.body.attestation });
+    expect(checked.body).toMatchObject({ valid: true, currentStatus: { status } });
+  }
+  const synced = await call<{ events: { actor: string; subject: string }[] }>(gws[BJ], 'GET', '/admin/audit?event=licence.status_changed&limit=1000', undefined, gws[BJ].adminToken);
+  expect(synced.body.events.filter((e) => e.actor === 'library-sync')).toHaveLength(2);
+});
+
 it("a status change made in the library reaches 北京's status (the change feed) and the next answer", async () => {
   const l = validOnes()[1];
   expect((await ask(l)).body.status).toBe('VALID');

@@ -37,11 +37,9 @@ export function standInServer(store: StandInStore, config: StandInLibraryConfig)
     }
     if (req.method !== 'GET') throw new StandInError(405, 'method not allowed');
     if (!timingSafeEqual(presented, reader)) throw new StandInError(401, 'token required');
-    if (path === '/dzzz/v1/changes') {
-      const limit = Number(url.searchParams.get('limit') ?? '100');
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new StandInError(400, `limit must be 1-${MAX_LIMIT}`);
-      return send(res, 200, { code: 0, msg: '成功', data: store.changesAfter(url.searchParams.get('cursor') ?? '', limit) });
-    }
+    if (path === '/dzzz/v1/changes') return send(res, 200, { code: 0, msg: '成功', data: store.changesAfter(url.searchParams.get('cursor') ?? '', limitOf(url)) });
+    // The full listing (证照清单) for a gateway's initial synchronisation.
+    if (path === '/dzzz/v1/zzqd') return send(res, 200, { code: 0, msg: '成功', data: store.list(url.searchParams.get('cursor') ?? '', limitOf(url)) });
     if (config.testDelayMs > 0) await new Promise((r) => setTimeout(r, config.testDelayMs));
     const byId = /^\/dzzz\/v1\/zz\/([^/]+)$/.exec(path);
     if (byId) return found(res, store.get(decodeURIComponent(byId[1])));
@@ -53,6 +51,12 @@ export function standInServer(store: StandInStore, config: StandInLibraryConfig)
     }
     throw new StandInError(404, 'no such route');
   }
+}
+
+function limitOf(url: URL): number {
+  const limit = Number(url.searchParams.get('limit') ?? '100');
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new StandInError(400, `limit must be 1-${MAX_LIMIT}`);
+  return limit;
 }
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');

@@ -48,4 +48,21 @@ describe('stand-in licence library store', () => {
     expect(restarted.get(b.licenceId)!.ZZZT).toBe('吊销');
     expect(restarted.changesAfter('', 100).changes).toHaveLength(3);
   });
+
+  it('lists every licence page by page in a stable order, with the feed position the listing reflects', () => {
+    const store = new StandInStore(SEED, null);
+    store.setStatus(demo[0].licenceId, '中止', '年检未过');
+    const pages: string[][] = [];
+    let cursor = '';
+    do {
+      const page = store.list(cursor, 5);
+      expect(page.feedCursor).toBe('1');
+      pages.push(page.records.map((r) => r.ZZBS));
+      cursor = page.nextCursor;
+    } while (cursor !== '');
+    expect(pages.map((p) => p.length)).toEqual([5, 5, 2]);
+    expect(pages.flat()).toEqual(demo.map((l) => l.licenceId));
+    expect(store.list('', 1).records[0].ZZZT).toBe('中止');
+    expect(() => store.list('x', 1)).toThrow('cursor must be empty');
+  });
 });

@@ -85,6 +85,19 @@ export class StandInStore {
     return { changes: page, nextCursor: String(after + page.length) };
   }
 
+  /**
+   * One page of the full listing, in a stable order: the records after position `cursor` ('' from
+   * the start), at most `limit`; `nextCursor` is '' after the last page. `feedCursor` is the feed's
+   * position now: the listing reflects every change up to it.
+   */
+  list(cursor: string, limit: number): { records: ZzRecord[]; nextCursor: string; feedCursor: string } {
+    if (cursor !== '' && !/^\d{1,15}$/.test(cursor)) throw new StandInError(400, 'cursor must be empty or a cursor this library returned');
+    const after = cursor === '' ? 0 : Number(cursor);
+    const all = [...this.byId.values()];
+    const records = all.slice(after, after + limit);
+    return { records, nextCursor: after + records.length < all.length ? String(after + records.length) : '', feedCursor: String(this.changes.length) };
+  }
+
   /** Sets a licence's status (an administrator of the library); a change enters the feed. */
   setStatus(zzbs: string, zzzt: string, bgyy: string): ZzChange | null {
     const r = this.byId.get(zzbs);

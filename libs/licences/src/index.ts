@@ -18,3 +18,4 @@ export * from './library-source/library-source';
 export * from './status-list';
 export * from './library-source/library-feed-cursor.entity';
 export * from './library-source/library-feed.worker';
+export * from './library-source/library-full-sync';

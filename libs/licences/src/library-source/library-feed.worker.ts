@@ -3,12 +3,10 @@ import { EntityManager } from 'typeorm';
 import { DomainException, errorMessage } from '@tongban/common';
 import { DataSource, lockForTransaction, runInTransaction } from '@tongban/persistence';
 import { LicenceStatusChange, LicenceStatusListener, LicenceStatusService } from '../licence-status';
-import { LIBRARY_FEED_CURSOR_ID, LibraryFeedCursorEntity } from './library-feed-cursor.entity';
+import { FEED_LOCK, LIBRARY_FEED_CURSOR_ID, LibraryFeedCursorEntity } from './library-feed-cursor.entity';
+import { LibraryFullSync } from './library-full-sync';
 import { LibraryChange, LibraryMappingError, libraryPath, mapLibraryChange, pick } from './library-mapping';
 import { LibrarySource } from './library-source';
-
-// Serialises feed cursor updates across replicas (PostgreSQL; SQLite has one writer anyway).
-const FEED_LOCK = 7_415_841;
 
 /** Another replica applied this part of the feed first: the change is rolled back, the round ends. */
 class FeedRaced extends Error {}
@@ -27,7 +25,8 @@ interface Pending {
  * SAME transaction as the change it follows (this worker is also a status listener for that), so a
  * restart resumes exactly after the last applied change, and a replica that lost the race to apply
  * it rolls its attempt back. A no-op change (status already so) or one the status service refuses
- * (e.g. un-revoking) advances the cursor on its own.
+ * (e.g. un-revoking) advances the cursor on its own. Before polling, a gateway that never synchronised
+ * (or whose cursor is empty) first reads the library's full listing (LibraryFullSync).
  */
 @Injectable()
 export class LibraryFeedWorker implements LicenceStatusListener, OnApplicationBootstrap, OnModuleDestroy {
@@ -37,6 +36,8 @@ export class LibraryFeedWorker implements LicenceStatusListener, OnApplicationBo
   private running: Promise<unknown> = Promise.resolve();
   private stopped = true;
   private failing = false;
+  /** The initial full synchronisation, run by each round before the feed when needed. */
+  readonly fullSync: LibraryFullSync;
 
   constructor(
     private readonly source: LibrarySource,
@@ -44,6 +45,7 @@ export class LibraryFeedWorker implements LicenceStatusListener, OnApplicationBo
     private readonly ds: DataSource,
   ) {
     statuses.register(this);
+    this.fullSync = new LibraryFullSync(source, statuses, ds);
   }
 
   onApplicationBootstrap(): void {
@@ -136,6 +138,7 @@ export class LibraryFeedWorker implements LicenceStatusListener, OnApplicationBo
   private async round(): Promise<void> {
     let full = false;
     try {
+      await this.fullSync.runIfNeeded();
       full = (await this.poll()) >= this.source.options.feed.batch;
       if (this.failing) this.logger.log('the licence library feed is read again');
       this.failing = false;

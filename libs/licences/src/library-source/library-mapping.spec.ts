@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LibraryMappingError, libraryPath, loadLibraryMapping, mapLibraryChange, mapLibraryRecord, parseLibraryMapping, pick } from './library-mapping';
+import { LibraryMappingError, libraryPath, loadLibraryMapping, mapLibraryChange, mapLibraryRecord, mapLibraryStatus, parseLibraryMapping, pick } from './library-mapping';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const MAPPING_FILE = join(ROOT, 'deploy', 'licence-library', 'stand-in-mapping.json');
@@ -81,6 +81,15 @@ describe('licence library mapping', () => {
     expect(() => mapLibraryChange({ ZZBS: ZZ.ZZBS, ZZLXDM: 'x', ZZZT: '吊销', BGSJ: '2026-12-03T01:02:03Z' }, mapping)).toThrow(/typeCode/);
   });
 
+  it('maps a record of the full listing to licence, type and status (only those are read)', () => {
+    expect(mapLibraryStatus(ZZ, mapping)).toEqual({ licenceId: ZZ.ZZBS, typeCode: ZZ.ZZLXDM, status: 'VALID' });
+    expect(mapLibraryStatus({ ZZBS: ZZ.ZZBS, ZZLXDM: ZZ.ZZLXDM, ZZZT: '中止' }, mapping)).toMatchObject({ status: 'SUSPENDED' });
+    expect(() => mapLibraryStatus({ ZZBS: ZZ.ZZBS, ZZLXDM: ZZ.ZZLXDM, ZZZT: '注销' }, mapping)).toThrow(/status \(ZZZT\) has a value the mapping does not list/);
+    expect(() => mapLibraryStatus({ ZZBS: ZZ.ZZBS, ZZLXDM: 'x', ZZZT: '有效' }, mapping)).toThrow(/typeCode/);
+    expect(() => mapLibraryStatus({ ZZLXDM: ZZ.ZZLXDM, ZZZT: '有效' }, mapping)).toThrow(/licenceId is missing/);
+    expect(() => mapLibraryStatus([ZZ], mapping)).toThrow(/not an object/);
+  });
+
   it('fills request templates with URL-encoded values and reads dotted paths', () => {
     expect(libraryPath(mapping.lookup.byNumber, { typeCode: ZZ.ZZLXDM, number: '冀营字 1&2' })).toBe(`/dzzz/v1/zz?ZZLXDM=${ZZ.ZZLXDM}&ZZBH=${encodeURIComponent('冀营字 1&2')}`);
     expect(libraryPath(mapping.lookup.byId, { licenceId: 'a/b' })).toBe('/dzzz/v1/zz/a%2Fb');
@@ -95,6 +104,9 @@ describe('licence library mapping', () => {
     [{ ...rawMapping, values: { colour: {} } }, /values/],
     [{ ...rawMapping, dates: { format: 'DD.MM.YYYY' } }, /dates\.format/],
     [{ ...rawMapping, extra: 1 }, /\(top\)|extra/],
+    [{ ...rawMapping, list: { ...(rawMapping.list as object), path: '/zzqd?limit={limit}' } }, /list\.path: must hold \{cursor\} and \{limit\}/],
+    [{ ...rawMapping, list: { ...(rawMapping.list as object), feedCursor: undefined } }, /list\.feedCursor/],
+    [{ ...rawMapping, feed: undefined }, /list: needs feed/],
   ])('refuses a mapping file that is wrong (%#), naming the field', (json, message) => {
     expect(() => parseLibraryMapping(json)).toThrow(message);
   });

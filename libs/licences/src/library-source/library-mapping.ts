@@ -18,6 +18,7 @@ const RECORD_FIELDS = [
   'status',
   'jurisdictionCode',
 ] as const;
+const TYPE_CODE = /^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/;
 const DATE_FIELDS = new Set(['issueDate', 'validFrom', 'validUntil']);
 const name = z.string().min(1).max(200);
 const template = (...params: string[]) =>
@@ -54,8 +55,20 @@ const mappingSchema = z
       })
       .strict()
       .optional(),
+    // The full listing for the initial synchronisation (§5.2): pages of records from {cursor} ('' first),
+    // the page cursor to ask with next ('' or missing when done), and the feed position the listing reflects.
+    list: z
+      .object({
+        path: template('cursor', 'limit'),
+        records: z.string().max(200),
+        nextCursor: z.string().min(1).max(200),
+        feedCursor: z.string().min(1).max(200),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => !m.list || m.feed, { path: ['list'], message: 'needs feed: the listing hands over to the change feed' });
 
 /** A checked mapping file. */
 export type LibraryMapping = z.infer<typeof mappingSchema>;
@@ -135,10 +148,23 @@ export function mapLibraryChange(raw: unknown, m: LibraryMapping): LibraryChange
   const changedAt = new Date(typeof at === 'string' || typeof at === 'number' ? at : NaN);
   const reason = src[f.reason];
   if (typeof licenceId !== 'string' || !licenceId) throw new LibraryMappingError('feed entry: licenceId is missing');
-  if (typeof typeCode !== 'string' || !/^[0-9A-HJ-NP-RTUWXY]{18}\d{3}$/.test(typeCode)) throw new LibraryMappingError('feed entry: typeCode is not a GB/T 36904 type code');
+  if (typeof typeCode !== 'string' || !TYPE_CODE.test(typeCode)) throw new LibraryMappingError('feed entry: typeCode is not a GB/T 36904 type code');
   if (status !== 'VALID' && status !== 'SUSPENDED' && status !== 'REVOKED') throw new LibraryMappingError('feed entry: status must map to VALID, SUSPENDED or REVOKED');
   if (Number.isNaN(changedAt.getTime())) throw new LibraryMappingError('feed entry: changedAt is not a time');
   return { licenceId, typeCode, status, changedAt, reason: typeof reason === 'string' && reason ? reason.slice(0, 200) : '(no reason given by the library)' };
+}
+
+/** The status part of a record of the library's full listing (licence, type, status), in our terms. */
+export function mapLibraryStatus(raw: unknown, m: LibraryMapping): { licenceId: string; typeCode: string; status: LibraryChange['status'] } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new LibraryMappingError('a listed record is not an object');
+  const src = raw as Record<string, unknown>;
+  const licenceId = src[m.fields.licenceId];
+  const typeCode = src[m.fields.typeCode];
+  const status = translate('status', src[m.fields.status], m);
+  if (typeof licenceId !== 'string' || !licenceId) throw new LibraryMappingError('listed record: licenceId is missing');
+  if (typeof typeCode !== 'string' || !TYPE_CODE.test(typeCode)) throw new LibraryMappingError('listed record: typeCode is not a GB/T 36904 type code');
+  if (status !== 'VALID' && status !== 'SUSPENDED' && status !== 'REVOKED') throw new LibraryMappingError('listed record: status must map to VALID, SUSPENDED or REVOKED');
+  return { licenceId, typeCode, status };
 }
 
 function translate(field: (typeof RECORD_FIELDS)[number], value: unknown, m: LibraryMapping): string | null {

@@ -25,6 +25,7 @@ import { LicenceNotices1765810000000 } from './1765810000000-licence-notices';
 import { LibraryFeedCursor1765820000000 } from './1765820000000-library-feed-cursor';
 import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
 import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
+import { LibraryFeedSynced1796200000000 } from './1796200000000-library-feed-synced';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -55,4 +56,5 @@ export const MIGRATIONS = [
   LibraryFeedCursor1765820000000,
   ConsoleSessions1765830000000,
   SealedKekId1765850000000,
+  LibraryFeedSynced1796200000000,
 ];
