@@ -7,7 +7,7 @@ import { BJ, FAST, HB, restoreStory } from './support/restore-story';
 
 // Backup and restore on PostgreSQL (docs/operations.md §8.3–8.6), the way a province DBA does it:
 // 河北 runs on a database of its own (created and dropped here, in the test cluster); the DBA dumps
-// it with pg_dump while it serves; cases go on; 河北 is stopped, its database dropped, created again
+// it with pg_dump while it serves (`tongban backup check` reads the dump); cases go on; 河北 is stopped, its database dropped, created again
 // and the dump restored with pg_restore; `tongban restore --postgres --mark-restored` puts it in the
 // restored state; at start it resynchronises with 北京 (on SQLite). The story and its assertions
 // (every case once on both sides, nothing applied twice, audit proven) are support/restore-story.ts.
@@ -57,8 +57,10 @@ pg('backup and restore on PostgreSQL', () => {
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain('on PostgreSQL the DBA backs up with pg_dump or PITR (docs/operations.md §8.3)');
         await run('pg_dump', ['--format=custom', '--file', dump, url]);
-        const list = await run('pg_restore', ['--list', dump]);
-        expect(list.stdout).toMatch(/TABLE DATA public outbox_messages/);
+        const checked = await runCli(gw.options, ['backup', 'check', dump]);
+        expect(checked).toMatchObject({ code: 0, stderr: '' });
+        expect(checked.stdout).toMatch(/^pg_dump archive OK: .*hb\.dump\nschema public, postgres, made .* by pg_dump\n/);
+        expect(checked.stdout).toContain('outbox: 110000: 2 streams; 2 not delivered');
       },
       refusedWhileRunning: async (gw) => {
         const refused = await mark(gw);

@@ -38,15 +38,20 @@ export function registerBackupCommands(program: Command, configFile: () => strin
     });
   backup
     .command('check <file>')
-    .description('check a backup: SQLite integrity, manifest, same gateway code, no newer schema, manifest matches the data (exit 0 OK, 1 not)')
+    .description(
+      'check a backup: SQLite integrity, manifest, same gateway code, no newer schema, manifest matches the data; a pg_dump archive: readable, one gateway schema, no newer schema, its facts (exit 0 OK, 1 not)',
+    )
     .action(async (file: string) => {
       let code: string | null = null;
+      let schema: string | undefined;
       try {
-        code = config().code;
+        const c = config();
+        code = c.code;
+        if (c.database.kind === 'postgres') schema = c.database.schema;
       } catch {
         // Checking a copy away from any gateway: the rules that need our code are skipped.
       }
-      print(await backupCheckCommand(file, code));
+      print(await backupCheckCommand(file, code, schema));
     });
   const ports = (c: GatewayConfig) => [
     { what: 'HTTP', host: c.http.host, port: c.http.port },

@@ -6,3 +6,4 @@ export * from './backup-commands';
 export * from './restore';
 export * from './postgres-restore';
 export * from './restore-steps';
+export * from './postgres-dump-check';
