@@ -39,14 +39,14 @@ const freePort = () => measure.freePort(usedPorts);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => console.log(`[upgrade ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
-/** The newest migration file of the build in `root` (its class name ends with the same timestamp). */
-function newestMigration(root) {
+/** The timestamps of the migration files of the build in `root` (a migration's class name ends with its timestamp). */
+function migrationTimestamps(root) {
   return readdirSync(path.join(root, 'libs', 'persistence', 'src', 'migrations'))
-    .filter((f) => /^\d{13}-.*\.ts$/.test(f))
-    .sort()
-    .pop();
+    .map((f) => /^(\d{13})-.*\.ts$/.exec(f)?.[1])
+    .filter(Boolean)
+    .map(Number);
 }
-const timestampOf = (name) => Number(/(\d{13})/.exec(name || '')?.[1] || 0);
+const timestampOf = (name) => Number(/(\d{13})$/.exec(name || '')?.[1] || 0);
 
 /** Waits until replica `r` (asked directly, not through the balancer) trusts peer `code` with at least one key. */
 async function replicaTrusts(r, code, adminToken, ms = 30_000) {
@@ -211,7 +211,7 @@ async function main() {
     };
 
     await phase('phase 1: both replicas on the previous release');
-    const previousNewest = newestMigration(prevDir);
+    const previousMigrations = new Set(migrationTimestamps(prevDir));
     let prevOnMigrated = false;
     await replace(
       0,
@@ -220,12 +220,14 @@ async function main() {
       'phase 2: replica 1 current, replica 2 previous, schema migrated',
       async () => {
         // The previous release is exercised on the migrated schema only if the current build applied
-        // a migration the previous release does not have.
+        // migrations the previous release does not have (by timestamp: one may be older than its newest).
         const pg = new Client({ connectionString: PG_URL });
         await pg.connect();
-        result.migrations = { previousReleaseNewest: previousNewest, appliedNewest: (await pg.query(`SELECT name FROM "${schema}".migrations ORDER BY timestamp DESC LIMIT 1`)).rows[0]?.name };
+        const applied = (await pg.query(`SELECT name FROM "${schema}".migrations ORDER BY timestamp`)).rows.map((r) => r.name);
         await pg.end();
-        result.migrations.schemaAheadOfPreviousRelease = timestampOf(result.migrations.appliedNewest) > timestampOf(previousNewest);
+        const unknownToPrevious = applied.filter((n) => !previousMigrations.has(timestampOf(n)));
+        result.migrations = { applied: applied.length, previousReleaseHas: previousMigrations.size, appliedThatThePreviousReleaseLacks: unknownToPrevious };
+        result.migrations.schemaAheadOfPreviousRelease = unknownToPrevious.length > 0;
         prevOnMigrated = (await direct(running[1], 'previous release (replica 2) on the migrated schema')) && result.migrations.schemaAheadOfPreviousRelease;
       },
     );
@@ -271,9 +273,7 @@ async function main() {
     const failed = Object.values(load.stats.failed).reduce((a, b) => a + b, 0);
     if (failed) problems.push(`${failed} failed request(s): ${load.stats.samples.join(' | ')}`);
     if (!result.migrations.schemaAheadOfPreviousRelease)
-      problems.push(
-        `the previous release was not run against a migrated schema: the newest migration applied (${result.migrations.appliedNewest}) is not newer than the previous release's (${previousNewest})`,
-      );
+      problems.push(`the previous release was not run against a migrated schema: the current build applied no migration the previous release lacks (${result.migrations.applied} applied)`);
     else if (!prevOnMigrated) problems.push('the previous release did not serve on the migrated schema');
     for (const r of result.replacements) {
       if (r.connectFailures && r.readinessWaitsForListeners) problems.push(`${r.label}: the balancer was refused ${r.connectFailures} connection(s) by a replica that said it was ready`);
