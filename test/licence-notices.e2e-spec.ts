@@ -1,9 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
 import type { AuditBody } from './support/bodies';
 import { waitFor } from './support/wait';
+import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
 // Change notices (docs/protocol-notices.md) between real gateways: 广东 verifies a 北京 licence with
 // notify: true and has a webhook receiver in this test process; 北京 revokes the licence through its
@@ -24,11 +22,17 @@ const ENV = {
 const SECRET = 'notices-e2e-webhook-secret-0123';
 const [LICENCE, OTHER] = demoLicences(BJ).filter((l) => l.status === 'VALID');
 
-interface Hook {
-  path: string;
-  signature: string;
-  raw: string;
-  body: { id: string; type: string; subscriptionId: string; issuerProvince: string; licenceId: string; status: string; previous: string; version: number; changedAt: string; reason: string };
+interface Notice {
+  id: string;
+  type: string;
+  subscriptionId: string;
+  issuerProvince: string;
+  licenceId: string;
+  status: string;
+  previous: string;
+  version: number;
+  changedAt: string;
+  reason: string;
 }
 interface Verified {
   status: string;
@@ -44,50 +48,16 @@ interface Subscription {
 }
 
 let gws: Record<string, Gateway>;
-let server: Server;
+let receiver: WebhookReceiver<Notice>;
 let base: string;
-const received: Hook[] = [];
-const waiters: (() => boolean)[] = [];
-
-/** Resolves with the first webhook at `path` matching `ok`, or fails after `ms`. */
-function nextHook(path: string, ok: (h: Hook) => boolean, ms: number): Promise<Hook> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no webhook at ${path} within ${ms} ms (received: ${received.map((r) => r.path).join(', ')})`)), ms);
-    const check = () => {
-      const found = received.find((h) => h.path === path && ok(h));
-      if (!found) return false;
-      clearTimeout(timer);
-      resolve(found);
-      return true;
-    };
-    if (!check()) waiters.push(check);
-  });
-}
-
-function signatureValid(header: string, raw: string): boolean {
-  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
-  if (!m || Math.abs(Date.now() / 1000 - Number(m[1])) > 300) return false;
-  return timingSafeEqual(createHmac('sha256', SECRET).update(`${m[1]}.${raw}`).digest(), Buffer.from(m[2], 'hex'));
-}
 
 const verify = (gw: Gateway, l: typeof LICENCE, extra: Record<string, unknown> = {}) => call<Verified>(gw, 'POST', '/v1/verifications', verificationBody(l, extra));
 const issuerSide = async (query: string) => (await call<{ subscriptions: Subscription[] }>(gws[BJ], 'GET', `/admin/licence-subscriptions?${query}`, undefined, gws[BJ].adminToken)).body.subscriptions;
 const audit = async (gw: Gateway, event: string) => (await call<AuditBody>(gw, 'GET', `/admin/audit?event=${event}&limit=1000`, undefined, gw.adminToken)).body.events;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', signature: String(req.headers['x-tongban-signature']), raw, body: JSON.parse(raw) as Hook['body'] });
-      for (const w of [...waiters]) if (w()) waiters.splice(waiters.indexOf(w), 1);
-      res.statusCode = 204;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receiver = await WebhookReceiver.start<Notice>();
+  base = receiver.base;
   const list = await startFederation([BJ, GD, HB], { env: ENV });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
   for (const code of [GD, HB]) {
@@ -98,7 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
-  await new Promise((r) => server?.close(r));
+  await receiver?.close();
 });
 
 describe('licence status notices between gateways', () => {
@@ -118,12 +88,12 @@ describe('licence status notices between gateways', () => {
     expect(await issuerSide(`licenceId=${LICENCE.licenceId}`)).toEqual([expect.objectContaining({ peer: GD, notifyRef: subscriptionId, licenceId: LICENCE.licenceId })]);
 
     const started = Date.now();
-    const hook = nextHook(`/${GD}`, (h) => h.body.licenceId === LICENCE.licenceId, 5000);
+    const hook = receiver.next(`/${GD}`, (h) => h.body.licenceId === LICENCE.licenceId, 5000);
     const revoked = await call(gws[BJ], 'POST', `/admin/licences/${LICENCE.licenceId}/revoke`, { reason: '吊销营业执照（测试）' }, gws[BJ].adminToken);
     expect(revoked.status).toBe(200);
     const got = await hook;
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(signatureValid(got.signature, got.raw)).toBe(true);
+    expect(signatureValid(SECRET, got.signature, got.raw)).toBe(true);
     expect(got.body).toMatchObject({
       type: 'licence.status.changed',
       subscriptionId,
@@ -144,7 +114,7 @@ describe('licence status notices between gateways', () => {
       (rows) => rows.length > 0,
     );
     expect(sent.map((e) => JSON.parse(String(e.details)) as unknown)).toEqual([{ peer: GD, version: 1 }]);
-    expect(received.filter((r) => r.path === `/${HB}`)).toEqual([]);
+    expect(receiver.received.filter((r) => r.path === `/${HB}`)).toEqual([]);
     expect(await audit(gws[HB], 'licence.notice.received')).toEqual([]);
     await waitFor(
       '广东 records the version',

@@ -1,7 +1,6 @@
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Gateway, call, startFederation, startGateway } from '@tongban/testkit';
 import { waitFor } from './support/wait';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 // The webhook boundary at 北京: two local API clients each see and delete only their own webhooks
 // (administrators see and delete all); URLs to loopback, private, link-local and metadata addresses
@@ -39,9 +38,8 @@ interface Delivery {
 }
 
 let gws: Record<string, Gateway>;
-let server: Server;
+let receiver: WebhookReceiver;
 let base: string;
-const received: string[] = [];
 let hall: string;
 let tasks: string;
 
@@ -50,16 +48,8 @@ const admin = (method: string, path: string) => call<Answer>(gws[BJ], method, pa
 const idsOf = (r: { body: { webhooks: { id: string }[] } }) => r.body.webhooks.map((w) => w.id).sort();
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received.push(req.url ?? '');
-      res.statusCode = 204;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receiver = await WebhookReceiver.start();
+  base = receiver.base;
   const list = await startFederation([BJ, HB], { env: ENV });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
   const client = async (name: string) => {
@@ -73,7 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
-  await new Promise((r) => server?.close(r));
+  await receiver?.close();
 });
 
 describe('the webhook boundary', () => {
@@ -179,6 +169,6 @@ describe('the webhook boundary', () => {
     const metrics = await (await fetch(`${gws[BJ].baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tongban_webhook_blocked_total\{reason="loopback"\} [1-9]\d*$/m);
     expect(gws[BJ].output()).toContain(`webhook delivery ${delivery?.id} to ${base} blocked: 127.0.0.1, a loopback address`);
-    expect(received).not.toContain('/withdrawn');
+    expect(receiver.received.map((r) => r.path)).not.toContain('/withdrawn');
   });
 });

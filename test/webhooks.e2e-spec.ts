@@ -1,11 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Gateway, call, startFederation } from '@tongban/testkit';
 import type { AuditBody, CaseBody, ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
+import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
 // Webhooks of a local system at 河北: a real HTTP receiver in this test process gets the case and
 // task events of a 户口迁移 case (北京 destination, 河北 origin), signed with HMAC-SHA256.
@@ -21,13 +19,6 @@ const ENV = {
   // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
   TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
 };
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-  body: WebhookEvent;
-}
 
 /** What a webhook receiver gets (one case event). */
 interface WebhookEvent {
@@ -48,16 +39,15 @@ type Webhook = { id: string; url: string; events: string[]; secret?: string; cre
 type WebhookDelivery = { id: string; webhookId: string; eventType: string; status: string; attempts: number; lastError: string | null };
 
 let gws: Record<string, Gateway>;
-let server: Server;
+let receiver: WebhookReceiver<WebhookEvent>;
 let base: string;
-const received: Received[] = [];
 const tries = new Map<string, number>();
 /** /recovering answers 500 until this is set. */
 let recovered = false;
 
 const hookAt = (gw: Gateway, body: unknown) => call<Webhook>(gw, 'POST', '/v1/webhooks', body);
 const unhook = (gw: Gateway, id: string) => fetch(`${gw.baseUrl}/v1/webhooks/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gw.apiToken}` } });
-const at = (path: string) => received.filter((r) => r.path === path);
+const at = (path: string) => receiver.at(path);
 const deliveries = async (gw: Gateway, status?: string) =>
   (await call<{ deliveries: WebhookDelivery[] }>(gw, 'GET', `/admin/webhook-deliveries?limit=1000${status ? `&status=${status}` : ''}`, undefined, gw.adminToken)).body.deliveries;
 const caseAt = (gw: Gateway, id: string) => call<CaseBody>(gw, 'GET', `/v1/cases/${id}`).then((r) => r.body);
@@ -83,39 +73,22 @@ async function postalSentAtHebei(trackingNumber: string): Promise<string> {
   return collaborationId;
 }
 
-/** The receiver's check, written out as a subscriber would (docs/protocol.md §Webhooks). */
-function signatureValid(secret: string, header: string | undefined, raw: string): boolean {
-  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
-  if (!m || Math.abs(Date.now() / 1000 - Number(m[1])) > 300) return false;
-  const expected = createHmac('sha256', secret).update(`${m[1]}.${raw}`).digest();
-  return timingSafeEqual(expected, Buffer.from(m[2], 'hex'));
-}
-
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const path = req.url ?? '';
-      received.push({ path, headers: req.headers, raw, body: JSON.parse(raw) as WebhookEvent });
-      // /flaky answers 500 to the first two attempts of every delivery.
-      const id = String(req.headers['x-tongban-delivery']);
-      const n = (tries.get(id) ?? 0) + 1;
-      tries.set(id, n);
-      res.statusCode = (path === '/flaky' && n <= 2) || (path === '/recovering' && !recovered) ? 500 : 204;
-      res.end();
-    });
+  receiver = await WebhookReceiver.start<WebhookEvent>(({ path, headers }) => {
+    // /flaky answers 500 to the first two attempts of every delivery.
+    const id = String(headers['x-tongban-delivery']);
+    const n = (tries.get(id) ?? 0) + 1;
+    tries.set(id, n);
+    return (path === '/flaky' && n <= 2) || (path === '/recovering' && !recovered) ? 500 : 204;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = receiver.base;
   const list = await startFederation([BJ, HB], { env: ENV });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
-  await new Promise((r) => server?.close(r));
+  await receiver?.close();
 });
 
 describe('webhooks for local systems', () => {
@@ -220,7 +193,7 @@ describe('webhooks for local systems', () => {
     );
     for (const d of flakyRows) {
       expect(d).toMatchObject({ status: 'DELIVERED', attempts: 3, lastStatus: 204, lastError: null, deliveredAt: expect.any(String) });
-      const seen = received.filter((r) => r.headers['x-tongban-delivery'] === d.id);
+      const seen = receiver.received.filter((r) => r.headers['x-tongban-delivery'] === d.id);
       expect(seen).toHaveLength(3);
       expect(new Set(seen.map((r) => r.raw)).size).toBe(1);
     }
