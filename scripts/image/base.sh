@@ -11,8 +11,6 @@
 # Usage: base.sh [--rebuild] [runtime|build]   (default: both)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/image/env.sh
-. "$here/env.sh"
 # shellcheck source=scripts/image/debian.sh
 . "$here/debian.sh"
 

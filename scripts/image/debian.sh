@@ -1,6 +1,10 @@
 # Sourced by scripts/image/base.sh and postgres.sh: a Debian bookworm image made from Debian's own
 # packages (mmdebstrap), imported with `podman import`, no registry needed (docs/operations.md §15.1).
-# Run as root (mmdebstrap, rootful podman). Needs env.sh sourced first (CONTAINERS_CONF).
+# Run as root (mmdebstrap, rootful podman).
+
+# podman through the committed containers.conf, and the image names.
+# shellcheck source=scripts/image/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 # No docs, man pages or locales in the image (as Debian's -slim images do), no apt lists or caches.
 debian_slim=(

@@ -9,8 +9,6 @@
 # Usage: postgres.sh [--rebuild]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/image/env.sh
-. "$here/env.sh"
 # shellcheck source=scripts/image/debian.sh
 . "$here/debian.sh"
 
