@@ -1,7 +1,9 @@
+import Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JwsAlgorithm, PublicJwkMembers, importPublicJwk, verifyJwsSignature } from '@tongban/gm';
 import { Gateway, ROOT, call, connectAll, demoLicence, gatewayOptions, importDemoLicences, startGateway, verificationBody } from '@tongban/testkit';
+import type { AttestationCheck } from '@tongban/verification';
 import type { VerificationResultBody } from './support/bodies';
 import { deliveredOn, runHukouTransfer } from './support/hukou-case';
 
@@ -17,6 +19,16 @@ const ALG: Record<string, string> = { [BJ]: 'EdDSA', [HB]: 'SM2SM3', [GD]: 'ES25
 const FAST = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400', TONGBAN_DELIVERY_POLL_MS: '100' };
 
 let gws: Record<string, Gateway>;
+/** The `alg` of the status list `listId` of `issuer` that `checker` cached (its SQLite file). */
+function cachedListAlg(checker: string, issuer: string, listId: string): string {
+  const d = new Database(join(gws[checker].options.dir, `tongban-${checker}.sqlite`), { readonly: true, fileMustExist: true, timeout: 5000 });
+  try {
+    const row = d.prepare('SELECT jws FROM status_list_cache WHERE issuer = ? AND list_id = ?').get(issuer, listId) as { jws: string } | undefined;
+    return row ? headerOf(row.jws).alg : 'not cached';
+  } finally {
+    d.close();
+  }
+}
 const headerOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()) as { alg: string; kid: string };
 const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
 /** A gateway's public keys as it publishes them (/.well-known/jwks.json). */
@@ -70,14 +82,30 @@ it.each(PAIRS)("%s verifies a licence of %s: signed answer, attestation under th
   expect(await verifiesWithKeyOf(attestation, issuer)).toBe(true);
   const third = Object.keys(ALG).find((c) => c !== asker && c !== issuer)!;
   for (const checker of [asker, third]) {
-    const check = await call(gws[checker], 'POST', '/v1/attestations/verify', { attestation });
+    const check = await call<AttestationCheck>(gws[checker], 'POST', '/v1/attestations/verify', { attestation });
     expect(check.body).toMatchObject({ valid: true, kid: headerOf(attestation).kid });
+    // The current status comes from the issuer's status list, signed with the issuer's algorithm and
+    // verified by the checker (docs/protocol-status.md §4).
+    expect(check.body.currentStatus).toMatchObject({ status: 'VALID', list: { fresh: true, source: expect.stringMatching(/^(issuer|cache)$/) } });
+    expect(cachedListAlg(checker, issuer, check.body.currentStatus!.list!.id)).toBe(ALG[issuer]);
   }
   // A changed signature is refused by every checker, whatever the algorithm.
   const sig = Buffer.from(attestation.split('.')[2], 'base64url');
   sig[7] ^= 1;
   const forged = `${attestation.split('.').slice(0, 2).join('.')}.${sig.toString('base64url')}`;
   expect((await call(gws[third], 'POST', '/v1/attestations/verify', { attestation: forged })).body).toMatchObject({ valid: false, reason: 'BAD_SIGNATURE' });
+});
+
+it.each([HB, GD])("a licence of %s imported as REVOKED: its status list, signed with the issuer's algorithm, says REVOKED to every checker, though they cached that list before", async (issuer) => {
+  const r = await call<VerificationResultBody>(gws[BJ], 'POST', '/v1/verifications', verificationBody(demoLicence(issuer, 'REVOKED')));
+  expect(r.status).toBe(200);
+  expect(r.body.status).toBe('REVOKED');
+  const attestation = r.body.attestation!;
+  for (const checker of Object.keys(ALG).filter((c) => c !== issuer)) {
+    const check = (await call<AttestationCheck>(gws[checker], 'POST', '/v1/attestations/verify', { attestation })).body;
+    expect(check).toMatchObject({ valid: true, claims: { status: 'REVOKED' }, currentStatus: { status: 'REVOKED', changedAt: expect.any(String), list: { fresh: true } } });
+    expect(cachedListAlg(checker, issuer, check.currentStatus!.list!.id)).toBe(ALG[issuer]);
+  }
 });
 
 // 多地联办 across every ordered pair: the first opens 户口迁移 as the destination, the second is the
