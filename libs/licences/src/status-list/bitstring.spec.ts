@@ -56,6 +56,17 @@ describe('status list bitstring', () => {
     expect(() => listedEntry(decodeStatusList(ok), STATUS_LIST_SIZE)).toThrow(RangeError);
   });
 
+  it('refuses change records out of order, repeated or outside the list, and a licenceType other than the list id names', () => {
+    const record = (idx: number, at: number) => Buffer.from([idx >>> 24, (idx >>> 16) & 255, (idx >>> 8) & 255, idx & 255, at >>> 24, (at >>> 16) & 255, (at >>> 8) & 255, at & 255]);
+    const ok = { size: STATUS_LIST_SIZE, statusSize: 2, encodedList: compressToBase64url(encodeBitstring(STATUS_LIST_SIZE, [])), sub: '11100000000013338W009-0', licenceType: '11100000000013338W009' };
+    const changes = (...r: Buffer[]) => compressToBase64url(Buffer.concat(r));
+    expect(() => decodeStatusList({ ...ok, changes: changes(record(7, 1), record(40, 2)) })).not.toThrow();
+    expect(() => decodeStatusList({ ...ok, changes: changes(record(40, 1), record(7, 2)) })).toThrow(/sorted/);
+    expect(() => decodeStatusList({ ...ok, changes: changes(record(7, 1), record(7, 2)) })).toThrow(/sorted/);
+    expect(() => decodeStatusList({ ...ok, changes: changes(record(STATUS_LIST_SIZE, 1)) })).toThrow(/below size/);
+    expect(() => decodeStatusList({ ...ok, changes: changes(), licenceType: '11100000000013338W011' })).toThrow(/licenceType/);
+  });
+
   it('changedAtOf finds a record by binary search, null when absent', () => {
     const c = encodeChanges([
       { idx: 900, status: 'REVOKED', changedAt: 30 },

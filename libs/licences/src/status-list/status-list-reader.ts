@@ -28,6 +28,14 @@ export function decodeStatusList(c: Partial<StatusListClaims>): DecodedStatusLis
   if (bits.length !== bytes) throw new Error(`encodedList must decompress to ${bytes} bytes`);
   const changes = decompressBase64url(c.changes, c.size! * 8);
   if (changes.length % 8 !== 0) throw new Error('changes must decompress to 8-byte records');
+  // Looked up by binary search: records out of order, repeated or outside the list would give wrong times.
+  for (let at = 0, prev = -1; at < changes.length; at += 8) {
+    const idx = changes.readUInt32BE(at);
+    if (idx <= prev || idx >= c.size!) throw new Error('changes must be sorted by index, each index once and below size');
+    prev = idx;
+  }
+  // The list covers one licence type: the one its id names.
+  if (c.sub !== undefined && c.licenceType !== c.sub.slice(0, 21)) throw new Error('licenceType must be the type code of the list id (sub)');
   return { size: c.size!, bits, changes };
 }
 
