@@ -56,7 +56,7 @@ export interface DeliverySpec {
    * `noticeLicence`; these members override the honest defaults (REVOKED, was VALID, version 1,
    * changed now). `precededBy`: notices sent first on the same stream (seq 1, 2, …), each accepted.
    */
-  licenceStatusChanged?: Partial<Omit<LicenceStatusChanged, 'changedAt'>> & { changedAtSeconds?: string };
+  licenceStatusChanged?: Partial<Omit<LicenceStatusChanged, 'changedAt'>> & { changedAtSeconds?: string; changedAtNanos?: number };
   noticeLicence?: NoticeLicence;
   precededBy?: (Partial<Omit<LicenceStatusChanged, 'changedAt'>> & { changedAtSeconds?: string })[];
 }
@@ -329,14 +329,14 @@ export function noticeLicenceId(l: NoticeLicence, p: Pick<Parties, 'self' | 'gat
 
 /** An honest LicenceStatusChanged about `licenceId`, with the spec's members over the defaults. */
 function noticeBody(licenceId: string, n: NonNullable<DeliverySpec['licenceStatusChanged']>): Uint8Array {
-  const { changedAtSeconds, ...fields } = n;
+  const { changedAtSeconds, changedAtNanos, ...fields } = n;
   const notice: LicenceStatusChanged = {
     licenceId,
     licenceType: parseLicenceId(licenceId).typeCode,
     status: LicenceStatus.LICENCE_STATUS_REVOKED,
     previous: LicenceStatus.LICENCE_STATUS_VALID,
     version: '1',
-    changedAt: { seconds: changedAtSeconds ?? String(Math.floor(Date.now() / 1000)), nanos: 0 },
+    changedAt: { seconds: changedAtSeconds ?? String(Math.floor(Date.now() / 1000)), nanos: changedAtNanos ?? 0 },
     reason: '吊销营业执照',
     ...fields,
   };

@@ -152,7 +152,9 @@ function decodeNotice(body: Buffer, refuse: (reason: string) => never): Notice {
   const version = Number(n.version);
   if (!Number.isSafeInteger(version) || version < 1 || version > 2_147_483_647) refuse('MALFORMED_NOTICE: version must be 1 to 2147483647');
   const seconds = Number(n.changedAt?.seconds ?? NaN);
-  if (!n.changedAt || !Number.isSafeInteger(seconds) || seconds < 0 || seconds > 253402300799) refuse('MALFORMED_NOTICE: changed_at is required');
+  const nanos = n.changedAt?.nanos ?? 0;
+  if (!n.changedAt || !Number.isSafeInteger(seconds) || seconds < 0 || seconds > 253402300799 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999)
+    refuse('MALFORMED_NOTICE: changed_at is required (seconds 0-253402300799, nanos 0-999999999)');
   if (Array.from(n.reason).length > 200) refuse('MALFORMED_NOTICE: reason longer than 200 characters');
   return {
     licenceId: n.licenceId,
@@ -160,7 +162,7 @@ function decodeNotice(body: Buffer, refuse: (reason: string) => never): Notice {
     status,
     previous,
     version,
-    changedAt: new Date(seconds * 1000 + Math.floor((n.changedAt?.nanos ?? 0) / 1e6)),
+    changedAt: new Date(seconds * 1000 + Math.floor(nanos / 1e6)),
     reason: n.reason,
   };
 }
