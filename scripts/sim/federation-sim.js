@@ -28,6 +28,8 @@
 //   SIM_GATEWAY_EXEC_ARGV extra node flags for every gateway (space-separated), e.g. --max-old-space-size=96
 //   SIM_MEM_PROBE=1       preload scripts/sim/mem-probe.js (with --expose-gc) into every gateway and report
 //                         V8 heap / external / native breakdowns at idle and at the end, before and after a full GC
+//   SIM_TLS_COUNT=1       preload scripts/bench/tls-count-preload.js into every gateway and report the TLS
+//                         secure contexts built (and their CPU) and the handshakes made during the load
 //   SIM_ROOT              repository whose dist/ and scripts/lib/ to use (e.g. a clean worktree);
 //                         default: the repository this script is in. Results go to this repository's .bench/.
 // Output: a report on stdout and .bench/sim-<timestamp>.json. Exit 0 = every target PASS, 1 = a
@@ -77,6 +79,7 @@ const QUICK = process.env.SIM_QUICK === '1';
 const PG = process.env.SIM_PG === '1';
 const PG_URL = process.env.SIM_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const MEM_PROBE = process.env.SIM_MEM_PROBE === '1';
+const TLS_COUNT = process.env.SIM_TLS_COUNT === '1';
 const S = {
   durationS: intEnv('SIM_DURATION_S', QUICK ? 20 : 60, 1, 3600),
   participants: intEnv('SIM_PARTICIPANTS', 0, 0, 1000),
@@ -101,7 +104,11 @@ const S = {
   gatewayStartTimeoutMs: 120_000,
   cliTimeoutMs: 180_000,
   database: PG ? 'postgres' : 'sqlite',
-  gatewayExecArgv: [...(process.env.SIM_GATEWAY_EXEC_ARGV || '').split(/\s+/).filter(Boolean), ...(MEM_PROBE ? ['--expose-gc', '-r', path.join(__dirname, 'mem-probe.js')] : [])],
+  gatewayExecArgv: [
+    ...(process.env.SIM_GATEWAY_EXEC_ARGV || '').split(/\s+/).filter(Boolean),
+    ...(MEM_PROBE ? ['--expose-gc', '-r', path.join(__dirname, 'mem-probe.js')] : []),
+    ...(TLS_COUNT ? ['-r', path.join(__dirname, '..', 'bench', 'tls-count-preload.js')] : []),
+  ],
   memProbe: MEM_PROBE,
 };
 const GATEWAY_ENV = {
@@ -283,6 +290,36 @@ function machineCpuMs() {
 
 let probeSeq = 0;
 /** Asks a gateway running scripts/sim/mem-probe.js for its memory figures (null if it does not answer). */
+/** TLS counters of every gateway (SIM_TLS_COUNT=1), summed: secure contexts, their CPU ms, client and server handshakes. */
+async function tlsTotals(gws) {
+  const rows = await pool(
+    gws,
+    8,
+    (g) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => done(null), 10_000);
+        const on = (m) => m?.type === 'bench:tls:counts' && done(m);
+        function done(v) {
+          clearTimeout(timer);
+          g.proc.off('message', on);
+          resolve(v);
+        }
+        g.proc.on('message', on);
+        try {
+          g.proc.send({ type: 'bench:tls:count' });
+        } catch {
+          done(null);
+        }
+      }),
+  );
+  const total = { gateways: 0, secureContexts: 0, secureContextCpuMs: 0, clientConnects: 0, clientSessionsReused: 0, serverHandshakes: 0, serverSessionsReused: 0 };
+  for (const r of rows.filter(Boolean)) {
+    total.gateways++;
+    for (const k of Object.keys(total)) if (k !== 'gateways') total[k] += r[k];
+  }
+  return total;
+}
+
 function probeMemory(gw, gc) {
   return new Promise((resolve) => {
     const id = ++probeSeq;
@@ -748,6 +785,7 @@ async function main() {
   const cases = new Map();
   const caseOpen = { attempts: 0, errors: {}, errorSamples: {}, latMs: [], cancelRequested: 0, cancelAccepted: 0, cancelErrors: {} };
   const perItemOpened = Object.fromEntries(itemList.map((i) => [i.code, 0]));
+  const tlsBefore = TLS_COUNT ? await tlsTotals(gws) : null;
   const cpuBefore = Object.fromEntries(gws.map((g) => [g.code, cpuMsOf(g.proc.pid)]));
   const selfCpuBefore = process.cpuUsage();
   const machineBefore = machineCpuMs();
@@ -866,6 +904,10 @@ async function main() {
   const pgCpuMs = PG ? Math.max(0, postgresCpuMs() - pgCpuBefore) : 0;
   const gwCpuMs = gws.reduce((a, g) => a + ((cpuAfter[g.code] ?? 0) - (cpuBefore[g.code] ?? 0)), 0);
   result.memoryEndOfLoad = memorySummary(gws);
+  if (TLS_COUNT) {
+    const after = await tlsTotals(gws);
+    result.tlsDuringLoad = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, k === 'gateways' ? v : +(v - tlsBefore[k]).toFixed(1)]));
+  }
 
   const vl = [...ver.latMs].sort((a, b) => a - b);
   result.verifications = {
@@ -898,6 +940,15 @@ async function main() {
     `load done in ${(loadMs / 1000).toFixed(1)} s: gateways used ${(gwCpuMs / 1000).toFixed(1)} CPU-s (${(gwCpuMs / loadMs).toFixed(2)} cores), the driver ${(driverCpuMs / 1000).toFixed(1)} CPU-s${PG ? `, PostgreSQL ${(pgCpuMs / 1000).toFixed(1)} CPU-s` : ''}; ` +
       `machine busy ${result.load.machineBusyCores.toFixed(2)} of ${os.cpus().length} cores, of which other processes (not this simulation) ${result.load.otherProcessesCpuCores.toFixed(2)}`,
   );
+  const operations = ver.ok + caseOpen.attempts;
+  result.load.gatewayCpuMsPerOperation = operations ? gwCpuMs / operations : null;
+  log(`  gateway CPU per operation (verifications + case openings, ${operations}): ${f1(result.load.gatewayCpuMsPerOperation)} ms`);
+  if (result.tlsDuringLoad) {
+    const t = result.tlsDuringLoad;
+    log(
+      `  TLS during the load (${t.gateways} gateways): ${t.clientConnects} client handshakes (${t.clientSessionsReused} resumed), ${t.serverHandshakes} server handshakes, ${t.secureContexts} secure contexts built (${f1(t.secureContextCpuMs)} ms CPU)`,
+    );
+  }
   log(`  ${cases.size} cases opened (open p50 ${f1(pct(ol, 50))} ms, p99 ${f1(pct(ol, 99))} ms); memory now: ${memLine(result.memoryEndOfLoad)}`);
 
   // -- settle: every case final at every participant, every outbox drained (bounded)
