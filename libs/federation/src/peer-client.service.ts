@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { once } from 'node:events';
-import { ClientWritableStream, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { ChannelCredentials, ClientWritableStream, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { DomainException } from '@tongban/common';
 import { Metrics } from '@tongban/observability';
 import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
@@ -12,6 +12,14 @@ import { RPC_TYPES } from './message-types';
 import { REFUSAL_METADATA_KEY, RefusalException } from './refusal';
 
 type UnaryMethod = 'verifyLicences' | 'getJwks' | 'deliver' | 'resync';
+/** A cached channel to a peer, with the calls it carries now; `retired`: replaced, to be closed when idle. */
+interface Channel {
+  endpoint: string;
+  credentials: ChannelCredentials;
+  client: FederationServiceClient;
+  inFlight: number;
+  retired: boolean;
+}
 
 /**
  * Calls other gateways: seals the request, sends it with a deadline over a cached channel,
@@ -20,7 +28,7 @@ type UnaryMethod = 'verifyLicences' | 'getJwks' | 'deliver' | 'resync';
 @Injectable()
 export class PeerClient implements OnModuleDestroy {
   private readonly logger = new Logger('PeerClient');
-  private readonly clients = new Map<string, { endpoint: string; client: FederationServiceClient }>();
+  private readonly clients = new Map<string, Channel>();
 
   constructor(
     private readonly envelopes: EnvelopeService,
@@ -40,15 +48,18 @@ export class PeerClient implements OnModuleDestroy {
     const peer = this.activePeer(peerCode);
     const types = RPC_TYPES[rpc];
     const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, payload, undefined, signKid);
-    const client = this.client(peerCode, peer.endpoint);
+    const channel = this.channel(peerCode, peer.endpoint);
     const method = (rpc.charAt(0).toLowerCase() + rpc.slice(1)) as UnaryMethod;
     const metadata = new Metadata();
     if (correlationId) metadata.set('x-correlation-id', correlationId);
-    const response = await new Promise<{ envelope?: Envelope }>((resolve, reject) => {
-      client[method]({ envelope }, metadata, { deadline: Date.now() + this.options.peerDeadlineMs }, (err: ServiceError | null, res?: { envelope?: Envelope }) =>
-        err ? reject(err) : resolve(res ?? {}),
-      );
-    }).catch((err: ServiceError) => {
+    const response = await this.carried(
+      channel,
+      new Promise<{ envelope?: Envelope }>((resolve, reject) => {
+        channel.client[method]({ envelope }, metadata, { deadline: Date.now() + this.options.peerDeadlineMs }, (err: ServiceError | null, res?: { envelope?: Envelope }) =>
+          err ? reject(err) : resolve(res ?? {}),
+        );
+      }),
+    ).catch((err: ServiceError) => {
       throw this.mapError(peerCode, err);
     });
     return (await this.openResponse(peerCode, rpc, response.envelope, messageId)).payload;
@@ -63,12 +74,14 @@ export class PeerClient implements OnModuleDestroy {
     const peer = this.activePeer(peerCode);
     const types = RPC_TYPES.PushMaterial;
     const { envelope, messageId } = this.envelopes.seal(peerCode, types.request, header);
-    const client = this.client(peerCode, peer.endpoint);
+    const channel = this.channel(peerCode, peer.endpoint);
     const deadline = Date.now() + this.options.peerDeadlineMs + Math.ceil((size / 1048576) * 1000);
     let stream!: ClientWritableStream<PushMaterialRequest>;
     const done = new Promise<PushMaterialResponse>((resolve, reject) => {
-      stream = client.pushMaterial(new Metadata(), { deadline }, (err: ServiceError | null, res: PushMaterialResponse) => (err ? reject(err) : resolve(res)));
+      stream = channel.client.pushMaterial(new Metadata(), { deadline }, (err: ServiceError | null, res: PushMaterialResponse) => (err ? reject(err) : resolve(res)));
     });
+    const carried = this.carried(channel, done); // from now: the channel is not closed under the stream
+    carried.catch(() => undefined); // awaited (and mapped) below, after the writes
     // The peer may answer (a refusal) before the last chunk: stop writing then.
     let finished = false;
     const settled = done.then(
@@ -84,7 +97,7 @@ export class PeerClient implements OnModuleDestroy {
       await write({ envelope: undefined, chunk: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
     }
     if (!finished) stream.end();
-    const response = await done.catch((err: ServiceError) => {
+    const response = await carried.catch((err: ServiceError) => {
       throw this.mapError(peerCode, err);
     });
     const opened = await this.openResponse(peerCode, 'PushMaterial', response.envelope, messageId);
@@ -115,20 +128,42 @@ export class PeerClient implements OnModuleDestroy {
     this.clients.clear();
   }
 
-  private client(code: string, endpoint: string): FederationServiceClient {
+  /**
+   * The cached channel to `code`, or a new one when the endpoint or our TLS credentials changed
+   * (a reload of the TLS material). A replaced channel is closed once the calls it carries have
+   * ended: closing it at once would fail those still waiting for a connection (UNAVAILABLE).
+   */
+  private channel(code: string, endpoint: string): Channel {
+    // Mutual TLS: our certificate, and a check that the server's names participant `code`. The
+    // credentials (one shared TLS context) change only when our TLS material is reloaded: then
+    // the channel is replaced, so new connections present the new certificate and trust the new CAs.
+    const credentials = this.transport.channelCredentials(code);
     const cached = this.clients.get(code);
-    if (cached && cached.endpoint === endpoint) return cached.client;
-    cached?.client.close();
-    // Mutual TLS: our certificate, and a check that the server's names participant `code`.
-    const client = new FederationServiceClient(endpoint, this.transport.channelCredentials(code), {
+    if (cached && cached.endpoint === endpoint && cached.credentials === credentials) return cached;
+    if (cached) {
+      cached.retired = true;
+      if (cached.inFlight === 0) cached.client.close();
+    }
+    const client = new FederationServiceClient(endpoint, credentials, {
       'grpc.max_receive_message_length': this.options.maxPayloadBytes + 64 * 1024,
       'grpc.keepalive_time_ms': 30_000,
       // TLS server name (SNI) = the participant, not the endpoint's IP address (RFC 6066 forbids
       // IP addresses there); the server certificate is checked by participant, not by host name.
       ...(this.transport.secure ? { 'grpc.ssl_target_name_override': `gateway-${code}.tongban.invalid` } : {}),
     });
-    this.clients.set(code, { endpoint, client });
-    return client;
+    const channel: Channel = { endpoint, credentials, client, inFlight: 0, retired: false };
+    this.clients.set(code, channel);
+    return channel;
+  }
+
+  /** Counts `call` as carried by `channel` until it settles; closes a retired channel when its last call ends. */
+  private async carried<T>(channel: Channel, call: Promise<T>): Promise<T> {
+    channel.inFlight++;
+    try {
+      return await call;
+    } finally {
+      if (--channel.inFlight === 0 && channel.retired) channel.client.close();
+    }
   }
 
   private mapError(peer: string, err: ServiceError): DomainException {

@@ -195,6 +195,59 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     expect(await ask(ts.channelCredentials('110000'))).toEqual({ who: '130000' });
   });
 
+  it('builds one client TLS context for all its peer connections, and a new one only after a reload', async () => {
+    const first = await issue('130000');
+    const path = join(dir, 'shared-context');
+    writeFileSync(`${path}.pem`, readFileSync(first.certFile));
+    writeFileSync(`${path}.key`, readFileSync(first.keyFile));
+    const client = new TransportSecurity({ kind: 'mtls', reloadSeconds: 0, certFile: `${path}.pem`, keyFile: `${path}.key`, caFile: first.caFile, keyPassphrase: PASS }, '130000', true);
+    // The module object itself (grpc-js and TransportSecurity call through it), not an import wrapper.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tls = require('node:tls') as typeof import('node:tls');
+    const contexts = jest.spyOn(tls, 'createSecureContext');
+    const connections = jest.spyOn(tls, 'connect');
+    // Each call on its own channel and connection (local subchannel pool): three handshakes to 110000 and
+    // one to a server that is not 440000 (refused by the participant check, after the handshake).
+    const call = (peer: string) =>
+      new Promise<{ who?: string; code?: number }>((resolve) => {
+        const c = new Client(`127.0.0.1:${port}`, client.channelCredentials(peer), { 'grpc.use_local_subchannel_pool': 1 });
+        c.makeUnaryRequest(
+          service.whoAmI.path,
+          (v: Buffer) => v,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          { deadline: Date.now() + 5000 },
+          (err, res) => {
+            c.close();
+            resolve(err ? { code: err.code } : { who: res!.toString() });
+          },
+        );
+      });
+    try {
+      expect(client.channelCredentials('110000')).toBe(client.channelCredentials('110000'));
+      expect([await call('110000'), await call('110000'), await call('110000')]).toEqual([{ who: '130000' }, { who: '130000' }, { who: '130000' }]);
+      expect((await call('440000')).code).toBe(status.UNAVAILABLE);
+      // Connections on the contexts built here (a channel left by an earlier test may still be reconnecting).
+      const ours = connections.mock.calls.filter(([o]) => contexts.mock.results.some((r) => r.value === (o as { secureContext?: unknown } | undefined)?.secureContext));
+      expect(ours).toHaveLength(4);
+      expect(contexts).toHaveBeenCalledTimes(1); // grpc-js's certificate-provider credentials built one per connection
+      const before = client.channelCredentials('110000');
+      const renewed = await issue('130000');
+      writeFileSync(`${path}.pem`, readFileSync(renewed.certFile));
+      writeFileSync(`${path}.key`, readFileSync(renewed.keyFile));
+      expect(client.reload()).toBe(true);
+      const after = client.channelCredentials('110000');
+      expect(after).not.toBe(before); // a caller caching a channel opens a new one: new connections use the new certificate
+      expect(await call('110000')).toEqual({ who: '130000' });
+      expect(contexts).toHaveBeenCalledTimes(2);
+      expect(client.reload()).toBe(true); // files unchanged: same material, same credentials
+      expect(client.channelCredentials('110000')).toBe(after);
+    } finally {
+      contexts.mockRestore();
+      connections.mockRestore();
+    }
+  });
+
   it('works for a client that checks host names (grpc-js defaults): it connects with gateway-<code>.tongban.invalid as server name and authority', async () => {
     const material = loadTlsMaterialUnchecked(await issue('130000'));
     const hostChecking = credentials.createSsl(Buffer.from(caPem), material.key, material.cert); // no checkServerIdentity override

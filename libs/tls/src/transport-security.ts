@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
+import { createSecureContext, PeerCertificate, SecureContext } from 'node:tls';
 import { ChannelCredentials, experimental, ServerCredentials } from '@grpc/grpc-js';
 import { participantFromSubjectAltName } from './identity';
 import { issuedBy, loadTlsMaterial, parseCertificates, TlsFiles, TlsMaterial } from './tls-material';
@@ -71,15 +71,23 @@ export interface TransportStatus {
  * re-read when they change (every `reloadSeconds`), so a renewed certificate or CA bundle takes
  * effect for new connections without a restart; a bad new file is logged and the old one kept.
  *
- * It is its own grpc-js CertificateProvider (CA and identity), so the server and every channel
- * follow the reloads.
+ * It is its own grpc-js CertificateProvider (CA and identity), so the server follows the reloads;
+ * peer channels use one shared client context, rebuilt on a reload (channelCredentials then returns
+ * new credentials, and PeerClient opens a new channel with them).
  */
 export class TransportSecurity {
   private readonly logger = new Logger('TransportSecurity');
   private material: TlsMaterial | null = null;
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
-  private readonly channels = new Map<string, ChannelCredentials>();
+  /**
+   * One client TLS context for every peer connection, built once per version of the material
+   * (grpc-js's certificate-provider credentials build a new one, re-parsing the CA bundle,
+   * certificate and key, for every connection it opens).
+   */
+  private clientContext: SecureContext | undefined;
+  private readonly channels = new Map<string, { context: SecureContext; credentials: ChannelCredentials }>();
+  private insecureChannel: ChannelCredentials | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stamp = '';
   private extraCas: string[] = [];
@@ -246,23 +254,33 @@ export class TransportSecurity {
     return this.server;
   }
 
-  /** Credentials for calling `peerCode`: our certificate, and a check that theirs names `peerCode`. */
+  /**
+   * Credentials for calling `peerCode`: our certificate, and a check that theirs names `peerCode`.
+   * The same object is returned until the TLS material changes (a reload): a caller that caches a
+   * channel compares it to know when to open a new one, so new connections use the new material.
+   */
   channelCredentials(peerCode: string): ChannelCredentials {
-    if (this.settings.kind !== 'mtls') return ChannelCredentials.createInsecure();
-    let creds = this.channels.get(peerCode);
-    if (!creds) {
-      creds = experimental.createCertificateProviderChannelCredentials(this.provider(), this.provider(), {
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-          const named = participantFromSubjectAltName(cert.subjectaltname);
-          if (named !== peerCode) return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
-          if (!this.acceptsParticipant(peerCode)) return new Error(`the federation directory lists no tlsCa for ${peerCode}: in directory mode an unpinned participant is not accepted`);
-          if (!this.pinned(named, cert)) return new Error(`the server's certificate for ${peerCode} is not issued by a CA the federation directory lists for ${peerCode}`);
-          return undefined;
-        },
-      });
-      this.channels.set(peerCode, creds);
-    }
-    return creds;
+    if (this.settings.kind !== 'mtls') return (this.insecureChannel ??= ChannelCredentials.createInsecure());
+    const context = (this.clientContext ??= this.newClientContext());
+    const cached = this.channels.get(peerCode);
+    if (cached?.context === context) return cached.credentials;
+    const credentials = ChannelCredentials.createFromSecureContext(context, {
+      // rejectUnauthorized stays at its default (true): the chain must verify against our CA bundle.
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+        const named = participantFromSubjectAltName(cert.subjectaltname);
+        if (named !== peerCode) return new Error(`the server's certificate is for ${named ? `participant ${named}` : 'no participant'}, not ${peerCode}`);
+        if (!this.acceptsParticipant(peerCode)) return new Error(`the federation directory lists no tlsCa for ${peerCode}: in directory mode an unpinned participant is not accepted`);
+        if (!this.pinned(named, cert)) return new Error(`the server's certificate for ${peerCode} is not issued by a CA the federation directory lists for ${peerCode}`);
+        return undefined;
+      },
+    });
+    this.channels.set(peerCode, { context, credentials });
+    return credentials;
+  }
+
+  private newClientContext(): SecureContext {
+    const m = this.material!;
+    return createSecureContext({ ca: m.caBundle, cert: m.certificateChain, key: m.privateKey });
   }
 
   /**
@@ -386,6 +404,7 @@ export class TransportSecurity {
 
   private publish(): void {
     const m = this.material!;
+    this.clientContext = undefined; // the next channel credentials use the new material
     for (const l of this.caListeners) l({ caCertificate: m.caBundle });
     for (const l of this.identityListeners) l({ certificate: m.certificateChain, privateKey: m.privateKey });
   }
