@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { Gateway, TEST_PG_URL, connectAll, gatewayOptions, importDemoLicences, runCli, startGateway } from '@tongban/testkit';
+import { Gateway, TEST_PG_URL, connectAll, gatewayOptions, importDemoLicences, onTestDatabase, runCli, startGateway } from '@tongban/testkit';
 import { BJ, FAST, HB, restoreStory } from './support/restore-story';
 
 // Backup and restore on PostgreSQL (docs/operations.md §8.3–8.6), the way a province DBA does it:
@@ -18,24 +18,13 @@ const url = (() => {
   u.pathname = `/${database}`;
   return u.toString();
 })();
-/** Runs one statement on the cluster's test database (to create and drop ours). */
-async function onCluster(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 let bj: Gateway;
 let hb: Gateway;
 
 const pg = process.env.TEST_PG_AVAILABLE === '1' ? describe : describe.skip;
 pg('backup and restore on PostgreSQL', () => {
   beforeAll(async () => {
-    await onCluster(`CREATE DATABASE "${database}"`);
+    await onTestDatabase(`CREATE DATABASE "${database}"`);
     const options = await Promise.all([gatewayOptions(BJ, { env: FAST }), gatewayOptions(HB, { env: FAST, databaseUrl: url })]);
     await Promise.all(options.map(importDemoLicences));
     [bj, hb] = await Promise.all(options.map(startGateway));
@@ -44,7 +33,7 @@ pg('backup and restore on PostgreSQL', () => {
 
   afterAll(async () => {
     await Promise.all([bj?.stop(), hb?.stop()]);
-    await onCluster(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await onTestDatabase(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   });
 
   it('a gateway restored by the DBA to a dump older than its peer, then marked, resynchronises: every case once, no message applied twice, audit proven', async () => {
@@ -81,8 +70,8 @@ pg('backup and restore on PostgreSQL', () => {
           await replica.end();
         }
         // The DBA's restore: a fresh database from the dump. Marking the empty database is refused.
-        await onCluster(`DROP DATABASE "${database}"`);
-        await onCluster(`CREATE DATABASE "${database}"`);
+        await onTestDatabase(`DROP DATABASE "${database}"`);
+        await onTestDatabase(`CREATE DATABASE "${database}"`);
         const empty = await mark(gw);
         expect(empty).toMatchObject({ code: 1, stderr: expect.stringContaining(`no gateway database in the search path of database ${database}`) });
         await run('pg_restore', ['--no-owner', '--exit-on-error', '--dbname', url, dump]);

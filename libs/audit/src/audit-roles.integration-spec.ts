@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { SystemClock } from '@tongban/common';
 import { KeyStore, SigningKeyEntity } from '@tongban/keys';
 import { buildDataSource, openDatabase } from '@tongban/persistence';
-import { TEST_PG_URL, postgresAvailable } from '@tongban/testkit';
+import { TEST_PG_URL, onTestDatabase, postgresAvailable } from '@tongban/testkit';
 import { verifyStoredAuditChain } from './audit-chain.store';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
@@ -35,15 +34,7 @@ pg('audit trail under the PostgreSQL roles of docs/audit.md', () => {
     open.push(ds);
     return openDatabase(ds);
   };
-  const admin = async (sql: string) => {
-    const c = new Client({ connectionString: TEST_PG_URL });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = onTestDatabase;
 
   beforeAll(async () => {
     Logger.overrideLogger(['error']);

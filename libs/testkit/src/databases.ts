@@ -23,15 +23,20 @@ export function postgresTarget(): DatabaseTarget & { kind: 'postgres'; schema: s
   return { kind: 'postgres', url: TEST_PG_URL, schema: `it_${randomBytes(6).toString('hex')}`, poolSize: 5 };
 }
 
-/** Drops a schema made by `postgresTarget`. */
-export async function dropPostgresSchema(schema: string): Promise<void> {
+/** Runs one statement on the test database in a connection of its own (CREATE/DROP of a test's own schema or database). */
+export async function onTestDatabase(sql: string): Promise<void> {
   const client = new Client({ connectionString: TEST_PG_URL });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.query(sql);
   } finally {
     await client.end();
   }
+}
+
+/** Drops a schema made by `postgresTarget`. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  await onTestDatabase(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 }
 
 /**
