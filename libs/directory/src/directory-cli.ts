@@ -65,7 +65,8 @@ export async function verifyDirectoryCommand(file: string, o: { anchor: string }
   const time = checkFreshness(d, v.jws, null, Date.now(), 0, 0);
   const lines = [
     `serial        ${d.serial}`,
-    `anchor        ${anchor.kid}`,
+    // The key that signed it: during a rollover the configured set holds two, and which one signed is what the operator checks.
+    `anchor        ${v.kid}${anchor.keys.size > 1 ? ` (one of ${anchor.keys.size} configured anchor keys)` : ''}`,
     `issuedAt      ${d.issuedAt}`,
     `valid         ${d.notBefore} to ${d.notAfter}: ${time.ok ? 'VALID now' : time.reason}`,
     `participants  ${d.participants.length}`,

@@ -50,7 +50,7 @@ const B64URL_PART = /^[A-Za-z0-9_-]*$/;
 const refuse = (reason: DirectoryRefusalReason, message: string, serial?: number): DirectoryRefusal => ({ ok: false, reason, message, ...(serial === undefined ? {} : { serial }) });
 
 /**
- * Reads the anchor's public JWK (Ed25519 only). Throws with a plain message when it is not one;
+ * Reads the anchor's public JWK (Ed25519 or SM2), or a JWK Set of them (a rollover; algorithms may differ). Throws with a plain message when it is not one;
  * a JWK with a private part is refused: a gateway must never hold the anchor's private key.
  */
 export function loadAnchor(jwk: unknown): AnchorKey {
@@ -90,8 +90,8 @@ function loadOneAnchor(jwk: unknown): { kid: string; key: KeyObject } {
 }
 
 /**
- * Checks a signed directory: compact JWS shape, header (`typ`, `alg` EdDSA only, `kid` = the
- * anchor's), the Ed25519 signature with the anchor key, then the document. Time and rollback are
+ * Checks a signed directory: compact JWS shape, header (`typ`, `alg` EdDSA or SM2SM3, `kid` = an
+ * anchor key's), the signature with that key in its own algorithm, then the document. Time and rollback are
  * checked separately (`checkFreshness`). Never throws: every failure is a typed refusal.
  */
 export async function verifyDirectory(jws: unknown, anchor: AnchorKey): Promise<VerifiedDirectory | DirectoryRefusal> {

@@ -3,7 +3,7 @@ export type DirectoryOptions =
   | { enabled: false }
   | {
       enabled: true;
-      /** The trust anchor's PUBLIC JWK (Ed25519). */
+      /** The trust anchor's PUBLIC JWK (Ed25519 or SM2), or a JWK Set of up to 3 during a rollover. */
       anchorJwk: Record<string, unknown>;
       /** File path or http(s) URL of the signed directory (`.jws`). */
       source: string;
