@@ -48,7 +48,8 @@ export class CaseTransactions {
   async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
     const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
     const result = await fn(uow);
-    await uow.flush();
+    // Written with the rest of the transaction's kept writes just before its commit.
+    uow.keepHistory();
     await this.beforeCommit(uow);
     // Published only once the outermost transaction has committed, outside its context.
     afterCommit(tx, () => this.published(uow));
@@ -67,6 +68,8 @@ export class CaseTransactions {
    * stale. Every writer of steps loads (locks) the case first, so the order cannot deadlock.
    */
   async load(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+    // Rows kept for the commit would be read stale (no transaction loads after writing today; nothing kept, nothing sent).
+    await uow.writes.flush();
     const postgres = this.ds.options.type === 'postgres';
     const [sql, params] = this.ds.driver.escapeQueryWithParameters(
       `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}

@@ -1,7 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Outbox } from '@tongban/delivery';
-import { WriteBatch } from '@tongban/persistence';
+import { WriteBatch, pendingWrites } from '@tongban/persistence';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 
@@ -29,10 +29,11 @@ export class CaseUnitOfWork {
   /** History rows not yet written: all of a transaction's go in one multi-row insert (`flush`). */
   private readonly history: QueryDeepPartialEntity<CaseEventEntity>[] = [];
   /**
-   * Case and step rows this transaction inserts or changes, written by `flush` before the commit
-   * with the history: on PostgreSQL all in one statement. Only rows of cases this transaction
-   * holds (loaded, so locked, or inserted by it) are written here, and nothing reads them back
-   * before the commit (a load comes first in every transaction).
+   * The transaction's kept writes (`pendingWrites`): case and step rows this transaction inserts
+   * or changes, its history, its outgoing messages (PostgreSQL) and, in the inbox, the message's
+   * own row, all written just before the commit: on PostgreSQL in one statement. Only rows of
+   * cases this transaction holds (loaded, so locked, or inserted by it) are written here; a reader
+   * of them in the transaction flushes first (`CaseTransactions.load` does).
    */
   readonly writes: WriteBatch;
 
@@ -42,20 +43,19 @@ export class CaseUnitOfWork {
     readonly self: string,
     readonly now: Date,
   ) {
-    this.writes = new WriteBatch(tx);
+    this.writes = pendingWrites(tx);
   }
 
-  /** Appends to the case history (here, written by `flush` before the commit) and queues the event for local subscribers. */
+  /** Appends to the case history (kept with the transaction's writes by `keepHistory`) and queues the event for local subscribers. */
   event(c: CaseEntity, type: string, actor: string, stepIndex: number | null = null, details: Record<string, unknown> | null = null, province = this.self): Promise<void> {
     this.history.push({ caseId: c.id, at: this.now, type, province, actor: actor.slice(0, 100), stepIndex, details: details as never });
     this.published.push({ caseId: c.id, collaborationId: c.collaborationId, type, at: this.now.toISOString(), province, actor, stepIndex, details });
     return Promise.resolve();
   }
 
-  /** Writes the case and step changes and the history recorded so far (in the order recorded). */
-  async flush(): Promise<void> {
+  /** Adds the history recorded so far (in the order recorded) to the transaction's kept writes, in one multi-row insert. */
+  keepHistory(): void {
     this.writes.insert(CaseEventEntity, this.history.splice(0));
-    await this.writes.flush();
   }
 
   /** Records that this transaction holds the row of `c` (locked by CaseTransactions.load, or inserted by it). */

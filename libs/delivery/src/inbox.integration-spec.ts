@@ -53,4 +53,13 @@ describeEachDatabase('Inbox', (fresh) => {
     expect(reused.rsn).toMatch(/already used/);
     expect(await written()).toEqual(['m1']);
   });
+
+  it('the same message delivered twice at once (two replicas) takes effect once: both get the receipt stored first', async () => {
+    // No write of its own: the only conflict is the inbox row itself, kept for the commit (pendingWrites).
+    inbox.on('test.Nothing', () => Promise.resolve());
+    const [a, b] = await Promise.all([inbox.receive('130000', message('twice', 1, 'test.Nothing')), inbox.receive('130000', message('twice', 1, 'test.Nothing'))]);
+    expect(status(a)).toBe('ACCEPTED');
+    expect(b).toBe(a);
+    expect(await ds.getRepository(InboxMessageEntity).countBy({ sender: '130000', messageId: 'twice' })).toBe(1);
+  });
 });

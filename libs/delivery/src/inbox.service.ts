@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { FEDERATION_OPTIONS, FederationOptions, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
-import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
+import { isUniqueViolation, pendingWrites, runInTransaction } from '@tongban/persistence';
 import { DeliveryPayload } from '@tongban/proto';
 import { RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { receiptClaims } from './receipt-claims';
@@ -115,7 +115,9 @@ export class Inbox {
     }
     const claims = receiptClaims(this.self, m, status, reason, this.clock.epochSeconds(), this.federation?.envelopeDigest);
     const receipt = this.keys.signJws(RECEIPT_TYP, claims);
-    await tx.getRepository(InboxMessageEntity).insert({ sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
+    // Kept for the commit with the handler's own kept writes (on PostgreSQL one statement); a
+    // concurrent duplicate's unique violation still fails the commit and answers in once().
+    pendingWrites(tx).insert(InboxMessageEntity, { sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
     if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);
     else this.logger.debug(`accepted ${m.type} ${m.messageId} (stream ${m.stream} #${m.seq}) from ${m.sender}`);
     return receipt;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { currentCorrelationId } from '@tongban/observability';
-import { lockForTransaction } from '@tongban/persistence';
+import { lockForTransaction, pendingWrites } from '@tongban/persistence';
 
 // First key of pg_advisory_xact_lock(int, int) for outbox seq allocation; the second hashes schema,
 // peer and stream (a hash collision only makes two streams wait for each other).
@@ -47,11 +47,18 @@ export class Outbox {
     // would read the same MAX and collide. SQLite has one writer already.
     // (The same lock as before lockForTransaction: schema || '/' || peer || '/' || stream, hashed.)
     if (!o.streamLocked) await lockStream(tx, m.peer, m.stream);
+    // On PostgreSQL, a stream whose lock the caller holds goes with the transaction's kept writes
+    // (one statement at the commit). Its parts all read MAX(seq) from the snapshot before it, so a
+    // message counts the ones of its stream kept before it; SQLite runs them one by one (each sees
+    // the one before), and gains nothing from keeping them: it writes now.
+    const keep = o.streamLocked && tx.connection.options.type === 'postgres';
+    const tag = `outbox:${m.peer}/${m.stream}`;
+    const ahead = keep ? pendingWrites(tx).pendingTagged(tag) : 0;
     const now = this.clock.now().getTime();
     const id = randomUUID();
     const [sql, params] = tx.connection.driver.escapeQueryWithParameters(
       `INSERT INTO outbox_messages (id, peer, stream, seq, type, body, status, attempts, next_attempt_at, created_at, sign_kid, correlation_id)
-       SELECT :id, :peer, :stream, COALESCE(MAX(seq), 0) + 1, :type, :body, 'PENDING', 0, CAST(:now AS bigint), CAST(:createdAt AS bigint), :signKid, :correlationId
+       SELECT :id, :peer, :stream, COALESCE(MAX(seq), 0) + ${1 + ahead}, :type, :body, 'PENDING', 0, CAST(:now AS bigint), CAST(:createdAt AS bigint), :signKid, :correlationId
          FROM outbox_messages WHERE peer = :ofPeer AND stream = :ofStream`,
       {
         id,
@@ -69,7 +76,8 @@ export class Outbox {
       },
       {},
     );
-    await tx.query(sql, params);
+    if (keep) pendingWrites(tx).statement(sql, params, tag);
+    else await tx.query(sql, params);
     return id;
   }
 }

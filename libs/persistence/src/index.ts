@@ -4,7 +4,7 @@ export { MIGRATIONS } from './migrations';
 export { DataSource } from 'typeorm';
 export * from './retention';
 export { PreparedStatement } from './prepared-statement';
-export { runInTransaction, afterCommit } from './transaction';
+export { runInTransaction, afterCommit, pendingWrites } from './transaction';
 export { lockForTransaction } from './advisory-lock';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS } from './sqlite-writer';
 export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind, readAfterCommit } from './database-faults';

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { DomainException } from '@tongban/common';
 import { asDatabaseFault, databaseUnavailable, isConnectionLost } from './database-faults';
 import { transactionContext } from './sqlite-writer';
+import { WriteBatch } from './write-batch';
 
 const logger = new Logger('Transaction');
 
@@ -13,6 +14,8 @@ const detached = AsyncLocalStorage.snapshot();
 
 // After-commit callbacks per running transaction, one list per (save)point level.
 const hooks = new WeakMap<QueryRunner, (() => unknown)[][]>();
+// Writes kept to the end of a running transaction (or savepoint): `pendingWrites`.
+const batches = new WeakMap<QueryRunner, WriteBatch>();
 
 /**
  * The one way to run work in a transaction. `on` is a DataSource (or an EntityManager outside a
@@ -59,7 +62,11 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
     }
     hooks.set(runner, levels);
     try {
-      result = await transactionContext.run(runner, () => fn(runner.manager));
+      result = await transactionContext.run(runner, async () => {
+        const r = await fn(runner.manager);
+        await batches.get(runner)?.flush();
+        return r;
+      });
     } catch (e) {
       // The runner lets go of a connection that emitted 'error' (TypeORM releases it at once): whatever
       // the work threw after that (QueryRunnerAlreadyReleased, QueryRunnerProviderAlreadyReleased, a
@@ -79,6 +86,7 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
     }
   } finally {
     hooks.delete(runner);
+    batches.delete(runner);
     await runner.release().catch((e) => logger.warn(`release failed: ${(e as Error).message}`));
   }
   for (const cb of levels[0]) schedule(cb);
@@ -87,16 +95,21 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
 
 async function savepoint<T>(runner: QueryRunner, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
   const levels = hooks.get(runner);
+  // The outer transaction's kept writes are its own: written before the savepoint, so rolling
+  // back to it undoes only what was kept inside it.
+  await batches.get(runner)?.flush();
   await runner.startTransaction();
   levels?.push([]);
   try {
     const result = await fn(runner.manager);
+    await batches.get(runner)?.flush();
     await runner.commitTransaction();
     const mine = levels?.pop() ?? [];
     levels?.[levels.length - 1].push(...mine);
     return result;
   } catch (e) {
     levels?.pop();
+    batches.get(runner)?.discard();
     await runner.rollbackTransaction();
     throw e;
   }
@@ -111,6 +124,19 @@ export function afterCommit(tx: EntityManager, fn: () => unknown): void {
   const levels = tx.queryRunner ? hooks.get(tx.queryRunner) : undefined;
   if (!levels || !tx.queryRunner?.isTransactionActive) throw new Error('afterCommit needs the EntityManager of a transaction opened by runInTransaction');
   levels[levels.length - 1].push(fn);
+}
+
+/**
+ * The writes `tx`'s transaction keeps until its commit (see WriteBatch): written just before the
+ * COMMIT (or the release of a savepoint), together with what others kept in the same transaction
+ * (on PostgreSQL in one statement). Whoever reads a kept row in the transaction flushes first.
+ */
+export function pendingWrites(tx: EntityManager): WriteBatch {
+  const runner = tx.queryRunner;
+  if (!runner || !hooks.has(runner) || !runner.isTransactionActive) throw new Error('pendingWrites needs the EntityManager of a transaction opened by runInTransaction');
+  let batch = batches.get(runner);
+  if (!batch) batches.set(runner, (batch = new WriteBatch(tx)));
+  return batch;
 }
 
 function schedule(fn: () => unknown): void {

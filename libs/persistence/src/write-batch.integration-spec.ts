@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { describeEachDatabase } from '@tongban/testkit';
-import { DataSource, WriteBatch, buildDataSource, databaseStatementCount, jsonText, openDatabase, runInTransaction } from '@tongban/persistence';
+import { DataSource, WriteBatch, buildDataSource, databaseStatementCount, jsonText, openDatabase, pendingWrites, runInTransaction } from '@tongban/persistence';
 
 @Entity('wb_parents')
 class Parent {
@@ -81,6 +81,33 @@ describeEachDatabase('WriteBatch', (fresh, kind) => {
       expect(() => b.update(Child, { parentId: 'p1' }, { status: 'CANCELLED' })).toThrow(/primary key \(parentId, idx\)/);
       await b.flush();
     });
+    expect(await children('p1')).toEqual(['0:COMPLETED', '1:ASSIGNED']);
+  });
+
+  it("pendingWrites: a transaction's kept writes go out before its COMMIT; a savepoint's are undone with it, the outer ones stay", async () => {
+    await runInTransaction(ds, async (tx) => {
+      pendingWrites(tx).insert(Parent, { id: 'p3', n: 1, data: null });
+      await expect(
+        runInTransaction(tx, (inner) => {
+          pendingWrites(inner).update(Parent, { id: 'p3' }, { n: 99 });
+          pendingWrites(inner).insert(Child, { parentId: 'p3', idx: 0, status: 'WAITING' });
+          return Promise.reject(new Error('inner work failed'));
+        }),
+      ).rejects.toThrow('inner work failed');
+      pendingWrites(tx).insert(Child, { parentId: 'p3', idx: 1, status: 'ASSIGNED' });
+    });
+    expect(await ds.getRepository(Parent).findOneByOrFail({ id: 'p3' })).toMatchObject({ n: 1 });
+    expect(await children('p3')).toEqual(['1:ASSIGNED']);
+    expect(() => pendingWrites(ds.manager)).toThrow(/runInTransaction/);
+  });
+
+  it('a kept write that fails at the commit (unique violation) rolls the whole transaction back', async () => {
+    await expect(
+      runInTransaction(ds, async (tx) => {
+        await tx.getRepository(Child).insert({ parentId: 'p1', idx: 7, status: 'WAITING' });
+        pendingWrites(tx).insert(Parent, { id: 'p1', n: 5, data: null });
+      }),
+    ).rejects.toThrow();
     expect(await children('p1')).toEqual(['0:COMPLETED', '1:ASSIGNED']);
   });
 });

@@ -1,10 +1,11 @@
 import { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
-/** One pending write of a `WriteBatch`: rows to insert, or a patch for the row with a primary key. */
+/** One pending write of a `WriteBatch`: rows to insert, a patch for the row with a primary key, or a statement. */
 type Pending =
   | { kind: 'insert'; entity: EntityTarget<ObjectLiteral>; rows: QueryDeepPartialEntity<ObjectLiteral>[] }
-  | { kind: 'update'; entity: EntityTarget<ObjectLiteral>; key: ObjectLiteral; patch: QueryDeepPartialEntity<ObjectLiteral> };
+  | { kind: 'update'; entity: EntityTarget<ObjectLiteral>; key: ObjectLiteral; patch: QueryDeepPartialEntity<ObjectLiteral> }
+  | { kind: 'sql'; entity?: undefined; sql: string; params: unknown[]; tag?: string };
 
 /**
  * Writes of one transaction kept until `flush`, then sent in as few statements as the database
@@ -39,7 +40,7 @@ export class WriteBatch {
     if (given.length !== primary.length || !primary.every((p) => given.includes(p))) throw new Error(`WriteBatch.update needs the primary key (${primary.join(', ')}), got ${given.join(', ')}`);
     const same = (row: ObjectLiteral) => primary.every((p) => row[p] === (key as ObjectLiteral)[p]);
     for (const p of this.pending) {
-      if (p.entity !== entity) continue;
+      if (p.kind === 'sql' || p.entity !== entity) continue;
       const row = p.kind === 'insert' ? p.rows.find(same) : same(p.key) ? p.patch : undefined;
       if (row) {
         Object.assign(row, patch);
@@ -49,9 +50,27 @@ export class WriteBatch {
     this.pending.push({ kind: 'update', entity, key: { ...key }, patch: { ...patch } });
   }
 
+  /**
+   * Runs a write statement (placeholders as the driver escapes them: `$n` on PostgreSQL) at
+   * `flush`. It must not depend on another write of the batch. `tag`: counted by `pendingTagged`.
+   */
+  statement(sql: string, params: unknown[], tag?: string): void {
+    this.pending.push({ kind: 'sql', sql, params, tag });
+  }
+
+  /** How many statements tagged `tag` wait for the next `flush` (on PostgreSQL they will not see each other's rows). */
+  pendingTagged(tag: string): number {
+    return this.pending.filter((p) => p.kind === 'sql' && p.tag === tag).length;
+  }
+
+  /** Forgets the pending writes (their transaction or savepoint rolled back). */
+  discard(): void {
+    this.pending.length = 0;
+  }
+
   /** Sends the pending writes, in the order they were made. */
   async flush(): Promise<void> {
-    const statements = this.pending.splice(0).map((p) => this.statement(p));
+    const statements = this.pending.splice(0).map((p) => this.toSql(p));
     if (statements.length === 0) return;
     if (this.tx.connection.options.type !== 'postgres' || statements.length === 1) {
       for (const [sql, params] of statements) await this.tx.query(sql, params);
@@ -68,7 +87,8 @@ export class WriteBatch {
     await this.tx.query(`WITH ${parts.map((s, i) => `w${i} AS (${s})`).join(', ')} ${main}`, params);
   }
 
-  private statement(p: Pending): [string, unknown[]] {
+  private toSql(p: Pending): [string, unknown[]] {
+    if (p.kind === 'sql') return [p.sql, p.params];
     const qb = this.tx.createQueryBuilder();
     if (p.kind === 'insert') return qb.insert().into(p.entity).values(p.rows).updateEntity(false).getQueryAndParameters();
     return qb.update(p.entity).set(p.patch).where(p.key).updateEntity(false).getQueryAndParameters();

@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { CaseEventRecord, CaseStepEntity, CaseTransactions } from '@tongban/cases';
-import { afterCommit } from '@tongban/persistence';
+import { afterCommit, pendingWrites } from '@tongban/persistence';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookList } from './webhook-list';
@@ -64,6 +64,8 @@ export class WebhookRecorder implements OnModuleInit {
       if (r.stepIndex !== null) {
         const key = `${r.caseId}~${r.stepIndex}`;
         if (!performers.has(key)) {
+          // The case's writes are kept for the commit: written first, so a step inserted by this transaction is found.
+          await pendingWrites(tx).flush();
           const step = await tx.getRepository(CaseStepEntity).findOneBy({ caseId: r.caseId, idx: r.stepIndex });
           performers.set(key, step?.province ?? '');
         }
