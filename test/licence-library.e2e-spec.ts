@@ -19,7 +19,7 @@ import {
 import type { VerificationResult } from '@tongban/verification';
 import type { ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
-import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
+import { RECEIVER_ENV, WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
 // 北京 answers from the STAND-IN licence library (apps/licence-library, its own process with its own
 // field names, mapped by deploy/licence-library/stand-in-mapping.json) over HTTP, not from an imported
@@ -32,15 +32,6 @@ const HB = '130000';
 const TOKENS = newLibraryTokens();
 const SEED = join(ROOT, 'deploy', 'demo', `licences-${BJ}.json`);
 const SECRET = 'library-e2e-webhook-secret-0123';
-const FAST_DELIVERY = {
-  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
-  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
-  TONGBAN_DELIVERY_POLL_MS: '100',
-  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
-  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
-  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
-  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-};
 
 interface Notice {
   type: string;
@@ -72,7 +63,7 @@ beforeAll(async () => {
   const lib = await startLibrary();
   const bj = await gatewayOptions(BJ, {
     env: {
-      ...FAST_DELIVERY,
+      ...RECEIVER_ENV,
       ...librarySourceEnv(lib),
       TONGBAN_LICENCE_LIBRARY_TIMEOUT_MS: '1000',
       TONGBAN_LICENCE_LIBRARY_FEED_POLL_MS: '200',
@@ -80,7 +71,7 @@ beforeAll(async () => {
       TONGBAN_LICENCE_LIBRARY_BREAKER_FAILURES: '100',
     },
   });
-  const askers = await Promise.all([GD, HB].map((code) => gatewayOptions(code, { env: FAST_DELIVERY })));
+  const askers = await Promise.all([GD, HB].map((code) => gatewayOptions(code, { env: RECEIVER_ENV })));
   await Promise.all(askers.map(importDemoLicences)); // 北京's registry stays empty on purpose
   const list = await Promise.all([bj, ...askers].map(startGateway));
   await connectAll(list);

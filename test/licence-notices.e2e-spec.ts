@@ -1,7 +1,7 @@
 import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
 import type { AuditBody } from './support/bodies';
 import { waitFor } from './support/wait';
-import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
+import { RECEIVER_ENV, WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
 // Change notices (docs/protocol-notices.md) between real gateways: 广东 verifies a 北京 licence with
 // notify: true and has a webhook receiver in this test process; 北京 revokes the licence through its
@@ -10,15 +10,7 @@ import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
 const BJ = '110000';
 const GD = '440000';
 const HB = '130000';
-const ENV = {
-  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
-  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
-  TONGBAN_DELIVERY_POLL_MS: '100',
-  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
-  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
-  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
-  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-};
+const ENV = RECEIVER_ENV;
 const SECRET = 'notices-e2e-webhook-secret-0123';
 const [LICENCE, OTHER] = demoLicences(BJ).filter((l) => l.status === 'VALID');
 

@@ -1,6 +1,6 @@
 import { Gateway, call, startFederation, startGateway } from '@tongban/testkit';
 import { waitFor } from './support/wait';
-import { WebhookReceiver } from './support/webhook-receiver';
+import { RECEIVER_ENV, WebhookReceiver } from './support/webhook-receiver';
 
 // The webhook boundary at 北京: two local API clients each see and delete only their own webhooks
 // (administrators see and delete all); URLs to loopback, private, link-local and metadata addresses
@@ -9,16 +9,7 @@ import { WebhookReceiver } from './support/webhook-receiver';
 // to it are blocked at send time, counted in tongban_webhook_blocked_total and logged.
 const BJ = '110000';
 const HB = '130000';
-const ENV = {
-  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
-  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
-  TONGBAN_DELIVERY_POLL_MS: '100',
-  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
-  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '200',
-  TONGBAN_WEBHOOK_MAX_ATTEMPTS: '50',
-  TONGBAN_WEBHOOK_MAX_PER_CLIENT: '3',
-  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-};
+const ENV = { ...RECEIVER_ENV, TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '200', TONGBAN_WEBHOOK_MAX_ATTEMPTS: '50', TONGBAN_WEBHOOK_MAX_PER_CLIENT: '3' };
 
 interface Hook {
   id: string;

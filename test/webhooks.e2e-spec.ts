@@ -3,22 +3,13 @@ import { join } from 'node:path';
 import { Gateway, call, startFederation } from '@tongban/testkit';
 import type { AuditBody, CaseBody, ErrorBody } from './support/bodies';
 import { waitFor } from './support/wait';
-import { WebhookReceiver, signatureValid } from './support/webhook-receiver';
+import { RECEIVER_ENV, WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
 // Webhooks of a local system at 河北: a real HTTP receiver in this test process gets the case and
 // task events of a 户口迁移 case (北京 destination, 河北 origin), signed with HMAC-SHA256.
 const BJ = '110000';
 const HB = '130000';
-const ENV = {
-  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
-  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
-  TONGBAN_DELIVERY_POLL_MS: '100',
-  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
-  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
-  TONGBAN_WEBHOOK_MAX_ATTEMPTS: '4',
-  // The receiver is this test process on 127.0.0.1: loopback must be allowed explicitly.
-  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-};
+const ENV = { ...RECEIVER_ENV, TONGBAN_WEBHOOK_MAX_ATTEMPTS: '4' };
 
 /** What a webhook receiver gets (one case event). */
 interface WebhookEvent {

@@ -2,6 +2,7 @@
 // Starts real gateway processes and wires their trust, for `npm start`, the e2e tests and the
 // benchmarks. Plain CommonJS with no dependencies, so it runs before anything is installed.
 const { execFileSync, fork } = require('node:child_process');
+const { forkUntilReady } = require('./processes');
 const { randomBytes } = require('node:crypto');
 const { existsSync, mkdirSync } = require('node:fs');
 const path = require('node:path');
@@ -81,47 +82,30 @@ function startGateway(o) {
   const nn = o.code.slice(0, 2);
   const httpPort = o.httpPort || Number(`80${nn}`);
   const grpcPort = o.grpcPort || Number(`90${nn}`);
-  return new Promise((resolve, reject) => {
-    const proc = fork(GATEWAY_MAIN, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: o.execArgv || [] });
-    let output = '';
-    const keep = (chunk) => {
-      output = (output + chunk.toString()).slice(-20000);
-      if (o.echo) process.stdout.write(chunk);
-    };
-    proc.stdout.on('data', keep);
-    proc.stderr.on('data', keep);
-    const exitPromise = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-    const onExit = (code) => reject(new Error(`gateway ${o.code} exited (${code}) before ready:\n${output}`));
-    proc.once('exit', onExit);
-    proc.on('message', (m) => {
-      if (!m || m.type !== 'ready') return;
-      proc.off('exit', onExit);
-      resolve({
-        code: o.code,
-        httpPort,
-        grpcPort,
-        baseUrl: `http://127.0.0.1:${httpPort}`,
-        grpcEndpoint: `127.0.0.1:${grpcPort}`,
-        apiToken: o.secrets.apiToken,
-        adminToken: o.secrets.adminToken,
-        secrets: o.secrets,
-        options: o,
-        proc,
-        output: () => output,
-        exited: exitPromise,
-        /** Graceful stop (SIGTERM) and wait. */
-        stop: async () => {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-          return exitPromise;
-        },
-        /** Hard kill (SIGKILL) and wait. */
-        kill: async () => {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-          return exitPromise;
-        },
-      });
-    });
-  });
+  return forkUntilReady(GATEWAY_MAIN, { env, label: `gateway ${o.code}`, echo: o.echo, execArgv: o.execArgv }).then(({ proc, exited: exitPromise, output }) => ({
+    code: o.code,
+    httpPort,
+    grpcPort,
+    baseUrl: `http://127.0.0.1:${httpPort}`,
+    grpcEndpoint: `127.0.0.1:${grpcPort}`,
+    apiToken: o.secrets.apiToken,
+    adminToken: o.secrets.adminToken,
+    secrets: o.secrets,
+    options: o,
+    proc,
+    output,
+    exited: exitPromise,
+    /** Graceful stop (SIGTERM) and wait. */
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exitPromise;
+    },
+    /** Hard kill (SIGKILL) and wait. */
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      return exitPromise;
+    },
+  }));
 }
 
 /** Calls a gateway's HTTP API; returns {status, body}. */

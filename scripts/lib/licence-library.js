@@ -1,9 +1,9 @@
 'use strict';
 // Starts the STAND-IN licence library (apps/licence-library, docs/licence-library.md §6) as its own
 // process, for `npm start` and the e2e tests. Plain CommonJS like federation.js.
-const { fork } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const path = require('node:path');
+const { forkUntilReady } = require('./processes');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LIBRARY_MAIN = path.join(ROOT, 'dist', 'apps', 'licence-library', 'main.js');
@@ -29,37 +29,20 @@ function startLicenceLibrary(o) {
     ...(o.state ? { LICENCE_LIBRARY_STATE: o.state } : {}),
     ...(o.delayMs ? { LICENCE_LIBRARY_TEST_DELAY_MS: String(o.delayMs) } : {}),
   };
-  return new Promise((resolve, reject) => {
-    const proc = fork(LIBRARY_MAIN, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    let output = '';
-    const keep = (chunk) => {
-      output = (output + chunk.toString()).slice(-20000);
-      if (o.echo) process.stdout.write(chunk);
-    };
-    proc.stdout.on('data', keep);
-    proc.stderr.on('data', keep);
-    const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-    const onExit = (code) => reject(new Error(`stand-in licence library exited (${code}) before ready:\n${output}`));
-    proc.once('exit', onExit);
-    proc.on('message', (m) => {
-      if (!m || m.type !== 'ready') return;
-      proc.off('exit', onExit);
-      resolve({
-        url: `http://127.0.0.1:${m.port}`,
-        port: m.port,
-        token: o.token,
-        adminToken: o.adminToken,
-        proc,
-        exited,
-        output: () => output,
-        /** Graceful stop (SIGTERM) and wait. */
-        stop: async () => {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-          return exited;
-        },
-      });
-    });
-  });
+  return forkUntilReady(LIBRARY_MAIN, { env, label: 'stand-in licence library', echo: o.echo }).then(({ proc, ready, exited, output }) => ({
+    url: `http://127.0.0.1:${ready.port}`,
+    port: ready.port,
+    token: o.token,
+    adminToken: o.adminToken,
+    proc,
+    exited,
+    output,
+    /** Graceful stop (SIGTERM) and wait. */
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  }));
 }
 
 /** The gateway settings that make it answer from `library` with the stand-in's mapping (docs/licence-library.md §1). */

@@ -1,5 +1,6 @@
 'use strict';
-// Stopping child processes the benchmark and simulation scripts started.
+// Starting child processes that report ready over IPC, and stopping those the benchmark and
+// simulation scripts started.
 const childProcess = require('node:child_process');
 
 /** SIGTERM to every live child, SIGKILL to those still running after `graceMs`; resolves when all exited. */
@@ -47,4 +48,32 @@ function trackForkedChildren() {
   return children;
 }
 
-module.exports = { stopProcesses, trackForkedChildren };
+/**
+ * Forks `main` and resolves once it sends {type: 'ready'} over IPC, with the process, that message,
+ * its recent output (last 20,000 characters) and a promise of its exit; rejects with the output when
+ * it exits before.
+ * @param {string} main
+ * @param {{env: Record<string,string>, label: string, echo?: boolean, execArgv?: string[]}} o
+ */
+function forkUntilReady(main, o) {
+  return new Promise((resolve, reject) => {
+    const proc = childProcess.fork(main, [], { env: o.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: o.execArgv || [] });
+    let output = '';
+    const keep = (chunk) => {
+      output = (output + chunk.toString()).slice(-20000);
+      if (o.echo) process.stdout.write(chunk);
+    };
+    proc.stdout.on('data', keep);
+    proc.stderr.on('data', keep);
+    const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    const onExit = (code) => reject(new Error(`${o.label} exited (${code}) before ready:\n${output}`));
+    proc.once('exit', onExit);
+    proc.on('message', (m) => {
+      if (!m || m.type !== 'ready') return;
+      proc.off('exit', onExit);
+      resolve({ proc, ready: m, exited, output: () => output });
+    });
+  });
+}
+
+module.exports = { stopProcesses, trackForkedChildren, forkUntilReady };

@@ -2,6 +2,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 
+/**
+ * Gateway settings for e2e tests with a receiver: case messages, notices and webhooks retried fast,
+ * and loopback webhook URLs allowed (the receiver is this test process on 127.0.0.1).
+ */
+export const RECEIVER_ENV = {
+  TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50',
+  TONGBAN_DELIVERY_BACKOFF_CAP_MS: '400',
+  TONGBAN_DELIVERY_POLL_MS: '100',
+  TONGBAN_WEBHOOK_BACKOFF_BASE_MS: '50',
+  TONGBAN_WEBHOOK_BACKOFF_CAP_MS: '400',
+  TONGBAN_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+};
+
 /** One request a local system's webhook receiver got. `body` is the parsed JSON (undefined when the body is not JSON). */
 export interface ReceivedHook<T> {
   path: string;
