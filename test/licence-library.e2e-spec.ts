@@ -17,7 +17,7 @@ import {
   verificationBody,
 } from '@tongban/testkit';
 import type { VerificationResult } from '@tongban/verification';
-import type { ErrorBody } from './support/bodies';
+import type { ErrorBody, LicenceStatusChangedWebhook } from './support/bodies';
 import { waitFor } from './support/wait';
 import { RECEIVER_ENV, WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
@@ -33,20 +33,9 @@ const TOKENS = newLibraryTokens();
 const SEED = join(ROOT, 'deploy', 'demo', `licences-${BJ}.json`);
 const SECRET = 'library-e2e-webhook-secret-0123';
 
-interface Notice {
-  type: string;
-  subscriptionId: string;
-  issuerProvince: string;
-  licenceId: string;
-  status: string;
-  previous: string;
-  version: number;
-  reason: string;
-}
-
 let library: StandInLibrary | undefined;
 let gws: Record<string, Gateway>;
-let receiver: WebhookReceiver<Notice>;
+let receiver: WebhookReceiver<LicenceStatusChangedWebhook>;
 
 const startLibrary = async (port = 0, delayMs = 0) => (library = await startLicenceLibrary({ ...TOKENS, seed: SEED, port, delayMs }));
 async function stopLibrary(): Promise<void> {
@@ -59,7 +48,7 @@ const ask = (l: DemoLicence) => call<VerificationResult & ErrorBody>(gws[GD], 'P
 const validOnes = () => demoLicences(BJ).filter((l) => l.status === 'VALID' && (!l.validUntil || l.validUntil >= '2027-01-01'));
 
 beforeAll(async () => {
-  receiver = await WebhookReceiver.start<Notice>();
+  receiver = await WebhookReceiver.start<LicenceStatusChangedWebhook>();
   const lib = await startLibrary();
   const bj = await gatewayOptions(BJ, {
     env: {

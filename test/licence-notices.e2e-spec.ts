@@ -1,5 +1,5 @@
 import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
-import type { AuditBody } from './support/bodies';
+import type { AuditBody, LicenceStatusChangedWebhook } from './support/bodies';
 import { waitFor } from './support/wait';
 import { RECEIVER_ENV, WebhookReceiver, signatureValid } from './support/webhook-receiver';
 
@@ -14,18 +14,6 @@ const ENV = RECEIVER_ENV;
 const SECRET = 'notices-e2e-webhook-secret-0123';
 const [LICENCE, OTHER] = demoLicences(BJ).filter((l) => l.status === 'VALID');
 
-interface Notice {
-  id: string;
-  type: string;
-  subscriptionId: string;
-  issuerProvince: string;
-  licenceId: string;
-  status: string;
-  previous: string;
-  version: number;
-  changedAt: string;
-  reason: string;
-}
 interface Verified {
   status: string;
   notify?: { subscriptionId: string | null; outcome: string; expiresAt: string | null };
@@ -40,7 +28,7 @@ interface Subscription {
 }
 
 let gws: Record<string, Gateway>;
-let receiver: WebhookReceiver<Notice>;
+let receiver: WebhookReceiver<LicenceStatusChangedWebhook>;
 let base: string;
 
 const verify = (gw: Gateway, l: typeof LICENCE, extra: Record<string, unknown> = {}) => call<Verified>(gw, 'POST', '/v1/verifications', verificationBody(l, extra));
@@ -48,7 +36,7 @@ const issuerSide = async (query: string) => (await call<{ subscriptions: Subscri
 const audit = async (gw: Gateway, event: string) => (await call<AuditBody>(gw, 'GET', `/admin/audit?event=${event}&limit=1000`, undefined, gw.adminToken)).body.events;
 
 beforeAll(async () => {
-  receiver = await WebhookReceiver.start<Notice>();
+  receiver = await WebhookReceiver.start<LicenceStatusChangedWebhook>();
   base = receiver.base;
   const list = await startFederation([BJ, GD, HB], { env: ENV });
   gws = Object.fromEntries(list.map((g) => [g.code, g]));

@@ -64,3 +64,19 @@ export interface VerificationResultBody {
   attestation?: string;
   [more: string]: unknown;
 }
+
+/** The body of a `licence.status.changed` webhook (docs/protocol-notices.md). */
+export interface LicenceStatusChangedWebhook {
+  id: string;
+  type: string;
+  at: string;
+  subscriptionId: string;
+  issuerProvince: string;
+  licenceId: string;
+  licenceType: string;
+  status: string;
+  previous: string;
+  version: number;
+  changedAt: string;
+  reason: string;
+}
