@@ -1,5 +1,6 @@
 import { Gateway, call, demoLicence, startFederation, verificationBody } from '@tongban/testkit';
 import type { AuditBody, VerificationResultBody } from './support/bodies';
+import { deliveredOn, runHukouTransfer } from './support/hukou-case';
 import { waitFor } from './support/wait';
 
 // Own-key rotation and revocation propagated to peers through the reliable delivery path, while
@@ -159,4 +160,10 @@ it('a rotation from EdDSA to SM2SM3 (国密) with an overlap: zero failed calls 
   expect((await call(gws[HB], 'POST', '/v1/attestations/verify', { attestation: before })).body).toMatchObject({ valid: true, kid: old.kid });
   const jwks = (await (await fetch(`${gws[GD].baseUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string; crv: string }[] };
   expect(jwks.keys.find((k) => k.kid === next.kid)).toMatchObject({ alg: 'SM2SM3', crv: 'SM2' });
+  // Case delivery switched too: a case between 北京 and 广东 completes, and 广东 acknowledges 北京's
+  // messages with receipts under its new SM2 key, which 北京 checked (DELIVERED).
+  const { collaborationId } = await runHukouTransfer(gws[BJ], gws[GD]);
+  const receipts = (await deliveredOn(gws[BJ], gws[GD], collaborationId)).map((m) => JSON.parse(Buffer.from(m.receipt!.split('.')[0], 'base64url').toString()) as { alg: string; kid: string });
+  expect(receipts.length).toBeGreaterThan(0);
+  for (const h of receipts) expect(h).toMatchObject({ alg: 'SM2SM3', kid: next.kid });
 });
