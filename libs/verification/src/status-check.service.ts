@@ -111,12 +111,13 @@ export class AttestationStatusCheck {
   }
 
   /**
-   * Whether the cached list was signed before the attestation and says another status for its entry:
+   * Whether the cached list was signed before the attestation, or in the same second (iat is whole
+   * seconds, so within one second the order is unknown), and says another status for its entry:
    * e.g. a licence imported as REVOKED, attested for the first time after the list was cached (its
    * index was handed out after that list was signed), or a change between the two.
    */
   private async predates(row: StatusListCacheEntity, iss: string, ref: StatusRef, attested: Attested | undefined): Promise<boolean> {
-    if (!attested || !Number.isSafeInteger(attested.iat) || Math.floor(row.issuedAt.getTime() / 1000) >= attested.iat) return false;
+    if (!attested || !Number.isSafeInteger(attested.iat) || Math.floor(row.issuedAt.getTime() / 1000) > attested.iat) return false;
     if (!['VALID', 'SUSPENDED', 'REVOKED'].includes(String(attested.status))) return false;
     const claims = await this.verified(row.jws, iss, ref.list);
     const list = claims && this.decode(iss, claims);
