@@ -79,9 +79,10 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     certificateReads = 0;
   });
 
-  const ask = (creds: ChannelCredentials) =>
+  /** One whoAmI call on a channel of its own, closed after it (`options`: more channel options). */
+  const ask = (creds: ChannelCredentials, options: Record<string, number> = {}) =>
     new Promise<{ who?: string; code?: number; details?: string }>((resolve) => {
-      const c = new Client(`127.0.0.1:${port}`, creds);
+      const c = new Client(`127.0.0.1:${port}`, creds, options);
       c.makeUnaryRequest(
         service.whoAmI.path,
         (v: Buffer) => v,
@@ -208,21 +209,10 @@ describe('TransportSecurity: mutual TLS with participant identities', () => {
     const connections = jest.spyOn(tls, 'connect');
     // Each call on its own channel and connection (local subchannel pool): three handshakes to 110000 and
     // one to a server that is not 440000 (refused by the participant check, after the handshake).
-    const call = (peer: string) =>
-      new Promise<{ who?: string; code?: number }>((resolve) => {
-        const c = new Client(`127.0.0.1:${port}`, client.channelCredentials(peer), { 'grpc.use_local_subchannel_pool': 1 });
-        c.makeUnaryRequest(
-          service.whoAmI.path,
-          (v: Buffer) => v,
-          (b: Buffer) => b,
-          Buffer.alloc(0),
-          { deadline: Date.now() + 5000 },
-          (err, res) => {
-            c.close();
-            resolve(err ? { code: err.code } : { who: res!.toString() });
-          },
-        );
-      });
+    const call = async (peer: string) => {
+      const { who, code } = await ask(client.channelCredentials(peer), { 'grpc.use_local_subchannel_pool': 1 });
+      return who === undefined ? { code } : { who };
+    };
     try {
       expect(client.channelCredentials('110000')).toBe(client.channelCredentials('110000'));
       expect([await call('110000'), await call('110000'), await call('110000')]).toEqual([{ who: '130000' }, { who: '130000' }, { who: '130000' }]);
