@@ -288,30 +288,31 @@ function machineCpuMs() {
   }
 }
 
-let probeSeq = 0;
-/** Asks a gateway running scripts/sim/mem-probe.js for its memory figures (null if it does not answer). */
+/**
+ * Sends `request` to a gateway process over IPC and resolves with its first message that `isReply`
+ * accepts, or null when it does not answer within 10 s (or cannot be sent to).
+ */
+function askChild(proc, request, isReply) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), 10_000);
+    const on = (m) => isReply(m) && done(m);
+    function done(v) {
+      clearTimeout(timer);
+      proc.off('message', on);
+      resolve(v);
+    }
+    proc.on('message', on);
+    try {
+      proc.send(request);
+    } catch {
+      done(null);
+    }
+  });
+}
+
 /** TLS counters of every gateway (SIM_TLS_COUNT=1), summed: secure contexts, their CPU ms, client and server handshakes. */
 async function tlsTotals(gws) {
-  const rows = await pool(
-    gws,
-    8,
-    (g) =>
-      new Promise((resolve) => {
-        const timer = setTimeout(() => done(null), 10_000);
-        const on = (m) => m?.type === 'bench:tls:counts' && done(m);
-        function done(v) {
-          clearTimeout(timer);
-          g.proc.off('message', on);
-          resolve(v);
-        }
-        g.proc.on('message', on);
-        try {
-          g.proc.send({ type: 'bench:tls:count' });
-        } catch {
-          done(null);
-        }
-      }),
-  );
+  const rows = await pool(gws, 8, (g) => askChild(g.proc, { type: 'bench:tls:count' }, (m) => m?.type === 'bench:tls:counts'));
   const total = { gateways: 0, secureContexts: 0, secureContextCpuMs: 0, clientConnects: 0, clientSessionsReused: 0, serverHandshakes: 0, serverSessionsReused: 0 };
   for (const r of rows.filter(Boolean)) {
     total.gateways++;
@@ -320,25 +321,11 @@ async function tlsTotals(gws) {
   return total;
 }
 
+let probeSeq = 0;
+/** Asks a gateway running scripts/sim/mem-probe.js for its memory figures (null if it does not answer). */
 function probeMemory(gw, gc) {
-  return new Promise((resolve) => {
-    const id = ++probeSeq;
-    const onMessage = (m) => {
-      if (m && m.type === 'sim:mem' && m.id === id) done(m);
-    };
-    const timer = setTimeout(() => done(null), 10_000);
-    function done(v) {
-      clearTimeout(timer);
-      gw.proc.off('message', onMessage);
-      resolve(v);
-    }
-    gw.proc.on('message', onMessage);
-    try {
-      gw.proc.send({ type: 'sim:mem', id, gc });
-    } catch {
-      done(null);
-    }
-  });
+  const id = ++probeSeq;
+  return askChild(gw.proc, { type: 'sim:mem', id, gc }, (m) => m?.type === 'sim:mem' && m.id === id);
 }
 
 /** Median V8/native breakdown over gateways, before and after a full GC (MiB), with RSS after GC from /proc. */
