@@ -12,7 +12,8 @@
 // round. Medians over the rounds are reported, with each build's ratio to the bare arm and to the
 // first build.
 //
-// Env: AB_BUILDS (comma-separated checkout roots; default this checkout), AB_ROUNDS (default 5),
+// Env: AB_BUILDS (comma-separated checkout roots; default this checkout; `root#flags` runs that
+//      arm's gateways with extra node flags, e.g. `/work/main#--max-semi-space-size=8`), AB_ROUNDS (default 5),
 //      AB_REQUESTS (per round and arm, default 1500; a warm-up of as many runs first),
 //      AB_CONNECTIONS (default 64), AB_LICENCES (issuer registry size, default 20000).
 // Output: a table on stdout and .bench/verify-ab-<timestamp>.json.
@@ -36,7 +37,10 @@ const int = (name, def, min, max) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}-${max} (got ${v})`);
   return n;
 };
-const BUILDS = (process.env.AB_BUILDS || here.ROOT).split(',').map((p) => path.resolve(p));
+const BUILDS = (process.env.AB_BUILDS || here.ROOT).split(',').map((entry) => {
+  const [root, flags = ''] = entry.split('#');
+  return { root: path.resolve(root), execArgv: flags.split(' ').filter(Boolean) };
+});
 const ROUNDS = int('AB_ROUNDS', 5, 1, 100);
 const REQUESTS = int('AB_REQUESTS', 1500, 100, 1_000_000);
 const CONNECTIONS = int('AB_CONNECTIONS', 64, 1, 1024);
@@ -56,6 +60,13 @@ function cleanup() {
   return cleaning;
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => cleanup().finally(() => process.exit(130)));
+
+/** Peak and current resident memory of a process (MiB), from /proc. */
+function memMiBOf(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN);
+  return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+}
 
 let clockTicks;
 /** CPU time (user+system, ms) a process has used so far, from /proc. */
@@ -94,11 +105,11 @@ function load(target, bodiesFile, requests, pids) {
   });
 }
 
-async function startBuild(root, i, licencesFile) {
+async function startBuild({ root, execArgv }, i, licencesFile) {
   const fed = require(path.join(root, 'scripts', 'lib', 'federation.js'));
   const dir = path.join(tmpDir, `build${i}`);
   const tls = fed.localPki(path.join(dir, 'tls'), [ISSUER, ASKER], fed.newPkiSecrets());
-  const opts = (code) => ({ code, dir: path.join(dir, `gw-${code}`), secrets: fed.newSecrets(), tls: tls[code], httpPort: 0, grpcPort: 0 });
+  const opts = (code) => ({ code, dir: path.join(dir, `gw-${code}`), secrets: fed.newSecrets(), tls: tls[code], httpPort: 0, grpcPort: 0, execArgv });
   const issuerOptions = { ...opts(ISSUER), ...(await ports()) };
   const askerOptions = { ...opts(ASKER), ...(await ports()) };
   const imported = await fed.runCli(issuerOptions, ['licences', 'import', licencesFile]);
@@ -177,7 +188,7 @@ async function main() {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
-  BUILDS.forEach((b, i) => log(`  build ${i + 1}: ${b}`));
+  BUILDS.forEach((b, i) => log(`  build ${i + 1}: ${b.root}${b.execArgv.length ? ` (node ${b.execArgv.join(' ')})` : ''}`));
   const records = generateLicences(LICENCES);
   const licencesFile = path.join(tmpDir, 'licences.json');
   fs.writeFileSync(licencesFile, JSON.stringify(records));
@@ -215,6 +226,7 @@ async function main() {
       medianTotalUs: median(rounds.map((r) => total(r[a.name]))),
       medianReqPerSec: median(rounds.map((r) => r[a.name].reqPerSec)),
       bad: rounds.reduce((s, r) => s + r[a.name].bad, 0),
+      peakRssMiB: Object.fromEntries(Object.entries(a.pids).map(([k, p]) => [k, memMiBOf(p).peak])),
     };
   });
   const bare = summary.find((s) => s.name === 'bare');
@@ -225,7 +237,9 @@ async function main() {
     log(
       `  ${s.name.padEnd(8)} ${Object.entries(s.medianUs)
         .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-        .join(' + ')} = ${s.medianTotalUs.toFixed(0)} µs${ratios}   (median ${s.medianReqPerSec.toFixed(0)} req/s; bad ${s.bad})`,
+        .join(' + ')} = ${s.medianTotalUs.toFixed(0)} µs${ratios}   (median ${s.medianReqPerSec.toFixed(0)} req/s; bad ${s.bad}; peak RSS ${Object.entries(s.peakRssMiB)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(' / ')} MiB)`,
     );
   }
   log('='.repeat(100));
