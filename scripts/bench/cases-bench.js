@@ -9,9 +9,12 @@
 // SQLite, then on PostgreSQL with each gateway on its own database, then with 北京 as two
 // replicas sharing one database (the ratio to one replica is printed).
 // Env: BENCH_DURATION_S (default 20), BENCH_CONCURRENCY (default 16), BENCH_QUICK=1 (5 s),
-//      BENCH_SKIP_PG=1, BENCH_SKIP_SQLITE=1, BENCH_REPLICAS=0 (skip the two-replica run).
+//      BENCH_SKIP_PG=1, BENCH_SKIP_SQLITE=1, BENCH_REPLICAS=0 (skip the two-replica run),
+//      BENCH_PROFILE=1 (CPU-profile every gateway over the timed window: .cpuprofile files go to
+//      .bench/, a summary of each is printed; see cpuprofile-summary.js; the profiler costs CPU, so
+//      compare figures of profiled runs only with each other).
 //      Bounded in time; talks to 127.0.0.1 only.
-const { mkdtempSync, rmSync, mkdirSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
 const { tmpdir, cpus, totalmem } = require('node:os');
 const path = require('node:path');
 const fed = require('../lib/federation');
@@ -25,6 +28,28 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
 const PG_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const ENV = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '500', TONGBAN_DELIVERY_POLL_MS: '200', TONGBAN_LOG_LEVEL: 'warn' };
 const { BENCH_CATALOGUE, benchCaseBody } = require('./bench-catalogue');
+const profileSummary = require('./cpuprofile-summary');
+
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+/** Sends a profiling command to a gateway started with profile-preload.js and waits for its answer. */
+function profileCommand(gw, message, expect) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`profile ${gw.code}: no ${expect} within 30 s`)), 30_000);
+    const done = (err, m) => {
+      clearTimeout(timer);
+      gw.proc.off('message', on);
+      if (err) reject(err);
+      else resolve(m);
+    };
+    const on = (m) => {
+      if (m?.type === expect) done(undefined, m);
+      else if (m?.type === 'bench:profile:error') done(new Error(`profile ${gw.code}: ${m.message}`));
+    };
+    gw.proc.on('message', on);
+    gw.proc.send(message);
+  });
+}
 
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -93,6 +118,7 @@ async function run(label, database, bjReplicas = 1) {
         grpcPort: 29000 + port++,
         env: { ...ENV, ...extra },
         databaseUrl: urls[code],
+        execArgv: PROFILE ? ['-r', path.join(__dirname, 'profile-preload.js')] : [],
       });
     const bjSecrets = fed.newSecrets();
     // Replicas learn peers added through another replica from the shared database (trust refresh).
@@ -133,6 +159,7 @@ async function run(label, database, bjReplicas = 1) {
     const before = await gatewayCounters(gws);
     const statsBefore = { ...stats };
     const pgBefore = database === 'postgres' ? await pgCounters(databases) : undefined;
+    if (PROFILE) await Promise.all(gws.map((g) => profileCommand(g, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
     const opened = [];
     let failures = 0;
     const endAt = Date.now() + DURATION_S * 1000;
@@ -169,6 +196,15 @@ async function run(label, database, bjReplicas = 1) {
       await new Promise((r) => setTimeout(r, 500));
     }
     const after = await gatewayCounters(gws);
+    if (PROFILE) {
+      mkdirSync('.bench', { recursive: true });
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      for (const [i, g] of gws.entries()) {
+        const file = path.join('.bench', `cases-${database}-${stamp}-${g.code}-${i}.cpuprofile`);
+        await profileCommand(g, { type: 'bench:profile:stop', file }, 'bench:profile:written');
+        console.log(profileSummary.format(`${label} ${g.code}#${i} (${file})`, profileSummary.summarise(JSON.parse(readFileSync(file, 'utf8'))), 40));
+      }
+    }
     const elapsedS = (Date.now() - t0) / 1000;
     const robotStatements = (stats.polls - statsBefore.polls) * statementsPerPoll + (stats.found - statsBefore.found);
     await robot.stop();
