@@ -7,6 +7,7 @@ import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { countStatement } from './statement-count';
 import { installSqliteWriter } from './sqlite-writer';
+import { SQLITE_STATEMENT_CACHE_SIZE, bindIntegersAsParameters } from './sqlite-statements';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
 export type DatabaseTarget = { kind: 'sqlite'; path: string; writeWaitMs?: number } | { kind: 'postgres'; url: string; poolSize?: number; schema?: string; applicationName?: string };
@@ -44,6 +45,7 @@ export function buildDataSource(target: DatabaseTarget, entities: NonNullable<Da
       ...common,
       type: 'better-sqlite3',
       database: target.path,
+      statementCacheSize: SQLITE_STATEMENT_CACHE_SIZE,
       // WAL + NORMAL: durable at each checkpoint, and readers never block the writer.
       prepareDatabase: (db: { pragma: (s: string) => unknown }) => {
         db.pragma('journal_mode = WAL');
@@ -91,6 +93,7 @@ export async function openDatabase(ds: DataSource): Promise<DataSource> {
   } else {
     await ds.runMigrations({ transaction: 'each' });
     installSqliteWriter(ds, writeWaits.get(ds));
+    bindIntegersAsParameters(ds);
   }
   return ds;
 }

@@ -3,6 +3,7 @@ import { DataSource, QueryRunner } from 'typeorm';
 import { DomainException } from '@tongban/common';
 import { recordDatabaseFault } from './database-faults';
 import { countStatement } from './statement-count';
+import { StatementCache } from './sqlite-statements';
 
 /** How long a transaction or statement waits for the SQLite writer before giving up (503 UNAVAILABLE). */
 export const DEFAULT_SQLITE_WRITE_WAIT_MS = 10_000;
@@ -131,8 +132,8 @@ export function installSqliteWriter(ds: DataSource, waitMs = DEFAULT_SQLITE_WRIT
   const driver = ds.driver as unknown as { createQueryRunner: (mode: string) => QueryRunner };
   const shared = driver.createQueryRunner('master') as RunnerInternals;
   const Runner = shared.constructor as new (d: unknown) => RunnerInternals;
-  // Prepared statements belong to the connection, not to a runner: share one cache.
-  const statements = shared.stmtCache;
+  // Prepared statements belong to the connection, not to a runner: share one cache (LRU, see sqlite-statements.ts).
+  const statements = new StatementCache<unknown>();
 
   const create = (): QueryRunner => {
     const r = new Runner(driver);
