@@ -1,6 +1,6 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import { describeEachDatabase } from '@tongban/testkit';
-import { DataSource, WriteBatch, buildDataSource, databaseStatementCount, jsonText, openDatabase, pendingWrites, runInTransaction } from '@tongban/persistence';
+import { DataSource, WriteBatch, buildDataSource, databaseStatementCount, epochMs, jsonText, openDatabase, pendingWrites, runInTransaction } from '@tongban/persistence';
 
 @Entity('wb_parents')
 class Parent {
@@ -16,14 +16,27 @@ class Child {
   @Column({ type: 'varchar', length: 20 }) status: string;
 }
 
+@Entity('wb_events')
+class Event {
+  @PrimaryGeneratedColumn('increment') seq: number;
+  @Column({ type: 'bigint', transformer: epochMs }) at: Date;
+  @Column({ name: 'done_at', type: 'bigint', nullable: true, transformer: epochMs }) doneAt: Date | null;
+  @Column({ type: 'boolean', default: false }) flag: boolean;
+  @Column({ type: 'real', nullable: true }) ratio: number | null;
+  @Column({ type: 'varchar', length: 20, nullable: true }) note: string | null;
+}
+
 // The case unit of work writes a transaction's case, steps and history through a WriteBatch: on
 // PostgreSQL in one statement, so each part sees the snapshot from before it — what one part
 // writes another must never need to see.
 describeEachDatabase('WriteBatch', (fresh, kind) => {
   let ds: DataSource;
   beforeAll(async () => {
-    ds = await openDatabase(buildDataSource(fresh(), [Parent, Child]));
+    ds = await openDatabase(buildDataSource(fresh(), [Parent, Child, Event]));
     await ds.query('CREATE TABLE wb_parents (id varchar(20) PRIMARY KEY, n integer NOT NULL, data_json text)');
+    await ds.query(
+      `CREATE TABLE wb_events (seq ${kind === 'postgres' ? 'serial' : 'integer'} PRIMARY KEY${kind === 'postgres' ? '' : ' AUTOINCREMENT'}, at bigint NOT NULL, done_at bigint, flag boolean NOT NULL DEFAULT false, ratio real, note varchar(20))`,
+    );
     await ds.query('CREATE TABLE wb_children (parent_id varchar(20) NOT NULL REFERENCES wb_parents (id), idx integer NOT NULL, status varchar(20) NOT NULL, PRIMARY KEY (parent_id, idx))');
   });
   afterAll(() => ds.destroy());
@@ -109,5 +122,39 @@ describeEachDatabase('WriteBatch', (fresh, kind) => {
       }),
     ).rejects.toThrow();
     expect(await children('p1')).toEqual(['0:COMPLETED', '1:ASSIGNED']);
+  });
+
+  // The batch writes its own SQL (not TypeORM's query builders): rows must come out as a repository writes them.
+  it('writes rows as a repository would: transformers, booleans, defaults, generated keys, fractions, nulls', async () => {
+    const at = new Date(1_796_312_520_275);
+    await ds.getRepository(Event).insert([
+      { at, doneAt: null, flag: true, ratio: 0.25, note: 'repo' },
+      { at, doneAt: at, ratio: null, note: null },
+    ]);
+    await runInTransaction(ds, async (tx) => {
+      pendingWrites(tx).insert(Event, [
+        { at, doneAt: null, flag: true, ratio: 0.25, note: 'batch' },
+        { at, doneAt: at, ratio: null, note: null },
+      ]);
+    });
+    await runInTransaction(ds, async (tx) => {
+      pendingWrites(tx).update(Event, { seq: 3 }, { note: 'batch!', flag: false, doneAt: new Date(at.getTime() + 1), ratio: undefined });
+      pendingWrites(tx).update(Event, { seq: 4 }, { flag: true, ratio: 2 });
+    });
+    await ds.getRepository(Event).update({ seq: 1 }, { note: 'repo!', flag: false, doneAt: new Date(at.getTime() + 1), ratio: undefined });
+    await ds.getRepository(Event).update({ seq: 2 }, { flag: true, ratio: 2 });
+    const rows = await ds.getRepository(Event).find({ order: { seq: 'ASC' } });
+    const strip = (e: Event) => ({ ...e, seq: undefined, note: e.note?.replace(/repo|batch/, '') });
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(strip(rows[2])).toEqual(strip(rows[0]));
+    expect(strip(rows[3])).toEqual(strip(rows[1]));
+    expect(rows[0]).toMatchObject({ at, doneAt: new Date(at.getTime() + 1), flag: false, ratio: 0.25 });
+    expect(rows[1]).toMatchObject({ at, doneAt: at, flag: true, ratio: 2, note: null });
+    const types = await ds.query<Record<string, unknown>[]>(
+      kind === 'postgres'
+        ? 'SELECT seq, pg_typeof(at)::text AS at FROM wb_events ORDER BY seq'
+        : 'SELECT seq, typeof(at) AS at, typeof(flag) AS flag, typeof(ratio) AS ratio FROM wb_events ORDER BY seq',
+    );
+    expect(types.map((t) => ({ ...t, seq: undefined }))).toEqual([types[0], types[1], types[0], types[1]].map((t) => ({ ...t, seq: undefined })));
   });
 });

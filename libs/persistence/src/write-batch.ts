@@ -1,5 +1,7 @@
-import { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
+import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { DateUtils } from 'typeorm/util/DateUtils';
 
 /** One pending write of a `WriteBatch`: rows to insert, a patch for the row with a primary key, or a statement. */
 type Pending =
@@ -89,8 +91,111 @@ export class WriteBatch {
 
   private toSql(p: Pending): [string, unknown[]] {
     if (p.kind === 'sql') return [p.sql, p.params];
-    const qb = this.tx.createQueryBuilder();
-    if (p.kind === 'insert') return qb.insert().into(p.entity).values(p.rows).updateEntity(false).getQueryAndParameters();
-    return qb.update(p.entity).set(p.patch).where(p.key).updateEntity(false).getQueryAndParameters();
+    const meta = this.tx.connection.getMetadata(p.entity);
+    if (!plainEntity(meta)) {
+      const qb = this.tx.createQueryBuilder();
+      if (p.kind === 'insert') return qb.insert().into(p.entity).values(p.rows).updateEntity(false).getQueryAndParameters();
+      return qb.update(p.entity).set(p.patch).where(p.key).updateEntity(false).getQueryAndParameters();
+    }
+    return p.kind === 'insert' ? this.insertSql(meta, p.rows) : this.updateSql(meta, p.key, p.patch);
   }
+
+  /*
+   * The SQL of an insert or an update, written here rather than by TypeORM's query builders (which
+   * cost 6–7 % of a gateway's CPU in bench:cases, most of it rewriting property names in the SQL
+   * text): the same statement, with values prepared as TypeORM prepares them (column transformers,
+   * the driver's own conversions), for entities of plain columns (see plainEntity).
+   */
+
+  private insertSql(meta: EntityMetadata, rows: ObjectLiteral[]): [string, unknown[]] {
+    const driver = this.tx.connection.driver;
+    const postgres = driver.options.type === 'postgres';
+    // As TypeORM: PostgreSQL fills an increment column itself; SQLite is given NULL for it.
+    const columns = meta.columns.filter((c) => c.isInsert && !(postgres && c.isGenerated && c.generationStrategy === 'increment'));
+    const params: unknown[] = [];
+    const values = rows.map(
+      (row) =>
+        `(${columns
+          .map((c) => {
+            const v = prepared(driver, c, row);
+            if (v === undefined) return postgres ? 'DEFAULT' : c.default !== undefined && c.default !== null ? driver.normalizeDefault(c) : 'NULL';
+            return typeof v === 'function' ? String((v as () => unknown)()) : this.parameter(params, v);
+          })
+          .join(', ')})`,
+    );
+    return [`INSERT INTO ${this.table(meta)}(${columns.map((c) => driver.escape(c.databaseName)).join(', ')}) VALUES ${values.join(', ')}`, params];
+  }
+
+  private updateSql(meta: EntityMetadata, key: ObjectLiteral, patch: ObjectLiteral): [string, unknown[]] {
+    const driver = this.tx.connection.driver;
+    const params: unknown[] = [];
+    const set: string[] = [];
+    for (const property of Object.keys(patch)) {
+      if (patch[property] === undefined) continue;
+      const [column] = meta.findColumnsWithPropertyPath(property);
+      if (!column) throw new Error(`WriteBatch.update: ${meta.name} has no column for ${property}`);
+      if (!column.isUpdate) continue;
+      const v = prepared(driver, column, patch);
+      set.push(`${driver.escape(column.databaseName)} = ${typeof v === 'function' ? String((v as () => unknown)()) : this.parameter(params, v)}`);
+    }
+    if (set.length === 0) throw new Error(`WriteBatch.update: nothing to set in ${meta.name}`);
+    const where = meta.primaryColumns.map((c) => `${driver.escape(c.databaseName)} = ${this.parameter(params, driver.preparePersistentValue(c.getEntityValue(key), c))}`);
+    return [`UPDATE ${this.table(meta)} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`, params];
+  }
+
+  /** A placeholder for `value`: `$n` on PostgreSQL; on SQLite `?`, with the value bound as TypeORM's SQLite driver would write it. */
+  private parameter(params: unknown[], value: unknown): string {
+    if (this.tx.connection.driver.options.type === 'postgres') {
+      params.push(value);
+      return `$${params.length}`;
+    }
+    params.push(sqliteValue(value));
+    return '?';
+  }
+
+  private table(meta: EntityMetadata): string {
+    const driver = this.tx.connection.driver;
+    return meta.tablePath
+      .split('.')
+      .map((part) => driver.escape(part))
+      .join('.');
+  }
+}
+
+/** An entity of plain columns only (no embedded, relation, version, update-date, discriminator or generated uuid columns): its SQL is written by the batch. */
+const plain = new WeakMap<EntityMetadata, boolean>();
+function plainEntity(meta: EntityMetadata): boolean {
+  let ok = plain.get(meta);
+  if (ok === undefined) {
+    const column = (c: ColumnMetadata) =>
+      !c.embeddedMetadata &&
+      !c.relationMetadata &&
+      !c.referencedColumn &&
+      !c.isVersion &&
+      !c.isUpdateDate &&
+      !c.isDiscriminator &&
+      !c.isVirtual &&
+      !(c.isGenerated && c.generationStrategy !== 'increment');
+    ok = meta.columns.every(column) && meta.embeddeds.length === 0 && meta.relations.length === 0;
+    plain.set(meta, ok);
+  }
+  return ok;
+}
+
+/** The value of `column` in `row` as TypeORM writes it (transformer, driver conversions); an SQL expression (a function) as it is. */
+function prepared(driver: EntityManager['connection']['driver'], column: ColumnMetadata, row: ObjectLiteral): unknown {
+  const v = column.getEntityValue(row) as unknown;
+  return typeof v === 'function' ? v : (driver.preparePersistentValue(v, column) as unknown);
+}
+
+/**
+ * A value as better-sqlite3 should bind it to mean what TypeORM's SQLite driver writes: integers
+ * as 64-bit INTEGER (TypeORM writes them into the SQL text; a plain number would bind as REAL),
+ * booleans as 1/0, dates as its UTC datetime text.
+ */
+function sqliteValue(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? BigInt(v) : v;
+  if (typeof v === 'boolean') return BigInt(v ? 1 : 0);
+  if (v instanceof Date) return DateUtils.mixedDateToUtcDatetimeString(v);
+  return v;
 }
