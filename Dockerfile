@@ -18,6 +18,8 @@ RUN command -v g++ >/dev/null || { apt-get update && apt-get install -y --no-ins
 # swagger-ui-dist pulls in a telemetry postinstall (@scarf/scarf): keep it off.
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
+# The SM2 addon (native/sm2, dependency tongban-sm2 "file:native/sm2"): npm ci links and compiles it.
+COPY native native
 # The npm configuration (registry, auth; npmca: a CA bundle its cafile names) is a build secret:
 # mounted for this command only, never in a layer. Without the secrets npm uses its defaults.
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npmca npm ci --no-audit --no-fund
@@ -35,16 +37,20 @@ WORKDIR /src
 RUN command -v g++ >/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*; }
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
+COPY native native
 # better-sqlite3 is built for (or its prebuilt binary fetched for) this Node and glibc, the same as
-# the runtime stage's. Not needed at run time, left here: its C sources and objects, type
-# declarations, source maps, TypeORM's browser build. The last line proves the module still loads.
+# the runtime stage's, and so is the SM2 addon (native/sm2). Not needed at run time, left here: their
+# C sources' objects, type declarations, source maps, TypeORM's browser build. The last two lines
+# prove both native modules still load.
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npmca npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force \
   && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
             node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/.deps \
             node_modules/better-sqlite3/build/Release/test_extension.node node_modules/typeorm/browser \
+            native/sm2/build/Release/obj.target native/sm2/build/Release/.deps \
   && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
-  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+  && node -e "if (!require('tongban-sm2').sm2) throw require('tongban-sm2').loadError"
 
 # --- runtime: node, production node_modules, dist/, proto/, data/; read-only, not root ----------
 FROM ${NODE_IMAGE} AS runtime
@@ -59,6 +65,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # Files stay owned by root and read-only for the gateway user (uid 1000, "node" in this image).
 COPY --from=deps /src/node_modules node_modules
+# node_modules/tongban-sm2 is a link to ../native/sm2 (the compiled SM2 addon).
+COPY --from=deps /src/native native
 COPY --from=build /src/dist dist
 COPY package.json ./
 COPY proto proto

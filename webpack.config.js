@@ -3,7 +3,9 @@
 const nodeExternals = require('webpack-node-externals');
 module.exports = (options) => ({
   ...options,
-  externals: [nodeExternals()],
+  // tongban-sm2 (native/sm2) by name too: a checkout whose node_modules lacks its link still builds,
+  // and the gateway then falls back to OpenSSL for SM2 (libs/gm sm2-native.ts).
+  externals: [nodeExternals(), { 'tongban-sm2': 'commonjs tongban-sm2' }],
   devtool: 'source-map',
   optimization: { ...(options.optimization || {}), minimize: false },
 });

@@ -105,11 +105,12 @@ function checkDockerfile() {
       args[k.trim()] = expand(v.join('=').trim());
     } else if (op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(rest);
-      stages.push({ image: expand(m[1]), name: m[2], run: [], copy: [], env: {}, expose: [], user: undefined, healthcheck: undefined, cmd: undefined });
+      stages.push({ image: expand(m[1]), name: m[2], steps: [], run: [], copy: [], env: {}, expose: [], user: undefined, healthcheck: undefined, cmd: undefined });
     } else if (stages.length) {
       const s = stages[stages.length - 1];
       if (op === 'RUN') s.run.push(rest);
       if (op === 'COPY') s.copy.push(rest);
+      if (op === 'RUN' || op === 'COPY') s.steps.push({ op, rest });
       if (op === 'USER') s.user = rest;
       if (op === 'EXPOSE') s.expose.push(...rest.split(/\s+/).map((p) => Number(p.split('/')[0])));
       if (op === 'HEALTHCHECK') s.healthcheck = rest;
@@ -133,6 +134,27 @@ function checkDockerfile() {
   const prod = stages.find((s) => s.run.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)));
   if (!prod) problem(where, 'no stage runs npm ci --omit=dev');
   else if (prod !== runtime && !runtime.copy.some((c) => c.includes(`--from=${prod.name}`) && /node_modules/.test(c))) problem(where, `the runtime stage does not take node_modules from ${prod.name}`);
+  // A `file:` dependency (tongban-sm2 in native/sm2) must be in the stage before npm ci links and
+  // builds it, and node_modules' link to it must still resolve in the runtime stage.
+  const fileDeps = Object.values(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).dependencies ?? {})
+    .filter((v) => String(v).startsWith('file:'))
+    .map((v) =>
+      String(v)
+        .slice(5)
+        .replace(/^\.\/|\/$/g, ''),
+    );
+  const copies = (c, dir) => c.split(/\s+/).some((t) => !t.startsWith('--') && (dir === t.replace(/^\.\/|\/$/g, '') || dir.startsWith(`${t.replace(/^\.\/|\/$/g, '')}/`)));
+  for (const s of stages) {
+    const ci = s.steps.findIndex((st) => st.op === 'RUN' && /\bnpm ci\b/.test(st.rest));
+    if (ci < 0) continue;
+    for (const dir of fileDeps)
+      if (!s.steps.slice(0, ci).some((st) => st.op === 'COPY' && !/--from=/.test(st.rest) && copies(st.rest, dir)))
+        problem(where, `stage ${s.name ?? '?'}: npm ci before COPY of ${dir} (a file: dependency in package.json)`);
+  }
+  if (prod && prod !== runtime)
+    for (const dir of fileDeps)
+      if (!runtime.copy.some((c) => c.includes(`--from=${prod.name}`) && copies(c.replace(/\/src\//g, ''), dir)))
+        problem(where, `the runtime stage does not take ${dir} from ${prod.name} (node_modules links to it)`);
   if (runtime.copy.some((c) => /node_modules/.test(c) && build && c.includes(`--from=${build.name}`)))
     problem(where, 'the runtime stage copies node_modules with dev dependencies from the build stage');
   for (const what of ['dist', 'proto', 'data']) if (!runtime.copy.some((c) => new RegExp(`(^|\\s|/)${what}(\\s|/|$)`).test(c))) problem(where, `the runtime stage does not copy ${what}/`);

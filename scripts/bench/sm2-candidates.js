@@ -6,8 +6,9 @@
 // and ES256 from node:crypto, and node:crypto's one-shot SM2 (OpenSSL's own, with an EMPTY signer
 // identity: not interoperable, shown as the ceiling of OpenSSL's SM2 code).
 //
-//   tongban        libs/gm + libs/keys as built here (loaded through @swc/core): OpenSSL's SM2 via the
-//                  streaming Sign/Verify API with Z_A fed in front of the message
+//   tongban        libs/gm + libs/keys as built here (loaded through @swc/core): the tongban-sm2 addon
+//                  when built (else OpenSSL's SM2 via the streaming Sign/Verify API with Z_A fed in
+//                  front of the message); `npm run bench:sm2` compares the two
 //   sm-crypto      sm-crypto 0.5.8 (jsbn big integers)
 //   sm-crypto-v2   sm-crypto-v2 1.15.1 (@noble/curves inside)
 //   noble          @noble/curves 1.9.7 Weierstrass arithmetic on the SM2 curve with the GB/T 32918.2
@@ -20,29 +21,14 @@
 // Env: BENCH_MS (milliseconds per measurement, default 2000). Every candidate's signatures are also
 // checked against Tongban's verify (default identity): the "interop" column.
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MS = Number(process.env.BENCH_MS || 2000);
 
-// Load the TypeScript libs as they are (no build step): @tongban/* → libs/*/src, compiled by swc.
-const { transformSync } = require('@swc/core');
-const Module = require('node:module');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  const m = /^@tongban\/([a-z-]+)$/.exec(request);
-  return resolve.call(this, m ? path.join(ROOT, 'libs', m[1], 'src', 'index.ts') : request, ...rest);
-};
-require.extensions['.ts'] = (module, filename) => {
-  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
-    filename,
-    jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
-    module: { type: 'commonjs' },
-  });
-  module._compile(code, filename);
-};
+// Load the TypeScript libs as they are (no build step).
+require('../lib/ts-libs');
 const gm = require('@tongban/gm');
 const { Sm2SigningKey } = require(path.join(ROOT, 'libs', 'keys', 'src', 'sm2-signing-key.ts'));
 

@@ -69,7 +69,8 @@ function gatewayEnv(o) {
     ...(o.databaseUrl ? { TONGBAN_DATABASE_URL: o.databaseUrl } : { TONGBAN_SQLITE_PATH: path.join(o.dir, `tongban-${o.code}.sqlite`) }),
     ...(o.env || {}),
   };
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TONGBAN_')));
+  // TONGBAN_SM2_NATIVE passes through: CI sets it to `required` so every gateway proves the addon is used.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TONGBAN_') || k === 'TONGBAN_SM2_NATIVE'));
   return { ...clean, ...env };
 }
 

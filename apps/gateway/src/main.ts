@@ -5,6 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { accessDocumentProblems, RouteDeclarations } from '@tongban/access';
 import { errorMessage, errorStack } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
+import { Sm2Error, setSm2NativeMode, sm2Implementation } from '@tongban/gm';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
 import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi, withCorrelationId } from '@tongban/observability';
@@ -31,6 +32,14 @@ async function bootstrap(): Promise<void> {
   }
   const logger = new GatewayLogger(config.code, config.logFormat, LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
   for (const name of config.generated) logger.warn(`${name} is not set: using a development default (never do this in production)`, 'Config');
+  try {
+    setSm2NativeMode(config.sm2Native);
+  } catch (e) {
+    if (!(e instanceof Sm2Error)) throw e;
+    process.stderr.write(`tongban gateway: configuration error: ${e.message}\n`);
+    process.exit(78);
+  }
+  logger.log(`SM2 computed by ${sm2Implementation() === 'native' ? 'the tongban-sm2 addon (native/sm2)' : "Node's OpenSSL"} (TONGBAN_SM2_NATIVE=${config.sm2Native})`, 'Crypto');
   // The federation transport: mutual TLS with checked files, or plaintext behind the development
   // flag (loudly, at every start). Without either the gateway does not start.
   if (config.transport.kind === 'unset') {

@@ -205,6 +205,13 @@ describe('loadGatewayConfig', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_ALLOWED_ALGS: ' EdDSA , ES256 ' }).allowedAlgorithms).toEqual(['EdDSA', 'ES256']);
     });
 
+    it('TONGBAN_SM2_NATIVE: auto by default, required or off, nothing else', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).sm2Native).toBe('auto');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SM2_NATIVE: 'required' }).sm2Native).toBe('required');
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_SM2_NATIVE: 'off' }).sm2Native).toBe('off');
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SM2_NATIVE: 'yes' })).toMatch(/^TONGBAN_SM2_NATIVE \(sm2Native\): must be one of auto, required, off/);
+    });
+
     it('refuses TONGBAN_SIGNING_ALG other than EdDSA, ES256 or SM2SM3', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'HS256' })).toMatch(/^TONGBAN_SIGNING_ALG/);
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'SM2' })).toMatch(/^TONGBAN_SIGNING_ALG/);

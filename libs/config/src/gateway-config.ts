@@ -51,6 +51,8 @@ const schema = z
     apiTokens: z.string().optional(),
     adminToken: z.string().optional(),
     signingAlg: z.enum(ALGS).default('EdDSA'),
+    // SM2 arithmetic: the tongban-sm2 addon if it loaded (auto), the addon or no start (required), OpenSSL (off).
+    sm2Native: z.enum(['auto', 'required', 'off'], { message: 'must be one of auto, required, off' }).default('auto'),
     allowedAlgs: z
       .string()
       .default('EdDSA,ES256,SM2SM3')
@@ -195,6 +197,8 @@ export interface GatewayConfig {
   apiClients: ApiClient[];
   adminToken: string;
   signingAlg: Raw['signingAlg'];
+  /** TONGBAN_SM2_NATIVE: where SM2 is computed (libs/gm sm2-native.ts); `required` stops boot without the addon. */
+  sm2Native: Raw['sm2Native'];
   allowedAlgorithms: Raw['allowedAlgs'];
   envelopeDigest: Raw['envelopeDigest'];
   messageTtlSeconds: number;
@@ -361,6 +365,7 @@ function finish(r: Raw): GatewayConfig {
     apiClients,
     adminToken,
     signingAlg: r.signingAlg,
+    sm2Native: r.sm2Native,
     allowedAlgorithms: r.allowedAlgs,
     envelopeDigest: r.envelopeDigest,
     messageTtlSeconds: r.messageTtlS,

@@ -21,7 +21,9 @@ export type Sm2ErrorCode =
   /** A signer identity longer than 8191 bytes (its bit length must fit ENTL's 16 bits). */
   | 'SM2_SIGNER_ID_INVALID'
   /** This Node/OpenSSL does not compute SM2 as GB/T 32918 does (known-answer test failed): nothing is signed or verified. */
-  | 'SM2_SELF_TEST_FAILED';
+  | 'SM2_SELF_TEST_FAILED'
+  /** TONGBAN_SM2_NATIVE=required, but the tongban-sm2 addon (native/sm2) was not built or did not load. */
+  | 'SM2_NATIVE_UNAVAILABLE';
 
 /** Bad SM2 input; `code` is machine-readable, `message` names the field and the rule. */
 export class Sm2Error extends Error {

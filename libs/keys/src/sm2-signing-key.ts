@@ -1,5 +1,6 @@
-import { KeyObject, createECDH, createPrivateKey, createSign, generateKeyPairSync } from 'node:crypto';
-import { SM2_N, Sm2Error, Sm2PublicKey, sm2SignatureFromDer, sm2Verify, toBigInt } from '@tongban/gm';
+import { KeyObject, createECDH, createPrivateKey, createSign, generateKeyPairSync, randomFillSync } from 'node:crypto';
+import { SM2_N, Sm2Error, Sm2PublicKey, sm2Implementation, sm2MessageDigest, sm2NativeAddon, sm2SignatureFromDer, sm2Verify, toBigInt } from '@tongban/gm';
+import type { Sm2PrivateHandle } from '../../../native/sm2';
 
 // PKCS #8 PrivateKeyInfo { id-ecPublicKey, sm2 } wrapping SEC 1 ECPrivateKey { 1, d, [1] point }, as
 // `openssl genpkey -algorithm SM2` writes it. Keys are always rebuilt from this DER: Node's
@@ -17,7 +18,8 @@ export interface Sm2PrivateJwk {
   d: string;
 }
 
-let selfTested = false;
+// The implementations the signing self-test passed on (each is tested before its first use).
+const selfTested = new Set<'native' | 'openssl'>();
 
 function publicPointOf(d: Buffer): Buffer {
   const ecdh = createECDH('SM2');
@@ -27,10 +29,13 @@ function publicPointOf(d: Buffer): Buffer {
 
 /**
  * An SM2 signing key (GB/T 32918.2, SM3, Z_A with the default signer identity). Signs by reference:
- * the private scalar stays inside the OpenSSL key object and is never logged or returned, except as
+ * the private scalar stays inside the OpenSSL key object (and, once the tongban-sm2 addon has signed
+ * with it, as (1 + d)^-1 inside the addon's handle) and is never logged or returned, except as
  * PKCS #8 for sealing at rest (`pkcs8()`).
  */
 export class Sm2SigningKey {
+  private nativeHandle: Sm2PrivateHandle | null = null;
+
   private constructor(
     private readonly key: KeyObject,
     readonly publicKey: Sm2PublicKey,
@@ -88,29 +93,49 @@ export class Sm2SigningKey {
 
   /**
    * SM2-with-SM3 signature r‖s (64 bytes) over `message`, Z_A of the default identity unless
-   * `signerId` is given; k comes from OpenSSL's DRBG. Streaming Sign, not crypto.sign: see
-   * @tongban/gm sm2-verify.ts for why.
+   * `signerId` is given; k comes from OpenSSL's DRBG. Computed by the tongban-sm2 addon when it is
+   * active (`sm2Implementation()`), else by OpenSSL: streaming Sign, not crypto.sign (see
+   * @tongban/gm sm2-verify.ts for why).
    */
   sign(message: Uint8Array, signerId?: Uint8Array): Buffer {
-    if (!selfTested) this.selfTest();
+    if (!selfTested.has(sm2Implementation())) this.selfTest();
     return this.signWith(signerId ? this.publicKey.zaFor(signerId) : this.publicKey.za, message);
   }
 
   private signWith(za: Buffer, message: Uint8Array): Buffer {
+    const addon = sm2NativeAddon();
+    if (addon) {
+      if (!this.nativeHandle) {
+        const der = this.pkcs8();
+        this.nativeHandle = addon.privateKey(der.subarray(PKCS8_HEAD.length, PKCS8_HEAD.length + 32));
+        der.fill(0);
+      }
+      const e = sm2MessageDigest(za, message);
+      const k = Buffer.alloc(32);
+      try {
+        // The addon answers null for k = 0, k >= n, r = 0, r + k = n or s = 0: draw k again.
+        for (;;) {
+          const sig = addon.sign(this.nativeHandle, e, randomFillSync(k));
+          if (sig) return sig;
+        }
+      } finally {
+        k.fill(0);
+      }
+    }
     const s = createSign('sm3');
     s.update(za);
     s.update(message);
     return sm2SignatureFromDer(s.sign(this.key));
   }
 
-  // Once per process, before the first signature: a signature of ours must pass the verification
-  // that @tongban/gm checks against the GB/T 32918.5 known answer.
+  // Once per process and implementation, before the first signature: a signature of ours must pass
+  // the verification that @tongban/gm checks against the GB/T 32918.5 known answer.
   private selfTest(): void {
     const probe = Buffer.from('Tongban SM2 self-test');
     if (!sm2Verify(this.publicKey, probe, this.signWith(this.publicKey.za, probe))) {
-      throw new Sm2Error('SM2_SELF_TEST_FAILED', `SM2 signing self-test failed on Node ${process.version} / OpenSSL ${process.versions.openssl}: SM2 is unavailable`);
+      throw new Sm2Error('SM2_SELF_TEST_FAILED', `SM2 signing self-test failed (${sm2Implementation()}) on Node ${process.version} / OpenSSL ${process.versions.openssl}: SM2 is unavailable`);
     }
-    selfTested = true;
+    selfTested.add(sm2Implementation());
   }
 
   /**
