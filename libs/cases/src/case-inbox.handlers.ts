@@ -56,8 +56,9 @@ export class CaseInboxHandlers implements OnModuleInit {
     if (!peer || !this.trust.allowsItem(peer, o.itemCode)) throw new DeliveryRejection(`ITEM_NOT_ALLOWED: ${m.sender} may not route ${o.itemCode} to ${uow.self}`);
     const refusedRole = o.participants.find((p) => p.province === m.sender && !this.trust.allowsRole(peer, p.role));
     if (refusedRole) throw new DeliveryRejection(`ROLE_NOT_ALLOWED: ${m.sender} may not take the role ${refusedRole.role} in cases with ${uow.self}`);
-    const repo = uow.tx.getRepository(CaseEntity);
-    if (await repo.findOneBy({ collaborationId: o.collaborationId })) return;
+    // Already opened here (a second CaseOpened of the stream): one indexed read, no entity built.
+    const [sql, params] = uow.tx.connection.driver.escapeQueryWithParameters('SELECT 1 AS known FROM cases WHERE collaboration_id = :collaborationId', { collaborationId: o.collaborationId }, {});
+    if ((await uow.tx.query<unknown[]>(sql, params)).length > 0) return;
     const snapshot = json(o.receivedJson, 'received_json') as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
     if (!snapshot.case) throw new DeliveryRejection('received_json lacks the case item');
     const openedAt = fromTs(o.openedAt) ?? uow.now;
@@ -161,12 +162,11 @@ export class CaseInboxHandlers implements OnModuleInit {
       if (STEP_STATUSES.includes(status) && status !== s.status) uow.writes.update(CaseStepEntity, { caseId: c.id, idx: s.idx }, { status });
     }
     const at = fromTs(k.at) ?? uow.now;
-    await uow.tx
-      .getRepository(CaseEntity)
-      .update(
-        { id: c.id },
-        { state: k.state as CaseEntity['state'], closedAt: at, closeReason: k.reason.slice(0, 500), refusedStep: k.state === 'REFUSED' ? k.refusedStepIndex : null, updatedAt: uow.now },
-      );
+    uow.writes.update(
+      CaseEntity,
+      { id: c.id },
+      { state: k.state as CaseEntity['state'], closedAt: at, closeReason: k.reason.slice(0, 500), refusedStep: k.state === 'REFUSED' ? k.refusedStepIndex : null, updatedAt: uow.now },
+    );
     await uow.event(c, `CASE_${k.state}`, k.actor || m.sender, k.state === 'REFUSED' ? k.refusedStepIndex : null, { reason: k.reason }, m.sender);
   }
 

@@ -141,13 +141,12 @@ export class CaseOwner {
     if (step.province !== r.from) throw new DomainException('FORBIDDEN', `step ${r.stepIndex} is performed by ${step.province}, not ${r.from}`);
     const def = c.item.steps[step.idx];
     checkTransition(step, r.outcome, def);
-    const repo = uow.tx.getRepository(CaseStepEntity);
     const status: StepStatus = r.outcome;
     const patch: Partial<CaseStepEntity> = { status, actor: r.actor.slice(0, 100), reason: r.reason ?? null };
     if (r.outcome === 'ACCEPTED') patch.acceptedAt = uow.now;
     if (r.outcome === 'COMPLETED' || r.outcome === 'REFUSED') patch.finishedAt = uow.now;
     if (r.outcome === 'COMPLETED') patch.outputs = checkOutputs(def.outputs, r.outputs ?? {});
-    await repo.update({ caseId: c.id, idx: step.idx }, patch);
+    uow.writes.update(CaseStepEntity, { caseId: c.id, idx: step.idx }, patch);
     Object.assign(step, patch);
     await uow.event(c, `STEP_${r.outcome}`, r.actor, step.idx, { ...(r.reason ? { reason: r.reason } : {}), ...(patch.outputs ? { outputs: patch.outputs } : {}) }, r.from);
     // The performer already holds this status; the next step's performer learns a completion from

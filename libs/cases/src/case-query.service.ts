@@ -60,7 +60,13 @@ export class CaseQuery {
     if (rows.length === 0) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
     const c = hydrate(this.ds, CaseEntity, rows[0], 'c');
     const steps = rows.filter((r) => r.c__id === rows[0].c__id && r.s__case_id != null).map((r) => hydrate(this.ds, CaseStepEntity, r, 's'));
-    const events = await this.ds.getRepository(CaseEventEntity).find({ where: { caseId: c.id }, order: { seq: 'ASC' } });
+    // Raw SQL and hydrate rather than a repository find: the view answers every case request.
+    const [eventsSql, eventsParams] = this.ds.driver.escapeQueryWithParameters(
+      `SELECT ${selectColumns(this.ds, CaseEventEntity, 'e')} FROM case_events e WHERE e.case_id = :caseId ORDER BY e.seq`,
+      { caseId: c.id },
+      {},
+    );
+    const events = (await this.ds.query<Record<string, unknown>[]>(eventsSql, eventsParams)).map((r) => hydrate(this.ds, CaseEventEntity, r, 'e'));
     return {
       ...this.summary(c, steps),
       participants: c.participants,
@@ -103,12 +109,22 @@ export class CaseQuery {
   async tasks(q: TaskListQuery) {
     const statuses = q.status ?? OPEN_STEP;
     const limit = q.limit ?? 200;
-    const steps = await this.ds.getRepository(CaseStepEntity).find({ where: { province: this.self, status: In(statuses) }, take: limit, order: { dueAt: 'ASC' } });
-    const cases = steps.length ? await this.ds.getRepository(CaseEntity).find({ where: { id: In([...new Set(steps.map((s) => s.caseId))]) } }) : [];
-    const byId = new Map(cases.map((c) => [c.id, c]));
+    // Steps and their cases in one statement (robots poll this), each case built once.
+    const [sql, params] = this.ds.driver.escapeQueryWithParameters(
+      `SELECT ${selectColumns(this.ds, CaseStepEntity, 's')}, ${selectColumns(this.ds, CaseEntity, 'c')}
+         FROM case_steps s JOIN cases c ON c.id = s.case_id
+        WHERE s.province = :self AND s.status IN (:...statuses)
+        ORDER BY s.due_at LIMIT ${Number(limit)}`,
+      { self: this.self, statuses },
+      {},
+    );
+    const rows = await this.ds.query<Record<string, unknown>[]>(sql, params);
+    const byId = new Map<unknown, CaseEntity>();
     return {
-      tasks: steps.map((s) => {
-        const c = byId.get(s.caseId)!;
+      tasks: rows.map((r) => {
+        const s = hydrate(this.ds, CaseStepEntity, r, 's');
+        let c = byId.get(r.c__id);
+        if (!c) byId.set(r.c__id, (c = hydrate(this.ds, CaseEntity, r, 'c')));
         return {
           ...this.step(c, s),
           id: `${c.collaborationId}~${s.idx}`,

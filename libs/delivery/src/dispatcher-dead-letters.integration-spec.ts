@@ -101,7 +101,11 @@ describeEachDatabase('Dispatcher dead letters (poison messages)', (fresh) => {
     // The cause is fixed (the script is used up): re-queue m1 only; m2 follows it.
     expect(await admin.requeue(m1)).toMatchObject({ status: 'PENDING', attempts: 0, failureCode: null, failureCount: 0, deadReason: null });
     await until('m2 delivered', m2, (r) => r.status === 'DELIVERED');
-    expect(await row(m1)).toMatchObject({ status: 'DELIVERED', failureCount: 0, failureCode: null });
+    // The end of a delivery (a prepared statement): receipt and time stored, lease and failure run cleared.
+    const delivered = await row(m1);
+    expect(delivered).toMatchObject({ status: 'DELIVERED', failureCount: 0, failureCode: null, leaseOwner: null, leaseUntil: null, lastError: null });
+    expect(JSON.parse(delivered.receipt ?? '{}')).toMatchObject({ mid: m1, sta: 'ACCEPTED' });
+    expect(delivered.deliveredAt?.getTime()).toBeGreaterThan(Date.now() - 60_000);
     const order = peer.calls.filter((c) => c !== 'other');
     expect(order.slice(-2)).toEqual(['m1', 'm2']);
   });

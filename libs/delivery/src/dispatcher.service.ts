@@ -10,7 +10,7 @@ import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 import { receiptDigestMatches } from './receipt-claims';
 import { DeliveryHolds } from './delivery-holds';
-import { claimLeases } from '@tongban/persistence';
+import { PreparedStatement, claimLeases } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -30,6 +30,8 @@ const KEY_REFUSALS = new Set(['UNKNOWN_KEY', 'KEY_RETIRED', 'KEY_REVOKED']);
 export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger = new Logger('Dispatcher');
   private readonly owner = randomUUID();
+  /** A delivery's end (its receipt stored), once per message: one prepared statement, not a query builder per message. */
+  private readonly delivered: PreparedStatement;
 
   constructor(
     private readonly ds: DataSource,
@@ -41,6 +43,11 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     @Optional() private readonly holds?: DeliveryHolds,
   ) {
     super();
+    this.delivered = new PreparedStatement(
+      ds,
+      `UPDATE outbox_messages SET status = 'DELIVERED', delivered_at = ?, receipt = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, failure_code = NULL, failure_count = 0
+        WHERE id = ? AND lease_owner = ?`,
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -99,19 +106,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || !receiptDigestMatches(c, body)) {
         throw new ReceiptInvalidError(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
-      await repo.update(
-        { id: m.id, leaseOwner: this.owner },
-        {
-          status: 'DELIVERED',
-          deliveredAt: this.clock.now(),
-          receipt: response.receipt,
-          leaseOwner: null,
-          leaseUntil: null,
-          lastError: c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null,
-          failureCode: null,
-          failureCount: 0,
-        },
-      );
+      await this.delivered.run([this.clock.now().getTime(), response.receipt, c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null, m.id, this.owner]);
       if (c.sta === 'REJECTED') this.logger.warn(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`);
       if (m.attempts > 0) {
         // The peer is back: let the rest of its queue go now instead of waiting out the backoff.

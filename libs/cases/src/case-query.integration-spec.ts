@@ -1,0 +1,93 @@
+import { CatalogueStore } from '@tongban/catalogue';
+import { SystemClock } from '@tongban/common';
+import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
+import { describeEachDatabase } from '@tongban/testkit';
+import { CaseEntity } from './case.entity';
+import { CaseEventEntity } from './case-event.entity';
+import { CaseQuery } from './case-query.service';
+import { CaseStepEntity, UNWORKED_STEP } from './case-step.entity';
+
+// The view and the task list read with hand-written SQL (one statement for the tasks, case and
+// steps joined): what they return must be what the entities hold.
+describeEachDatabase('CaseQuery reads', (fresh) => {
+  let ds: DataSource;
+  let query: CaseQuery;
+  const at = new Date(1_796_312_520_275);
+
+  const caseRow = (n: number): CaseEntity => ({
+    id: `case-${n}`,
+    collaborationId: `110000-20261203-000000000${n}`,
+    itemCode: 'X',
+    itemVersion: 'v1',
+    item: { name: `item ${n}`, steps: [], materials: [] } as never,
+    mode: 'JOINT',
+    owner: '110000',
+    state: 'OPEN',
+    participants: { A: '110000', B: '130000' },
+    applicantName: `applicant ${n}`,
+    applicantIdNumber: '11010519491231002X',
+    received: { by: 'office' },
+    materials: [],
+    currentStep: 1,
+    createdAt: at,
+    updatedAt: at,
+    closedAt: null,
+    closeReason: null,
+    refusedStep: null,
+  });
+  const step = (caseId: string, idx: number, province: string, status: CaseStepEntity['status']): CaseStepEntity => ({
+    caseId,
+    idx,
+    role: idx === 0 ? 'A' : 'B',
+    province,
+    action: `ACT${idx}`,
+    name: `step ${idx}`,
+    timeLimitDays: 5,
+    status,
+    assignedAt: status === 'WAITING' ? null : at,
+    dueAt: null,
+    ...UNWORKED_STEP,
+    outputs: idx === 0 ? { doc: 'D-1' } : null,
+  });
+
+  beforeAll(async () => {
+    ds = await openDatabase(buildDataSource(fresh(), [CaseEntity, CaseStepEntity, CaseEventEntity]));
+    await ds.getRepository(CaseEntity).insert([caseRow(1), caseRow(2)] as never);
+    await ds
+      .getRepository(CaseStepEntity)
+      .insert([step('case-1', 0, '110000', 'COMPLETED'), step('case-1', 1, '130000', 'ASSIGNED'), step('case-2', 0, '110000', 'COMPLETED'), step('case-2', 1, '130000', 'ACCEPTED')]);
+    await ds.getRepository(CaseEventEntity).insert([
+      { caseId: 'case-1', at, type: 'CASE_OPENED', province: '110000', actor: 'office', stepIndex: null, details: { itemCode: 'X' } },
+      { caseId: 'case-2', at, type: 'CASE_OPENED', province: '110000', actor: 'office', stepIndex: null, details: null },
+      { caseId: 'case-1', at, type: 'STEP_ASSIGNED', province: '110000', actor: 'office', stepIndex: 1, details: { province: '130000' } },
+    ]);
+  });
+  afterAll(() => ds.destroy());
+
+  it("lists the open steps this province performs, each with its case's fields", async () => {
+    query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '130000');
+    const { tasks } = await query.tasks({});
+    expect(tasks.map((t) => [t.id, t.status, t.caseId, t.itemName, t.caseState, t.applicant.name, t.acceptingProvince]).sort()).toEqual([
+      ['110000-20261203-0000000001~1', 'ASSIGNED', 'case-1', 'item 1', 'OPEN', 'applicant 1', '110000'],
+      ['110000-20261203-0000000002~1', 'ACCEPTED', 'case-2', 'item 2', 'OPEN', 'applicant 2', '110000'],
+    ]);
+    expect((await query.tasks({ status: ['ACCEPTED'] })).tasks.map((t) => t.id)).toEqual(['110000-20261203-0000000002~1']);
+    expect((await query.tasks({ limit: 1 })).tasks).toHaveLength(1);
+    expect((await new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '120000').tasks({})).tasks).toEqual([]);
+  });
+
+  it('views a case with its steps and its history in order, the ID number masked', async () => {
+    query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '110000');
+    const v = await query.view('110000-20261203-0000000001');
+    expect(v.applicant.idNumber).not.toBe('11010519491231002X');
+    expect(v.steps.map((s) => [s.index, s.status, s.outputs])).toEqual([
+      [0, 'COMPLETED', { doc: 'D-1' }],
+      [1, 'ASSIGNED', null],
+    ]);
+    expect(v.events.map((e) => [e.type, e.at, e.stepIndex, e.details])).toEqual([
+      ['CASE_OPENED', at.toISOString(), null, { itemCode: 'X' }],
+      ['STEP_ASSIGNED', at.toISOString(), 1, { province: '130000' }],
+    ]);
+    expect(v.events[0].seq).toBeLessThan(v.events[1].seq);
+  });
+});
