@@ -3,7 +3,7 @@
 // Layer rules from docs/conventions: apps are wiring (no typeorm, no jose); only libs/keys may
 // touch private keys (createPrivateKey, generateKeyPair*, crypto sign); testkit stays out of
 // production code; nothing but libs/config reads process.env; transactions open only through
-// runInTransaction (libs/persistence).
+// runInTransaction (libs/persistence); no async_hooks (AsyncLocalStorage) outside two allowed files.
 const { readFileSync, readdirSync, statSync } = require('node:fs');
 const path = require('node:path');
 
@@ -41,6 +41,17 @@ const rules = [
   // One transaction entry point (runInTransaction): it owns the SQLite writer, after-commit work
   // and the retry rules; a transaction opened around it would bypass all three.
   { where: /^(apps|libs\/(?!persistence\/))/, forbid: /\.(transaction|startTransaction)\(/, why: 'open transactions with runInTransaction from @tongban/persistence' },
+  // No async context on the request path: in Node 20 an AsyncLocalStorage entered once installs
+  // promise hooks for the whole process (4–5 % of CPU per verification on each gateway, issue 10).
+  // Pass what a request needs (its correlation id) explicitly. The two allowed uses are off while a
+  // gateway serves verifications: confirmed-writes.ts (only while a counted request runs, never for
+  // a verification) and sqlite-writer.ts (self-wait diagnosis, off unless a test switches it on).
+  {
+    where: /^(apps|libs\/(?!persistence\/src\/(confirmed-writes|sqlite-writer)\.ts$))/,
+    forbid: /from ['"](node:)?async_hooks['"]|require\(['"](node:)?async_hooks['"]\)/,
+    why: 'no AsyncLocalStorage or async hooks in the gateway: pass request context explicitly (libs/observability/README.md)',
+    tests: false,
+  },
 ];
 const problems = [];
 for (const file of [...walk(path.join(ROOT, 'apps')), ...walk(path.join(ROOT, 'libs'))]) {

@@ -8,7 +8,7 @@ import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { Sm2Error, setSm2NativeMode, sm2Implementation } from '@tongban/gm';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
-import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi, withCorrelationId } from '@tongban/observability';
+import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
 import { ConfirmedWrites, countingWrites } from '@tongban/persistence';
 import { GatewayModule } from './gateway.module';
 import { RequestWithWrites } from './http/http-error.filter';
@@ -86,18 +86,29 @@ async function bootstrap(): Promise<void> {
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', (req: RequestWithWrites & { headers: Record<string, unknown> }, reply: { header(n: string, v: string): unknown }, done: () => void) => {
-      const id = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
-      req.headers[CORRELATION_HEADER] = id;
-      reply.header(CORRELATION_HEADER, id);
-      // The writes the database confirms for this request, so that a later 503 does not say
-      // "nothing was stored" when something was (read by HttpErrorFilter from the request).
-      const writes = (req.confirmedWrites = new ConfirmedWrites());
-      // Current for the rest of the request (Fastify carries the context through body parsing into
-      // the handler): set here rather than by a Nest interceptor, which cost an rxjs pipeline and an
-      // AsyncResource per request on the verification path.
-      countingWrites(writes, () => withCorrelationId(id, done));
-    });
+    .addHook(
+      'onRequest',
+      (
+        req: RequestWithWrites & { headers: Record<string, unknown>; routeOptions?: { config?: { countsNoWrites?: boolean } } },
+        reply: { header(n: string, v: string): unknown; raw: { once(event: 'close', fn: () => void): unknown } },
+        done: () => void,
+      ) => {
+        const id = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
+        req.headers[CORRELATION_HEADER] = id;
+        reply.header(CORRELATION_HEADER, id);
+        // The correlation id travels explicitly from here (the header, read by Ctx and the error
+        // filter), never in async context. The writes the database confirms for this request are
+        // counted so that a later 503 does not say "nothing was stored" when something was (read by
+        // HttpErrorFilter from the request); not for routes that await no write of their own (the
+        // verifications), which then run without Node's async hooks (confirmed-writes.ts).
+        if (req.routeOptions?.config?.countsNoWrites) return done();
+        const writes = (req.confirmedWrites = new ConfirmedWrites());
+        // Fastify carries the scope through body parsing into the handler; it ends when the
+        // response closes (sent or aborted).
+        const counted = countingWrites(writes, done);
+        reply.raw.once('close', counted.end);
+      },
+    );
   const shutdown = app.get(ShutdownState);
   fastify.addHook('onSend', closeConnectionsWhenDraining(shutdown) as never);
   const document = setupOpenApi(app, {

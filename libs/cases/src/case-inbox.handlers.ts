@@ -31,12 +31,15 @@ export class CaseInboxHandlers implements OnModuleInit {
   onModuleInit(): void {
     const on = (type: string, fn: (uow: CaseUnitOfWork, m: IncomingMessage) => Promise<void>) =>
       this.inbox.on(type, (tx, m) =>
-        this.txs.within(tx, (uow) =>
-          fn(uow, m).catch((e) => {
-            // A lost or busy database is no fault of the message: the sender retries (gRPC UNAVAILABLE).
-            if (e instanceof DomainException && e.code !== 'UNAVAILABLE') throw new DeliveryRejection(`${e.code}: ${e.message}`);
-            throw e;
-          }),
+        this.txs.within(
+          tx,
+          (uow) =>
+            fn(uow, m).catch((e) => {
+              // A lost or busy database is no fault of the message: the sender retries (gRPC UNAVAILABLE).
+              if (e instanceof DomainException && e.code !== 'UNAVAILABLE') throw new DeliveryRejection(`${e.code}: ${e.message}`);
+              throw e;
+            }),
+          m.correlationId,
         ),
       );
     on(CaseMessage.Opened, (uow, m) => this.opened(uow, m));

@@ -19,24 +19,24 @@ export class CaseNotes {
   ) {}
 
   /** Records a postal event (`POSTAL_<ITEM>_<EVENT>`). */
-  postal(ref: string, body: unknown, actor: string): Promise<void> {
+  postal(ref: string, body: unknown, actor: string, correlationId?: string): Promise<void> {
     const p = parseOrThrow(postalSchema, body);
-    return this.record(ref, `POSTAL_${p.item}_${p.event}`, { carrier: p.carrier, trackingNumber: p.trackingNumber }, actor);
+    return this.record(ref, `POSTAL_${p.item}_${p.event}`, { carrier: p.carrier, trackingNumber: p.trackingNumber }, actor, correlationId);
   }
 
   /** Records that the result was delivered (electronically or at a window). */
-  resultDelivered(ref: string, body: unknown, actor: string): Promise<void> {
+  resultDelivered(ref: string, body: unknown, actor: string, correlationId?: string): Promise<void> {
     const r = parseOrThrow(resultDeliverySchema, body);
-    return this.record(ref, 'RESULT_DELIVERED', { channel: r.channel, reference: r.reference }, actor);
+    return this.record(ref, 'RESULT_DELIVERED', { channel: r.channel, reference: r.reference }, actor, correlationId);
   }
 
-  private record(ref: string, type: string, details: Record<string, unknown>, actor: string): Promise<void> {
+  private record(ref: string, type: string, details: Record<string, unknown>, actor: string, correlationId: string | undefined): Promise<void> {
     return this.txs.run(async (uow) => {
       const { c } = await this.txs.load(uow, ref);
       if (c.state === 'CANCELLED') throw new DomainException('CONFLICT', `case ${c.collaborationId} is CANCELLED`);
       if (c.owner === this.txs.self) return this.owner.note(uow, c, type, details, actor, this.txs.self);
       await uow.event(c, type, actor, null, details);
       await uow.send(c.owner, c, CaseMessage.Note, CaseEventNote.encode({ collaborationId: c.collaborationId, type, detailsJson: JSON.stringify(details), actor, at: ts(uow.now) }).finish());
-    });
+    }, correlationId);
   }
 }

@@ -35,8 +35,8 @@ export class CaseOwner {
     private readonly trust: TrustStore,
   ) {}
 
-  /** Opens a case at this (accepting) gateway; 400 naming the field on bad input. */
-  async open(body: unknown, actor: string): Promise<{ caseId: string; collaborationId: string }> {
+  /** Opens a case at this (accepting) gateway; 400 naming the field on bad input. `correlationId`: the request's, stored with the messages it sends. */
+  async open(body: unknown, actor: string, correlationId?: string): Promise<{ caseId: string; collaborationId: string }> {
     const req = parseOrThrow(openCaseSchema, body);
     const cat = this.catalogue.catalogue();
     const item = cat.item(req.itemCode);
@@ -130,7 +130,7 @@ export class CaseOwner {
       }
       if (steps[0].province !== this.txs.self) await this.sendAssignment(uow, c, steps[0]);
       return { caseId: c.id, collaborationId: c.collaborationId };
-    });
+    }, correlationId);
   }
 
   /** Applies a step report in the owner's transaction to the case loaded in it (local department or a peer's StepOutcome). */
@@ -161,14 +161,14 @@ export class CaseOwner {
   }
 
   /** Cancels an open case (accepting office only), everywhere. */
-  async cancel(ref: string, body: unknown, actor: string): Promise<void> {
+  async cancel(ref: string, body: unknown, actor: string, correlationId?: string): Promise<void> {
     const { reason } = parseOrThrow(cancelSchema, body);
     await this.txs.run(async (uow) => {
       const { c, steps } = await this.txs.load(uow, ref);
       if (c.owner !== this.txs.self) throw new DomainException('FORBIDDEN', `only the accepting gateway ${c.owner} can cancel ${c.collaborationId}`);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
       await this.close(uow, c, steps, 'CANCELLED', reason, actor);
-    });
+    }, correlationId);
   }
 
   /** Records a case note at the owner and tells every other participant (except `from`). */

@@ -39,14 +39,14 @@ export class CaseTransactions {
     this.listeners.push(listener);
   }
 
-  /** Runs `fn` in a new transaction (its own unit of work). */
-  async run<T>(fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
-    return runInTransaction(this.ds, (tx) => this.within(tx, fn));
+  /** Runs `fn` in a new transaction (its own unit of work); `correlationId`: the request's, stored with the messages it sends. */
+  async run<T>(fn: (uow: CaseUnitOfWork) => Promise<T>, correlationId?: string): Promise<T> {
+    return runInTransaction(this.ds, (tx) => this.within(tx, fn, correlationId));
   }
 
   /** Runs `fn` inside an existing transaction (the inbox's); publishing waits for its commit. */
-  async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>): Promise<T> {
-    const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now());
+  async within<T>(tx: EntityManager, fn: (uow: CaseUnitOfWork) => Promise<T>, correlationId?: string): Promise<T> {
+    const uow = new CaseUnitOfWork(tx, this.outbox, this.self, this.clock.now(), correlationId);
     const result = await fn(uow);
     // Written with the rest of the transaction's kept writes just before its commit.
     uow.keepHistory();

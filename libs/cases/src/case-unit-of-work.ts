@@ -42,6 +42,8 @@ export class CaseUnitOfWork {
     private readonly outbox: Outbox,
     readonly self: string,
     readonly now: Date,
+    /** The correlation id of the request (local HTTP, or the delivery from a peer) that caused this work: stored with the messages it sends. */
+    readonly correlationId?: string,
   ) {
     this.writes = pendingWrites(tx);
   }
@@ -68,7 +70,7 @@ export class CaseUnitOfWork {
     if (peer === this.self) return;
     // Every transaction that queues on a case's stream holds the case row until it commits, which
     // orders their seqs; the outbox's own stream lock is then a second round trip for nothing.
-    await this.outbox.enqueue(this.tx, { peer, stream: c.collaborationId, type, body }, { streamLocked: this.held.has(c.id) });
+    await this.outbox.enqueue(this.tx, { peer, stream: c.collaborationId, type, body, correlationId: this.correlationId }, { streamLocked: this.held.has(c.id) });
     this.sent++;
   }
 

@@ -38,8 +38,8 @@ export class TaskService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Performs `action` on task `taskId` for `actor`; 400/403/404/409 on bad requests. */
-  async act(taskId: string, action: TaskAction, body: unknown, actor: string): Promise<void> {
+  /** Performs `action` on task `taskId` for `actor`; 400/403/404/409 on bad requests. `correlationId`: the request's, stored with the message it sends. */
+  async act(taskId: string, action: TaskAction, body: unknown, actor: string, correlationId?: string): Promise<void> {
     const { collaborationId, stepIndex } = parseTaskId(taskId);
     const input =
       action === 'complete'
@@ -74,7 +74,7 @@ export class TaskService {
         at: ts(uow.now),
       }).finish();
       await uow.send(c.owner, c, CaseMessage.StepOutcome, msg);
-    });
+    }, correlationId);
   }
 
   /** The applicant's full ID number for a task whose step needs it; every disclosure is audited. */

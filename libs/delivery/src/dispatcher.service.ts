@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Clock, DomainException, LeasedWorker, toStorableText } from '@tongban/common';
 import { PeerClient, SignedTokenVerifier } from '@tongban/federation';
-import { Metrics, withCorrelationId } from '@tongban/observability';
+import { Metrics, correlated } from '@tongban/observability';
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
 import { DELIVERY_OPTIONS, DeliveryOptions, RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure';
@@ -90,12 +90,8 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     });
   }
 
-  /** Sends one message under its correlation id (log lines here and at the peer carry it). */
-  protected process(m: OutboxMessageEntity): Promise<void> {
-    return withCorrelationId(m.correlationId ?? undefined, () => this.deliver(m));
-  }
-
-  private async deliver(m: OutboxMessageEntity): Promise<void> {
+  /** Sends one message with its correlation id (in the gRPC metadata, and in the lines logged about it here). */
+  protected async process(m: OutboxMessageEntity): Promise<void> {
     const body = Buffer.from(m.body, 'base64');
     const repo = this.ds.getRepository(OutboxMessageEntity);
     try {
@@ -107,7 +103,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
         throw new ReceiptInvalidError(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
       await this.delivered.run([this.clock.now().getTime(), response.receipt, c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null, m.id, this.owner]);
-      if (c.sta === 'REJECTED') this.logger.warn(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`);
+      if (c.sta === 'REJECTED') this.logger.warn(correlated(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`, m.correlationId));
       if (m.attempts > 0) {
         // The peer is back: let the rest of its queue go now instead of waiting out the backoff.
         await repo
@@ -133,7 +129,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       // or revocation from its administrator or the directory first) goes again at once, signed
       // with our active key, instead of being refused forever and blocking the ordered stream.
       const reseal = m.signKid !== null && e instanceof DomainException && KEY_REFUSALS.has(e.details.reason ?? '');
-      if (reseal) this.logger.warn(`${m.peer} refused ${m.type} ${m.id} signed with key ${m.signKid} (${e.details.reason}); re-sealing it with the active key`);
+      if (reseal) this.logger.warn(correlated(`${m.peer} refused ${m.type} ${m.id} signed with key ${m.signKid} (${e.details.reason}); re-sealing it with the active key`, m.correlationId));
       const result = await repo.update(
         { id: m.id, leaseOwner: this.owner },
         {
@@ -152,7 +148,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       if (deadReason && result.affected) {
         this.metrics?.deadLetter('outbox', deadReason === 'AGE' ? 'AGE' : failure.code);
         const why = deadReason === 'AGE' ? 'past the dead-letter age' : `${failureCount} failures in a row of kind ${failure.code}`;
-        this.logger.error(`message ${m.id} to ${m.peer} parked as DEAD after ${attempts} attempts (${why}): ${reason}`);
+        this.logger.error(correlated(`message ${m.id} to ${m.peer} parked as DEAD after ${attempts} attempts (${why}): ${reason}`, m.correlationId));
       }
     }
   }

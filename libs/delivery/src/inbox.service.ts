@@ -4,6 +4,7 @@ import { Clock, SELF_CODE } from '@tongban/common';
 import { FEDERATION_OPTIONS, FederationOptions, RefusalException } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation, pendingWrites, runInTransaction } from '@tongban/persistence';
+import { correlated } from '@tongban/observability';
 import { DeliveryPayload } from '@tongban/proto';
 import { RECEIPT_TYP, ReceiptClaims } from './delivery.options';
 import { receiptClaims } from './receipt-claims';
@@ -17,6 +18,8 @@ export interface IncomingMessage {
   seq: number;
   type: string;
   body: Buffer;
+  /** The sender's correlation id (gRPC metadata), for what the handler logs or sends on. */
+  correlationId?: string;
 }
 
 /** Applies one message type inside the inbox transaction. */
@@ -52,13 +55,13 @@ export class Inbox {
     this.handlers.set(type, handler);
   }
 
-  /** Applies (once) a message from `sender` and returns the signed receipt. */
-  async receive(sender: string, p: DeliveryPayload): Promise<string> {
+  /** Applies (once) a message from `sender` and returns the signed receipt; `correlationId`: the sender's, from gRPC metadata. */
+  async receive(sender: string, p: DeliveryPayload, correlationId?: string): Promise<string> {
     const seq = Number(p.seq);
     if (!p.messageId || p.messageId.length > 64 || !p.stream || p.stream.length > 64 || !Number.isSafeInteger(seq) || seq < 1 || !p.type || p.type.length > 100) {
       throw new RefusalException('MALFORMED_PAYLOAD', 'delivery needs message_id (≤64), stream (≤64), seq ≥ 1 and type (≤100)', sender);
     }
-    const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body) };
+    const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body), correlationId };
     try {
       return await this.once(msg);
     } catch (e) {
@@ -118,8 +121,8 @@ export class Inbox {
     // Kept for the commit with the handler's own kept writes (on PostgreSQL one statement); a
     // concurrent duplicate's unique violation still fails the commit and answers in once().
     pendingWrites(tx).insert(InboxMessageEntity, { sender: m.sender, messageId: m.messageId, stream: m.stream, seq: m.seq, type: m.type, receivedAt: this.clock.now(), receipt });
-    if (status === 'REJECTED') this.logger.warn(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`);
-    else this.logger.debug(`accepted ${m.type} ${m.messageId} (stream ${m.stream} #${m.seq}) from ${m.sender}`);
+    if (status === 'REJECTED') this.logger.warn(correlated(`rejected ${m.type} ${m.messageId} from ${m.sender}: ${reason}`, m.correlationId));
+    else this.logger.debug(correlated(`accepted ${m.type} ${m.messageId} (stream ${m.stream} #${m.seq}) from ${m.sender}`, m.correlationId));
     return receipt;
   }
 }

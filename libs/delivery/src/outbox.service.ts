@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Clock } from '@tongban/common';
-import { currentCorrelationId } from '@tongban/observability';
 import { lockForTransaction, pendingWrites } from '@tongban/persistence';
 
 // First key of pg_advisory_xact_lock(int, int) for outbox seq allocation; the second hashes schema,
@@ -24,7 +23,7 @@ export interface OutgoingMessage {
   body: Uint8Array;
   /** Sign the envelope with this own key instead of the active one (key announcements only). */
   signKid?: string;
-  /** Correlation id to send with it; default: the one of the request being handled, if any. */
+  /** Correlation id to store and send with it: the one of the request that caused it (passed explicitly; none by default). */
   correlationId?: string;
 }
 
@@ -72,7 +71,7 @@ export class Outbox {
         now,
         createdAt: now,
         signKid: m.signKid ?? null,
-        correlationId: m.correlationId ?? currentCorrelationId() ?? null,
+        correlationId: m.correlationId ?? null,
       },
       {},
     );

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
 import { Clock } from '@tongban/common';
-import { Metrics, currentCorrelationId } from '@tongban/observability';
+import { Metrics, correlated } from '@tongban/observability';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
 import { EnvelopeService } from './envelope.service';
@@ -89,9 +89,16 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Handles `rpc`: `handler` gets the verified request and returns the response payload bytes.
-   * `transportPeer` is the participant of the caller's TLS certificate (TransportSecurity.peerOf).
+   * `transportPeer` is the participant of the caller's TLS certificate (TransportSecurity.peerOf);
+   * `correlationId` the caller's, from gRPC metadata (correlationIdOfMetadata), named in refusal lines.
    */
-  async handle(rpc: keyof typeof RPC_TYPES, envelope: Envelope | undefined, handler: (req: OpenedEnvelope) => Promise<Uint8Array>, transportPeer?: string | null): Promise<{ envelope: Envelope }> {
+  async handle(
+    rpc: keyof typeof RPC_TYPES,
+    envelope: Envelope | undefined,
+    handler: (req: OpenedEnvelope) => Promise<Uint8Array>,
+    transportPeer?: string | null,
+    correlationId?: string,
+  ): Promise<{ envelope: Envelope }> {
     const types = RPC_TYPES[rpc];
     const source = sourceOf(transportPeer);
     if (!this.guard.admits(source)) {
@@ -113,22 +120,21 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
       this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });
       return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };
     } catch (e) {
-      if (e instanceof RefusalException) await this.refused(rpc, e, opened, source);
+      if (e instanceof RefusalException) await this.refused(rpc, e, opened, source, correlationId);
       throw e;
     }
   }
 
-  private async refused(rpc: string, e: RefusalException, opened: OpenedEnvelope | undefined, source: string): Promise<void> {
+  private async refused(rpc: string, e: RefusalException, opened: OpenedEnvelope | undefined, source: string, correlationId: string | undefined): Promise<void> {
     // A sender is only named as such once its signature checked; before that it is a claim.
     const verified = !!opened || e.senderVerified;
     const sender = opened ? opened.claims.iss : e.sender ? (e.senderVerified ? e.sender : `claimed:${e.sender}`) : 'unknown';
     // The asker's correlation id (gRPC metadata) ties this line to its request at the asking gateway.
-    const correlationId = currentCorrelationId();
-    const line = `refused ${rpc} from ${sender}: ${e.code}${correlationId ? ` (correlation id ${correlationId})` : ''}`;
+    const text = `refused ${rpc} from ${sender}: ${e.code}`;
     this.metrics?.refusal(e.code);
     const row = { event: 'federation.request.refused' as const, actor: sender, subject: rpc, outcome: 'REFUSED' as const, reason: e.code, messageId: e.messageId ?? opened?.claims.jti };
     if (verified) {
-      this.logger.warn(line);
+      this.logger.warn(correlated(text, correlationId));
       await this.audit.recordNow(row);
       return;
     }
@@ -137,7 +143,7 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
     const { ownRow, closed } = this.guard.note(source, rpc, e.code);
     if (closed) await this.writeAggregate(closed);
     if (!ownRow) return;
-    this.logger.warn(`${line}; further ${e.code} refusals of ${rpc} from ${source} in the next ${this.auditWindowMs / 1000} s are counted into one audit row`);
+    this.logger.warn(correlated(`${text}; further ${e.code} refusals of ${rpc} from ${source} in the next ${this.auditWindowMs / 1000} s are counted into one audit row`, correlationId));
     await this.audit.recordNow(row);
   }
 

@@ -109,7 +109,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
    * The new key has the request's `alg`, else the configured signing algorithm (TONGBAN_SIGNING_ALG):
    * a rotation may change algorithm (e.g. EdDSA → SM2SM3), the overlap covering peers as for any key.
    */
-  async rotate(body: unknown, actor: string): Promise<PublicKeyInfo[]> {
+  async rotate(body: unknown, actor: string, correlationId?: string): Promise<PublicKeyInfo[]> {
     const req = parseOrThrow(rotateSchema, body ?? {});
     const overlap = req.immediate ? 0 : req.overlapHours !== undefined ? req.overlapHours * 3600_000 : this.options.overlapMs;
     const old = this.keys.activeKid();
@@ -118,11 +118,11 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
       const now = this.clock.now();
       const created = await this.keys.createKey(tx, alg, overlap === 0 ? 'ACTIVE' : 'NEXT', new Date(now.getTime() + overlap));
       // Announce the new key with the key peers trust now, before anything is signed with it.
-      await this.announce(tx, created.kid, created.jwk, 'ACTIVE', now, '', old);
+      await this.announce(tx, created.kid, created.jwk, 'ACTIVE', now, '', old, correlationId);
       if (overlap === 0) {
         await this.keys.setStatus(tx, old, 'RETIRED');
         // Signed with the new key: peers learn it from the announcement just before on the stream.
-        await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', now, 'rotated', created.kid);
+        await this.announce(tx, old, this.keys.publicJwk(old)!, 'RETIRED', now, 'rotated', created.kid, correlationId);
       }
     });
     await this.keys.refresh();
@@ -132,7 +132,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Revokes a key (compromise): refused everywhere once the announcement arrives. */
-  async revoke(kid: string, body: unknown, actor: string): Promise<PublicKeyInfo[]> {
+  async revoke(kid: string, body: unknown, actor: string, correlationId?: string): Promise<PublicKeyInfo[]> {
     const { reason } = parseOrThrow(revokeSchema, body);
     const key = this.keys.list().find((k) => k.kid === kid);
     if (!key) throw new DomainException('NOT_FOUND', `no own key ${kid.slice(0, 64)}`);
@@ -144,13 +144,13 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
         // A replacement first, announced with the key peers still trust (the compromised one);
         // peers that must not rely on that should confirm the new thumbprint out of band.
         const replacement = await this.keys.createKey(tx, this.keyOptions.signingAlg, 'ACTIVE', now);
-        await this.announce(tx, replacement.kid, replacement.jwk, 'ACTIVE', now, 'replaces a revoked key', kid);
+        await this.announce(tx, replacement.kid, replacement.jwk, 'ACTIVE', now, 'replaces a revoked key', kid, correlationId);
         signer = replacement.kid;
       }
       await this.keys.setStatus(tx, kid, 'REVOKED', reason);
       // Never signed by the revoked key: a peer that already refuses it (directory, administrator)
       // must still accept the announcement, and a thief of the key cannot forge what follows it.
-      await this.announce(tx, kid, key.jwk, 'REVOKED', now, reason, signer);
+      await this.announce(tx, kid, key.jwk, 'REVOKED', now, reason, signer, correlationId);
     });
     await this.keys.refresh();
     this.dispatcher.nudge();
@@ -187,9 +187,9 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.log(`signing switched to ${this.keys.activeKid()}`);
   }
 
-  private async announce(tx: EntityManager, kid: string, jwk: JWK, status: PeerKeyStatus, at: Date, reason: string, signKid: string): Promise<void> {
+  private async announce(tx: EntityManager, kid: string, jwk: JWK, status: PeerKeyStatus, at: Date, reason: string, signKid: string, correlationId?: string): Promise<void> {
     const body = KeyAnnouncement.encode({ kid, jwkJson: JSON.stringify(jwk), status, effectiveAt: { seconds: String(Math.floor(at.getTime() / 1000)), nanos: 0 }, reason }).finish();
-    for (const peer of this.trust.list()) await this.outbox.enqueue(tx, { peer: peer.code, stream: KEY_STREAM, type: KEY_ANNOUNCEMENT, body, signKid });
+    for (const peer of this.trust.list()) await this.outbox.enqueue(tx, { peer: peer.code, stream: KEY_STREAM, type: KEY_ANNOUNCEMENT, body, signKid, correlationId });
   }
 
   /** A peer announced a key change (its envelope was signed by a key we trust for it). */

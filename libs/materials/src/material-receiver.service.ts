@@ -38,11 +38,11 @@ export class MaterialReceiver {
    * Handles one PushMaterial stream and returns the signed response (or throws a refusal);
    * `transportPeer` is the participant of the caller's TLS certificate (see FederationInbox).
    */
-  async receive(messages: AsyncIterable<StreamMessage>, transportPeer?: string | null): Promise<{ envelope: Envelope }> {
+  async receive(messages: AsyncIterable<StreamMessage>, transportPeer?: string | null, correlationId?: string): Promise<{ envelope: Envelope }> {
     const it = messages[Symbol.asyncIterator]();
     const first = await it.next();
     const head: StreamMessage | undefined = first.done ? undefined : first.value;
-    return this.inbox.handle('PushMaterial', head?.envelope ?? undefined, (req) => this.accept(req, head!, it), transportPeer);
+    return this.inbox.handle('PushMaterial', head?.envelope ?? undefined, (req) => this.accept(req, head!, it), transportPeer, correlationId);
   }
 
   private async accept({ claims, payload }: OpenedEnvelope, head: StreamMessage, rest: AsyncIterator<StreamMessage>): Promise<Uint8Array> {

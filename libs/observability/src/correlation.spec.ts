@@ -1,5 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
-import { acceptCorrelationId, correlationIdOfMetadata, currentCorrelationId, isValidCorrelationId, withCorrelationId } from './correlation';
+import { inspect } from 'node:util';
+import { CorrelatedLine, acceptCorrelationId, correlated, correlationIdOfMetadata, isValidCorrelationId } from './correlation';
+import { GatewayLogger } from './gateway-logger';
 
 describe('correlation ids', () => {
   it('accepts 1–64 characters of [A-Za-z0-9._-] and replaces anything else with a new UUID', () => {
@@ -10,14 +12,28 @@ describe('correlation ids', () => {
     }
   });
 
-  it('keeps the current id across awaits, and none outside', async () => {
-    expect(currentCorrelationId()).toBeUndefined();
-    const seen = await withCorrelationId('req-1', async () => {
-      await new Promise((r) => setTimeout(r, 5));
-      return currentCorrelationId();
-    });
-    expect(seen).toBe('req-1');
-    expect(withCorrelationId(undefined, () => currentCorrelationId())).toBeUndefined();
+  it('a correlated line carries its id explicitly: a suffix of the text, and a field of GatewayLogger’s JSON lines', () => {
+    expect(correlated('plain', undefined)).toBe('plain');
+    const line = correlated('accepted m-1', 'req-1');
+    expect(String(line)).toBe('accepted m-1 (correlation id req-1)');
+    expect(inspect(line)).toBe('accepted m-1 (correlation id req-1)');
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => written.push(String(chunk)) > 0);
+    try {
+      const json = new GatewayLogger('110000', 'json', ['log']);
+      json.log(line, 'Inbox');
+      json.log('no request here', 'Inbox');
+      const pretty = new GatewayLogger('110000', 'pretty', ['log']);
+      pretty.log(line, 'Inbox');
+    } finally {
+      spy.mockRestore();
+    }
+    const [first, second] = written.slice(0, 2).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({ message: 'accepted m-1 (correlation id req-1)', context: 'Inbox', gateway: '110000', correlationId: 'req-1' });
+    expect(second.correlationId).toBeUndefined();
+    // eslint-disable-next-line no-control-regex -- colours of the pretty format
+    expect(written[2].replace(/\x1b\[[0-9;]*m/g, '')).toContain('[Inbox] accepted m-1 (correlation id req-1)');
+    expect(line).toBeInstanceOf(CorrelatedLine);
   });
 
   it("takes a peer's id from gRPC metadata when well-formed, and drops a malformed one rather than repairing it", () => {

@@ -1,11 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 
 /** The HTTP header and gRPC metadata key that carries a correlation id between gateways. */
 export const CORRELATION_HEADER = 'x-correlation-id';
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/;
-const storage = new AsyncLocalStorage<string>();
 
 /** True for an id we accept from outside: 1–64 characters of [A-Za-z0-9._-]. */
 export function isValidCorrelationId(value: unknown): value is string {
@@ -26,12 +25,28 @@ export function correlationIdOfMetadata(metadata: { get(key: string): unknown[] 
   return isValidCorrelationId(id) ? id : undefined;
 }
 
-/** Runs `fn` with `id` as the current correlation id (kept across awaits). */
-export function withCorrelationId<T>(id: string | undefined, fn: () => T): T {
-  return id ? storage.run(id, fn) : fn();
+/**
+ * A log line of the request `correlationId` belongs to. The id is passed by whoever logs, never read
+ * from async context (no AsyncLocalStorage on the request path: its hooks cost every promise of the
+ * process). Every format prints the text followed by ` (correlation id …)`; GatewayLogger's JSON
+ * lines also carry it in their `correlationId` field.
+ */
+export class CorrelatedLine {
+  constructor(
+    readonly text: string,
+    readonly correlationId: string | undefined,
+  ) {}
+
+  toString(): string {
+    return this.correlationId ? `${this.text} (correlation id ${this.correlationId})` : this.text;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
 }
 
-/** The correlation id of the request being handled, if any. */
-export function currentCorrelationId(): string | undefined {
-  return storage.getStore();
+/** `text` as a log line of the request `correlationId` (see CorrelatedLine); plain text when there is no id. */
+export function correlated(text: string, correlationId: string | null | undefined): CorrelatedLine | string {
+  return correlationId ? new CorrelatedLine(text, correlationId) : text;
 }

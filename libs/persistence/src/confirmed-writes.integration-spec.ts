@@ -1,6 +1,6 @@
 import { DomainException } from '@tongban/common';
 import { describeEachDatabase } from '@tongban/testkit';
-import { ConfirmedWrites, DataSource, buildDataSource, countingWrites, databaseFaultAfterWrites, openDatabase, runInTransaction } from '@tongban/persistence';
+import { ConfirmedWrites, DataSource, buildDataSource, countingWrites, countingWritesNow, databaseFaultAfterWrites, openDatabase, runInTransaction } from '@tongban/persistence';
 
 // What a request stored decides what its 503 may promise: the count comes from the database's own
 // confirmations (COMMIT, a lone changing statement), seen on both backends.
@@ -14,7 +14,9 @@ describeEachDatabase('confirmed writes', (fresh) => {
 
   const counted = async (fn: () => Promise<unknown>) => {
     const writes = new ConfirmedWrites();
-    await countingWrites(writes, fn).catch(() => undefined);
+    const counting = countingWrites(writes, fn);
+    await counting.result.catch(() => undefined);
+    counting.end();
     return writes.count;
   };
 
@@ -34,6 +36,19 @@ describeEachDatabase('confirmed writes', (fresh) => {
   it('keeps concurrent requests apart', async () => {
     const [a, b] = await Promise.all([counted(() => runInTransaction(ds, (tx) => tx.query('INSERT INTO w VALUES (10)'))), counted(() => ds.query('SELECT * FROM w'))]);
     expect([a, b]).toEqual([1, 0]);
+  });
+
+  it('is off once the last counted request ended: nothing counts outside a scope', async () => {
+    const writes = new ConfirmedWrites();
+    const first = countingWrites(writes, () => undefined);
+    const second = countingWrites(new ConfirmedWrites(), () => undefined);
+    first.end();
+    first.end(); // ending twice (response closed after an abort) counts once
+    expect(countingWritesNow()).toBe(true);
+    second.end();
+    expect(countingWritesNow()).toBe(false);
+    await runInTransaction(ds, (tx) => tx.query('INSERT INTO w VALUES (20)'));
+    expect(writes.count).toBe(0);
   });
 });
 

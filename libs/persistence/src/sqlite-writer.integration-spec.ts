@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { LeasedWorker } from '@tongban/common';
 import { sqliteTarget } from '@tongban/testkit';
-import { DataSource, SqliteWriterMisuse, afterCommit, buildDataSource, openDatabase, runInTransaction } from '@tongban/persistence';
+import { DataSource, SqliteWriterMisuse, afterCommit, buildDataSource, diagnoseSelfWaits, openDatabase, runInTransaction } from '@tongban/persistence';
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -166,11 +166,24 @@ describe('SQLite writer: one transaction at a time, owned explicitly', () => {
     expect(await rows()).toEqual(['first']);
   });
 
-  it('waiting for itself is a bug, named as such when the wait ends: the DataSource used inside its own transaction', async () => {
+  it('waiting for itself is a bug, named as such when the wait ends (self-wait diagnosis on): the DataSource used inside its own transaction', async () => {
+    diagnoseSelfWaits(true);
+    try {
+      await runInTransaction(ds, async (tx) => {
+        await tx.query(`INSERT INTO t (id) VALUES ('a')`);
+        await expect(ds.query('SELECT 1')).rejects.toBeInstanceOf(SqliteWriterMisuse);
+        await expect(runInTransaction(ds, (inner) => inner.query('SELECT 1'))).rejects.toBeInstanceOf(SqliteWriterMisuse);
+      });
+    } finally {
+      diagnoseSelfWaits(false);
+    }
+    expect(await rows()).toEqual(['a']);
+  });
+
+  it('with the diagnosis off (a serving gateway), the same self-wait ends as DATABASE_BUSY', async () => {
     await runInTransaction(ds, async (tx) => {
       await tx.query(`INSERT INTO t (id) VALUES ('a')`);
-      await expect(ds.query('SELECT 1')).rejects.toBeInstanceOf(SqliteWriterMisuse);
-      await expect(runInTransaction(ds, (inner) => inner.query('SELECT 1'))).rejects.toBeInstanceOf(SqliteWriterMisuse);
+      await expect(ds.query('SELECT 1')).rejects.toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'DATABASE_BUSY' } });
     });
     expect(await rows()).toEqual(['a']);
   });

@@ -56,10 +56,11 @@ export class SqliteWriteLock {
       this.holder = owner;
       return Promise.resolve();
     }
-    // Diagnosis only (ownership never depends on it): work started inside the transaction that
-    // holds the writer. Fire-and-forget work (an audit flush, a timer) simply waits for the commit;
-    // work that transaction awaits can never get the writer, and is named as the bug it is.
-    const caller = transactionContext.getStore();
+    // Diagnosis only (ownership never depends on it), when switched on (diagnoseSelfWaits): work
+    // started inside the transaction that holds the writer. Fire-and-forget work (an audit flush, a
+    // timer) simply waits for the commit; work that transaction awaits can never get the writer,
+    // and is named as the bug it is. Switched off, the same wait ends as DATABASE_BUSY.
+    const caller = selfWaits?.getStore();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         owner,
@@ -99,11 +100,25 @@ export class SqliteWriteLock {
   }
 }
 
+// The transaction whose callback is running (set by runInTransaction), only while self-wait
+// diagnosis is on: an AsyncLocalStorage, once entered, keeps Node's async hooks on for the whole
+// process (a cost on every promise), so a serving gateway never enters one for a diagnostic.
+let selfWaits: AsyncLocalStorage<QueryRunner> | undefined;
+
 /**
- * The transaction whose callback is running (set by runInTransaction). Used only to name a
- * self-wait as the bug it is; who may use the connection is decided by the lock above.
+ * Switches on (tests, debugging) or off (the default) naming a transaction that waits for the
+ * writer it holds itself as SqliteWriterMisuse instead of DATABASE_BUSY. Only a diagnostic: who
+ * may use the connection is decided by the lock above, never by this.
  */
-export const transactionContext = new AsyncLocalStorage<QueryRunner>();
+export function diagnoseSelfWaits(on: boolean): void {
+  selfWaits?.disable();
+  selfWaits = on ? new AsyncLocalStorage<QueryRunner>() : undefined;
+}
+
+/** Runs a transaction's callback as `runner`'s, for self-wait diagnosis when it is on; else just runs it. */
+export function asTransactionOf<T>(runner: QueryRunner, fn: () => T): T {
+  return selfWaits ? selfWaits.run(runner, fn) : fn();
+}
 
 type RunnerInternals = QueryRunner & {
   isReleased: boolean;

@@ -1,16 +1,11 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { DomainException } from '@tongban/common';
 import { asDatabaseFault, databaseUnavailable, isConnectionLost } from './database-faults';
-import { transactionContext } from './sqlite-writer';
+import { asTransactionOf } from './sqlite-writer';
 import { WriteBatch } from './write-batch';
 
 const logger = new Logger('Transaction');
-
-// Captured at load, outside any async context: after-commit work starts from here, so it
-// inherits nothing from the transaction (or the request) that scheduled it.
-const detached = AsyncLocalStorage.snapshot();
 
 // After-commit callbacks per running transaction, one list per (save)point level.
 const hooks = new WeakMap<QueryRunner, (() => unknown)[][]>();
@@ -62,7 +57,7 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
     }
     hooks.set(runner, levels);
     try {
-      result = await transactionContext.run(runner, async () => {
+      result = await asTransactionOf(runner, async () => {
         const r = await fn(runner.manager);
         await batches.get(runner)?.flush();
         return r;
@@ -117,7 +112,7 @@ async function savepoint<T>(runner: QueryRunner, fn: (tx: EntityManager) => Prom
 
 /**
  * Runs `fn` after the transaction of `tx` has committed (never if it rolls back), on a later turn
- * of the event loop and outside the transaction's async context: a worker nudged from here starts
+ * of the event loop, after the transaction's runner was released: a worker nudged from here starts
  * its own transaction, it never joins this one.
  */
 export function afterCommit(tx: EntityManager, fn: () => unknown): void {
@@ -139,14 +134,14 @@ export function pendingWrites(tx: EntityManager): WriteBatch {
   return batch;
 }
 
+// On a later turn: the transaction is over, and nothing it holds (its runner, the writer) is
+// reachable from here. No async context is carried (the gateway enters none while serving).
 function schedule(fn: () => unknown): void {
-  detached(() =>
-    setImmediate(() => {
-      try {
-        void Promise.resolve(fn()).catch((e: unknown) => logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`));
-      } catch (e) {
-        logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`);
-      }
-    }),
-  );
+  setImmediate(() => {
+    try {
+      void Promise.resolve(fn()).catch((e: unknown) => logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`));
+    } catch (e) {
+      logger.error(`after-commit work failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  });
 }

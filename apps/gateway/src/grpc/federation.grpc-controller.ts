@@ -22,6 +22,7 @@ import {
   VerifyLicencesResultPayload,
 } from '@tongban/proto';
 import { IssuerService, MalformedQueryError, StatusListServer } from '@tongban/verification';
+import { correlationIdOfMetadata } from '@tongban/observability';
 import { grpcErrorOf, RpcErrorFilter } from './rpc-error.filter';
 import { readStream } from './stream-reader';
 
@@ -46,28 +47,30 @@ export class FederationGrpcController {
   // whole stream until a returned promise settles), so the answer goes through the callback.
   @GrpcStreamCall('FederationService', 'PushMaterial')
   pushMaterial(call: ServerReadableStream<PushMaterialRequest, PushMaterialResponse>, callback: sendUnaryData<PushMaterialResponse>): void {
-    this.materials.receive(readStream<PushMaterialRequest>(call), this.transport.peerOf(call)).then(
+    this.materials.receive(readStream<PushMaterialRequest>(call), this.transport.peerOf(call), correlationIdOfMetadata(call.metadata)).then(
       (res) => callback(null, res),
       (e) => callback(grpcErrorOf(e, this.logger)),
     );
   }
 
   @GrpcMethod('FederationService', 'Deliver')
-  deliver(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+  deliver(req: { envelope?: Envelope }, metadata: Metadata, call: Call) {
+    const correlationId = correlationIdOfMetadata(metadata);
     return this.inbox.handle(
       'Deliver',
       req.envelope,
       async ({ claims, payload }) => {
         const message = decode(() => DeliveryPayload.decode(payload));
-        const receipt = await this.deliveries.receive(claims.iss, message);
+        const receipt = await this.deliveries.receive(claims.iss, message, correlationId);
         return DeliveryReceiptPayload.encode({ receipt }).finish();
       },
       this.transport.peerOf(call),
+      correlationId,
     );
   }
 
   @GrpcMethod('FederationService', 'Resync')
-  resync(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+  resync(req: { envelope?: Envelope }, metadata: Metadata, call: Call) {
     return this.inbox.handle(
       'Resync',
       req.envelope,
@@ -79,11 +82,12 @@ export class FederationGrpcController {
           ),
         ).finish(),
       this.transport.peerOf(call),
+      correlationIdOfMetadata(metadata),
     );
   }
 
   @GrpcMethod('FederationService', 'VerifyLicences')
-  verifyLicences(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+  verifyLicences(req: { envelope?: Envelope }, metadata: Metadata, call: Call) {
     return this.inbox.handle(
       'VerifyLicences',
       req.envelope,
@@ -103,11 +107,12 @@ export class FederationGrpcController {
         return VerifyLicencesResultPayload.encode({ results }).finish();
       },
       this.transport.peerOf(call),
+      correlationIdOfMetadata(metadata),
     );
   }
 
   @GrpcMethod('FederationService', 'GetJwks')
-  getJwks(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+  getJwks(req: { envelope?: Envelope }, metadata: Metadata, call: Call) {
     return this.inbox.handle(
       'GetJwks',
       req.envelope,
@@ -116,11 +121,12 @@ export class FederationGrpcController {
         return JwksPayload.encode({ jwksJson: JSON.stringify(this.keys.jwks()) }).finish();
       },
       this.transport.peerOf(call),
+      correlationIdOfMetadata(metadata),
     );
   }
 
   @GrpcMethod('FederationService', 'GetStatusList')
-  getStatusList(req: { envelope?: Envelope }, _metadata: Metadata, call: Call) {
+  getStatusList(req: { envelope?: Envelope }, metadata: Metadata, call: Call) {
     return this.inbox.handle(
       'GetStatusList',
       req.envelope,
@@ -129,6 +135,7 @@ export class FederationGrpcController {
         return StatusListPayload.encode(await this.statusLists.answer(claims.iss, claims.jti, listId)).finish();
       },
       this.transport.peerOf(call),
+      correlationIdOfMetadata(metadata),
     );
   }
 }

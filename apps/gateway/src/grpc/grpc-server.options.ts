@@ -1,12 +1,12 @@
 import type { Server } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { GrpcMethodStreamingType, GrpcOptions, ServerGrpc, Transport } from '@nestjs/microservices';
+import { GrpcOptions, ServerGrpc, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import { GatewayConfig } from '@tongban/config';
 import { TransportSecurity } from '@tongban/tls';
 import { LoggerService } from '@nestjs/common';
-import { Metrics, correlationIdOfMetadata, withCorrelationId } from '@tongban/observability';
+import { Metrics } from '@tongban/observability';
 import { FEDERATION_PACKAGE, FEDERATION_PROTO_FILES, protoRoot } from '@tongban/proto';
 
 /**
@@ -40,17 +40,6 @@ export class FederationGrpcServer extends ServerGrpc {
   get grpcServer(): unknown {
     // Nest types its grpc-js Server as `any`; callers treat it as unknown and check its shape.
     return this.grpcClient as unknown;
-  }
-
-  /**
-   * Every call runs with the caller's correlation id current (log lines, refusal lines, the error
-   * filter), set where the call enters. A Nest interceptor did this before; on the verification
-   * path it cost an rxjs pipeline and an AsyncResource per call on both gateways.
-   */
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's own signature
-  override createServiceMethod(methodHandler: Function, protoNativeHandler: unknown, streamType: GrpcMethodStreamingType): Function {
-    const method = super.createServiceMethod(methodHandler, protoNativeHandler, streamType) as (call: { metadata?: { get(key: string): unknown[] } }, callback: unknown) => unknown;
-    return (call: { metadata?: { get(key: string): unknown[] } }, callback: unknown) => withCorrelationId(correlationIdOfMetadata(call?.metadata), () => method(call, callback));
   }
 }
 

@@ -337,7 +337,7 @@ export class AdminController {
   @ApiErrors(400, 409)
   @HttpCode(200)
   rotateKey(@Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.keyAdmin.rotate(body, ctx.caller).then((keys) => ({ keys }));
+    return this.keyAdmin.rotate(body, ctx.caller, ctx.correlationId).then((keys) => ({ keys }));
   }
 
   @Access.roles('admin')
@@ -351,7 +351,7 @@ export class AdminController {
   @ApiErrors(400, 404, 409)
   @HttpCode(200)
   revokeKey(@Param('kid') kid: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.keyAdmin.revoke(kid, body, ctx.caller).then((keys) => ({ keys }));
+    return this.keyAdmin.revoke(kid, body, ctx.caller, ctx.correlationId).then((keys) => ({ keys }));
   }
 
   @Access.roles('admin', 'operator', 'auditor')

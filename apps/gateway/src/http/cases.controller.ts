@@ -146,7 +146,7 @@ export class CasesController {
   @ApiResponse({ status: 201, description: 'The case as opened', schema: CASE_SCHEMA, example: CASE_EXAMPLE })
   @ApiErrors(400, 401, 403)
   open(@Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.owner.open(body, ctx.caller).then((r) => this.answer(r.caseId, r.collaborationId));
+    return this.owner.open(body, ctx.caller, ctx.correlationId).then((r) => this.answer(r.caseId, r.collaborationId));
   }
 
   @Access.scope('cases')
@@ -181,7 +181,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   cancel(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.owner.cancel(id, body, ctx.caller).then(() => this.answer(id));
+    return this.owner.cancel(id, body, ctx.caller, ctx.correlationId).then(() => this.answer(id));
   }
 
   @Access.scope('cases')
@@ -195,7 +195,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   postal(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.notes.postal(id, body, ctx.caller).then(() => this.answer(id));
+    return this.notes.postal(id, body, ctx.caller, ctx.correlationId).then(() => this.answer(id));
   }
 
   @Access.scope('cases')
@@ -206,7 +206,7 @@ export class CasesController {
   @ApiResponse({ status: 200, schema: CASE_SCHEMA })
   @ApiErrors(400, 401, 403, 404, 409)
   resultDelivery(@Param('id') id: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.notes.resultDelivered(id, body, ctx.caller).then(() => this.answer(id));
+    return this.notes.resultDelivered(id, body, ctx.caller, ctx.correlationId).then(() => this.answer(id));
   }
 
   @Access.scope('tasks')
@@ -250,6 +250,6 @@ export class CasesController {
   @ApiErrors(400, 401, 403, 404, 409)
   act(@Param('id') id: string, @Param('action') action: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
     if (!['accept', 'complete', 'refuse', 'request-materials'].includes(action)) throw new DomainException('NOT_FOUND', `no task action ${action.slice(0, 30)}`);
-    return this.tasks.act(id, action as TaskAction, body, ctx.caller).then(() => this.answer(id.split('~')[0]));
+    return this.tasks.act(id, action as TaskAction, body, ctx.caller, ctx.correlationId).then(() => this.answer(id.split('~')[0]));
   }
 }

@@ -1,10 +1,12 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { parseOrThrow } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { AttestationService, VerificationService, batchRequestSchema, verificationRequestSchema } from '@tongban/verification';
 import { Access } from '@tongban/access';
+import { COUNTS_NO_WRITES } from '@tongban/persistence';
 import { Ctx, RequestContext } from './request-context';
 
 const attestationBody = z.object({ attestation: z.string().min(1).max(8192) }).strict();
@@ -68,6 +70,7 @@ export class VerificationController {
 
   @Access.scope('verify')
   @Post('verifications')
+  @RouteConfig(COUNTS_NO_WRITES)
   @HttpCode(200)
   @ApiOperation({ summary: "Verify one licence with its issuing province's gateway; returns the issuer's signed answer" })
   @ApiBody({
@@ -85,6 +88,7 @@ export class VerificationController {
 
   @Access.scope('verify')
   @Post('verifications/batch')
+  @RouteConfig(COUNTS_NO_WRITES)
   @HttpCode(200)
   @ApiOperation({ summary: 'Verify up to 100 licences: one signed call per issuing province, concurrently; results in request order' })
   @ApiBody({

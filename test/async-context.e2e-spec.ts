@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
+
+// No AsyncLocalStorage on the verification path (issue 10): in Node 20 one entered store keeps
+// promise hooks on for the whole process, a cost on every promise of both gateways. A preload
+// reports every entry; serving verifications, as asker (HTTP) and as issuer (gRPC), must cause none.
+const BJ = '110000';
+const GD = '440000';
+const MARK = 'ASYNC-CONTEXT-ENTERED';
+const PROBE = path.join(__dirname, 'support', 'async-context-probe.js');
+
+let gws: Record<string, Gateway>;
+
+beforeAll(async () => {
+  const list = await startFederation([BJ, GD], { env: { NODE_OPTIONS: `--require ${PROBE}` } });
+  gws = Object.fromEntries(list.map((g) => [g.code, g]));
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(gws ?? {}).map((g) => g.stop()));
+});
+
+const entries = (out: string) => out.split('\n').filter((l) => l.startsWith(MARK));
+
+it('the probe sees a store entered: a request that may store is counted (confirmed writes)', async () => {
+  const before = entries(gws[GD].output()).length;
+  expect((await call(gws[GD], 'GET', '/v1/cases?limit=1', undefined, gws[GD].apiToken)).status).toBe(200);
+  expect(entries(gws[GD].output()).length).toBeGreaterThan(before);
+});
+
+it('serving verifications enters no AsyncLocalStorage at the asker nor at the issuer', async () => {
+  const start = { [BJ]: gws[BJ].output().length, [GD]: gws[GD].output().length };
+  const body = verificationBody(demoLicences(BJ)[0]);
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${gws[GD].baseUrl}/v1/verifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gws[GD].apiToken}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+  }
+  const batch = await fetch(`${gws[GD].baseUrl}/v1/verifications/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${gws[GD].apiToken}` },
+    body: JSON.stringify({ items: [body, body] }),
+  });
+  expect(batch.status).toBe(200);
+  expect(entries(gws[GD].output().slice(start[GD]))).toEqual([]);
+  expect(entries(gws[BJ].output().slice(start[BJ]))).toEqual([]);
+});
