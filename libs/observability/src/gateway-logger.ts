@@ -25,6 +25,6 @@ export class GatewayLogger extends ConsoleLogger {
   }
 
   protected override stringifyMessage(message: unknown, logLevel: LogLevel): string {
-    return super.stringifyMessage(message instanceof CorrelatedLine ? message.toString() : message, logLevel);
+    return String(super.stringifyMessage(message instanceof CorrelatedLine ? message.toString() : message, logLevel));
   }
 }
