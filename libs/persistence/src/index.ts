@@ -3,7 +3,7 @@ export * from './data-source.factory';
 export { MIGRATIONS } from './migrations';
 export { DataSource } from 'typeorm';
 export * from './retention';
-export { PreparedStatement } from './prepared-statement';
+export { PreparedStatement, runInTurn, SqliteTurn } from './prepared-statement';
 export { runInTransaction, afterCommit, pendingWrites } from './transaction';
 export { lockForTransaction } from './advisory-lock';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS, diagnoseSelfWaits } from './sqlite-writer';

@@ -1,5 +1,5 @@
 import { describeEachDatabase, sqliteTarget } from '@tongban/testkit';
-import { DataSource, PreparedStatement, buildDataSource, isUniqueViolation, openDatabase, runInTransaction } from '@tongban/persistence';
+import { DataSource, PreparedStatement, buildDataSource, databaseStatementCount, isUniqueViolation, openDatabase, runInTransaction, runInTurn } from '@tongban/persistence';
 
 function deferred() {
   let resolve!: () => void;
@@ -91,5 +91,45 @@ describe('PreparedStatement on SQLite obeys the one writer', () => {
     // The statement ran after the rollback: it never saw 'tx', and its own row was not rolled back with it.
     expect(read).toEqual([]);
     expect(await select.all([])).toEqual([{ id: 'outside' }]);
+  });
+});
+
+describe('runInTurn (SQLite): the grouped writes of one turn share one transaction', () => {
+  let ds: DataSource;
+
+  beforeEach(async () => {
+    ds = await openDatabase(buildDataSource(sqliteTarget(), []));
+    await ds.query('CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
+  });
+  afterEach(async () => {
+    await ds.destroy();
+  });
+
+  it('runGrouped statements and turn work commit together; work that throws undoes only its own writes', async () => {
+    const insert = new PreparedStatement(ds, 'INSERT INTO t (id, n) VALUES (?, ?)');
+    const before = databaseStatementCount();
+    const grouped = insert.runGrouped(['r1', 1]);
+    const work = runInTurn(ds, (db) => {
+      db.run('INSERT INTO t (id, n) VALUES (?, ?)', ['w1', 2]);
+      // Sees the turn's earlier writes: one transaction.
+      return db.query<{ id: string }>('SELECT id FROM t ORDER BY id', []).map((r) => r.id);
+    });
+    const failing = runInTurn(ds, (db) => {
+      db.run('INSERT INTO t (id, n) VALUES (?, ?)', ['gone', 3]);
+      db.run('INSERT INTO t (id, n) VALUES (?, ?)', ['r1', 4]); // duplicate: the work fails
+    });
+    const after = insert.runGrouped(['r2', 5]);
+    expect(await grouped).toBe(1);
+    expect(await work).toEqual(['r1', 'w1']);
+    expect(isUniqueViolation(await failing.catch((e: unknown) => e))).toBe(true);
+    expect(await after).toBe(1);
+    // 'gone' was undone with its work's savepoint; the others are committed.
+    expect((await ds.query<{ id: string }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id)).toEqual(['r1', 'r2', 'w1']);
+    // One BEGIN and COMMIT for the turn, a SAVEPOINT and RELEASE per work, and the six statements sent (the failing one too).
+    expect(databaseStatementCount() - before - 1).toBe(2 + 2 * 2 + 6);
+  });
+
+  it('is for SQLite only', () => {
+    expect(() => runInTurn({ options: { type: 'postgres' } } as DataSource, () => 1)).toThrow(/SQLite/);
   });
 });

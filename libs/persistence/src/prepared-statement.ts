@@ -12,10 +12,22 @@ interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   transaction<T>(fn: () => T): () => T;
 }
-interface Grouped {
-  params: readonly unknown[];
-  resolve: (changes: number) => void;
+interface TurnItem {
+  work: (db: SqliteTurn) => unknown;
+  /** Multi-statement work runs in a savepoint of its own; a single statement is atomic already. */
+  savepoint: boolean;
+  resolve: (value: never) => void;
   reject: (e: unknown) => void;
+}
+
+/** Statements for work that runs in a turn's shared SQLite transaction (`runInTurn`): `?` placeholders, run synchronously. */
+export interface SqliteTurn {
+  /** The rows `sql` returns. */
+  all<Row = Record<string, unknown>>(sql: string, params: readonly unknown[]): Row[];
+  /** The number of rows `sql` changed. */
+  run(sql: string, params: readonly unknown[]): number;
+  /** The rows of a statement that returns rows (SELECT, RETURNING), else none. */
+  query<Row = Record<string, unknown>>(sql: string, params: readonly unknown[]): Row[];
 }
 interface PgPool {
   query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
@@ -39,7 +51,6 @@ interface PgPool {
  */
 export class PreparedStatement<Row = Record<string, unknown>> {
   private sqlite?: SqliteStatement;
-  private group: Grouped[] | undefined;
   private readonly pgText: string;
   private readonly pgName: string;
 
@@ -65,8 +76,8 @@ export class PreparedStatement<Row = Record<string, unknown>> {
   }
 
   /**
-   * `run`, committed together with the other `runGrouped` calls of this statement made in the same
-   * turn of the event loop: on SQLite one transaction for the group (one WAL commit instead of one
+   * `run`, committed together with the other grouped writes of the same turn of the event loop
+   * (`runInTurn`): on SQLite one transaction for the turn's writes (one WAL commit instead of one
    * per call: under load this was most of the replay store's cost); each caller still gets its own
    * outcome (its changed-row count, or its own error such as a unique violation, which undoes only
    * its own row) and only once the group is committed. On PostgreSQL, where commits of concurrent
@@ -74,39 +85,7 @@ export class PreparedStatement<Row = Record<string, unknown>> {
    */
   runGrouped(params: readonly unknown[]): Promise<number> {
     if (this.ds.options.type === 'postgres') return this.run(params);
-    return new Promise<number>((resolve, reject) => {
-      if (!this.group) {
-        this.group = [];
-        setImmediate(() => void this.runGroup());
-      }
-      this.group.push({ params, resolve, reject });
-    });
-  }
-
-  private async runGroup(): Promise<void> {
-    const group = this.group ?? [];
-    this.group = undefined;
-    let outcomes: ({ changes: number } | { error: unknown })[];
-    try {
-      outcomes = await this.onSqlite((s) =>
-        this.connection().transaction(() =>
-          group.map((g) => {
-            try {
-              return { changes: s.run(...g.params).changes };
-            } catch (error) {
-              // A constraint failure aborts only its own statement; the transaction goes on.
-              return { error };
-            }
-          }),
-        )(),
-      );
-    } catch (e) {
-      for (const g of group) g.reject(e);
-      return;
-    }
-    // onSqlite counted one statement; the group sent BEGIN, its inserts and COMMIT.
-    for (let i = 0; i <= group.length; i++) countStatement();
-    outcomes.forEach((o, i) => ('error' in o ? group[i].reject(o.error) : group[i].resolve(o.changes)));
+    return queueTurn(this.ds, (turn) => turn.run(this.sql, params), false);
   }
 
   private pg(): PgPool {
@@ -116,24 +95,110 @@ export class PreparedStatement<Row = Record<string, unknown>> {
   private async onSqlite<T>(fn: (s: SqliteStatement) => T): Promise<T> {
     // Counted like the query runner's statements (PostgreSQL's are counted by the pool's client).
     countStatement();
-    const lock = sqliteWriteLock(this.ds);
-    if (!lock || lock.idle) return fn(this.statement());
-    // A token of its own: this statement owns the writer for as long as it runs, like a query runner outside a transaction.
-    const owner = {};
-    await lock.acquire(owner);
-    try {
-      return fn(this.statement());
-    } finally {
-      lock.release(owner);
-    }
+    return withSqliteWriter(this.ds, () => fn(this.statement()));
   }
 
   private statement(): SqliteStatement {
-    this.sqlite ??= this.connection().prepare(this.sql);
+    this.sqlite ??= connectionOf(this.ds).prepare(this.sql);
     return this.sqlite;
   }
+}
 
-  private connection(): SqliteConnection {
-    return (this.ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+function connectionOf(ds: DataSource): SqliteConnection {
+  return (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+}
+
+/** Runs synchronous `fn` while it owns the SQLite writer: at once when the writer is free, else after waiting for it. */
+async function withSqliteWriter<T>(ds: DataSource, fn: () => T): Promise<T> {
+  const lock = sqliteWriteLock(ds);
+  if (!lock || lock.idle) return fn();
+  // A token of its own: `fn` owns the writer for as long as it runs, like a query runner outside a transaction.
+  const owner = {};
+  await lock.acquire(owner);
+  try {
+    return fn();
+  } finally {
+    lock.release(owner);
   }
+}
+
+const turns = new WeakMap<DataSource, TurnItem[]>();
+/** Statements prepared for turn work, per connection and SQL text (bounded: cleared when full). */
+const turnStatements = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+const TURN_STATEMENTS_MAX = 200;
+
+/**
+ * Runs `work` on SQLite inside the one write transaction of this turn of the event loop, shared
+ * with the turn's other grouped writes (`runGrouped` statements, other `runInTurn` work: the replay
+ * store's inserts and the status-list assignments of a turn leave in one commit). `work` runs
+ * synchronously in a savepoint of its own: when it throws, its writes are undone and only its
+ * caller gets the error. Resolves once the turn's transaction committed. SQLite only; on
+ * PostgreSQL use `runInTransaction`.
+ */
+export function runInTurn<T>(ds: DataSource, work: (db: SqliteTurn) => T): Promise<T> {
+  if (ds.options.type === 'postgres') throw new Error('runInTurn is for SQLite; use runInTransaction on PostgreSQL');
+  return queueTurn(ds, work, true);
+}
+
+function queueTurn<T>(ds: DataSource, work: (db: SqliteTurn) => T, savepoint: boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let group = turns.get(ds);
+    if (!group) {
+      turns.set(ds, (group = []));
+      setImmediate(() => void runTurn(ds));
+    }
+    group.push({ work, savepoint, resolve: resolve as (value: never) => void, reject });
+  });
+}
+
+async function runTurn(ds: DataSource): Promise<void> {
+  const group = turns.get(ds) ?? [];
+  turns.delete(ds);
+  const db = connectionOf(ds);
+  let statements = 0;
+  const prepared = (sql: string): SqliteStatement => {
+    let cache = turnStatements.get(db);
+    if (!cache) turnStatements.set(db, (cache = new Map()));
+    let s = cache.get(sql);
+    if (!s) {
+      if (cache.size >= TURN_STATEMENTS_MAX) cache.clear();
+      cache.set(sql, (s = db.prepare(sql)));
+    }
+    statements++;
+    return s;
+  };
+  const turn: SqliteTurn = {
+    all: <Row>(sql: string, params: readonly unknown[]) => prepared(sql).all(...params) as Row[],
+    run: (sql: string, params: readonly unknown[]) => prepared(sql).run(...params).changes,
+    query: <Row>(sql: string, params: readonly unknown[]) => {
+      const s = prepared(sql);
+      if (s.reader) return s.all(...params) as Row[];
+      s.run(...params);
+      return [];
+    },
+  };
+  let outcomes: ({ value: unknown } | { error: unknown })[];
+  try {
+    outcomes = await withSqliteWriter(ds, () =>
+      db.transaction(() =>
+        group.map((g) => {
+          try {
+            if (!g.savepoint) return { value: g.work(turn) };
+            statements += 2; // SAVEPOINT, RELEASE
+            return { value: db.transaction(() => g.work(turn))() };
+          } catch (error) {
+            // A constraint failure aborts only its own statement (or savepoint); the transaction goes on.
+            return { error };
+          }
+        }),
+      )(),
+    );
+  } catch (e) {
+    for (const g of group) g.reject(e);
+    return;
+  } finally {
+    // Every statement the group sent, BEGIN and COMMIT included.
+    for (let i = 0; i < statements + 2; i++) countStatement();
+  }
+  outcomes.forEach((o, i) => ('error' in o ? group[i].reject(o.error) : group[i].resolve(o.value as never)));
 }

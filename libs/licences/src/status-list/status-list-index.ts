@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
-import { PreparedStatement, lockForTransaction, runInTransaction } from '@tongban/persistence';
+import { DataSource } from 'typeorm';
+import { PreparedStatement, SqliteTurn, lockForTransaction, runInTransaction, runInTurn } from '@tongban/persistence';
 import { STATUS_LIST_SIZE } from './bitstring';
 import { StatusRef, statusListId } from './status-list-claims';
-import { StatusListEntity } from './status-list.entity';
 
 const INDEX_LOCK = 7_415_841;
 /** Refs kept in memory (a verification of a licence seen before costs no query); cleared when full. */
@@ -27,6 +26,14 @@ interface OpenList {
   assigned: number;
 }
 
+/** One statement of an assignment (`?` placeholders). */
+interface Step {
+  sql: string;
+  params: unknown[];
+}
+/** An assignment: yields its statements, gets each one's rows back, returns the refs. */
+type Assignment = Generator<Step, Map<string, StatusRef>, unknown[]>;
+
 /**
  * Hands each attested licence a random index in a status list of its type, once: stored in
  * `status_list_entries`, unique per list. A list takes new licences until half of its entries are
@@ -35,9 +42,11 @@ interface OpenList {
  *
  * Hot path (docs/performance.md, issue 10): a licence seen before costs a map lookup, or one
  * prepared statement after a restart; first sights of one type in the same turn of the event loop
- * are assigned together, in one transaction holding the type's lock (one lists read, one multi-row
- * insert whose index collisions are redrawn, one counter update per list), instead of a transaction
- * of seven ORM statements each.
+ * are assigned together (one lists read, one multi-row insert whose index collisions are redrawn,
+ * one counter update per list), instead of a transaction of seven ORM statements each. The
+ * assignment is written once (`assign`, a generator of statements) and run by the backend: on
+ * SQLite synchronously in the turn's shared write transaction (`runInTurn`: one commit with the
+ * turn's replay-store inserts, no ORM); on PostgreSQL in a transaction holding the type's lock.
  */
 @Injectable()
 export class StatusListIndex {
@@ -72,44 +81,70 @@ export class StatusListIndex {
       if (!group) {
         group = [];
         this.pending.set(typeCode, group);
-        setImmediate(() => void this.flush(typeCode));
+        // On SQLite the turn's transaction starts on the next turn anyway: the group is taken then.
+        if (this.ds.options.type === 'postgres') setImmediate(() => void this.flush(typeCode));
+        else void this.flush(typeCode);
       }
       group.push({ licenceId, status, resolve, reject });
     });
   }
 
   private async flush(typeCode: string): Promise<void> {
-    const group = this.pending.get(typeCode) ?? [];
-    this.pending.delete(typeCode);
+    let group: Waiter[] | undefined;
+    const take = () => {
+      group = this.pending.get(typeCode) ?? [];
+      this.pending.delete(typeCode);
+      return group;
+    };
     try {
-      const refs = await runInTransaction(this.ds, (tx) => this.assign(tx, typeCode, group));
-      for (const w of group) w.resolve(refs.get(w.licenceId)!);
+      const refs = this.ds.options.type === 'postgres' ? await this.onPostgres(typeCode, take()) : await runInTurn(this.ds, (db) => onSqlite(db, this.assign(typeCode, take())));
+      for (const w of group!) w.resolve(refs.get(w.licenceId)!);
     } catch (e) {
-      for (const w of group) w.reject(e);
+      for (const w of group ?? take()) w.reject(e);
     }
   }
 
-  /** Indexes for the group's licences (the same licence may appear twice), in one transaction. */
-  private async assign(tx: EntityManager, typeCode: string, group: Waiter[]): Promise<Map<string, StatusRef>> {
-    await lockForTransaction(tx, INDEX_LOCK, typeCode);
+  private onPostgres(typeCode: string, group: Waiter[]): Promise<Map<string, StatusRef>> {
+    return runInTransaction(this.ds, async (tx) => {
+      await lockForTransaction(tx, INDEX_LOCK, typeCode);
+      const steps = this.assign(typeCode, group);
+      for (let step = steps.next(); ;) {
+        if (step.done) return step.value;
+        let n = 0;
+        const rows: unknown[] = await tx.query(
+          step.value.sql.replace(/\?/g, () => `$${++n}`),
+          step.value.params,
+        );
+        step = steps.next(rows);
+      }
+    });
+  }
+
+  /**
+   * Indexes for the group's licences (the same licence may appear twice), inside the caller's
+   * transaction (on PostgreSQL one holding the type's lock; SQLite has one writer).
+   */
+  private *assign(typeCode: string, group: Waiter[]): Assignment {
     const refs = new Map<string, StatusRef>();
     const ids = [...new Set(group.map((w) => w.licenceId))];
     // Assigned meanwhile (another replica, or a group of an earlier turn that held the lock).
-    for (const r of await this.query<{ licence_id: string; list_id: string; idx: number | string }>(tx, 'SELECT licence_id, list_id, idx FROM status_list_entries WHERE licence_id IN (:...ids)', {
-      ids,
-    })) {
-      refs.set(r.licence_id, { list: r.list_id, idx: Number(r.idx) });
-    }
+    const known = (yield { sql: `SELECT licence_id, list_id, idx FROM status_list_entries WHERE licence_id IN (${marks(ids.length)})`, params: ids }) as {
+      licence_id: string;
+      list_id: string;
+      idx: number | string;
+    }[];
+    for (const r of known) refs.set(r.licence_id, { list: r.list_id, idx: Number(r.idx) });
     let todo = ids.filter((id) => !refs.has(id));
     if (!todo.length) return refs;
-    const lists = await this.query<{ list_id: string; seq: number | string; size: number | string; assigned: number | string }>(
-      tx,
-      'SELECT list_id, seq, size, assigned FROM status_lists WHERE type_code = :typeCode ORDER BY seq DESC',
-      { typeCode },
-    );
+    const lists = (yield { sql: 'SELECT list_id, seq, size, assigned FROM status_lists WHERE type_code = ? ORDER BY seq DESC', params: [typeCode] }) as {
+      list_id: string;
+      seq: number | string;
+      size: number | string;
+      assigned: number | string;
+    }[];
     let nextSeq = lists.length ? Number(lists[0].seq) + 1 : 0;
     const open = lists.map((l) => ({ listId: l.list_id, size: Number(l.size), assigned: Number(l.assigned) })).find((l) => l.assigned < l.size / 2);
-    let list: OpenList = open ?? (await this.openList(tx, typeCode, nextSeq++));
+    let list: OpenList = open ?? (yield* this.openList(typeCode, nextSeq++));
     const added = new Map<string, number>();
     const dirty = new Set<string>();
     const statusOf = new Map(group.map((w) => [w.licenceId, w.status]));
@@ -122,7 +157,7 @@ export class StatusListIndex {
       for (const id of todo) {
         let place = placeOf.get(id);
         if (!place) {
-          if (list.assigned >= list.size / 2) list = await this.openList(tx, typeCode, nextSeq++);
+          if (list.assigned >= list.size / 2) list = yield* this.openList(typeCode, nextSeq++);
           list.assigned += 1;
           place = list;
           placeOf.set(id, place);
@@ -133,11 +168,8 @@ export class StatusListIndex {
       const inserted = new Set<string>();
       for (let at = 0; at < batch.length; at += INSERT_ROWS) {
         const rows = batch.slice(at, at + INSERT_ROWS);
-        const placeholders = rows.map((_, i) => `(:id${i}, :list${i}, :idx${i})`).join(', ');
-        const params: Record<string, unknown> = {};
-        rows.forEach((b, i) => Object.assign(params, { [`id${i}`]: b.id, [`list${i}`]: b.listId, [`idx${i}`]: b.idx }));
-        const sql = `INSERT INTO status_list_entries (licence_id, list_id, idx) VALUES ${placeholders} ON CONFLICT DO NOTHING RETURNING licence_id`;
-        for (const r of await this.query<{ licence_id: string }>(tx, sql, params)) inserted.add(r.licence_id);
+        const sql = `INSERT INTO status_list_entries (licence_id, list_id, idx) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING RETURNING licence_id`;
+        for (const r of (yield { sql, params: rows.flatMap((b) => [b.id, b.listId, b.idx]) }) as { licence_id: string }[]) inserted.add(r.licence_id);
       }
       for (const b of batch) {
         if (!inserted.has(b.id)) continue;
@@ -150,18 +182,27 @@ export class StatusListIndex {
       todo = todo.filter((id) => !refs.has(id));
     }
     for (const [listId, n] of added) {
-      await this.query(tx, `UPDATE status_lists SET assigned = assigned + :n${dirty.has(listId) ? ', dirty = TRUE' : ''} WHERE list_id = :listId`, { n, listId });
+      yield { sql: `UPDATE status_lists SET assigned = assigned + ?${dirty.has(listId) ? ', dirty = TRUE' : ''} WHERE list_id = ?`, params: [n, listId] };
     }
     return refs;
   }
 
-  private async openList(tx: EntityManager, typeCode: string, seq: number): Promise<OpenList> {
+  private *openList(typeCode: string, seq: number): Generator<Step, OpenList, unknown[]> {
     const listId = statusListId(typeCode, seq);
-    await tx.getRepository(StatusListEntity).insert({ listId, typeCode, seq, size: this.listSize, assigned: 0, version: 0, contentHash: null, jws: null, generatedAt: null, dirty: true });
+    yield {
+      sql: 'INSERT INTO status_lists (list_id, type_code, seq, size, assigned, version, content_hash, jws, generated_at, dirty) VALUES (?, ?, ?, ?, 0, 0, NULL, NULL, NULL, TRUE)',
+      params: [listId, typeCode, seq, this.listSize],
+    };
     return { listId, size: this.listSize, assigned: 0 };
   }
+}
 
-  private query<T>(tx: EntityManager, sql: string, params: Record<string, unknown>): Promise<T[]> {
-    return tx.query(...tx.connection.driver.escapeQueryWithParameters(sql, params, {}));
+/** Runs an assignment's statements on SQLite, synchronously (inside the turn's transaction). */
+function onSqlite(db: SqliteTurn, steps: Assignment): Map<string, StatusRef> {
+  for (let step = steps.next(); ;) {
+    if (step.done) return step.value;
+    step = steps.next(db.query(step.value.sql, step.value.params));
   }
 }
+
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
