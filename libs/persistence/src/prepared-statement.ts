@@ -147,7 +147,7 @@ function queueTurn<T>(ds: DataSource, work: (db: SqliteTurn) => T, savepoint: bo
       turns.set(ds, (group = []));
       setImmediate(() => void runTurn(ds));
     }
-    group.push({ work, savepoint, resolve: resolve as (value: never) => void, reject });
+    group.push({ work, savepoint, resolve, reject });
   });
 }
 
@@ -158,7 +158,7 @@ async function runTurn(ds: DataSource): Promise<void> {
   let statements = 0;
   const prepared = (sql: string): SqliteStatement => {
     let cache = turnStatements.get(db);
-    if (!cache) turnStatements.set(db, (cache = new Map()));
+    if (!cache) turnStatements.set(db, (cache = new Map<string, SqliteStatement>()));
     let s = cache.get(sql);
     if (!s) {
       if (cache.size >= TURN_STATEMENTS_MAX) cache.clear();
