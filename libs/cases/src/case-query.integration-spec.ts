@@ -1,6 +1,6 @@
 import { CatalogueStore } from '@tongban/catalogue';
 import { SystemClock } from '@tongban/common';
-import { DataSource, buildDataSource, openDatabase } from '@tongban/persistence';
+import { DataSource, buildDataSource, databaseStatementCount, openDatabase } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
@@ -78,7 +78,12 @@ describeEachDatabase('CaseQuery reads', (fresh) => {
 
   it('views a case with its steps and its history in order, the ID number masked', async () => {
     query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '110000');
+    const before = databaseStatementCount();
     const v = await query.view('110000-20261203-0000000001');
+    // Case, steps and history in one statement.
+    expect(databaseStatementCount() - before).toBe(1);
+    expect(await query.view('case-2')).toMatchObject({ collaborationId: '110000-20261203-0000000002', events: [{ type: 'CASE_OPENED', details: null }] });
+    await expect(query.view('no-such-case')).rejects.toThrow(/no case/);
     expect(v.applicant.idNumber).not.toBe('11010519491231002X');
     expect(v.steps.map((s) => [s.index, s.status, s.outputs])).toEqual([
       [0, 'COMPLETED', { doc: 'D-1' }],

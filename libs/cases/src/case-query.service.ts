@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { CatalogueStore } from '@tongban/catalogue';
 import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
-import { hydrate, selectColumns } from '@tongban/persistence';
+import { hydrate, nullColumns, selectColumns } from '@tongban/persistence';
 import { Inject, Optional } from '@nestjs/common';
 import { CaseEntity } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
@@ -47,26 +47,31 @@ export class CaseQuery {
 
   /** One case (by id or collaboration id) with steps, material files and history. */
   async view(ref: string) {
-    // The case and its steps in one statement (one snapshot, one round trip).
+    // The case, its steps and its history in one statement (one snapshot, one round trip): a
+    // branch for the case joined with its steps, another for its events, each NULL in the other's columns.
     const [sql, params] = this.ds.driver.escapeQueryWithParameters(
-      `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}
+      `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}, ${nullColumns(this.ds, CaseEventEntity, 'e')}
          FROM cases c LEFT JOIN case_steps s ON s.case_id = c.id
         WHERE c.id = :id OR c.collaboration_id = :collaborationId
-        ORDER BY s.idx`,
+       UNION ALL
+       SELECT ${nullColumns(this.ds, CaseEntity, 'c')}, ${nullColumns(this.ds, CaseStepEntity, 's')}, ${selectColumns(this.ds, CaseEventEntity, 'e')}
+         FROM cases c JOIN case_events e ON e.case_id = c.id
+        WHERE c.id = :id OR c.collaboration_id = :collaborationId`,
       { id: ref, collaborationId: ref },
       {},
     );
     const rows = await this.ds.query<Record<string, unknown>[]>(sql, params);
-    if (rows.length === 0) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
-    const c = hydrate(this.ds, CaseEntity, rows[0], 'c');
-    const steps = rows.filter((r) => r.c__id === rows[0].c__id && r.s__case_id != null).map((r) => hydrate(this.ds, CaseStepEntity, r, 's'));
-    // Raw SQL and hydrate rather than a repository find: the view answers every case request.
-    const [eventsSql, eventsParams] = this.ds.driver.escapeQueryWithParameters(
-      `SELECT ${selectColumns(this.ds, CaseEventEntity, 'e')} FROM case_events e WHERE e.case_id = :caseId ORDER BY e.seq`,
-      { caseId: c.id },
-      {},
-    );
-    const events = (await this.ds.query<Record<string, unknown>[]>(eventsSql, eventsParams)).map((r) => hydrate(this.ds, CaseEventEntity, r, 'e'));
+    const first = rows.find((r) => r.c__id != null);
+    if (!first) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
+    const c = hydrate(this.ds, CaseEntity, first, 'c');
+    const steps = rows
+      .filter((r) => r.c__id === c.id && r.s__case_id != null)
+      .map((r) => hydrate(this.ds, CaseStepEntity, r, 's'))
+      .sort((a, b) => a.idx - b.idx);
+    const events = rows
+      .filter((r) => r.e__case_id === c.id)
+      .map((r) => hydrate(this.ds, CaseEventEntity, r, 'e'))
+      .sort((a, b) => a.seq - b.seq);
     return {
       ...this.summary(c, steps),
       participants: c.participants,

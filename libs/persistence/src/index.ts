@@ -12,5 +12,5 @@ export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
 export { COUNTS_NO_WRITES, ConfirmedWrites, countingWrites, countingWritesNow, databaseFaultAfterWrites } from './confirmed-writes';
-export { hydrate, selectColumns } from './hydrate';
+export { hydrate, nullColumns, selectColumns } from './hydrate';
 export { WriteBatch } from './write-batch';
