@@ -15,7 +15,7 @@ export function nullColumns(ds: DataSource, entity: EntityTarget<ObjectLiteral>,
 /** A select list built once per data source, entity and alias (hot reads run it for every request). */
 function selectList(ds: DataSource, entity: EntityTarget<ObjectLiteral>, alias: string, column: (name: string) => string): string {
   let lists = selectLists.get(ds);
-  if (!lists) selectLists.set(ds, (lists = new Map()));
+  if (!lists) selectLists.set(ds, (lists = new Map<string, string>()));
   const meta = ds.getMetadata(entity);
   const key = `${meta.name}\u0000${alias}`;
   let list = lists.get(key);
