@@ -36,6 +36,14 @@ const rules = [
     why: 'verify JWS signatures through verifyJwsSignature / verifyJwsWithKeySet of @tongban/gm',
     tests: false,
   },
+  // The SM2 addon (native/sm2) holds private-key material ((1 + d)^-1 in its handles): only the keys lib
+  // signs with it, and libs/gm, which loads it and verifies with it.
+  {
+    where: /^(apps|libs\/(?!gm\/|keys\/))/,
+    forbid: /\bsm2NativeAddon\b|\bsm2NativeLoadState\b|(from|require\()\s*'[^']*(tongban-sm2|native\/sm2)'/,
+    why: 'only libs/gm and libs/keys use the SM2 addon',
+    tests: false,
+  },
   { where: /^(apps|libs\/(?!testkit\/))/, forbid: /from '@tongban\/testkit'/, why: 'testkit is for tests only', tests: false },
   { where: /^(apps|libs\/(?!config\/|testkit\/))/, forbid: /process\.env\b/, why: 'only libs/config reads process.env' },
   // One transaction entry point (runInTransaction): it owns the SQLite writer, after-commit work
