@@ -29,11 +29,11 @@ export class LicenceStatusAdmin {
     private readonly lookup: LicenceLookup,
   ) {}
 
-  /** Applies `action` with the body's reason; the caller is the actor (audited by the service). */
-  async apply(action: LicenceStatusAction, licenceId: string, body: unknown, actor: string): Promise<LicenceStatusView> {
+  /** Applies `action` with the body's reason; the caller is the actor (audited by the service); `correlationId` goes with the notices it sends. */
+  async apply(action: LicenceStatusAction, licenceId: string, body: unknown, actor: string, correlationId?: string): Promise<LicenceStatusView> {
     checkId(licenceId);
     const { reason } = parseOrThrow(bodySchema, body);
-    const change = await this.status.change({ licenceId, status: LICENCE_STATUS_ACTIONS[action], reason, actor, source: 'registry' });
+    const change = await this.status.change({ licenceId, status: LICENCE_STATUS_ACTIONS[action], reason, actor, source: 'registry', correlationId });
     if (change) return { licenceId, status: change.status, previous: change.previous, version: change.version, changedAt: change.changedAt.toISOString(), changed: true };
     return { ...(await this.show(licenceId)), changed: false };
   }

@@ -24,6 +24,8 @@ export interface LicenceStatusChange {
   source: 'registry' | 'library';
   /** Admin client id, 'cli', or 'library-feed'. */
   actor: string;
+  /** The correlation id of the request that made the change, if any: stored with the notices sent about it. */
+  correlationId?: string;
 }
 
 /** Called inside the transaction that records the change: write your rows with `em` (outbox etc.). */
@@ -39,6 +41,8 @@ export interface LicenceStatusChangeInput {
   actor: string;
   source?: 'registry' | 'library';
   changedAt?: Date;
+  /** The correlation id of the request that asks for the change (passed on to listeners). */
+  correlationId?: string;
 }
 
 const inputSchema = z
@@ -52,6 +56,7 @@ const inputSchema = z
     actor: z.string().min(1).max(64),
     source: z.enum(['registry', 'library']).default('registry'),
     changedAt: z.date().optional(),
+    correlationId: z.string().max(64).optional(),
   })
   .strict();
 
@@ -126,8 +131,9 @@ export class LicenceStatusService {
       reason: req.reason,
       source: req.source,
       actor: req.actor,
+      correlationId: req.correlationId,
     };
-    const { previous: _p, ...row } = change;
+    const { previous: _p, correlationId: _c, ...row } = change;
     await statusRepo.save(statusRepo.create(row));
     if (registry) await tx.getRepository(LicenceEntity).update({ licenceId: req.licenceId }, { status: req.status, updatedAt: change.changedAt });
     await this.audit.recordIn(tx, {

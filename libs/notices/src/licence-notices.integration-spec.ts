@@ -157,6 +157,13 @@ describeEachDatabase('licence notices', (fresh) => {
     ]);
   });
 
+  it('a notice keeps the correlation id of the request that made the change (outbox correlation_id), passed explicitly', async () => {
+    await issuer.subscriptions.subscribe(GD, 'a', L1);
+    await issuer.statuses.change({ licenceId: L1.licenceId, status: 'SUSPENDED', reason: '测试', actor: 'admin', source: 'library', correlationId: 'req-notice-1' });
+    await issuer.statuses.change({ licenceId: L1.licenceId, status: 'VALID', reason: '测试', actor: 'admin', source: 'library' });
+    expect((await outbox()).map((r) => r.correlationId)).toEqual(['req-notice-1', null]);
+  });
+
   it('the asker applies a notice once per newer version, queues a webhook for the asking client only, and refuses what it did not subscribe to', async () => {
     const now = asker.clock.now();
     const subs = asker.ds.getRepository(NoticeSubscriptionEntity);

@@ -20,6 +20,8 @@ export interface LicenceChange {
   version: number;
   changedAt: Date;
   reason: string;
+  /** Of the request that made the change, if any: stored with each notice (outbox correlation_id). */
+  correlationId?: string;
 }
 
 /** What one change sent. */
@@ -70,7 +72,7 @@ export class NoticeSender implements LicenceStatusListener, OnModuleInit {
       reason,
     }).finish();
     const stream = noticeStream(change.licenceId);
-    for (const peer of peers) await this.outbox.enqueue(tx, { peer, stream, type: NoticeMessage.StatusChanged, body });
+    for (const peer of peers) await this.outbox.enqueue(tx, { peer, stream, type: NoticeMessage.StatusChanged, body, correlationId: change.correlationId });
     const local = await this.receiver.apply(tx, this.self, { ...change, licenceType: change.typeCode, reason });
     afterCommit(tx, () => {
       if (peers.length > 0) this.dispatcher.nudge();

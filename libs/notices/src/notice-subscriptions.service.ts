@@ -145,14 +145,14 @@ export class NoticeSubscriptions {
     };
   }
 
-  /** Ends one of `client`'s subscriptions here and at the issuer; 404 for another client's or an unknown one. */
-  async unsubscribe(id: string, client: string): Promise<void> {
+  /** Ends one of `client`'s subscriptions here and at the issuer; 404 for another client's or an unknown one. `correlationId`: the request's, stored with the cancellation sent. */
+  async unsubscribe(id: string, client: string, correlationId?: string): Promise<void> {
     const owner = client.slice(0, 100);
     const gone = await runInTransaction(this.ds, async (tx) => {
       const row = await tx.getRepository(NoticeSubscriptionEntity).findOneBy({ id, client: owner });
       if (!row) return null;
       await tx.getRepository(NoticeSubscriptionEntity).delete({ id });
-      await this.cancelAtIssuer(tx, row.issuer, row.id, row.licenceId);
+      await this.cancelAtIssuer(tx, row.issuer, row.id, row.licenceId, correlationId);
       return row;
     });
     if (!gone) throw new DomainException('NOT_FOUND', `no licence subscription ${id.slice(0, 64)}`);
@@ -210,10 +210,10 @@ export class NoticeSubscriptions {
     return this.standing.byClient.get(client) ?? new Set();
   }
 
-  private async cancelAtIssuer(tx: EntityManager, issuer: string, ref: string, licenceId: string): Promise<void> {
+  private async cancelAtIssuer(tx: EntityManager, issuer: string, ref: string, licenceId: string, correlationId?: string): Promise<void> {
     if (issuer === this.self) return;
     const body = LicenceSubscriptionCancelled.encode({ notifyRef: ref, licenceId }).finish();
-    await this.outbox.enqueue(tx, { peer: issuer, stream: noticeStream(licenceId), type: NoticeMessage.Cancelled, body });
+    await this.outbox.enqueue(tx, { peer: issuer, stream: noticeStream(licenceId), type: NoticeMessage.Cancelled, body, correlationId });
     afterCommit(tx, () => this.dispatcher.nudge());
   }
 }

@@ -49,7 +49,7 @@ export class LicenceStatusController {
   @ApiErrors(400, 404, 409)
   @HttpCode(200)
   suspend(@Param('licenceId') licenceId: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.admin.apply('suspend', licenceId, body, ctx.caller);
+    return this.admin.apply('suspend', licenceId, body, ctx.caller, ctx.correlationId);
   }
 
   @Access.roles('admin', 'operator')
@@ -61,7 +61,7 @@ export class LicenceStatusController {
   @ApiErrors(400, 404, 409)
   @HttpCode(200)
   reinstate(@Param('licenceId') licenceId: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.admin.apply('reinstate', licenceId, body, ctx.caller);
+    return this.admin.apply('reinstate', licenceId, body, ctx.caller, ctx.correlationId);
   }
 
   @Access.roles('admin', 'operator')
@@ -73,6 +73,6 @@ export class LicenceStatusController {
   @ApiErrors(400, 404, 409)
   @HttpCode(200)
   revoke(@Param('licenceId') licenceId: string, @Body() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.admin.apply('revoke', licenceId, body, ctx.caller);
+    return this.admin.apply('revoke', licenceId, body, ctx.caller, ctx.correlationId);
   }
 }

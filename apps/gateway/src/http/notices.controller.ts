@@ -30,7 +30,7 @@ export class NoticesController {
   @ApiResponse({ status: 204, description: 'Deleted' })
   @ApiErrors(401, 404)
   unsubscribe(@Param('id') id: string, @Ctx() ctx: RequestContext) {
-    return this.notices.unsubscribe(id, ctx.caller);
+    return this.notices.unsubscribe(id, ctx.caller, ctx.correlationId);
   }
 
   @Access.scope('verify')
