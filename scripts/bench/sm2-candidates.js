@@ -83,7 +83,7 @@ add('SM2 one-shot crypto.sign (empty identity: NOT interoperable)', () => {
   const interop = tongbanVerifies(key.publicKey, gm.sm2SignatureFromDer(sig));
   return { interop, sign: () => crypto.sign('sm3', message, privateKey), verify: () => crypto.verify('sm3', message, publicKey, sig) };
 });
-add('tongban (libs/gm, libs/keys: OpenSSL, streaming, Z_A in front)', () => {
+add(`tongban (libs/gm, libs/keys: ${gm.sm2Implementation() === 'native' ? 'tongban-sm2 addon' : 'OpenSSL, streaming, Z_A in front'})`, () => {
   const key = Sm2SigningKey.generate();
   const sig = key.sign(message);
   return { interop: tongbanVerifies(key.publicKey, sig), sign: () => key.sign(message), verify: () => gm.sm2Verify(key.publicKey, message, sig) };
