@@ -36,21 +36,36 @@ export async function lockChain(tx: Querier): Promise<void> {
   if (isPostgres(tx)) await tx.query(`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY}, hashtext(current_schema()))`);
 }
 
+/** The statement that reads the chain head (`headOf` reads its rows). */
+export const HEAD_SQL = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
+
+/** The chain head from the rows of HEAD_SQL: undefined for an empty log. */
+export function headOf(rows: { seq: number | string; hash: string | null }[]): { seq: number; hash: string | null } | undefined {
+  return rows.length ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+}
+
 /** The last entry's seq and hash, or undefined for an empty log. */
 export async function readHead(tx: Querier): Promise<{ seq: number; hash: string | null } | undefined> {
-  const rows: { seq: number | string; hash: string | null }[] = await tx.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-  return rows.length ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+  return headOf(await tx.query(HEAD_SQL));
+}
+
+/** The statements that insert chained entries with their explicit seq values (`$n` placeholders on PostgreSQL, else `?`). */
+export function entryInserts(entries: ChainedEntry[], postgres: boolean): { sql: string; params: unknown[] }[] {
+  const columns = ENTRY_COLUMNS.join(', ');
+  const n = ENTRY_COLUMNS.length;
+  const out: { sql: string; params: unknown[] }[] = [];
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const chunk = entries.slice(i, i + INSERT_CHUNK);
+    const values = chunk.map((_, k) => `(${Array.from({ length: n }, (_, j) => (postgres ? `$${k * n + j + 1}` : '?')).join(', ')})`).join(', ');
+    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash, e.hashAlg]);
+    out.push({ sql: `INSERT INTO audit_events (${columns}) VALUES ${values}`, params });
+  }
+  return out;
 }
 
 /** Inserts chained entries with their explicit seq values. */
 export async function insertEntries(tx: Querier, entries: ChainedEntry[]): Promise<void> {
-  const columns = ENTRY_COLUMNS.join(', ');
-  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-    const chunk = entries.slice(i, i + INSERT_CHUNK);
-    const values = chunk.map((_, k) => `(${placeholders(tx, k * ENTRY_COLUMNS.length, ENTRY_COLUMNS.length)})`).join(', ');
-    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash, e.hashAlg]);
-    await tx.query(`INSERT INTO audit_events (${columns}) VALUES ${values}`, params);
-  }
+  for (const { sql, params } of entryInserts(entries, isPostgres(tx))) await tx.query(sql, params);
 }
 
 /** Seq and signature of the newest checkpoint, or undefined. */

@@ -3,9 +3,9 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Op
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
-import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
+import { SqliteTurn, isUniqueViolation, runInTransaction, runInTurn } from '@tongban/persistence';
 import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, AuditHashAlg, GENESIS_HASH, auditEntryHash, checkpointLink, hashAlgColumn } from './audit-chain';
-import { ChainedEntry, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
+import { ChainedEntry, HEAD_SQL, entryInserts, headOf, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
 import { appendCheckpointLine } from './audit-checkpoint-export';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
@@ -71,7 +71,8 @@ const retryable = (e: unknown) =>
  * Appends audit entries to a hash chain. Refusals and admin actions are written before the call
  * returns (`recordNow`); high-volume entries (`record`) are written in small batches every 50 ms, so
  * a hard kill can lose at most the last batch of routine entries, never a refusal. Each write is one
- * transaction that reads the chain head and assigns seq and hashes (under an advisory lock on
+ * transaction (on SQLite a savepoint in the turn's shared write transaction) that reads the chain
+ * head and assigns seq and hashes (under an advisory lock on
  * PostgreSQL), so replicas sharing a database extend one chain. With a signer, the head is signed
  * into `audit_checkpoints` every few minutes and at shutdown.
  */
@@ -239,10 +240,23 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     if (sealing && this.ds.isInitialized) await this.seal('shutdown');
   }
 
-  /** One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race. */
+  /**
+   * One transaction per batch: chain onto the head, insert with explicit seq. Retried on a lost race.
+   * On SQLite the batch joins the turn's shared write transaction (runInTurn: no ORM, one commit with
+   * the turn's other grouped writes), in a savepoint of its own.
+   */
   private async append(batch: PendingEntry[]): Promise<void> {
-    const headSeq = await this.retrying(() => runInTransaction(this.ds, (tx) => this.appendIn(tx, batch)));
+    const headSeq = await this.retrying(() =>
+      this.ds.options.type === 'postgres' ? runInTransaction(this.ds, (tx) => this.appendIn(tx, batch)) : runInTurn(this.ds, (db) => this.appendInTurn(db, batch)),
+    );
     this.sealIfMany(headSeq);
+  }
+
+  private appendInTurn(db: SqliteTurn, batch: PendingEntry[]): number {
+    const head = headOf(db.all(HEAD_SQL, []));
+    const chained = this.chain(head, batch);
+    for (const { sql, params } of entryInserts(chained, false)) db.run(sql, params);
+    return chained.at(-1)?.seq ?? head?.seq ?? 0;
   }
 
   /** Runs `write` again when another process won the race (for the head or for a checkpoint). */
@@ -273,19 +287,24 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
   private async appendIn(tx: EntityManager, batch: PendingEntry[]): Promise<number> {
     await lockChain(tx);
     const head = await readHead(tx);
+    const chained = this.chain(head, batch);
+    await insertEntries(tx, chained);
+    return chained.at(-1)?.seq ?? head?.seq ?? 0;
+  }
+
+  /** The batch chained onto `head`: seq, previous hash and hash of each entry. */
+  private chain(head: { seq: number; hash: string | null } | undefined, batch: PendingEntry[]): ChainedEntry[] {
     let seq = head?.seq ?? 0;
     // A head without a hash was written around the log: verification names that row; chain on from it.
     let prevHash = head ? head.hash : GENESIS_HASH;
     const hashAlg = this.hashAlg;
-    const chained: ChainedEntry[] = batch.map((e) => {
+    return batch.map((e) => {
       seq++;
       const entry: ChainedEntry = { ...e, seq, prevHash, hash: '', hashAlg };
       entry.hash = auditEntryHash(entry);
       prevHash = entry.hash;
       return entry;
     });
-    await insertEntries(tx, chained);
-    return seq;
   }
 
   private entry(r: AuditRecord): PendingEntry {
