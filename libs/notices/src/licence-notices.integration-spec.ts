@@ -14,6 +14,7 @@ import { NoticeReceiver } from './notice-receiver.service';
 import { LicenceChange, NoticeSender } from './notice-sender.service';
 import { noticeStream } from './notice-stream';
 import { NoticeSubscriptionEntity } from './notice-subscription.entity';
+import { NoticeSubscriptions } from './notice-subscriptions.service';
 import { StandingSubscriptionEntity } from './standing-subscription.entity';
 import { NoticeMessage } from './notices.options';
 import { EXPIRED_SUBSCRIPTION_DAYS, noticeSubscriptionsRetention } from './notice-retention';
@@ -162,6 +163,20 @@ describeEachDatabase('licence notices', (fresh) => {
     await issuer.statuses.change({ licenceId: L1.licenceId, status: 'SUSPENDED', reason: '测试', actor: 'admin', source: 'library', correlationId: 'req-notice-1' });
     await issuer.statuses.change({ licenceId: L1.licenceId, status: 'VALID', reason: '测试', actor: 'admin', source: 'library' });
     expect((await outbox()).map((r) => r.correlationId)).toEqual(['req-notice-1', null]);
+  });
+
+  it("a verification's cancellation of a second reference keeps that request's correlation id (outbox correlation_id), passed explicitly", async () => {
+    const subs = new NoticeSubscriptions(asker.ds, asker.clock, new Outbox(asker.clock), nudges as unknown as Dispatcher, asker.audit, GD);
+    const expiresAt = new Date(asker.clock.now().getTime() + 24 * 3600_000);
+    const licence = { licenceId: L1.licenceId, licenceType: L1.typeCode };
+    await subs.recorded('client-a', BJ, { ref: 'ref-1', origin: 'VERIFICATION' }, licence, { outcome: 'ACCEPTED', expiresAt }, 'req-verify-1');
+    // Asked again by licence number with a fresh ref: the issuer now holds a second one, withdrawn at once.
+    const second = await subs.recorded('client-a', BJ, { ref: 'ref-2', origin: 'VERIFICATION' }, licence, { outcome: 'ACCEPTED', expiresAt }, 'req-verify-2');
+    expect(second.subscriptionId).toBe('ref-1');
+    const rows = await asker.ds.getRepository(OutboxMessageEntity).find({ order: { seq: 'ASC' } });
+    expect(rows.map((r) => [r.peer, r.type, LicenceSubscriptionCancelled.decode(Buffer.from(r.body, 'base64')).notifyRef, r.correlationId])).toEqual([
+      [BJ, NoticeMessage.Cancelled, 'ref-2', 'req-verify-2'],
+    ]);
   });
 
   it('the asker applies a notice once per newer version, queues a webhook for the asking client only, and refuses what it did not subscribe to', async () => {

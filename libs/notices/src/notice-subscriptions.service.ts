@@ -75,13 +75,14 @@ export class NoticeSubscriptions {
     return { ref: held?.id ?? randomUUID(), origin };
   }
 
-  /** Records the issuer's answer to the subscription a verification asked for. */
+  /** Records the issuer's answer to the subscription a verification asked for. `correlationId`: the verification request's, stored with a cancellation this sends. */
   async recorded(
     client: string,
     issuer: string,
     asked: { ref: string; origin: SubscriptionOrigin },
     licence: { licenceId: string | null; licenceType: string },
     answer: { outcome: string; expiresAt: Date | null } | undefined,
+    correlationId?: string,
   ): Promise<NotifyResult> {
     if (!answer) return { subscriptionId: null, outcome: 'NOT_SUPPORTED', expiresAt: null };
     if (answer.outcome !== 'ACCEPTED' || !answer.expiresAt || !licence.licenceId) return { subscriptionId: null, outcome: answer.outcome || 'NOT_SUPPORTED', expiresAt: null };
@@ -112,7 +113,7 @@ export class NoticeSubscriptions {
         await repo.update({ id: held.id }, { expiresAt: held.expiresAt > expiresAt ? held.expiresAt : expiresAt, ...(asked.origin === 'VERIFICATION' ? { origin: 'VERIFICATION' as const } : {}) });
         // Asked by licence number, the licence turned out to be one this client follows already:
         // the issuer now holds a second reference, withdrawn at once so it is told once per change.
-        if (held.id !== asked.ref) await this.cancelAtIssuer(tx, issuer, asked.ref, licenceId);
+        if (held.id !== asked.ref) await this.cancelAtIssuer(tx, issuer, asked.ref, licenceId, correlationId);
         return { id: held.id, created: false };
       });
     // A concurrent verification of the same licence by the same client inserted first: take its row.

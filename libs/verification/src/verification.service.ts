@@ -47,7 +47,7 @@ export class VerificationService {
     const req = parseOrThrow(verificationRequestSchema, body);
     const prepared = await this.withNotify(this.prepare(req, ''), req, actor);
     const [result] = await this.ask(prepared.issuer, [prepared.query], correlationId);
-    return this.finish(prepared, result, actor);
+    return this.finish(prepared, result, actor, correlationId);
   }
 
   /** Up to 100 verifications: one signed call per issuer, concurrently; results in request order. */
@@ -68,7 +68,7 @@ export class VerificationService {
           );
           for (const [k, i] of indexes.entries()) {
             try {
-              results[i] = await this.finish(prepared[i], answers[k], actor);
+              results[i] = await this.finish(prepared[i], answers[k], actor, correlationId);
             } catch (e) {
               results[i] = itemError(prepared[i], e);
             }
@@ -141,7 +141,7 @@ export class VerificationService {
   }
 
   /** Checks the issuer's attestation against its answer, audits, and shapes the local response. */
-  private async finish(p: PreparedQuery, r: LicenceResult, actor: string): Promise<VerificationResult> {
+  private async finish(p: PreparedQuery, r: LicenceResult, actor: string, correlationId?: string): Promise<VerificationResult> {
     if (r.refusalCode) {
       this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'REFUSED', reason: r.refusalCode, details: { requestId: p.query.queryId } });
       this.metrics?.verification('REFUSED');
@@ -180,6 +180,7 @@ export class VerificationService {
             p.notify,
             { licenceId: c.licenceId, licenceType: c.licenceType },
             r.subscription && { outcome: r.subscription.outcome, expiresAt: fromTimestamp(r.subscription.expiresAt) },
+            correlationId,
           )
         : undefined;
     return {
