@@ -126,4 +126,18 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile };
+/** Calls `fn` repeatedly for `ms` of wall time in this process: the calls made, wall µs and CPU µs (user + system) used. */
+function timedLoop(fn, ms) {
+  let n = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    fn();
+    n++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return { n, wallUs: Number(process.hrtime.bigint() - t0) / 1e3, cpuUs: cpu.user + cpu.system };
+}
+
+module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile, timedLoop };

@@ -29,22 +29,14 @@ const MS = Number(process.env.BENCH_MS || 2000);
 
 // Load the TypeScript libs as they are (no build step).
 require('../lib/ts-libs');
+const { timedLoop } = require('./measure');
 const gm = require('@tongban/gm');
 const { Sm2SigningKey } = require(path.join(ROOT, 'libs', 'keys', 'src', 'sm2-signing-key.ts'));
 
 function measure(fn) {
   for (let i = 0; i < 20; i++) fn(); // warm-up
-  let n = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const end = Date.now() + MS;
-  while (Date.now() < end) {
-    fn();
-    n++;
-  }
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  return { perS: n / wall, cpuUs: (cpu.user + cpu.system) / n };
+  const { n, wallUs, cpuUs } = timedLoop(fn, MS);
+  return { perS: n / (wallUs / 1e6), cpuUs: cpuUs / n };
 }
 
 const message = Buffer.from('eyJhbGciOiJTTTJTTTMiLCJraWQiOiJ4In0.'.padEnd(300, 'A'));

@@ -11,6 +11,7 @@ const crypto = require('node:crypto');
 const os = require('node:os');
 const path = require('node:path');
 const { ROOT } = require('../lib/ts-libs');
+const { timedLoop } = require('./measure');
 
 const MS = Number(process.env.BENCH_MS || 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 4);
@@ -57,18 +58,10 @@ const totals = candidates.map(() => ({ n: 0, cpu: 0, wall: 0 }));
 for (const [, , fn] of candidates) for (let i = 0; i < 50; i++) fn(); // warm-up, self tests, comb table
 for (let round = 0; round < ROUNDS; round++) {
   candidates.forEach(([, , fn], i) => {
-    let n = 0;
-    const cpu0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    const end = Date.now() + MS;
-    while (Date.now() < end) {
-      fn();
-      n++;
-    }
-    const cpu = process.cpuUsage(cpu0);
+    const { n, wallUs, cpuUs } = timedLoop(fn, MS);
     totals[i].n += n;
-    totals[i].wall += Number(process.hrtime.bigint() - t0) / 1e3;
-    totals[i].cpu += cpu.user + cpu.system;
+    totals[i].wall += wallUs;
+    totals[i].cpu += cpuUs;
   });
 }
 
