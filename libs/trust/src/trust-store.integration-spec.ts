@@ -269,6 +269,25 @@ describeEachDatabase('TrustStore', (fresh) => {
     expect(store.list().map((p) => p.code)).toEqual(['110000', '130000']);
   });
 
+  it('a refresh keeps the key object of an unchanged key and imports a changed one anew', async () => {
+    const k = await newKey();
+    await store.create({ code: '110000', endpoint: 'h:1', keys: [k.jwk] }, ADMIN);
+    const before = store.peer('110000')!.keys.get(k.kid)!.key;
+    await store.update('110000', { status: 'SUSPENDED' }, ADMIN);
+    await store.refresh();
+    // The same object (what it caches, e.g. an SM2 comb table, survives), with the new snapshot around it.
+    expect(store.peer('110000')!.status).toBe('SUSPENDED');
+    expect(store.peer('110000')!.keys.get(k.kid)!.key).toBe(before);
+
+    // The stored JWK changed under the same kid (written by another replica or by hand): a new import of the new key.
+    const other = await newKey();
+    await ds.getRepository(PeerKeyEntity).update({ peerCode: '110000', kid: k.kid }, { publicJwk: JSON.stringify(other.jwk) });
+    await store.refresh();
+    const after = store.peer('110000')!.keys.get(k.kid)!.key;
+    expect(after).not.toBe(before);
+    expect(after.export({ format: 'jwk' })).toMatchObject({ x: other.jwk.x });
+  });
+
   it('writes an audit row for every admin change', async () => {
     const k = await newKey();
     const k2 = await newKey();
