@@ -60,7 +60,7 @@ describeEachDatabase('Dispatcher dead letters (poison messages)', (fresh) => {
     await ds.destroy();
   });
 
-  const enqueue = (stream: string, label: string) => runInTransaction(ds, (tx) => new Outbox(clock).enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(label) }));
+  const enqueue = (stream: string, label: string) => runInTransaction(ds, (tx) => new Outbox(clock).enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(label), correlationId: undefined }));
   const row = (id: string) => ds.getRepository(OutboxMessageEntity).findOneByOrFail({ id });
   async function until(what: string, id: string, ok: (r: OutboxMessageEntity) => boolean): Promise<OutboxMessageEntity> {
     for (let i = 0; i < 500; i++) {

@@ -24,8 +24,8 @@ describeEachDatabase('OutboxAdmin', (fresh) => {
     const ids = await runInTransaction(ds, async (tx) => {
       const outbox = new Outbox(clock);
       return [
-        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('a') }),
-        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('b') }),
+        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('a'), correlationId: undefined }),
+        await outbox.enqueue(tx, { peer: '130000', stream: 's', type: 't', body: Buffer.from('b'), correlationId: undefined }),
       ];
     });
     const old = new Date(Date.now() - 8 * 24 * 3600_000);

@@ -23,7 +23,7 @@ pg('outbox seq with two replicas on one PostgreSQL schema', () => {
     const outbox = new Outbox(new SystemClock());
     const n = 40;
     const results = await Promise.allSettled(
-      Array.from({ length: n }, (_, i) => runInTransaction(replicas[i % 2], (tx) => outbox.enqueue(tx, { peer: '130000', stream: 'case-1', type: 't', body: Buffer.from(String(i)) }))),
+      Array.from({ length: n }, (_, i) => runInTransaction(replicas[i % 2], (tx) => outbox.enqueue(tx, { peer: '130000', stream: 'case-1', type: 't', body: Buffer.from(String(i)), correlationId: undefined }))),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const seqs = (await replicas[0].query<{ seq: string | number }[]>(`SELECT seq FROM outbox_messages WHERE peer = '130000' AND stream = 'case-1' ORDER BY seq`)).map((r) => Number(r.seq));
@@ -38,10 +38,10 @@ pg('outbox seq with two replicas on one PostgreSQL schema', () => {
       Array.from({ length: n }, (_, i) =>
         runInTransaction(replicas[i % 2], async (tx) => {
           await lockStream(tx, '130000', 'case-2');
-          await outbox.enqueue(tx, { peer: '130000', stream: 'case-2', type: 't', body: Buffer.from(`${i}a`) }, { streamLocked: true });
+          await outbox.enqueue(tx, { peer: '130000', stream: 'case-2', type: 't', body: Buffer.from(`${i}a`), correlationId: undefined }, { streamLocked: true });
           await lockStream(tx, '120000', 'case-2');
-          await outbox.enqueue(tx, { peer: '120000', stream: 'case-2', type: 't', body: Buffer.from(`${i}x`) }, { streamLocked: true });
-          await outbox.enqueue(tx, { peer: '130000', stream: 'case-2', type: 't', body: Buffer.from(`${i}b`) }, { streamLocked: true });
+          await outbox.enqueue(tx, { peer: '120000', stream: 'case-2', type: 't', body: Buffer.from(`${i}x`), correlationId: undefined }, { streamLocked: true });
+          await outbox.enqueue(tx, { peer: '130000', stream: 'case-2', type: 't', body: Buffer.from(`${i}b`), correlationId: undefined }, { streamLocked: true });
         }),
       ),
     );

@@ -23,8 +23,12 @@ export interface OutgoingMessage {
   body: Uint8Array;
   /** Sign the envelope with this own key instead of the active one (key announcements only). */
   signKid?: string;
-  /** Correlation id to store and send with it: the one of the request that caused it (passed explicitly; none by default). */
-  correlationId?: string;
+  /**
+   * Correlation id to store and send with it: the one of the request that caused it. Required, so
+   * that no caller forgets it (it is passed explicitly, not read from async context); `undefined`
+   * only where no request caused the message (a timer, a worker).
+   */
+  correlationId: string | undefined;
 }
 
 /**

@@ -38,7 +38,7 @@ describeEachDatabase('Retention of outbox, inbox and webhook deliveries', (fresh
 
   it('deletes old delivered outbox rows in batches, keeps pending, dead, recent and each stream’s last seq, and seq allocation goes on', async () => {
     const outbox = new Outbox(clock);
-    const enqueue = (stream: string) => runInTransaction(ds, (tx) => outbox.enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(stream) }));
+    const enqueue = (stream: string) => runInTransaction(ds, (tx) => outbox.enqueue(tx, { peer: PEER, stream, type: 't', body: Buffer.from(stream), correlationId: undefined }));
     const [a1, a2, a3, b1, c1, c2] = [await enqueue('a'), await enqueue('a'), await enqueue('a'), await enqueue('b'), await enqueue('c'), await enqueue('c')];
     const repo = ds.getRepository(OutboxMessageEntity);
     for (const id of [a1, a2, b1]) await repo.update({ id }, { status: 'DELIVERED', deliveredAt: old, createdAt: old });
