@@ -23,7 +23,9 @@ pg('outbox seq with two replicas on one PostgreSQL schema', () => {
     const outbox = new Outbox(new SystemClock());
     const n = 40;
     const results = await Promise.allSettled(
-      Array.from({ length: n }, (_, i) => runInTransaction(replicas[i % 2], (tx) => outbox.enqueue(tx, { peer: '130000', stream: 'case-1', type: 't', body: Buffer.from(String(i)), correlationId: undefined }))),
+      Array.from({ length: n }, (_, i) =>
+        runInTransaction(replicas[i % 2], (tx) => outbox.enqueue(tx, { peer: '130000', stream: 'case-1', type: 't', body: Buffer.from(String(i)), correlationId: undefined })),
+      ),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const seqs = (await replicas[0].query<{ seq: string | number }[]>(`SELECT seq FROM outbox_messages WHERE peer = '130000' AND stream = 'case-1' ORDER BY seq`)).map((r) => Number(r.seq));
