@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock, SELF_CODE } from '@tongban/common';
-import { FEDERATION_OPTIONS, FederationOptions, RefusalException } from '@tongban/federation';
+import { FEDERATION_OPTIONS, FederationOptions, RefusalException, ReplayMark } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation, pendingWrites, runInTransaction } from '@tongban/persistence';
 import { correlated } from '@tongban/observability';
@@ -20,6 +20,8 @@ export interface IncomingMessage {
   body: Buffer;
   /** The sender's correlation id (gRPC metadata), for what the handler logs or sends on. */
   correlationId?: string;
+  /** The envelope's id, remembered in the inbox transaction (its first statement); absent: the caller remembered it. */
+  replay?: ReplayMark;
 }
 
 /** Applies one message type inside the inbox transaction. */
@@ -55,13 +57,17 @@ export class Inbox {
     this.handlers.set(type, handler);
   }
 
-  /** Applies (once) a message from `sender` and returns the signed receipt; `correlationId`: the sender's, from gRPC metadata. */
-  async receive(sender: string, p: DeliveryPayload, correlationId?: string): Promise<string> {
+  /**
+   * Applies (once) a message from `sender` and returns the signed receipt; `correlationId`: the
+   * sender's, from gRPC metadata; `replay`: the envelope's id, remembered in the same transaction
+   * (a replayed envelope is refused with REPLAYED before anything else; stored once answered).
+   */
+  async receive(sender: string, p: DeliveryPayload, correlationId?: string, replay?: ReplayMark): Promise<string> {
     const seq = Number(p.seq);
     if (!p.messageId || p.messageId.length > 64 || !p.stream || p.stream.length > 64 || !Number.isSafeInteger(seq) || seq < 1 || !p.type || p.type.length > 100) {
       throw new RefusalException('MALFORMED_PAYLOAD', 'delivery needs message_id (≤64), stream (≤64), seq ≥ 1 and type (≤100)', sender);
     }
-    const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body), correlationId };
+    const msg: IncomingMessage = { sender, messageId: p.messageId, stream: p.stream, seq, type: p.type, body: Buffer.from(p.body), correlationId, replay };
     try {
       return await this.once(msg);
     } catch (e) {
@@ -74,26 +80,39 @@ export class Inbox {
   /** One transaction for the message; `rejected`: do not run the handler, answer REJECTED for this reason. */
   private async once(msg: IncomingMessage, rejected?: string): Promise<string> {
     try {
-      return await runInTransaction(this.ds, (tx) => this.apply(tx, msg, rejected));
+      const receipt = await runInTransaction(this.ds, (tx) => this.apply(tx, msg, rejected));
+      msg.replay?.committed();
+      return receipt;
     } catch (e) {
       // A concurrent duplicate (another replica) committed first: answer with its receipt.
       if (isUniqueViolation(e)) {
         const stored = await this.ds.getRepository(InboxMessageEntity).findOneBy({ sender: msg.sender, messageId: msg.messageId });
-        if (stored) return stored.receipt;
+        if (stored) {
+          // Our envelope's id went with the rolled-back transaction: it is remembered before answering.
+          if (msg.replay && !(await msg.replay.rememberAlone())) throw msg.replay.refusal();
+          return stored.receipt;
+        }
       }
       throw e;
     }
   }
 
   private async apply(tx: EntityManager, m: IncomingMessage, rejected?: string): Promise<string> {
-    // Whether the message was seen, and where its stream stands, in one round trip.
-    const [sql, params] = tx.connection.driver.escapeQueryWithParameters(
-      `SELECT (SELECT receipt FROM inbox_messages WHERE sender = :sender AND message_id = :messageId) AS receipt,
-              (SELECT MAX(seq) FROM inbox_messages WHERE sender = :sender AND stream = :stream) AS max`,
-      { sender: m.sender, messageId: m.messageId, stream: m.stream },
-      {},
-    );
-    const [seen] = await tx.query<{ receipt: string | null; max: number | string | null }[]>(sql, params);
+    // Whether the message was seen, and where its stream stands, in one round trip (on PostgreSQL
+    // with the insert of the envelope's id into the replay store).
+    const read = `SELECT (SELECT receipt FROM inbox_messages WHERE sender = :sender AND message_id = :messageId) AS receipt,
+              (SELECT MAX(seq) FROM inbox_messages WHERE sender = :sender AND stream = :stream) AS max`;
+    const params = { sender: m.sender, messageId: m.messageId, stream: m.stream };
+    type Seen = { receipt: string | null; max: number | string | null };
+    let seen: Seen | undefined;
+    if (m.replay) {
+      const row = await m.replay.rememberWith<Seen>(tx, read, params);
+      if (!row) throw m.replay.refusal();
+      seen = row;
+    } else {
+      const [sql, values] = tx.connection.driver.escapeQueryWithParameters(read, params, {});
+      [seen] = await tx.query<Seen[]>(sql, values);
+    }
     if (seen?.receipt) return seen.receipt;
     const expected = Number(seen?.max ?? 0) + 1;
     if (m.seq > expected) throw new RefusalException('OUT_OF_ORDER', `stream ${m.stream} expects seq ${expected} before ${m.seq}`, m.sender);

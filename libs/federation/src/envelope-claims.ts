@@ -1,3 +1,5 @@
+import { ReplayMark } from './replay-mark';
+
 /** Protected-header `typ` of a federation envelope JWS. */
 export const ENVELOPE_TYP = 'tongban-envelope+jws';
 
@@ -29,6 +31,8 @@ export interface EnvelopeClaims {
 export interface OpenedEnvelope {
   claims: EnvelopeClaims;
   payload: Buffer;
+  /** Opened with `rememberInHandler`: the request id, for the handler to remember in its own transaction. */
+  replay?: ReplayMark;
 }
 
 /** Digest algorithms of the `dig` claim, by `dal` value (absent = SHA-256), with node:crypto's name. */

@@ -25,6 +25,11 @@ export interface OpenExpectation {
    * transport is not TLS (development flag). The envelope's sender must be this participant.
    */
   transportPeer?: string | null;
+  /**
+   * A request whose handler remembers its id in its own transaction (ReplayMark, the Deliver RPC):
+   * `open` returns the mark instead of inserting the id. FederationInbox.handle sees it stored.
+   */
+  rememberInHandler?: boolean;
 }
 
 /** Seals outgoing messages and opens incoming ones; every rule of docs/protocol.md §Envelope lives here. */
@@ -126,6 +131,8 @@ export class EnvelopeService {
       if (claims.rto !== expect.replyTo.messageId) throw refuse('REPLY_MISMATCH', 'rto does not name the request');
     } else if (!this.replay.issuedAfterRestore(claims.iat)) {
       throw refuse('REPLAYED', `message ${claims.jti} was issued before this gateway was restored from a backup; send it again in a new envelope`);
+    } else if (expect.rememberInHandler) {
+      return { claims, payload, replay: this.replay.mark(sender, claims.jti, claims.exp) };
     } else if (!(await this.replay.remember(sender, claims.jti, claims.exp))) {
       throw refuse('REPLAYED', `message id ${claims.jti} was already accepted`);
     }

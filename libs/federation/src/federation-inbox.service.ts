@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { AuditLog } from '@tongban/audit';
-import { Clock } from '@tongban/common';
+import { Clock, errorMessage } from '@tongban/common';
 import { Metrics, correlated } from '@tongban/observability';
 import { TrustStore } from '@tongban/trust';
 import { Envelope } from '@tongban/proto';
@@ -9,6 +9,7 @@ import { OpenedEnvelope } from './envelope-claims';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { RPC_TYPES } from './message-types';
 import { RefusalException } from './refusal';
+import { ReplayMark } from './replay-mark';
 import { DEFAULT_REFUSAL_LIMITS, RefusalAggregate, RefusalGuard } from './refusal-guard';
 
 /**
@@ -91,6 +92,8 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
    * Handles `rpc`: `handler` gets the verified request and returns the response payload bytes.
    * `transportPeer` is the participant of the caller's TLS certificate (TransportSecurity.peerOf);
    * `correlationId` the caller's, from gRPC metadata (correlationIdOfMetadata), named in refusal lines.
+   * `rememberInHandler`: the handler remembers the request id in its own transaction (`req.replay`,
+   * ReplayMark) and must have stored it when it returns; after a refusal it is stored here.
    */
   async handle(
     rpc: keyof typeof RPC_TYPES,
@@ -98,6 +101,7 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
     handler: (req: OpenedEnvelope) => Promise<Uint8Array>,
     transportPeer?: string | null,
     correlationId?: string,
+    rememberInHandler = false,
   ): Promise<{ envelope: Envelope }> {
     const types = RPC_TYPES[rpc];
     const source = sourceOf(transportPeer);
@@ -114,14 +118,32 @@ export class FederationInbox implements OnModuleInit, OnModuleDestroy {
     }
     let opened: OpenedEnvelope | undefined;
     try {
-      opened = await this.envelopes.open(envelope, { type: types.request, transportPeer });
+      opened = await this.envelopes.open(envelope, { type: types.request, transportPeer, rememberInHandler });
       this.takeToken(opened.claims.iss, opened.claims.jti);
       const response = await handler(opened);
+      if (opened.replay && !opened.replay.stored) throw new Error(`the ${rpc} handler answered without remembering request ${opened.claims.jti}`);
       this.audit.record({ event: 'federation.request.accepted', actor: opened.claims.iss, subject: rpc, outcome: 'OK', messageId: opened.claims.jti });
       return { envelope: this.envelopes.seal(opened.claims.iss, types.response, response, opened.claims.jti).envelope };
     } catch (e) {
-      if (e instanceof RefusalException) await this.refused(rpc, e, opened, source, correlationId);
-      throw e;
+      const error = opened?.replay ? await this.rememberAfter(opened.replay, e) : e;
+      if (error instanceof RefusalException) await this.refused(rpc, error, opened, source, correlationId);
+      throw error;
+    }
+  }
+
+  /**
+   * After `e`, a request whose handler was to remember its id (and whose transaction rolled back)
+   * has it remembered on its own, as if it had been at step 31 (docs/protocol.md §4.2: the refusals
+   * after it consume the id); one seen before makes the answer REPLAYED, which step 31 would have
+   * given before anything else. A database that cannot take the id leaves `e` as it was.
+   */
+  private async rememberAfter(mark: ReplayMark, e: unknown): Promise<unknown> {
+    if (mark.stored || (e instanceof RefusalException && e.code === 'REPLAYED')) return e;
+    try {
+      return (await mark.rememberAlone()) ? e : mark.refusal();
+    } catch (failed) {
+      this.logger.warn(`could not remember request ${mark.messageId} from ${mark.sender} after its refusal: ${errorMessage(failed)}`);
+      return e;
     }
   }
 

@@ -5,6 +5,7 @@ export * from './envelope-claims';
 export * from './envelope.service';
 export * from './seen-message.entity';
 export * from './replay-store.service';
+export * from './replay-mark';
 export * from './peer-client.service';
 export * from './federation-inbox.service';
 export * from './signed-token.verifier';

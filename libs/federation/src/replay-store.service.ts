@@ -4,6 +4,7 @@ import { lastRestore } from '@tongban/audit';
 import { Clock, errorMessage } from '@tongban/common';
 import { PreparedStatement, isUniqueViolation } from '@tongban/persistence';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
+import { ReplayMark } from './replay-mark';
 import { SeenMessageEntity } from './seen-message.entity';
 
 /** Delay between a remembered id and the purge that follows it (at most one purge per minute). */
@@ -36,15 +37,28 @@ export class ReplayStore implements OnModuleInit, OnModuleDestroy {
   /** Records `messageId` from `sender`; false when it was seen before (a replay). */
   async remember(sender: string, messageId: string, expiresAtSeconds: number): Promise<boolean> {
     try {
-      // Acceptance is judged in whole seconds (now_s <= exp + skew), so keep the id one second longer.
       // Grouped: the inserts of one event-loop turn share one commit on SQLite, each answered after it.
-      await this.insert.runGrouped([sender, messageId, (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000]);
+      await this.insert.runGrouped([sender, messageId, this.keepUntil(expiresAtSeconds)]);
       this.schedulePurge(PURGE_EVERY_MS);
       return true;
     } catch (e) {
       if (isUniqueViolation(e)) return false;
       throw e;
     }
+  }
+
+  /**
+   * A mark for `messageId` from `sender` that its handler remembers in its own transaction
+   * (ReplayMark); nothing is written yet.
+   */
+  mark(sender: string, messageId: string, expiresAtSeconds: number): ReplayMark {
+    this.schedulePurge(PURGE_EVERY_MS);
+    return new ReplayMark(sender, messageId, this.keepUntil(expiresAtSeconds), () => this.remember(sender, messageId, expiresAtSeconds));
+  }
+
+  /** Epoch ms until which an id is kept: acceptance is judged in whole seconds (now_s <= exp + skew), so one second longer. */
+  private keepUntil(expiresAtSeconds: number): number {
+    return (expiresAtSeconds + this.options.clockSkewSeconds + 1) * 1000;
   }
 
   /** Forgets ids whose messages can no longer be accepted anyway. */

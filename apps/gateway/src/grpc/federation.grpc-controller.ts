@@ -59,13 +59,15 @@ export class FederationGrpcController {
     return this.inbox.handle(
       'Deliver',
       req.envelope,
-      async ({ claims, payload }) => {
+      async ({ claims, payload, replay }) => {
         const message = decode(() => DeliveryPayload.decode(payload));
-        const receipt = await this.deliveries.receive(claims.iss, message, correlationId);
+        // The envelope's id goes into the replay store with the inbox transaction (ReplayMark).
+        const receipt = await this.deliveries.receive(claims.iss, message, correlationId, replay);
         return DeliveryReceiptPayload.encode({ receipt }).finish();
       },
       this.transport.peerOf(call),
       correlationId,
+      true,
     );
   }
 
