@@ -120,9 +120,7 @@ describeEachDatabase('Inbox', (fresh) => {
 
     it('the same envelope delivered twice at once takes effect once; the other is refused REPLAYED', async () => {
       inbox.on('test.Nothing', () => Promise.resolve());
-      const outcomes = await Promise.allSettled(
-        Array.from({ length: 4 }, () => inbox.receive('130000', message('raced', 1, 'test.Nothing'), undefined, replay.mark('130000', 'jti-raced', exp()))),
-      );
+      const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => inbox.receive('130000', message('raced', 1, 'test.Nothing'), undefined, replay.mark('130000', 'jti-raced', exp()))));
       const accepted = outcomes.filter((o) => o.status === 'fulfilled');
       const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       expect(accepted).toHaveLength(1);
