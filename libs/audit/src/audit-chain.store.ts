@@ -63,6 +63,47 @@ export function entryInserts(entries: ChainedEntry[], postgres: boolean): { sql:
   return out;
 }
 
+/** How each column's parameter is typed in appendAfterHead's VALUES (there it has no target column to take its type from). */
+const COLUMN_CASTS: Record<(typeof ENTRY_COLUMNS)[number], string> = {
+  seq: 'bigint',
+  at: 'bigint',
+  event: 'text',
+  actor: 'text',
+  subject: 'text',
+  outcome: 'text',
+  reason: 'text',
+  message_id: 'text',
+  details: 'text',
+  prev_hash: 'text',
+  hash: 'text',
+  hash_alg: 'text',
+};
+
+/**
+ * PostgreSQL, outside a transaction: inserts `entries` (at most one INSERT's worth, chained onto
+ * `head`) in ONE statement that takes the chain lock (as a transaction's lockChain does, so it waits
+ * for a writer that holds it) and inserts only while `head` is still in the log. Returns false when
+ * `head` is not there; throws a unique violation when someone appended after it. Either way nothing
+ * was written and the caller appends the usual way (lock, read the head, insert).
+ */
+export async function appendAfterHead(ds: DataSource, head: { seq: number; hash: string }, entries: ChainedEntry[]): Promise<boolean> {
+  if (entries.length === 0 || entries.length > INSERT_CHUNK) return false;
+  const [insert] = entryInserts(entries, true);
+  const n = insert.params.length;
+  const typed = insert.sql.replace(/\$(\d+)/g, (_, i: string) => `$${i}::${COLUMN_CASTS[ENTRY_COLUMNS[(Number(i) - 1) % ENTRY_COLUMNS.length]]}`);
+  const values = typed.slice(typed.indexOf(' VALUES ') + ' VALUES '.length);
+  const columns = ENTRY_COLUMNS.join(', ');
+  const rows: unknown[] = await ds.query(
+    `WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY}, hashtext(current_schema())))
+     INSERT INTO audit_events (${columns})
+     SELECT v.* FROM chain_lock, (VALUES ${values}) AS v (${columns})
+      WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = $${n + 1} AND hash = $${n + 2})
+     RETURNING seq`,
+    [...insert.params, head.seq, head.hash],
+  );
+  return rows.length === entries.length;
+}
+
 /** Inserts chained entries with their explicit seq values. */
 export async function insertEntries(tx: Querier, entries: ChainedEntry[]): Promise<void> {
   for (const { sql, params } of entryInserts(entries, isPostgres(tx))) await tx.query(sql, params);

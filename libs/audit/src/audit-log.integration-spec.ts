@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { Clock } from '@tongban/common';
 import { KeyStore, SigningKeyEntity } from '@tongban/keys';
-import { DatabaseTarget, buildDataSource, openDatabase } from '@tongban/persistence';
+import { DatabaseTarget, buildDataSource, databaseStatementCount, openDatabase, runInTransaction } from '@tongban/persistence';
 import { describeEachDatabase } from '@tongban/testkit';
 import { GENESIS_HASH } from './audit-chain';
 import { verifyAuditChain } from './audit-chain.verifier';
@@ -216,6 +216,33 @@ describeEachDatabase('AuditLog', (fresh, kind) => {
     const report = await verifyAuditChain(rows, []);
     expect(report).toMatchObject({ ok: true, checked: 200, gaps: 0, headSeq: 200 });
     expect(await verifyStoredAuditChain(ds, { pageSize: 7 })).toMatchObject({ ok: true, checked: 200 });
+  });
+
+  it("chains onto entries another replica or a caller's transaction wrote since this log's last batch (no fork); on PostgreSQL a batch after its own head is one statement", async () => {
+    const other = new AuditLog(await replica(), clock);
+    await audit.recordNow(entry('first'));
+    const before = databaseStatementCount();
+    await audit.recordNow(entry('after-own-head'));
+    // Chained onto the head this log wrote: lock, head check and insert in one statement, no transaction.
+    if (kind === 'postgres') expect(databaseStatementCount() - before).toBe(1);
+    await other.recordNow(entry('by-the-replica'));
+    await audit.recordNow(entry('after-the-replica'));
+    await runInTransaction(ds, (tx) => audit.recordIn(tx, entry('in-a-transaction')));
+    await audit.recordNow(entry('after-the-transaction'));
+    // A transaction holding the chain while a batch goes: the batch waits for it and chains after it.
+    let concurrent: Promise<void> | undefined;
+    await runInTransaction(ds, async (tx) => {
+      await audit.recordIn(tx, entry('held'));
+      concurrent = other.recordNow(entry('while-held'));
+    });
+    await concurrent;
+    await audit.recordNow(entry('last'));
+
+    const rows = await stored();
+    expect(rows.map((r) => r.subject)).toEqual(['first', 'after-own-head', 'by-the-replica', 'after-the-replica', 'in-a-transaction', 'after-the-transaction', 'held', 'while-held', 'last']);
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].prevHash).toBe(rows[i - 1].hash);
+    expect(await verifyStoredAuditChain(ds)).toMatchObject({ ok: true, checked: 9, gaps: 0, headSeq: 9 });
   });
 
   it('stores what it hashes: lone surrogates and NUL are replaced, long values cut by code points', async () => {

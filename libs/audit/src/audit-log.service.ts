@@ -5,7 +5,7 @@ import { Clock, SELF_CODE } from '@tongban/common';
 import { KeyStore } from '@tongban/keys';
 import { SqliteTurn, isUniqueViolation, runInTransaction, runInTurn } from '@tongban/persistence';
 import { AUDIT_CHECKPOINT_TYP, AuditCheckpointClaims, AuditHashAlg, GENESIS_HASH, auditEntryHash, checkpointLink, hashAlgColumn } from './audit-chain';
-import { ChainedEntry, HEAD_SQL, entryInserts, headOf, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
+import { ChainedEntry, HEAD_SQL, appendAfterHead, entryInserts, headOf, insertCheckpoint, insertEntries, lastCheckpoint, lockChain, readHead } from './audit-chain.store';
 import { appendCheckpointLine } from './audit-checkpoint-export';
 import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditEventEntity } from './audit-event.entity';
@@ -92,6 +92,8 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
   /** Seq of the newest checkpoint this process knows of (undefined until the first checkpoint call). */
   private sealedSeq: number | undefined;
   private sealingByCount: Promise<void> | undefined;
+  /** PostgreSQL: the head this process appended last, committed (appendAfterKnownHead chains onto it). */
+  private knownHead: { seq: number; hash: string } | undefined;
 
   constructor(
     private readonly ds: DataSource,
@@ -135,7 +137,8 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async recordIn(tx: EntityManager, r: AuditRecord): Promise<void> {
     // No count-triggered checkpoint from here: it would run beside an uncommitted head; the timer seals it.
-    await this.appendIn(tx, [this.entry(r)]);
+    // Not the known head: it is this process's only once `tx` commits (the next batch finds out).
+    await this.appendTo(tx, [this.entry(r)]);
   }
 
   /** Writes everything queued so far. */
@@ -246,10 +249,36 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
    * the turn's other grouped writes), in a savepoint of its own.
    */
   private async append(batch: PendingEntry[]): Promise<void> {
-    const headSeq = await this.retrying(() =>
-      this.ds.options.type === 'postgres' ? runInTransaction(this.ds, (tx) => this.appendIn(tx, batch)) : runInTurn(this.ds, (db) => this.appendInTurn(db, batch)),
+    if (this.ds.options.type !== 'postgres') return this.sealIfMany(await this.retrying(() => runInTurn(this.ds, (db) => this.appendInTurn(db, batch))));
+    const known = this.knownHead;
+    if (known && (await this.appendAfterKnownHead(known, batch))) return this.sealIfMany(this.knownHead?.seq ?? 0);
+    let last: { seq: number; hash: string | null } | undefined;
+    await this.retrying(() =>
+      runInTransaction(this.ds, async (tx) => {
+        last = await this.appendTo(tx, batch);
+      }),
     );
-    this.sealIfMany(headSeq);
+    this.knownHead = last?.hash ? { seq: last.seq, hash: last.hash } : undefined;
+    this.sealIfMany(last?.seq ?? 0);
+  }
+
+  /**
+   * PostgreSQL: the batch chained onto the head this process wrote last, in one statement
+   * (appendAfterHead) instead of a transaction of five (BEGIN, lock, head, insert, COMMIT). False
+   * when another writer (a replica, an entry written in a caller's transaction, the CLI) appended
+   * since: the caller then appends the usual way.
+   */
+  private async appendAfterKnownHead(known: { seq: number; hash: string }, batch: PendingEntry[]): Promise<boolean> {
+    const chained = this.chain(known, batch);
+    try {
+      if (!(await appendAfterHead(this.ds, known, chained))) return false;
+    } catch (e) {
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
+    const last = chained.at(-1);
+    if (last) this.knownHead = { seq: last.seq, hash: last.hash };
+    return true;
   }
 
   private appendInTurn(db: SqliteTurn, batch: PendingEntry[]): number {
@@ -284,12 +313,13 @@ export class AuditLog implements OnApplicationBootstrap, OnModuleDestroy {
     await this.sealingByCount;
   }
 
-  private async appendIn(tx: EntityManager, batch: PendingEntry[]): Promise<number> {
+  /** The batch appended in `tx` under the chain lock; returns the new head. */
+  private async appendTo(tx: EntityManager, batch: PendingEntry[]): Promise<{ seq: number; hash: string | null } | undefined> {
     await lockChain(tx);
     const head = await readHead(tx);
     const chained = this.chain(head, batch);
     await insertEntries(tx, chained);
-    return chained.at(-1)?.seq ?? head?.seq ?? 0;
+    return chained.at(-1) ?? head;
   }
 
   /** The batch chained onto `head`: seq, previous hash and hash of each entry. */
