@@ -3,7 +3,7 @@ import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { accessDocumentProblems, RouteDeclarations } from '@tongban/access';
-import { errorMessage, errorStack } from '@tongban/common';
+import { errorMessage, errorStack, useSharedAsyncResourceAccessor } from '@tongban/common';
 import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { Sm2Error, setSm2NativeMode, sm2Implementation } from '@tongban/gm';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
@@ -20,6 +20,9 @@ const JSON_BODY_LIMIT = 2 * 1024 * 1024;
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 async function bootstrap(): Promise<void> {
+  // Fastify's body parser and http2's client request bind an AsyncResource per request; Node 20's
+  // bind costs two util.deprecate calls each time (docs/performance.md, the asker's path).
+  useSharedAsyncResourceAccessor();
   let config: GatewayConfig;
   try {
     config = loadGatewayConfig(undefined, argValue('--config'));

@@ -12,3 +12,4 @@ export * from './beijing-time';
 export * from './cidr';
 export * from './query-params';
 export * from './admin-client';
+export * from './async-resource-bind';
