@@ -6,6 +6,7 @@ import { Metrics } from '@tongban/observability';
 import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
 import { TransportSecurity } from '@tongban/tls';
 import { TrustStore } from '@tongban/trust';
+import { withoutCallerStack } from './caller-stack';
 import { EnvelopeService } from './envelope.service';
 import { FEDERATION_OPTIONS, FederationOptions } from './federation.options';
 import { RPC_TYPES } from './message-types';
@@ -55,8 +56,10 @@ export class PeerClient implements OnModuleDestroy {
     const response = await this.carried(
       channel,
       new Promise<{ envelope?: Envelope }>((resolve, reject) => {
-        channel.client[method]({ envelope }, metadata, { deadline: Date.now() + this.options.peerDeadlineMs }, (err: ServiceError | null, res?: { envelope?: Envelope }) =>
-          err ? reject(err) : resolve(res ?? {}),
+        withoutCallerStack(() =>
+          channel.client[method]({ envelope }, metadata, { deadline: Date.now() + this.options.peerDeadlineMs }, (err: ServiceError | null, res?: { envelope?: Envelope }) =>
+            err ? reject(err) : resolve(res ?? {}),
+          ),
         );
       }),
     ).catch((err: ServiceError) => {
@@ -78,7 +81,7 @@ export class PeerClient implements OnModuleDestroy {
     const deadline = Date.now() + this.options.peerDeadlineMs + Math.ceil((size / 1048576) * 1000);
     let stream!: ClientWritableStream<PushMaterialRequest>;
     const done = new Promise<PushMaterialResponse>((resolve, reject) => {
-      stream = channel.client.pushMaterial(new Metadata(), { deadline }, (err: ServiceError | null, res: PushMaterialResponse) => (err ? reject(err) : resolve(res)));
+      stream = withoutCallerStack(() => channel.client.pushMaterial(new Metadata(), { deadline }, (err: ServiceError | null, res: PushMaterialResponse) => (err ? reject(err) : resolve(res))));
     });
     const carried = this.carried(channel, done); // from now: the channel is not closed under the stream
     carried.catch(() => undefined); // awaited (and mapped) below, after the writes
