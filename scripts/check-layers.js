@@ -3,7 +3,8 @@
 // Layer rules from docs/conventions: apps are wiring (no typeorm, no jose); only libs/keys may
 // touch private keys (createPrivateKey, generateKeyPair*, crypto sign); testkit stays out of
 // production code; nothing but libs/config reads process.env; transactions open only through
-// runInTransaction (libs/persistence); no async_hooks (AsyncLocalStorage) outside two allowed files.
+// runInTransaction (libs/persistence); no async_hooks (AsyncLocalStorage) outside two allowed files
+// (and the AsyncResource#bind replacement of libs/common, which enters no store).
 const { readFileSync, readdirSync, statSync } = require('node:fs');
 const path = require('node:path');
 
@@ -54,8 +55,10 @@ const rules = [
   // Pass what a request needs (its correlation id) explicitly. The two allowed uses are off while a
   // gateway serves verifications: confirmed-writes.ts (only while a counted request runs, never for
   // a verification) and sqlite-writer.ts (self-wait diagnosis, off unless a test switches it on).
+  // libs/common/src/async-resource-bind.ts enters no store and installs no hook: it only replaces
+  // Node 20's costly AsyncResource#bind, which Fastify and http2 call per request anyway.
   {
-    where: /^(apps|libs\/(?!persistence\/src\/(confirmed-writes|sqlite-writer)\.ts$))/,
+    where: /^(apps|libs\/(?!persistence\/src\/(confirmed-writes|sqlite-writer)\.ts$|common\/src\/async-resource-bind\.ts$))/,
     forbid: /from ['"](node:)?async_hooks['"]|require\(['"](node:)?async_hooks['"]\)/,
     why: 'no AsyncLocalStorage or async hooks in the gateway: pass request context explicitly (libs/observability/README.md)',
     tests: false,
