@@ -10,7 +10,8 @@ import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 import { receiptDigestMatches } from './receipt-claims';
 import { DeliveryHolds } from './delivery-holds';
-import { PreparedStatement, claimLeases } from '@tongban/persistence';
+import { claimLeases } from '@tongban/persistence';
+import { DeliveredUpdates } from './delivered-updates';
 
 const CLAIM_BATCH = 64;
 
@@ -30,8 +31,8 @@ const KEY_REFUSALS = new Set(['UNKNOWN_KEY', 'KEY_RETIRED', 'KEY_REVOKED']);
 export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger = new Logger('Dispatcher');
   private readonly owner = randomUUID();
-  /** A delivery's end (its receipt stored), once per message: one prepared statement, not a query builder per message. */
-  private readonly delivered: PreparedStatement;
+  /** A delivery's end (its receipt stored): prepared statements, on PostgreSQL one per turn's deliveries. */
+  private readonly delivered: DeliveredUpdates;
 
   constructor(
     private readonly ds: DataSource,
@@ -43,11 +44,7 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
     @Optional() private readonly holds?: DeliveryHolds,
   ) {
     super();
-    this.delivered = new PreparedStatement(
-      ds,
-      `UPDATE outbox_messages SET status = 'DELIVERED', delivered_at = ?, receipt = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, failure_code = NULL, failure_count = 0
-        WHERE id = ? AND lease_owner = ?`,
-    );
+    this.delivered = new DeliveredUpdates(ds, this.owner);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -102,7 +99,12 @@ export class Dispatcher extends LeasedWorker<OutboxMessageEntity> implements OnA
       if (!check.valid || !c || c.iss !== m.peer || c.mid !== m.id || !receiptDigestMatches(c, body)) {
         throw new ReceiptInvalidError(`receipt from ${m.peer} does not check (${check.valid ? 'claims differ' : check.reason})`);
       }
-      await this.delivered.run([this.clock.now().getTime(), response.receipt, c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null, m.id, this.owner]);
+      await this.delivered.store({
+        id: m.id,
+        at: this.clock.now().getTime(),
+        receipt: response.receipt,
+        lastError: c.sta === 'REJECTED' ? toStorableText(`rejected: ${c.rsn ?? ''}`.slice(0, 300)) : null,
+      });
       if (c.sta === 'REJECTED') this.logger.warn(correlated(`${m.peer} rejected ${m.type} ${m.id}: ${c.rsn}`, m.correlationId));
       if (m.attempts > 0) {
         // The peer is back: let the rest of its queue go now instead of waiting out the backoff.
