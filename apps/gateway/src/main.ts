@@ -8,7 +8,19 @@ import { ConfigError, GatewayConfig, loadGatewayConfig } from '@tongban/config';
 import { Sm2Error, setSm2NativeMode, sm2Implementation } from '@tongban/gm';
 import { MATERIAL_MEDIA_TYPES } from '@tongban/materials';
 import { TlsMaterialError, TransportSecurity } from '@tongban/tls';
-import { CORRELATION_HEADER, GatewayLogger, HealthListener, Metrics, Readiness, ShutdownState, acceptCorrelationId, setupOpenApi } from '@tongban/observability';
+import {
+  CORRELATION_HEADER,
+  GatewayLogger,
+  HealthListener,
+  MemoryReleaseResult,
+  Metrics,
+  Readiness,
+  ShutdownState,
+  StartupMemoryRelease,
+  acceptCorrelationId,
+  processMemoryReleasePort,
+  setupOpenApi,
+} from '@tongban/observability';
 import { ConfirmedWrites, countingWrites } from '@tongban/persistence';
 import { GatewayModule } from './gateway.module';
 import { RequestWithWrites } from './http/http-error.filter';
@@ -130,6 +142,7 @@ async function bootstrap(): Promise<void> {
   const healthListener = config.http.healthPort === null ? undefined : await HealthListener.start(config.http.host, config.http.healthPort);
   if (healthListener) readiness.subscribe((report) => healthListener.publish(report));
   let stopping = false;
+  const memoryRelease = config.memoryReleaseAfterStart ? new StartupMemoryRelease(processMemoryReleasePort(), (r) => logMemoryRelease(logger, r)) : null;
   // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) and `Connection: close` on every answer first,
   // then a grace period for load balancers to notice, then the listeners stop and answer what is in
   // flight (operations.md §11), and only then Nest's shutdown hooks stop the services and close the
@@ -138,6 +151,7 @@ async function bootstrap(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    memoryRelease?.stop();
     shutdown.begin();
     readiness.publish();
     setServing(health, false);
@@ -174,6 +188,14 @@ async function bootstrap(): Promise<void> {
   if (config.generated.includes('TONGBAN_API_TOKENS')) logger.warn(`development API token: ${config.apiClients[0].token}`, 'Config');
   if (config.generated.includes('TONGBAN_ADMIN_TOKEN')) logger.warn(`development admin token: ${config.adminToken}`, 'Config');
   process.send?.({ type: 'ready', code: config.code, http: config.http.port, grpc: config.grpc.port });
+  if (!stopping) memoryRelease?.start();
+}
+
+function logMemoryRelease(logger: GatewayLogger, r: MemoryReleaseResult): void {
+  const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
+  if (r.released) logger.log(`start-up memory released once quiet: RSS ${MiB(r.rssBefore)} -> ${MiB(r.rssAfter)} MiB (${r.ms.toFixed(0)} ms)`, 'Memory');
+  else if (r.reason === 'failed') logger.warn(`start-up memory release failed: ${r.detail ?? ''}`, 'Memory');
+  else logger.log(`start-up memory not released (${r.reason === 'busy' ? 'never quiet' : 'no inspector in this Node build'})`, 'Memory');
 }
 
 function argValue(flag: string): string | undefined {

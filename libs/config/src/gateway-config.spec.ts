@@ -212,6 +212,12 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SM2_NATIVE: 'yes' })).toMatch(/^TONGBAN_SM2_NATIVE \(sm2Native\): must be one of auto, required, off/);
     });
 
+    it('TONGBAN_MEMORY_RELEASE_AFTER_START: on by default, a boolean', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).memoryReleaseAfterStart).toBe(true);
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_MEMORY_RELEASE_AFTER_START: 'false' }).memoryReleaseAfterStart).toBe(false);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_MEMORY_RELEASE_AFTER_START: 'sometimes' })).toMatch(/^TONGBAN_MEMORY_RELEASE_AFTER_START \(memoryReleaseAfterStart\): /);
+    });
+
     it('refuses TONGBAN_SIGNING_ALG other than EdDSA, ES256 or SM2SM3', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'HS256' })).toMatch(/^TONGBAN_SIGNING_ALG/);
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SIGNING_ALG: 'SM2' })).toMatch(/^TONGBAN_SIGNING_ALG/);

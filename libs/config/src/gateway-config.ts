@@ -53,6 +53,8 @@ const schema = z
     signingAlg: z.enum(ALGS).default('EdDSA'),
     // SM2 arithmetic: the tongban-sm2 addon if it loaded (auto), the addon or no start (required), OpenSSL (off).
     sm2Native: z.enum(['auto', 'required', 'off'], { message: 'must be one of auto, required, off' }).default('auto'),
+    // One memory-reducing GC once the gateway is first quiet after start (docs/operations.md §1).
+    memoryReleaseAfterStart: bool.default(true),
     allowedAlgs: z
       .string()
       .default('EdDSA,ES256,SM2SM3')
@@ -199,6 +201,8 @@ export interface GatewayConfig {
   signingAlg: Raw['signingAlg'];
   /** TONGBAN_SM2_NATIVE: where SM2 is computed (libs/gm sm2-native.ts); `required` stops boot without the addon. */
   sm2Native: Raw['sm2Native'];
+  /** TONGBAN_MEMORY_RELEASE_AFTER_START: hand back start-up's heap once first quiet (observability StartupMemoryRelease). */
+  memoryReleaseAfterStart: boolean;
   allowedAlgorithms: Raw['allowedAlgs'];
   envelopeDigest: Raw['envelopeDigest'];
   messageTtlSeconds: number;
@@ -366,6 +370,7 @@ function finish(r: Raw): GatewayConfig {
     adminToken,
     signingAlg: r.signingAlg,
     sm2Native: r.sm2Native,
+    memoryReleaseAfterStart: r.memoryReleaseAfterStart,
     allowedAlgorithms: r.allowedAlgs,
     envelopeDigest: r.envelopeDigest,
     messageTtlSeconds: r.messageTtlS,

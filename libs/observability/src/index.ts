@@ -8,3 +8,4 @@ export * from './gateway-logger';
 export * from './openapi';
 export * from './health-listener';
 export * from './metrics-history';
+export * from './startup-memory-release';
