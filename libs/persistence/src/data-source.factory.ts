@@ -7,7 +7,6 @@ import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { countStatement } from './statement-count';
 import { installSqliteWriter } from './sqlite-writer';
-import { SqliteCheckpointer } from './sqlite-checkpointer';
 import { SQLITE_STATEMENT_CACHE_SIZE, bindIntegersAsParameters } from './sqlite-statements';
 
 /** Where the gateway keeps its state: an embedded SQLite file or a PostgreSQL URL. */
@@ -93,30 +92,10 @@ export async function openDatabase(ds: DataSource): Promise<DataSource> {
     }
   } else {
     await ds.runMigrations({ transaction: 'each' });
-    const lock = installSqliteWriter(ds, writeWaits.get(ds));
+    installSqliteWriter(ds, writeWaits.get(ds));
     bindIntegersAsParameters(ds);
-    const path = String(ds.options.database);
-    if (path !== ':memory:' && !checkpointers.has(ds)) {
-      const connection = (ds.driver as unknown as { databaseConnection: { pragma(s: string): unknown } }).databaseConnection;
-      const checkpointer = new SqliteCheckpointer(path, connection);
-      checkpointers.set(ds, checkpointer);
-      lock.afterUse = () => checkpointer.nudge();
-      // The thread goes first, so that the main connection is the last one and checkpoints as it closes.
-      const destroy = ds.destroy.bind(ds);
-      ds.destroy = async () => {
-        await checkpointer.close();
-        return destroy();
-      };
-    }
   }
   return ds;
-}
-
-const checkpointers = new WeakMap<DataSource, SqliteCheckpointer>();
-
-/** The WAL checkpointer of an open SQLite file's data source (undefined for PostgreSQL and `:memory:`). */
-export function sqliteCheckpointer(ds: DataSource): SqliteCheckpointer | undefined {
-  return checkpointers.get(ds);
 }
 
 /** True when the error is a primary-key or unique-constraint violation on either database. */

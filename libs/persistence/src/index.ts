@@ -14,4 +14,3 @@ export { WakeSignals } from './wake-signals';
 export { COUNTS_NO_WRITES, ConfirmedWrites, countingWrites, countingWritesNow, databaseFaultAfterWrites } from './confirmed-writes';
 export { hydrate, nullColumns, selectColumns } from './hydrate';
 export { WriteBatch } from './write-batch';
-export { SqliteCheckpointer, CheckpointResult, CHECKPOINT_INTERVAL_MS } from './sqlite-checkpointer';

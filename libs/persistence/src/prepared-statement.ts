@@ -111,14 +111,7 @@ function connectionOf(ds: DataSource): SqliteConnection {
 /** Runs synchronous `fn` while it owns the SQLite writer: at once when the writer is free, else after waiting for it. */
 async function withSqliteWriter<T>(ds: DataSource, fn: () => T): Promise<T> {
   const lock = sqliteWriteLock(ds);
-  if (!lock) return fn();
-  if (lock.idle) {
-    try {
-      return fn();
-    } finally {
-      lock.afterUse?.();
-    }
-  }
+  if (!lock || lock.idle) return fn();
   // A token of its own: `fn` owns the writer for as long as it runs, like a query runner outside a transaction.
   const owner = {};
   await lock.acquire(owner);

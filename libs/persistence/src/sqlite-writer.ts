@@ -36,8 +36,6 @@ interface Waiter {
 export class SqliteWriteLock {
   private holder: Owner | null = null;
   private readonly queue: Waiter[] = [];
-  /** Called whenever someone let go of the writer (writes may have been committed): the WAL checkpointer's nudge. */
-  afterUse?: () => void;
 
   constructor(private readonly waitMs: number) {}
 
@@ -93,7 +91,6 @@ export class SqliteWriteLock {
   release(owner: Owner): void {
     if (this.holder !== owner) throw new SqliteWriterMisuse('a query runner released the SQLite writer it does not hold');
     this.holder = null;
-    this.afterUse?.();
     const next = this.queue.shift();
     if (next) {
       clearTimeout(next.timer);
