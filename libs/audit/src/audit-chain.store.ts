@@ -29,7 +29,14 @@ export interface ChainedEntry extends AuditChainRow {
 type Querier = Pick<EntityManager, 'query'> & { connection: DataSource };
 
 const isPostgres = (q: Querier) => q.connection.options.type === 'postgres';
-const placeholders = (q: Querier, from: number, count: number) => Array.from({ length: count }, (_, i) => (isPostgres(q) ? `$${from + i + 1}` : '?')).join(', ');
+/** `count` parameter placeholders from parameter `from` (0-based): `$n` on PostgreSQL, `?` on SQLite; `cast(i)` types the i-th on PostgreSQL. */
+const placeholderList = (postgres: boolean, from: number, count: number, cast?: (i: number) => string) =>
+  Array.from({ length: count }, (_, i) => (postgres ? `$${from + i + 1}${cast ? `::${cast(i)}` : ''}` : '?')).join(', ');
+const placeholders = (q: Querier, from: number, count: number) => placeholderList(isPostgres(q), from, count);
+/** The VALUES tuples of `rows` audit entries (ENTRY_COLUMNS each). */
+const entryValues = (rows: number, postgres: boolean, cast?: (i: number) => string) =>
+  Array.from({ length: rows }, (_, k) => `(${placeholderList(postgres, k * ENTRY_COLUMNS.length, ENTRY_COLUMNS.length, cast)})`).join(', ');
+const entryParams = (chunk: ChainedEntry[]) => chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash, e.hashAlg]);
 
 /** Serialises appenders across replicas (PostgreSQL); SQLite transactions are serialised already. */
 export async function lockChain(tx: Querier): Promise<void> {
@@ -52,13 +59,10 @@ export async function readHead(tx: Querier): Promise<{ seq: number; hash: string
 /** The statements that insert chained entries with their explicit seq values (`$n` placeholders on PostgreSQL, else `?`). */
 export function entryInserts(entries: ChainedEntry[], postgres: boolean): { sql: string; params: unknown[] }[] {
   const columns = ENTRY_COLUMNS.join(', ');
-  const n = ENTRY_COLUMNS.length;
   const out: { sql: string; params: unknown[] }[] = [];
   for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
     const chunk = entries.slice(i, i + INSERT_CHUNK);
-    const values = chunk.map((_, k) => `(${Array.from({ length: n }, (_, j) => (postgres ? `$${k * n + j + 1}` : '?')).join(', ')})`).join(', ');
-    const params = chunk.flatMap((e) => [e.seq, e.at, e.event, e.actor, e.subject, e.outcome, e.reason, e.messageId, e.details, e.prevHash, e.hash, e.hashAlg]);
-    out.push({ sql: `INSERT INTO audit_events (${columns}) VALUES ${values}`, params });
+    out.push({ sql: `INSERT INTO audit_events (${columns}) VALUES ${entryValues(chunk.length, postgres)}`, params: entryParams(chunk) });
   }
   return out;
 }
@@ -88,10 +92,9 @@ const COLUMN_CASTS: Record<(typeof ENTRY_COLUMNS)[number], string> = {
  */
 export async function appendAfterHead(ds: DataSource, head: { seq: number; hash: string }, entries: ChainedEntry[]): Promise<boolean> {
   if (entries.length === 0 || entries.length > INSERT_CHUNK) return false;
-  const [insert] = entryInserts(entries, true);
-  const n = insert.params.length;
-  const typed = insert.sql.replace(/\$(\d+)/g, (_, i: string) => `$${i}::${COLUMN_CASTS[ENTRY_COLUMNS[(Number(i) - 1) % ENTRY_COLUMNS.length]]}`);
-  const values = typed.slice(typed.indexOf(' VALUES ') + ' VALUES '.length);
+  const params = entryParams(entries);
+  const n = params.length;
+  const values = entryValues(entries.length, true, (i) => COLUMN_CASTS[ENTRY_COLUMNS[i]]);
   const columns = ENTRY_COLUMNS.join(', ');
   const rows: unknown[] = await ds.query(
     `WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY}, hashtext(current_schema())))
@@ -99,7 +102,7 @@ export async function appendAfterHead(ds: DataSource, head: { seq: number; hash:
      SELECT v.* FROM chain_lock, (VALUES ${values}) AS v (${columns})
       WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = $${n + 1} AND hash = $${n + 2})
      RETURNING seq`,
-    [...insert.params, head.seq, head.hash],
+    [...params, head.seq, head.hash],
   );
   return rows.length === entries.length;
 }

@@ -82,7 +82,7 @@ export class NoticeSubscriptions {
     asked: { ref: string; origin: SubscriptionOrigin },
     licence: { licenceId: string | null; licenceType: string },
     answer: { outcome: string; expiresAt: Date | null } | undefined,
-    correlationId?: string,
+    correlationId: string | undefined,
   ): Promise<NotifyResult> {
     if (!answer) return { subscriptionId: null, outcome: 'NOT_SUPPORTED', expiresAt: null };
     if (answer.outcome !== 'ACCEPTED' || !answer.expiresAt || !licence.licenceId) return { subscriptionId: null, outcome: answer.outcome || 'NOT_SUPPORTED', expiresAt: null };
@@ -211,7 +211,7 @@ export class NoticeSubscriptions {
     return this.standing.byClient.get(client) ?? new Set();
   }
 
-  private async cancelAtIssuer(tx: EntityManager, issuer: string, ref: string, licenceId: string, correlationId?: string): Promise<void> {
+  private async cancelAtIssuer(tx: EntityManager, issuer: string, ref: string, licenceId: string, correlationId: string | undefined): Promise<void> {
     if (issuer === this.self) return;
     const body = LicenceSubscriptionCancelled.encode({ notifyRef: ref, licenceId }).finish();
     await this.outbox.enqueue(tx, { peer: issuer, stream: noticeStream(licenceId), type: NoticeMessage.Cancelled, body, correlationId });

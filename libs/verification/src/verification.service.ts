@@ -123,7 +123,7 @@ export class VerificationService {
     return { ...p, notify, query: { ...p.query, notifyRef: notify.ref } };
   }
 
-  private async ask(issuer: string, queries: LicenceQuery[], correlationId?: string): Promise<LicenceResult[]> {
+  private async ask(issuer: string, queries: LicenceQuery[], correlationId: string | undefined): Promise<LicenceResult[]> {
     if (issuer === this.self) return this.issuer.answer(this.self, queries, new Set());
     const bytes = await this.peers.call(issuer, 'VerifyLicences', VerifyLicencesPayload.encode({ queries }).finish(), correlationId);
     let results: LicenceResult[];
@@ -141,7 +141,7 @@ export class VerificationService {
   }
 
   /** Checks the issuer's attestation against its answer, audits, and shapes the local response. */
-  private async finish(p: PreparedQuery, r: LicenceResult, actor: string, correlationId?: string): Promise<VerificationResult> {
+  private async finish(p: PreparedQuery, r: LicenceResult, actor: string, correlationId: string | undefined): Promise<VerificationResult> {
     if (r.refusalCode) {
       this.audit.record({ event: 'verification.requested', actor, subject: p.issuer, outcome: 'REFUSED', reason: r.refusalCode, details: { requestId: p.query.queryId } });
       this.metrics?.verification('REFUSED');
