@@ -1,10 +1,21 @@
 import { DomainException } from '@tongban/common';
 import { describeEachDatabase } from '@tongban/testkit';
-import { ConfirmedWrites, DataSource, buildDataSource, countingWrites, countingWritesNow, databaseFaultAfterWrites, openDatabase, runInTransaction } from '@tongban/persistence';
+import {
+  ConfirmedWrites,
+  DataSource,
+  PreparedStatement,
+  buildDataSource,
+  countingWrites,
+  countingWritesNow,
+  databaseFaultAfterWrites,
+  openDatabase,
+  runInTransaction,
+  runInTurn,
+} from '@tongban/persistence';
 
 // What a request stored decides what its 503 may promise: the count comes from the database's own
 // confirmations (COMMIT, a lone changing statement), seen on both backends.
-describeEachDatabase('confirmed writes', (fresh) => {
+describeEachDatabase('confirmed writes', (fresh, kind) => {
   let ds: DataSource;
   beforeAll(async () => {
     ds = await openDatabase(buildDataSource(fresh(), []));
@@ -32,6 +43,43 @@ describeEachDatabase('confirmed writes', (fresh) => {
     expect(await counted(failed)).toBe(0);
     expect(await counted(() => ds.query('INSERT INTO w VALUES (1)'))).toBe(0); // refused: duplicate key
   });
+
+  // Writes that bypass TypeORM's query runner (the hot path's prepared statements, SQLite's turn
+  // transaction: the audit chain, the replay store, status-list assignments) are confirmed too.
+  it('counts changes of prepared statements once the database confirmed them, not their reads or refusals', async () => {
+    const insert = new PreparedStatement(ds, 'INSERT INTO w VALUES (?)');
+    const returning = new PreparedStatement(ds, 'INSERT INTO w VALUES (?) RETURNING id');
+    const update = new PreparedStatement(ds, 'UPDATE w SET id = id WHERE id = ?');
+    const read = new PreparedStatement(ds, 'SELECT id FROM w WHERE id = ?');
+    expect(await counted(() => insert.run([30]))).toBe(1);
+    expect(await counted(() => returning.all([31]))).toBe(1);
+    expect(await counted(() => read.all([30]))).toBe(0);
+    expect(await counted(() => update.run([-1]))).toBe(0); // changed nothing
+    expect(await counted(() => insert.run([30]))).toBe(0); // refused: duplicate key
+    expect(await counted(() => insert.runGrouped([32]))).toBe(1);
+    expect(await counted(() => insert.runGrouped([32]))).toBe(0);
+  });
+
+  if (kind === 'sqlite') {
+    it("counts a turn's work for the request that queued it, once the turn committed, and only the items that changed rows", async () => {
+      const writes = [new ConfirmedWrites(), new ConfirmedWrites(), new ConfirmedWrites()];
+      const queued = [
+        countingWrites(writes[0], () => runInTurn(ds, (db) => db.run('INSERT INTO w VALUES (?)', [40]))),
+        countingWrites(writes[1], () => runInTurn(ds, (db) => db.all('SELECT id FROM w WHERE id = ?', [40]))),
+        countingWrites(writes[2], () =>
+          runInTurn(ds, (db) => {
+            db.run('INSERT INTO w VALUES (?)', [41]);
+            throw new Error('undone in its savepoint');
+          }),
+        ),
+      ];
+      const settled = await Promise.allSettled(queued.map((q) => q.result));
+      queued.forEach((q) => q.end());
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(writes.map((w) => w.count)).toEqual([1, 0, 0]);
+      expect(await ds.query('SELECT id FROM w WHERE id IN (40, 41) ORDER BY id')).toEqual([{ id: 40 }]);
+    });
+  }
 
   it('keeps concurrent requests apart', async () => {
     const [a, b] = await Promise.all([counted(() => runInTransaction(ds, (tx) => tx.query('INSERT INTO w VALUES (10)'))), counted(() => ds.query('SELECT * FROM w'))]);

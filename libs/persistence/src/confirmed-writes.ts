@@ -38,6 +38,15 @@ export function countingWrites<T>(writes: ConfirmedWrites, fn: () => T): { resul
   return { result: scope.run(writes, fn), end };
 }
 
+/**
+ * The counter of the request running here, if its writes are being counted: for writes that bypass
+ * TypeORM's query runner (PreparedStatement, runInTurn), which the observer below cannot see. They add
+ * to it once the database confirmed them.
+ */
+export function countedWritesHere(): ConfirmedWrites | undefined {
+  return counting > 0 ? scope.getStore() : undefined;
+}
+
 /** Whether any request's writes are being counted now (the store, and with it Node's async hooks, is on). */
 export function countingWritesNow(): boolean {
   return counting > 0;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { ConfirmedWrites, countedWritesHere } from './confirmed-writes';
 import { sqliteWriteLock } from './sqlite-writer';
 import { countStatement } from './statement-count';
 
@@ -18,6 +19,8 @@ interface TurnItem {
   savepoint: boolean;
   resolve: (value: never) => void;
   reject: (e: unknown) => void;
+  /** The counted request that queued it (confirmed-writes.ts), told once the turn committed a change of this item. */
+  writes: ConfirmedWrites | undefined;
 }
 
 /** Statements for work that runs in a turn's shared SQLite transaction (`runInTurn`): `?` placeholders, run synchronously. */
@@ -53,6 +56,8 @@ export class PreparedStatement<Row = Record<string, unknown>> {
   private sqlite?: SqliteStatement;
   private readonly pgText: string;
   private readonly pgName: string;
+  /** Whether rows it returns are rows it changed (`INSERT … RETURNING`), not a plain read. */
+  private readonly returnsChanges: boolean;
 
   constructor(
     private readonly ds: DataSource,
@@ -61,18 +66,28 @@ export class PreparedStatement<Row = Record<string, unknown>> {
     let n = 0;
     this.pgText = sql.replace(/\?/g, () => `$${++n}`);
     this.pgName = `tb_${createHash('sha256').update(this.pgText).digest('hex').slice(0, 24)}`;
+    this.returnsChanges = !READS.test(sql);
   }
 
   /** The rows the statement returns. */
   async all(params: readonly unknown[]): Promise<Row[]> {
-    if (this.ds.options.type === 'postgres') return (await this.pg().query({ name: this.pgName, text: this.pgText, values: [...params] })).rows as Row[];
-    return this.onSqlite((s) => s.all(...params) as Row[]);
+    const rows =
+      this.ds.options.type === 'postgres'
+        ? ((await this.pg().query({ name: this.pgName, text: this.pgText, values: [...params] })).rows as Row[])
+        : await this.onSqlite((s) => s.all(...params) as Row[]);
+    if (this.returnsChanges) confirmed(rows.length);
+    return rows;
   }
 
   /** The number of rows the statement changed. */
   async run(params: readonly unknown[]): Promise<number> {
-    if (this.ds.options.type === 'postgres') return (await this.pg().query({ name: this.pgName, text: this.pgText, values: [...params] })).rowCount ?? 0;
-    return this.onSqlite((s) => s.run(...params).changes);
+    const changes =
+      this.ds.options.type === 'postgres'
+        ? ((await this.pg().query({ name: this.pgName, text: this.pgText, values: [...params] })).rowCount ?? 0)
+        : await this.onSqlite((s) => s.run(...params).changes);
+    // A lone statement is its own commit.
+    confirmed(changes);
+    return changes;
   }
 
   /**
@@ -102,6 +117,14 @@ export class PreparedStatement<Row = Record<string, unknown>> {
     this.sqlite ??= connectionOf(this.ds).prepare(this.sql);
     return this.sqlite;
   }
+}
+
+/** A statement that only reads: what it returns was not changed by it. */
+const READS = /^\s*(SELECT|VALUES)\b/i;
+
+/** Tells the counted request running here (if any) that the database confirmed `changed` rows of its own. */
+function confirmed(changed: number, writes = countedWritesHere()): void {
+  if (writes && changed > 0) writes.count++;
 }
 
 function connectionOf(ds: DataSource): SqliteConnection {
@@ -147,7 +170,7 @@ function queueTurn<T>(ds: DataSource, work: (db: SqliteTurn) => T, savepoint: bo
       turns.set(ds, (group = []));
       setImmediate(() => void runTurn(ds));
     }
-    group.push({ work, savepoint, resolve, reject });
+    group.push({ work, savepoint, resolve, reject, writes: countedWritesHere() });
   });
 }
 
@@ -156,6 +179,8 @@ async function runTurn(ds: DataSource): Promise<void> {
   turns.delete(ds);
   const db = connectionOf(ds);
   let statements = 0;
+  // Rows changed by the item running now (work runs synchronously, one item after the other).
+  let changed = 0;
   const prepared = (sql: string): SqliteStatement => {
     let cache = turnStatements.get(db);
     if (!cache) turnStatements.set(db, (cache = new Map<string, SqliteStatement>()));
@@ -168,24 +193,37 @@ async function runTurn(ds: DataSource): Promise<void> {
     return s;
   };
   const turn: SqliteTurn = {
-    all: <Row>(sql: string, params: readonly unknown[]) => prepared(sql).all(...params) as Row[],
-    run: (sql: string, params: readonly unknown[]) => prepared(sql).run(...params).changes,
+    all: <Row>(sql: string, params: readonly unknown[]) => {
+      const rows = prepared(sql).all(...params) as Row[];
+      if (!READS.test(sql)) changed += rows.length;
+      return rows;
+    },
+    run: (sql: string, params: readonly unknown[]) => {
+      const n = prepared(sql).run(...params).changes;
+      changed += n;
+      return n;
+    },
     query: <Row>(sql: string, params: readonly unknown[]) => {
       const s = prepared(sql);
-      if (s.reader) return s.all(...params) as Row[];
-      s.run(...params);
-      return [];
+      if (!s.reader) {
+        changed += s.run(...params).changes;
+        return [];
+      }
+      const rows = s.all(...params) as Row[];
+      if (!READS.test(sql)) changed += rows.length;
+      return rows;
     },
   };
-  let outcomes: ({ value: unknown } | { error: unknown })[];
+  let outcomes: ({ value: unknown; changed: number } | { error: unknown })[];
   try {
     outcomes = await withSqliteWriter(ds, () =>
       db.transaction(() =>
         group.map((g) => {
+          changed = 0;
           try {
-            if (!g.savepoint) return { value: g.work(turn) };
+            if (!g.savepoint) return { value: g.work(turn), changed };
             statements += 2; // SAVEPOINT, RELEASE
-            return { value: db.transaction(() => g.work(turn))() };
+            return { value: db.transaction(() => g.work(turn))(), changed };
           } catch (error) {
             // A constraint failure aborts only its own statement (or savepoint); the transaction goes on.
             return { error };
@@ -200,5 +238,10 @@ async function runTurn(ds: DataSource): Promise<void> {
     // Every statement the group sent, BEGIN and COMMIT included.
     for (let i = 0; i < statements + 2; i++) countStatement();
   }
-  outcomes.forEach((o, i) => ('error' in o ? group[i].reject(o.error) : group[i].resolve(o.value as never)));
+  outcomes.forEach((o, i) => {
+    if ('error' in o) return group[i].reject(o.error);
+    // Committed: the item's changes are stored.
+    confirmed(o.changed, group[i].writes);
+    group[i].resolve(o.value as never);
+  });
 }
