@@ -96,4 +96,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { parts };
+module.exports = { parts, PARTS, label };

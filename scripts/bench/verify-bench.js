@@ -19,6 +19,8 @@
 //      time: CPU per request over the same work however slow a busy machine makes it),
 //      BENCH_PROFILE=1 (afterwards, CPU-profile the gateways and then the bare processes under c=64
 //      load; .cpuprofile files go to .bench/, summaries are printed; see cpuprofile-summary.js),
+//      BENCH_HEAP_PROFILE=1 (with BENCH_PROFILE: also sample allocations in the same window, collected
+//      objects included; .heapprofile beside each .cpuprofile, read with heapprofile-parts.js),
 //      BENCH_SM2=1 or `-- --sm2` (issue 11: afterwards a second Tongban pair signing SM2SM3 at c=64,
 //      compared with the Ed25519 pair; see sm2-mode.js).
 // Output: a table on stdout and .bench/verify-<timestamp>.json. Exits 0 on target FAIL (the figures
@@ -58,6 +60,7 @@ const WARMUP_S = 2;
 const REQUEST_TIMEOUT_S = 10;
 const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const HEAP_PROFILE = PROFILE && process.env.BENCH_HEAP_PROFILE === '1';
 const PLAINTEXT = process.env.BENCH_PLAINTEXT === '1';
 const DURATION_S = QUICK ? 3 : parseDuration(process.env.BENCH_DURATION_S);
 const REQUESTS = parseRequests(process.env.BENCH_REQUESTS);
@@ -449,13 +452,15 @@ async function main() {
     ];
     for (const { side, procs, target, pids } of sides) {
       log(`[profile] CPU-profiling ${procs.map((p) => p.name).join(' and ')} for ${REQUESTS ? `${REQUESTS} requests` : `${DURATION_S} s`} of c=64 single calls`);
-      await Promise.all(procs.map((p) => profileCommand(p, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
+      await Promise.all(procs.map((p) => profileCommand(p, { type: 'bench:profile:start', intervalUs: 200, heap: HEAP_PROFILE }, 'bench:profile:started')));
       const loadRun = await runLoad({ url: target.baseUrl, path: '/v1/verifications', token: target.apiToken, bodiesFile: singleBodiesFile, connections: 64, kind: 'single', warmupS: 0 }, pids);
       const summaries = {};
       for (const p of procs) {
         const file = path.join(benchDir, `verify-${stamp}-${p.name}.cpuprofile`);
         await profileCommand(p, { type: 'bench:profile:stop', file }, 'bench:profile:written');
         summaries[p.name] = { file, s: profileSummary.summarise(JSON.parse(fs.readFileSync(file, 'utf8'))) };
+        if (HEAP_PROFILE)
+          log(`  ${p.name} allocations: ${path.relative(fed.ROOT, file.replace(/\.cpuprofile$/, '.heapprofile'))} (node scripts/bench/heapprofile-parts.js <file> ${REQUESTS ?? '<requests>'})`);
       }
       log(runLine(`${side} c=64 (profiled)`, loadRun));
       log(cpuLine(loadRun));
