@@ -12,7 +12,8 @@
 //      BENCH_SKIP_PG=1, BENCH_SKIP_SQLITE=1, BENCH_REPLICAS=0 (skip the two-replica run),
 //      BENCH_PROFILE=1 (CPU-profile every gateway over the timed window: .cpuprofile files go to
 //      .bench/, a summary of each is printed; see cpuprofile-summary.js; the profiler costs CPU, so
-//      compare figures of profiled runs only with each other).
+//      compare figures of profiled runs only with each other), BENCH_PG_LOG=1 (PostgreSQL logs every
+//      statement of the bench's databases with its parse, bind and execute times: the server's log).
 //      Bounded in time; talks to 127.0.0.1 only.
 const { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
 const { tmpdir, cpus, totalmem } = require('node:os');
@@ -103,6 +104,7 @@ async function run(label, database, bjReplicas = 1) {
       for (const code of ['110000', '130000']) {
         const name = `tongban_bench_${code}_${stamp}`;
         await withPg(PG_URL, (c) => c.query(`CREATE DATABASE "${name}"`));
+        if (process.env.BENCH_PG_LOG === '1') await withPg(PG_URL, (c) => c.query(`ALTER DATABASE "${name}" SET log_min_duration_statement = 0`));
         databases.push(name);
         urls[code] = databaseUrl(name);
       }

@@ -6,6 +6,7 @@ import { ConfirmedWriteObserver } from './confirmed-writes';
 import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { countStatement } from './statement-count';
+import { StatementNames } from './pg-statement-names';
 import { installSqliteWriter } from './sqlite-writer';
 import { SQLITE_STATEMENT_CACHE_SIZE, bindIntegersAsParameters } from './sqlite-statements';
 
@@ -25,11 +26,19 @@ class GuardedClient extends Client {
   constructor(config?: ConstructorParameters<typeof Client>[0]) {
     super(config);
     this.on('error', (e) => recordDatabaseFault('connection_lost', e));
-    // Every statement is a round trip: counted for tongban_database_statements_total.
+    // Every statement is a round trip: counted for tongban_database_statements_total. Repeated
+    // parameterised texts (TypeORM's `query(text, values)`) go as named statements (pg-statement-names.ts).
     const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    const names = new StatementNames();
     (this as { query: unknown }).query = (...args: unknown[]) => {
       countStatement();
-      return query(...args);
+      const [text, values, ...rest] = args;
+      const name = typeof text === 'string' && rest.length === 0 ? names.nameFor(text, values) : undefined;
+      if (!name) return query(...args);
+      return (query({ name, text, values }) as Promise<unknown>).catch((e: unknown) => {
+        names.failed(name, e);
+        throw e;
+      });
     };
   }
 }

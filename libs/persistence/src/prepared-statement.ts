@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ConfirmedWrites, countedWritesHere } from './confirmed-writes';
 import { sqliteWriteLock } from './sqlite-writer';
 import { countStatement } from './statement-count';
+import { pgStatementName } from './pg-statement-names';
 
 interface SqliteStatement {
   reader: boolean;
@@ -65,7 +65,7 @@ export class PreparedStatement<Row = Record<string, unknown>> {
   ) {
     let n = 0;
     this.pgText = sql.replace(/\?/g, () => `$${++n}`);
-    this.pgName = `tb_${createHash('sha256').update(this.pgText).digest('hex').slice(0, 24)}`;
+    this.pgName = pgStatementName(this.pgText);
     this.returnsChanges = !READS.test(sql);
   }
 
