@@ -30,6 +30,9 @@
 //                         V8 heap / external / native breakdowns at idle and at the end, before and after a full GC
 //   SIM_TLS_COUNT=1       preload scripts/bench/tls-count-preload.js into every gateway and report the TLS
 //                         secure contexts built (and their CPU) and the handshakes made during the load
+//   SIM_PROFILE=N         V8 CPU profiles (scripts/bench/profile-preload.js, 200 µs sampling) of N gateways spread
+//                         over the participants, over the load phase only; written to .bench/sim-profile-<code>.cpuprofile
+//                         (summarise with scripts/bench/cpuprofile-summary.js or cpuprofile-parts.js)
 //   SIM_ROOT              repository whose dist/ and scripts/lib/ to use (e.g. a clean worktree);
 //                         default: the repository this script is in. Results go to this repository's .bench/.
 // Output: a report on stdout and .bench/sim-<timestamp>.json. Exit 0 = every target PASS, 1 = a
@@ -80,6 +83,7 @@ const PG = process.env.SIM_PG === '1';
 const PG_URL = process.env.SIM_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const MEM_PROBE = process.env.SIM_MEM_PROBE === '1';
 const TLS_COUNT = process.env.SIM_TLS_COUNT === '1';
+const PROFILE_N = intEnv('SIM_PROFILE', 0, 0, 1000);
 const S = {
   durationS: intEnv('SIM_DURATION_S', QUICK ? 20 : 60, 1, 3600),
   participants: intEnv('SIM_PARTICIPANTS', 0, 0, 1000),
@@ -108,6 +112,7 @@ const S = {
     ...(process.env.SIM_GATEWAY_EXEC_ARGV || '').split(/\s+/).filter(Boolean),
     ...(MEM_PROBE ? ['--expose-gc', '-r', path.join(__dirname, 'mem-probe.js')] : []),
     ...(TLS_COUNT ? ['-r', path.join(__dirname, '..', 'bench', 'tls-count-preload.js')] : []),
+    ...(PROFILE_N ? ['-r', path.join(__dirname, '..', 'bench', 'profile-preload.js')] : []),
   ],
   memProbe: MEM_PROBE,
 };
@@ -773,6 +778,8 @@ async function main() {
   const caseOpen = { attempts: 0, errors: {}, errorSamples: {}, latMs: [], cancelRequested: 0, cancelAccepted: 0, cancelErrors: {} };
   const perItemOpened = Object.fromEntries(itemList.map((i) => [i.code, 0]));
   const tlsBefore = TLS_COUNT ? await tlsTotals(gws) : null;
+  const profiled = PROFILE_N ? gws.filter((_, i) => i % Math.max(1, Math.floor(gws.length / PROFILE_N)) === 0).slice(0, PROFILE_N) : [];
+  await pool(profiled, 8, (g) => askChild(g.proc, { type: 'bench:profile:start', intervalUs: 200 }, (m) => m?.type === 'bench:profile:started'));
   const cpuBefore = Object.fromEntries(gws.map((g) => [g.code, cpuMsOf(g.proc.pid)]));
   const selfCpuBefore = process.cpuUsage();
   const machineBefore = machineCpuMs();
@@ -891,6 +898,17 @@ async function main() {
   const pgCpuMs = PG ? Math.max(0, postgresCpuMs() - pgCpuBefore) : 0;
   const gwCpuMs = gws.reduce((a, g) => a + ((cpuAfter[g.code] ?? 0) - (cpuBefore[g.code] ?? 0)), 0);
   result.memoryEndOfLoad = memorySummary(gws);
+  if (profiled.length) {
+    fs.mkdirSync(path.join(SCRIPT_ROOT, '.bench'), { recursive: true });
+    const files = await pool(profiled, 4, async (g) => {
+      const file = path.join(SCRIPT_ROOT, '.bench', `sim-profile-${g.code}.cpuprofile`);
+      const m = await askChild(g.proc, { type: 'bench:profile:stop', file }, (r) => r?.type === 'bench:profile:written' || r?.type === 'bench:profile:error');
+      return m?.type === 'bench:profile:written'
+        ? `${g.code}: ${path.relative(process.cwd(), file)} (${f1((cpuAfter[g.code] - cpuBefore[g.code]) / 1000)} CPU-s in the load)`
+        : `${g.code}: no profile`;
+    });
+    log(`CPU profiles of the load phase: ${files.join('; ')}`);
+  }
   if (TLS_COUNT) {
     const after = await tlsTotals(gws);
     result.tlsDuringLoad = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, k === 'gateways' ? v : +(v - tlsBefore[k]).toFixed(1)]));
