@@ -11,7 +11,8 @@
 // With the preload tls-count-preload.js in every gateway it also reports TLS secure contexts
 // built (and their CPU), client handshakes and server handshakes per gateway, and resumed sessions.
 // Env: COLD_WARM_CALLS (default 20), COLD_PROFILE=1 (V8 CPU profiles of the askers B, C, D over
-// phase 3, written to .bench/; summarise with cpuprofile-summary.js). Output: a table on stdout and .bench/cold-<timestamp>.json.
+// phase 3, written to .bench/; summarise with cpuprofile-summary.js), COLD_EXEC_ARGV (extra node flags
+// for every gateway, space-separated, e.g. --always-sparkplug). Output: a table on stdout and .bench/cold-<timestamp>.json.
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -106,7 +107,12 @@ async function main() {
         tls: tls[code],
         httpPort: 27200 + i,
         grpcPort: 27300 + i,
-        execArgv: ['-r', path.join(__dirname, 'tls-count-preload.js'), ...(PROFILE ? ['-r', path.join(__dirname, 'profile-preload.js')] : [])],
+        execArgv: [
+          ...(process.env.COLD_EXEC_ARGV || '').split(/\s+/).filter(Boolean),
+          '-r',
+          path.join(__dirname, 'tls-count-preload.js'),
+          ...(PROFILE ? ['-r', path.join(__dirname, 'profile-preload.js')] : []),
+        ],
         env: { TONGBAN_LOG_LEVEL: 'warn' },
       };
       gws.push(await fed.startGateway(o));
