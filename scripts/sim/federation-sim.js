@@ -679,6 +679,7 @@ async function main() {
       try {
         const gw = await withTimeout(fed.startGateway(o), S.gatewayStartTimeoutMs, `start gateway ${o.code}`);
         startTimes[o.code] = Date.now() - t;
+        gw.readyAt = performance.now();
         return gw;
       } catch (e) {
         for (const [proc, label] of children) if (label === `gateway:${o.code}`) proc.kill('SIGKILL');
@@ -750,13 +751,17 @@ async function main() {
   if (S.idleS) await sleep(S.idleS * 1000);
   if (S.idleS) {
     const ms = performance.now() - idleFrom.at;
-    const pct = gws.map((g, i) => ((cpuMsOf(g.proc.pid) - idleFrom.cpu[i]) / ms) * 100).filter((v) => Number.isFinite(v));
+    const byGateway = gws.map((g, i) => ({ code: g.code, pct: ((cpuMsOf(g.proc.pid) - idleFrom.cpu[i]) / ms) * 100, readyS: (idleFrom.at - g.readyAt) / 1000 }));
+    const pct = byGateway.map((r) => r.pct).filter((v) => Number.isFinite(v));
     const m = machineCpuMs();
     const otherCores = m && idleFrom.machine ? (m.busy - idleFrom.machine.busy) / ms - pct.reduce((a, b) => a + b, 0) / 100 : null;
     result.cpuIdle = { windowS: ms / 1000, perGatewayPct: { max: Math.max(...pct), median: pct.sort((a, b) => a - b)[pct.length >> 1] }, totalCores: pct.reduce((a, b) => a + b, 0) / 100, otherCores };
     log(
       `idle CPU (${gws.length} gateways, ${(ms / 1000).toFixed(1)} s): per gateway median ${result.cpuIdle.perGatewayPct.median.toFixed(2)} % / max ${result.cpuIdle.perGatewayPct.max.toFixed(2)} % of a core, all together ${result.cpuIdle.totalCores.toFixed(3)} cores${otherCores === null ? '' : `; other processes ${otherCores.toFixed(2)} cores`}`,
     );
+    // Which gateways, and how long before the window each was ready (a one-off GC after start-up shows here).
+    result.cpuIdle.largest = byGateway.sort((a, b) => b.pct - a.pct).slice(0, 5);
+    log(`  largest idle CPU: ${result.cpuIdle.largest.map((r) => `${r.code} ${r.pct.toFixed(2)} % (ready ${r.readyS.toFixed(0)} s before the window)`).join(', ')}`);
   }
   result.memoryIdle = memorySummary(gws);
   log(`idle memory (${gws.length} gateways, ${S.idleS} s after start+trust): ${memLine(result.memoryIdle)}`);
