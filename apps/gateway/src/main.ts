@@ -16,7 +16,7 @@ import {
   Metrics,
   Readiness,
   ShutdownState,
-  StartupMemoryRelease,
+  releaseStartupMemory,
   acceptCorrelationId,
   processMemoryReleasePort,
   setupOpenApi,
@@ -142,7 +142,6 @@ async function bootstrap(): Promise<void> {
   const healthListener = config.http.healthPort === null ? undefined : await HealthListener.start(config.http.host, config.http.healthPort);
   if (healthListener) readiness.subscribe((report) => healthListener.publish(report));
   let stopping = false;
-  const memoryRelease = config.memoryReleaseAfterStart ? new StartupMemoryRelease(processMemoryReleasePort(), (r) => logMemoryRelease(logger, r)) : null;
   // Shutdown: not ready (HTTP 503, gRPC NOT_SERVING) and `Connection: close` on every answer first,
   // then a grace period for load balancers to notice, then the listeners stop and answer what is in
   // flight (operations.md §11), and only then Nest's shutdown hooks stop the services and close the
@@ -151,7 +150,6 @@ async function bootstrap(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    memoryRelease?.stop();
     shutdown.begin();
     readiness.publish();
     setServing(health, false);
@@ -177,6 +175,8 @@ async function bootstrap(): Promise<void> {
   await app.startAllMicroservices();
   watchHandshakes(federationPort.grpcServer, transport, app.get(Metrics), logger);
   await app.listen(config.http.port, config.http.host);
+  // Start-up's heap handed back before anything is routed here (the pause meets no traffic).
+  if (config.memoryReleaseAfterStart) logMemoryRelease(logger, await releaseStartupMemory(processMemoryReleasePort()));
   // Ready only now that both ports accept: a balancer that polls the health port routes nothing to
   // this replica before (the listener's `listening` check; the API port's own probe cannot answer earlier).
   healthListener?.markListening();
@@ -188,14 +188,13 @@ async function bootstrap(): Promise<void> {
   if (config.generated.includes('TONGBAN_API_TOKENS')) logger.warn(`development API token: ${config.apiClients[0].token}`, 'Config');
   if (config.generated.includes('TONGBAN_ADMIN_TOKEN')) logger.warn(`development admin token: ${config.adminToken}`, 'Config');
   process.send?.({ type: 'ready', code: config.code, http: config.http.port, grpc: config.grpc.port });
-  if (!stopping) memoryRelease?.start();
 }
 
 function logMemoryRelease(logger: GatewayLogger, r: MemoryReleaseResult): void {
   const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
-  if (r.released) logger.log(`start-up memory released once quiet: RSS ${MiB(r.rssBefore)} -> ${MiB(r.rssAfter)} MiB (${r.ms.toFixed(0)} ms)`, 'Memory');
+  if (r.released) logger.log(`start-up memory released before ready (${r.by}): RSS ${MiB(r.rssBefore)} -> ${MiB(r.rssAfter)} MiB (${r.ms.toFixed(0)} ms)`, 'Memory');
   else if (r.reason === 'failed') logger.warn(`start-up memory release failed: ${r.detail ?? ''}`, 'Memory');
-  else logger.log(`start-up memory not released (${r.reason === 'busy' ? 'never quiet' : 'no inspector in this Node build'})`, 'Memory');
+  else logger.log('start-up memory not released (no inspector in this Node build)', 'Memory');
 }
 
 function argValue(flag: string): string | undefined {

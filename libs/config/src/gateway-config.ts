@@ -201,7 +201,7 @@ export interface GatewayConfig {
   signingAlg: Raw['signingAlg'];
   /** TONGBAN_SM2_NATIVE: where SM2 is computed (libs/gm sm2-native.ts); `required` stops boot without the addon. */
   sm2Native: Raw['sm2Native'];
-  /** TONGBAN_MEMORY_RELEASE_AFTER_START: hand back start-up's heap once first quiet (observability StartupMemoryRelease). */
+  /** TONGBAN_MEMORY_RELEASE_AFTER_START: hand back start-up's heap before ready (observability releaseStartupMemory). */
   memoryReleaseAfterStart: boolean;
   allowedAlgorithms: Raw['allowedAlgs'];
   envelopeDigest: Raw['envelopeDigest'];

@@ -1,57 +1,42 @@
 import { getHeapSpaceStatistics } from 'node:v8';
-import { GIVE_UP_AFTER_SECONDS, MemoryReleasePort, MemoryReleaseResult, QUIET_SECONDS, StartupMemoryRelease, lowMemoryGc } from './startup-memory-release';
+import { MemoryReleasePort, ReleasedBy, lowMemoryGc, releaseStartupMemory } from './startup-memory-release';
 
-/** A port whose event loop is busy for the shares given, one per second, then quiet. */
-function fakePort(shares: number[], reduce: () => Promise<boolean> = async () => true): MemoryReleasePort & { reductions: number } {
+/** A port whose RSS falls when reduced; counts reductions and background settles. */
+function fakePort(reduce: () => Promise<ReleasedBy | false> = async () => 'low-memory GC'): MemoryReleasePort & { reductions: number; settles: number } {
   let rss = 150;
   const port = {
     reductions: 0,
-    busyShare: () => shares.shift() ?? 0,
+    settles: 0,
     rss: () => rss,
     reduce: async () => {
       port.reductions++;
-      const ok = await reduce();
+      const by = await reduce();
       rss = 120;
-      return ok;
+      return by;
+    },
+    settle: async () => {
+      port.settles++;
     },
   };
   return port;
 }
 
-async function run(port: MemoryReleasePort, seconds: number): Promise<MemoryReleaseResult[]> {
-  const results: MemoryReleaseResult[] = [];
-  const release = new StartupMemoryRelease(port, (r) => results.push(r));
-  for (let i = 0; i < seconds; i++) await release.tick();
-  return results;
-}
-
 const youngGenerationBytes = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
-describe('StartupMemoryRelease', () => {
-  it('releases once, after QUIET_SECONDS quiet seconds in a row, and reports the RSS before and after', async () => {
-    const port = fakePort([0.9, 0.01, 0.5, 0.01, 0.02]);
-    const results = await run(port, 4 + QUIET_SECONDS + 10);
+describe('releaseStartupMemory', () => {
+  it('releases once, reports the RSS before and after, and leaves the follow-up to the background', async () => {
+    const port = fakePort();
+    await expect(releaseStartupMemory(port)).resolves.toEqual({ released: true, by: 'low-memory GC', rssBefore: 150, rssAfter: 120, ms: expect.any(Number) });
     expect(port.reductions).toBe(1);
-    expect(results).toEqual([{ released: true, rssBefore: 150, rssAfter: 120, ms: expect.any(Number) }]);
+    expect(port.settles).toBe(1);
   });
 
-  it('does nothing while the event loop stays busy, and gives up (reporting it) after GIVE_UP_AFTER_SECONDS', async () => {
-    const port = fakePort(Array<number>(GIVE_UP_AFTER_SECONDS + 50).fill(0.2));
-    const results = await run(port, GIVE_UP_AFTER_SECONDS + 20);
-    expect(port.reductions).toBe(0);
-    expect(results).toEqual([{ released: false, reason: 'busy' }]);
-  });
-
-  it('reports a runtime without the low-memory GC, and a failing one, without trying again', async () => {
-    expect(
-      await run(
-        fakePort([], async () => false),
-        QUIET_SECONDS + 5,
-      ),
-    ).toEqual([{ released: false, reason: 'unavailable' }]);
-    const failing = fakePort([], () => Promise.reject(new Error('inspector refused')));
-    expect(await run(failing, QUIET_SECONDS + 5)).toEqual([{ released: false, reason: 'failed', detail: 'inspector refused' }]);
-    expect(failing.reductions).toBe(1);
+  it('reports a runtime without the low-memory GC, and a failing one, without a follow-up', async () => {
+    const none = fakePort(async () => false);
+    await expect(releaseStartupMemory(none)).resolves.toEqual({ released: false, reason: 'unavailable' });
+    const failing = fakePort(() => Promise.reject(new Error('inspector refused')));
+    await expect(releaseStartupMemory(failing)).resolves.toEqual({ released: false, reason: 'failed', detail: 'inspector refused' });
+    expect(none.settles + failing.settles).toBe(0);
   });
 });
 

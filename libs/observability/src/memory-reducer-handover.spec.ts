@@ -1,0 +1,53 @@
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { ALLOCATION_HISTORY_GCS, awaitMajorGc, flushAllocationHistory, handToMemoryReducer, runtimeGc } from './memory-reducer-handover';
+
+const youngGenerationBytes = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+
+/** A full GC (the gc extension's `{type: 'major'}` runs a scavenge in Node 20's V8), awaited through its performance entry. */
+async function fullGc(): Promise<void> {
+  const seen = awaitMajorGc(5_000);
+  runtimeGc()!();
+  await expect(seen).resolves.toBe(true);
+}
+
+/** Allocates like a start-up: objects that survive scavenges (the young generation grows, old space fills), then dropped. */
+function startUpLikeAllocation(): void {
+  let kept: { i: number; a: number[] }[] | null = [];
+  for (let i = 0; i < 400_000; i++) kept.push({ i, a: [i] });
+  expect(youngGenerationBytes()).toBeGreaterThan(4 * 2 ** 20);
+  kept = null;
+}
+
+describe('memory reducer handover', () => {
+  it('gives a gc function from a fresh context and leaves the main context without one', () => {
+    expect(typeof runtimeGc()).toBe('function');
+    expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
+  });
+
+  it('flushes the allocation history with ALLOCATION_HISTORY_GCS + 1 scavenges', async () => {
+    const minor: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor.push(e.startTime);
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    await expect(flushAllocationHistory(50)).resolves.toBe(true);
+    // gc entries are delivered asynchronously: one more turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    observer.disconnect();
+    expect(minor.length).toBeGreaterThanOrEqual(ALLOCATION_HISTORY_GCS + 1);
+  });
+
+  it('awaitMajorGc reports false when no full GC comes in time, true at one', async () => {
+    await expect(awaitMajorGc(50)).resolves.toBe(false);
+    await fullGc();
+  });
+
+  it('handToMemoryReducer ends (true when V8 ran its reducer in time, false otherwise) and has flushed the history', async () => {
+    startUpLikeAllocation();
+    await fullGc();
+    await expect(handToMemoryReducer()).resolves.toEqual(expect.any(Boolean));
+    // Whether V8's reducer runs within the time given depends on its own heuristics (allocation rate
+    // against GC speed, both read on this machine); docs/performance.md "Fifth session" has figures.
+  }, 60_000);
+});
