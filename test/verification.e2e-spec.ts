@@ -179,6 +179,37 @@ describe('cross-province verification over signed gRPC', () => {
   });
 });
 
+describe('single verifications sharing a call (TONGBAN_VERIFY_COALESCE, protocol.md §7.7)', () => {
+  it('concurrent requests to one issuer share signed calls; each keeps its own answer, attestation and audit row', async () => {
+    const licences = demoLicences(BJ).filter((l) => l.status === 'VALID');
+    const accepted = async () => (await audit(gws[BJ], 'federation.request.accepted')).filter((e) => e.actor === GD && e.subject === 'VerifyLicences').length;
+    // Whether two requests land in one turn of the asker's event loop depends on how they arrive:
+    // a few rounds of concurrent requests make at least one shared call all but certain.
+    let shared = false;
+    for (let round = 0; round < 5 && !shared; round++) {
+      const callsBefore = await accepted();
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => verify(verificationBody(licences[i % licences.length]))));
+      expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+      const ids = answers.map((a) => a.body.requestId);
+      expect(new Set(ids).size).toBe(12);
+      for (const a of answers) {
+        const check = await checkAttestation(a.body.attestation);
+        expect(check.body).toMatchObject({ valid: true, claims: { iss: BJ, aud: GD, rid: a.body.requestId } });
+      }
+      const detail = (e: { details: unknown }, key: string) => (typeof e.details === 'string' ? (JSON.parse(e.details) as Record<string, string>)[key] : undefined) ?? '';
+      const answered = (await audit(gws[BJ], 'verification.answered')).filter((e) => ids.includes(detail(e, 'queryId')));
+      expect(answered).toHaveLength(12);
+      const requested = (await audit(gws[GD], 'verification.requested')).filter((e) => ids.includes(detail(e, 'requestId')));
+      expect(requested).toHaveLength(12);
+      const calls = (await accepted()) - callsBefore;
+      expect(calls).toBeGreaterThanOrEqual(1);
+      expect(calls).toBeLessThanOrEqual(12);
+      shared = calls < 12;
+    }
+    expect(shared).toBe(true);
+  });
+});
+
 describe('hostile messages are refused with a precise status and recorded', () => {
   const endpoint = () => gws[BJ].grpcEndpoint;
 
@@ -270,7 +301,9 @@ describe('peer rate limit', () => {
     await call(gws[BJ], 'PATCH', `/admin/peers/${GD}`, { rateLimitPerSecond: 1 }, gws[BJ].adminToken);
     try {
       const body = verificationBody(demoLicence(BJ, 'VALID'));
-      const results = await Promise.all(Array.from({ length: 8 }, () => verify(body)));
+      // One after the other: the limit counts calls, and concurrent requests may share one (§7.7).
+      const results: Awaited<ReturnType<typeof verify>>[] = [];
+      for (let i = 0; i < 8; i++) results.push(await verify(body));
       const statuses = results.map((r) => r.status);
       expect(statuses).toContain(200);
       expect(statuses).toContain(429);

@@ -19,7 +19,7 @@ import { AccessGuard, ClientRegistry, RouteDeclarations } from '@tongban/access'
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
 import { TrustStore } from '@tongban/trust';
-import { AttestationService, AttestationStatusCheck, IssuerService, StatusListServer, VerificationService } from '@tongban/verification';
+import { AttestationService, AttestationStatusCheck, IssuerService, StatusListServer, VERIFICATION_OPTIONS, VerificationOptions, VerificationService } from '@tongban/verification';
 import { FederationGrpcController } from './grpc/federation.grpc-controller';
 import { RpcErrorFilter } from './grpc/rpc-error.filter';
 import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
@@ -147,6 +147,7 @@ export class GatewayModule {
         AttestationService,
         IssuerService,
         VerificationService,
+        { provide: VERIFICATION_OPTIONS, useValue: { coalesce: config.verifyCoalesce } satisfies VerificationOptions },
         Outbox,
         Dispatcher,
         Inbox,

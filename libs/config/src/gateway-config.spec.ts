@@ -212,6 +212,12 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_SM2_NATIVE: 'yes' })).toMatch(/^TONGBAN_SM2_NATIVE \(sm2Native\): must be one of auto, required, off/);
     });
 
+    it('TONGBAN_VERIFY_COALESCE: on by default, a boolean', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).verifyCoalesce).toBe(true);
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_VERIFY_COALESCE: 'false' }).verifyCoalesce).toBe(false);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_VERIFY_COALESCE: 'sometimes' })).toMatch(/^TONGBAN_VERIFY_COALESCE \(verifyCoalesce\): /);
+    });
+
     it('TONGBAN_MEMORY_RELEASE_AFTER_START: on by default, a boolean', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).memoryReleaseAfterStart).toBe(true);
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_MEMORY_RELEASE_AFTER_START: 'false' }).memoryReleaseAfterStart).toBe(false);

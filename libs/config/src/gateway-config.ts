@@ -55,6 +55,8 @@ const schema = z
     sm2Native: z.enum(['auto', 'required', 'off'], { message: 'must be one of auto, required, off' }).default('auto'),
     // One memory-reducing GC once the gateway is first quiet after start (docs/operations.md §1).
     memoryReleaseAfterStart: bool.default(true),
+    // Single verifications to one issuer in one event-loop turn share one signed call (docs/operations.md §1).
+    verifyCoalesce: bool.default(true),
     allowedAlgs: z
       .string()
       .default('EdDSA,ES256,SM2SM3')
@@ -203,6 +205,8 @@ export interface GatewayConfig {
   sm2Native: Raw['sm2Native'];
   /** TONGBAN_MEMORY_RELEASE_AFTER_START: hand back start-up's heap before ready (observability releaseStartupMemory). */
   memoryReleaseAfterStart: boolean;
+  /** TONGBAN_VERIFY_COALESCE: single verifications to one issuer in one turn share one signed call (verification IssuerCalls). */
+  verifyCoalesce: boolean;
   allowedAlgorithms: Raw['allowedAlgs'];
   envelopeDigest: Raw['envelopeDigest'];
   messageTtlSeconds: number;
@@ -371,6 +375,7 @@ function finish(r: Raw): GatewayConfig {
     signingAlg: r.signingAlg,
     sm2Native: r.sm2Native,
     memoryReleaseAfterStart: r.memoryReleaseAfterStart,
+    verifyCoalesce: r.verifyCoalesce,
     allowedAlgorithms: r.allowedAlgs,
     envelopeDigest: r.envelopeDigest,
     messageTtlSeconds: r.messageTtlS,

@@ -8,6 +8,7 @@ import { NoticeSubscriptions, SubscriptionOrigin } from '@tongban/notices';
 import { parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
 import { LicenceQuery, LicenceResult, LicenceStatus, MatchResult, VerifyLicencesPayload, VerifyLicencesResultPayload, licenceStatusToJSON } from '@tongban/proto';
 import { AttestationService } from './attestation.service';
+import { IssuerCalls } from './issuer-calls';
 import { IssuerService } from './issuer.service';
 import { BatchItemResult, VerificationResult } from './verification-result';
 import { VerificationRequest, batchRequestSchema, verificationRequestSchema } from './verification-request.schema';
@@ -17,6 +18,13 @@ const MATCH_FROM_PROTO: Partial<Record<MatchResult, 'MATCH' | 'MISMATCH' | 'NOT_
   [MatchResult.MATCH_RESULT_MISMATCH]: 'MISMATCH',
   [MatchResult.MATCH_RESULT_NOT_CHECKED]: 'NOT_CHECKED',
 };
+
+/** Options of the asking side (gateway config). */
+export interface VerificationOptions {
+  /** TONGBAN_VERIFY_COALESCE: single verifications to one issuer in one turn share one signed call (IssuerCalls). Default true. */
+  coalesce?: boolean;
+}
+export const VERIFICATION_OPTIONS = Symbol('VERIFICATION_OPTIONS');
 
 interface PreparedQuery {
   issuer: string;
@@ -31,6 +39,9 @@ interface PreparedQuery {
  */
 @Injectable()
 export class VerificationService {
+  /** Calls shared by the single verifications of one turn, or none (each request its own call). */
+  private readonly calls: IssuerCalls | undefined;
+
   constructor(
     private readonly peers: PeerClient,
     private readonly issuer: IssuerService,
@@ -40,13 +51,17 @@ export class VerificationService {
     @Inject(SELF_CODE) private readonly self: string,
     @Optional() private readonly metrics?: Metrics,
     @Optional() private readonly notices?: NoticeSubscriptions,
-  ) {}
+    @Optional() @Inject(VERIFICATION_OPTIONS) options: VerificationOptions = {},
+  ) {
+    if (options.coalesce ?? true) this.calls = new IssuerCalls((issuer, queries, id) => this.ask(issuer, queries, id));
+  }
 
   /** One verification; throws DomainException (400/403/502/503) on failure. */
   async verify(body: unknown, actor: string, correlationId?: string): Promise<VerificationResult> {
     const req = parseOrThrow(verificationRequestSchema, body);
     const prepared = await this.withNotify(this.prepare(req, ''), req, actor);
-    const [result] = await this.ask(prepared.issuer, [prepared.query], correlationId);
+    const result =
+      this.calls && prepared.issuer !== this.self ? await this.calls.ask(prepared.issuer, prepared.query, correlationId) : (await this.ask(prepared.issuer, [prepared.query], correlationId))[0];
     return this.finish(prepared, result, actor, correlationId);
   }
 
