@@ -9,7 +9,11 @@
 // 1 verify of the reply, JSON answer. What Tongban does on top of that by design (read from the code
 // when this was written: seal/open of both envelopes plus a signed attestation that the asker checks,
 // i.e. 3 signs + 3 verifies; a replay-store INSERT per request; batched audit rows on both sides;
-// zod validation) is part of what the ratio measures.
+// zod validation) is part of what the ratio measures. Under concurrency Tongban's asker also sends
+// the single requests of one event-loop turn to one issuer in one shared signed call
+// (TONGBAN_VERIFY_COALESCE, protocol.md §7.7; each query keeps its own attestation), which the bare
+// front does not: at c=1 nothing is shared. `scripts/bench/verify-ab.js` with a preload that sets
+// TONGBAN_VERIFY_COALESCE=false measures the unshared per-call cost (docs/performance.md).
 //
 // Env: BENCH_DURATION_S (seconds per measurement, default 10), BENCH_QUICK=1 (3 s each: smoke run),
 //      BENCH_PLAINTEXT=1 (both sides without TLS: gateways on the development flag, bare on plaintext
