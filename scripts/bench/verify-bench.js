@@ -504,6 +504,7 @@ async function main() {
         licencesFile,
         samples,
         singleBodiesFile,
+        focus: FOCUS,
       })
     : null;
 
