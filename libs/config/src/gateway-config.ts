@@ -53,7 +53,7 @@ const schema = z
     signingAlg: z.enum(ALGS).default('EdDSA'),
     // SM2 arithmetic: the tongban-sm2 addon if it loaded (auto), the addon or no start (required), OpenSSL (off).
     sm2Native: z.enum(['auto', 'required', 'off'], { message: 'must be one of auto, required, off' }).default('auto'),
-    // One memory-reducing GC once the gateway is first quiet after start (docs/operations.md §1).
+    // One memory-reducing GC at the end of start-up, before ready (docs/operations.md §1).
     memoryReleaseAfterStart: bool.default(true),
     // Single verifications to one issuer in one event-loop turn share one signed call (docs/operations.md §1).
     verifyCoalesce: bool.default(true),
