@@ -140,4 +140,20 @@ function timedLoop(fn, ms) {
   return { n, wallUs: Number(process.hrtime.bigint() - t0) / 1e3, cpuUs: cpu.user + cpu.system };
 }
 
-module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile, timedLoop };
+/**
+ * A gateway's counter from its /metrics: the sum of the metric's samples whose labels include every
+ * `labels` pair (all samples when none are given).
+ */
+async function metric(gw, name, labels = {}) {
+  const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf('}')) : '';
+    if (wanted.every((w) => labelText.split(',').includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile, timedLoop, metric };
