@@ -19,6 +19,10 @@
 //   SIM_LICENCES          licences per province (default 50)
 //   SIM_VERIFY_CONCURRENCY concurrent verification clients (default 8)
 //   SIM_CASE_CONCURRENCY  concurrent case openers (default 2)
+//   SIM_VERIFICATIONS=N   fixed work: the load ends once N verifications have been sent and answered (still bounded
+//                         by SIM_DURATION_S); with SIM_SEED the same N asker/issuer/licence draws in every run, so the
+//                         gateways' CPU over the load compares between builds on a busy machine, where req/s does not
+//   SIM_SEED              seed of the verification draws (default: Math.random)
 //   SIM_CASES_PER_S       pace of case opening in all (default 4; 0 = unpaced)
 //   SIM_MAX_CASES         cap on cases opened (default 2000)
 //   SIM_BOT_INTERVAL_MS   robot polling interval per gateway (default 200)
@@ -89,6 +93,8 @@ const S = {
   participants: intEnv('SIM_PARTICIPANTS', 0, 0, 1000),
   licencesPerProvince: intEnv('SIM_LICENCES', 50, 4, 10_000),
   verifyConcurrency: intEnv('SIM_VERIFY_CONCURRENCY', 8, 0, 256),
+  verifications: intEnv('SIM_VERIFICATIONS', 0, 0, 10_000_000),
+  seed: intEnv('SIM_SEED', 0, 0, 2 ** 31),
   caseConcurrency: intEnv('SIM_CASE_CONCURRENCY', 2, 0, 64),
   casesPerS: intEnv('SIM_CASES_PER_S', 4, 0, 10_000),
   maxCases: intEnv('SIM_MAX_CASES', 2000, 0, 100_000),
@@ -779,6 +785,12 @@ async function main() {
   // -- load
   const issuers = gws.filter((g) => licences[g.code]);
   const ver = { ok: 0, latMs: [], errors: {}, errorSamples: {}, mismatches: 0, mismatchSamples: [], byExpected: {} };
+  // How much of the window is cold: each verification's latency by whether its asker had called that issuer
+  // before in this run (a first call opens the pair's gRPC channel and mutual-TLS connection) and by when it ended.
+  const askedPairs = new Set();
+  const byPair = { first: [], repeat: [] };
+  const perSlice = []; // verifications completed per SLICE_MS of the load
+  const SLICE_MS = 5000;
   const cases = new Map();
   const caseOpen = { attempts: 0, errors: {}, errorSamples: {}, latMs: [], cancelRequested: 0, cancelAccepted: 0, cancelErrors: {} };
   const perItemOpened = Object.fromEntries(itemList.map((i) => [i.code, 0]));
@@ -790,18 +802,26 @@ async function main() {
   const machineBefore = machineCpuMs();
   const pgCpuBefore = PG ? postgresCpuMs() : 0;
   const loadStart = Date.now();
-  const loadEnd = loadStart + S.durationS * 1000;
+  let loadEnd = loadStart + S.durationS * 1000;
   let loadOver = false;
+  // The verification draws: seeded (SIM_SEED) for fixed-work comparisons, else Math.random.
+  const draw = S.seed ? prng(S.seed) : Math.random;
+  const drawFrom = (a) => a[Math.floor(draw() * a.length)];
+  let verificationsSent = 0;
 
   const verifyClient = async () => {
-    while (Date.now() < loadEnd && !stopping) {
-      const asker = pick(gws);
+    while (Date.now() < loadEnd && !stopping && !(S.verifications && verificationsSent >= S.verifications)) {
+      verificationsSent++;
+      const asker = drawFrom(gws);
       const candidates = issuers.length > 1 ? issuers.filter((g) => g !== asker) : issuers;
-      const issuer = pick(candidates);
+      const issuer = drawFrom(candidates);
       const L = licences[issuer.code];
-      const notFound = Math.random() < S.notFoundRate;
-      const rec = notFound ? pick(L.phantoms) : pick(L.records);
+      const notFound = draw() < S.notFoundRate;
+      const rec = notFound ? drawFrom(L.phantoms) : drawFrom(L.records);
       const expected = notFound ? 'NOT_FOUND' : expectedStatus(rec);
+      const pairKey = `${asker.code}>${issuer.code}`;
+      const firstOfPair = !askedPairs.has(pairKey);
+      askedPairs.add(pairKey);
       const t = performance.now();
       let r;
       try {
@@ -820,6 +840,9 @@ async function main() {
       }
       ver.ok++;
       ver.latMs.push(ms);
+      (firstOfPair ? byPair.first : byPair.repeat).push(ms);
+      const slice = Math.floor((Date.now() - loadStart) / SLICE_MS);
+      perSlice[slice] = (perSlice[slice] || 0) + 1;
       countUp(ver.byExpected, expected);
       const b = r.body;
       const holderOk = notFound ? true : b.holderMatch?.name === 'MATCH' && b.holderMatch?.code === 'MATCH';
@@ -891,8 +914,12 @@ async function main() {
     }
   })();
 
-  log(`load: ${S.durationS} s…`);
-  await Promise.all([...Array.from({ length: S.verifyConcurrency }, verifyClient), ...Array.from({ length: S.caseConcurrency }, caseOpener)]);
+  log(`load: ${S.verifications ? `${S.verifications} verifications (at most ${S.durationS} s)` : `${S.durationS} s`}…`);
+  const verifiers = Promise.all(Array.from({ length: S.verifyConcurrency }, verifyClient)).then(() => {
+    // Fixed work: the case openers stop with the verifications.
+    if (S.verifications) loadEnd = Math.min(loadEnd, Date.now());
+  });
+  await Promise.all([verifiers, ...Array.from({ length: S.caseConcurrency }, caseOpener)]);
   loadOver = true;
   await progress;
   const loadMs = Date.now() - loadStart;
@@ -931,6 +958,14 @@ async function main() {
     mismatches: ver.mismatches,
     mismatchSamples: ver.mismatchSamples,
     byExpectedStatus: ver.byExpected,
+    byPair: Object.fromEntries(
+      Object.entries(byPair).map(([k, a]) => {
+        const s = a.sort((x, y) => x - y);
+        return [k, { n: s.length, meanMs: s.reduce((x, y) => x + y, 0) / (s.length || 1), p50Ms: pct(s, 50), p99Ms: pct(s, 99) }];
+      }),
+    ),
+    distinctPairs: askedPairs.size,
+    perSliceRates: Array.from({ length: perSlice.length }, (_, i) => +((perSlice[i] || 0) / (SLICE_MS / 1000)).toFixed(1)),
   };
   const ol = [...caseOpen.latMs].sort((a, b) => a - b);
   const driverCpuMs = (selfCpu.user + selfCpu.system) / 1000;
@@ -1072,6 +1107,10 @@ async function main() {
   const V = result.verifications;
   log(
     `verifications: ${V.ok} OK in ${(loadMs / 1000).toFixed(1)} s = ${V.perSec.toFixed(1)}/s; latency p50 ${f1(V.p50Ms)} ms, p99 ${f1(V.p99Ms)} ms, max ${f1(V.maxMs)} ms; by expected status ${JSON.stringify(V.byExpectedStatus)}`,
+  );
+  log(
+    `  first call of an asker→issuer pair in this run: ${V.byPair.first.n} (${V.distinctPairs} pairs asked), mean ${f1(V.byPair.first.meanMs)} ms, p50 ${f1(V.byPair.first.p50Ms)}, p99 ${f1(V.byPair.first.p99Ms)}; ` +
+      `repeat calls: ${V.byPair.repeat.n}, mean ${f1(V.byPair.repeat.meanMs)} ms, p50 ${f1(V.byPair.repeat.p50Ms)}, p99 ${f1(V.byPair.repeat.p99Ms)}; per ${SLICE_MS / 1000} s of the load: ${V.perSliceRates.join(', ')}/s`,
   );
   log(`  status mismatches: ${V.mismatches}; errors by code: ${Object.keys(V.errors).length ? JSON.stringify(V.errors) : 'none'}`);
   for (const [k, s] of Object.entries(V.errorSamples)) log(`    e.g. ${k}: ${s}`);
