@@ -59,6 +59,15 @@ export function countingWritesNow(): boolean {
  */
 export const COUNTS_NO_WRITES = { countsNoWrites: true } as const;
 
+/**
+ * Route config (`@RouteConfig(WRITES_ONE_TRANSACTION)`) of a route whose handler writes in exactly one
+ * `runInTransaction` and nothing before it, then reads its answer with `readAfterCommit`: its faults
+ * already say what was stored (before COMMIT nothing, DATABASE_UNAVAILABLE or DATABASE_BUSY; during
+ * COMMIT DATABASE_COMMIT_UNKNOWN; after it DATABASE_READ_AFTER_COMMIT), so counting its writes adds
+ * nothing, and its requests are served without Node's async hooks (the case and task routes).
+ */
+export const WRITES_ONE_TRANSACTION = { countsNoWrites: true } as const;
+
 const CHANGES = /^\s*(INSERT|UPDATE|DELETE|MERGE)\b/i;
 
 /** Counts confirmed writes for `countingWrites` (registered on every data source by buildDataSource). */

@@ -11,6 +11,6 @@ export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKi
 export { databaseStatementCount } from './statement-count';
 export { claimLeases, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
-export { COUNTS_NO_WRITES, ConfirmedWrites, countingWrites, countingWritesNow, databaseFaultAfterWrites } from './confirmed-writes';
+export { COUNTS_NO_WRITES, WRITES_ONE_TRANSACTION, ConfirmedWrites, countingWrites, countingWritesNow, databaseFaultAfterWrites } from './confirmed-writes';
 export { hydrate, nullColumns, selectColumns } from './hydrate';
 export { WriteBatch } from './write-batch';

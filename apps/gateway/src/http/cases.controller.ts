@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   CaseListQuery,
@@ -21,7 +22,7 @@ import {
 import { DomainException, ValidQuery } from '@tongban/common';
 import { ApiErrors, openApiSchemaOf } from '@tongban/observability';
 import { Access } from '@tongban/access';
-import { readAfterCommit } from '@tongban/persistence';
+import { COUNTS_NO_WRITES, WRITES_ONE_TRANSACTION, readAfterCommit } from '@tongban/persistence';
 import { Ctx, RequestContext } from './request-context';
 
 // OpenAPI: a 户口迁移 (work transfer) opened at 北京 with 河北 as the origin (README walkthrough).
@@ -119,7 +120,12 @@ const TASKS_EXAMPLE = {
 };
 const TASK_ID = { name: 'id', description: 'Task id: `<collaborationId>~<step index>`', example: '110000-20261125-K7Q2M9X4TB~1' };
 
-/** Local API for cases (accepting offices, supervision) and tasks (departments). */
+/**
+ * Local API for cases (accepting offices, supervision) and tasks (departments). Opening a case and
+ * acting on a task write in one case transaction and read the answer after its commit, and the reads
+ * write nothing: their writes are not counted (confirmed-writes.ts), so serving them turns on no
+ * async hooks. The other write routes here are counted.
+ */
 @ApiTags('cases')
 @ApiBearerAuth('api')
 @Controller('v1')
@@ -138,6 +144,7 @@ export class CasesController {
 
   @Access.scope('cases')
   @Post('cases')
+  @RouteConfig(WRITES_ONE_TRANSACTION)
   @ApiOperation({ summary: 'Open a case here (this gateway must hold the accepting role); steps go to the other provinces as signed messages' })
   @ApiBody({
     schema: openApiSchemaOf(openCaseSchema, 'participants maps each role of the catalogue item to a province code'),
@@ -151,6 +158,7 @@ export class CasesController {
 
   @Access.scope('cases')
   @Get('cases')
+  @RouteConfig(COUNTS_NO_WRITES)
   @ApiOperation({ summary: 'Cases held here (owned or taken part in), newest first' })
   @ApiQuery({ name: 'state', required: false, enum: ['OPEN', 'COMPLETED', 'REFUSED', 'CANCELLED'] })
   @ApiQuery({ name: 'overdue', required: false, enum: ['true'], description: 'Only OPEN cases with an open step past its due time' })
@@ -165,6 +173,7 @@ export class CasesController {
 
   @Access.scope('cases')
   @Get('cases/:id')
+  @RouteConfig(COUNTS_NO_WRITES)
   @ApiOperation({ summary: 'One case by case id or collaboration id' })
   @ApiParam({ name: 'id', example: '110000-20261125-K7Q2M9X4TB' })
   @ApiResponse({ status: 200, schema: CASE_SCHEMA, example: CASE_EXAMPLE })
@@ -211,6 +220,7 @@ export class CasesController {
 
   @Access.scope('tasks')
   @Get('tasks')
+  @RouteConfig(COUNTS_NO_WRITES)
   @ApiOperation({ summary: 'Steps this province performs, as tasks, soonest due first' })
   @ApiQuery({ name: 'status', required: false, description: 'Comma list of step statuses (default ASSIGNED,ACCEPTED,MATERIALS_REQUESTED)', example: 'ASSIGNED' })
   @ApiQuery({ name: 'limit', required: false, description: '1–1000, default 200' })
@@ -233,6 +243,7 @@ export class CasesController {
 
   @Access.scope('tasks')
   @Post('tasks/:id/:action')
+  @RouteConfig(WRITES_ONE_TRANSACTION)
   @HttpCode(200)
   @ApiOperation({ summary: 'Act on a task of this province: accept, complete (outputs go to the next step), refuse (ends the case) or request materials' })
   @ApiParam(TASK_ID)
