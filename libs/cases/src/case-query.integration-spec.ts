@@ -7,8 +7,8 @@ import { CaseEventEntity } from './case-event.entity';
 import { CaseQuery } from './case-query.service';
 import { CaseStepEntity, UNWORKED_STEP } from './case-step.entity';
 
-// The view and the task list read with hand-written SQL (one statement for the tasks, case and
-// steps joined): what they return must be what the entities hold.
+// The view, the case list and the task list read with hand-written SQL (one statement each, case
+// and steps joined): what they return must be what the entities hold.
 describeEachDatabase('CaseQuery reads', (fresh) => {
   let ds: DataSource;
   let query: CaseQuery;
@@ -94,5 +94,31 @@ describeEachDatabase('CaseQuery reads', (fresh) => {
       ['STEP_ASSIGNED', at.toISOString(), 1, { province: '130000' }],
     ]);
     expect(v.events[0].seq).toBeLessThan(v.events[1].seq);
+  });
+  it('lists cases newest first with their steps in one statement; filters and pages', async () => {
+    query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '110000');
+    const later = (ms: number) => new Date(at.getTime() + ms);
+    await ds.getRepository(CaseEntity).insert([
+      { ...caseRow(3), itemCode: 'Y', state: 'COMPLETED', createdAt: later(1000), updatedAt: later(1000) },
+      { ...caseRow(4), createdAt: later(2000), updatedAt: later(2000) },
+    ] as never);
+    // case-3 has no step rows (kept by the join); case-4's open step is past its due time.
+    await ds.getRepository(CaseStepEntity).insert([{ ...step('case-4', 0, '110000', 'ASSIGNED'), dueAt: at }]);
+    const ids = async (q: Parameters<CaseQuery['list']>[0]) => (await query.list(q)).cases.map((c) => c.caseId);
+    const before = databaseStatementCount();
+    const { cases } = await query.list({});
+    expect(databaseStatementCount() - before).toBe(1);
+    expect(cases.map((c) => [c.caseId, c.state, c.overdue, c.itemName, c.openedAt])).toEqual([
+      ['case-4', 'OPEN', true, 'item 4', later(2000).toISOString()],
+      ['case-3', 'COMPLETED', false, 'item 3', later(1000).toISOString()],
+      ['case-1', 'OPEN', false, 'item 1', at.toISOString()],
+      ['case-2', 'OPEN', false, 'item 2', at.toISOString()],
+    ]);
+    expect(await ids({ state: 'COMPLETED' })).toEqual(['case-3']);
+    expect(await ids({ itemCode: 'Y' })).toEqual(['case-3']);
+    expect(await ids({ overdue: true })).toEqual(['case-4']);
+    expect(await ids({ state: 'OPEN', overdue: true })).toEqual(['case-4']);
+    expect(await ids({ limit: 2, offset: 1 })).toEqual(['case-3', 'case-1']);
+    expect(await ids({ offset: 4 })).toEqual([]);
   });
 });
