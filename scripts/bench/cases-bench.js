@@ -13,7 +13,9 @@
 //      BENCH_PROFILE=1 (CPU-profile every gateway over the timed window: .cpuprofile files go to
 //      .bench/, a summary of each is printed; see cpuprofile-summary.js; the profiler costs CPU, so
 //      compare figures of profiled runs only with each other), BENCH_PG_LOG=1 (PostgreSQL logs every
-//      statement of the bench's databases with its parse, bind and execute times: the server's log).
+//      statement of the bench's databases with its parse, bind and execute times: the server's log),
+//      BENCH_PORT_BASE (default 28000: gateways listen on HTTP BASE+n and gRPC BASE+1000+n; another
+//      base lets two benchmarks run side by side for a same-run A/B).
 //      Bounded in time; talks to 127.0.0.1 only.
 const { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
 const { tmpdir, cpus, totalmem } = require('node:os');
@@ -32,6 +34,7 @@ const { BENCH_CATALOGUE, benchCaseBody } = require('./bench-catalogue');
 const profileSummary = require('./cpuprofile-summary');
 
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE || 28000);
 
 /** Sends a profiling command to a gateway started with profile-preload.js and waits for its answer. */
 function profileCommand(gw, message, expect) {
@@ -116,8 +119,8 @@ async function run(label, database, bjReplicas = 1) {
         dir: path.join(dir, `${code}-${port}`),
         secrets,
         tls: tls[code],
-        httpPort: 28000 + port,
-        grpcPort: 29000 + port++,
+        httpPort: PORT_BASE + port,
+        grpcPort: PORT_BASE + 1000 + port++,
         env: { ...ENV, ...extra },
         databaseUrl: urls[code],
         execArgv: PROFILE ? ['-r', path.join(__dirname, 'profile-preload.js')] : [],
