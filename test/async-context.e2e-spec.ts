@@ -24,8 +24,19 @@ const entries = (out: string) => out.split('\n').filter((l) => l.startsWith(MARK
 
 it('the probe sees a store entered: a request that may store is counted (confirmed writes)', async () => {
   const before = entries(gws[GD].output()).length;
-  expect((await call(gws[GD], 'GET', '/v1/cases?limit=1', undefined, gws[GD].apiToken)).status).toBe(200);
+  expect((await call(gws[GD], 'GET', '/admin/peers', undefined, gws[GD].adminToken)).status).toBe(200);
   expect(entries(gws[GD].output()).length).toBeGreaterThan(before);
+});
+
+it('the case and task routes enter no AsyncLocalStorage (one transaction each, or reads)', async () => {
+  const start = gws[BJ].output().length;
+  // The decision is the matched route's (onRequest): refused bodies go through it like accepted ones.
+  expect((await call(gws[BJ], 'GET', '/v1/cases?limit=1', undefined, gws[BJ].apiToken)).status).toBe(200);
+  expect((await call(gws[BJ], 'GET', '/v1/tasks?limit=1', undefined, gws[BJ].apiToken)).status).toBe(200);
+  expect((await call(gws[BJ], 'GET', '/v1/cases/no-such-case', undefined, gws[BJ].apiToken)).status).toBe(404);
+  expect((await call(gws[BJ], 'POST', '/v1/cases', {}, gws[BJ].apiToken)).status).toBe(400);
+  expect((await call(gws[BJ], 'POST', '/v1/tasks/110000-20261204-0000000000~0/complete', { outputs: {} }, gws[BJ].apiToken)).status).toBe(404);
+  expect(entries(gws[BJ].output().slice(start))).toEqual([]);
 });
 
 it('serving verifications enters no AsyncLocalStorage at the asker nor at the issuer', async () => {
