@@ -3,10 +3,9 @@ import { dirname } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { Client } from 'pg';
 import { ConfirmedWriteObserver } from './confirmed-writes';
-import { isConnectionLost, recordDatabaseFault } from './database-faults';
+import { recordDatabaseFault } from './database-faults';
 import { MIGRATIONS } from './migrations';
 import { countStatement } from './statement-count';
-import { BEGIN_TEXT, BeginThenQuery, notSent, statementResult } from './pg-kept-begin';
 import { StatementNames } from './pg-statement-names';
 import { installSqliteWriter } from './sqlite-writer';
 import { SQLITE_STATEMENT_CACHE_SIZE, bindIntegersAsParameters } from './sqlite-statements';
@@ -24,68 +23,23 @@ const writeWaits = new WeakMap<DataSource, number>();
  * exit). The pool drops the broken client; the next query gets a fresh one.
  */
 class GuardedClient extends Client {
-  /** A BEGIN asked for and not sent yet: it goes with the transaction's first statement (pg-kept-begin.ts). */
-  private beginKept = false;
-  /** The statement that carried the kept BEGIN found the connection lost: nothing of the transaction ran. */
-  private lostAtBegin = false;
-
   constructor(config?: ConstructorParameters<typeof Client>[0]) {
     super(config);
     this.on('error', (e) => recordDatabaseFault('connection_lost', e));
-    // Every round trip is counted for tongban_database_statements_total. Repeated parameterised
-    // texts (TypeORM's `query(text, values)`) go as named statements (pg-statement-names.ts).
+    // Every statement is a round trip: counted for tongban_database_statements_total. Repeated
+    // parameterised texts (TypeORM's `query(text, values)`) go as named statements (pg-statement-names.ts).
     const query = this.query.bind(this) as (...args: unknown[]) => unknown;
     const names = new StatementNames();
     (this as { query: unknown }).query = (...args: unknown[]) => {
-      const [text, values, ...rest] = args;
-      const plain = typeof text === 'string' && rest.length === 0;
-      // A BEGIN costs a round trip of its own and a wake-up of the gateway, for no answer it needs:
-      // kept, and sent in front of the transaction's first statement; a transaction that runs no
-      // statement sends neither BEGIN nor its COMMIT/ROLLBACK.
-      if (plain && values === undefined && text === BEGIN_TEXT && !this.beginKept) {
-        this.beginKept = true;
-        this.lostAtBegin = false;
-        return Promise.resolve(notSent('BEGIN'));
-      }
-      if (this.beginKept) {
-        this.beginKept = false;
-        if (plain && values === undefined && (text === 'COMMIT' || text === 'ROLLBACK')) return Promise.resolve(notSent(text));
-        if (!plain || !Array.isArray(values) || values.length === 0) {
-          // Not a parameterised statement (a savepoint, a statement without parameters): BEGIN first, as before.
-          countStatement();
-          void (query(BEGIN_TEXT) as Promise<unknown>).catch(() => undefined);
-        } else {
-          countStatement();
-          const name = names.nameFor(text, values);
-          return new Promise((resolve, reject) => {
-            const q = new BeginThenQuery({ name, text: text, values }, undefined, (e: Error | undefined, r: unknown) => {
-              if (!e) return resolve(statementResult(r));
-              if (name) names.failed(name, e);
-              if (isConnectionLost(e)) this.lostAtBegin = true;
-              reject(e);
-            });
-            query(q);
-          });
-        }
-      }
       countStatement();
-      const name = plain ? names.nameFor(text, values) : undefined;
+      const [text, values, ...rest] = args;
+      const name = typeof text === 'string' && rest.length === 0 ? names.nameFor(text, values) : undefined;
       if (!name) return query(...args);
       return (query({ name, text, values }) as Promise<unknown>).catch((e: unknown) => {
         names.failed(name, e);
         throw e;
       });
     };
-  }
-
-  /** True when the transaction's first statement, which carried its BEGIN, found the connection lost. */
-  lostBeforeWork(): boolean {
-    return this.lostAtBegin;
-  }
-
-  /** Forgets a BEGIN not sent (the client goes back to the pool: its next user starts afresh). */
-  released(): void {
-    this.beginKept = false;
   }
 }
 
@@ -134,8 +88,6 @@ export function buildDataSource(target: DatabaseTarget, entities: NonNullable<Da
 export async function openDatabase(ds: DataSource): Promise<DataSource> {
   if (!ds.isInitialized) await ds.initialize();
   if (ds.options.type === 'postgres') {
-    // A client whose transaction kept its BEGIN and ran nothing goes back to the pool without it.
-    (ds.driver as unknown as { master: NodeJS.EventEmitter }).master.on('release', (_e: unknown, client: { released?: () => void }) => client.released?.());
     const runner = ds.createQueryRunner();
     await runner.connect();
     try {

@@ -16,9 +16,7 @@ const batches = new WeakMap<QueryRunner, WriteBatch>();
  * The one way to run work in a transaction. `on` is a DataSource (or an EntityManager outside a
  * transaction): a new transaction on its own query runner; or a transaction's EntityManager: a
  * savepoint inside it. `fn` gets the EntityManager to use for every statement of the work.
- * Callbacks registered with `afterCommit` run once the outermost transaction has committed. On
- * PostgreSQL `fn` may run a second time when the connection was found lost at its first statement
- * (nothing of the first run reached the database): work before its first statement must be repeatable.
+ * Callbacks registered with `afterCommit` run once the outermost transaction has committed.
  */
 export async function runInTransaction<T>(on: DataSource | EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
   const outer = on instanceof DataSource ? undefined : on.queryRunner;
@@ -28,8 +26,7 @@ export async function runInTransaction<T>(on: DataSource | EntityManager, fn: (t
     try {
       return await once(ds, fn);
     } catch (e) {
-      // Lost before the work began (connect, or BEGIN with or without the first statement): nothing
-      // reached the database, so trying again is safe (`fn` runs again from the start).
+      // Lost before the work began (connect or BEGIN): nothing ran, so trying again is safe.
       if (e instanceof NotStarted && attempt < START_ATTEMPTS) continue;
       throw asDatabaseFault(e instanceof NotStarted ? e.lost : e);
     }
@@ -59,9 +56,6 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
       throw e;
     }
     hooks.set(runner, levels);
-    // On PostgreSQL the BEGIN goes with the first statement (pg-kept-begin.ts): a dead pooled
-    // connection is found there, not at BEGIN.
-    const client = (runner as unknown as { databaseConnection?: { lostBeforeWork?: () => boolean } }).databaseConnection;
     try {
       result = await asTransactionOf(runner, async () => {
         const r = await fn(runner.manager);
@@ -69,9 +63,6 @@ async function once<T>(ds: DataSource, fn: (tx: EntityManager) => Promise<T>): P
         return r;
       });
     } catch (e) {
-      // Lost at the statement that carried the BEGIN: the server ran nothing of this transaction,
-      // so the work is tried again on another connection, as a BEGIN lost on its own would be.
-      if (client?.lostBeforeWork?.()) throw new NotStarted(e);
       // The runner lets go of a connection that emitted 'error' (TypeORM releases it at once): whatever
       // the work threw after that (QueryRunnerAlreadyReleased, QueryRunnerProviderAlreadyReleased, a
       // failed query), the cause is the lost connection, and the server rolled the transaction back.
