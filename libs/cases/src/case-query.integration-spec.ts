@@ -121,4 +121,12 @@ describeEachDatabase('CaseQuery reads', (fresh) => {
     expect(await ids({ limit: 2, offset: 1 })).toEqual(['case-3', 'case-1']);
     expect(await ids({ offset: 4 })).toEqual([]);
   });
+
+  it('refuses paging numbers outside the schema, whoever calls: they are written into the statement', async () => {
+    const bad = [{ limit: 0 }, { limit: 1001 }, { limit: 1.5 }, { offset: -1 }, { limit: '1; DROP TABLE cases' }, { offset: Number.NaN }];
+    for (const q of bad) {
+      await expect(query.list(q as never)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: Object.keys(q)[0], rule: 'RANGE' } });
+    }
+    expect(await query.list({ limit: 1000 })).toMatchObject({ cases: expect.any(Array) });
+  });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CatalogueStore } from '@tongban/catalogue';
-import { Clock, DomainException, SELF_CODE, maskIdentifier } from '@tongban/common';
+import { Clock, DomainException, SELF_CODE, ValidationException, maskIdentifier } from '@tongban/common';
 import { hydrate, nullColumns, selectColumns } from '@tongban/persistence';
 import { Inject, Optional } from '@nestjs/common';
 import { CaseEntity } from './case.entity';
@@ -87,8 +87,9 @@ export class CaseQuery {
 
   /** Cases here (owned or taken part in), newest first; `overdue` keeps those with a late open step. */
   async list(q: CaseListQuery) {
-    const limit = Number(q.limit ?? 100);
-    const offset = Number(q.offset ?? 0);
+    // Written into the statement's text (LIMIT/OFFSET of the page's subquery): integers in the query schema's bounds, whoever the caller.
+    const limit = pageNumber('limit', q.limit ?? 100, 1, 1000);
+    const offset = pageNumber('offset', q.offset ?? 0, 0, 1_000_000);
     const where: string[] = [];
     if (q.state) where.push('c.state = :state');
     if (q.itemCode) where.push('c.item_code = :item');
@@ -195,4 +196,10 @@ export class CaseQuery {
       reason: s.reason,
     };
   }
+}
+
+/** A paging number for a statement's text: an integer within [min, max], or a 400 naming the field. */
+function pageNumber(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new ValidationException(field, 'RANGE', `${field}: must be a whole number between ${min} and ${max}`);
+  return v;
 }
