@@ -32,6 +32,7 @@ const PG_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5
 const ENV = { TONGBAN_DELIVERY_BACKOFF_BASE_MS: '50', TONGBAN_DELIVERY_BACKOFF_CAP_MS: '500', TONGBAN_DELIVERY_POLL_MS: '200', TONGBAN_LOG_LEVEL: 'warn' };
 const { BENCH_CATALOGUE, benchCaseBody } = require('./bench-catalogue');
 const profileSummary = require('./cpuprofile-summary');
+const { metric } = require('./measure');
 
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE || 28000);
@@ -57,14 +58,6 @@ function profileCommand(gw, message, expect) {
 
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-
-/** One counter (or the sum of a metric's samples) from a gateway's /metrics. */
-async function metric(gw, name) {
-  const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return total;
-}
 
 /** Statements sent and CPU seconds used so far by each gateway process. */
 async function gatewayCounters(gws) {

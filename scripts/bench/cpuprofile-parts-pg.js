@@ -8,7 +8,7 @@
 // Usage: node scripts/bench/cpuprofile-parts-pg.js [--ms <cpu ms per case>] [--detail "<part>"] <file.cpuprofile>…
 const fs = require('node:fs');
 const path = require('node:path');
-const { label } = require('./cpuprofile-parts');
+const { label, splitSamples } = require('./cpuprofile-parts');
 
 const PARTS = [
   ['GC', /^\(garbage collector\)/],
@@ -31,33 +31,7 @@ const PARTS = [
 
 /** Busy ms, ms per part, and (for `detail`) self ms per function inside that part. */
 function split(profile, detail) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  for (const n of profile.nodes) for (const c of n.children || []) byId.get(c).parent = n;
-  const memo = new Map();
-  const part = (node) => {
-    if (memo.has(node)) return memo.get(node);
-    const f = node.callFrame;
-    const own = PARTS.find(([, re]) => re.test(`${f.functionName} ${f.url} ${label(f)}`));
-    const p = own ? own[0] : node.parent ? part(node.parent) : 'other Node internals';
-    memo.set(node, p);
-    return p;
-  };
-  const ms = new Map();
-  const fns = new Map();
-  let busy = 0;
-  profile.samples.forEach((id, i) => {
-    const node = byId.get(id);
-    if (node.callFrame.functionName === '(idle)') return;
-    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
-    busy += dt;
-    const p = node.callFrame.functionName === '(root)' ? 'other Node internals' : part(node);
-    ms.set(p, (ms.get(p) ?? 0) + dt);
-    if (p === detail) {
-      const k = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/.*node_modules\//, '')}:${node.callFrame.lineNumber + 1}`;
-      fns.set(k, (fns.get(k) ?? 0) + dt);
-    }
-  });
-  return { busy, parts: [...ms].sort((a, b) => b[1] - a[1]), functions: [...fns].sort((a, b) => b[1] - a[1]) };
+  return splitSamples(profile, ({ callFrame: f }) => PARTS.find(([, re]) => re.test(`${f.functionName} ${f.url} ${label(f)}`))?.[0] ?? null, detail);
 }
 
 if (require.main === module) {

@@ -56,20 +56,23 @@ const PARTS = [
   ['Tongban code (libs, apps)', / (libs|apps)\//],
 ];
 
-function parts(profile) {
+/**
+ * Splits a profile's busy time into parts: a sample goes to the first part that `own(node)` names for
+ * its frame or, when it names none, for the nearest caller's (the root's samples: other Node internals).
+ * With `detail`, also the self ms per function of that part. Returns { busy, parts, functions }.
+ */
+function splitSamples(profile, own, detail) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   for (const n of profile.nodes) for (const c of n.children || []) byId.get(c).parent = n;
   const partOf = new Map();
   const part = (node) => {
     if (partOf.has(node)) return partOf.get(node);
-    const name = label(node.callFrame);
-    // The bare issuer's SQLite read is a native `get` called from bare-issuer.js.
-    const own = PARTS.find(([, re]) => re.test(name)) ?? (/^(get|all|run) $/.test(name) && node.parent && /bare-issuer\.js/.test(label(node.parent.callFrame)) ? PARTS[5] : null);
-    const p = own ? own[0] : node.parent ? part(node.parent) : 'other Node internals';
+    const p = own(node) ?? (node.parent ? part(node.parent) : 'other Node internals');
     partOf.set(node, p);
     return p;
   };
   const ms = new Map();
+  const fns = new Map();
   let busy = 0;
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
@@ -78,8 +81,21 @@ function parts(profile) {
     busy += dt;
     const p = node.callFrame.functionName === '(root)' ? 'other Node internals' : part(node);
     ms.set(p, (ms.get(p) ?? 0) + dt);
+    if (p === detail) {
+      const k = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/.*node_modules\//, '')}:${node.callFrame.lineNumber + 1}`;
+      fns.set(k, (fns.get(k) ?? 0) + dt);
+    }
   });
-  return { busy, parts: [...ms].sort((a, b) => b[1] - a[1]) };
+  return { busy, parts: [...ms].sort((a, b) => b[1] - a[1]), functions: [...fns].sort((a, b) => b[1] - a[1]) };
+}
+
+function parts(profile) {
+  return splitSamples(profile, (node) => {
+    const name = label(node.callFrame);
+    // The bare issuer's SQLite read is a native `get` called from bare-issuer.js.
+    const own = PARTS.find(([, re]) => re.test(name)) ?? (/^(get|all|run) $/.test(name) && node.parent && /bare-issuer\.js/.test(label(node.parent.callFrame)) ? PARTS[5] : null);
+    return own ? own[0] : null;
+  });
 }
 
 if (require.main === module) {
@@ -96,4 +112,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { parts, PARTS, label };
+module.exports = { parts, splitSamples, PARTS, label };
