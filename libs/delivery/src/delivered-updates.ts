@@ -15,12 +15,12 @@ const MAX_PER_STATEMENT = 32;
 
 /**
  * Stores the ends of deliveries (the dispatcher's `DELIVERED` update), each only while this
- * dispatcher still holds the message's lease. On PostgreSQL the updates of one turn of the event
- * loop go out as one statement (`UPDATE … FROM (VALUES …)`): receipts of a dispatcher's concurrent
- * deliveries often arrive together, and each update was a round trip of its own. On SQLite (in
- * process, no round trip) each is one prepared statement, as before. Each caller's promise settles
- * with its statement: a failure reaches every message of that statement, which the dispatcher
- * treats as that delivery's failure (it is tried again), as for a statement of its own.
+ * dispatcher still holds the message's lease. The updates of one turn of the event loop go out as
+ * one statement (`UPDATE … FROM` the turn's rows): receipts of a dispatcher's concurrent deliveries
+ * often arrive together; on PostgreSQL each update was a round trip of its own, on SQLite an
+ * autocommit statement, so a WAL commit, of its own. Each caller's promise settles with its
+ * statement: a failure reaches every message of that statement, which the dispatcher treats as
+ * that delivery's failure (it is tried again), as for a statement of its own.
  */
 export class DeliveredUpdates {
   private readonly one: PreparedStatement;
@@ -34,9 +34,8 @@ export class DeliveredUpdates {
     this.one = new PreparedStatement(ds, `UPDATE outbox_messages SET ${SET}, delivered_at = ?, receipt = ?, last_error = ? WHERE id = ? AND lease_owner = ?`);
   }
 
-  /** Stores `d` (with the updates of the same turn on PostgreSQL); resolves once it is written. */
+  /** Stores `d` with the updates of the same turn; resolves once it is written. */
   store(d: Delivered): Promise<void> {
-    if (this.ds.options.type !== 'postgres') return this.one.run([d.at, d.receipt, d.lastError, d.id, this.owner]).then(() => undefined);
     return new Promise<void>((resolve, reject) => {
       if (!this.queue) {
         this.queue = [];
@@ -67,15 +66,19 @@ export class DeliveredUpdates {
     await this.statement(ds.length).run([...ds.flatMap((d) => [d.id, d.at, d.receipt, d.lastError]), this.owner]);
   }
 
-  /** The PostgreSQL statement for `n` messages (prepared once per count). */
+  /** The statement for `n` messages (prepared once per count). */
   private statement(n: number): PreparedStatement {
     let s = this.many.get(n);
     if (!s) {
-      const rows = Array.from({ length: n }, () => '(?::varchar, ?::bigint, ?::text, ?::varchar)').join(', ');
+      // SQLite (3.33+ for UPDATE … FROM) names a VALUES list's columns only through a CTE; PostgreSQL needs the casts.
+      const postgres = this.ds.options.type === 'postgres';
+      const rows = Array.from({ length: n }, () => (postgres ? '(?::varchar, ?::bigint, ?::text, ?::varchar)' : '(?, ?, ?, ?)')).join(', ');
+      const set = `${SET}, delivered_at = v.at, receipt = v.receipt, last_error = v.last_error`;
       s = new PreparedStatement(
         this.ds,
-        `UPDATE outbox_messages AS o SET ${SET}, delivered_at = v.at, receipt = v.receipt, last_error = v.last_error
-           FROM (VALUES ${rows}) AS v (id, at, receipt, last_error) WHERE o.id = v.id AND o.lease_owner = ?`,
+        postgres
+          ? `UPDATE outbox_messages AS o SET ${set} FROM (VALUES ${rows}) AS v (id, at, receipt, last_error) WHERE o.id = v.id AND o.lease_owner = ?`
+          : `WITH v (id, at, receipt, last_error) AS (VALUES ${rows}) UPDATE outbox_messages AS o SET ${set} FROM v WHERE o.id = v.id AND o.lease_owner = ?`,
       );
       this.many.set(n, s);
     }
