@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Gateway, call, demoLicences, startFederation, verificationBody } from '@tongban/testkit';
+import { waitFor } from './support/wait';
 
 // No AsyncLocalStorage on the verification path (issue 10): in Node 20 one entered store keeps
 // promise hooks on for the whole process, a cost on every promise of both gateways. A preload
@@ -25,7 +26,12 @@ const entries = (out: string) => out.split('\n').filter((l) => l.startsWith(MARK
 it('the probe sees a store entered: a request that may store is counted (confirmed writes)', async () => {
   const before = entries(gws[GD].output()).length;
   expect((await call(gws[GD], 'GET', '/admin/peers', undefined, gws[GD].adminToken)).status).toBe(200);
-  expect(entries(gws[GD].output()).length).toBeGreaterThan(before);
+  // The probe's line arrives on the gateway's stderr, which this process may read after the answer.
+  await waitFor(
+    'the probe line',
+    async () => entries(gws[GD].output()).length,
+    (n) => n > before,
+  );
 });
 
 it('the case and task routes enter no AsyncLocalStorage (one transaction each, or reads)', async () => {

@@ -1,6 +1,6 @@
 import { Gateway, call, startFederation } from '@tongban/testkit';
 import type { CaseBody, TaskListBody } from './support/bodies';
-import { waitFor } from './support/wait';
+import { waitFor, waitForOutput } from './support/wait';
 
 // The working-day calendar knows holidays only for the years it lists. A deadline computed past its
 // end counts unknown holidays as working days: it is marked dueAtProvisional, at the owner and at
@@ -28,7 +28,7 @@ it('a calendar that ends before today: warning, metric, and every deadline compu
   const only2025 = { ...current, version: 'e2e-only-2025', holidays: current.holidays.filter((d) => d.startsWith('2025')), workdays: current.workdays.filter((d) => d.startsWith('2025')) };
   const loaded = await call(gws[BJ], 'PUT', '/admin/calendar', only2025, gws[BJ].adminToken);
   expect(loaded.status).toBe(200);
-  expect(gws[BJ].output()).toMatch(/the working-day calendar \(version e2e-only-2025\) knows public holidays only until 2025-12-31/);
+  await waitForOutput(gws[BJ], /the working-day calendar \(version e2e-only-2025\) knows public holidays only until 2025-12-31/);
   expect(await metric(gws[BJ], 'tongban_calendar_covered_until_seconds')).toBe(Date.parse('2026-01-01T00:00:00+08:00') / 1000);
 
   const opened = await call<CaseBody>(gws[BJ], 'POST', '/v1/cases', {

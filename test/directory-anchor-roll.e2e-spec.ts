@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Gateway, GatewayOptions, TestPki, call, demoLicence, gatewayOptions, importDemoLicences, runCli, startGateway, verificationBody } from '@tongban/testkit';
 import type { AuditBody } from './support/bodies';
 import { cliOk, directoryEntry, publishDirectory } from './support/directory';
-import { waitFor } from './support/wait';
+import { waitFor, waitForOutput } from './support/wait';
 
 // A live roll of the national trust anchor from Ed25519 to 国密 SM2, done the way docs/operations.md
 // §17.8 tells operators to: new key offline, every province adds it next to the old one (a JWK Set in
@@ -169,7 +169,7 @@ it('1–2. a new SM2 anchor key; each province adds it next to the old one and r
   for (const c of CODES) {
     await restartWithAnchor(traffic!, c, file('anchor-set.json'));
     expect(await directoryOf(c)).toMatchObject({ mode: 'ok', serial: 1, lastError: null, anchorKids: [oldKid, newKid] });
-    expect(gws[c].output()).toContain(`directory mode: anchor ${oldKid} + ${newKid}`);
+    await waitForOutput(gws[c], `directory mode: anchor ${oldKid} + ${newKid}`);
     expect(gws[c].output()).not.toMatch(/does not verify with the configured anchor/);
     expect(await peerCodes(c)).toHaveLength(2);
   }
