@@ -95,6 +95,7 @@ export function configProviders(config: GatewayConfig): Provider[] {
         clockSkewSeconds: config.clockSkewSeconds,
         maxPayloadBytes: config.maxPayloadBytes,
         peerDeadlineMs: config.peerDeadlineMs,
+        preconnect: config.peerPreconnect,
         refusals: config.refusals,
       } satisfies FederationOptions,
     },

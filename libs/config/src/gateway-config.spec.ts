@@ -218,6 +218,12 @@ describe('loadGatewayConfig', () => {
       expect(configError({ TONGBAN_CODE: '110000', TONGBAN_VERIFY_COALESCE: 'sometimes' })).toMatch(/^TONGBAN_VERIFY_COALESCE \(verifyCoalesce\): /);
     });
 
+    it('TONGBAN_PEER_PRECONNECT: on by default, a boolean', () => {
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).peerPreconnect).toBe(true);
+      expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_PEER_PRECONNECT: 'false' }).peerPreconnect).toBe(false);
+      expect(configError({ TONGBAN_CODE: '110000', TONGBAN_PEER_PRECONNECT: 'later' })).toMatch(/^TONGBAN_PEER_PRECONNECT \(peerPreconnect\): /);
+    });
+
     it('TONGBAN_MEMORY_RELEASE_AFTER_START: on by default, a boolean', () => {
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000' }).memoryReleaseAfterStart).toBe(true);
       expect(loadGatewayConfig({ TONGBAN_CODE: '110000', TONGBAN_MEMORY_RELEASE_AFTER_START: 'false' }).memoryReleaseAfterStart).toBe(false);

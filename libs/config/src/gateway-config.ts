@@ -73,6 +73,8 @@ const schema = z
     clockSkewS: int(0, 300).default(60),
     maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     peerDeadlineMs: int(100, 60_000).default(3000),
+    // Connect to each trusted peer when it becomes known, not at its first call (docs/operations.md §1).
+    peerPreconnect: bool.default(true),
     // Refusals before signature verification, per TLS peer (docs/operations.md §10.5): a budget
     // refilled at refusalRatePerS up to refusalBurst (spent: TOO_MANY_REFUSALS before any work),
     // and one audit row per (TLS peer, RPC, code) per window plus one aggregate (0: a row each).
@@ -213,6 +215,8 @@ export interface GatewayConfig {
   clockSkewSeconds: number;
   maxPayloadBytes: number;
   peerDeadlineMs: number;
+  /** Open each active peer's connection when the peer becomes known (one attempt), not at its first call. */
+  peerPreconnect: boolean;
   /** Refusals before signature verification: budget per TLS peer and audit aggregation window. */
   refusals: { ratePerSecond: number; burst: number; auditWindowMs: number };
   participantsFile: string;
@@ -382,6 +386,7 @@ function finish(r: Raw): GatewayConfig {
     clockSkewSeconds: r.clockSkewS,
     maxPayloadBytes: r.maxPayloadBytes,
     peerDeadlineMs: r.peerDeadlineMs,
+    peerPreconnect: r.peerPreconnect,
     refusals: { ratePerSecond: r.refusalRatePerS, burst: r.refusalBurst, auditWindowMs: r.refusalAuditWindowS * 1000 },
     participantsFile: r.participantsFile ? resolve(r.participantsFile) : findUp('data/participants.json'),
     extraParticipants,

@@ -16,6 +16,12 @@ export interface FederationOptions {
   envelopeDigest?: EnvelopeDigestAlg;
   /** Deadline of a call to a peer (milliseconds). */
   peerDeadlineMs: number;
+  /**
+   * Open the connection to each active trusted peer when it becomes known (start-up, a new or
+   * changed peer, a TLS reload seen at the next trust refresh) rather than at its first call;
+   * one attempt per peer, endpoint and TLS material (default false; the gateway's config turns it on).
+   */
+  preconnect?: boolean;
   /** Budget and audit window of refusals before signature verification (default DEFAULT_REFUSAL_LIMITS). */
   refusals?: RefusalLimits;
 }

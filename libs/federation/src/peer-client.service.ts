@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { once } from 'node:events';
-import { ChannelCredentials, ClientWritableStream, Metadata, ServiceError, status } from '@grpc/grpc-js';
+import { ChannelCredentials, ClientWritableStream, connectivityState, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { DomainException } from '@tongban/common';
 import { Metrics } from '@tongban/observability';
 import { Envelope, FederationServiceClient, PushMaterialRequest, PushMaterialResponse } from '@tongban/proto';
@@ -27,9 +27,12 @@ interface Channel {
  * and opens (verifies) the signed response. Failures become DomainExceptions a caller can map.
  */
 @Injectable()
-export class PeerClient implements OnModuleDestroy {
+export class PeerClient implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('PeerClient');
   private readonly clients = new Map<string, Channel>();
+  /** Preconnect: the channel each peer was last tried with (one attempt per endpoint and TLS material). */
+  private readonly preconnected = new Map<string, { endpoint: string; credentials: ChannelCredentials }>();
+  private stopTrustListener?: () => void;
 
   constructor(
     private readonly envelopes: EnvelopeService,
@@ -126,9 +129,60 @@ export class PeerClient implements OnModuleDestroy {
     }
   }
 
+  onApplicationBootstrap(): void {
+    if (!this.options.preconnect) return;
+    this.stopTrustListener = this.trust.onRefresh(() => void this.preconnect());
+    void this.preconnect();
+  }
+
   onModuleDestroy(): void {
+    this.stopTrustListener?.();
     for (const { client } of this.clients.values()) client.close();
     this.clients.clear();
+  }
+
+  /**
+   * Opens the connection to every active peer not yet tried with its current endpoint and TLS
+   * material, so that a peer's first call does not pay the TCP and mutual-TLS handshakes and the
+   * HTTP/2 set-up (docs/operations.md, TONGBAN_PEER_PRECONNECT). One attempt each: a channel that
+   * fails to connect (refused, TLS handshake) or is not ready within the peer deadline is dropped,
+   * unless a call is using it, so the peer's first call starts a fresh connection as it would
+   * without this — a channel kept in grpc-js's transient-failure back-off fails calls at once
+   * until its next retry. Resolves, for the attempts it started, with whether each peer became ready.
+   */
+  preconnect(): Promise<{ peer: string; ready: boolean }[]> {
+    const attempts: Promise<{ peer: string; ready: boolean }>[] = [];
+    for (const peer of this.trust.allPeers()) {
+      if (peer.status !== 'ACTIVE' || !peer.endpoint) continue;
+      const credentials = this.transport.channelCredentials(peer.code);
+      const tried = this.preconnected.get(peer.code);
+      if (tried && tried.endpoint === peer.endpoint && tried.credentials === credentials) continue;
+      this.preconnected.set(peer.code, { endpoint: peer.endpoint, credentials });
+      attempts.push(this.connectOnce(peer.code, this.channel(peer.code, peer.endpoint)));
+    }
+    return Promise.all(attempts);
+  }
+
+  /** Starts `channel` connecting and follows its state until READY, a failure or the peer deadline. */
+  private connectOnce(peer: string, channel: Channel): Promise<{ peer: string; ready: boolean }> {
+    const grpcChannel = channel.client.getChannel();
+    const deadline = Date.now() + this.options.peerDeadlineMs;
+    return new Promise((resolve) => {
+      const follow = (state: connectivityState) => {
+        if (state === connectivityState.READY) return resolve({ peer, ready: true });
+        if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) return give(state);
+        grpcChannel.watchConnectivityState(state, deadline, (err) => (err ? give(undefined) : follow(grpcChannel.getConnectivityState(false))));
+      };
+      const give = (state: connectivityState | undefined) => {
+        if (this.clients.get(peer) === channel && channel.inFlight === 0) {
+          this.logger.debug(`preconnect to ${peer} at ${channel.endpoint}: ${state === undefined ? 'not ready within the peer deadline' : connectivityState[state]}; its first call will connect`);
+          this.clients.delete(peer);
+          channel.client.close();
+        }
+        resolve({ peer, ready: false });
+      };
+      follow(grpcChannel.getConnectivityState(true));
+    });
   }
 
   /**

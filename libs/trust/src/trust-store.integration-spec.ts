@@ -269,6 +269,17 @@ describeEachDatabase('TrustStore', (fresh) => {
     expect(store.list().map((p) => p.code)).toEqual(['110000', '130000']);
   });
 
+  it('calls refresh listeners with the new snapshot after an admin change and a periodic refresh (what preconnect follows)', async () => {
+    const seen: string[][] = [];
+    const stop = store.onRefresh(() => seen.push([...store.allPeers()].map((p) => `${p.code}@${p.endpoint}`)));
+    await store.create({ code: '110000', endpoint: 'h:1' }, ADMIN);
+    await store.update('110000', { endpoint: 'h:2' }, ADMIN);
+    await store.refresh();
+    stop();
+    await store.refresh();
+    expect(seen).toEqual([['110000@h:1'], ['110000@h:2'], ['110000@h:2']]);
+  });
+
   it('a refresh keeps the key object of an unchanged key and imports a changed one anew', async () => {
     const k = await newKey();
     await store.create({ code: '110000', endpoint: 'h:1', keys: [k.jwk] }, ADMIN);

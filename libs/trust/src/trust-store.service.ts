@@ -4,7 +4,7 @@ import { JWK } from 'jose';
 import { JwsAlgorithm, PublicJwkError, importPublicJwk, jwkAlgorithm, publicJwkThumbprint } from '@tongban/gm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
-import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, parseOrThrow } from '@tongban/common';
+import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, errorMessage, parseOrThrow } from '@tongban/common';
 import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { PeerEntity } from './peer.entity';
 import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
@@ -74,6 +74,7 @@ export class TrustStore {
   private imported = new Map<string, KeyObject>();
   private readonly peerRepo: Repository<PeerEntity>;
   private readonly keyRepo: Repository<PeerKeyEntity>;
+  private readonly refreshListeners = new Set<() => void>();
 
   constructor(
     private readonly ds: DataSource,
@@ -123,6 +124,24 @@ export class TrustStore {
     }
     this.peers = next;
     this.imported = imported;
+    for (const listener of this.refreshListeners) {
+      try {
+        listener();
+      } catch (e) {
+        this.logger.error(`a trust store listener failed: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  /** Calls `listener` after every reload of the snapshot (boot, admin change, periodic refresh); returns an unsubscribe. */
+  onRefresh(listener: () => void): () => void {
+    this.refreshListeners.add(listener);
+    return () => this.refreshListeners.delete(listener);
+  }
+
+  /** Every peer we know, as held in memory (no admin view is built). */
+  allPeers(): IterableIterator<TrustedPeer> {
+    return this.peers.values();
   }
 
   /** The peer with this code, if we know it. */
