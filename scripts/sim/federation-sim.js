@@ -68,6 +68,7 @@ childProcess.fork = function trackedFork(modulePath, args, options) {
 const fed = require(path.join(LIB_ROOT, 'scripts', 'lib', 'federation'));
 const bot = require(path.join(LIB_ROOT, 'scripts', 'lib', 'case-bot'));
 const { replicaProblems } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'reconcile'));
+const { metric } = require(path.join(SCRIPT_ROOT, 'scripts', 'bench', 'measure'));
 const { stopProcesses } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'processes'));
 const { expectedStatus, verificationBody } = require(path.join(LIB_ROOT, 'scripts', 'bench', 'licence-data'));
 const { citizenCheck, creditCheck, licenceId, orgCodeCheck, prng, selfCheck } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'check-characters'));
@@ -751,6 +752,28 @@ async function main() {
     `trust: ${pairs.length} admin trust calls (${S.trustConcurrency} at a time) in ${(result.trust.wallMs / 1000).toFixed(1)} s; ${trustFailures.length} failed, ${trustRetries} retried; ACTIVE peers per gateway ${Math.min(...peerCounts)}–${Math.max(...peerCounts)} (expected ${gws.length - 1})`,
   );
   for (const f of trustFailures.slice(0, 10)) log(`  trust failure: ${f}`);
+
+  // -- preconnect (TONGBAN_PEER_PRECONNECT): every gateway opens each peer's connection when it trusts
+  // it, so the last links of the trust phase leave handshakes still running. The idle window starts
+  // once every gateway has ended its attempts (tongban_peer_preconnects_total = its peers; bounded),
+  // so it measures an idle federation; a gateway that counts none has preconnect off: no wait.
+  {
+    const tPre = Date.now();
+    const counts = () => pool(gws, 8, (g) => metric(g, 'tongban_peer_preconnects_total').catch(() => -1));
+    let n = await counts();
+    const on = n.some((c) => c > 0);
+    while (on && n.some((c) => c < gws.length - 1) && Date.now() - tPre < 30_000) {
+      await sleep(200);
+      n = await counts();
+    }
+    const failed = on ? (await pool(gws, 8, (g) => metric(g, 'tongban_peer_preconnects_total', { outcome: 'failed' }).catch(() => 0))).reduce((a, b) => a + b, 0) : 0;
+    result.preconnect = on ? { waitMs: Date.now() - tPre, attempts: n.reduce((a, b) => a + b, 0), failed } : null;
+    log(
+      on
+        ? `preconnect: ${result.preconnect.attempts} peer connections opened ahead of first calls (${failed} failed); settled ${((Date.now() - tPre) / 1000).toFixed(1)} s after the trust phase`
+        : 'preconnect: off (no gateway counted an attempt)',
+    );
+  }
 
   // -- idle memory and CPU (CPU time each gateway used over the quiet window: holds on a loaded machine)
   const idleFrom = { at: performance.now(), cpu: gws.map((g) => cpuMsOf(g.proc.pid)), machine: machineCpuMs() };

@@ -158,7 +158,12 @@ export class PeerClient implements OnApplicationBootstrap, OnModuleDestroy {
       const tried = this.preconnected.get(peer.code);
       if (tried && tried.endpoint === peer.endpoint && tried.credentials === credentials) continue;
       this.preconnected.set(peer.code, { endpoint: peer.endpoint, credentials });
-      attempts.push(this.connectOnce(peer.code, this.channel(peer.code, peer.endpoint)));
+      attempts.push(
+        this.connectOnce(peer.code, this.channel(peer.code, peer.endpoint)).then((outcome) => {
+          this.metrics?.countPreconnect(outcome.peer, outcome.ready);
+          return outcome;
+        }),
+      );
     }
     return Promise.all(attempts);
   }

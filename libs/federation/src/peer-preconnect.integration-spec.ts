@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { DomainException } from '@tongban/common';
+import { Metrics } from '@tongban/observability';
 import type { TrustedPeer } from '@tongban/trust';
 import { PeerClient } from './peer-client.service';
 
@@ -63,9 +64,17 @@ class Peers {
 const insecure = credentials.createInsecure();
 const envelopes = { seal: () => ({ envelope: { jws: 'h.c.s', payload: Buffer.from('q') }, messageId: 'm-1' }), open: async () => ({ claims: {}, payload: Buffer.alloc(0) }) };
 
-function peerClient(trust: Peers, preconnect: boolean, peerDeadlineMs = 2000): PeerClient {
-  return new PeerClient(envelopes as never, trust as never, { channelCredentials: () => insecure, secure: false } as never, { peerDeadlineMs, preconnect, maxPayloadBytes: 1024 * 1024 } as never);
+function peerClient(trust: Peers, preconnect: boolean, peerDeadlineMs = 2000, metrics?: Metrics): PeerClient {
+  return new PeerClient(
+    envelopes as never,
+    trust as never,
+    { channelCredentials: () => insecure, secure: false } as never,
+    { peerDeadlineMs, preconnect, maxPayloadBytes: 1024 * 1024 } as never,
+    metrics,
+  );
 }
+
+const preconnects = async (metrics: Metrics) => (await metrics.registry.getSingleMetricAsString('tongban_peer_preconnects_total')).split('\n').filter((l) => l.startsWith('tongban_'));
 
 describe('PeerClient preconnect (TONGBAN_PEER_PRECONNECT)', () => {
   const servers: Awaited<ReturnType<typeof h2Server>>[] = [];
@@ -91,13 +100,18 @@ describe('PeerClient preconnect (TONGBAN_PEER_PRECONNECT)', () => {
     const trust = new Peers();
     trust.set(peer('110000', a.port));
     trust.set(peer('120000', b.port, 'SUSPENDED'));
-    const client = peerClient(trust, true);
+    const metrics = new Metrics();
+    const client = peerClient(trust, true, 2000, metrics);
     clients.push(client);
     const seen = a.nextSession();
     client.onApplicationBootstrap();
     await seen;
     expect(a.sessions).toHaveLength(1);
     expect(b.sessions).toHaveLength(0);
+    expect(await client.preconnect()).toEqual([]);
+    // Counted when grpc-js reports the channel READY, just after the server saw the session.
+    for (const end = Date.now() + 2000; (await preconnects(metrics)).length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(await preconnects(metrics)).toEqual(['tongban_peer_preconnects_total{peer="110000",outcome="ready"} 1']);
     // The first call uses the open connection: no second session.
     await expect(client.call('110000', 'VerifyLicences', Buffer.from('q'))).rejects.toMatchObject({ code: 'ISSUER_REJECTED' });
     expect(a.sessions).toHaveLength(1);
@@ -139,10 +153,12 @@ describe('PeerClient preconnect (TONGBAN_PEER_PRECONNECT)', () => {
     const trust = new Peers();
     trust.set(peer('110000', port));
     // A long deadline: the channel must go on its first failure, not when the deadline ends.
-    const client = peerClient(trust, false, 10_000);
+    const metrics = new Metrics();
+    const client = peerClient(trust, false, 10_000, metrics);
     clients.push(client);
     const started = Date.now();
     expect(await client.preconnect()).toEqual([{ peer: '110000', ready: false }]);
+    expect(await preconnects(metrics)).toEqual(['tongban_peer_preconnects_total{peer="110000",outcome="failed"} 1']);
     expect(Date.now() - started).toBeLessThan(5_000);
     // The peer comes up within grpc-js's first reconnect back-off (1 s): a kept channel would
     // still be in TRANSIENT_FAILURE and fail this call with UNAVAILABLE (ISSUER_UNREACHABLE).

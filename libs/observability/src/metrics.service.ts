@@ -36,6 +36,12 @@ export class Metrics {
     labelNames: ['method', 'peer', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly peerPreconnects = new Counter({
+    name: 'tongban_peer_preconnects_total',
+    help: 'Connections opened to peers ahead of their first call (TONGBAN_PEER_PRECONNECT), by peer and outcome (ready or failed)',
+    labelNames: ['peer', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly peerCallSeconds = new Histogram({
     name: 'tongban_peer_call_seconds',
     help: 'Duration of signed unary calls to peer gateways, including signing and verifying',
@@ -122,6 +128,11 @@ export class Metrics {
   }
 
   /** Runs one call to `peer`, timing it and counting its outcome: `ok` or the DomainException code. */
+  /** One preconnect attempt to `peer` ended: the channel became ready, or failed / was not ready within the peer deadline. */
+  countPreconnect(peer: string, ready: boolean): void {
+    this.peerPreconnects.inc({ peer, outcome: ready ? 'ready' : 'failed' });
+  }
+
   async timePeerCall<T>(method: string, peer: string, call: () => Promise<T>): Promise<T> {
     const stop = this.peerCallSeconds.startTimer({ method, peer });
     try {
