@@ -11,11 +11,38 @@ import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialStore } from './material-store.service';
 import { MaterialTransferEntity } from './material-transfer.entity';
 import { MATERIALS_OPTIONS, MaterialsOptions, STREAM_CHUNK_BYTES } from './materials.options';
-import { claimLeases } from '@tongban/persistence';
+import { claimLeases, LeaseClaim } from '@tongban/persistence';
 
 const CLAIM_BATCH = 16;
 /** Files are large: few in flight at once, whatever the delivery concurrency. */
 const MAX_IN_FLIGHT = 4;
+
+/**
+ * The material pusher's claim: due transfers, earliest first (partial index
+ * `ix_material_transfers_pending_due`, PENDING only, so the walk stops at `limit`). A push waits
+ * while the case's CaseOpened to that peer is still queued: until it lands, the peer does not know
+ * the case and would refuse the material (OUT_OF_ORDER). That check is a correlated scalar
+ * subquery (one probe of `ix_outbox_undelivered` per candidate); as NOT EXISTS, PostgreSQL may plan
+ * it as a scan of the whole pending outbox per transfer (see outboxClaim).
+ */
+export function materialClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
+  return {
+    key: '(material_id, peer)',
+    candidates: `SELECT t.material_id, t.peer FROM material_transfers t
+           JOIN case_materials m ON m.storage_id = t.material_id
+           JOIN cases c ON c.id = m.case_id
+          WHERE t.status = 'PENDING' AND t.next_attempt_at <= :now
+            AND (t.lease_until IS NULL OR t.lease_until < :now)
+            AND (SELECT 1 FROM outbox_messages o
+                  WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = :opened AND o.status = 'PENDING' LIMIT 1) IS NULL
+          ORDER BY t.next_attempt_at, t.created_at
+          LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
+    params: { now: c.now, opened: CaseMessage.Opened },
+    owner: c.owner,
+    now: c.now,
+    until: c.now + c.leaseMs,
+  };
+}
 
 /**
  * Pushes queued materials to participants with the PushMaterial stream, the way the Dispatcher
@@ -61,25 +88,7 @@ export class MaterialPusher extends LeasedWorker<MaterialTransferEntity> impleme
   /** Leases up to `limit` due transfers to this pusher (one statement). */
   protected async claim(limit: number): Promise<MaterialTransferEntity[]> {
     const now = this.clock.now().getTime();
-    const postgres = this.ds.options.type === 'postgres';
-    return claimLeases(this.ds, MaterialTransferEntity, {
-      key: '(material_id, peer)',
-      // A push waits while the case's CaseOpened to that peer is still queued: until it lands, the
-      // peer does not know the case and would refuse the material (OUT_OF_ORDER).
-      candidates: `SELECT t.material_id, t.peer FROM material_transfers t
-           JOIN case_materials m ON m.storage_id = t.material_id
-           JOIN cases c ON c.id = m.case_id
-          WHERE t.status = 'PENDING' AND t.next_attempt_at <= :now
-            AND (t.lease_until IS NULL OR t.lease_until < :now)
-            AND NOT EXISTS (SELECT 1 FROM outbox_messages o
-                             WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = :opened AND o.status = 'PENDING')
-          ORDER BY t.next_attempt_at, t.created_at
-          LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
-      params: { now, opened: CaseMessage.Opened },
-      owner: this.owner,
-      now,
-      until: now + this.leaseMs,
-    });
+    return claimLeases(this.ds, MaterialTransferEntity, materialClaim({ postgres: this.ds.options.type === 'postgres', limit, now, owner: this.owner, leaseMs: this.leaseMs }));
   }
 
   protected async process(t: MaterialTransferEntity): Promise<void> {

@@ -6,6 +6,11 @@ export interface LeaseClaim {
   /**
    * A SELECT of the candidates' key columns (in `key` order) with `:name` parameters; on
    * PostgreSQL it ends with FOR UPDATE [OF …] SKIP LOCKED so replicas pass over each other's rows.
+   * Its cost must not grow with the backlog whatever the planner's statistics say (a claim runs
+   * once per round, so a claim that reads every pending row makes draining a backlog quadratic):
+   * walk a partial index on the due order (`… WHERE status = 'PENDING'`) and make per-row checks
+   * correlated scalar subqueries, which PostgreSQL runs as an index probe per row, not as a join
+   * it may plan as a scan (lease-claims.integration-spec.ts holds every claim to this).
    */
   candidates: string;
   params: Record<string, unknown>;
@@ -18,19 +23,27 @@ export interface LeaseClaim {
 }
 
 /**
- * Leases the candidate rows whose lease is free to `owner` in one statement (one round trip, no
- * explicit transaction: the UPDATE is atomic on its own) and returns them as entities
- * (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35). Shared by every LeasedWorker's claim.
+ * The one statement `claimLeases` runs for `c` on `ds`'s driver: its text and bound values
+ * (exported so a test can EXPLAIN exactly what a worker runs).
  */
-export async function claimLeases<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, c: LeaseClaim): Promise<T[]> {
+export function leaseClaimStatement<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, c: LeaseClaim): [string, unknown[]] {
   const meta = ds.getMetadata(entity);
-  const [sql, params] = ds.driver.escapeQueryWithParameters(
+  return ds.driver.escapeQueryWithParameters(
     `UPDATE ${meta.tableName} SET lease_owner = :leaseOwner, lease_until = :leaseUntil
       WHERE ${c.key} IN (${c.candidates}) AND (lease_until IS NULL OR lease_until < :leaseNow)
       RETURNING *`,
     { ...c.params, leaseOwner: c.owner, leaseUntil: c.until, leaseNow: c.now },
     {},
   );
+}
+
+/**
+ * Leases the candidate rows whose lease is free to `owner` in one statement (one round trip, no
+ * explicit transaction: the UPDATE is atomic on its own) and returns them as entities
+ * (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35). Shared by every LeasedWorker's claim.
+ */
+export async function claimLeases<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, c: LeaseClaim): Promise<T[]> {
+  const [sql, params] = leaseClaimStatement(ds, entity, c);
   const runner = ds.createQueryRunner();
   let rows: Record<string, unknown>[];
   try {

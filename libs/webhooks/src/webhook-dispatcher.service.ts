@@ -10,9 +10,29 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
-import { claimLeases } from '@tongban/persistence';
+import { claimLeases, LeaseClaim } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
+
+/**
+ * The webhook dispatcher's claim: due deliveries, earliest first, walked in the order of the
+ * partial index `ix_webhook_deliveries_pending_due` (PENDING only), so the walk stops at `limit`
+ * whatever PostgreSQL's statistics say (on `(status, next_attempt_at)` it sorted every pending row).
+ */
+export function webhookClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
+  return {
+    key: 'id',
+    candidates: `SELECT d.id FROM webhook_deliveries d
+          WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
+            AND (d.lease_until IS NULL OR d.lease_until < :now)
+          ORDER BY d.next_attempt_at, d.created_at
+          LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+    params: { now: c.now },
+    owner: c.owner,
+    now: c.now,
+    until: c.now + c.leaseMs,
+  };
+}
 
 /**
  * POSTs queued deliveries to local systems, signed with the webhook's secret. Claims are leases
@@ -61,19 +81,7 @@ export class WebhookDispatcher extends LeasedWorker<WebhookDeliveryEntity> imple
   /** Leases up to `limit` due deliveries to this dispatcher (one statement). */
   protected async claim(limit: number): Promise<WebhookDeliveryEntity[]> {
     const now = this.clock.now().getTime();
-    const postgres = this.ds.options.type === 'postgres';
-    return claimLeases(this.ds, WebhookDeliveryEntity, {
-      key: 'id',
-      candidates: `SELECT d.id FROM webhook_deliveries d
-          WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
-            AND (d.lease_until IS NULL OR d.lease_until < :now)
-          ORDER BY d.next_attempt_at, d.created_at
-          LIMIT ${Number(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-      params: { now },
-      owner: this.owner,
-      now,
-      until: now + this.leaseMs,
-    });
+    return claimLeases(this.ds, WebhookDeliveryEntity, webhookClaim({ postgres: this.ds.options.type === 'postgres', limit, now, owner: this.owner, leaseMs: this.leaseMs }));
   }
 
   private async secretOf(hook: WebhookEntity): Promise<string> {

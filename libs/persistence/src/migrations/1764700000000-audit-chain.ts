@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MigrationInterface, QueryRunner, Table, TableColumn } from 'typeorm';
+import { isPostgres } from './dialect';
 
 const GENESIS = '0'.repeat(64);
 const PAGE = 1000;
@@ -84,11 +85,6 @@ $$`);
     await q.dropTable('audit_checkpoints');
     await q.dropColumns('audit_events', ['prev_hash', 'hash']);
   }
-}
-
-// `q.connection` may be absent when the migration runs against a recording stub (migration tests).
-function isPostgres(q: QueryRunner): boolean {
-  return (q as { connection?: { options?: { type?: string } } }).connection?.options?.type === 'postgres';
 }
 
 /** Chains the rows written before this migration, in seq order, page by page. */

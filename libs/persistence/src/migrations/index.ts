@@ -26,6 +26,7 @@ import { LibraryFeedCursor1765820000000 } from './1765820000000-library-feed-cur
 import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
 import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
 import { LibraryFeedSynced1796200000000 } from './1796200000000-library-feed-synced';
+import { ClaimIndexes1796300000000 } from './1796300000000-claim-indexes';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -57,4 +58,5 @@ export const MIGRATIONS = [
   ConsoleSessions1765830000000,
   SealedKekId1765850000000,
   LibraryFeedSynced1796200000000,
+  ClaimIndexes1796300000000,
 ];
