@@ -15,7 +15,10 @@
 //      compare figures of profiled runs only with each other), BENCH_PG_LOG=1 (PostgreSQL logs every
 //      statement of the bench's databases with its parse, bind and execute times: the server's log),
 //      BENCH_PORT_BASE (default 28000: gateways listen on HTTP BASE+n and gRPC BASE+1000+n; another
-//      base lets two benchmarks run side by side for a same-run A/B).
+//      base lets two benchmarks run side by side for a same-run A/B), BENCH_WARMUP_S (default 3, 1
+//      with BENCH_QUICK, 0 for none: the same load, not counted, before the timed window; on
+//      PostgreSQL each database is then ANALYZEd, as autovacuum would have done in a gateway's first
+//      minute, so the window measures the plans a running gateway uses, not a new database's).
 //      Bounded in time; talks to 127.0.0.1 only.
 const { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
 const { tmpdir, cpus, totalmem } = require('node:os');
@@ -36,6 +39,7 @@ const { metric } = require('./measure');
 
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE || 28000);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? (QUICK ? 1 : 3));
 
 /** Sends a profiling command to a gateway started with profile-preload.js and waits for its answer. */
 function profileCommand(gw, message, expect) {
@@ -81,6 +85,60 @@ const databaseUrl = (name) => {
   u.pathname = `/${name}`;
   return u.toString();
 };
+
+/**
+ * The load: CONCURRENCY openers, spread over 北京's replicas, each opening a case and completing its
+ * step 0 in a loop for `seconds`. Returns the collaboration ids opened and the failed calls.
+ */
+async function drive(bjs, body, seconds) {
+  const opened = [];
+  let failures = 0;
+  const endAt = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, k) => {
+      const at = bjs[k % bjs.length];
+      while (Date.now() < endAt) {
+        const r = await fed.call(at, 'POST', '/v1/cases', body);
+        if (r.status !== 201) {
+          failures++;
+          continue;
+        }
+        const done = await fed.call(at, 'POST', `/v1/tasks/${r.body.collaborationId}~0/complete`, { outputs: {} });
+        if (done.status !== 200) failures++;
+        opened.push(r.body.collaborationId);
+      }
+    }),
+  );
+  return { opened, failures };
+}
+
+/**
+ * Waits (until `deadline`) for the cases opened so far to complete, with a one-row read (is any
+ * case still open?): listing every case each time read thousands of cases and steps per poll while
+ * the last ones finished, the benchmark's own load counted in 北京's CPU per case. Then waits for
+ * their last deliveries: a case completes at 北京 before its CaseClosed reaches 河北, and under this
+ * load 北京's outbox ends the run with a backlog of them (2026-12-04: 0.44 per case left undelivered
+ * with one 北京, none with two replicas, whose two dispatchers drain it). Counted as they were, the
+ * one-replica run's figures left that work out and the replica ratio carried it.
+ */
+async function settle(bj, gws, deadline) {
+  while (Date.now() < deadline) {
+    if ((await fed.call(bj, 'GET', '/v1/cases?state=OPEN&limit=1')).body.cases.length === 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const pendingOutbox = async () => sum(await Promise.all(gws.map((g) => metric(g, 'tongban_outbox_messages', { status: 'PENDING' }))));
+  while (Date.now() < deadline && (await pendingOutbox()) > 0) await new Promise((r) => setTimeout(r, 200));
+}
+
+/** Every completed case at 北京, listed once (pages of 1,000). */
+async function allCompleted(bj) {
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = (await fed.call(bj, 'GET', `/v1/cases?state=COMPLETED&limit=1000&offset=${offset}`)).body.cases;
+    out.push(...page);
+    if (page.length < 1000) return out;
+  }
+}
 
 /**
  * One run. `database`: 'sqlite' or 'postgres' (each province on its own database); `bjReplicas`:
@@ -161,54 +219,22 @@ async function run(label, database, bjReplicas = 1) {
     const statementsPerPoll = Math.max(0, withRobot.statements - (workers.statements / workers.s) * withRobot.s) / Math.max(1, withRobot.polls);
     const idleStatementsPerS = workers.statements / workers.s;
     const cpuSPerPoll = Math.max(0, withRobot.cpuS - (workers.cpuS / workers.s) * withRobot.s) / Math.max(1, withRobot.polls);
+    if (WARMUP_S > 0) {
+      const warm = await drive(bjs, body, WARMUP_S);
+      if (warm.failures) throw new Error(`warm-up: ${warm.failures} of ${warm.opened.length + warm.failures} cases failed`);
+      await settle(bj, gws, Date.now() + 60_000);
+      for (const d of databases) await withPg(databaseUrl(d), (c) => c.query('ANALYZE'));
+    }
     const before = await gatewayCounters(gws);
     const statsBefore = { ...stats };
     const pgBefore = database === 'postgres' ? await pgCounters(databases) : undefined;
     if (PROFILE) await Promise.all(gws.map((g) => profileCommand(g, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
-    const opened = [];
-    let failures = 0;
-    const endAt = Date.now() + DURATION_S * 1000;
     const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, k) => {
-        const at = bjs[k % bjs.length];
-        while (Date.now() < endAt) {
-          const r = await fed.call(at, 'POST', '/v1/cases', body);
-          if (r.status !== 201) {
-            failures++;
-            continue;
-          }
-          const done = await fed.call(at, 'POST', `/v1/tasks/${r.body.collaborationId}~0/complete`, { outputs: {} });
-          if (done.status !== 200) failures++;
-          opened.push(r.body.collaborationId);
-        }
-      }),
-    );
-    // Let the last cases finish (bounded).
-    const settleBy = Date.now() + 60_000;
-    let completed = [];
-    const allCompleted = async () => {
-      const out = [];
-      for (let offset = 0; ; offset += 1000) {
-        const page = (await fed.call(bj, 'GET', `/v1/cases?state=COMPLETED&limit=1000&offset=${offset}`)).body.cases;
-        out.push(...page);
-        if (page.length < 1000) return out;
-      }
-    };
-    // Waits with a one-row read (is any case still open?), then lists the completed cases once: the
-    // full list every 500 ms read thousands of cases and steps per poll while the last ones finished,
-    // the benchmark's own load counted in 北京's CPU per case and slowing the cases it waited for.
-    while (Date.now() < settleBy) {
-      if ((await fed.call(bj, 'GET', '/v1/cases?state=OPEN&limit=1')).body.cases.length === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    // …and for their last deliveries: a case completes at 北京 before its CaseClosed reaches 河北, and
-    // under this load 北京's outbox ends the run with a backlog of them (2026-12-04: 0.44 per case left
-    // undelivered with one 北京, none with two replicas, whose two dispatchers drain it). Counted as
-    // they were, the one-replica run's figures left that work out and the replica ratio carried it.
-    const pendingOutbox = async () => sum(await Promise.all(gws.map((g) => metric(g, 'tongban_outbox_messages', { status: 'PENDING' }))));
-    while (Date.now() < settleBy && (await pendingOutbox()) > 0) await new Promise((r) => setTimeout(r, 200));
-    completed = await allCompleted();
+    const { opened, failures } = await drive(bjs, body, DURATION_S);
+    // Let the last cases and their last deliveries finish (bounded).
+    await settle(bj, gws, Date.now() + 60_000);
+    const inWindow = new Set(opened);
+    const completed = (await allCompleted(bj)).filter((c) => inWindow.has(c.collaborationId));
     const after = await gatewayCounters(gws);
     if (PROFILE) {
       mkdirSync('.bench', { recursive: true });
@@ -244,6 +270,7 @@ async function run(label, database, bjReplicas = 1) {
       bjReplicas,
       concurrency: CONCURRENCY,
       durationS: DURATION_S,
+      warmupS: WARMUP_S,
       opened: opened.length,
       completed: completed.length,
       failures,
@@ -293,7 +320,9 @@ async function run(label, database, bjReplicas = 1) {
 async function main() {
   const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, date: new Date().toISOString() };
   console.log(`bench:cases — ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, node ${machine.node}, ${machine.date}`);
-  console.log(`two-step 联办 cases 北京→河北, ${CONCURRENCY} concurrent openers for ${DURATION_S}s; robot at 河北 polls tasks every 10 ms`);
+  console.log(
+    `two-step 联办 cases 北京→河北, ${CONCURRENCY} concurrent openers for ${DURATION_S}s after a ${WARMUP_S} s warm-up${WARMUP_S > 0 ? ' (PostgreSQL databases ANALYZEd after it)' : ''}; robot at 河北 polls tasks every 10 ms`,
+  );
   const results = [];
   const checks = [];
   const verdict = (what, ok, figure) => {
@@ -333,7 +362,7 @@ async function main() {
         two.casesPerSec / pg.casesPerSec,
       ),
     );
-  targets.report('bench:cases', checks, { note: `${CONCURRENCY} openers, ${DURATION_S} s${QUICK ? ', BENCH_QUICK' : ''}` });
+  targets.report('bench:cases', checks, { note: `${CONCURRENCY} openers, ${DURATION_S} s, warm-up ${WARMUP_S} s${QUICK ? ', BENCH_QUICK' : ''}` });
   mkdirSync('.bench', { recursive: true });
   writeFileSync(path.join('.bench', `cases-${machine.date.replace(/[:.]/g, '-')}.json`), JSON.stringify({ machine, results }, null, 2));
 }
