@@ -10,6 +10,7 @@ import { digest, EnvelopeService, OpenExpectation } from './envelope.service';
 import { FederationOptions } from './federation.options';
 import { RefusalCode, RefusalException } from './refusal';
 import type { ReplayStore } from './replay-store.service';
+import { trustedKeys, trustedPeer } from '@tongban/testkit';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes and helpers
@@ -92,21 +93,7 @@ class FakeTrustStore {
     return this.peers.get(code);
   }
   add(code: string, keys: { key: TestKey; status: TrustedKey['status'] }[], status: TrustedPeer['status'] = 'ACTIVE'): TrustedPeer {
-    const peer: TrustedPeer = {
-      code,
-      name: `peer ${code}`,
-      endpoint: `gw-${code}:9000`,
-      status,
-      allowedLicenceTypes: ['*'],
-      allowedItems: ['*'],
-      allowedRoles: ['*'],
-      rateLimitPerSecond: null,
-      allowedAlgs: null,
-      allowNotices: true,
-      keys: new Map(
-        keys.map(({ key, status: s }) => [key.kid, { kid: key.kid, alg: key.alg, status: s, key: key.publicKey, jwk: key.jwk as never, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
-      ),
-    };
+    const peer = trustedPeer(code, { name: `peer ${code}`, status, keys: trustedKeys(keys) });
     this.peers.set(code, peer);
     return peer;
   }

@@ -6,6 +6,7 @@ import { DomainException } from '@tongban/common';
 import { Metrics } from '@tongban/observability';
 import type { TrustedPeer } from '@tongban/trust';
 import { PeerClient } from './peer-client.service';
+import { trustedPeer } from '@tongban/testkit';
 
 // TONGBAN_PEER_PRECONNECT (docs/operations.md §1): real grpc-js channels against real HTTP/2
 // servers on loopback (plaintext: the TLS handshake is what preconnect moves, not what it checks;
@@ -33,19 +34,7 @@ async function closedPort(): Promise<number> {
 }
 
 function peer(code: string, port: number, status: TrustedPeer['status'] = 'ACTIVE'): TrustedPeer {
-  return {
-    code,
-    name: code,
-    endpoint: `127.0.0.1:${port}`,
-    status,
-    allowedLicenceTypes: ['*'],
-    allowedItems: ['*'],
-    allowedRoles: ['*'],
-    rateLimitPerSecond: null,
-    allowedAlgs: null,
-    allowNotices: true,
-    keys: new Map(),
-  };
+  return trustedPeer(code, { endpoint: `127.0.0.1:${port}`, status });
 }
 
 /** The trust store's surface PeerClient uses, with refresh listeners as TrustStore calls them. */

@@ -6,3 +6,4 @@ export * from './fake-peer-stream';
 export * from './test-pki';
 export * from './sm2-fixed-nonce';
 export * from './licence-library';
+export * from './trusted-peer';

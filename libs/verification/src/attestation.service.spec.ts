@@ -6,6 +6,7 @@ import type { KeyStore } from '@tongban/keys';
 import type { TrustedKey, TrustedPeer, TrustStore } from '@tongban/trust';
 import { ATTESTATION_TYP, AttestationClaims } from './attestation-claims';
 import { AttestationCheck, AttestationService } from './attestation.service';
+import { trustedKeys, trustedPeer } from '@tongban/testkit';
 
 type Alg = 'EdDSA' | 'ES256';
 
@@ -47,26 +48,7 @@ function fakeKeyStore(active: TestKey, own: { key: TestKey; status: string }[]):
 }
 
 function fakeTrustStore(peers: Record<string, { key: TestKey; status: TrustedKey['status'] }[]>): TrustStore {
-  const map = new Map<string, TrustedPeer>(
-    Object.entries(peers).map(([code, ks]): [string, TrustedPeer] => [
-      code,
-      {
-        code,
-        name: code,
-        endpoint: `gw-${code}:9000`,
-        status: 'ACTIVE',
-        allowedLicenceTypes: ['*'],
-        allowedItems: ['*'],
-        allowedRoles: ['*'],
-        rateLimitPerSecond: null,
-        allowedAlgs: null,
-        allowNotices: true,
-        keys: new Map(
-          ks.map(({ key, status }) => [key.kid, { kid: key.kid, alg: key.alg, status, key: key.publicKey, jwk: { kty: 'OKP' }, addedAt: new Date(0), retiredAt: null, envelopesUntil: null }]),
-        ),
-      },
-    ]),
-  );
+  const map = new Map<string, TrustedPeer>(Object.entries(peers).map(([code, ks]): [string, TrustedPeer] => [code, trustedPeer(code, { keys: trustedKeys(ks) })]));
   return { peer: (code: string) => map.get(code) } as unknown as TrustStore;
 }
 

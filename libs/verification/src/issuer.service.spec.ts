@@ -13,6 +13,7 @@ import { TrustedPeer, TrustStore } from '@tongban/trust';
 import { AttestationClaims } from './attestation-claims';
 import { AttestationService } from './attestation.service';
 import { IssuerService, MalformedQueryError, statusOf } from './issuer.service';
+import { trustedPeer } from '@tongban/testkit';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -93,19 +94,7 @@ const fakeKeyStore = {
 } as unknown as KeyStore;
 
 function peer(code: string, allowedLicenceTypes: string[]): TrustedPeer {
-  return {
-    code,
-    name: code,
-    endpoint: `gw-${code}:9000`,
-    status: 'ACTIVE',
-    allowedLicenceTypes,
-    allowedItems: ['*'],
-    allowedRoles: ['*'],
-    rateLimitPerSecond: null,
-    allowedAlgs: null,
-    allowNotices: true,
-    keys: new Map(),
-  };
+  return trustedPeer(code, { allowedLicenceTypes });
 }
 const PEERS = new Map([
   [GD, peer(GD, [W009, W020])],
