@@ -181,6 +181,22 @@ describe('lease claims', () => {
       }
     }
 
+    it("finds PENDING rows through one index only, in the claim's order (no other plan for the estimates to choose)", async () => {
+      const target = postgresTarget();
+      schemas.push(target.schema);
+      const ds = await openDatabase(buildDataSource(target, [OutboxMessageEntity, WebhookDeliveryEntity, MaterialTransferEntity, CaseEntity]));
+      try {
+        const table = ds.getMetadata(c.entity).tableName;
+        const defs = await ds.query<{ indexdef: string }[]>('SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1', [table]);
+        // Every index that mentions status, except retention's partial index on delivered rows.
+        const byStatus = defs.map((d) => d.indexdef).filter((d) => /status/.test(d) && !/WHERE \(\(status\)::text = 'DELIVERED'::text\)$/.test(d));
+        expect(byStatus).toHaveLength(1);
+        expect(byStatus[0]).toMatch(/\(next_attempt_at, created_at\) WHERE \(\(status\)::text = 'PENDING'::text\)$/);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
     it.each([
       { done: 2_000, plan: 'custom' as const, limit: LIMIT },
       { done: 2_000, plan: 'generic' as const, limit: LIMIT },

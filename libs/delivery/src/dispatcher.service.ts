@@ -20,13 +20,14 @@ const KEY_REFUSALS = new Set(['UNKNOWN_KEY', 'KEY_RETIRED', 'KEY_REVOKED']);
 
 /**
  * The dispatcher's claim: the due heads of their (peer, stream), earliest due first. A message is
- * its stream's head when no PENDING or DEAD message of the stream has a lower seq: asked as "is
- * its seq the stream's lowest undelivered one", a correlated scalar subquery that PostgreSQL runs
- * as one probe of `ix_outbox_undelivered` per candidate. As NOT EXISTS it was an anti-join, which
- * PostgreSQL planned — with statistics taken while nothing was pending, a gateway's usual state —
- * as a scan of every pending row for every pending row: with a 3,000-message backlog a claim took
- * 0.8 s, with 20,000 37 s (2026-12-04). The candidates are walked in the due order of
- * `ix_outbox_pending_due` (partial, PENDING only) and the walk stops at `limit`.
+ * its stream's head when no message of the stream with a lower seq is undelivered (PENDING or
+ * DEAD). On PostgreSQL the candidates are walked in the order of `ix_outbox_pending_due` (partial,
+ * PENDING only: the only index that finds PENDING rows, migration 1796300000000) and the walk stops
+ * at `limit`; the head check is a correlated scalar subquery on `uq_outbox_peer_stream_seq` (a
+ * case's stream is a handful of messages), its status test `<> 'DELIVERED'` so that no status index
+ * can serve it. Written as NOT EXISTS it was an anti-join, which PostgreSQL planned — with
+ * statistics taken while nothing was pending, a gateway's usual state — as a scan of every pending
+ * row for every pending row (0.8 s a claim over 3,000 pending, 37 s over 20,000; 2026-12-04).
  * `held`: peers held after a restore until their resync is done (six-digit codes, checked by DeliveryHolds).
  */
 export function outboxClaim(c: { postgres: boolean; held: readonly string[]; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
@@ -36,8 +37,8 @@ export function outboxClaim(c: { postgres: boolean; held: readonly string[]; lim
     candidates: `SELECT o.id FROM outbox_messages o
           WHERE o.status = 'PENDING' AND o.next_attempt_at <= :now ${notHeld}
             AND (o.lease_until IS NULL OR o.lease_until < :now)
-            AND o.seq = (SELECT MIN(h.seq) FROM outbox_messages h
-                          WHERE h.peer = o.peer AND h.stream = o.stream AND h.status IN ('PENDING', 'DEAD'))
+            AND (SELECT 1 FROM outbox_messages h
+                  WHERE h.peer = o.peer AND h.stream = o.stream AND h.seq < o.seq AND h.status <> 'DELIVERED' LIMIT 1) IS NULL
           ORDER BY o.next_attempt_at, o.created_at
           LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
     params: { now: c.now },

@@ -22,8 +22,9 @@ const MAX_IN_FLIGHT = 4;
  * `ix_material_transfers_pending_due`, PENDING only, so the walk stops at `limit`). A push waits
  * while the case's CaseOpened to that peer is still queued: until it lands, the peer does not know
  * the case and would refuse the material (OUT_OF_ORDER). That check is a correlated scalar
- * subquery (one probe of `ix_outbox_undelivered` per candidate); as NOT EXISTS, PostgreSQL may plan
- * it as a scan of the whole pending outbox per transfer (see outboxClaim).
+ * subquery probing the case's stream (`uq_outbox_peer_stream_seq`; the status test is not one a status
+ * index can serve); as NOT EXISTS, PostgreSQL planned it as a scan of the whole pending outbox per
+ * transfer (see outboxClaim).
  */
 export function materialClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
   return {
@@ -34,7 +35,7 @@ export function materialClaim(c: { postgres: boolean; limit: number; now: number
           WHERE t.status = 'PENDING' AND t.next_attempt_at <= :now
             AND (t.lease_until IS NULL OR t.lease_until < :now)
             AND (SELECT 1 FROM outbox_messages o
-                  WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = :opened AND o.status = 'PENDING' LIMIT 1) IS NULL
+                  WHERE o.peer = t.peer AND o.stream = c.collaboration_id AND o.type = :opened AND o.status NOT IN ('DELIVERED', 'DEAD') LIMIT 1) IS NULL
           ORDER BY t.next_attempt_at, t.created_at
           LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
     params: { now: c.now, opened: CaseMessage.Opened },

@@ -8,9 +8,11 @@ export interface LeaseClaim {
    * PostgreSQL it ends with FOR UPDATE [OF …] SKIP LOCKED so replicas pass over each other's rows.
    * Its cost must not grow with the backlog whatever the planner's statistics say (a claim runs
    * once per round, so a claim that reads every pending row makes draining a backlog quadratic):
-   * walk a partial index on the due order (`… WHERE status = 'PENDING'`) and make per-row checks
-   * correlated scalar subqueries, which PostgreSQL runs as an index probe per row, not as a join
-   * it may plan as a scan (lease-claims.integration-spec.ts holds every claim to this).
+   * walk a partial index on the due order (`… WHERE status = 'PENDING'`), the table's only index
+   * that finds PENDING rows (PostgreSQL's estimates for a queue table cannot choose between two),
+   * and make per-row checks correlated scalar subqueries, which PostgreSQL runs as an index probe
+   * per row, not as a join it may plan as a scan (lease-claims.integration-spec.ts holds every
+   * claim to this).
    */
   candidates: string;
   params: Record<string, unknown>;

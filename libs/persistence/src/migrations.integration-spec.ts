@@ -40,11 +40,11 @@ async function migrationRows(ds: DataSource): Promise<{ name: string }[]> {
 
 /** Column lists (in order) of every index on `table`, primary keys and unique constraints included. */
 async function indexColumns(ds: DataSource, target: DatabaseTarget, table: string): Promise<string[][]> {
-  const rows: { name: string; col: string; n: number | string }[] =
+  const rows: { name: string; col: string; n: number | string; pred?: string | null }[] =
     target.kind === 'sqlite'
       ? await ds.query(`SELECT il.name AS name, ii.name AS col, ii.seqno AS n FROM pragma_index_list(?) il, pragma_index_info(il.name) ii`, [table])
       : await ds.query(
-          `SELECT i.relname AS name, a.attname AS col, k.n AS n FROM pg_index x
+          `SELECT i.relname AS name, a.attname AS col, k.n AS n, pg_get_expr(x.indpred, x.indrelid) AS pred FROM pg_index x
              JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
              CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
@@ -52,14 +52,21 @@ async function indexColumns(ds: DataSource, target: DatabaseTarget, table: strin
           [table, target.schema],
         );
   const byIndex = new Map<string, { col: string; n: number }[]>();
-  for (const r of rows) byIndex.set(r.name, [...(byIndex.get(r.name) ?? []), { col: r.col, n: Number(r.n) }]);
-  return [...byIndex.values()].map((cols) => cols.sort((a, b) => a.n - b.n).map((c) => c.col));
+  const equalityPredicate = new Map<string, string>();
+  for (const r of rows) {
+    byIndex.set(r.name, [...(byIndex.get(r.name) ?? []), { col: r.col, n: Number(r.n) }]);
+    // A partial index on `column = constant` serves that equality as a leading column would.
+    const eq = r.pred ? /^\(\((\w+)\)::text = '[^']*'::text\)$/.exec(r.pred) : null;
+    if (eq) equalityPredicate.set(r.name, eq[1]);
+  }
+  return [...byIndex.entries()].map(([name, cols]) => [...(equalityPredicate.has(name) ? [equalityPredicate.get(name) as string] : []), ...cols.sort((a, b) => a.n - b.n).map((c) => c.col)]);
 }
 
 /**
  * Every lookup whose table grows with use (licences, replay store, cases, outbox, inbox), by the
- * columns it filters or orders on: each must be the leading columns of an index, or its cost grows
- * with the table (docs/performance.md, "Cost growth").
+ * columns it filters or orders on: each must be the leading columns of an index (a partial index on
+ * `column = constant` counts that column as its first), or its cost grows with the table
+ * (docs/performance.md, "Cost growth").
  */
 const GROWING_LOOKUPS: [table: string, columns: string[], what: string][] = [
   ['licences', ['licence_id'], 'verification by licence id'],
@@ -75,6 +82,10 @@ const GROWING_LOOKUPS: [table: string, columns: string[], what: string][] = [
   ['case_events', ['case_id', 'seq'], 'history of a case'],
   ['outbox_messages', ['peer', 'stream', 'seq'], 'next sequence number of an outbox stream'],
   ['outbox_messages', ['status', 'next_attempt_at'], 'delivery claim'],
+  ['outbox_messages', ['status', 'delivered_at'], 'delivery retention'],
+  ['webhook_deliveries', ['status', 'next_attempt_at'], 'webhook claim'],
+  ['webhook_deliveries', ['status', 'created_at'], 'webhook retention'],
+  ['material_transfers', ['status', 'next_attempt_at'], 'material push claim'],
   ['inbox_messages', ['sender', 'message_id'], 'inbox de-duplication'],
   ['inbox_messages', ['sender', 'stream', 'seq'], 'inbox order per stream'],
 ];

@@ -16,8 +16,9 @@ const CLAIM_BATCH = 64;
 
 /**
  * The webhook dispatcher's claim: due deliveries, earliest first, walked in the order of the
- * partial index `ix_webhook_deliveries_pending_due` (PENDING only), so the walk stops at `limit`
- * whatever PostgreSQL's statistics say (on `(status, next_attempt_at)` it sorted every pending row).
+ * partial index `ix_webhook_deliveries_pending_due` (PENDING only, and on PostgreSQL the only index
+ * that finds PENDING rows), so the walk stops at `limit` whatever PostgreSQL's statistics say (with
+ * `(status, next_attempt_at)` it sorted every pending row).
  */
 export function webhookClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
   return {
