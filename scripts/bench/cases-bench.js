@@ -80,6 +80,27 @@ async function pgCounters(databases) {
   });
 }
 
+/**
+ * CPU seconds used so far by each PostgreSQL backend serving the bench's databases, by pid (from
+ * /proc: the server runs on this machine in the bench's set-up; an empty map when it does not). A
+ * backend that ends between two readings takes its CPU with it: the gateways' pools keep theirs.
+ */
+async function pgBackendCpu(databases) {
+  const pids = await withPg(PG_URL, async (c) => (await c.query('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [databases])).rows.map((r) => r.pid));
+  const out = new Map();
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      out.set(pid, (Number(f[11]) + Number(f[12])) / CLK_TCK);
+    } catch {
+      // not on this machine, or ended
+    }
+  }
+  return out;
+}
+const CLK_TCK = 100; // Linux's USER_HZ on every architecture Node runs on here
+
 const databaseUrl = (name) => {
   const u = new URL(PG_URL);
   u.pathname = `/${name}`;
@@ -228,6 +249,7 @@ async function run(label, database, bjReplicas = 1) {
     const before = await gatewayCounters(gws);
     const statsBefore = { ...stats };
     const pgBefore = database === 'postgres' ? await pgCounters(databases) : undefined;
+    const pgCpuBefore = database === 'postgres' ? await pgBackendCpu(databases) : undefined;
     if (PROFILE) await Promise.all(gws.map((g) => profileCommand(g, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
     const t0 = Date.now();
     const { opened, failures } = await drive(bjs, body, DURATION_S);
@@ -236,6 +258,7 @@ async function run(label, database, bjReplicas = 1) {
     const inWindow = new Set(opened);
     const completed = (await allCompleted(bj)).filter((c) => inWindow.has(c.collaborationId));
     const after = await gatewayCounters(gws);
+    const pgCpuAfter = database === 'postgres' ? await pgBackendCpu(databases) : undefined;
     if (PROFILE) {
       mkdirSync('.bench', { recursive: true });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -263,6 +286,8 @@ async function run(label, database, bjReplicas = 1) {
       pgPerCase = {
         xacts: sum(pgAfter.map((a, i) => a.xacts - pgBefore[i].xacts)) / n,
         rowsWritten: sum(pgAfter.map((a, i) => a.writes - pgBefore[i].writes)) / n,
+        // The server's backends, on this machine: as much of a case's cost as a gateway's.
+        backendCpuMs: pgCpuAfter.size ? (1000 * sum([...pgCpuAfter].map(([pid, s]) => s - (pgCpuBefore.get(pid) ?? 0)))) / n : NaN,
       };
     }
     const result = {
@@ -289,7 +314,7 @@ async function run(label, database, bjReplicas = 1) {
       cpuMsPerCaseNet: (1000 * (sum(cpu) - (stats.polls - statsBefore.polls) * cpuSPerPoll)) / n,
       cpuMsPerRobotPoll: 1000 * cpuSPerPoll,
       cpuMsPerCaseByGateway: Object.fromEntries(gws.map((g, i) => [`${g.code}#${i}`, +((1000 * cpu[i]) / n).toFixed(2)])),
-      ...(pgPerCase ? { pgTransactionsPerCase: pgPerCase.xacts, pgRowsWrittenPerCase: pgPerCase.rowsWritten } : {}),
+      ...(pgPerCase ? { pgTransactionsPerCase: pgPerCase.xacts, pgRowsWrittenPerCase: pgPerCase.rowsWritten, pgBackendCpuMsPerCase: pgPerCase.backendCpuMs } : {}),
     };
     console.log(
       `${label.padEnd(22)} opened ${result.opened}, completed ${result.completed}, failures ${failures}: ${result.casesPerSec.toFixed(1)} cases/s; open→completed p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
@@ -303,7 +328,9 @@ async function run(label, database, bjReplicas = 1) {
         result.cpuMsPerCaseByGateway,
       )
         .map(([g, v]) => `${g} ${v}`)
-        .join(', ')})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written` : ''}`,
+        .join(
+          ', ',
+        )})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written, backends' CPU ${pgPerCase.backendCpuMs.toFixed(1)} ms` : ''}`,
     );
     return result;
   } finally {
