@@ -10,6 +10,10 @@
 // replicas sharing one database (the ratio to one replica is printed).
 // Env: BENCH_DURATION_S (default 20), BENCH_CONCURRENCY (default 16), BENCH_QUICK=1 (5 s),
 //      BENCH_SKIP_PG=1, BENCH_SKIP_SQLITE=1, BENCH_REPLICAS=0 (skip the two-replica run),
+//      BENCH_REPLICA_CPU=<cores> (each 北京 process of the PostgreSQL runs gets a CPU budget of its
+//      own, a cgroup v1 `cpu` quota, root only: replicas as on separate machines, so the 1-vs-2
+//      ratio shows whether the work spreads over replicas rather than whether two cores hold a third
+//      process; the SQLite run is not capped),
 //      BENCH_PROFILE=1 (CPU-profile every gateway over the timed window: .cpuprofile files go to
 //      .bench/, a summary of each is printed; see cpuprofile-summary.js; the profiler costs CPU, so
 //      compare figures of profiled runs only with each other), BENCH_PG_LOG=1 (PostgreSQL logs every
@@ -20,7 +24,7 @@
 //      PostgreSQL each database is then ANALYZEd, as autovacuum would have done in a gateway's first
 //      minute, so the window measures the plans a running gateway uses, not a new database's).
 //      Bounded in time; talks to 127.0.0.1 only.
-const { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
+const { mkdtempSync, rmSync, rmdirSync, mkdirSync, writeFileSync, readFileSync } = require('node:fs');
 const { tmpdir, cpus, totalmem } = require('node:os');
 const path = require('node:path');
 const fed = require('../lib/federation');
@@ -40,6 +44,18 @@ const { metric } = require('./measure');
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE || 28000);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? (QUICK ? 1 : 3));
+const REPLICA_CPU = process.env.BENCH_REPLICA_CPU ? Number(process.env.BENCH_REPLICA_CPU) : undefined;
+const CGROUP_CPU = '/sys/fs/cgroup/cpu';
+
+/** Puts process `pid` in a cgroup of its own limited to `cores` of CPU (cgroup v1 cpu quota); returns its path. */
+function capCpu(pid, cores) {
+  const dir = path.join(CGROUP_CPU, `tongban-bench-${pid}`);
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
+  writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(cores * 100_000)));
+  writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+  return dir;
+}
 
 /** Sends a profiling command to a gateway started with profile-preload.js and waits for its answer. */
 function profileCommand(gw, message, expect) {
@@ -170,6 +186,7 @@ async function run(label, database, bjReplicas = 1) {
   const bjs = [];
   let hb;
   const databases = [];
+  const cgroups = [];
   let robot;
   try {
     const tls = fed.localPki(path.join(dir, 'tls'), ['110000', '130000'], fed.newPkiSecrets());
@@ -202,6 +219,7 @@ async function run(label, database, bjReplicas = 1) {
     const replicaEnv = bjReplicas > 1 ? { TONGBAN_TRUST_REFRESH_S: '1' } : {};
     bjs.push(await start('110000', bjSecrets, replicaEnv));
     for (let i = 1; i < bjReplicas; i++) bjs.push(await start('110000', bjSecrets, replicaEnv));
+    if (REPLICA_CPU && database === 'postgres') for (const b of bjs) cgroups.push(capCpu(b.proc.pid, REPLICA_CPU));
     hb = await start('130000', fed.newSecrets());
     const bj = bjs[0];
     await fed.connectAll([bj, hb]);
@@ -336,6 +354,7 @@ async function run(label, database, bjReplicas = 1) {
   } finally {
     if (robot) await robot.stop();
     await Promise.all([...bjs, hb].filter(Boolean).map((g) => g.stop()));
+    for (const d of cgroups) rmdirSync(d);
     rmSync(dir, { recursive: true, force: true });
     if (databases.length)
       await withPg(PG_URL, async (c) => {
@@ -361,6 +380,7 @@ async function main() {
     results.push(sqlite);
   }
   if (process.env.BENCH_SKIP_PG !== '1') {
+    if (REPLICA_CPU) console.log(`PostgreSQL runs: each 北京 process capped at ${REPLICA_CPU} of a core (BENCH_REPLICA_CPU)`);
     const one = await run('PostgreSQL', 'postgres');
     results.push(one);
     if (process.env.BENCH_REPLICAS !== '0') {
@@ -389,7 +409,9 @@ async function main() {
         two.casesPerSec / pg.casesPerSec,
       ),
     );
-  targets.report('bench:cases', checks, { note: `${CONCURRENCY} openers, ${DURATION_S} s, warm-up ${WARMUP_S} s${QUICK ? ', BENCH_QUICK' : ''}` });
+  targets.report('bench:cases', checks, {
+    note: `${CONCURRENCY} openers, ${DURATION_S} s, warm-up ${WARMUP_S} s${REPLICA_CPU ? `, each 北京 process capped at ${REPLICA_CPU} core (BENCH_REPLICA_CPU)` : ''}${QUICK ? ', BENCH_QUICK' : ''}`,
+  });
   mkdirSync('.bench', { recursive: true });
   writeFileSync(path.join('.bench', `cases-${machine.date.replace(/[:.]/g, '-')}.json`), JSON.stringify({ machine, results }, null, 2));
 }
