@@ -137,7 +137,7 @@ function leasedWorkers(): string[] {
   const walk = (dir: string): string[] =>
     readdirSync(dir).flatMap((n) => {
       const p = path.join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : /(?<!spec)\.ts$/.test(p) && !/\.(integration-)?spec\.ts$/.test(p) ? [p] : [];
+      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') && !/\.(integration-|e2e-)?spec\.ts$/.test(p) ? [p] : [];
     });
   return walk(root).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/class (\w+) extends LeasedWorker</g)].map((m) => m[1]));
 }

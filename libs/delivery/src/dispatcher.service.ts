@@ -10,7 +10,7 @@ import { classifyDeliveryFailure, ReceiptInvalidError } from './delivery-failure
 import { DeadReason, OutboxMessageEntity } from './outbox-message.entity';
 import { receiptDigestMatches } from './receipt-claims';
 import { DeliveryHolds } from './delivery-holds';
-import { claimLeases, LeaseClaim } from '@tongban/persistence';
+import { claimLeases, ClaimRequest, LeaseClaim, leaseFor } from '@tongban/persistence';
 import { DeliveredUpdates } from './delivered-updates';
 
 const CLAIM_BATCH = 64;
@@ -30,7 +30,7 @@ const KEY_REFUSALS = new Set(['UNKNOWN_KEY', 'KEY_RETIRED', 'KEY_REVOKED']);
  * row for every pending row (0.8 s a claim over 3,000 pending, 37 s over 20,000; 2026-12-04).
  * `held`: peers held after a restore until their resync is done (six-digit codes, checked by DeliveryHolds).
  */
-export function outboxClaim(c: { postgres: boolean; held: readonly string[]; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
+export function outboxClaim(c: ClaimRequest & { held: readonly string[] }): LeaseClaim {
   const notHeld = c.held.length ? `AND o.peer NOT IN (${c.held.map((code) => `'${code}'`).join(', ')})` : '';
   return {
     key: 'id',
@@ -42,9 +42,7 @@ export function outboxClaim(c: { postgres: boolean; held: readonly string[]; lim
           ORDER BY o.next_attempt_at, o.created_at
           LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
     params: { now: c.now },
-    owner: c.owner,
-    now: c.now,
-    until: c.now + c.leaseMs,
+    ...leaseFor(c),
   };
 }
 

@@ -11,7 +11,7 @@ import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialStore } from './material-store.service';
 import { MaterialTransferEntity } from './material-transfer.entity';
 import { MATERIALS_OPTIONS, MaterialsOptions, STREAM_CHUNK_BYTES } from './materials.options';
-import { claimLeases, LeaseClaim } from '@tongban/persistence';
+import { claimLeases, ClaimRequest, LeaseClaim, leaseFor } from '@tongban/persistence';
 
 const CLAIM_BATCH = 16;
 /** Files are large: few in flight at once, whatever the delivery concurrency. */
@@ -26,7 +26,7 @@ const MAX_IN_FLIGHT = 4;
  * index can serve); as NOT EXISTS, PostgreSQL planned it as a scan of the whole pending outbox per
  * transfer (see outboxClaim).
  */
-export function materialClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
+export function materialClaim(c: ClaimRequest): LeaseClaim {
   return {
     key: '(material_id, peer)',
     candidates: `SELECT t.material_id, t.peer FROM material_transfers t
@@ -39,9 +39,7 @@ export function materialClaim(c: { postgres: boolean; limit: number; now: number
           ORDER BY t.next_attempt_at, t.created_at
           LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE OF t SKIP LOCKED' : ''}`,
     params: { now: c.now, opened: CaseMessage.Opened },
-    owner: c.owner,
-    now: c.now,
-    until: c.now + c.leaseMs,
+    ...leaseFor(c),
   };
 }
 

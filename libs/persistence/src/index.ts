@@ -9,7 +9,7 @@ export { lockForTransaction } from './advisory-lock';
 export { SqliteWriterMisuse, DEFAULT_SQLITE_WRITE_WAIT_MS, diagnoseSelfWaits } from './sqlite-writer';
 export { isConnectionLost, asDatabaseFault, databaseFaultCounts, DatabaseFaultKind, readAfterCommit } from './database-faults';
 export { databaseStatementCount } from './statement-count';
-export { claimLeases, leaseClaimStatement, LeaseClaim } from './lease-claim';
+export { claimLeases, ClaimRequest, leaseClaimStatement, leaseFor, LeaseClaim } from './lease-claim';
 export { WakeSignals } from './wake-signals';
 export { COUNTS_NO_WRITES, WRITES_ONE_TRANSACTION, ConfirmedWrites, countingWrites, countingWritesNow, databaseFaultAfterWrites } from './confirmed-writes';
 export { hydrate, nullColumns, selectColumns } from './hydrate';

@@ -24,6 +24,21 @@ export interface LeaseClaim {
   until: number;
 }
 
+/** What a worker's claim builder is given: the driver, how many to claim, and the lease to write. */
+export interface ClaimRequest {
+  postgres: boolean;
+  limit: number;
+  /** Epoch ms. */
+  now: number;
+  owner: string;
+  leaseMs: number;
+}
+
+/** The lease part of a LeaseClaim for `r`: to `r.owner`, from now for `r.leaseMs`. */
+export function leaseFor(r: ClaimRequest): Pick<LeaseClaim, 'owner' | 'now' | 'until'> {
+  return { owner: r.owner, now: r.now, until: r.now + r.leaseMs };
+}
+
 /**
  * The one statement `claimLeases` runs for `c` on `ds`'s driver: its text and bound values
  * (exported so a test can EXPLAIN exactly what a worker runs).

@@ -10,7 +10,7 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
 import { signWebhook } from './webhook-signature';
 import { WEBHOOKS_OPTIONS, WebhooksOptions } from './webhooks.options';
-import { claimLeases, LeaseClaim } from '@tongban/persistence';
+import { claimLeases, ClaimRequest, LeaseClaim, leaseFor } from '@tongban/persistence';
 
 const CLAIM_BATCH = 64;
 
@@ -20,7 +20,7 @@ const CLAIM_BATCH = 64;
  * that finds PENDING rows), so the walk stops at `limit` whatever PostgreSQL's statistics say (with
  * `(status, next_attempt_at)` it sorted every pending row).
  */
-export function webhookClaim(c: { postgres: boolean; limit: number; now: number; owner: string; leaseMs: number }): LeaseClaim {
+export function webhookClaim(c: ClaimRequest): LeaseClaim {
   return {
     key: 'id',
     candidates: `SELECT d.id FROM webhook_deliveries d
@@ -29,9 +29,7 @@ export function webhookClaim(c: { postgres: boolean; limit: number; now: number;
           ORDER BY d.next_attempt_at, d.created_at
           LIMIT ${Number(c.limit)}${c.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`,
     params: { now: c.now },
-    owner: c.owner,
-    now: c.now,
-    until: c.now + c.leaseMs,
+    ...leaseFor(c),
   };
 }
 
