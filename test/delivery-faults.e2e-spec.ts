@@ -121,7 +121,7 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
   });
 
   it('never sends the same message twice', async () => {
-    const env = { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DELIVERY_POLL_MS: '20', TONGBAN_TRUST_REFRESH_S: '1' };
+    const env = { ...FAST, TONGBAN_DATABASE_SCHEMA: schema, TONGBAN_DELIVERY_POLL_MS: '20' };
     const a = await gatewayOptions(BJ, { databaseUrl: url, env });
     const b = await gatewayOptions(BJ, { databaseUrl: url, env, secrets: a.secrets });
     const h = await gatewayOptions(HB, { env: FAST });
@@ -129,7 +129,7 @@ pg('two replicas of one province on PostgreSQL share one outbox', () => {
     replicas = [await startGateway(a), await startGateway(b)];
     hebei = await startGateway(h);
     await connectAll([replicas[0], hebei]);
-    // Replica B learns the peer through its periodic trust refresh (both share the database).
+    // Replica B learns the peer when A's change commits (the admin tables' trigger; both share the database).
     await waitFor(
       'replica B trusts 河北',
       () => call(replicas[1], 'GET', `/admin/peers/${HB}`, undefined, replicas[1].adminToken),

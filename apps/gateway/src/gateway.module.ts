@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { DataSource, RetentionWorker } from '@tongban/persistence';
 import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
@@ -15,14 +15,13 @@ import { CasesController } from './http/cases.controller';
 import { KeyAdmin } from '@tongban/key-admin';
 import { KeyStore, SecretSealer } from '@tongban/keys';
 import { TransportSecurity } from '@tongban/tls';
-import { AccessGuard, ClientRegistry, RouteDeclarations } from '@tongban/access';
+import { AccessGuard, RouteDeclarations } from '@tongban/access';
 import { MaterialsController } from './http/materials.controller';
 import { WebhooksController } from './http/webhooks.controller';
-import { TrustStore } from '@tongban/trust';
 import { AttestationService, AttestationStatusCheck, IssuerService, StatusListServer, VERIFICATION_OPTIONS, VerificationOptions, VerificationService } from '@tongban/verification';
 import { FederationGrpcController } from './grpc/federation.grpc-controller';
 import { RpcErrorFilter } from './grpc/rpc-error.filter';
-import { GATEWAY_CONFIG, configProviders, initialisedStores } from './gateway.providers';
+import { configProviders, initialisedStores } from './gateway.providers';
 import { AdminController } from './http/admin.controller';
 import { LicenceStatusController } from './http/licence-status.controller';
 import { ConsoleReadsController } from './http/console-reads.controller';
@@ -34,22 +33,16 @@ import { HealthController } from './http/health.controller';
 import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 import { ReplicaWakeUps } from './replica-wake-ups';
+import { AdminStateReload } from './admin-state-reload';
 import { consoleParts } from './http/console/console.parts';
 import { LicenceSubscriptions, NoticeReceiver, NoticeSender, NoticeSubscriptions, noticeSubscriptionsRetention } from '@tongban/notices';
 import { NoticesController } from './http/notices.controller';
 import { NoticesAdminController } from './http/notices-admin.controller';
 
-/** Keeps replicas' trust snapshots fresh and closes the database last. */
+/** Watches the TLS files (audited) and closes the database last. */
+@Injectable()
 class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
-  private readonly logger = new Logger('Gateway');
-  private timer: NodeJS.Timeout | undefined;
-
   constructor(
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    private readonly trust: TrustStore,
-    private readonly catalogue: CatalogueStore,
-    private readonly keys: KeyStore,
-    private readonly clients: ClientRegistry,
     private readonly ds: DataSource,
     private readonly transport: TransportSecurity,
     private readonly audit: AuditLog,
@@ -71,18 +64,10 @@ class Lifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown 
       ),
     );
     this.transport.watch();
-    if (this.config.trustRefreshSeconds > 0) {
-      // Replicas sharing a database pick up each other's admin changes.
-      const refresh = () =>
-        Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]).catch((e: unknown) => this.logger.warn(`refresh failed: ${errorMessage(e)}`));
-      this.timer = setInterval(refresh, this.config.trustRefreshSeconds * 1000);
-      this.timer.unref();
-    }
   }
 
   onModuleDestroy(): void {
     this.transport.stop();
-    if (this.timer) clearInterval(this.timer);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -179,6 +164,7 @@ export class GatewayModule {
         ...DIRECTORY_PROVIDERS,
         RouteDeclarations,
         Lifecycle,
+        AdminStateReload,
         ReplicaWakeUps,
         Metrics,
         ShutdownState,

@@ -4,12 +4,15 @@ import { Dispatcher } from '@tongban/delivery';
 import { MaterialPusher } from '@tongban/materials';
 import { WakeSignals } from '@tongban/persistence';
 import { WebhookDispatcher } from '@tongban/webhooks';
+import { AdminStateReload } from './admin-state-reload';
 import { GATEWAY_CONFIG } from './gateway.providers';
 
 /**
  * Replicas on one PostgreSQL database wake each other's workers (docs/operations.md §1): work this
  * replica queued but cannot take at once (every slot busy, or shutting down) is announced with a
- * NOTIFY, and a NOTIFY from another replica runs a round here. Nothing on SQLite.
+ * NOTIFY, and a NOTIFY from another replica runs a round here. A committed change to an admin
+ * table (topic `admin`, sent by the database's own trigger, so whichever process wrote it)
+ * reloads this process's trust store, keys, catalogue and API clients. Nothing on SQLite.
  */
 @Injectable()
 export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
@@ -20,6 +23,7 @@ export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
     private readonly dispatcher: Dispatcher,
     private readonly pusher: MaterialPusher,
     private readonly webhooks: WebhookDispatcher,
+    private readonly adminState: AdminStateReload,
   ) {
     this.signals = new WakeSignals(config.database);
   }
@@ -34,6 +38,7 @@ export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
       this.signals.on(topic, () => worker.wake());
       worker.whenFull(() => this.signals.publish(topic));
     }
+    this.signals.on('admin', () => void this.adminState.request());
     await this.signals.start();
   }
 

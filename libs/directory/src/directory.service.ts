@@ -179,7 +179,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
       return refusal ? this.refused(refusal, `${(refusal as DirectoryRefusal).reason}|${fingerprint}`) : this.succeeded({ outcome: 'unchanged', serial: verified.document.serial });
     }
     this.use({ document: verified.document, jws: verified.jws, appliedAt: now });
-    // The change is committed; replicas also reload it within TONGBAN_TRUST_REFRESH_S.
+    // The change is committed; other replicas reload it at the commit (PostgreSQL: the admin tables' trigger, AdminStateReload).
     await this.trust.refresh().catch((e: Error) => this.logger.warn(`trust store reload after directory serial ${verified.document.serial} failed: ${e.message}`));
     this.logApplied(verified.document, changes);
     await this.record({

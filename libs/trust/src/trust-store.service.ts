@@ -67,8 +67,8 @@ export class TrustStore {
   private readonly logger = new Logger('TrustStore');
   private peers = new Map<string, TrustedPeer>();
   /**
-   * The key objects of the last snapshot by algorithm and stored JWK text: a refresh (every
-   * TONGBAN_TRUST_REFRESH_S) hands the same object on for an unchanged key, so what a key object
+   * The key objects of the last snapshot by algorithm and stored JWK text: a refresh (on another
+   * replica's change, and every TONGBAN_TRUST_REFRESH_S) hands the same object on for an unchanged key, so what a key object
    * caches (an SM2 key's comb table, ≈ 1 ms to build on its first verification) survives it.
    */
   private imported = new Map<string, KeyObject>();

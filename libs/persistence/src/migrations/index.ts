@@ -27,6 +27,7 @@ import { ConsoleSessions1765830000000 } from './1765830000000-console-sessions';
 import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
 import { LibraryFeedSynced1796200000000 } from './1796200000000-library-feed-synced';
 import { ClaimIndexes1796300000000 } from './1796300000000-claim-indexes';
+import { AdminChangeNotify1796400000000 } from './1796400000000-admin-change-notify';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -59,4 +60,5 @@ export const MIGRATIONS = [
   SealedKekId1765850000000,
   LibraryFeedSynced1796200000000,
   ClaimIndexes1796300000000,
+  AdminChangeNotify1796400000000,
 ];

@@ -1,0 +1,67 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ClientRegistry } from '@tongban/access';
+import { CatalogueStore } from '@tongban/catalogue';
+import { errorMessage } from '@tongban/common';
+import { GatewayConfig } from '@tongban/config';
+import { KeyStore } from '@tongban/keys';
+import { TrustStore } from '@tongban/trust';
+import { GATEWAY_CONFIG } from './gateway.providers';
+
+/**
+ * Reloads what this process keeps in memory of the admin tables (trust store, catalogue and
+ * calendar, signing keys, API clients), so that a change made by another replica or by the CLI
+ * takes effect here: at once on PostgreSQL, where a trigger on those tables notifies every replica
+ * when the change commits (migration AdminChangeNotify1796400000000, heard by ReplicaWakeUps), and
+ * every `TONGBAN_TRUST_REFRESH_S` seconds as the fallback (SQLite, a lost notification).
+ * One reload at a time; a request during one runs one more after it, since the running one may
+ * have read before the change committed.
+ */
+@Injectable()
+export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('AdminStateReload');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly trust: TrustStore,
+    private readonly catalogue: CatalogueStore,
+    private readonly keys: KeyStore,
+    private readonly clients: ClientRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    if (this.config.trustRefreshSeconds <= 0) return;
+    this.timer = setInterval(() => this.request(), this.config.trustRefreshSeconds * 1000);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Reloads now, or once more after the reload under way; resolves when that reload is done. */
+  request(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.reload().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.request();
+      }
+    });
+    return this.running;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      await Promise.all([this.trust.refresh(), this.catalogue.refresh(), this.keys.refresh(), this.clients.refresh()]);
+    } catch (e) {
+      this.logger.warn(`reload failed: ${errorMessage(e)}`);
+    }
+  }
+}
