@@ -125,7 +125,7 @@ pg('admin changes notify every replica at their commit (PostgreSQL)', () => {
       [other, elsewhere],
     ] as const) {
       const s = new WakeSignals(t);
-      s.on('admin', c.hit);
+      s.on('admin', () => c.hit());
       signals.push(s);
       await s.start();
     }
