@@ -71,18 +71,15 @@ export class OutboxAdmin {
     };
   }
 
-  /** Counts per status, and per peer for undelivered messages. */
+  /**
+   * Undelivered messages (PENDING, DEAD) per status and peer: read at every /metrics scrape. One
+   * branch per status, each an equality the status's own partial index serves (the claims' due-order
+   * index, the dead letters' index), so the cost follows the undelivered rows, not the delivered
+   * history (`status <> 'DELIVERED'` read the whole table).
+   */
   async depth(): Promise<{ status: string; peer: string; count: number; oldest: string }[]> {
-    const rows = await this.repo
-      .createQueryBuilder('o')
-      .select('o.status', 'status')
-      .addSelect('o.peer', 'peer')
-      .addSelect('COUNT(*)', 'count')
-      .addSelect('MIN(o.created_at)', 'oldest')
-      .where("o.status <> 'DELIVERED'")
-      .groupBy('o.status')
-      .addGroupBy('o.peer')
-      .getRawMany<{ status: string; peer: string; count: string; oldest: string }>();
+    const branch = (status: OutboxStatus) => `SELECT status, peer, COUNT(*) AS count, MIN(created_at) AS oldest FROM outbox_messages WHERE status = '${status}' GROUP BY status, peer`;
+    const rows = await this.repo.query<{ status: string; peer: string; count: string | number; oldest: string | number }[]>(`${branch('PENDING')} UNION ALL ${branch('DEAD')}`);
     return rows.map((r) => ({ status: r.status, peer: r.peer, count: Number(r.count), oldest: new Date(Number(r.oldest)).toISOString() }));
   }
 

@@ -42,7 +42,10 @@ async function migrationRows(ds: DataSource): Promise<{ name: string }[]> {
 async function indexColumns(ds: DataSource, target: DatabaseTarget, table: string): Promise<string[][]> {
   const rows: { name: string; col: string; n: number | string; pred?: string | null }[] =
     target.kind === 'sqlite'
-      ? await ds.query(`SELECT il.name AS name, ii.name AS col, ii.seqno AS n FROM pragma_index_list(?) il, pragma_index_info(il.name) ii`, [table])
+      ? await ds.query(
+          `SELECT il.name AS name, ii.name AS col, ii.seqno AS n, m.sql AS pred FROM pragma_index_list(?) il, pragma_index_info(il.name) ii LEFT JOIN sqlite_master m ON m.type = 'index' AND m.name = il.name`,
+          [table],
+        )
       : await ds.query(
           `SELECT i.relname AS name, a.attname AS col, k.n AS n, pg_get_expr(x.indpred, x.indrelid) AS pred FROM pg_index x
              JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
@@ -56,7 +59,8 @@ async function indexColumns(ds: DataSource, target: DatabaseTarget, table: strin
   for (const r of rows) {
     byIndex.set(r.name, [...(byIndex.get(r.name) ?? []), { col: r.col, n: Number(r.n) }]);
     // A partial index on `column = constant` serves that equality as a leading column would.
-    const eq = r.pred ? /^\(\((\w+)\)::text = '[^']*'::text\)$/.exec(r.pred) : null;
+    // PostgreSQL's predicate, or SQLite's CREATE INDEX text ending in its WHERE clause.
+    const eq = r.pred ? (/^\(\((\w+)\)::text = '[^']*'::text\)$/.exec(r.pred) ?? /\bWHERE\s+"?(\w+)"?\s*=\s*'[^']*'\s*$/i.exec(r.pred)) : null;
     if (eq) equalityPredicate.set(r.name, eq[1]);
   }
   return [...byIndex.entries()].map(([name, cols]) => [...(equalityPredicate.has(name) ? [equalityPredicate.get(name) as string] : []), ...cols.sort((a, b) => a.n - b.n).map((c) => c.col)]);
@@ -86,6 +90,9 @@ const GROWING_LOOKUPS: [table: string, columns: string[], what: string][] = [
   ['webhook_deliveries', ['status', 'next_attempt_at'], 'webhook claim'],
   ['webhook_deliveries', ['status', 'created_at'], 'webhook retention'],
   ['material_transfers', ['status', 'next_attempt_at'], 'material push claim'],
+  ['outbox_messages', ['status', 'created_at'], 'dead letters, oldest first (admin list; depth gauge at every scrape)'],
+  ['webhook_deliveries', ['status', 'created_at'], 'dead webhook deliveries, oldest first (admin list)'],
+  ['material_transfers', ['status', 'created_at'], 'dead material transfers, oldest first (admin list)'],
   ['inbox_messages', ['sender', 'message_id'], 'inbox de-duplication'],
   ['inbox_messages', ['sender', 'stream', 'seq'], 'inbox order per stream'],
 ];

@@ -7,3 +7,4 @@ export * from './test-pki';
 export * from './sm2-fixed-nonce';
 export * from './licence-library';
 export * from './trusted-peer';
+export * from './plans';

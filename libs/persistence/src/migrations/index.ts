@@ -28,6 +28,7 @@ import { SealedKekId1765850000000 } from './1765850000000-sealed-kek-id';
 import { LibraryFeedSynced1796200000000 } from './1796200000000-library-feed-synced';
 import { ClaimIndexes1796300000000 } from './1796300000000-claim-indexes';
 import { AdminChangeNotify1796400000000 } from './1796400000000-admin-change-notify';
+import { DeadLetterIndexes1796500000000 } from './1796500000000-dead-letter-indexes';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -61,4 +62,5 @@ export const MIGRATIONS = [
   LibraryFeedSynced1796200000000,
   ClaimIndexes1796300000000,
   AdminChangeNotify1796400000000,
+  DeadLetterIndexes1796500000000,
 ];
