@@ -169,6 +169,33 @@ describe('OpenAPI', () => {
     expect(registered.body).toMatchObject({ url: hook.url, events: hook.events });
     expect((await call(gws[BJ], 'DELETE', `/v1/webhooks/${registered.body.id}`)).status).toBe(204);
   });
+
+  it('a case closure counts tongban_cases_closed_total at the owner when it commits, and at each participant when its CaseClosed commits there', async () => {
+    const open = firstExample(doc, '/v1/cases') as { itemCode: string };
+    const opened = await post<CaseBody>(gws[BJ], '/v1/cases', open);
+    expect(opened.status).toBe(201);
+    const others = Object.values(opened.body.participants).filter((p) => p !== BJ && gws[p]);
+    expect(others.length).toBeGreaterThan(0);
+    const closed = async (code: string) => metric(await scrape(gws[code]), 'tongban_cases_closed_total', { state: 'CANCELLED' });
+    const before = Object.fromEntries(await Promise.all([BJ, ...others].map(async (c) => [c, await closed(c)] as const)));
+    // Every final state is shown from the start, at 0 if nothing closed.
+    expect(metric(await scrape(gws[BJ]), 'tongban_cases_closed_total', { state: 'REFUSED' })).toBeGreaterThanOrEqual(0);
+    for (const c of others)
+      await waitFor(
+        `${c} holds the case`,
+        () => call<CaseBody>(gws[c], 'GET', `/v1/cases/${opened.body.collaborationId}`),
+        (r) => r.status === 200,
+      );
+    const cancelled = await post<CaseBody>(gws[BJ], `/v1/cases/${opened.body.caseId}/cancel`, { reason: '申请人撤回' });
+    expect([cancelled.status, cancelled.body.state]).toEqual([200, 'CANCELLED']);
+    expect(await closed(BJ)).toBe(before[BJ] + 1);
+    for (const c of others)
+      await waitFor(
+        `${c} counts the closure`,
+        () => closed(c),
+        (n) => n === before[c] + 1,
+      );
+  });
 });
 
 describe('metrics and correlation ids', () => {

@@ -204,8 +204,10 @@ export class GatewayModule {
         },
         {
           provide: OPERATIONAL_GAUGES,
-          inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore, AuditLog],
-          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore, audit: AuditLog) => {
+          inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore, AuditLog, CaseTransactions],
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore, audit: AuditLog, cases: CaseTransactions) => {
+            // Closures counted as they commit (events are published after the commit): CASE_COMPLETED → COMPLETED.
+            cases.events.on('event', (e: { type: string }) => e.type.startsWith('CASE_') && metrics.caseClosed(e.type.slice('CASE_'.length)));
             const names = [...registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP }), ...registerAuditGauges(metrics, audit)];
             metrics.gaugeOnScrape('tongban_tls_certificate_expiry_seconds', "Time until this gateway's TLS certificate expires (absent without TLS)", [], async () => {
               const left = transport.secondsToExpiry();

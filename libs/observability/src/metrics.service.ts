@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DomainException } from '@tongban/common';
 import { databaseFaultCounts, databaseStatementCount } from '@tongban/persistence';
 
+/** A case's final states (the label values of tongban_cases_closed_total). */
+const CLOSED_CASE_STATES = ['COMPLETED', 'REFUSED', 'CANCELLED'] as const;
+
 /** Interval of the event-loop delay sampler behind `nodejs_eventloop_lag_*` (docs/operations.md §12). */
 const EVENT_LOOP_SAMPLE_MS = 1000;
 
@@ -93,6 +96,12 @@ export class Metrics {
     labelNames: ['queue', 'reason'] as const,
     registers: [this.registry],
   });
+  private readonly casesClosed = new Counter({
+    name: 'tongban_cases_closed_total',
+    help: 'Cases closed here (owned, or taken part in and closed by their owner), by final state, counted as each closure commits',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
   private readonly retentionDeletedRows = new Counter({
     name: 'tongban_retention_deleted_rows_total',
     help: 'Rows deleted by the retention job, by table',
@@ -125,6 +134,8 @@ export class Metrics {
     // The event-loop delay histogram samples once a second: prom-client's default (every 10 ms) is
     // a timer that wakes an idle gateway 100 times a second, most of its idle CPU.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    // Shown from the start (at 0), so a rate over the first closure is not lost.
+    for (const state of CLOSED_CASE_STATES) this.casesClosed.inc({ state }, 0);
   }
 
   /** Runs one call to `peer`, timing it and counting its outcome: `ok` or the DomainException code. */
@@ -174,6 +185,11 @@ export class Metrics {
   /** Counts one message parked as DEAD (`reason`: AGE or a failure code from a closed list). */
   deadLetter(queue: string, reason: string): void {
     this.deadLetters.inc({ queue, reason });
+  }
+
+  /** Counts a case closure that committed here, by final state; any other state is not a closure and is ignored. */
+  caseClosed(state: string): void {
+    if ((CLOSED_CASE_STATES as readonly string[]).includes(state)) this.casesClosed.inc({ state });
   }
 
   /** Counts rows the retention job deleted from `table`. */

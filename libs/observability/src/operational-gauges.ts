@@ -43,9 +43,9 @@ export function registerOperationalGauges(metrics: Metrics, src: OperationalSour
   metrics.gaugeOnScrape('tongban_outbox_oldest_age_seconds', 'Age of the oldest undelivered outbox message, per peer and status', ['peer', 'status'], async () =>
     (await depth()).map((d): GaugeSample => ({ labels: { peer: d.peer, status: d.status }, value: Math.max(0, (now() - Date.parse(d.oldest)) / 1000) })),
   );
-  metrics.gaugeOnScrape('tongban_cases', 'Cases held by this gateway (owned or taken part in), by state', ['state'], async () =>
-    Object.entries((await cases()).byState).map(([state, value]): GaugeSample => ({ labels: { state }, value })),
-  );
+  metrics.gaugeOnScrape('tongban_cases', 'Open cases held by this gateway (owned or taken part in); closures are tongban_cases_closed_total', ['state'], async () => [
+    { labels: { state: 'OPEN' }, value: (await cases()).open },
+  ]);
   metrics.gaugeOnScrape('tongban_cases_overdue', 'OPEN cases with an open step past its due time', [], async () => [{ value: (await cases()).overdue }]);
   metrics.gaugeOnScrape('tongban_signing_key_age_seconds', 'Time since the active signing key was activated', [], async () => {
     const kid = src.keys.activeKid();
