@@ -5,7 +5,7 @@ import { AUDIT_LOG_OPTIONS, AuditLog, AuditLogOptions } from '@tongban/audit';
 import { GatewayConfig } from '@tongban/config';
 import { EnvelopeService, FederationInbox, PeerClient, ReplayStore, SignedTokenVerifier } from '@tongban/federation';
 import { LicenceImporter, LicenceStatusAdmin, LicenceStatusService, STATUS_LIST_OPTIONS, StatusListIndex, StatusListOptions, StatusListPublisher } from '@tongban/licences';
-import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, OPEN_STEP, TaskService } from '@tongban/cases';
+import { CaseFiles, CaseInboxHandlers, CaseNotes, CaseOwner, CaseQuery, CaseTransactions, TaskService } from '@tongban/cases';
 import { CatalogueStore } from '@tongban/catalogue';
 import { DeliveryHolds, Dispatcher, Inbox, Outbox, OutboxAdmin, RestoreResync, ResyncResponder, inboxRetention, outboxRetention } from '@tongban/delivery';
 import { MaterialPusher, MaterialReceiver, MaterialService, MaterialStore, MaterialTransferAdmin, materialRetention } from '@tongban/materials';
@@ -30,10 +30,11 @@ import { InputGuard } from './http/input.guard';
 import { PublicController } from './http/public.controller';
 import { Clock, errorMessage } from '@tongban/common';
 import { HealthController } from './http/health.controller';
-import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState, registerAuditGauges, registerOperationalGauges } from '@tongban/observability';
+import { Metrics, OPERATIONAL_GAUGES, Readiness, ShutdownState } from '@tongban/observability';
 import { VerificationController } from './http/verification.controller';
 import { ReplicaWakeUps } from './replica-wake-ups';
 import { AdminStateReload } from './admin-state-reload';
+import { registerGatewayGauges } from './gateway-gauges';
 import { consoleParts } from './http/console/console.parts';
 import { LicenceSubscriptions, NoticeReceiver, NoticeSender, NoticeSubscriptions, noticeSubscriptionsRetention } from '@tongban/notices';
 import { NoticesController } from './http/notices.controller';
@@ -205,20 +206,8 @@ export class GatewayModule {
         {
           provide: OPERATIONAL_GAUGES,
           inject: [Metrics, OutboxAdmin, KeyStore, DataSource, CatalogueStore, AuditLog, CaseTransactions],
-          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore, audit: AuditLog, cases: CaseTransactions) => {
-            // Closures counted as they commit (events are published after the commit): CASE_COMPLETED → COMPLETED.
-            cases.events.on('event', (e: { type: string }) => e.type.startsWith('CASE_') && metrics.caseClosed(e.type.slice('CASE_'.length)));
-            const names = [...registerOperationalGauges(metrics, { outbox, keys, ds, openStepStatuses: OPEN_STEP }), ...registerAuditGauges(metrics, audit)];
-            metrics.gaugeOnScrape('tongban_tls_certificate_expiry_seconds', "Time until this gateway's TLS certificate expires (absent without TLS)", [], async () => {
-              const left = transport.secondsToExpiry();
-              return left === null ? [] : [{ value: left }];
-            });
-            metrics.gaugeOnScrape('tongban_calendar_covered_until_seconds', 'End of the last year whose public holidays the working-day calendar knows (Unix seconds)', [], async () => {
-              const until = catalogue.calendar().coveredUntil();
-              return until ? [{ value: until.getTime() / 1000 }] : [];
-            });
-            return [...names, 'tongban_tls_certificate_expiry_seconds', 'tongban_calendar_covered_until_seconds'];
-          },
+          useFactory: (metrics: Metrics, outbox: OutboxAdmin, keys: KeyStore, ds: DataSource, catalogue: CatalogueStore, audit: AuditLog, cases: CaseTransactions) =>
+            registerGatewayGauges(metrics, { outbox, keys, ds, catalogue, audit, cases, transport }),
         },
         // Every HTTP route is gated by its own access declaration (libs/access); see RouteDeclarations.
         { provide: APP_GUARD, useClass: AccessGuard },
