@@ -175,8 +175,9 @@ async function main() {
   const first = CODES.map((c) => replicas[c][0]);
   await fed.connectAll(first);
   console.log('  ok  every province trusts the others (peer endpoints gateway-<code>:9090, mutual TLS on the compose network)');
-  // Set through replica 1; replica 2 reloads the trust store from the shared schema every
-  // TONGBAN_TRUST_REFRESH_S (10 s, docs/operations.md §1): a peer's call may reach either replica.
+  // Set through replica 1; replica 2 reloads the trust store from the shared schema when the change
+  // commits (the admin tables' trigger and its wake-up listener, docs/operations.md §1): a peer's
+  // call may reach either replica.
   const tTrust = Date.now();
   for (const c of CODES) {
     const r2 = replicas[c][1];
@@ -186,7 +187,7 @@ async function main() {
       return r.status === 200 && others.every((x) => r.body.peers?.some((p) => p.code === x && p.keys?.length));
     });
   }
-  console.log(`  ok  every replica 2 holds the peers and keys set through replica 1 (${(ms(tTrust) / 1000).toFixed(1)} s, TONGBAN_TRUST_REFRESH_S)`);
+  console.log(`  ok  every replica 2 holds the peers and keys set through replica 1 (${(ms(tTrust) / 1000).toFixed(1)} s after the last was set)`);
 
   console.log('verification walkthrough (replica 1 of each province)');
   await verificationWalkthrough(Object.fromEntries(first.map((g) => [g.code, g])));

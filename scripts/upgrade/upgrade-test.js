@@ -123,9 +123,10 @@ async function main() {
     const bj = { code: BJ, baseUrl: `http://127.0.0.1:${ports.http}`, grpcEndpoint: `127.0.0.1:${ports.grpc}`, apiToken: secrets.apiToken, adminToken: secrets.adminToken };
     await current.trustPeer(gd, bj);
     await current.trustPeer(bj, gd);
-    // 广东 was added through the balancer, so on ONE replica; the other loads it at its next trust
-    // refresh (TONGBAN_TRUST_REFRESH_S, 10 s). Traffic starts once both replicas trust it, as an
-    // operator waits before sending a new peer's traffic (operations.md §5.1).
+    // 广东 was added through the balancer, so on ONE replica; the other loads it when the change
+    // commits (this release and its schema: the admin tables' trigger) or at its next periodic reload
+    // (an older release: TONGBAN_TRUST_REFRESH_S, 10 s). Traffic starts once both replicas trust it,
+    // as an operator waits before sending a new peer's traffic (operations.md §5.1).
     for (const r of replicas) await replicaTrusts(r, GD, secrets.adminToken);
     const items = await bot.catalogueItems(gd);
 
