@@ -41,7 +41,11 @@ export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Reloads now, or once more after the reload under way; resolves when that reload is done. */
+  /**
+   * Reloads now, or, during a reload, once more after it. Resolves when the reload under way (or
+   * the one it started) is done, not the follow-up: a caller that must see its own change reloads
+   * its store itself, as every admin write here already does.
+   */
   request(): Promise<void> {
     if (this.running) {
       this.again = true;
