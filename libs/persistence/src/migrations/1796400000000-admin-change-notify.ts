@@ -3,7 +3,7 @@ import { isPostgres } from './dialect';
 
 /**
  * The tables whose rows each replica keeps in memory and reloads (trust store, signing keys,
- * catalogue and calendar, API clients). A spec (admin-change-notify.integration-spec.ts) checks
+ * catalogue and calendar, API clients). A spec (apps/gateway/src/admin-state-reload.integration-spec.ts) checks
  * this list against the tables the stores' `refresh()` actually read.
  */
 const ADMIN_TABLES = ['peers', 'peer_keys', 'signing_keys', 'catalogue_versions', 'calendar_versions', 'api_clients'];
