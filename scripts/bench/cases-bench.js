@@ -103,9 +103,11 @@ async function pgCounters(databases) {
   return withPg(PG_URL, async (c) => {
     const rows = (await c.query('SELECT datname, xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS writes FROM pg_stat_database WHERE datname = ANY($1)', [databases]))
       .rows;
+    // The server's write-ahead log position: the whole cluster's, so only a bench alone on its server measures its own WAL.
+    const [{ wal }] = (await c.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal")).rows;
     return databases.map((d) => {
       const r = rows.find((x) => x.datname === d);
-      return { xacts: Number(r?.xacts ?? 0), writes: Number(r?.writes ?? 0) };
+      return { xacts: Number(r?.xacts ?? 0), writes: Number(r?.writes ?? 0), walBytes: Number(wal) };
     });
   });
 }
@@ -317,6 +319,7 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
       pgPerCase = {
         xacts: sum(pgAfter.map((a, i) => a.xacts - pgBefore[i].xacts)) / n,
         rowsWritten: sum(pgAfter.map((a, i) => a.writes - pgBefore[i].writes)) / n,
+        walBytes: (pgAfter[0].walBytes - pgBefore[0].walBytes) / n,
         // The server's backends, on this machine: as much of a case's cost as a gateway's.
         backendCpuMs: pgCpuAfter.size ? (1000 * sum([...pgCpuAfter].map(([pid, s]) => s - (pgCpuBefore.get(pid) ?? 0)))) / n : NaN,
       };
@@ -346,7 +349,9 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
       cpuMsPerCaseNet: (1000 * (sum(cpu) - (stats.polls - statsBefore.polls) * cpuSPerPoll)) / n,
       cpuMsPerRobotPoll: 1000 * cpuSPerPoll,
       cpuMsPerCaseByGateway: Object.fromEntries(gws.map((g, i) => [`${g.code}#${i}`, +((1000 * cpu[i]) / n).toFixed(2)])),
-      ...(pgPerCase ? { pgTransactionsPerCase: pgPerCase.xacts, pgRowsWrittenPerCase: pgPerCase.rowsWritten, pgBackendCpuMsPerCase: pgPerCase.backendCpuMs } : {}),
+      ...(pgPerCase
+        ? { pgTransactionsPerCase: pgPerCase.xacts, pgRowsWrittenPerCase: pgPerCase.rowsWritten, pgWalBytesPerCase: pgPerCase.walBytes, pgBackendCpuMsPerCase: pgPerCase.backendCpuMs }
+        : {}),
     };
     console.log(
       `${label.padEnd(22)} opened ${result.opened}, completed ${result.completed}, failures ${failures}: ${result.casesPerSec.toFixed(1)} cases/s; open→completed p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
@@ -362,7 +367,7 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
         .map(([g, v]) => `${g} ${v}`)
         .join(
           ', ',
-        )})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written, backends' CPU ${pgPerCase.backendCpuMs.toFixed(1)} ms` : ''}`,
+        )})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written, ${(pgPerCase.walBytes / 1024).toFixed(1)} KiB of WAL (the server's), backends' CPU ${pgPerCase.backendCpuMs.toFixed(1)} ms` : ''}`,
     );
     return result;
   } finally {

@@ -1,15 +1,15 @@
 import { CatalogueStore } from '@tongban/catalogue';
 import { SystemClock } from '@tongban/common';
-import { DataSource, buildDataSource, databaseStatementCount, openDatabase } from '@tongban/persistence';
-import { describeEachDatabase } from '@tongban/testkit';
-import { CaseEntity } from './case.entity';
+import { DataSource, buildDataSource, databaseStatementCount, openDatabase, runInTransaction } from '@tongban/persistence';
+import { PlanNode, describeEachDatabase, explainAnalyze, rowsTouched, seedRows } from '@tongban/testkit';
+import { CaseEntity, caseNamedBy } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 import { CaseQuery } from './case-query.service';
 import { CaseStepEntity, UNWORKED_STEP } from './case-step.entity';
 
 // The view, the case list and the task list read with hand-written SQL (one statement each, case
 // and steps joined): what they return must be what the entities hold.
-describeEachDatabase('CaseQuery reads', (fresh) => {
+describeEachDatabase('CaseQuery reads', (fresh, kind) => {
   let ds: DataSource;
   let query: CaseQuery;
   const at = new Date(1_796_312_520_275);
@@ -95,6 +95,40 @@ describeEachDatabase('CaseQuery reads', (fresh) => {
     ]);
     expect(v.events[0].seq).toBeLessThan(v.events[1].seq);
   });
+  it("names a case by its id or by its collaboration id; an id wins over another case's equal collaboration id", async () => {
+    query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '110000');
+    // case-9's collaboration id is case-1's local id: 'case-1' names case-1 (it matched both before).
+    await ds.getRepository(CaseEntity).insert([{ ...caseRow(9), collaborationId: 'case-1' }] as never);
+    expect((await query.view('case-1')).collaborationId).toBe('110000-20261203-0000000001');
+    expect((await query.view('110000-20261203-0000000001')).caseId).toBe('case-1');
+    expect((await query.view('case-9')).collaborationId).toBe('case-1');
+    await ds.getRepository(CaseEntity).delete({ id: 'case-9' });
+  });
+
+  if (kind === 'postgres') {
+    it('PostgreSQL names a case through the two unique indexes, not a bitmap of both (one case among thousands)', async () => {
+      // The case load's statement (CaseTransactions.load) over 2,000 more cases, with statistics.
+      await seedRows(ds, 'cases', 2000, { id: `'seed-' || i`, collaboration_id: `'110000-20261203-S' || lpad(i::text, 9, '0')`, created_at: '0', updated_at: '0' });
+      await ds.query('ANALYZE cases; ANALYZE case_steps');
+      const [sql] = ds.driver.escapeQueryWithParameters(`SELECT c.id FROM cases c JOIN case_steps s ON s.case_id = c.id WHERE ${caseNamedBy('c')} ORDER BY s.idx FOR UPDATE`, { ref: '' }, {});
+      const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+      try {
+        for (const ref of ['case-1', '110000-20261203-0000000001']) {
+          const plan = await runInTransaction(ds, (tx) => explainAnalyze(tx.connection, sql, [ref]));
+          const kinds = nodes(plan).map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+          expect(kinds).not.toContain('BitmapOr');
+          // Each read of cases is an index scan of one row (case_steps holds four rows here: a scan of them is fine).
+          const onCases = kinds.filter((k) => k.endsWith(' on cases'));
+          expect(onCases.length).toBeGreaterThanOrEqual(2);
+          for (const k of onCases) expect(k).toMatch(/^Index (Only )?Scan on cases$/);
+          expect(rowsTouched(plan)).toBeLessThan(20);
+        }
+      } finally {
+        await ds.query(`DELETE FROM cases WHERE id LIKE 'seed-%'`);
+      }
+    });
+  }
+
   it('lists cases newest first with their steps in one statement; filters and pages', async () => {
     query = new CaseQuery(ds, new SystemClock(), {} as CatalogueStore, '110000');
     const later = (ms: number) => new Date(at.getTime() + ms);

@@ -4,7 +4,7 @@ import { CatalogueStore } from '@tongban/catalogue';
 import { Clock, DomainException, SELF_CODE, ValidationException, maskIdentifier } from '@tongban/common';
 import { hydrate, nullColumns, selectColumns } from '@tongban/persistence';
 import { Inject, Optional } from '@nestjs/common';
-import { CaseEntity } from './case.entity';
+import { CaseEntity, caseNamedBy } from './case.entity';
 import { CaseEventEntity } from './case-event.entity';
 import { CaseFiles } from './case-files.port';
 import { CaseListQuery, TaskListQuery } from './case-query.schemas';
@@ -52,12 +52,12 @@ export class CaseQuery {
     const [sql, params] = this.ds.driver.escapeQueryWithParameters(
       `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}, ${nullColumns(this.ds, CaseEventEntity, 'e')}
          FROM cases c LEFT JOIN case_steps s ON s.case_id = c.id
-        WHERE c.id = :id OR c.collaboration_id = :collaborationId
+        WHERE ${caseNamedBy('c')}
        UNION ALL
        SELECT ${nullColumns(this.ds, CaseEntity, 'c')}, ${nullColumns(this.ds, CaseStepEntity, 's')}, ${selectColumns(this.ds, CaseEventEntity, 'e')}
          FROM cases c JOIN case_events e ON e.case_id = c.id
-        WHERE c.id = :id OR c.collaboration_id = :collaborationId`,
-      { id: ref, collaborationId: ref },
+        WHERE ${caseNamedBy('c')}`,
+      { ref },
       {},
     );
     const rows = await this.ds.query<Record<string, unknown>[]>(sql, params);

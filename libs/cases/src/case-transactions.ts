@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock, DomainException, SELF_CODE } from '@tongban/common';
 import { Dispatcher, Outbox } from '@tongban/delivery';
-import { CaseEntity } from './case.entity';
+import { CaseEntity, caseNamedBy } from './case.entity';
 import { CaseStepEntity } from './case-step.entity';
 import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
 import { afterCommit, hydrate, runInTransaction, selectColumns } from '@tongban/persistence';
@@ -74,9 +74,9 @@ export class CaseTransactions {
     const [sql, params] = this.ds.driver.escapeQueryWithParameters(
       `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}
          FROM cases c JOIN case_steps s ON s.case_id = c.id
-        WHERE c.id = :id OR c.collaboration_id = :collaborationId
+        WHERE ${caseNamedBy('c')}
         ORDER BY s.idx${postgres ? ' FOR UPDATE' : ''}`,
-      { id: ref, collaborationId: ref },
+      { ref },
       {},
     );
     const rows = await uow.tx.query<Record<string, unknown>[]>(sql, params);

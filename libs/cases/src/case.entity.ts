@@ -29,3 +29,15 @@ export class CaseEntity {
   @Column({ name: 'close_reason', type: 'varchar', length: 500, nullable: true }) closeReason: string | null;
   @Column({ name: 'refused_step', type: 'integer', nullable: true }) refusedStep: number | null;
 }
+
+/**
+ * The SQL condition that picks, as `alias`, the case a reference names (it binds `:ref`): the case
+ * whose local id it is, else the case whose collaboration id it is. Both columns are unique, so
+ * it is two index probes, each run once, then a scan of the primary key. The plain
+ * `alias.id = :ref OR alias.collaboration_id = :ref` made PostgreSQL plan a BitmapOr over both
+ * indexes and a sort, re-planned at every run: the most expensive statement of a case on the
+ * server (docs/performance.md, "Eleventh session").
+ */
+export function caseNamedBy(alias: string): string {
+  return `${alias}.id = COALESCE((SELECT r.id FROM cases r WHERE r.id = :ref), (SELECT r.id FROM cases r WHERE r.collaboration_id = :ref))`;
+}
