@@ -103,7 +103,7 @@ describeEachDatabase('Case notes at the owner are applied one at a time', (fresh
           waiting = await lockWaiter();
           if (!waiting) await new Promise((r) => setImmediate(r));
         }
-        expect(waiting).toMatch(/^SELECT "CaseEntity"\."id"/);
+        expect(waiting).toMatch(/^SELECT "c"\."id"/);
       }
       expect(secondDone).toBe(false);
     } finally {

@@ -88,9 +88,8 @@ export class CaseTransactions {
 
   /** A case with no step rows (only a peer's malformed CaseOpened could leave one): read alone, locked. */
   private async loadWithoutSteps(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
-    const repo = uow.tx.getRepository(CaseEntity);
-    const where = [{ id: ref }, { collaborationId: ref }];
-    const c = this.ds.options.type === 'postgres' ? await repo.findOne({ where, lock: { mode: 'pessimistic_write' } }) : await repo.findOne({ where });
+    const q = uow.tx.getRepository(CaseEntity).createQueryBuilder('c').where(caseNamedBy('c'), { ref });
+    const c = await (this.ds.options.type === 'postgres' ? q.setLock('pessimistic_write') : q).getOne();
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
     uow.holds(c);
     return { c, steps: [] };

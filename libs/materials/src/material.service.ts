@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
-import { CaseEntity, CaseFileView, CaseTransactions } from '@tongban/cases';
+import { CaseEntity, CaseFileView, CaseTransactions, caseNamedBy } from '@tongban/cases';
 import { DomainException, ValidationException } from '@tongban/common';
 import { CaseMaterialEntity } from './case-material.entity';
 import { MaterialPusher } from './material-pusher.service';
@@ -106,7 +106,7 @@ export class MaterialService {
   }
 
   private async caseOf(ref: string): Promise<CaseEntity> {
-    const c = await this.ds.getRepository(CaseEntity).findOne({ where: [{ id: ref }, { collaborationId: ref }] });
+    const c = await this.ds.getRepository(CaseEntity).createQueryBuilder('c').where(caseNamedBy('c'), { ref }).getOne();
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref.slice(0, 80)}`);
     return c;
   }
