@@ -33,6 +33,7 @@ const path = require('node:path');
 const fed = require('../lib/federation');
 const { withPg } = require('../lib/pg');
 const bot = require('../lib/case-bot');
+const { leanCall } = require('../lib/lean-http');
 const targets = require('./targets');
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -151,12 +152,12 @@ async function drive(bjs, body, seconds) {
     Array.from({ length: CONCURRENCY }, async (_, k) => {
       const at = bjs[k % bjs.length];
       while (Date.now() < endAt) {
-        const r = await fed.call(at, 'POST', '/v1/cases', body);
+        const r = await leanCall(at, 'POST', '/v1/cases', body);
         if (r.status !== 201) {
           failures++;
           continue;
         }
-        const done = await fed.call(at, 'POST', `/v1/tasks/${r.body.collaborationId}~0/complete`, { outputs: {} });
+        const done = await leanCall(at, 'POST', `/v1/tasks/${r.body.collaborationId}~0/complete`, { outputs: {} });
         if (done.status !== 200) failures++;
         opened.push(r.body.collaborationId);
       }
@@ -268,7 +269,7 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
     };
     const stats = { polls: 0, found: 0 };
     const workers = await idleWindow(1500);
-    robot = bot.startBot(() => hb, items, { intervalMs: 10, stats });
+    robot = bot.startBot(() => hb, items, { intervalMs: 10, stats, call: leanCall });
     const withRobot = await idleWindow(2000);
     const statementsPerPoll = Math.max(0, withRobot.statements - (workers.statements / workers.s) * withRobot.s) / Math.max(1, withRobot.polls);
     const idleStatementsPerS = workers.statements / workers.s;
@@ -285,12 +286,14 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
     const pgCpuBefore = database === 'postgres' ? await pgBackendCpu(databases) : undefined;
     if (PROFILE) await Promise.all(gws.map((g) => profileCommand(g, { type: 'bench:profile:start', intervalUs: 200 }, 'bench:profile:started')));
     const t0 = Date.now();
+    const driverCpu0 = process.cpuUsage();
     const { opened, failures } = await drive(bjs, body, DURATION_S);
     // Let the last cases and their last deliveries finish (bounded).
     await settle(bj, gws, Date.now() + 60_000);
     const inWindow = new Set(opened);
     const completed = (await allCompleted(bj)).filter((c) => inWindow.has(c.collaborationId));
     const after = await gatewayCounters(gws);
+    const driverCpu = process.cpuUsage(driverCpu0);
     const pgCpuAfter = database === 'postgres' ? await pgBackendCpu(databases) : undefined;
     if (PROFILE) {
       mkdirSync('.bench', { recursive: true });
@@ -348,6 +351,8 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
       cpuMsPerCase: (1000 * sum(cpu)) / n,
       cpuMsPerCaseNet: (1000 * (sum(cpu) - (stats.polls - statsBefore.polls) * cpuSPerPoll)) / n,
       cpuMsPerRobotPoll: 1000 * cpuSPerPoll,
+      // This process (openers, robot, polls): the load generator shares the machine's cores with the gateways.
+      driverCpuMsPerCase: (driverCpu.user + driverCpu.system) / 1000 / n,
       cpuMsPerCaseByGateway: Object.fromEntries(gws.map((g, i) => [`${g.code}#${i}`, +((1000 * cpu[i]) / n).toFixed(2)])),
       ...(pgPerCase
         ? { pgTransactionsPerCase: pgPerCase.xacts, pgRowsWrittenPerCase: pgPerCase.rowsWritten, pgWalBytesPerCase: pgPerCase.walBytes, pgBackendCpuMsPerCase: pgPerCase.backendCpuMs }
@@ -367,7 +372,7 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
         .map(([g, v]) => `${g} ${v}`)
         .join(
           ', ',
-        )})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written, ${(pgPerCase.walBytes / 1024).toFixed(1)} KiB of WAL (the server's), backends' CPU ${pgPerCase.backendCpuMs.toFixed(1)} ms` : ''}`,
+        )})${pgPerCase ? `; PostgreSQL: ${pgPerCase.xacts.toFixed(1)} transactions, ${pgPerCase.rowsWritten.toFixed(1)} rows written, ${(pgPerCase.walBytes / 1024).toFixed(1)} KiB of WAL (the server's), backends' CPU ${pgPerCase.backendCpuMs.toFixed(1)} ms` : ''}; load generator (this process) ${result.driverCpuMsPerCase.toFixed(1)} ms`,
     );
     return result;
   } finally {

@@ -24,11 +24,13 @@ function outputsFor(step, tag) {
  * One pass over `gw`'s open tasks. Returns how many were acted on.
  * @param {object} gw gateway handle (scripts/lib/federation.js)
  * @param {Map<string, object>} items catalogue items by code
- * @param {{refuseRate?: number, stats?: {polls: number, found: number}}} o `stats` counts task-list
- *   polls and the polls that found tasks (the cases benchmark takes their database cost out)
+ * @param {{refuseRate?: number, stats?: {polls: number, found: number}, call?: typeof call}} o `stats` counts task-list
+ *   polls and the polls that found tasks (the cases benchmark takes their database cost out); `call`
+ *   replaces federation.js's client (the cases benchmark passes lean-http.js's)
  */
 async function workOnce(gw, items, o = {}) {
-  const r = await call(gw, 'GET', '/v1/tasks?status=ASSIGNED,ACCEPTED&limit=500');
+  const send = o.call || call;
+  const r = await send(gw, 'GET', '/v1/tasks?status=ASSIGNED,ACCEPTED&limit=500');
   if (o.stats) o.stats.polls++;
   if (r.status !== 200) return 0;
   if (o.stats && r.body.tasks.length) o.stats.found++;
@@ -38,7 +40,7 @@ async function workOnce(gw, items, o = {}) {
       const step = items.get(t.itemCode)?.steps[t.index];
       if (!step || t.caseState !== 'OPEN') return;
       const refuse = step.mayRefuse && Math.random() < (o.refuseRate || 0);
-      const res = refuse ? await call(gw, 'POST', `/v1/tasks/${t.id}/refuse`, { reason: 'robot refusal' }) : await call(gw, 'POST', `/v1/tasks/${t.id}/complete`, { outputs: outputsFor(step, t.id) });
+      const res = refuse ? await send(gw, 'POST', `/v1/tasks/${t.id}/refuse`, { reason: 'robot refusal' }) : await send(gw, 'POST', `/v1/tasks/${t.id}/complete`, { outputs: outputsFor(step, t.id) });
       if (res.status === 200) n++;
     }),
   );
