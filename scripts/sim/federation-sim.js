@@ -290,6 +290,23 @@ function cpuMsOf(pid) {
   }
 }
 
+/** CPU ms so far of a process's threads, summed by kind: the main thread (the event loop), V8's workers (GC, compilation), the rest. */
+function threadCpuMsOf(pid) {
+  const out = { main: 0, v8: 0, other: 0 };
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / (clockTicks || 100);
+      out[String(tid) === String(pid) ? 'main' : /^V8 /.test(comm) ? 'v8' : 'other'] += ms;
+    }
+  } catch {
+    // the process is gone: what was read stands
+  }
+  return out;
+}
+
 /** Busy and total CPU ms of the whole machine so far, from /proc/stat. */
 function machineCpuMs() {
   try {
@@ -791,11 +808,25 @@ async function main() {
       await sleep(waitMs);
     }
   }
-  const idleFrom = { at: performance.now(), cpu: gws.map((g) => cpuMsOf(g.proc.pid)), machine: machineCpuMs() };
+  // Each gateway's garbage collection so far (prom-client's nodejs_gc_duration_seconds, every kind: the
+  // wall time of V8's GC events), read before the window's CPU snapshot and after its end; with each
+  // process's CPU by thread (threadCpuMsOf), it tells what an outlier of the idle window was doing.
+  const gcSeconds = () => Promise.all(gws.map((g) => metric(g, 'nodejs_gc_duration_seconds_sum').catch(() => NaN)));
+  const gcFrom = S.idleS ? await gcSeconds() : [];
+  const idleFrom = { at: performance.now(), cpu: gws.map((g) => cpuMsOf(g.proc.pid)), threads: gws.map((g) => threadCpuMsOf(g.proc.pid)), machine: machineCpuMs() };
   if (S.idleS) await sleep(S.idleS * 1000);
   if (S.idleS) {
     const ms = performance.now() - idleFrom.at;
-    const byGateway = gws.map((g, i) => ({ code: g.code, pct: ((cpuMsOf(g.proc.pid) - idleFrom.cpu[i]) / ms) * 100, readyS: (idleFrom.at - g.readyAt) / 1000 }));
+    const cpuTo = gws.map((g) => cpuMsOf(g.proc.pid));
+    const threadsTo = gws.map((g) => threadCpuMsOf(g.proc.pid));
+    const gcTo = await gcSeconds();
+    const byGateway = gws.map((g, i) => ({
+      code: g.code,
+      pct: ((cpuTo[i] - idleFrom.cpu[i]) / ms) * 100,
+      gcMs: (gcTo[i] - gcFrom[i]) * 1000,
+      threadsMs: Object.fromEntries(Object.keys(threadsTo[i]).map((k) => [k, threadsTo[i][k] - idleFrom.threads[i][k]])),
+      readyS: (idleFrom.at - g.readyAt) / 1000,
+    }));
     const pct = byGateway.map((r) => r.pct).filter((v) => Number.isFinite(v));
     const m = machineCpuMs();
     const otherCores = m && idleFrom.machine ? (m.busy - idleFrom.machine.busy) / ms - pct.reduce((a, b) => a + b, 0) / 100 : null;
@@ -805,7 +836,9 @@ async function main() {
     );
     // Which gateways, and how long before the window each was ready (a one-off GC after start-up shows here).
     result.cpuIdle.largest = byGateway.sort((a, b) => b.pct - a.pct).slice(0, 5);
-    log(`  largest idle CPU: ${result.cpuIdle.largest.map((r) => `${r.code} ${r.pct.toFixed(2)} % (ready ${r.readyS.toFixed(0)} s before the window)`).join(', ')}`);
+    log(
+      `  largest idle CPU: ${result.cpuIdle.largest.map((r) => `${r.code} ${r.pct.toFixed(2)} % (main thread ${r.threadsMs.main.toFixed(0)} ms; V8 workers ${r.threadsMs.v8.toFixed(0)} ms; other threads ${r.threadsMs.other.toFixed(0)} ms; GC events ${r.gcMs.toFixed(0)} ms of wall time; ready ${r.readyS.toFixed(0)} s before the window)`).join(', ')}`,
+    );
   }
   result.memoryIdle = memorySummary(gws);
   log(`idle memory (${gws.length} gateways, ${S.idleS} s after start+trust): ${memLine(result.memoryIdle)}`);
