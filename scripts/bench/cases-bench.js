@@ -99,17 +99,21 @@ async function gatewayCounters(gws) {
   return Promise.all(gws.map(async (g) => ({ statements: await metric(g, 'tongban_database_statements_total'), cpuS: await metric(g, 'process_cpu_seconds_total') })));
 }
 
-/** Committed + rolled-back transactions and rows written so far in each database (the server's own count). */
+/**
+ * Committed + rolled-back transactions and rows written so far in each database (the server's own
+ * count), and the server's write-ahead log position in bytes: the whole cluster's, so only a bench
+ * alone on its server measures its own WAL.
+ */
 async function pgCounters(databases) {
   return withPg(PG_URL, async (c) => {
     const rows = (await c.query('SELECT datname, xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS writes FROM pg_stat_database WHERE datname = ANY($1)', [databases]))
       .rows;
-    // The server's write-ahead log position: the whole cluster's, so only a bench alone on its server measures its own WAL.
     const [{ wal }] = (await c.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal")).rows;
-    return databases.map((d) => {
+    const byDatabase = databases.map((d) => {
       const r = rows.find((x) => x.datname === d);
-      return { xacts: Number(r?.xacts ?? 0), writes: Number(r?.writes ?? 0), walBytes: Number(wal) };
+      return { xacts: Number(r?.xacts ?? 0), writes: Number(r?.writes ?? 0) };
     });
+    return { byDatabase, walBytes: Number(wal) };
   });
 }
 
@@ -320,9 +324,9 @@ async function run(label, database, bjReplicas = 1, cpuCap = undefined) {
       await Promise.all(gws.map((g) => g.stop()));
       const pgAfter = await pgCounters(databases);
       pgPerCase = {
-        xacts: sum(pgAfter.map((a, i) => a.xacts - pgBefore[i].xacts)) / n,
-        rowsWritten: sum(pgAfter.map((a, i) => a.writes - pgBefore[i].writes)) / n,
-        walBytes: (pgAfter[0].walBytes - pgBefore[0].walBytes) / n,
+        xacts: sum(pgAfter.byDatabase.map((a, i) => a.xacts - pgBefore.byDatabase[i].xacts)) / n,
+        rowsWritten: sum(pgAfter.byDatabase.map((a, i) => a.writes - pgBefore.byDatabase[i].writes)) / n,
+        walBytes: (pgAfter.walBytes - pgBefore.walBytes) / n,
         // The server's backends, on this machine: as much of a case's cost as a gateway's.
         backendCpuMs: pgCpuAfter.size ? (1000 * sum([...pgCpuAfter].map(([pid, s]) => s - (pgCpuBefore.get(pid) ?? 0)))) / n : NaN,
       };

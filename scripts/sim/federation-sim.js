@@ -281,13 +281,17 @@ let clockTicks;
 /** CPU ms (user+system) a process has used, from /proc/<pid>/stat. */
 function cpuMsOf(pid) {
   try {
-    clockTicks ??= Number(childProcess.execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+    return statCpuMs(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/** utime + stime in ms from the text of a /proc/…/stat file (of a process or of one of its threads). */
+function statCpuMs(stat) {
+  clockTicks ??= Number(childProcess.execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
 /** CPU ms so far of a process's threads, summed by kind: the main thread (the event loop), V8's workers (GC, compilation), the rest. */
@@ -297,9 +301,7 @@ function threadCpuMsOf(pid) {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / (clockTicks || 100);
-      out[String(tid) === String(pid) ? 'main' : /^V8 /.test(comm) ? 'v8' : 'other'] += ms;
+      out[String(tid) === String(pid) ? 'main' : /^V8 /.test(comm) ? 'v8' : 'other'] += statCpuMs(stat);
     }
   } catch {
     // the process is gone: what was read stands
