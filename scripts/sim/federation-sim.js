@@ -294,19 +294,49 @@ function statCpuMs(stat) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
-/** CPU ms so far of a process's threads, summed by kind: the main thread (the event loop), V8's workers (GC, compilation), the rest. */
+/**
+ * CPU ms so far of a process's threads, summed by kind: the main thread (the event loop, and V8's
+ * work on it), V8's platform workers (concurrent marking and sweeping, background compilation) and
+ * the rest (libuv's pool: scrypt, fs, DNS; worker threads). Node 20 names every thread `node`, so the
+ * kind is read from the order of creation (thread ids rise within a process): the main thread, the
+ * platform's delayed-task thread, its V8_POOL_SIZE workers, then the others.
+ */
+const V8_POOL_SIZE = 4; // Node's default --v8-pool-size on a machine with more than one core
 function threadCpuMsOf(pid) {
   const out = { main: 0, v8: 0, other: 0 };
   try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out[String(tid) === String(pid) ? 'main' : /^V8 /.test(comm) ? 'v8' : 'other'] += statCpuMs(stat);
-    }
+    const tids = fs
+      .readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .sort((a, b) => a - b);
+    tids.forEach((tid, rank) => {
+      const ms = statCpuMs(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      out[rank === 0 ? 'main' : rank >= 2 && rank < 2 + V8_POOL_SIZE ? 'v8' : 'other'] += ms;
+    });
   } catch {
     // the process is gone: what was read stands
   }
   return out;
+}
+
+/** A gateway's GC events so far by kind (prom-client's nodejs_gc_duration_seconds): { major: { n, s }, minor: …, incremental: …, weakcb: … }. */
+async function gcByKind(g) {
+  const text = await (await fetch(`${g.baseUrl}/metrics`)).text();
+  const out = {};
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
+    out[m[2]] ??= { n: 0, s: 0 };
+    out[m[2]][m[1] === 'sum' ? 's' : 'n'] = Number(m[3]);
+  }
+  return out;
+}
+
+/** GC events of a window by kind, e.g. "major 1 (38 ms), minor 3 (2 ms)" (wall time on the main thread); "none". */
+function gcText(gc) {
+  if (!gc) return 'not read';
+  const parts = Object.entries(gc)
+    .filter(([, v]) => v.n > 0)
+    .map(([k, v]) => `${k} ${v.n} (${v.ms.toFixed(0)} ms)`);
+  return parts.length ? parts.join(', ') : 'none';
 }
 
 /** Busy and total CPU ms of the whole machine so far, from /proc/stat. */
@@ -813,7 +843,7 @@ async function main() {
   // Each gateway's garbage collection so far (prom-client's nodejs_gc_duration_seconds, every kind: the
   // wall time of V8's GC events), read before the window's CPU snapshot and after its end; with each
   // process's CPU by thread (threadCpuMsOf), it tells what an outlier of the idle window was doing.
-  const gcSeconds = () => Promise.all(gws.map((g) => metric(g, 'nodejs_gc_duration_seconds_sum').catch(() => NaN)));
+  const gcSeconds = () => Promise.all(gws.map((g) => gcByKind(g).catch(() => null)));
   const gcFrom = S.idleS ? await gcSeconds() : [];
   const idleFrom = { at: performance.now(), cpu: gws.map((g) => cpuMsOf(g.proc.pid)), threads: gws.map((g) => threadCpuMsOf(g.proc.pid)), machine: machineCpuMs() };
   if (S.idleS) await sleep(S.idleS * 1000);
@@ -825,7 +855,7 @@ async function main() {
     const byGateway = gws.map((g, i) => ({
       code: g.code,
       pct: ((cpuTo[i] - idleFrom.cpu[i]) / ms) * 100,
-      gcMs: (gcTo[i] - gcFrom[i]) * 1000,
+      gc: gcFrom[i] && gcTo[i] ? Object.fromEntries(Object.keys(gcTo[i]).map((k) => [k, { n: gcTo[i][k].n - (gcFrom[i][k]?.n ?? 0), ms: (gcTo[i][k].s - (gcFrom[i][k]?.s ?? 0)) * 1000 }])) : null,
       threadsMs: Object.fromEntries(Object.keys(threadsTo[i]).map((k) => [k, threadsTo[i][k] - idleFrom.threads[i][k]])),
       readyS: (idleFrom.at - g.readyAt) / 1000,
     }));
@@ -839,7 +869,7 @@ async function main() {
     // Which gateways, and how long before the window each was ready (a one-off GC after start-up shows here).
     result.cpuIdle.largest = byGateway.sort((a, b) => b.pct - a.pct).slice(0, 5);
     log(
-      `  largest idle CPU: ${result.cpuIdle.largest.map((r) => `${r.code} ${r.pct.toFixed(2)} % (main thread ${r.threadsMs.main.toFixed(0)} ms; V8 workers ${r.threadsMs.v8.toFixed(0)} ms; other threads ${r.threadsMs.other.toFixed(0)} ms; GC events ${r.gcMs.toFixed(0)} ms of wall time; ready ${r.readyS.toFixed(0)} s before the window)`).join(', ')}`,
+      `  largest idle CPU: ${result.cpuIdle.largest.map((r) => `${r.code} ${r.pct.toFixed(2)} % (main thread ${r.threadsMs.main.toFixed(0)} ms; V8 workers ${r.threadsMs.v8.toFixed(0)} ms; other threads ${r.threadsMs.other.toFixed(0)} ms; GC events ${gcText(r.gc)}; ready ${r.readyS.toFixed(0)} s before the window)`).join(', ')}`,
     );
   }
   result.memoryIdle = memorySummary(gws);
