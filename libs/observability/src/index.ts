@@ -9,3 +9,4 @@ export * from './openapi';
 export * from './health-listener';
 export * from './metrics-history';
 export * from './startup-memory-release';
+export { memoryReducerSingleGc } from './memory-reducer-handover';

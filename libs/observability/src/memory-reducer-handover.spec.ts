@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { ALLOCATION_HISTORY_GCS, awaitMajorGc, flushAllocationHistory, handToMemoryReducer, runtimeGc } from './memory-reducer-handover';
+import { ALLOCATION_HISTORY_GCS, MEMORY_REDUCER_SINGLE_GC, awaitMajorGc, flushAllocationHistory, handToMemoryReducer, memoryReducerSingleGc, runtimeGc } from './memory-reducer-handover';
 
 const youngGenerationBytes = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
@@ -60,5 +62,47 @@ describe('memory reducer handover', () => {
     expect(await minor.stop()).toBeGreaterThanOrEqual(ALLOCATION_HISTORY_GCS + 1);
     // Whether V8's reducer runs within the time given depends on its own heuristics (allocation rate
     // against GC speed, both read on this machine); docs/performance.md "Fifth session" has figures.
+  }, 60_000);
+});
+
+/**
+ * Runs a Node process that allocates like a start-up (a mark-compact that grows the heap starts V8's
+ * memory reducer), with `flags` set at run time as the gateway sets them, and V8's trace of the reducer;
+ * resolves with what the reducer said after its first GC: "done" or "will do more".
+ */
+function reducerAfterFirstGc(flags: string[]): Promise<string> {
+  const script = `for (const f of JSON.parse(process.argv[1])) require('node:v8').setFlagsFromString(f);
+let kept = []; for (let i = 0; i < 200000; i++) kept.push({ i }); kept = null;
+setTimeout(() => {}, 60000);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--trace-gc-verbose', '--gc-memory-reducer-start-delay-ms=300', '-e', script, JSON.stringify(flags)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /Memory reducer: finished GC #1 \((done|will do more)\)/.exec(out);
+      if (m) {
+        child.kill();
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', () => reject(new Error(`the reducer ran no GC:\n${out.slice(-2000)}`)));
+  });
+}
+
+describe('memory reducer: one GC', () => {
+  it('sets V8 flag MEMORY_REDUCER_SINGLE_GC', () => {
+    const set = jest.spyOn(v8, 'setFlagsFromString').mockImplementation(() => undefined);
+    try {
+      memoryReducerSingleGc();
+      expect(set).toHaveBeenCalledWith(MEMORY_REDUCER_SINGLE_GC);
+    } finally {
+      set.mockRestore();
+    }
+  });
+
+  it("with the flag V8's reducer stops after its first GC; without it, it goes on to a second", async () => {
+    const [single, standard] = await Promise.all([reducerAfterFirstGc([MEMORY_REDUCER_SINGLE_GC]), reducerAfterFirstGc([])]);
+    expect(single).toBe('done');
+    expect(standard).toBe('will do more');
   }, 60_000);
 });

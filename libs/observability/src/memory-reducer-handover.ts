@@ -10,6 +10,22 @@ export const REDUCER_FIRST_GC_WITHIN_MS = 20_000;
 export const REDUCER_GCS = 3;
 export const REDUCER_NEXT_GC_WITHIN_MS = 10_000;
 
+/**
+ * The V8 flag that stops the memory reducer after one GC. Without it, once started (after a mark-compact
+ * that grew the heap, i.e. after any burst of work), the reducer runs a second full GC unconditionally
+ * (MemoryReducer::Step in V8 11: "started_gcs == 1") and a third if the second freed a MiB. Traced in
+ * the 32-gateway simulation (docs/performance.md, "Twelfth session"): after the trust phase the second
+ * freed 0.2 of 47.5 MiB and cost as much CPU as the first (≈ 60–120 ms, mostly concurrent marking).
+ */
+export const MEMORY_REDUCER_SINGLE_GC = '--memory-reducer-single-gc';
+let reducerGcs = REDUCER_GCS;
+
+/** Makes V8's memory reducer stop after one GC (process-wide, from now on); the handover then waits for one. */
+export function memoryReducerSingleGc(): void {
+  setFlagsFromString(MEMORY_REDUCER_SINGLE_GC);
+  reducerGcs = 1;
+}
+
 type RuntimeGc = (options?: { type: 'minor' }) => void;
 
 /** The `gc` function of a fresh context (the flag exposes it to contexts created after it is set; the main context stays without it). */
@@ -61,13 +77,14 @@ export function awaitMajorGc(withinMs: number): Promise<boolean> {
  * Lets V8's own memory reducer do its reduction after start-up now rather than ~30–100 s later, all
  * of its GCs together: before each of them (at most REDUCER_GCS) the allocation history is flushed
  * again, since the reducer re-reads the rate before each GC and otherwise may put its second one
- * off by a minute. Resolves true once the reducer ran (its GCs are over or it went quiet), false
+ * off by a minute (one GC after memoryReducerSingleGc). Any full GC counts as the reducer's (a
+ * `gc` performance entry does not say which GC asked for it). Resolves true once the reducer ran (its GCs are over or it went quiet), false
  * (nothing done by the reducer) when the runtime has no `gc` for a new context or the reducer did
  * not run in time.
  */
 export async function handToMemoryReducer(): Promise<boolean> {
   let ran = false;
-  for (let i = 0; i < REDUCER_GCS; i++) {
+  for (let i = 0; i < reducerGcs; i++) {
     // Watching starts first: the reducer's look may fall within the flush.
     const gc = awaitMajorGc(i === 0 ? REDUCER_FIRST_GC_WITHIN_MS : REDUCER_NEXT_GC_WITHIN_MS);
     if (!(await flushAllocationHistory())) return ran;
