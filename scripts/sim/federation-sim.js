@@ -27,7 +27,9 @@
 //   SIM_MAX_CASES         cap on cases opened (default 2000)
 //   SIM_BOT_INTERVAL_MS   robot polling interval per gateway (default 200)
 //   SIM_SETTLE_S          bound on waiting for cases to finish after the load (default 120)
-//   SIM_IDLE_S            quiet seconds after start+trust over which idle CPU is read, before the idle RSS reading (default 20)
+//   SIM_IDLE_S            quiet seconds after start+trust over which idle CPU is read, before the idle RSS reading (default 120:
+//                         long enough to hold each gateway's one memory-reducer GC after the trust phase, which V8 runs
+//                         within ~100 s of the last full GC; a 20 s window read 0.1 % or 1.3 % by whether it fell inside)
 //   SIM_IDLE_AFTER_READY_S the idle window starts no sooner than this long after the last gateway was ready (default 30:
 //                         a gateway's first half-minute holds its start-up's follow-up work, not idle cost)
 //   SIM_HTTP_BASE / SIM_GRPC_BASE  port bases (default 30000 / 31000; participant i gets base+i)
@@ -103,7 +105,7 @@ const S = {
   maxCases: intEnv('SIM_MAX_CASES', 2000, 0, 100_000),
   botIntervalMs: intEnv('SIM_BOT_INTERVAL_MS', 200, 10, 60_000),
   settleS: intEnv('SIM_SETTLE_S', 120, 5, 3600),
-  idleS: intEnv('SIM_IDLE_S', 20, 0, 600),
+  idleS: intEnv('SIM_IDLE_S', 120, 0, 600),
   idleAfterReadyS: intEnv('SIM_IDLE_AFTER_READY_S', 30, 0, 600),
   httpBase: intEnv('SIM_HTTP_BASE', 30000, 1024, 65000),
   grpcBase: intEnv('SIM_GRPC_BASE', 31000, 1024, 65000),
