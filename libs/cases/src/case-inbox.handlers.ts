@@ -175,7 +175,7 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async noted(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const n = decode(() => CaseEventNote.decode(m.body));
-    const { c } = await this.txs.load(uow, n.collaborationId);
+    const { c } = await this.named(uow, m, n.collaborationId);
     if (!Object.values(c.participants).includes(m.sender)) throw new DeliveryRejection(`${m.sender} takes no part in ${c.collaborationId}`);
     const details = json(n.detailsJson, 'details_json');
     if (!/^[A-Z_]{2,40}$/.test(n.type)) throw new DeliveryRejection('note type must be 2-40 upper-case letters');
@@ -186,7 +186,7 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async outcome(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const o = decode(() => StepOutcome.decode(m.body));
-    const loaded = await this.txs.load(uow, o.collaborationId);
+    const loaded = await this.named(uow, m, o.collaborationId);
     const { c } = loaded;
     if (c.owner !== uow.self) throw new DeliveryRejection(`${uow.self} does not own ${o.collaborationId}; outcomes go to ${c.owner}`);
     const outcome = o.outcome as 'ACCEPTED' | 'COMPLETED' | 'REFUSED' | 'MATERIALS_REQUESTED';
@@ -203,10 +203,19 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   /** The local replica of a case the sender owns. */
   private async replica(uow: CaseUnitOfWork, m: IncomingMessage, collaborationId: string) {
-    if (collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
-    const loaded = await this.txs.load(uow, collaborationId);
+    const loaded = await this.named(uow, m, collaborationId);
     if (loaded.c.owner !== m.sender) throw new DeliveryRejection(`${m.sender} does not own ${collaborationId}`);
     return loaded;
+  }
+
+  /**
+   * The case a peer's message names, locked. Every case message travels on its case's stream, so the
+   * body's collaboration id must be the stream (the stream's order is the case's order); and a peer
+   * names a case by its collaboration id only, never by a local id (docs/protocol-cases.md §2.6).
+   */
+  private named(uow: CaseUnitOfWork, m: IncomingMessage, collaborationId: string) {
+    if (collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
+    return this.txs.load(uow, collaborationId, 'collaborationId');
   }
 }
 

@@ -18,9 +18,10 @@ const SENDER = '130000';
 const OTHER = '440000';
 const COLLAB = '110000-20261203-NOTE';
 
-// Two participants' notes for one case reach its owner at the same time (each sender has its own
-// stream, so nothing orders them): the owner records each, relays it and touches the case. The
-// handler locks the case row first (CaseTransactions.load), so the second waits before it writes.
+// Two participants' notes for one case reach its owner at the same time (each on the case's stream,
+// but a stream is ordered per sender, so nothing orders the two): the owner records each, relays it
+// and touches the case. The handler locks the case row first (CaseTransactions.load), so the second
+// waits before it writes.
 describeEachDatabase('Case notes at the owner are applied one at a time', (fresh, kind) => {
   let ds: DataSource;
   let note: InboxHandler;
@@ -65,7 +66,7 @@ describeEachDatabase('Case notes at the owner are applied one at a time', (fresh
   const message = (type: string, n: number): IncomingMessage => ({
     sender: SENDER,
     messageId: `m-${n}`,
-    stream: `${SENDER}-notes-${n}`,
+    stream: COLLAB, // a case message travels on its case's stream (protocol-cases.md §2.6)
     seq: 1,
     type: CaseMessage.Note,
     body: Buffer.from(CaseEventNote.encode({ collaborationId: COLLAB, type, detailsJson: '{}', actor: 'clerk', at: undefined }).finish()),

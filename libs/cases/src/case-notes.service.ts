@@ -32,7 +32,7 @@ export class CaseNotes {
 
   private record(ref: string, type: string, details: Record<string, unknown>, actor: string, correlationId: string | undefined): Promise<void> {
     return this.txs.run(async (uow) => {
-      const { c } = await this.txs.load(uow, ref);
+      const { c } = await this.txs.load(uow, ref, 'reference');
       if (c.state === 'CANCELLED') throw new DomainException('CONFLICT', `case ${c.collaborationId} is CANCELLED`);
       if (c.owner === this.txs.self) return this.owner.note(uow, c, type, details, actor, this.txs.self);
       await uow.event(c, type, actor, null, details);

@@ -164,7 +164,7 @@ export class CaseOwner {
   async cancel(ref: string, body: unknown, actor: string, correlationId?: string): Promise<void> {
     const { reason } = parseOrThrow(cancelSchema, body);
     await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow, ref);
+      const { c, steps } = await this.txs.load(uow, ref, 'reference');
       if (c.owner !== this.txs.self) throw new DomainException('FORBIDDEN', `only the accepting gateway ${c.owner} can cancel ${c.collaborationId}`);
       if (c.state !== 'OPEN') throw new DomainException('CONFLICT', `case ${c.collaborationId} is ${c.state}`);
       await this.close(uow, c, steps, 'CANCELLED', reason, actor);

@@ -57,7 +57,7 @@ pg('case stream seqs with two replicas on one PostgreSQL schema', () => {
     const results = await Promise.allSettled(
       Array.from({ length: n }, (_, i) =>
         txs[i % 2].run(async (uow) => {
-          const { c, steps } = await txs[i % 2].load(uow, 'case-1');
+          const { c, steps } = await txs[i % 2].load(uow, 'case-1', 'reference');
           // A read-modify-write of a step: a stale read after waiting for the lock would lose an increment.
           await uow.tx.getRepository(CaseStepEntity).update({ caseId: c.id, idx: 1 }, { timeLimitDays: steps[1].timeLimitDays + 1 });
           await uow.send('130000', c, 't', Buffer.from(String(i)));

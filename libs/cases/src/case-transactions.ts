@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock, DomainException, SELF_CODE } from '@tongban/common';
 import { Dispatcher, Outbox } from '@tongban/delivery';
-import { CaseEntity, caseNamedBy } from './case.entity';
+import { CaseEntity, CaseNaming, caseNamed } from './case.entity';
 import { CaseStepEntity } from './case-step.entity';
 import { CaseEventRecord, CaseUnitOfWork } from './case-unit-of-work';
 import { afterCommit, hydrate, runInTransaction, selectColumns } from '@tongban/persistence';
@@ -57,7 +57,8 @@ export class CaseTransactions {
   }
 
   /**
-   * The case by local id or collaboration id, with its steps; 404 when unknown. Always locked
+   * The case `ref` names, with its steps; 404 when unknown. `naming` is required: a local caller may
+   * name a case by its local id or its collaboration id, a peer by its collaboration id only. Always locked
    * (FOR UPDATE on PostgreSQL; SQLite has one writer): whoever reads a case in a transaction may
    * change it, and two replicas must not both act on the same state. The lock also orders every
    * message queued on the case's stream (`CaseUnitOfWork.send`).
@@ -67,28 +68,28 @@ export class CaseTransactions {
    * version of every row it locked, so steps changed by the transaction it waited for are never
    * stale. Every writer of steps loads (locks) the case first, so the order cannot deadlock.
    */
-  async load(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+  async load(uow: CaseUnitOfWork, ref: string, naming: CaseNaming): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
     // Rows kept for the commit would be read stale (no transaction loads after writing today; nothing kept, nothing sent).
     await uow.writes.flush();
     const postgres = this.ds.options.type === 'postgres';
     const [sql, params] = this.ds.driver.escapeQueryWithParameters(
       `SELECT ${selectColumns(this.ds, CaseEntity, 'c')}, ${selectColumns(this.ds, CaseStepEntity, 's')}
          FROM cases c JOIN case_steps s ON s.case_id = c.id
-        WHERE ${caseNamedBy('c')}
+        WHERE ${caseNamed('c', naming)}
         ORDER BY s.idx${postgres ? ' FOR UPDATE' : ''}`,
       { ref },
       {},
     );
     const rows = await uow.tx.query<Record<string, unknown>[]>(sql, params);
-    if (rows.length === 0) return this.loadWithoutSteps(uow, ref);
+    if (rows.length === 0) return this.loadWithoutSteps(uow, ref, naming);
     const c = hydrate(this.ds, CaseEntity, rows[0], 'c');
     uow.holds(c);
     return { c, steps: rows.filter((r) => r.c__id === rows[0].c__id).map((r) => hydrate(this.ds, CaseStepEntity, r, 's')) };
   }
 
   /** A case with no step rows (only a peer's malformed CaseOpened could leave one): read alone, locked. */
-  private async loadWithoutSteps(uow: CaseUnitOfWork, ref: string): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
-    const q = uow.tx.getRepository(CaseEntity).createQueryBuilder('c').where(caseNamedBy('c'), { ref });
+  private async loadWithoutSteps(uow: CaseUnitOfWork, ref: string, naming: CaseNaming): Promise<{ c: CaseEntity; steps: CaseStepEntity[] }> {
+    const q = uow.tx.getRepository(CaseEntity).createQueryBuilder('c').where(caseNamed('c', naming), { ref });
     const c = await (this.ds.options.type === 'postgres' ? q.setLock('pessimistic_write') : q).getOne();
     if (!c) throw new DomainException('NOT_FOUND', `no case ${ref}`);
     uow.holds(c);

@@ -42,3 +42,15 @@ export class CaseEntity {
 export function caseNamedBy(alias: string): string {
   return `${alias}.id = COALESCE((SELECT r.id FROM cases r WHERE r.id = :ref), (SELECT r.id FROM cases r WHERE r.collaboration_id = :ref))`;
 }
+
+/**
+ * How a case is named: `'reference'` — its local id or its collaboration id, as a local caller may
+ * (caseNamedBy); `'collaborationId'` — its collaboration id only, as a peer does (docs/protocol-cases.md
+ * §2.6: peers never see local ids, so a local id from a peer names no case).
+ */
+export type CaseNaming = 'reference' | 'collaborationId';
+
+/** The SQL condition that picks, as `alias`, the case `:ref` names under `naming`. */
+export function caseNamed(alias: string, naming: CaseNaming): string {
+  return naming === 'reference' ? caseNamedBy(alias) : `${alias}.collaboration_id = :ref`;
+}

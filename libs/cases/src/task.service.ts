@@ -50,7 +50,7 @@ export class TaskService {
     const outcome = OUTCOME[action];
     const report: StepReport = { stepIndex, outcome, outputs: 'outputs' in input ? input.outputs : undefined, reason: 'reason' in input ? input.reason : undefined, actor, from: this.txs.self };
     await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow, collaborationId);
+      const { c, steps } = await this.txs.load(uow, collaborationId, 'reference');
       const step = steps[stepIndex];
       if (!step || step.province !== this.txs.self) throw new DomainException('NOT_FOUND', `no task ${taskId} for ${this.txs.self}`);
       if (c.owner === this.txs.self) return this.owner.apply(uow, { c, steps }, report);
@@ -81,7 +81,7 @@ export class TaskService {
   async applicant(taskId: string, actor: string): Promise<{ name: string; idNumber: string }> {
     const { collaborationId, stepIndex } = parseTaskId(taskId);
     const applicant = await this.txs.run(async (uow) => {
-      const { c, steps } = await this.txs.load(uow, collaborationId);
+      const { c, steps } = await this.txs.load(uow, collaborationId, 'reference');
       const step = steps[stepIndex];
       if (!step || step.province !== this.txs.self) throw new DomainException('NOT_FOUND', `no task ${taskId} for ${this.txs.self}`);
       if (!c.item.steps[stepIndex]?.needsApplicantId || !c.applicantIdNumber) throw new DomainException('FORBIDDEN', `step ${step.action} does not need the applicant's ID number`);

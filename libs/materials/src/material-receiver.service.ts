@@ -73,7 +73,7 @@ export class MaterialReceiver {
     const row: CaseMaterialEntity = { storageId: randomUUID(), id: h.materialId, caseId: c.id, code, name, mediaType: h.mediaType, size, sha256: actual, createdAt: new Date(), origin: sender };
     try {
       await this.txs.run(async (uow) => {
-        const { c: locked } = await this.txs.load(uow, c.collaborationId);
+        const { c: locked } = await this.txs.load(uow, c.collaborationId, 'collaborationId');
         const existing = await uow.tx.getRepository(CaseMaterialEntity).findOneBy({ caseId: row.caseId, origin: row.origin, id: row.id });
         if (existing) return this.same(existing, row, refuse);
         row.createdAt = uow.now;

@@ -46,7 +46,7 @@ export class MaterialService {
     if (body.length > this.options.maxBytes) throw new DomainException('PAYLOAD_TOO_LARGE', `the file is ${body.length} bytes; the limit is ${this.options.maxBytes}`);
     const sha256 = sha256Hex(body);
     const result = await this.txs.run(async (uow) => {
-      const { c } = await this.txs.load(uow, ref);
+      const { c } = await this.txs.load(uow, ref, 'reference');
       if (!c.item.materials.some((m) => m.code === code)) {
         throw new ValidationException('code', 'UNKNOWN_MATERIAL', `code: ${code.slice(0, 60)} is not a material of ${c.itemCode} (${c.item.materials.map((m) => m.code).join(', ')})`);
       }
