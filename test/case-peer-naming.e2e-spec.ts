@@ -1,6 +1,7 @@
-import { CaseEventNote, DeliveryPayload, DeliveryReceiptPayload, StepOutcome, StepStatusChanged } from '@tongban/proto';
+import { CaseEventNote, StepOutcome, StepStatusChanged } from '@tongban/proto';
 import { FakePeer, Gateway, call, startFederation } from '@tongban/testkit';
 import type { CaseBody } from './support/bodies';
+import { deliverFrom, openSpouseCaseWithOrigin } from './support/fake-peer-cases';
 
 // A peer names a case by its collaboration id, on the case's own stream (docs/protocol-cases.md §2.6,
 // "Naming the case"). A case message whose collaboration id is not its stream is rejected (else a
@@ -48,26 +49,11 @@ const statusChanged = (collaborationId: string): Body => ({
 });
 
 /** Delivers `body` from 天津 on `stream` at `seq`; resolves with the receipt's claims. */
-async function deliver(stream: string, seq: number, body: Body): Promise<{ sta: string; rsn?: string; seq: number }> {
-  const payload = DeliveryPayload.encode({ messageId: `tj-naming-${++delivered}`, stream, seq: String(seq), type: body.type, body: Buffer.from(body.bytes) }).finish();
-  const r = await FakePeer.send(bj.grpcEndpoint, 'deliver', tianjin.craft({ aud: BJ, mty: 'tongban.federation.v1.DeliveryPayload', payload }));
-  expect({ code: r.code, details: r.details }).toEqual({ code: undefined, details: undefined });
-  const receipt = DeliveryReceiptPayload.decode(r.envelope!.payload).receipt;
-  return JSON.parse(Buffer.from(receipt.split('.')[1], 'base64url').toString()) as { sta: string; rsn?: string; seq: number };
-}
+const deliver = (stream: string, seq: number, body: Body) => deliverFrom(tianjin, bj, { messageId: `tj-naming-${++delivered}`, stream, seq, type: body.type, body: body.bytes });
 
 it('a case message on another stream, or naming a local case id, is rejected and changes nothing; on its own stream by collaboration id it applies', async () => {
-  const opened = await call<CaseBody>(bj, 'POST', '/v1/cases', {
-    itemCode: 'HUKOU_SPOUSE',
-    applicant: { name: '李四', idNumber: '11010519491231002X' },
-    participants: { DESTINATION: BJ, ORIGIN: TJ },
-    materials: [{ code: 'HOUSEHOLD_REGISTERS' }, { code: 'RESIDENT_ID_CARD' }, { code: 'MARRIAGE_CERTIFICATE' }],
-    receivedAt: { office: '北京市朝阳区政务服务中心', clerk: '赵窗口', channel: 'WINDOW' },
-  });
-  expect(opened.status).toBe(201);
-  const { collaborationId, caseId } = opened.body;
+  const { collaborationId, caseId } = await openSpouseCaseWithOrigin(bj, TJ, '京准迁字2026第302号');
   expect(caseId).not.toBe(collaborationId);
-  expect((await call(bj, 'POST', `/v1/tasks/${collaborationId}~0/complete`, { outputs: { approval_no: '京准迁字2026第302号' } })).status).toBe(200);
   const before = (await call<CaseBody>(bj, 'GET', `/v1/cases/${collaborationId}`)).body;
   expect(before.steps[1].status).toBe('ASSIGNED');
 
