@@ -1,7 +1,7 @@
 import { StepOutcome } from '@tongban/proto';
-import { FakePeer, Gateway, call, startFederation } from '@tongban/testkit';
+import { FakePeer, Gateway, call } from '@tongban/testkit';
 import type { CaseBody } from './support/bodies';
-import { deliverFrom, openSpouseCaseWithOrigin } from './support/fake-peer-cases';
+import { deliverFrom, gatewayWithFakePeer, openSpouseCaseWithOrigin } from './support/fake-peer-cases';
 
 // A case message whose *_json field is not a JSON object can never apply: the receiver answers with a
 // REJECTED receipt naming the field, which uses up the message's seq, so the ordered stream goes on
@@ -13,9 +13,7 @@ let bj: Gateway;
 let tianjin: FakePeer;
 
 beforeAll(async () => {
-  [bj] = await startFederation([BJ]);
-  tianjin = await FakePeer.create(TJ);
-  expect((await call(bj, 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, bj.adminToken)).status).toBe(201);
+  ({ gw: bj, peer: tianjin } = await gatewayWithFakePeer(BJ, TJ));
 }, 60_000);
 
 afterAll(async () => {

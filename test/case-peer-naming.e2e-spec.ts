@@ -1,7 +1,7 @@
 import { CaseEventNote, StepOutcome, StepStatusChanged } from '@tongban/proto';
-import { FakePeer, Gateway, call, startFederation } from '@tongban/testkit';
+import { FakePeer, Gateway, call } from '@tongban/testkit';
 import type { CaseBody } from './support/bodies';
-import { deliverFrom, openSpouseCaseWithOrigin } from './support/fake-peer-cases';
+import { deliverFrom, gatewayWithFakePeer, openSpouseCaseWithOrigin } from './support/fake-peer-cases';
 
 // A peer names a case by its collaboration id, on the case's own stream (docs/protocol-cases.md §2.6,
 // "Naming the case"). A case message whose collaboration id is not its stream is rejected (else a
@@ -17,9 +17,7 @@ let tianjin: FakePeer;
 let delivered = 0;
 
 beforeAll(async () => {
-  [bj] = await startFederation([BJ]);
-  tianjin = await FakePeer.create(TJ);
-  expect((await call(bj, 'POST', '/admin/peers', { code: TJ, endpoint: '127.0.0.1:1', keys: [tianjin.jwk()] }, bj.adminToken)).status).toBe(201);
+  ({ gw: bj, peer: tianjin } = await gatewayWithFakePeer(BJ, TJ));
 }, 60_000);
 
 afterAll(async () => {

@@ -140,20 +140,45 @@ function timedLoop(fn, ms) {
   return { n, wallUs: Number(process.hrtime.bigint() - t0) / 1e3, cpuUs: cpu.user + cpu.system };
 }
 
+/** The samples of metric `name` in a Prometheus text exposition: { labels (e.g. `kind="major"`, comma-separated), value }. */
+function* samples(text, name) {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf('}')) : '';
+    yield { labels: labelText.split(','), value: Number(line.slice(line.lastIndexOf(' ') + 1)) };
+  }
+}
+
+const metricsText = async (gw) => (await fetch(`${gw.baseUrl}/metrics`)).text();
+
 /**
  * A gateway's counter from its /metrics: the sum of the metric's samples whose labels include every
  * `labels` pair (all samples when none are given).
  */
 async function metric(gw, name, labels = {}) {
-  const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
-    const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf('}')) : '';
-    if (wanted.every((w) => labelText.split(',').includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
+  for (const s of samples(await metricsText(gw), name)) if (wanted.every((w) => s.labels.includes(w))) total += s.value;
   return total;
 }
 
-module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile, timedLoop, metric };
+/**
+ * Several metrics of a gateway from one read of its /metrics, each summed by the value of one label:
+ * { [name]: { [label value]: sum } } (e.g. GC events by `kind`).
+ */
+async function metricsByLabel(gw, names, label) {
+  const text = await metricsText(gw);
+  const prefix = `${label}="`;
+  return Object.fromEntries(
+    names.map((name) => {
+      const byValue = {};
+      for (const s of samples(text, name)) {
+        const l = s.labels.find((x) => x.startsWith(prefix));
+        if (l) byValue[l.slice(prefix.length, -1)] = (byValue[l.slice(prefix.length, -1)] ?? 0) + s.value;
+      }
+      return [name, byValue];
+    }),
+  );
+}
+
+module.exports = { withTimeout, freePort, cpuMsOf, machineCpu, runLoad, percentile, timedLoop, metric, metricsByLabel };

@@ -72,7 +72,7 @@ childProcess.fork = function trackedFork(modulePath, args, options) {
 const fed = require(path.join(LIB_ROOT, 'scripts', 'lib', 'federation'));
 const bot = require(path.join(LIB_ROOT, 'scripts', 'lib', 'case-bot'));
 const { replicaProblems } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'reconcile'));
-const { metric } = require(path.join(SCRIPT_ROOT, 'scripts', 'bench', 'measure'));
+const { metric, metricsByLabel } = require(path.join(SCRIPT_ROOT, 'scripts', 'bench', 'measure'));
 const { stopProcesses } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'processes'));
 const { expectedStatus, verificationBody } = require(path.join(LIB_ROOT, 'scripts', 'bench', 'licence-data'));
 const { citizenCheck, creditCheck, licenceId, orgCodeCheck, prng, selfCheck } = require(path.join(LIB_ROOT, 'scripts', 'lib', 'check-characters'));
@@ -323,13 +323,8 @@ function threadCpuMsOf(pid) {
 
 /** A gateway's GC events so far by kind (prom-client's nodejs_gc_duration_seconds): { major: { n, s }, minor: …, incremental: …, weakcb: … }. */
 async function gcByKind(g) {
-  const text = await (await fetch(`${g.baseUrl}/metrics`)).text();
-  const out = {};
-  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
-    out[m[2]] ??= { n: 0, s: 0 };
-    out[m[2]][m[1] === 'sum' ? 's' : 'n'] = Number(m[3]);
-  }
-  return out;
+  const m = await metricsByLabel(g, ['nodejs_gc_duration_seconds_count', 'nodejs_gc_duration_seconds_sum'], 'kind');
+  return Object.fromEntries(Object.entries(m.nodejs_gc_duration_seconds_count).map(([kind, n]) => [kind, { n, s: m.nodejs_gc_duration_seconds_sum[kind] ?? 0 }]));
 }
 
 /** GC events of a window by kind, e.g. "major 1 (38 ms), minor 3 (2 ms)" (wall time on the main thread); "none". */

@@ -1,9 +1,17 @@
 import { DeliveryPayload, DeliveryReceiptPayload } from '@tongban/proto';
-import { FakePeer, Gateway, call } from '@tongban/testkit';
+import { FakePeer, Gateway, call, startFederation } from '@tongban/testkit';
 import type { CaseBody } from './bodies';
 
 // A case between a real gateway (the accepting one) and a FakePeer that takes the origin's part, and
 // case messages the fake peer crafts: for suites that test what a receiver does with a peer's message.
+
+/** One real gateway `code` that trusts a FakePeer `peerCode` (no endpoint: the gateway never calls it). Stop the gateway after. */
+export async function gatewayWithFakePeer(code: string, peerCode: string): Promise<{ gw: Gateway; peer: FakePeer }> {
+  const [gw] = await startFederation([code]);
+  const peer = await FakePeer.create(peerCode);
+  expect((await call(gw, 'POST', '/admin/peers', { code: peerCode, endpoint: '127.0.0.1:1', keys: [peer.jwk()] }, gw.adminToken)).status).toBe(201);
+  return { gw, peer };
+}
 
 /** The claims of a delivery receipt (`sta` ACCEPTED or REJECTED, `rsn`, `seq`). */
 export type ReceiptClaims = { sta: string; rsn?: string; seq: number };
