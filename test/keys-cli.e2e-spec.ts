@@ -65,6 +65,9 @@ it('reports refusals plainly: a wrong token, an unknown key, bad options, an unr
   const unknown = await runCli(o, ['keys', 'revoke', 'no-such-key', '--reason', 'x']);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toMatch(/the gateway answered 404/);
+  // One key id in 64 begins with '-': the command line hands it to the gateway, it is not an option.
+  const dashed = await runCli(o, ['keys', 'revoke', '-5uoPy8gwtDhG5e-P55Aw5sLT-CZLkkFRjH3BHM1iZg', '--reason', 'x']);
+  expect({ code: dashed.code, stderr: dashed.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/the gateway answered 404/) });
   const both = await runCli(o, ['keys', 'rotate', '--immediate', '--overlap-hours', '2']);
   expect(both.code).toBe(2);
   expect(both.stderr).toMatch(/either --immediate or --overlap-hours/);
