@@ -16,7 +16,9 @@ import { recordFromCli } from './cli-audit';
 import { secretsCommands } from './secrets-commands';
 
 /** `tongban`: the administrator's command line. It works on a gateway's database directly. main.ts parses the command line with it. */
-export const program = new Command('tongban').description('Tongban (通办) gateway administration').option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
+export const program = new Command('tongban')
+  .description('Tongban (通办) gateway administration')
+  .option('-c, --config <file>', 'gateway config file (JSON); TONGBAN_* environment variables override it');
 
 /** The global `--config` option. */
 const configFile = (): string | undefined => program.opts<{ config?: string }>().config;
