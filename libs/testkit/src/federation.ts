@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -67,10 +67,11 @@ const fed = require('../../../scripts/lib/federation.js') as Launcher;
 
 export const newSecrets = (): Secrets => fed.newSecrets();
 /**
- * Starts a gateway. A port from `freePort` was only free a moment ago: another process (a parallel
- * suite's gateway, an outgoing connection's ephemeral port) can take it before the gateway binds.
- * On EADDRINUSE before ready the gateway is started again on fresh ports (at most 3 times); the
- * options object is updated, so a later restart of the same gateway uses the new ports.
+ * Starts a gateway. A port from `freePort` was only free a moment ago: another listener (a parallel
+ * suite's gateway that drew the same port) can take it before the gateway binds; no outgoing
+ * connection can, the port being below the ephemeral range. On EADDRINUSE before ready the gateway
+ * is started again on fresh ports (at most 3 times); the options object is updated, so a later
+ * restart of the same gateway uses the new ports.
  */
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   for (let attempt = 1; ; attempt++) {
@@ -91,16 +92,44 @@ export const connectAll = (gws: Gateway[], allowed?: string[]): Promise<void> =>
 export const runCli = (o: GatewayOptions, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => fed.runCli(o, args);
 export const ROOT: string = fed.ROOT;
 
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The kernel's range for outgoing connections' local ports (Linux: 32768-60999 by default). A
+ * listening port taken from inside it (what `listen(0)` gives) can be taken by any outgoing
+ * connection between the check and the gateway's bind, or while the gateway is restarted on it.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo, hi];
+  } catch {
+    // not Linux: assume the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+const [EPHEMERAL_LOW] = ephemeralRange();
+/** Ports handed out: below the ephemeral range, so no outgoing connection is ever given one of them. */
+export const TEST_PORTS: readonly [number, number] = EPHEMERAL_LOW > 12_000 ? [10_000, EPHEMERAL_LOW - 1] : [EPHEMERAL_LOW, 65_535];
+
+/** Whether a listener can bind `port` on 127.0.0.1 now. */
+const canBind = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+
+/**
+ * A TCP port that was free a moment ago, drawn at random from below the kernel's ephemeral range
+ * (`TEST_PORTS`): only another listener choosing the same port can take it before the gateway binds
+ * it, and a gateway restarted on its ports finds them free (its peers keep its old address).
+ */
+export async function freePort(): Promise<number> {
+  const [lo, hi] = TEST_PORTS;
+  for (let i = 0; i < 200; i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port found in ${lo}-${hi} after 200 tries`);
 }
 
 /** Options for a gateway on free ports in a fresh temp folder, with a certificate from the test CA. */
