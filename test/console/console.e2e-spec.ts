@@ -168,8 +168,9 @@ it('an auditor sees no write controls, and a forged POST from the auditor’s se
 it('a session ends at its absolute lifetime: the next action lands on the sign-in page', async () => {
   const gd = await consolePage(browser, gws[GD]);
   try {
-    await signIn(gd.page, gws[GD].adminToken);
+    // Taken before signing in: the session starts during signIn, so at least 4 s pass from here.
     const signedInAt = Date.now();
+    await signIn(gd.page, gws[GD].adminToken);
     // Keep using the console until the gateway ends the session (4 s after sign-in).
     await waitFor(
       'the expired-session notice',

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { closeConnectionsWhenDraining, drainGrpc, drainHttp } from './drain';
 
@@ -36,7 +37,7 @@ describe('drain', () => {
       (r) => `answered ${r.status}`,
       (e: Error) => e.message,
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await once(server, 'request'); // the request has arrived: its connection is busy, not idle
     const t0 = Date.now();
     await drainHttp(server, 200);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
