@@ -15,7 +15,8 @@ const RECONNECT_MAX_MS = 30_000;
  * channel per schema (so provinces sharing a database do not wake each other), and a dedicated
  * LISTEN connection in every replica calls that topic's handler. Best effort by design: a lost
  * notification costs at most the workers' safety poll, never work, since the work itself is in
- * the tables. After a reconnect every handler runs once (notifications may have been missed). On
+ * the tables. Each time LISTEN takes effect, the first time and after a reconnect, every handler
+ * runs once (notifications may have been sent before it took effect). On
  * SQLite (one process per file) it does nothing and opens nothing.
  */
 export class WakeSignals {
@@ -43,7 +44,7 @@ export class WakeSignals {
     return this.target.kind === 'postgres';
   }
 
-  /** Calls `handler` when another replica published `topic`, and after a reconnect. */
+  /** Calls `handler` when another replica published `topic`, and each time LISTEN takes effect (first and after a reconnect). */
   on(topic: string, handler: () => void): void {
     this.handlers.set(topic, handler);
   }
@@ -110,11 +111,12 @@ export class WakeSignals {
     }
     this.client = client;
     this.reconnectMs = RECONNECT_FIRST_MS;
-    if (this.listenedBefore) {
-      this.logger.log(`listening again on ${this.channel}`);
-      for (const h of this.handlers.values()) h();
-    }
+    if (this.listenedBefore) this.logger.log(`listening again on ${this.channel}`);
     this.listenedBefore = true;
+    // What was announced before this LISTEN took effect was not heard: after the owner loaded its
+    // state and before the first LISTEN (a revocation committed by another replica while this one
+    // started), or while the connection was lost. Every handler runs once now.
+    for (const h of this.handlers.values()) h();
   }
 
   private lost(client: Client): void {
