@@ -2,7 +2,19 @@ import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, ver
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Metadata, ServiceError, status } from '@grpc/grpc-js';
-import { CaseOpened, DeliveryPayload, Envelope, GetStatusListPayload, KeyAnnouncement, LicenceQuery, LicenceStatus, LicenceStatusChanged, StepOutcome, VerifyLicencesPayload } from '@tongban/proto';
+import {
+  CaseOpened,
+  DeliveryPayload,
+  Envelope,
+  GetStatusListPayload,
+  KeyAnnouncement,
+  LicenceQuery,
+  LicenceStatus,
+  LicenceStatusChanged,
+  StepOutcome,
+  StepStatusChanged,
+  VerifyLicencesPayload,
+} from '@tongban/proto';
 import { buildLicenceId, creditCodeCheckChar, parseLicenceId } from '@tongban/identifiers';
 import { noticeStream } from '@tongban/notices';
 import { SM2_N, sm2SignatureFromDer, toBytes32 } from '@tongban/gm';
@@ -51,6 +63,7 @@ export interface DeliverySpec {
   /** Body = a case message (type set accordingly); unset fields take proto defaults. */
   caseOpened?: Partial<CaseOpened>;
   stepOutcome?: Partial<StepOutcome>;
+  stepStatusChanged?: Partial<StepStatusChanged>;
   /**
    * Body = a LicenceStatusChanged (type and stream set accordingly: the licence's own stream) about
    * `noticeLicence`; these members override the honest defaults (REVOKED, was VALID, version 1,
@@ -361,6 +374,10 @@ export function deliveryPayload(d: DeliverySpec | undefined, stream: string, seq
   if (d?.stepOutcome) {
     body = Buffer.from(StepOutcome.encode(StepOutcome.fromJSON(d.stepOutcome)).finish());
     type = d.type ?? 'tongban.cases.v1.StepOutcome';
+  }
+  if (d?.stepStatusChanged) {
+    body = Buffer.from(StepStatusChanged.encode(StepStatusChanged.fromJSON(d.stepStatusChanged)).finish());
+    type = d.type ?? 'tongban.cases.v1.StepStatusChanged';
   }
   const bytes = DeliveryPayload.encode({ messageId, stream: d?.stream ?? stream, seq: seqOverride ?? d?.seq ?? '1', type, body }).finish();
   return { bytes, messageId };

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainException, findUnstorableText } from '@tongban/common';
-import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
+import { DeliveryRejection, Inbox, IncomingMessage, peerTime } from '@tongban/delivery';
 import { CaseClosed, CaseEventNote, CaseOpened, StepAssigned, StepOutcome, StepStatusChanged } from '@tongban/proto';
 import { TrustStore } from '@tongban/trust';
 import { CaseEntity } from './case.entity';
@@ -10,7 +10,7 @@ import { CaseMessage } from './case-messages';
 import { CaseOwner } from './case-owner.service';
 import { CaseStepEntity, OPEN_STEP, StepStatus, UNWORKED_STEP } from './case-step.entity';
 import { CaseTransactions } from './case-transactions';
-import { CaseUnitOfWork, fromTs } from './case-unit-of-work';
+import { CaseUnitOfWork } from './case-unit-of-work';
 
 const STEP_STATUSES: StepStatus[] = ['WAITING', 'ASSIGNED', 'ACCEPTED', 'MATERIALS_REQUESTED', 'COMPLETED', 'REFUSED', 'CANCELLED'];
 
@@ -52,6 +52,8 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async opened(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const o = decode(() => CaseOpened.decode(m.body));
+    const openedAtGiven = peerTime(o.openedAt, 'opened_at');
+    const dueAts = o.steps.map((s, i) => peerTime(s.dueAt, `steps[${i}].due_at`));
     if (o.collaborationId !== m.stream) throw new DeliveryRejection('collaboration id differs from the stream');
     if (o.acceptingProvince !== m.sender || !o.collaborationId.startsWith(`${m.sender}-`)) throw new DeliveryRejection('a case can only be opened by its accepting province');
     if (!o.participants.some((p) => p.province === uow.self)) throw new DeliveryRejection(`${uow.self} takes no part in this case`);
@@ -64,7 +66,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     if ((await uow.tx.query<unknown[]>(sql, params)).length > 0) return;
     const snapshot = json(o.receivedJson, 'received_json') as { case?: CaseItem; received?: Record<string, unknown>; materials?: Record<string, unknown>[] };
     if (!snapshot.case) throw new DeliveryRejection('received_json lacks the case item');
-    const openedAt = fromTs(o.openedAt) ?? uow.now;
+    const openedAt = openedAtGiven ?? uow.now;
     const c: CaseEntity = {
       id: randomUUID(),
       collaborationId: o.collaborationId,
@@ -89,7 +91,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     uow.writes.insert(CaseEntity, c as never);
     uow.writes.insert(
       CaseStepEntity,
-      o.steps.map((s) => ({
+      o.steps.map((s, i) => ({
         caseId: c.id,
         idx: s.index,
         role: s.role,
@@ -100,7 +102,7 @@ export class CaseInboxHandlers implements OnModuleInit {
         status: STEP_STATUSES.includes(s.status as StepStatus) ? (s.status as StepStatus) : 'WAITING',
         assignedAt: s.status === 'ASSIGNED' ? openedAt : null,
         ...UNWORKED_STEP,
-        dueAt: fromTs(s.dueAt),
+        dueAt: dueAts[i],
         dueAtProvisional: s.dueAtProvisional === true,
       })),
     );
@@ -109,6 +111,7 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async assigned(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const a = decode(() => StepAssigned.decode(m.body));
+    const dueAt = peerTime(a.dueAt, 'due_at');
     const { c, steps } = await this.replica(uow, m, a.collaborationId);
     const step = steps[a.stepIndex];
     if (!step || step.province !== uow.self) throw new DeliveryRejection(`step ${a.stepIndex} is not performed by ${uow.self}`);
@@ -122,7 +125,7 @@ export class CaseInboxHandlers implements OnModuleInit {
     const patch: Partial<CaseStepEntity> = {
       status: 'ASSIGNED',
       assignedAt: uow.now,
-      dueAt: fromTs(a.dueAt),
+      dueAt,
       dueAtProvisional: a.dueAtProvisional === true,
       inputs: json(a.inputsJson, 'inputs_json') as Record<string, string>,
     };
@@ -140,10 +143,11 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async statusChanged(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const s = decode(() => StepStatusChanged.decode(m.body));
+    const given = peerTime(s.at, 'at');
     const { c, steps } = await this.replica(uow, m, s.collaborationId);
     const step = steps[s.stepIndex];
     if (!step || !STEP_STATUSES.includes(s.status as StepStatus)) throw new DeliveryRejection(`bad step ${s.stepIndex} or status ${s.status}`);
-    const at = fromTs(s.at) ?? uow.now;
+    const at = given ?? uow.now;
     const status = s.status as StepStatus;
     const patch: Partial<CaseStepEntity> = { status, actor: s.actor.slice(0, 100) || step.actor, reason: s.reason || step.reason };
     if (status === 'ASSIGNED') patch.assignedAt = at;
@@ -156,6 +160,7 @@ export class CaseInboxHandlers implements OnModuleInit {
 
   private async closed(uow: CaseUnitOfWork, m: IncomingMessage): Promise<void> {
     const k = decode(() => CaseClosed.decode(m.body));
+    const closedAt = peerTime(k.at, 'at');
     const { c, steps } = await this.replica(uow, m, k.collaborationId);
     if (!['COMPLETED', 'REFUSED', 'CANCELLED'].includes(k.state)) throw new DeliveryRejection(`bad final state ${k.state}`);
     // The owner's final step statuses win (e.g. a step completed here after the owner cancelled).
@@ -164,7 +169,7 @@ export class CaseInboxHandlers implements OnModuleInit {
       const status = final.get(s.idx) ?? (s.status === 'WAITING' || OPEN_STEP.includes(s.status) ? 'CANCELLED' : s.status);
       if (STEP_STATUSES.includes(status) && status !== s.status) uow.writes.update(CaseStepEntity, { caseId: c.id, idx: s.idx }, { status });
     }
-    const at = fromTs(k.at) ?? uow.now;
+    const at = closedAt ?? uow.now;
     uow.writes.update(
       CaseEntity,
       { id: c.id },

@@ -84,8 +84,3 @@ export class CaseUnitOfWork {
 export function ts(d: Date | null | undefined): { seconds: string; nanos: number } | undefined {
   return d ? { seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1e6 } : undefined;
 }
-
-/** Date from a protobuf Timestamp. */
-export function fromTs(t: { seconds: string; nanos: number } | undefined): Date | null {
-  return t ? new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) : null;
-}

@@ -13,3 +13,4 @@ export * from './cidr';
 export * from './query-params';
 export * from './admin-client';
 export * from './async-resource-bind';
+export * from './proto-time';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { Clock, SELF_CODE } from '@tongban/common';
+import { Clock, SELF_CODE, TIMESTAMP_RULE, timestampDate } from '@tongban/common';
 import { FEDERATION_OPTIONS, FederationOptions, RefusalException, ReplayMark } from '@tongban/federation';
 import { KeyStore } from '@tongban/keys';
 import { isUniqueViolation, pendingWrites, runInTransaction } from '@tongban/persistence';
@@ -32,6 +32,18 @@ export class DeliveryRejection extends Error {
   constructor(readonly reason: string) {
     super(reason);
   }
+}
+
+/**
+ * The time a peer's message gives in `field`, or null when it gives none. A Timestamp outside
+ * `google.protobuf.Timestamp`'s range is rejected (REJECTED receipt naming the field), so both
+ * databases answer alike and nothing is written (protocol-cases.md §2.6, protocol.md §15.4).
+ */
+export function peerTime(t: { seconds: string; nanos: number } | undefined, field: string): Date | null {
+  if (!t) return null;
+  const d = timestampDate(t);
+  if (!d) throw new DeliveryRejection(`${field} must be ${TIMESTAMP_RULE}`);
+  return d;
 }
 
 /**

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
 import { JWS_ALGORITHMS, publicJwkThumbprint } from '@tongban/gm';
 import { Clock, DomainException, errorMessage, findUnstorableText, parseOrThrow } from '@tongban/common';
-import { DeliveryRejection, Dispatcher, Inbox, Outbox } from '@tongban/delivery';
+import { DeliveryRejection, Dispatcher, Inbox, Outbox, peerTime } from '@tongban/delivery';
 import { FEDERATION_OPTIONS, FederationOptions, MAX_MESSAGE_LIFETIME_SECONDS } from '@tongban/federation';
 import { KeyStore, KEYS_OPTIONS, KeysOptions, PublicKeyInfo } from '@tongban/keys';
 import { KeyAnnouncement } from '@tongban/proto';
@@ -208,7 +208,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     const { kty, crv, x, y } = jwk as unknown as Record<string, string>;
     const thumbprint = typeof x === 'string' ? publicJwkThumbprint({ kty, crv, x, ...(y ? { y } : {}) }) : '';
     if (thumbprint !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
-    const at = a.effectiveAt ? new Date(Number(a.effectiveAt.seconds) * 1000) : this.clock.now();
+    const at = peerTime(a.effectiveAt, 'effective_at') ?? this.clock.now();
     let result: { kid: string; changed: boolean };
     try {
       result = await this.trust.applyAnnouncement(tx, sender, jwk, a.status as PeerKeyStatus, at, (MAX_MESSAGE_LIFETIME_SECONDS + this.federation.clockSkewSeconds) * 1000);

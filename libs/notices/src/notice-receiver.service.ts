@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, MoreThan } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
-import { Clock, findUnstorableText } from '@tongban/common';
+import { Clock, findUnstorableText, timestampDate } from '@tongban/common';
 import { DeliveryRejection, Inbox, IncomingMessage } from '@tongban/delivery';
 import { checkLicenceId, parseLicenceId, provinceOfCreditCode } from '@tongban/identifiers';
 import { LicenceStatus, LicenceStatusChanged, LicenceSubscriptionCancelled } from '@tongban/proto';
@@ -151,10 +151,8 @@ function decodeNotice(body: Buffer, refuse: (reason: string) => never): Notice {
   if (!status || !previous) refuse('MALFORMED_NOTICE: status and previous must be VALID, SUSPENDED or REVOKED');
   const version = Number(n.version);
   if (!Number.isSafeInteger(version) || version < 1 || version > 2_147_483_647) refuse('MALFORMED_NOTICE: version must be 1 to 2147483647');
-  const seconds = Number(n.changedAt?.seconds ?? NaN);
-  const nanos = n.changedAt?.nanos ?? 0;
-  if (!n.changedAt || !Number.isSafeInteger(seconds) || seconds < 0 || seconds > 253402300799 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999)
-    refuse('MALFORMED_NOTICE: changed_at is required (seconds 0-253402300799, nanos 0-999999999)');
+  const changedAt = n.changedAt && timestampDate(n.changedAt);
+  if (!changedAt || changedAt.getTime() < 0) refuse('MALFORMED_NOTICE: changed_at is required (seconds 0-253402300799, nanos 0-999999999)');
   if (Array.from(n.reason).length > 200) refuse('MALFORMED_NOTICE: reason longer than 200 characters');
   return {
     licenceId: n.licenceId,
@@ -162,7 +160,7 @@ function decodeNotice(body: Buffer, refuse: (reason: string) => never): Notice {
     status,
     previous,
     version,
-    changedAt: new Date(seconds * 1000 + Math.floor(nanos / 1e6)),
+    changedAt,
     reason: n.reason,
   };
 }

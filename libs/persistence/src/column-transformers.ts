@@ -5,7 +5,13 @@ import { ValueTransformer } from 'typeorm';
  * SQLite and PostgreSQL alike; `pg` returns BIGINT as a string, hence the conversion.
  */
 export const epochMs: ValueTransformer = {
-  to: (value: Date | null | undefined) => (value == null ? value : value.getTime()),
+  to: (value: Date | null | undefined) => {
+    if (value == null) return value;
+    const ms = value.getTime();
+    // An Invalid Date would be NULL on SQLite (better-sqlite3 binds NaN so) and an error on PostgreSQL.
+    if (Number.isNaN(ms)) throw new TypeError('cannot write an Invalid Date');
+    return ms;
+  },
   from: (value: string | number | null) => (value == null ? null : new Date(Number(value))),
 };
 

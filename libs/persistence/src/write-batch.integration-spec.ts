@@ -157,4 +157,21 @@ describeEachDatabase('WriteBatch', (fresh, kind) => {
     );
     expect(types.map((t) => ({ ...t, seq: undefined }))).toEqual([types[0], types[1], types[0], types[1]].map((t) => ({ ...t, seq: undefined })));
   });
+
+  it.each([
+    ['an Invalid Date', { at: new Date(Number.NaN) }],
+    ['a NaN number', { ratio: Number.NaN }],
+    ['an infinite number', { ratio: Number.POSITIVE_INFINITY }],
+  ])('refuses %s on both databases (better-sqlite3 would have stored NULL), and writes nothing', async (_what, bad) => {
+    const count = () => ds.getRepository(Event).count();
+    const before = await count();
+    await expect(
+      runInTransaction(ds, async (tx) => {
+        const b = new WriteBatch(tx);
+        b.insert(Event, { at: new Date(), doneAt: null, flag: false, ratio: null, note: 'bad value', ...bad });
+        await b.flush();
+      }),
+    ).rejects.toThrow();
+    expect(await count()).toBe(before);
+  });
 });

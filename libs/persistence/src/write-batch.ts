@@ -185,8 +185,15 @@ function plainEntity(meta: EntityMetadata): boolean {
 /** The value of `column` in `row` as TypeORM writes it (transformer, driver conversions); an SQL expression (a function) as it is. */
 function prepared(driver: EntityManager['connection']['driver'], column: ColumnMetadata, row: ObjectLiteral): unknown {
   const v = column.getEntityValue(row) as unknown;
-  return typeof v === 'function' ? v : (driver.preparePersistentValue(v, column) as unknown);
+  if (typeof v === 'function') return v;
+  const out = driver.preparePersistentValue(v, column) as unknown;
+  // better-sqlite3 binds NaN as NULL and PostgreSQL stores it in a real column but refuses it in a
+  // bigint one (an Invalid Date through epochMs): refused here on both, before anything is sent.
+  if (notFinite(v) || notFinite(out)) throw new TypeError(`${column.entityMetadata.tableName}.${column.databaseName}: cannot write ${String(v)} (not a finite number or a valid time)`);
+  return out;
 }
+
+const notFinite = (v: unknown): boolean => (typeof v === 'number' && !Number.isFinite(v)) || (v instanceof Date && Number.isNaN(v.getTime()));
 
 /**
  * A value as better-sqlite3 should bind it to mean what TypeORM's SQLite driver writes: integers

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, findUnstorableText, parseOrThrow } from '@tongban/common';
+import { DomainException, ParticipantDirectory, SELF_CODE, ValidationException, findUnstorableText, parseOrThrow, timestampDate } from '@tongban/common';
 import { AuditLog } from '@tongban/audit';
 import { Metrics } from '@tongban/observability';
 import { PeerClient } from '@tongban/federation';
@@ -211,9 +211,10 @@ export class VerificationService {
   }
 }
 
+/** The issuer's time, when it gave one after 1970 within a Timestamp's range (else none). */
 function fromTimestamp(t: { seconds: string; nanos: number } | undefined): Date | null {
-  const s = Number(t?.seconds);
-  return t && Number.isSafeInteger(s) && s > 0 ? new Date(s * 1000 + Math.floor(t.nanos / 1e6)) : null;
+  const d = t && timestampDate(t);
+  return d && d.getTime() > 0 ? d : null;
 }
 
 function itemError(p: PreparedQuery, e: unknown): BatchItemResult {
