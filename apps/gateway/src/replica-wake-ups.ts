@@ -1,6 +1,7 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { GatewayConfig } from '@tongban/config';
 import { Dispatcher } from '@tongban/delivery';
+import { LibrarySource } from '@tongban/licences';
 import { MaterialPusher } from '@tongban/materials';
 import { WakeSignals } from '@tongban/persistence';
 import { WebhookDispatcher } from '@tongban/webhooks';
@@ -12,7 +13,9 @@ import { GATEWAY_CONFIG } from './gateway.providers';
  * replica queued but cannot take at once (every slot busy, or shutting down) is announced with a
  * NOTIFY, and a NOTIFY from another replica runs a round here. A committed change to an admin
  * table (topic `admin`, sent by the database's own trigger, so whichever process wrote it)
- * reloads this process's trust store, keys, catalogue and API clients. Nothing on SQLite.
+ * reloads this process's trust store, keys, catalogue and API clients; a committed licence status
+ * change (topic `licences`, the same way) empties the licence library's cache, so no replica answers
+ * from a record older than the change. Nothing on SQLite.
  */
 @Injectable()
 export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
@@ -24,6 +27,7 @@ export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
     private readonly pusher: MaterialPusher,
     private readonly webhooks: WebhookDispatcher,
     private readonly adminState: AdminStateReload,
+    @Optional() private readonly library?: LibrarySource,
   ) {
     this.signals = new WakeSignals(config.database);
   }
@@ -39,6 +43,8 @@ export class ReplicaWakeUps implements OnModuleInit, OnModuleDestroy {
       worker.whenFull(() => this.signals.publish(topic));
     }
     this.signals.on('admin', () => void this.adminState.request());
+    const library = this.library;
+    if (library) this.signals.on('licences', () => library.lookup.forgetAll());
     await this.signals.start();
   }
 

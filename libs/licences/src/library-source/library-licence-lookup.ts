@@ -38,6 +38,11 @@ export class LibraryLicenceLookup extends LicenceLookup {
     return this.find(`no:${typeCode}:${number}`, libraryPath(this.mapping.lookup.byNumber, { typeCode, number }));
   }
 
+  /** Forgets everything cached (a licence's status changed, at another replica: PostgreSQL topic `licences`). */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   /** Forgets what is cached about a licence (its status changed at the library). */
   forget(licenceId: string): void {
     for (const [key, c] of this.cache) if (c.record.licenceId === licenceId) this.cache.delete(key);

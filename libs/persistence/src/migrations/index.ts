@@ -29,6 +29,7 @@ import { LibraryFeedSynced1796200000000 } from './1796200000000-library-feed-syn
 import { ClaimIndexes1796300000000 } from './1796300000000-claim-indexes';
 import { AdminChangeNotify1796400000000 } from './1796400000000-admin-change-notify';
 import { DeadLetterIndexes1796500000000 } from './1796500000000-dead-letter-indexes';
+import { LicenceStatusNotify1796600000000 } from './1796600000000-licence-status-notify';
 
 /** Every migration, in order. One set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -63,4 +64,5 @@ export const MIGRATIONS = [
   ClaimIndexes1796300000000,
   AdminChangeNotify1796400000000,
   DeadLetterIndexes1796500000000,
+  LicenceStatusNotify1796600000000,
 ];
