@@ -7,6 +7,10 @@ import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { GATEWAY_CONFIG } from './gateway.providers';
 
+/** A failed reload is tried again after this, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
 /**
  * Reloads what this process keeps in memory of the admin tables (trust store, catalogue and
  * calendar, signing keys, API clients), so that a change made by another replica or by the CLI
@@ -19,10 +23,6 @@ import { GATEWAY_CONFIG } from './gateway.providers';
  * notification that asked for it is used up, and with `TONGBAN_TRUST_REFRESH_S=0` nothing else would
  * bring the change (a revoked key or a suspended peer) into this process.
  */
-/** A failed reload is tried again after this, doubling up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
-
 @Injectable()
 export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('AdminStateReload');
