@@ -180,7 +180,7 @@ export class DirectoryService implements OnApplicationBootstrap, OnModuleDestroy
     }
     this.use({ document: verified.document, jws: verified.jws, appliedAt: now });
     // The change is committed; other replicas reload it at the commit (PostgreSQL: the admin tables' trigger, AdminStateReload).
-    await this.trust.refresh().catch((e: Error) => this.logger.warn(`trust store reload after directory serial ${verified.document.serial} failed: ${e.message}`));
+    await this.trust.refresh().catch(() => undefined); // a failed reload is logged and retried by the store
     this.logApplied(verified.document, changes);
     await this.record({
       event: 'directory.applied',

@@ -218,7 +218,7 @@ export class KeyAdmin implements OnApplicationBootstrap, OnModuleDestroy {
     if (result.kid !== a.kid) throw new DeliveryRejection('kid is not the thumbprint of the announced key');
     if (result.changed) {
       // Refresh the snapshot once the inbox transaction has committed.
-      afterCommit(tx, () => this.trust.refresh().catch((e: unknown) => this.logger.warn(`trust refresh failed: ${errorMessage(e)}`)));
+      afterCommit(tx, () => this.trust.refresh().catch(() => undefined)); // a failed reload is logged and retried by the store
       this.audit.record({ event: 'trust.peer.key.announced', actor: sender, subject: `${sender}/${a.kid}`, outcome: 'OK', reason: a.status });
     }
   }

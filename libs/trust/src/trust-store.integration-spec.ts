@@ -79,6 +79,30 @@ describeEachDatabase('TrustStore', (fresh) => {
     for (const d of open.splice(0)) if (d.isInitialized) await d.destroy();
   });
 
+  it('a reload that fails is tried again until one succeeds: a committed change does not stay out of the snapshot', async () => {
+    // Another writer (a replica, the CLI, the directory) suspends a peer this store holds as ACTIVE.
+    await store.create({ code: '110000', endpoint: 'gw.bj.example:9443' }, ADMIN);
+    await (await newStore(ds)).update('110000', { status: 'SUSPENDED' }, ADMIN);
+    expect(store.peer('110000')!.status).toBe('ACTIVE');
+    const find = jest.spyOn(ds.getRepository(PeerEntity), 'find').mockRejectedValueOnce(new Error('SQLITE_IOERR: disk I/O error'));
+    try {
+      const reloaded = new Promise<void>((resolve) => {
+        const off = store.onRefresh(() => {
+          off();
+          resolve();
+        });
+      });
+      // The caller is told; the store tries again by itself (first after 0.5 s).
+      await expect(store.refresh()).rejects.toThrow('disk I/O error');
+      expect(store.peer('110000')!.status).toBe('ACTIVE');
+      await reloaded;
+      expect(store.peer('110000')!.status).toBe('SUSPENDED');
+      expect(find).toHaveBeenCalledTimes(2);
+    } finally {
+      find.mockRestore();
+    }
+  });
+
   it('creates, lists, gets and updates peers', async () => {
     expect(store.list()).toEqual([]);
     const bj = await store.create({ code: '110000', endpoint: 'gw.bj.example:9443' }, ADMIN);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
 import { JWK } from 'jose';
 import { JwsAlgorithm, PublicJwkError, importPublicJwk, jwkAlgorithm, publicJwkThumbprint } from '@tongban/gm';
@@ -58,12 +58,16 @@ export interface PeerView {
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
 
+/** A failed reload of the snapshot is tried again after this, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
 /**
  * Which peers we know, where they are, which keys we trust for each and what they may ask.
  * Reads are served from an in-memory snapshot; writes go to the database and reload it.
  */
 @Injectable()
-export class TrustStore {
+export class TrustStore implements OnModuleDestroy {
   private readonly logger = new Logger('TrustStore');
   private peers = new Map<string, TrustedPeer>();
   /**
@@ -75,6 +79,8 @@ export class TrustStore {
   private readonly peerRepo: Repository<PeerEntity>;
   private readonly keyRepo: Repository<PeerKeyEntity>;
   private readonly refreshListeners = new Set<() => void>();
+  private retry: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
 
   constructor(
     private readonly ds: DataSource,
@@ -87,8 +93,45 @@ export class TrustStore {
     this.keyRepo = ds.getRepository(PeerKeyEntity);
   }
 
-  /** Reloads the snapshot from the database (at boot, after a change, and periodically for replicas). */
+  /**
+   * Reloads the snapshot from the database (at boot, after a change, and periodically for replicas).
+   * A reload that fails is tried again in the background (0.5 s doubling to 30 s) until one
+   * succeeds, and the caller still gets the error: the change that asked for the reload is
+   * committed (a peer's key revoked by its announcement, a peer suspended by an administrator, a
+   * directory applied), and the snapshot must not stay behind it until the next periodic reload,
+   * or for good with `TONGBAN_TRUST_REFRESH_S=0`.
+   */
   async refresh(): Promise<void> {
+    try {
+      await this.load();
+    } catch (e) {
+      this.retryLater(e);
+      throw e;
+    }
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+    this.retryMs = RETRY_FIRST_MS;
+  }
+
+  /** Stops a pending retry (shutdown). */
+  onModuleDestroy(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  private retryLater(e: unknown): void {
+    if (this.retry) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.logger.warn(`trust store reload failed: ${errorMessage(e)}; trying again in ${delay} ms`);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.refresh().catch(() => undefined);
+    }, delay);
+    this.retry.unref();
+  }
+
+  private async load(): Promise<void> {
     const [peers, keys] = await Promise.all([this.peerRepo.find(), this.keyRepo.find()]);
     const next = new Map<string, TrustedPeer>();
     for (const p of peers) {
