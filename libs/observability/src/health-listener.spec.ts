@@ -65,15 +65,18 @@ describe('HealthListener (its own port and thread)', () => {
   });
 
   it('answers /health/ready while the main event loop is blocked, and reports the stall once the heartbeat is stale', async () => {
-    listener = await HealthListener.start('127.0.0.1', 0, { readyStaleMs: 700, liveStaleMs: 60_000, heartbeatMs: 50 });
+    // Margins of ≥ 1 s on every side: the probing and answering threads share two cores with the
+    // spinning main thread. The first probe is answered before the heartbeat is 1.5 s old, the
+    // second asks at 2.5 s (stale) and is answered before the main thread is free at 4 s.
+    listener = await HealthListener.start('127.0.0.1', 0, { readyStaleMs: 1500, liveStaleMs: 60_000, heartbeatMs: 50 });
     listener.publish(OK);
     listener.markListening();
     const { answers, unblockedAt } = await probeWhileBlocked(
       listener.port,
       [
         ['/health/ready', 0],
-        ['/health/ready', 1500],
-        ['/health/live', 1500],
+        ['/health/ready', 2500],
+        ['/health/live', 2500],
       ],
       4000,
     );
