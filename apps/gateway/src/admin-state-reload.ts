@@ -1,15 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ClientRegistry } from '@tongban/access';
 import { CatalogueStore } from '@tongban/catalogue';
-import { errorMessage } from '@tongban/common';
 import { GatewayConfig } from '@tongban/config';
 import { KeyStore } from '@tongban/keys';
 import { TrustStore } from '@tongban/trust';
 import { GATEWAY_CONFIG } from './gateway.providers';
-
-/** A failed reload is tried again after this, doubling up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
 
 /**
  * Reloads what this process keeps in memory of the admin tables (trust store, catalogue and
@@ -18,10 +13,10 @@ const RETRY_MAX_MS = 30_000;
  * when the change commits (migration AdminChangeNotify1796400000000, heard by ReplicaWakeUps), and
  * every `TONGBAN_TRUST_REFRESH_S` seconds as the fallback (SQLite, a lost notification).
  * One reload at a time; a request during one runs one more after it, since the running one may
- * have read before the change committed. A reload that fails (a store's read: a pool timeout, a
- * lost connection) is tried again, from 500 ms doubling to 30 s, until every store has loaded: the
- * notification that asked for it is used up, and with `TONGBAN_TRUST_REFRESH_S=0` nothing else would
- * bring the change (a revoked key or a suspended peer) into this process.
+ * have read before the change committed. Each store reloads on its own, and one whose read fails
+ * tries again by itself until it succeeds (RetriedReload: the notification that asked is used up,
+ * and with `TONGBAN_TRUST_REFRESH_S=0` nothing else would bring a revoked key or a suspended peer
+ * into this process).
  */
 @Injectable()
 export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
@@ -29,8 +24,6 @@ export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  private retry: NodeJS.Timeout | undefined;
-  private failures = 0;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -48,8 +41,6 @@ export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = undefined;
   }
 
   /**
@@ -72,33 +63,11 @@ export class AdminStateReload implements OnModuleInit, OnModuleDestroy {
     return this.running;
   }
 
-  /** Whether a failed reload is waiting to be tried again. */
-  get retrying(): boolean {
-    return this.retry !== undefined;
-  }
-
   private async reload(): Promise<void> {
-    // Each store on its own: one that fails does not hide whether the others loaded.
+    // Each store on its own: one that fails (and retries by itself) does not hold the others back.
     const stores = { trust: this.trust, catalogue: this.catalogue, keys: this.keys, clients: this.clients };
     const results = await Promise.allSettled(Object.values(stores).map((s) => s.refresh()));
-    const failed = Object.keys(stores).flatMap((name, i) => {
-      const r = results[i];
-      return r.status === 'rejected' ? [`${name}: ${errorMessage(r.reason)}`] : [];
-    });
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = undefined;
-    if (!failed.length) {
-      if (this.failures) this.logger.log(`reload succeeded after ${this.failures} failed attempt(s)`);
-      this.failures = 0;
-      return;
-    }
-    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures);
-    this.failures++;
-    this.logger.warn(`reload failed (${failed.join('; ')}); trying again in ${delay} ms`);
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      void this.request();
-    }, delay);
-    this.retry.unref();
+    const failed = Object.keys(stores).filter((_, i) => results[i].status === 'rejected');
+    if (failed.length) this.logger.warn(`reload failed for ${failed.join(', ')}; each tries again by itself`);
   }
 }

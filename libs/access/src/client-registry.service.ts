@@ -1,9 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, Repository } from 'typeorm';
 import { z } from 'zod';
 import { AuditLog } from '@tongban/audit';
-import { Clock, DomainException, parseOrThrow } from '@tongban/common';
+import { Clock, DomainException, RetriedReload, parseOrThrow } from '@tongban/common';
 import { isUniqueViolation } from '@tongban/persistence';
 import { Principal, ROLES, SCOPES, Scope } from './access-policy';
 import { ApiClientEntity } from './api-client.entity';
@@ -26,7 +26,8 @@ const hash = (token: string) => createHash('sha256').update(token, 'utf8').diges
  * plus the bootstrap tokens from configuration. Lookups are served from memory.
  */
 @Injectable()
-export class ClientRegistry {
+export class ClientRegistry implements OnModuleDestroy {
+  private readonly reloads = new RetriedReload('API client registry', () => this.load(), new Logger('ClientRegistry'));
   private byHash = new Map<string, Principal>();
   private byId = new Map<string, Principal>();
   private readonly repo: Repository<ApiClientEntity>;
@@ -45,8 +46,21 @@ export class ClientRegistry {
     this.bootstrap.set(hash(boot.adminToken), { id: bootId('admin', boot.adminToken), name: 'admin', kind: 'ADMIN', scopes: [], role: 'admin' });
   }
 
-  /** Reloads stored clients (at boot, after a change, periodically for replicas). */
+  /**
+   * Reloads stored clients (at boot, after a change, periodically for replicas). A failed reload is
+   * tried again by itself until one succeeds (RetriedReload): a disabled client must not stay
+   * accepted here because one read failed.
+   */
   async refresh(): Promise<void> {
+    return this.reloads.run();
+  }
+
+  /** Stops a pending retry (shutdown). */
+  onModuleDestroy(): void {
+    this.reloads.stop();
+  }
+
+  private async load(): Promise<void> {
     const rows = await this.repo.find();
     const enabled = rows.filter((r) => !r.disabledAt).map((r) => [r.tokenHash, { id: r.id, name: r.name, kind: r.kind, scopes: r.scopes as Scope[], role: r.role }] as const);
     this.byHash = new Map(enabled);

@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Clock, DomainException, ValidationException, assertStorableText, beijingDate } from '@tongban/common';
+import { Clock, DomainException, RetriedReload, ValidationException, assertStorableText, beijingDate } from '@tongban/common';
 import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { CalendarVersionEntity } from './calendar-version.entity';
 import { CatalogueError } from './catalogue-error';
@@ -53,10 +53,11 @@ const CALENDAR: Kind<WorkingCalendar> = {
  * while the database holds none. Stored versions are immutable: a change is a new version.
  */
 @Injectable()
-export class CatalogueStore {
+export class CatalogueStore implements OnModuleDestroy {
   private catalogueNow?: Current<ServiceCatalogue>;
   private calendarNow?: Current<WorkingCalendar>;
   private readonly logger = new Logger('Catalogue');
+  private readonly reloads = new RetriedReload('catalogue', () => this.loadNewest(), this.logger);
   /** The calendar version last checked for coverage (one warning per version). */
   private coverageChecked: string | undefined;
 
@@ -71,8 +72,20 @@ export class CatalogueStore {
     await this.refresh();
   }
 
-  /** Re-reads the newest stored versions (replicas call this periodically); a no-op when unchanged. */
+  /**
+   * Re-reads the newest stored versions (replicas call this periodically); a no-op when unchanged.
+   * A failed read is tried again by itself until one succeeds (RetriedReload); the caller is told.
+   */
   async refresh(): Promise<void> {
+    return this.reloads.run();
+  }
+
+  /** Stops a pending retry (shutdown). */
+  onModuleDestroy(): void {
+    this.reloads.stop();
+  }
+
+  private async loadNewest(): Promise<void> {
     this.catalogueNow = await this.reload(CATALOGUE, this.catalogueNow);
     this.calendarNow = await this.reload(CALENDAR, this.calendarNow);
     this.checkCoverage();

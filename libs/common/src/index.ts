@@ -14,3 +14,4 @@ export * from './query-params';
 export * from './admin-client';
 export * from './async-resource-bind';
 export * from './proto-time';
+export * from './retried-reload';

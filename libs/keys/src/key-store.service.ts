@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
 import { publicJwkThumbprint } from '@tongban/gm';
 import { JWK } from 'jose';
 import { DataSource, EntityManager, Repository } from 'typeorm';
-import { Clock } from '@tongban/common';
+import { Clock, RetriedReload } from '@tongban/common';
 import { JwsSign, generateSigningKey, loadSigner, ownPublicKey } from './jws-signer';
 import { KeyEncryption, UnknownKekError } from './key-encryption';
 import { PromotionPlan, promotionPlan } from './key-promotion';
@@ -43,8 +43,9 @@ export interface PublicKeyInfo {
  * leaves this class (no getter returns a private key, and it is never logged).
  */
 @Injectable()
-export class KeyStore {
+export class KeyStore implements OnModuleDestroy {
   private readonly logger = new Logger('KeyStore');
+  private readonly reloads = new RetriedReload('signing key store', () => this.load(), this.logger);
   private keys = new Map<string, LoadedKey>();
   private active: LoadedKey | undefined;
   private readonly refreshed: (() => void)[] = [];
@@ -71,8 +72,20 @@ export class KeyStore {
     this.logger.log(`signing with key ${this.active?.kid} (${this.active?.alg}); ${this.keys.size} key(s) known`);
   }
 
-  /** Re-reads keys from the database (after a rotation here, by the CLI or by another replica). */
+  /**
+   * Re-reads keys from the database (after a rotation here, by the CLI or by another replica). A
+   * failed read is tried again by itself until one succeeds (RetriedReload); the caller is told.
+   */
   async refresh(): Promise<void> {
+    return this.reloads.run();
+  }
+
+  /** Stops a pending retry (shutdown). */
+  onModuleDestroy(): void {
+    this.reloads.stop();
+  }
+
+  private async load(): Promise<void> {
     const rows = await this.repo.find({ order: { createdAt: 'ASC' } });
     const next = new Map<string, LoadedKey>();
     for (const row of rows) {

@@ -4,7 +4,7 @@ import { JWK } from 'jose';
 import { JwsAlgorithm, PublicJwkError, importPublicJwk, jwkAlgorithm, publicJwkThumbprint } from '@tongban/gm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditLog } from '@tongban/audit';
-import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, errorMessage, parseOrThrow } from '@tongban/common';
+import { Clock, DomainException, ParticipantDirectory, SELF_CODE, ValidationException, RetriedReload, errorMessage, parseOrThrow } from '@tongban/common';
 import { isUniqueViolation, runInTransaction } from '@tongban/persistence';
 import { PeerEntity } from './peer.entity';
 import { PeerKeyEntity, PeerKeyStatus } from './peer-key.entity';
@@ -58,10 +58,6 @@ export interface PeerView {
   keys: { kid: string; alg: string; status: string; addedAt: string; jwk: JWK }[];
 }
 
-/** A failed reload of the snapshot is tried again after this, doubling up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
-
 /**
  * Which peers we know, where they are, which keys we trust for each and what they may ask.
  * Reads are served from an in-memory snapshot; writes go to the database and reload it.
@@ -79,8 +75,7 @@ export class TrustStore implements OnModuleDestroy {
   private readonly peerRepo: Repository<PeerEntity>;
   private readonly keyRepo: Repository<PeerKeyEntity>;
   private readonly refreshListeners = new Set<() => void>();
-  private retry: NodeJS.Timeout | undefined;
-  private retryMs = RETRY_FIRST_MS;
+  private readonly reloads = new RetriedReload('trust store', () => this.load(), this.logger);
 
   constructor(
     private readonly ds: DataSource,
@@ -102,33 +97,12 @@ export class TrustStore implements OnModuleDestroy {
    * or for good with `TONGBAN_TRUST_REFRESH_S=0`.
    */
   async refresh(): Promise<void> {
-    try {
-      await this.load();
-    } catch (e) {
-      this.retryLater(e);
-      throw e;
-    }
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = undefined;
-    this.retryMs = RETRY_FIRST_MS;
+    return this.reloads.run();
   }
 
   /** Stops a pending retry (shutdown). */
   onModuleDestroy(): void {
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = undefined;
-  }
-
-  private retryLater(e: unknown): void {
-    if (this.retry) return;
-    const delay = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    this.logger.warn(`trust store reload failed: ${errorMessage(e)}; trying again in ${delay} ms`);
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.refresh().catch(() => undefined);
-    }, delay);
-    this.retry.unref();
+    this.reloads.stop();
   }
 
   private async load(): Promise<void> {
